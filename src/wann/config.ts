@@ -1,0 +1,58 @@
+/**
+ * Search configuration: one zod schema is the single source of the type, the defaults (the
+ * reference MNIST hyperparameters of WANN.md) and the limits the API enforces.
+ */
+import { z } from 'zod';
+import { SHARED_WEIGHTS } from './activation-ids';
+
+const probability = z.number().min(0).max(1);
+
+export const searchConfigSchema = z
+  .strictObject({
+    population: z.number().int().min(4).max(10_000).default(960),
+    generations: z.number().int().min(1).max(100_000).default(4096),
+    /** Integer in [0, 2^32). Omitted: the server draws one and records it with the run. */
+    seed: z.number().int().min(0).max(0xffffffff).optional(),
+    /** Genomes per evaluation message. Does not change results, only how work is split. */
+    sliceSize: z.number().int().min(1).max(10_000).default(64),
+    weights: z
+      .array(z.number().finite().min(-100).max(100))
+      .min(1)
+      .max(16)
+      .default([...SHARED_WEIGHTS]),
+    /** P(rank on [mean fitness, 1/connections]); otherwise [mean, max]. */
+    probConnectionObjective: probability.default(0.8),
+    cullRatio: z.number().min(0).max(0.9).default(0.2),
+    eliteRatio: z.number().min(0).max(1).default(0.2),
+    tournamentSize: z.number().int().min(1).max(1000).default(32),
+    initEnableProb: probability.default(0.05),
+    probAddConnection: probability.default(0.2),
+    probAddNode: probability.default(0.25),
+    probEnable: probability.default(0.05),
+    probChangeActivation: probability.default(0.5),
+    /** Publish the champion every N generations (0 = only at the end). */
+    publishEvery: z.number().int().min(0).max(100_000).default(0),
+  })
+  .refine((c) => c.probAddConnection + c.probAddNode + c.probEnable + c.probChangeActivation > 0, {
+    message: 'at least one mutation probability must be positive',
+    path: ['probAddConnection'],
+  })
+  .refine((c) => c.tournamentSize <= c.population, {
+    message: 'tournamentSize must not exceed population',
+    path: ['tournamentSize'],
+  });
+
+/** What a user may send (every field optional). */
+export type SearchConfigInput = z.input<typeof searchConfigSchema>;
+/** A complete configuration; `seed` is always set once a run exists. */
+export type SearchConfig = z.output<typeof searchConfigSchema> & { seed: number };
+
+/** Defaults filled in; throws a ZodError naming the field on bad input. */
+export function resolveConfig(input: SearchConfigInput, fallbackSeed: () => number): SearchConfig {
+  const parsed = searchConfigSchema.parse(input);
+  return { ...parsed, seed: parsed.seed ?? fallbackSeed() };
+}
+
+/** MNIST geometry: 16×16 preprocessed inputs, 10 classes. */
+export const MNIST_INPUTS = 256;
+export const MNIST_OUTPUTS = 10;

@@ -1,0 +1,22 @@
+/** Shapes shared by evaluation, the strategy and the platform. */
+
+/**
+ * A batch of examples laid out input-major ("node × batch"): the value of input p for example i is
+ * `inputs[p * count + i]`, in [0, 1]. Labels are class indices.
+ */
+export interface Batch {
+  readonly count: number;
+  readonly features: number;
+  readonly inputs: Float32Array;
+  readonly labels: Uint8Array;
+}
+
+/** One genome's evaluation on one batch, one entry per shared weight (plain arrays: wire-friendly). */
+export interface GenomeResult {
+  /** −mean cross-entropy per shared weight (probabilities clamped away from 0). */
+  fitness: number[];
+  /** Batch accuracy per shared weight, in [0, 1]. */
+  accuracy: number[];
+  /** Enabled connections. */
+  connections: number;
+}
