@@ -1,0 +1,241 @@
+/**
+ * MNIST shards: the unit an evaluator downloads (DESIGN.md, "Wire formats").
+ *
+ *   bytes 0–3   ASCII "WSH1"
+ *   bytes 4–7   uint32 LE image count
+ *   bytes 8–9   uint16 LE width   (16)
+ *   bytes 10–11 uint16 LE height  (16)
+ *   bytes 12–15 zero (reserved)
+ *   then count × width·height uint8 pixels (preprocessed value × 255, rounded), image-major,
+ *   then count uint8 labels.
+ *
+ * uint8 keeps a 1,000-image shard at 257 KB; the rounding is below the preprocessing's own
+ * precision that matters (one grey level).
+ */
+
+import type { Batch } from '../wann/types';
+
+export interface Shard {
+  readonly count: number;
+  readonly width: number;
+  readonly height: number;
+  /** count × width·height, image-major, row-major inside an image, 0–255. */
+  readonly pixels: Uint8Array;
+  readonly labels: Uint8Array;
+}
+
+export class ShardFormatError extends Error {
+  override name = 'ShardFormatError';
+}
+
+export const SHARD_MAGIC = 'WSH1';
+export const SHARD_HEADER_BYTES = 16;
+
+/** `data/shards/manifest.json`, written by scripts/build-shards.ts. */
+export const SHARD_MANIFEST_FORMAT = 'wann-shards/1';
+export interface ShardFile {
+  readonly name: string;
+  readonly split: 'train' | 'test';
+  readonly index: number;
+  readonly count: number;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+export interface ShardManifest {
+  readonly format: typeof SHARD_MANIFEST_FORMAT;
+  readonly train: number;
+  readonly test: number;
+  readonly imagesPerShard: number;
+  readonly width: number;
+  readonly height: number;
+  /** Seed of the one-time training-set permutation: stream(seed, 0, 'shard-permutation'). */
+  readonly seed: number;
+  /** Where the images came from and how they were preprocessed (informational). */
+  readonly source?: string;
+  readonly files: readonly ShardFile[];
+}
+
+/** File names: train-00 … train-59 (two digits) and test-0 … test-9. */
+export function shardFileName(split: 'train' | 'test', index: number): string {
+  return split === 'train' ? `train-${String(index).padStart(2, '0')}.bin` : `test-${index}.bin`;
+}
+
+/** Preprocessed value in [0, 1] → stored byte: ×255, rounded, clamped (NaN → 0). */
+export function toShardPixel(value: number): number {
+  const v = Math.round(value * 255);
+  return v > 0 ? Math.min(v, 255) : 0; // NaN fails v > 0
+}
+
+/** Quantises preprocessed values (e.g. preprocessImages output) into shard pixels. */
+export function toShardPixels(values: ArrayLike<number>, out = new Uint8Array(values.length)): Uint8Array {
+  if (out.length < values.length) throw new RangeError('toShardPixels: output too small');
+  for (let i = 0; i < values.length; i++) out[i] = toShardPixel(values[i]);
+  return out;
+}
+
+function checkShape(s: Shard, where: string, Err: new (message: string) => Error): void {
+  const { count, width, height } = s;
+  if (!Number.isInteger(count) || count < 0 || count > 0xffffffff) {
+    throw new Err(`${where}: count must be an integer in [0, 2^32), got ${count}`);
+  }
+  for (const [name, v] of [
+    ['width', width],
+    ['height', height],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > 0xffff) {
+      throw new Err(`${where}: ${name} must be an integer in [1, 65535], got ${v}`);
+    }
+  }
+  if (s.pixels.length !== count * width * height) {
+    throw new Err(
+      `${where}: pixels has ${s.pixels.length} values, expected count·width·height = ${count * width * height}`,
+    );
+  }
+  if (s.labels.length !== count) {
+    throw new Err(`${where}: labels has ${s.labels.length} values, expected ${count}`);
+  }
+}
+
+/** Serialises a shard. */
+export function encodeShard(shard: Shard): Uint8Array {
+  checkShape(shard, 'encodeShard', RangeError);
+  const { count, width, height, pixels, labels } = shard;
+  const bytes = new Uint8Array(SHARD_HEADER_BYTES + pixels.length + count);
+  for (let i = 0; i < 4; i++) bytes[i] = SHARD_MAGIC.charCodeAt(i);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(4, count, true);
+  view.setUint16(8, width, true);
+  view.setUint16(10, height, true);
+  bytes.set(pixels, SHARD_HEADER_BYTES);
+  bytes.set(labels, SHARD_HEADER_BYTES + pixels.length);
+  return bytes;
+}
+
+/** Parses a shard. Pixels and labels are views into `input` (no copy). */
+export function decodeShard(input: Uint8Array | ArrayBuffer): Shard {
+  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+  if (bytes.length < SHARD_HEADER_BYTES) {
+    throw new ShardFormatError(
+      `shard: ${bytes.length} bytes is shorter than the ${SHARD_HEADER_BYTES}-byte header`,
+    );
+  }
+  const magic = String.fromCharCode(bytes[0], bytes[1], bytes[2], bytes[3]);
+  if (magic !== SHARD_MAGIC) {
+    throw new ShardFormatError(`shard: bad magic ${JSON.stringify(magic)}, expected "${SHARD_MAGIC}"`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = view.getUint32(4, true);
+  const width = view.getUint16(8, true);
+  const height = view.getUint16(10, true);
+  if (view.getUint32(12, true) !== 0) {
+    throw new ShardFormatError('shard: reserved header bytes 12–15 must be zero (unknown shard version?)');
+  }
+  if (width === 0 || height === 0) {
+    throw new ShardFormatError(`shard: image size ${width}×${height} is empty`);
+  }
+  const pixelBytes = count * width * height;
+  const expected = SHARD_HEADER_BYTES + pixelBytes + count;
+  if (bytes.length !== expected) {
+    throw new ShardFormatError(
+      `shard: ${bytes.length < expected ? 'truncated' : 'trailing bytes'}: header says ${count} images ` +
+        `of ${width}×${height}, so ${expected} bytes are expected, got ${bytes.length}`,
+    );
+  }
+  const pixels = bytes.subarray(SHARD_HEADER_BYTES, SHARD_HEADER_BYTES + pixelBytes);
+  const labels = bytes.subarray(SHARD_HEADER_BYTES + pixelBytes, expected);
+  return { count, width, height, pixels, labels };
+}
+
+// Stored byte → network input, p / 255 in float32.
+const BYTE_TO_INPUT = new Float32Array(256);
+for (let v = 0; v < 256; v++) BYTE_TO_INPUT[v] = v / 255;
+
+/**
+ * Writes images [start, start + count) of `shard` into `inputs` (input-major, `stride` examples per
+ * input row) from column `column` on, and their labels into `labels` from `column` on.
+ */
+function transposeInto(
+  shard: Shard,
+  start: number,
+  count: number,
+  inputs: Float32Array,
+  labels: Uint8Array,
+  stride: number,
+  column: number,
+): void {
+  const features = shard.width * shard.height;
+  const { pixels } = shard;
+  // Image-outer order reads each image's 256 bytes contiguously; writes stride through rows of the
+  // output, which stay cache-resident for batches of this size.
+  for (let i = 0; i < count; i++) {
+    const src = (start + i) * features;
+    let dst = column + i;
+    for (let p = 0; p < features; p++, dst += stride) inputs[dst] = BYTE_TO_INPUT[pixels[src + p]];
+  }
+  labels.set(shard.labels.subarray(start, start + count), column);
+}
+
+/**
+ * Images [start, start + count) of a shard as a Batch: input-major Float32Array, value of input p
+ * for example i at inputs[p · count + i] = pixel / 255.
+ */
+export function shardToBatch(shard: Shard, start = 0, count = shard.count - start): Batch {
+  if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0) {
+    throw new RangeError(`shardToBatch: bad range start=${start} count=${count}`);
+  }
+  if (start + count > shard.count) {
+    throw new RangeError(
+      `shardToBatch: images [${start}, ${start + count}) are outside the shard's ${shard.count} images`,
+    );
+  }
+  const features = shard.width * shard.height;
+  const inputs = new Float32Array(features * count);
+  const labels = new Uint8Array(count);
+  transposeInto(shard, start, count, inputs, labels, count, 0);
+  return { count, features, inputs, labels };
+}
+
+/** One Batch holding every image of several shards, in order (e.g. the 10 test shards). */
+export function shardsToBatch(shards: readonly Shard[]): Batch {
+  if (shards.length === 0) throw new RangeError('shardsToBatch: no shards');
+  const { width, height } = shards[0];
+  let count = 0;
+  for (const s of shards) {
+    if (s.width !== width || s.height !== height) {
+      throw new RangeError(`shardsToBatch: mixed image sizes ${width}×${height} and ${s.width}×${s.height}`);
+    }
+    count += s.count;
+  }
+  const features = width * height;
+  const inputs = new Float32Array(features * count);
+  const labels = new Uint8Array(count);
+  let column = 0;
+  for (const s of shards) {
+    transposeInto(s, 0, s.count, inputs, labels, count, column);
+    column += s.count;
+  }
+  return { count, features, inputs, labels };
+}
+
+/** Concatenates shards of one image size into a single shard (copies). */
+export function concatShards(shards: readonly Shard[]): Shard {
+  if (shards.length === 0) throw new RangeError('concatShards: no shards');
+  const { width, height } = shards[0];
+  let count = 0;
+  for (const s of shards) {
+    if (s.width !== width || s.height !== height) {
+      throw new RangeError(`concatShards: mixed image sizes ${width}×${height} and ${s.width}×${s.height}`);
+    }
+    count += s.count;
+  }
+  const features = width * height;
+  const pixels = new Uint8Array(count * features);
+  const labels = new Uint8Array(count);
+  let at = 0;
+  for (const s of shards) {
+    pixels.set(s.pixels, at * features);
+    labels.set(s.labels, at);
+    at += s.count;
+  }
+  return { count, width, height, pixels, labels };
+}
