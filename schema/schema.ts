@@ -1,0 +1,68 @@
+/**
+ * D1 schema (drizzle): the queryable record of runs and their per-generation statistics. The
+ * Durable Object of a run holds the live search state; D1 is what lists, pages and CSV exports read.
+ * `models` and `share_links` (publishing, sharing) are added beside these by their own work.
+ */
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+export const RUN_STATUSES = ['queued', 'running', 'completed', 'cancelled', 'failed'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const runs = sqliteTable(
+  'runs',
+  {
+    id: text('id').primaryKey(),
+    status: text('status', { enum: RUN_STATUSES }).notNull(),
+    /** The resolved SearchConfig (defaults filled in, seed set), plus `forkOf` for forks. */
+    config: text('config', { mode: 'json' }).notNull(),
+    seed: integer('seed').notNull(),
+    /** Generations completed so far (the next one to evaluate). */
+    generation: integer('generation').notNull().default(0),
+    bestFitness: real('best_fitness'),
+    championFitness: real('champion_fitness'),
+    championGeneration: integer('champion_generation'),
+    championConnections: integer('champion_connections'),
+    /** Champion batch accuracy per shared weight, as a JSON array. */
+    championAccuracy: text('champion_accuracy', { mode: 'json' }).$type<number[]>(),
+    forkOfRun: text('fork_of_run'),
+    forkOfGeneration: integer('fork_of_generation'),
+    error: text('error'),
+    /** Milliseconds since the epoch. */
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+    startedAt: integer('started_at'),
+    finishedAt: integer('finished_at'),
+  },
+  (t) => [index('runs_created_idx').on(t.createdAt, t.id)],
+);
+
+export const generations = sqliteTable(
+  'generations',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    gen: integer('gen').notNull(),
+    /** The objective pair ranked on this generation: 'mean+connections' or 'mean+max'. */
+    objectives: text('objectives').notNull(),
+    // Statistics are null when undefined (e.g. no genome had a finite fitness): D1 has no NaN.
+    fitnessMean: real('fitness_mean'),
+    fitnessMedian: real('fitness_median'),
+    fitnessMax: real('fitness_max'),
+    bestEverFitness: real('best_ever_fitness'),
+    /** Mean batch accuracy over the shared weights of this generation's best genome. */
+    championAccuracy: real('champion_accuracy'),
+    championConnections: integer('champion_connections'),
+    meanConnections: real('mean_connections').notNull(),
+    meanNodes: real('mean_nodes').notNull(),
+    evaluations: integer('evaluations').notNull(),
+    /** Wall time from dispatching the generation to its last result (ms). */
+    durationMs: integer('duration_ms').notNull(),
+    createdAt: integer('created_at').notNull().default(sql`(unixepoch() * 1000)`),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.gen] })],
+);
+
+export type RunRow = typeof runs.$inferSelect;
+export type GenerationRow = typeof generations.$inferSelect;

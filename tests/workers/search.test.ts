@@ -1,0 +1,311 @@
+/**
+ * The coordinator's contract, through the real queue: at-least-once delivery, lost messages,
+ * restarts and slicing never change a run's statistics or champion.
+ */
+import { abortAllDurableObjects, runInDurableObject } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { populationKey } from '../../workers/shared/contracts';
+import { deliveries, faults } from './entry';
+import {
+  championOf,
+  comparable,
+  type ErrorBody,
+  generationRows,
+  header,
+  post,
+  type RunResource,
+  request,
+  startRun,
+  waitFor,
+} from './helpers';
+
+const BASE = { population: 32, generations: 3, seed: 20_240_611, tournamentSize: 8 };
+
+function deliveriesOf(runId: string, gen?: number): number[] {
+  const counts: number[] = [];
+  for (const [key, n] of deliveries) {
+    const [id, g] = key.split(':');
+    if (id === runId && (gen === undefined || Number(g) === gen)) counts.push(n);
+  }
+  return counts;
+}
+
+function stub(runId: string) {
+  return env.COORD.get(env.COORD.idFromName(runId));
+}
+
+let baseline: { run: RunResource; rows: unknown[]; champion: unknown };
+
+beforeAll(async () => {
+  const run = await waitFor((await startRun({ ...BASE, sliceSize: 32 })).id);
+  expect(run.status).toBe('completed');
+  baseline = { run, rows: comparable(await generationRows(run.id)), champion: await championOf(run.id) };
+});
+
+async function expectSameAsBaseline(run: RunResource) {
+  expect(run.status).toBe('completed');
+  expect(run.generation).toBe(3);
+  expect(run.bestFitness).toBe(baseline.run.bestFitness);
+  expect(comparable(await generationRows(run.id))).toEqual(baseline.rows);
+  expect(await championOf(run.id)).toEqual(baseline.champion);
+}
+
+describe('determinism', () => {
+  it('baseline: 3 generations of 32 with D1 rows and a champion', () => {
+    expect(baseline.rows).toHaveLength(3);
+    expect(baseline.run.champion?.connections).toBeGreaterThan(0);
+    expect(baseline.rows.every((r) => (r as { evaluations: number }).evaluations === 32)).toBe(true);
+  });
+
+  it('slice size 4 gives identical generation stats and champion to slice size 32', async () => {
+    const created = await startRun({ ...BASE, sliceSize: 4 });
+    const run = await waitFor(created.id);
+    await expectSameAsBaseline(run);
+    // 8 slices per generation, each evaluated once.
+    expect(deliveriesOf(run.id, 0)).toHaveLength(8);
+  });
+
+  it('a different seed gives a different search', async () => {
+    const run = await waitFor((await startRun({ ...BASE, seed: 1, sliceSize: 32 })).id);
+    expect(comparable(await generationRows(run.id))).not.toEqual(baseline.rows);
+  });
+});
+
+describe('at-least-once delivery', () => {
+  it('every message delivered twice: duplicates are ignored', async () => {
+    const created = await startRun({ ...BASE, sliceSize: 8 });
+    const copied = new Set<string>();
+    faults.set(created.id, (t) => {
+      const key = `${t.gen}:${t.sliceStart}`;
+      if (t.gen === 0 || copied.has(key)) return 'deliver';
+      copied.add(key);
+      return 'duplicate';
+    });
+    const run = await waitFor(created.id);
+    await expectSameAsBaseline(run);
+    expect(deliveriesOf(run.id, 1)).toEqual([2, 2, 2, 2]);
+    expect(deliveriesOf(run.id, 2)).toEqual([2, 2, 2, 2]);
+  });
+
+  it('a dropped message is re-sent by the alarm after the timeout', async () => {
+    const created = await startRun({ ...BASE, sliceSize: 8 });
+    let dropped = false;
+    faults.set(created.id, (t) => {
+      if (t.gen !== 1 || t.sliceStart !== 16 || dropped) return 'deliver';
+      dropped = true;
+      return 'drop';
+    });
+    const run = await waitFor(created.id);
+    expect(dropped).toBe(true);
+    await expectSameAsBaseline(run);
+    expect(deliveries.get(`${run.id}:1:16`)).toBe(2);
+    expect(deliveries.get(`${run.id}:1:0`)).toBe(1);
+  });
+
+  it('gives up after the bounded number of attempts and records the error', async () => {
+    const created = await startRun({ ...BASE, sliceSize: 16 });
+    faults.set(created.id, (t) => (t.gen === 1 && t.sliceStart === 0 ? 'drop' : 'deliver'));
+    const run = await waitFor(created.id);
+    expect(run.status).toBe('failed');
+    expect(run.error).toMatch(/generation 1: slice \[0, 16\) got no result after 4 attempts/);
+    expect(run.generation).toBe(1);
+    expect(deliveries.get(`${run.id}:1:0`)).toBe(4);
+    // The failed run's D1 row and its finished generation stay queryable.
+    expect(await generationRows(run.id)).toHaveLength(1);
+  });
+});
+
+describe('restart', () => {
+  it('an object restarted mid-generation resumes from storage with identical results', async () => {
+    const created = await startRun({ ...BASE, sliceSize: 8 });
+    // Hold back one slice of generation 1 so the restart lands mid-generation: the other three
+    // slices' results are in storage, this one is outstanding.
+    let hold = true;
+    faults.set(created.id, (t) => (hold && t.gen === 1 && t.sliceStart === 8 ? 'drop' : 'deliver'));
+    await waitFor(created.id, () => deliveriesOf(created.id, 1).length === 4);
+    await new Promise((r) => setTimeout(r, 100)); // let the three reports land
+    await runInDurableObject(stub(created.id), (instance) => {
+      (instance as unknown as { marker: number }).marker = 1;
+    });
+    await abortAllDurableObjects();
+    hold = false;
+    const run = await waitFor(created.id);
+    await expectSameAsBaseline(run);
+    // A fresh instance finished the run (the marker lived only in the aborted one)…
+    const marker = await runInDurableObject(
+      stub(created.id),
+      (instance) => (instance as unknown as { marker?: number }).marker,
+    );
+    expect(marker).toBeUndefined();
+    // …and only the missing slice was sent again: the others' results survived in storage.
+    expect(deliveries.get(`${run.id}:1:8`)).toBe(2);
+    expect(deliveries.get(`${run.id}:1:0`)).toBe(1);
+    expect(deliveries.get(`${run.id}:1:24`)).toBe(1);
+  });
+});
+
+describe('coordinator RPC contract', () => {
+  it('ignores duplicates, other generations and reports after the end', async () => {
+    const run = baseline.run;
+    const coordinator = stub(run.id);
+    expect(await coordinator.report(1, 0, [])).toBe('stale'); // completed run
+    const created = await startRun({ ...BASE, generations: 50, sliceSize: 16 });
+    faults.set(created.id, () => 'drop'); // the test plays the evaluator
+    const live = stub(created.id);
+    await waitFor(created.id, (r) => r.status === 'running');
+    const snap = await live.snapshot();
+    expect(snap?.generation).toBeGreaterThanOrEqual(0);
+    const gen = snap!.generation;
+    expect(await live.report(gen + 1, 0, [])).toBe('stale');
+    expect(await live.report(gen, 5, [])).toBe('rejected'); // no such slice
+    expect(await live.report(gen, 0, [])).toBe('rejected'); // wrong length
+    // The population blob for evaluators is in R2 under the documented key.
+    expect(await env.BLOBS.head(populationKey(created.id, gen))).not.toBeNull();
+    const res = await post(`/api/runs/${created.id}/cancel`);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as RunResource).status).toBe('cancelled');
+    expect(await live.report(gen, 0, [])).toBe('stale');
+  });
+  it('keeps a failed evaluation (NaN fitness) through storage: ranked last, never champion', async () => {
+    const created = await startRun({ ...BASE, generations: 1, sliceSize: 16 });
+    faults.set(created.id, () => 'drop'); // the test plays the evaluator
+    const live = stub(created.id);
+    const result = (fitness: number) => ({
+      fitness: new Array(6).fill(fitness),
+      accuracy: new Array(6).fill(0.1),
+      connections: 3,
+    });
+    const failed = Array.from({ length: 16 }, () => result(Number.NaN));
+    const fine = Array.from({ length: 16 }, (_, i) => result(-2 - i / 100));
+    expect(await live.report(0, 0, failed)).toBe('accepted');
+    expect(await live.report(0, 0, failed)).toBe('duplicate');
+    expect(await live.report(0, 16, fine)).toBe('accepted');
+    const run = await waitFor(created.id);
+    expect(run.status).toBe('completed');
+    expect(run.champion?.fitness).toBe(-2);
+    const [row] = await generationRows(run.id);
+    expect(row).toMatchObject({ fitnessMax: -2, evaluations: 32 });
+  });
+});
+
+describe('cancel and fork', () => {
+  it('cancels a running run, then answers 409 to a second cancel', async () => {
+    const created = await startRun({ ...BASE, generations: 10_000, sliceSize: 16 });
+    await waitFor(created.id, (r) => r.generation >= 1);
+    const res = await post(`/api/runs/${created.id}/cancel`);
+    expect(res.status).toBe(200);
+    const again = await post(`/api/runs/${created.id}/cancel`);
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as ErrorBody).error.code).toBe('run_finished');
+    const run = await waitFor(created.id);
+    expect(run.status).toBe('cancelled');
+    // Nothing runs after a cancel.
+    const generation = run.generation;
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await waitFor(created.id)).generation).toBe(generation);
+  });
+
+  it('409 when cancelling a completed run', async () => {
+    const res = await post(`/api/runs/${baseline.run.id}/cancel`);
+    expect(res.status).toBe(409);
+  });
+
+  it('forks a completed run for more generations, continuing exactly where it stopped', async () => {
+    const res = await post(`/api/runs/${baseline.run.id}/fork`, { generations: 5 });
+    expect(res.status).toBe(202);
+    const fork = (await res.json()) as RunResource;
+    expect(fork.id).not.toBe(baseline.run.id);
+    expect(fork.config.forkOf).toEqual({ runId: baseline.run.id, generation: 3 });
+    expect(fork.config.seed).toBe(BASE.seed);
+    const done = await waitFor(fork.id);
+    expect(done.status).toBe('completed');
+    expect(done.generation).toBe(5);
+    const forkRows = comparable(await generationRows(fork.id));
+    expect(forkRows.map((r) => r.gen)).toEqual([3, 4]);
+    // The same as a fresh 5-generation run with the same seed: the state carries everything.
+    const fresh = await waitFor((await startRun({ ...BASE, generations: 5, sliceSize: 16 })).id);
+    expect(comparable(await generationRows(fresh.id)).slice(3)).toEqual(forkRows);
+    expect(await championOf(fresh.id)).toEqual(await championOf(fork.id));
+  });
+
+  it.each([
+    [{ generations: 3 }, 'generations: must be more than 3'],
+    [{ population: 64 }, 'population'],
+    [{ generations: 'many' }, 'generations'],
+    [{ speed: 11 }, 'speed: unknown field'],
+  ])('rejects fork edits %j with 400', async (edits, message) => {
+    const res = await post(`/api/runs/${baseline.run.id}/fork`, edits);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as ErrorBody).error.message).toContain(message);
+  });
+});
+
+describe('reads', () => {
+  it('lists runs newest first, page by page', async () => {
+    const first = await request('/api/runs?limit=2');
+    const page1 = (await first.json()) as { runs: RunResource[]; next: string | null };
+    expect(page1.runs).toHaveLength(2);
+    expect(page1.next).toMatch(/cursor=/);
+    const second = await request(new URL(page1.next!).pathname + new URL(page1.next!).search);
+    const page2 = (await second.json()) as { runs: RunResource[] };
+    expect(page2.runs.length).toBeGreaterThan(0);
+    const ids = new Set(page1.runs.map((r) => r.id));
+    expect(page2.runs.some((r) => ids.has(r.id))).toBe(false);
+  });
+
+  it('serves generations as CSV with Accept: text/csv', async () => {
+    const res = await request(`/api/runs/${baseline.run.id}/generations`, {
+      headers: { Accept: 'text/csv' },
+    });
+    expect(res.status).toBe(200);
+    expect(header(res, 'Content-Type')).toMatch(/^text\/csv/);
+    const lines = (await res.text()).trim().split('\n');
+    expect(lines[0]).toBe(
+      'gen,objectives,fitnessMean,fitnessMedian,fitnessMax,bestEverFitness,championAccuracy,championConnections,meanConnections,meanNodes,evaluations,durationMs',
+    );
+    expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(['0', '1', '2']);
+  });
+});
+
+describe('server-sent events', () => {
+  async function readEvents(res: Response): Promise<{ event: string; id?: string; data: unknown }[]> {
+    const text = await res.text(); // ends when the server closes the stream
+    return text
+      .split('\n\n')
+      .filter((block) => block.includes('data:'))
+      .map((block) => {
+        const fields = Object.fromEntries(
+          block
+            .split('\n')
+            .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]),
+        );
+        return { event: fields.event, id: fields.id, data: JSON.parse(fields.data) };
+      });
+  }
+
+  it('streams one event per generation, then the final status, then ends', async () => {
+    const created = await startRun({ ...BASE, sliceSize: 16 });
+    const res = await request(`/api/runs/${created.id}/events?since=-1`);
+    expect(res.status).toBe(200);
+    expect(header(res, 'Content-Type')).toMatch(/^text\/event-stream/);
+    const events = await readEvents(res);
+    const gens = events.filter((e) => e.event === 'generation');
+    expect(gens.map((e) => e.id)).toEqual(['0', '1', '2']);
+    expect(gens.map((e) => (e.data as { generation: number }).generation)).toEqual([0, 1, 2]);
+    const last = events[events.length - 1];
+    expect(last.event).toBe('status');
+    expect(last.data).toMatchObject({ status: 'completed', generation: 3 });
+    // The events carry the same statistics D1 stored.
+    const rows = await generationRows(created.id);
+    expect((gens[2].data as { fitnessMean: number }).fitnessMean).toBe(rows[2].fitnessMean);
+  });
+
+  it('a finished run: the status, the replay after Last-Event-ID, and the end', async () => {
+    const res = await request(`/api/runs/${baseline.run.id}/events`, { headers: { 'Last-Event-ID': '1' } });
+    const events = await readEvents(res);
+    expect(events.map((e) => e.event)).toEqual(['generation', 'status']);
+    expect(events[0].id).toBe('2');
+    expect(events[1].data).toMatchObject({ status: 'completed' });
+  });
+});

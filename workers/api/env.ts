@@ -1,0 +1,13 @@
+/** Bindings of the main Worker (the API and the SearchCoordinator objects it hosts). */
+import type { SearchCoordinator } from '../coordinator/search-coordinator';
+import type { SettingsVars } from '../coordinator/settings';
+import type { SliceTask } from '../shared/contracts';
+
+export interface Env extends SettingsVars {
+  COORD: DurableObjectNamespace<SearchCoordinator>;
+  DB: D1Database;
+  BLOBS: R2Bucket;
+  EVAL_QUEUE: Queue<SliceTask>;
+  /** Bearer token for writes: a secret deployed, `.dev.vars` locally. */
+  API_TOKEN?: string;
+}

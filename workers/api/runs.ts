@@ -1,0 +1,329 @@
+/**
+ * `/api/runs`: start, list, inspect, watch, cancel and fork searches. D1 answers the reads; each
+ * run's SearchCoordinator (Durable Object RPC) does the writes and the live event stream.
+ */
+import { and, asc, desc, eq, gt, lt, or } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/d1';
+import { type Context, Hono } from 'hono';
+import { z } from 'zod';
+import { generations, type RunRow, runs } from '../../schema/schema';
+import { resolveConfig, type SearchConfigInput, searchConfigSchema } from '../../src/wann/config';
+import type { StrategyState } from '../../src/wann/strategy';
+import type { RunConfig } from '../coordinator/types';
+import { requireApiToken } from './auth';
+import type { Env } from './env';
+import { ApiError, describeIssues } from './errors';
+
+type AppContext = Context<{ Bindings: Env }>;
+
+const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+function coordinator(env: Env, runId: string) {
+  return env.COORD.get(env.COORD.idFromName(runId));
+}
+
+/** A JSON object body; an empty body is `{}` (every config field has a default). */
+async function readJsonObject(c: AppContext): Promise<Record<string, unknown>> {
+  const text = await c.req.text();
+  if (text.trim() === '') return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new ApiError(400, 'invalid_json', `the body is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ApiError(400, 'invalid_json', 'the body must be a JSON object');
+  }
+  return value as Record<string, unknown>;
+}
+
+function parseQuery<T extends z.ZodType>(c: AppContext, schema: T): z.output<T> {
+  const parsed = schema.safeParse(c.req.query());
+  if (!parsed.success) throw new ApiError(400, 'invalid_query', describeIssues(parsed.error));
+  return parsed.data;
+}
+
+async function findRun(c: AppContext, id: string): Promise<RunRow> {
+  if (RUN_ID.test(id)) {
+    const row = await drizzle(c.env.DB).select().from(runs).where(eq(runs.id, id)).get();
+    if (row) return row;
+  }
+  throw new ApiError(404, 'run_not_found', `no run with id '${id}'`);
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+function runResource(row: RunRow, origin: string) {
+  const config = row.config as RunConfig;
+  const self = `${origin}/api/runs/${row.id}`;
+  return {
+    id: row.id,
+    status: row.status,
+    config,
+    generation: row.generation,
+    generations: config.generations,
+    bestFitness: row.bestFitness,
+    champion:
+      row.championFitness === null
+        ? null
+        : {
+            fitness: row.championFitness,
+            generation: row.championGeneration,
+            connections: row.championConnections,
+            accuracy: row.championAccuracy,
+          },
+    error: row.error,
+    forkOf: config.forkOf ?? null,
+    timings: {
+      createdAt: iso(row.createdAt),
+      startedAt: iso(row.startedAt),
+      updatedAt: iso(row.updatedAt),
+      finishedAt: iso(row.finishedAt),
+      elapsedMs: row.startedAt === null ? null : (row.finishedAt ?? row.updatedAt) - row.startedAt,
+    },
+    urls: {
+      self,
+      events: `${self}/events`,
+      cancel: `${self}/cancel`,
+      fork: `${self}/fork`,
+      generations: `${self}/generations`,
+      champion: `${self}/champion`,
+      page: `${origin}/runs/${row.id}`,
+    },
+  };
+}
+
+/** Insert the run row, then start its coordinator; a failed start leaves a `failed` row, not a half run. */
+async function createRun(c: AppContext, config: RunConfig, from?: StrategyState) {
+  const id = crypto.randomUUID();
+  const now = Date.now();
+  const db = drizzle(c.env.DB);
+  await db.insert(runs).values({
+    id,
+    status: 'queued',
+    config,
+    seed: config.seed,
+    forkOfRun: config.forkOf?.runId ?? null,
+    forkOfGeneration: config.forkOf?.generation ?? null,
+    createdAt: now,
+    updatedAt: now,
+  });
+  await startRun(c, id, config, from);
+  const row = await db.select().from(runs).where(eq(runs.id, id)).get();
+  const resource = runResource(row!, new URL(c.req.url).origin);
+  return c.json(resource, 202, { Location: resource.urls.self });
+}
+
+async function startRun(c: AppContext, id: string, config: RunConfig, from?: StrategyState) {
+  try {
+    await coordinator(c.env, id).start(id, config, from);
+  } catch (e) {
+    const message = `could not start the run: ${(e as Error).message}`;
+    await drizzle(c.env.DB)
+      .update(runs)
+      .set({ status: 'failed', error: message, updatedAt: Date.now(), finishedAt: Date.now() })
+      .where(eq(runs.id, id));
+    throw new ApiError(503, 'start_failed', message);
+  }
+}
+
+function randomSeed(): number {
+  return crypto.getRandomValues(new Uint32Array(1))[0];
+}
+
+const listQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z
+    .string()
+    .regex(/^\d{1,15}\.[0-9a-f-]{36}$/, 'not a cursor returned by this API')
+    .optional(),
+});
+
+const generationsQuery = z.strictObject({
+  /** Generations after this one (exclusive); -1 = from the start. */
+  after: z.coerce.number().int().min(-1).default(-1),
+  limit: z.coerce.number().int().min(1).max(100_000).optional(),
+});
+
+const eventsQuery = z.strictObject({
+  since: z.coerce.number().int().min(-1).optional(),
+});
+
+const CSV_COLUMNS = [
+  'gen',
+  'objectives',
+  'fitnessMean',
+  'fitnessMedian',
+  'fitnessMax',
+  'bestEverFitness',
+  'championAccuracy',
+  'championConnections',
+  'meanConnections',
+  'meanNodes',
+  'evaluations',
+  'durationMs',
+] as const;
+
+const PAGE = 1000;
+
+export const runsApp = new Hono<{ Bindings: Env }>()
+  .post('/', requireApiToken, async (c) => {
+    const input = await readJsonObject(c);
+    const parsed = searchConfigSchema.safeParse(input);
+    if (!parsed.success) throw new ApiError(400, 'invalid_config', describeIssues(parsed.error));
+    const config: RunConfig = resolveConfig(input as SearchConfigInput, randomSeed);
+    return createRun(c, config);
+  })
+
+  .get('/', async (c) => {
+    const q = parseQuery(c, listQuery);
+    const db = drizzle(c.env.DB);
+    let where: ReturnType<typeof or>;
+    if (q.cursor) {
+      const dot = q.cursor.indexOf('.');
+      const at = Number(q.cursor.slice(0, dot));
+      const id = q.cursor.slice(dot + 1);
+      where = or(lt(runs.createdAt, at), and(eq(runs.createdAt, at), lt(runs.id, id)));
+    }
+    const rows = await db
+      .select()
+      .from(runs)
+      .where(where)
+      .orderBy(desc(runs.createdAt), desc(runs.id))
+      .limit(q.limit + 1);
+    const page = rows.slice(0, q.limit);
+    const origin = new URL(c.req.url).origin;
+    const last = page[page.length - 1];
+    const next =
+      rows.length > q.limit && last
+        ? `${origin}/api/runs?limit=${q.limit}&cursor=${last.createdAt}.${last.id}`
+        : null;
+    return c.json({ runs: page.map((r) => runResource(r, origin)), next });
+  })
+
+  .get('/:id', async (c) => {
+    const row = await findRun(c, c.req.param('id'));
+    return c.json(runResource(row, new URL(c.req.url).origin));
+  })
+
+  .get('/:id/generations', async (c) => {
+    const row = await findRun(c, c.req.param('id'));
+    const q = parseQuery(c, generationsQuery);
+    const db = drizzle(c.env.DB);
+    const fetchPage = (after: number, limit: number) =>
+      db
+        .select()
+        .from(generations)
+        .where(and(eq(generations.runId, row.id), gt(generations.gen, after)))
+        .orderBy(asc(generations.gen))
+        .limit(limit);
+    const toJson = (g: typeof generations.$inferSelect) => {
+      const { runId: _, createdAt, ...rest } = g;
+      return { ...rest, createdAt: iso(createdAt) };
+    };
+
+    if ((c.req.header('Accept') ?? '').includes('text/csv')) {
+      // Streamed page by page: a long run has up to 100,000 generations.
+      const total = q.limit ?? Number.POSITIVE_INFINITY;
+      const encoder = new TextEncoder();
+      const body = new ReadableStream<Uint8Array>({
+        async start(controller) {
+          controller.enqueue(encoder.encode(`${CSV_COLUMNS.join(',')}\n`));
+          let after = q.after;
+          let sent = 0;
+          while (sent < total) {
+            const rows = await fetchPage(after, Math.min(PAGE, total - sent));
+            if (rows.length === 0) break;
+            const lines = rows.map((r) => CSV_COLUMNS.map((k) => r[k] ?? '').join(','));
+            controller.enqueue(encoder.encode(`${lines.join('\n')}\n`));
+            sent += rows.length;
+            after = rows[rows.length - 1].gen;
+            if (rows.length < PAGE) break;
+          }
+          controller.close();
+        },
+      });
+      return c.body(body, 200, {
+        'Content-Type': 'text/csv; charset=utf-8',
+        'Content-Disposition': `attachment; filename="run-${row.id}-generations.csv"`,
+      });
+    }
+
+    const limit = Math.min(q.limit ?? PAGE, PAGE * 5);
+    const rows = await fetchPage(q.after, limit + 1);
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    const next =
+      rows.length > limit && last
+        ? `${new URL(c.req.url).origin}/api/runs/${row.id}/generations?after=${last.gen}&limit=${limit}`
+        : null;
+    return c.json({ runId: row.id, generations: page.map(toJson), next });
+  })
+
+  .get('/:id/events', async (c) => {
+    const row = await findRun(c, c.req.param('id'));
+    const q = parseQuery(c, eventsQuery);
+    // EventSource resends the last `id:` (a generation) when it reconnects: replay from there.
+    const lastEventId = c.req.header('Last-Event-ID');
+    let since = q.since;
+    if (since === undefined && lastEventId !== undefined && /^\d+$/.test(lastEventId.trim())) {
+      since = Number(lastEventId.trim());
+    }
+    const stream = await coordinator(c.env, row.id).subscribe(since);
+    return c.body(stream, 200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      'X-Accel-Buffering': 'no',
+    });
+  })
+
+  .post('/:id/cancel', requireApiToken, async (c) => {
+    const row = await findRun(c, c.req.param('id'));
+    const outcome = await coordinator(c.env, row.id).cancel();
+    if (!outcome.ok) {
+      throw new ApiError(409, 'run_finished', `run ${row.id} is already ${outcome.status ?? row.status}`);
+    }
+    const updated = await findRun(c, row.id);
+    return c.json(runResource(updated, new URL(c.req.url).origin));
+  })
+
+  .post('/:id/fork', requireApiToken, async (c) => {
+    const source = await findRun(c, c.req.param('id'));
+    const edits = await readJsonObject(c);
+    const { forkOf: _, ...base } = source.config as RunConfig;
+    const parsed = searchConfigSchema.safeParse({ ...base, ...edits });
+    if (!parsed.success) throw new ApiError(400, 'invalid_config', describeIssues(parsed.error));
+    const merged = parsed.data;
+    if (merged.population !== base.population) {
+      throw new ApiError(
+        400,
+        'invalid_config',
+        `population: a fork keeps the population size of the run it continues (${base.population})`,
+      );
+    }
+    const state = await coordinator(c.env, source.id).strategyState();
+    if (!state) throw new ApiError(409, 'not_started', `run ${source.id} has no search state to fork`);
+    if (merged.generations <= state.generation) {
+      throw new ApiError(
+        400,
+        'invalid_config',
+        `generations: must be more than ${state.generation}, the generation this fork continues from`,
+      );
+    }
+    const config: RunConfig = {
+      ...merged,
+      seed: merged.seed ?? base.seed,
+      forkOf: { runId: source.id, generation: state.generation },
+    };
+    return createRun(c, config, state);
+  })
+
+  .get('/:id/champion', async (c) => {
+    const row = await findRun(c, c.req.param('id'));
+    const genome = await coordinator(c.env, row.id).champion();
+    if (!genome) throw new ApiError(404, 'no_champion', `run ${row.id} has no finished generation yet`);
+    return c.json(genome, 200, {
+      'Content-Disposition': `inline; filename="run-${row.id}-champion.json"`,
+    });
+  });
