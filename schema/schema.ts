@@ -1,7 +1,7 @@
 /**
  * D1 schema (drizzle): the queryable record of runs and their per-generation statistics. The
  * Durable Object of a run holds the live search state; D1 is what lists, pages and CSV exports read.
- * `models` and `share_links` (publishing, sharing) are added beside these by their own work.
+ * `models` (published champions) and `share_links` (capabilities to view a run) follow.
  */
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
@@ -66,3 +66,55 @@ export const generations = sqliteTable(
 
 export type RunRow = typeof runs.$inferSelect;
 export type GenerationRow = typeof generations.$inferSelect;
+
+/** Published champions: one row per (run, version); blobs in R2 under models/{runId}/{version}. */
+export const models = sqliteTable(
+  'models',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    version: integer('version').notNull(),
+    /** Generation whose champion this is (the strategy state's generation at publish time). */
+    generation: integer('generation').notNull(),
+    onnxKey: text('onnx_key').notNull(),
+    genomeKey: text('genome_key').notNull(),
+    /** Shared weights the accuracies refer to (JSON array). */
+    weights: text('weights', { mode: 'json' }).notNull().$type<number[]>(),
+    /** Test-set (10,000 images) accuracy at each shared weight (JSON array). */
+    testAccuracy: text('test_accuracy', { mode: 'json' }).notNull().$type<number[]>(),
+    meanTestAccuracy: real('mean_test_accuracy').notNull(),
+    ensembleTestAccuracy: real('ensemble_test_accuracy').notNull(),
+    tunedWeight: real('tuned_weight').notNull(),
+    tunedTestAccuracy: real('tuned_test_accuracy').notNull(),
+    connections: integer('connections').notNull(),
+    hiddenNodes: integer('hidden_nodes').notNull(),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.version] })],
+);
+
+export const SHARE_SCOPES = ['view', 'view+predict'] as const;
+export type ShareScope = (typeof SHARE_SCOPES)[number];
+
+/** Share links: capabilities to view (and maybe query) one run. Only the token's hash is stored. */
+export const shareLinks = sqliteTable(
+  'share_links',
+  {
+    id: text('id').primaryKey(),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    /** SHA-256 of the token, hex. */
+    tokenHash: text('token_hash').notNull().unique(),
+    scope: text('scope', { enum: SHARE_SCOPES }).notNull(),
+    /** Milliseconds since the epoch. */
+    expiresAt: integer('expires_at').notNull(),
+    revokedAt: integer('revoked_at'),
+    createdAt: integer('created_at').notNull(),
+  },
+  (t) => [index('share_links_run_idx').on(t.runId)],
+);
+
+export type ModelRow = typeof models.$inferSelect;
+export type ShareLinkRow = typeof shareLinks.$inferSelect;
