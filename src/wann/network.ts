@@ -1,0 +1,1095 @@
+/**
+ * Evaluating a genome: compile it once into a `Plan`, then run the plan on a batch at every shared
+ * weight with an `Evaluator` (reusable scratch memory).
+ *
+ * Semantics (WANN.md): with shared weight w, node value = act(w · Σ enabled incoming sources), the
+ * bias outputs 1, an input outputs its pixel value, an empty sum is 0 (so a hidden node with no
+ * enabled input outputs act(0), e.g. gaussian(0) = cos(0) = 1). Outputs have activations too.
+ * Classification is softmax over the outputs (row max subtracted first). Fitness per weight is
+ * −mean cross-entropy with the label's probability clamped to ≥ 1e-12, so fitness ∈ [−27.631…, 0]
+ * (MIN_FITNESS = ln 1e-12); accuracy is argmax == label with ties going to the lowest index.
+ *
+ * Where the time goes, and what this does about it (see DESIGN.md "Where evaluation time goes"):
+ * - The part of each node's sum that comes from the bias and inputs does not depend on w: it is
+ *   computed once per batch ("input sums") and shared by all weights.
+ * - Nodes that cannot reach an output are dropped at compile time; the rest are "rows" in
+ *   topological order with CSR source lists, so the cost is ∝ enabled connections.
+ * - Values live batch-major (row × example) in one Float64Array allocated once and reused, a tile
+ *   of examples at a time (bounded memory for 10,000-image test sets, rows that stay in cache).
+ *   Float64 rather than Float32: float32 rounding of a pre-activation of ~100 already moves sin(πx)
+ *   by ~1e-5, and JS arithmetic is double anyway, so doubles cost nothing in speed here.
+ * - Weight mirroring: the shared weights come in pairs ±w. A row whose hidden sources are all even
+ *   (value at −w = value at w) has pre(−w) = −pre(w), so its value at −w is ± its value at w when
+ *   its activation is even/odd, or follows from a cheap identity (sigmoid, relu, step). Those rows
+ *   are computed once per pair; and when every output is odd, the softmax at −w reuses the exps.
+ * - Activations and the softmax's exp are the fast polynomial versions of `activations.ts`; rows
+ *   with two pre-activation terms are summed inside the activation loop.
+ * - Linear outputs fed only by the bias/inputs (every output of an unmutated genome) are never
+ *   materialised: the softmax reads w · input sum directly.
+ *
+ * Measured (this 2-core machine, one thread, 1,000 MNIST images, the 6 shared weights, the bench
+ * populations): ~0.65 ms per genome at ~120 connections, ~14 ms at ~2,000 connections with ~380
+ * hidden nodes. What is left is JS scalar arithmetic (~3–4 ns per transcendental activation or exp,
+ * ~0.3–0.7 ns per summed source element); see the report in the PR for the WebAssembly option.
+ */
+import { SHARED_WEIGHTS } from './activation-ids';
+import {
+  activationParity,
+  applyActivation,
+  applyActivation2,
+  applyActivationFast,
+  applyActivationMirrored,
+  fastExp,
+  PARITY_EVEN,
+  PARITY_MIRRORED,
+  PARITY_ODD,
+} from './activations';
+import { firstHidden, type Genome, GenomeFormatError } from './genome';
+import type { Batch, GenomeResult } from './types';
+
+/** Probabilities are clamped to at least this before the log, so a fitness is ≥ ln(1e-12). */
+export const MIN_PROBABILITY = 1e-12;
+/** The lowest possible fitness, ln(1e-12) = −27.631021115928547. */
+export const MIN_FITNESS = Math.log(MIN_PROBABILITY);
+
+/** Row parity: the value at −w must be computed on its own. */
+export const PARITY_NONE = 0;
+
+/** Row flags. */
+const CONSTANT = 1; // no enabled incoming connection: value act(0) for every example and weight
+const LOGIT_VIEW = 2; // linear output fed only by bias/inputs, not a source: logit = w · input sum
+
+/**
+ * A genome compiled for evaluation. Rows are the nodes that are evaluated (hidden nodes that can
+ * reach an output, and every output), in a deterministic topological order.
+ */
+export interface Plan {
+  readonly inputs: number;
+  readonly outputs: number;
+  /** Enabled connections of the genome (all of them, dead ends included): the size objective. */
+  readonly connections: number;
+  /** Number of rows. */
+  readonly rows: number;
+  /** Genome node id of each row. */
+  readonly rowNode: Int32Array;
+  /** Activation id of each row. */
+  readonly rowAct: Uint8Array;
+  /** Number of enabled bias→row connections (each adds 1 to the sum). */
+  readonly rowBias: Int32Array;
+  /** CSR: input sources of row r are inputSource[inputStart[r] .. inputStart[r+1]), as feature indices. */
+  readonly inputStart: Int32Array;
+  readonly inputSource: Int32Array;
+  /** CSR: hidden/output sources of row r are hiddenSource[hiddenStart[r] .. hiddenStart[r+1]), as rows. */
+  readonly hiddenStart: Int32Array;
+  readonly hiddenSource: Int32Array;
+  /** Row of output class j. */
+  readonly outputRow: Int32Array;
+  /** Index of row r's input sum (rows with a bias or input source), else −1. */
+  readonly sumIndex: Int32Array;
+  readonly sumCount: number;
+  /** CONSTANT / LOGIT_VIEW flags per row. */
+  readonly rowFlags: Uint8Array;
+  /**
+   * How row r's value at −w follows from its value at w (structural, the same for every w):
+   * PARITY_EVEN (equal), PARITY_ODD (negated), PARITY_MIRRORED (a cheap identity of step, sigmoid,
+   * relu, computed in the same pass) or PARITY_NONE (evaluated separately at −w).
+   */
+  readonly rowParity: Uint8Array;
+  /**
+   * PARITY_ODD if every output's value at −w is minus its value at w, PARITY_EVEN if every output's
+   * is the same (outputs that are constantly 0 count as both), else PARITY_NONE.
+   */
+  readonly outputParity: number;
+  /** Most hidden sources of any row (sizes the per-row scratch). */
+  readonly maxHiddenSources: number;
+}
+
+/**
+ * Compile a genome: check it, order its nodes topologically (Kahn's algorithm, ready nodes taken in
+ * id order, first in first out), drop nodes that cannot reach an output, and split each row's
+ * sources into bias/inputs (weight-independent) and hidden rows. Only enabled connections matter.
+ * Throws GenomeFormatError on a cycle through enabled connections or an out-of-range connection.
+ */
+export function compile(genome: Genome): Plan {
+  const { inputs, outputs, acts, src, dst, enabled } = genome;
+  const n = acts.length;
+  const hidden0 = firstHidden(genome);
+  if (n < hidden0) {
+    throw new GenomeFormatError(`genome has ${n} nodes, needs at least ${hidden0} (bias, inputs, outputs)`);
+  }
+  const m = src.length;
+  if (dst.length !== m || enabled.length !== m) {
+    throw new GenomeFormatError('genome connection arrays differ in length');
+  }
+
+  // Enabled edges as CSR twice: by destination (sources in connection order) and by source.
+  const inCount = new Int32Array(n + 1);
+  const outCount = new Int32Array(n + 1);
+  let edges = 0;
+  for (let k = 0; k < m; k++) {
+    if (!enabled[k]) continue;
+    const s = src[k];
+    const d = dst[k];
+    if (!(s >= 0 && s < n && d > inputs && d < n)) {
+      throw new GenomeFormatError(`connection ${k} (${s}→${d}) is out of range for ${n} nodes`);
+    }
+    inCount[d + 1]++;
+    outCount[s + 1]++;
+    edges++;
+  }
+  for (let v = 0; v < n; v++) {
+    inCount[v + 1] += inCount[v];
+    outCount[v + 1] += outCount[v];
+  }
+  const inSrc = new Int32Array(edges);
+  const outDst = new Int32Array(edges);
+  {
+    const inFill = inCount.slice(0, n);
+    const outFill = outCount.slice(0, n);
+    for (let k = 0; k < m; k++) {
+      if (!enabled[k]) continue;
+      inSrc[inFill[dst[k]]++] = src[k];
+      outDst[outFill[src[k]]++] = dst[k];
+    }
+  }
+
+  // Kahn over every node (a cycle anywhere is a malformed genome, even on a dead end).
+  const indegree = new Int32Array(n);
+  for (let v = 0; v < n; v++) indegree[v] = inCount[v + 1] - inCount[v];
+  const order = new Int32Array(n);
+  let tail = 0;
+  for (let v = 0; v < n; v++) if (indegree[v] === 0) order[tail++] = v;
+  for (let head = 0; head < tail; head++) {
+    const v = order[head];
+    for (let e = outCount[v]; e < outCount[v + 1]; e++) {
+      const d = outDst[e];
+      if (--indegree[d] === 0) order[tail++] = d;
+    }
+  }
+  if (tail < n) throw cycleError(n, indegree, inCount, inSrc);
+
+  // Liveness: a node is evaluated if it is an output or feeds a live node (reverse topological pass).
+  const live = new Uint8Array(n);
+  for (let j = 0; j < outputs; j++) live[inputs + 1 + j] = 1;
+  let rows = 0;
+  for (let t = n - 1; t >= 0; t--) {
+    const v = order[t];
+    if (!live[v]) continue;
+    if (v > inputs) rows++;
+    for (let e = inCount[v]; e < inCount[v + 1]; e++) live[inSrc[e]] = 1;
+  }
+
+  const rowNode = new Int32Array(rows);
+  const rowAct = new Uint8Array(rows);
+  const rowBias = new Int32Array(rows);
+  const rowFlags = new Uint8Array(rows);
+  const sumIndex = new Int32Array(rows);
+  const inputStart = new Int32Array(rows + 1);
+  const hiddenStart = new Int32Array(rows + 1);
+  const rowOf = new Int32Array(n).fill(-1);
+  let nInput = 0;
+  let nHidden = 0;
+  for (let t = 0, r = 0; t < n; t++) {
+    const v = order[t];
+    if (!live[v] || v <= inputs) continue;
+    const act = acts[v];
+    if (!(act >= 1 && act <= 11)) throw new GenomeFormatError(`node ${v} has unknown activation id ${act}`);
+    rowNode[r] = v;
+    rowAct[r] = act;
+    rowOf[v] = r;
+    for (let e = inCount[v]; e < inCount[v + 1]; e++) {
+      const s = inSrc[e];
+      if (s === 0) rowBias[r]++;
+      else if (s <= inputs) nInput++;
+      else nHidden++;
+    }
+    inputStart[r + 1] = nInput;
+    hiddenStart[r + 1] = nHidden;
+    r++;
+  }
+  const inputSource = new Int32Array(nInput);
+  const hiddenSource = new Int32Array(nHidden);
+  const usedAsSource = new Uint8Array(rows);
+  let sumCount = 0;
+  for (let r = 0; r < rows; r++) {
+    const v = rowNode[r];
+    let i = inputStart[r];
+    let h = hiddenStart[r];
+    for (let e = inCount[v]; e < inCount[v + 1]; e++) {
+      const s = inSrc[e];
+      if (s === 0) continue;
+      if (s <= inputs) inputSource[i++] = s - 1;
+      else {
+        hiddenSource[h++] = rowOf[s];
+        usedAsSource[rowOf[s]] = 1;
+      }
+    }
+    sumIndex[r] = rowBias[r] > 0 || inputStart[r + 1] > inputStart[r] ? sumCount++ : -1;
+  }
+  const outputRow = new Int32Array(outputs);
+  for (let j = 0; j < outputs; j++) outputRow[j] = rowOf[inputs + 1 + j];
+  for (let r = 0; r < rows; r++) {
+    const noHidden = hiddenStart[r + 1] === hiddenStart[r];
+    if (noHidden && sumIndex[r] < 0) rowFlags[r] = CONSTANT;
+    else if (noHidden && rowAct[r] === 1 && rowNode[r] < hidden0 && !usedAsSource[r])
+      rowFlags[r] = LOGIT_VIEW;
+  }
+
+  // Weight mirroring. With pre(w) = w·(S + Σ_h v_h(w)): if every hidden source is even (or there is
+  // none), pre(−w) = −pre(w) and the row inherits its activation's parity; if every source is odd
+  // and there is no bias/input sum, pre(−w) = pre(w) and the row is even. Otherwise: none.
+  const rowParity = new Uint8Array(rows);
+  let maxHiddenSources = 0;
+  for (let r = 0; r < rows; r++) {
+    const hs = hiddenStart[r];
+    const he = hiddenStart[r + 1];
+    maxHiddenSources = Math.max(maxHiddenSources, he - hs);
+    if (rowFlags[r] & CONSTANT) {
+      rowParity[r] = PARITY_EVEN; // act(0) at every weight
+      continue;
+    }
+    let allEven = true;
+    let allOdd = true;
+    for (let e = hs; e < he; e++) {
+      const p = rowParity[hiddenSource[e]];
+      if (p !== PARITY_EVEN) allEven = false;
+      if (p !== PARITY_ODD) allOdd = false;
+    }
+    if (allEven) rowParity[r] = activationParity(rowAct[r]);
+    else if (allOdd && sumIndex[r] < 0) rowParity[r] = PARITY_EVEN;
+    else rowParity[r] = PARITY_NONE;
+  }
+
+  let allOdd = true;
+  let allEven = true;
+  for (let j = 0; j < outputs; j++) {
+    const r = outputRow[j];
+    if (rowFlags[r] & CONSTANT && applyActivationFast(rowAct[r], 0) === 0) continue;
+    if (rowParity[r] !== PARITY_ODD) allOdd = false;
+    if (rowParity[r] !== PARITY_EVEN) allEven = false;
+  }
+  const outputParity = allEven ? PARITY_EVEN : allOdd ? PARITY_ODD : PARITY_NONE;
+
+  return {
+    inputs,
+    outputs,
+    connections: edges,
+    rows,
+    rowNode,
+    rowAct,
+    rowBias,
+    inputStart,
+    inputSource,
+    hiddenStart,
+    hiddenSource,
+    outputRow,
+    sumIndex,
+    sumCount,
+    rowFlags,
+    rowParity,
+    outputParity,
+    maxHiddenSources,
+  };
+}
+
+/** Name a node on a cycle (and the cycle) among the nodes Kahn's algorithm could not order. */
+function cycleError(
+  n: number,
+  indegree: Int32Array,
+  inCount: Int32Array,
+  inSrc: Int32Array,
+): GenomeFormatError {
+  // Every unordered node has an unordered predecessor, so walking back from one must repeat a node.
+  const seenAt = new Int32Array(n).fill(-1);
+  const path: number[] = [];
+  let v = 0;
+  while (indegree[v] === 0) v++;
+  while (seenAt[v] < 0) {
+    seenAt[v] = path.length;
+    path.push(v);
+    for (let e = inCount[v]; e < inCount[v + 1]; e++) {
+      if (indegree[inSrc[e]] > 0) {
+        v = inSrc[e];
+        break;
+      }
+    }
+  }
+  const cycle = path.slice(seenAt[v]).reverse();
+  const shown = cycle.length > 8 ? [...cycle.slice(0, 8), '…'] : [...cycle, cycle[0]];
+  return new GenomeFormatError(
+    `genome has a cycle through node ${cycle[0]} (enabled connections ${shown.join(' → ')})`,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** Largest max − min logit range for which the −w softmax is computed as 1/exp (e^700 < 1e305). */
+const PAIR_RANGE_LIMIT = 700;
+
+/** Logits are clamped into ±LOGIT_LIMIT, NaN to −LOGIT_LIMIT, before the softmax (see Evaluator). */
+const LOGIT_LIMIT = 1e300;
+
+/** Clamp a logit into ±LOGIT_LIMIT, NaN → −LOGIT_LIMIT (so a NaN output is the least likely class). */
+function finiteLogit(raw: number): number {
+  // biome-ignore lint/complexity/useMathMinMax: NaN must become −LOGIT_LIMIT; Math.min/max would keep it
+  return raw > -LOGIT_LIMIT ? (raw < LOGIT_LIMIT ? raw : LOGIT_LIMIT) : -LOGIT_LIMIT;
+}
+
+export interface EvaluatorOptions {
+  /** Examples processed together (the length of a scratch row). Default 256. */
+  tile?: number;
+}
+
+/**
+ * Reusable scratch memory for evaluating plans. Not reentrant (JS is single-threaded: fine); one
+ * per thread. Buffers grow to the largest plan seen and are then reused without allocation.
+ *
+ * Weights are processed in mirrored pairs (w, −w) when both are asked for (the six shared weights
+ * are three pairs): rows whose value at −w is ± their value at w (`Plan.rowParity`) are computed
+ * once for both, which halves the activation and hidden-sum work of most genomes.
+ *
+ * Non-finite values (overflow, e.g. chains of `squared`) cannot make a fitness NaN or −∞: each
+ * logit is clamped into ±1e300 before the softmax, NaN to −1e300 (a NaN output is the least
+ * likely class), and the label's probability is clamped to ≥ 1e-12. So fitness ∈ [−27.631…, 0]
+ * always; an example whose logits are all NaN gets uniform probabilities and predicted class 0.
+ */
+export class Evaluator {
+  private readonly tile: number;
+  private buf = new Float64Array(0);
+  /**
+   * Layout of `buf` for the loaded plan: [input sums | values at w (plane A) | values at −w (plane B)
+   * | pre-activation row | logits (outputs × tile) | per example: max logit, min logit, Σ exp,
+   * Σ 1/exp].
+   */
+  private planeA = 0;
+  private planeB = 0;
+  private preBase = 0;
+  private logitBase = 0;
+  private maxBase = 0;
+  private minBase = 0;
+  private sumBase = 0;
+  private recipBase = 0;
+  private logitOff = new Int32Array(16);
+  private logitScale = new Float64Array(16);
+  /** Per-row scratch: where each pre-activation term (input sum, hidden sources) is read, its sign. */
+  private srcOff = new Int32Array(16);
+  private srcSign = new Float64Array(16);
+  /** Number of terms `reduceTerms` left in srcOff/srcSign (1 or 2). */
+  private termCount = 0;
+  private tileLogLik = 0;
+  private tileCorrect = 0;
+  private tileLogLik2 = 0;
+  private tileCorrect2 = 0;
+
+  constructor(options: EvaluatorOptions = {}) {
+    const tile = options.tile ?? 256;
+    if (!(Number.isInteger(tile) && tile >= 1)) throw new RangeError('tile must be a positive integer');
+    this.tile = tile;
+  }
+
+  /** Fitness and accuracy of the plan on the batch at each weight. */
+  evaluate(plan: Plan, batch: Batch, weights: readonly number[] = SHARED_WEIGHTS): GenomeResult {
+    checkBatch(plan, batch, true);
+    const nw = weights.length;
+    const mirror = mirrorIndex(weights);
+    const logLik = new Float64Array(nw);
+    const correct = new Float64Array(nw);
+    this.reserve(plan);
+    for (let t0 = 0; t0 < batch.count; t0 += this.tile) {
+      const len = Math.min(this.tile, batch.count - t0);
+      this.loadTile(plan, batch, t0, len);
+      for (let k = 0; k < nw; k++) {
+        if (mirror[k] >= 0 && mirror[k] < k) continue; // done with its pair
+        const m = mirror[k];
+        this.forward(plan, weights[k], m >= 0, len);
+        this.prepareLogits(plan, weights[k], false);
+        const range = this.gatherLogits(plan, len);
+        // Logits at −w are the negated logits at w: both softmaxes from one set of exps.
+        const pairOdd = m >= 0 && plan.outputParity === PARITY_ODD && range <= PAIR_RANGE_LIMIT;
+        if (pairOdd) this.scorePairOdd(plan, batch.labels, t0, len);
+        else this.score(plan, batch.labels, t0, len);
+        logLik[k] += this.tileLogLik;
+        correct[k] += this.tileCorrect;
+        if (m < 0) continue;
+        if (pairOdd) {
+          logLik[m] += this.tileLogLik2;
+          correct[m] += this.tileCorrect2;
+          continue;
+        }
+        if (plan.outputParity !== PARITY_EVEN) {
+          this.prepareLogits(plan, -weights[k], true);
+          this.gatherLogits(plan, len);
+          this.score(plan, batch.labels, t0, len);
+        } // else the logits at −w are the same, and so are the scores
+        logLik[m] += this.tileLogLik;
+        correct[m] += this.tileCorrect;
+      }
+    }
+    const fitness: number[] = [];
+    const accuracy: number[] = [];
+    for (let k = 0; k < nw; k++) {
+      fitness.push(logLik[k] / batch.count);
+      accuracy.push(correct[k] / batch.count);
+    }
+    return { fitness, accuracy, connections: plan.connections };
+  }
+
+  /** Softmax probabilities at one weight, example-major: out[i·outputs + j]. */
+  forwardProbabilities(plan: Plan, batch: Batch, weight: number, out?: Float32Array): Float32Array {
+    checkBatch(plan, batch, false);
+    const size = batch.count * plan.outputs;
+    const probs = out ?? new Float32Array(size);
+    if (probs.length < size) throw new RangeError(`out has ${probs.length} entries, needs ${size}`);
+    this.reserve(plan);
+    for (let t0 = 0; t0 < batch.count; t0 += this.tile) {
+      const len = Math.min(this.tile, batch.count - t0);
+      this.loadTile(plan, batch, t0, len);
+      this.forward(plan, weight, false, len);
+      this.prepareLogits(plan, weight, false);
+      this.gatherLogits(plan, len);
+      this.softmaxInto(plan, t0, len, probs);
+    }
+    return probs;
+  }
+
+  /**
+   * Predicted class (argmax of the outputs, ties → lowest index) at each weight, weight-major:
+   * out[k·count + i]. The input sums are computed once for all weights.
+   */
+  predictLabelsPerWeight(plan: Plan, batch: Batch, weights: readonly number[], out?: Int32Array): Int32Array {
+    checkBatch(plan, batch, false);
+    const count = batch.count;
+    const size = weights.length * count;
+    const labels = out ?? new Int32Array(size);
+    if (labels.length < size) throw new RangeError(`out has ${labels.length} entries, needs ${size}`);
+    const mirror = mirrorIndex(weights);
+    this.reserve(plan);
+    for (let t0 = 0; t0 < count; t0 += this.tile) {
+      const len = Math.min(this.tile, count - t0);
+      this.loadTile(plan, batch, t0, len);
+      for (let k = 0; k < weights.length; k++) {
+        if (mirror[k] >= 0 && mirror[k] < k) continue;
+        const paired = mirror[k] >= 0;
+        this.forward(plan, weights[k], paired, len);
+        this.prepareLogits(plan, weights[k], false);
+        this.gatherLogits(plan, len);
+        this.argmaxInto(len, labels, k * count + t0);
+        if (!paired) continue;
+        this.prepareLogits(plan, -weights[k], true);
+        this.gatherLogits(plan, len);
+        this.argmaxInto(len, labels, mirror[k] * count + t0);
+      }
+    }
+    return labels;
+  }
+
+  /** Predicted class at one weight (argmax, ties → lowest index). */
+  predictLabels(plan: Plan, batch: Batch, weight: number, out?: Int32Array): Int32Array {
+    return this.predictLabelsPerWeight(plan, batch, [weight], out);
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  /** Grow the scratch buffers for this plan and fix the layout. */
+  private reserve(plan: Plan): void {
+    const tile = this.tile;
+    this.planeA = plan.sumCount * tile;
+    this.planeB = this.planeA + plan.rows * tile;
+    this.preBase = this.planeB + plan.rows * tile;
+    this.logitBase = this.preBase + tile;
+    this.maxBase = this.logitBase + plan.outputs * tile;
+    this.minBase = this.maxBase + tile;
+    this.sumBase = this.minBase + tile;
+    this.recipBase = this.sumBase + tile;
+    const need = this.recipBase + tile;
+    if (this.buf.length < need) this.buf = new Float64Array(Math.max(need, Math.ceil(this.buf.length * 1.5)));
+    if (this.logitOff.length < plan.outputs) {
+      this.logitOff = new Int32Array(plan.outputs);
+      this.logitScale = new Float64Array(plan.outputs);
+    }
+    if (this.srcOff.length < plan.maxHiddenSources + 2) {
+      this.srcOff = new Int32Array(plan.maxHiddenSources + 2);
+      this.srcSign = new Float64Array(plan.maxHiddenSources + 2);
+    }
+  }
+
+  /** Input sums (bias count + Σ input rows) of examples t0..t0+len, and the constant rows. */
+  private loadTile(plan: Plan, batch: Batch, t0: number, len: number): void {
+    const { buf, tile, planeA } = this;
+    const { inputStart, inputSource, sumIndex, rowBias, rowFlags, rowAct } = plan;
+    const x = batch.inputs;
+    const count = batch.count;
+    for (let r = 0; r < plan.rows; r++) {
+      if (rowFlags[r] & CONSTANT) {
+        // Same at every weight (act(w·0)); lives in plane A and is read from there (even parity).
+        buf.fill(applyActivationFast(rowAct[r], 0), planeA + r * tile, planeA + r * tile + len);
+        continue;
+      }
+      const si = sumIndex[r];
+      if (si < 0) continue;
+      const o = si * tile;
+      let e = inputStart[r];
+      const end = inputStart[r + 1];
+      // Sum in connection order (bias first), four input rows per pass over the tile.
+      let remaining = end - e;
+      const take = Math.min(4, remaining);
+      sumFirst(buf, o, rowBias[r], x, inputSource, e, take, count, t0, len);
+      e += take;
+      remaining -= take;
+      while (remaining > 0) {
+        const step = Math.min(4, remaining);
+        sumMore(buf, o, x, inputSource, e, step, count, t0, len);
+        e += step;
+        remaining -= step;
+      }
+    }
+  }
+
+  /**
+   * All row values at weight w into plane A, and, when `paired`, at −w into plane B for the rows
+   * whose parity does not give them for free.
+   */
+  private forward(plan: Plan, w: number, paired: boolean, len: number): void {
+    const { buf, tile, planeA, planeB, srcOff, srcSign } = this;
+    const { rowFlags, rowAct, rowParity } = plan;
+    for (let r = 0; r < plan.rows; r++) {
+      if (rowFlags[r] !== 0) continue;
+      const act = rowAct[r];
+      const parity = rowParity[r];
+      const out = planeA + r * tile;
+      this.reduceTerms(plan, r, false, len);
+      if (paired && parity === PARITY_MIRRORED) {
+        const b = this.termCount > 1 ? srcOff[1] : -1;
+        const mirror = planeB + r * tile;
+        applyActivationMirrored(
+          act,
+          w * srcSign[0],
+          buf,
+          srcOff[0],
+          b,
+          srcSign[0] * srcSign[1],
+          buf,
+          out,
+          buf,
+          mirror,
+          len,
+        );
+        continue;
+      }
+      this.activate(act, w, out, len);
+      if (paired && parity === PARITY_NONE) {
+        this.reduceTerms(plan, r, true, len);
+        this.activate(act, -w, planeB + r * tile, len);
+      }
+    }
+  }
+
+  /** buf[out..] = act(w · Σ terms) for the one or two terms `reduceTerms` left. */
+  private activate(act: number, w: number, out: number, len: number): void {
+    const { buf, srcOff, srcSign } = this;
+    if (this.termCount === 1) applyActivation(act, w * srcSign[0], buf, srcOff[0], buf, out, len);
+    else
+      applyActivation2(
+        act,
+        w * srcSign[0],
+        buf,
+        srcOff[0],
+        srcOff[1],
+        srcSign[0] * srcSign[1],
+        buf,
+        out,
+        len,
+      );
+  }
+
+  /**
+   * Row r's pre-activation terms at w (`mirrored` false: hidden sources from plane A) or at −w
+   * (each hidden source as its parity says: ±plane A, or plane B): the input sum first, then the
+   * hidden sources in connection order. All but the last are summed into the pre-activation row
+   * when there are more than two, so one or two terms remain in srcOff/srcSign[0..termCount).
+   * (±1 signs and sums in this order give exactly the left-to-right sum.)
+   */
+  private reduceTerms(plan: Plan, r: number, mirrored: boolean, len: number): void {
+    const { buf, tile, planeA, planeB, preBase, srcOff, srcSign } = this;
+    const { hiddenStart, hiddenSource, rowParity } = plan;
+    const si = plan.sumIndex[r];
+    const hs = hiddenStart[r];
+    const he = hiddenStart[r + 1];
+    let n = 0;
+    let signed = false;
+    if (si >= 0) {
+      srcOff[0] = si * tile;
+      srcSign[0] = 1;
+      n = 1;
+    }
+    for (let e = hs; e < he; e++, n++) {
+      const h = hiddenSource[e];
+      const p = mirrored ? rowParity[h] : PARITY_EVEN;
+      srcOff[n] = (p === PARITY_EVEN || p === PARITY_ODD ? planeA : planeB) + h * tile;
+      srcSign[n] = p === PARITY_ODD ? -1 : 1;
+      if (p === PARITY_ODD) signed = true;
+    }
+    if (n > 2) {
+      // Terms 0..n−2 into the pre-activation row, up to 4 per pass; the last stays a term.
+      let e = 0;
+      let first = -1;
+      while (e < n - 1) {
+        const take = Math.min(4, n - 1 - e);
+        if (signed) addRowsSigned(buf, preBase, first, srcOff, srcSign, e, take, len);
+        else addRows(buf, preBase, first, srcOff, e, take, len);
+        first = preBase;
+        e += take;
+      }
+      srcOff[0] = preBase;
+      srcSign[0] = 1;
+      srcOff[1] = srcOff[n - 1];
+      srcSign[1] = srcSign[n - 1];
+      n = 2;
+    }
+    this.termCount = n;
+  }
+
+  /**
+   * Where each output's logit is read from at `weight`: mirrored (the −w of a pair) reads rows
+   * through their parity; LOGIT_VIEW rows are weight · input sum.
+   */
+  private prepareLogits(plan: Plan, weight: number, mirrored: boolean): void {
+    const { logitOff, logitScale, tile, planeA, planeB } = this;
+    for (let j = 0; j < plan.outputs; j++) {
+      const r = plan.outputRow[j];
+      const parity = plan.rowParity[r];
+      if (plan.rowFlags[r] & LOGIT_VIEW) {
+        logitOff[j] = plan.sumIndex[r] * tile;
+        logitScale[j] = weight;
+      } else if (!mirrored || parity === PARITY_EVEN || parity === PARITY_ODD) {
+        logitOff[j] = planeA + r * tile;
+        logitScale[j] = mirrored && parity === PARITY_ODD ? -1 : 1;
+      } else {
+        logitOff[j] = planeB + r * tile;
+        logitScale[j] = 1;
+      }
+    }
+  }
+
+  /**
+   * The tile's logits, clamped finite (see `finiteLogit`), into the logit block (output-major), and
+   * per example the max and min. Returns the largest max − min over the tile.
+   */
+  private gatherLogits(plan: Plan, len: number): number {
+    const { buf, tile, logitBase, maxBase, minBase, logitOff, logitScale } = this;
+    return gatherLogitRows(buf, logitBase, tile, maxBase, minBase, logitOff, logitScale, plan.outputs, len);
+  }
+
+  /**
+   * From gathered logits: Σ ln p(label) (p clamped ≥ 1e-12) and the number of examples whose argmax
+   * (ties → lowest index) is the label, into tileLogLik/tileCorrect.
+   */
+  private score(plan: Plan, labels: Uint8Array, t0: number, len: number): void {
+    const { buf, tile, logitBase, maxBase, sumBase } = this;
+    expSums(buf, logitBase, tile, maxBase, sumBase, plan.outputs, len);
+    let logLik = 0;
+    // Product of clamped probabilities, flushed through one log when it gets small: each factor is
+    // ≥ 1e-12 and the product stays ≥ 1e-300, so one Math.log per ~25 examples instead of one each.
+    let product = 1;
+    let correct = 0;
+    for (let i = 0; i < len; i++) {
+      const label = labels[t0 + i];
+      const logit = buf[logitBase + label * tile + i];
+      const max = buf[maxBase + i];
+      product *= Math.max(fastExp(logit - max) / buf[sumBase + i], MIN_PROBABILITY);
+      if (product < 1e-288) {
+        logLik += Math.log(product);
+        product = 1;
+      }
+      if (logit === max && firstAt(buf, logitBase, tile, i, label, max)) correct++;
+    }
+    this.tileLogLik = logLik + Math.log(product);
+    this.tileCorrect = correct;
+  }
+
+  /**
+   * `score` at w (→ tileLogLik/tileCorrect) and at −w (→ tileLogLik2/tileCorrect2) when the logits
+   * at −w are exactly the negated logits at w. With e_j = exp(l_j − max), the softmax at −w is
+   * (1/e_j) / Σ(1/e_k): a division instead of an exp. Needs max − min ≤ PAIR_RANGE_LIMIT (no
+   * overflow of 1/e_j); the argmax at −w is the argmin at w, ties → lowest index either way.
+   */
+  private scorePairOdd(plan: Plan, labels: Uint8Array, t0: number, len: number): void {
+    const { buf, tile, logitBase, maxBase, minBase, sumBase, recipBase } = this;
+    expSumsPair(buf, logitBase, tile, maxBase, sumBase, recipBase, plan.outputs, len);
+    let logLik = 0;
+    let logLik2 = 0;
+    let product = 1;
+    let product2 = 1;
+    let correct = 0;
+    let correct2 = 0;
+    for (let i = 0; i < len; i++) {
+      const label = labels[t0 + i];
+      const logit = buf[logitBase + label * tile + i];
+      const max = buf[maxBase + i];
+      const min = buf[minBase + i];
+      const e = fastExp(logit - max);
+      product *= Math.max(e / buf[sumBase + i], MIN_PROBABILITY);
+      product2 *= Math.max(1 / e / buf[recipBase + i], MIN_PROBABILITY);
+      if (product < 1e-288) {
+        logLik += Math.log(product);
+        product = 1;
+      }
+      if (product2 < 1e-288) {
+        logLik2 += Math.log(product2);
+        product2 = 1;
+      }
+      if (logit === max && firstAt(buf, logitBase, tile, i, label, max)) correct++;
+      if (logit === min && firstAt(buf, logitBase, tile, i, label, min)) correct2++;
+    }
+    this.tileLogLik = logLik + Math.log(product);
+    this.tileCorrect = correct;
+    this.tileLogLik2 = logLik2 + Math.log(product2);
+    this.tileCorrect2 = correct2;
+  }
+
+  private softmaxInto(plan: Plan, t0: number, len: number, out: Float32Array): void {
+    const { buf, tile, logitBase, maxBase, sumBase } = this;
+    const no = plan.outputs;
+    expSums(buf, logitBase, tile, maxBase, sumBase, no, len);
+    for (let j = 0; j < no; j++) {
+      const off = logitBase + j * tile;
+      for (let i = 0; i < len; i++) {
+        out[(t0 + i) * no + j] = fastExp(buf[off + i] - buf[maxBase + i]) / buf[sumBase + i];
+      }
+    }
+  }
+
+  /** Argmax of the gathered logits (the first output equal to the max: ties → lowest index). */
+  private argmaxInto(len: number, out: Int32Array, o: number): void {
+    const { buf, tile, logitBase, maxBase } = this;
+    for (let i = 0; i < len; i++) {
+      const max = buf[maxBase + i];
+      let j = 0;
+      while (buf[logitBase + j * tile + i] !== max) j++;
+      out[o + i] = j;
+    }
+  }
+}
+
+/** Is `label` the first output whose logit equals `value` (ties → lowest index)? */
+function firstAt(
+  buf: Float64Array,
+  logitBase: number,
+  tile: number,
+  i: number,
+  label: number,
+  value: number,
+): boolean {
+  for (let j = 0; j < label; j++) if (buf[logitBase + j * tile + i] === value) return false;
+  return true;
+}
+
+/** See `Evaluator.gatherLogits`. Output-major passes over whole rows: what V8 compiles best. */
+function gatherLogitRows(
+  buf: Float64Array,
+  logitBase: number,
+  tile: number,
+  maxOff: number,
+  minOff: number,
+  logitOff: Int32Array,
+  logitScale: Float64Array,
+  outputs: number,
+  len: number,
+): number {
+  const off0 = logitOff[0];
+  const scale0 = logitScale[0];
+  for (let i = 0; i < len; i++) {
+    const v = finiteLogit(scale0 * buf[off0 + i]);
+    buf[logitBase + i] = v;
+    buf[maxOff + i] = v;
+    buf[minOff + i] = v;
+  }
+  for (let j = 1; j < outputs; j++) {
+    const off = logitOff[j];
+    const scale = logitScale[j];
+    const dst = logitBase + j * tile;
+    for (let i = 0; i < len; i++) {
+      const v = finiteLogit(scale * buf[off + i]);
+      buf[dst + i] = v;
+      const max = buf[maxOff + i];
+      const min = buf[minOff + i];
+      // Plain comparisons: the values are finite, and V8's Math.max/min (NaN and −0 handling) is
+      // measurably slower in this loop.
+      // biome-ignore lint/complexity/useMathMinMax: see above
+      buf[maxOff + i] = v > max ? v : max;
+      // biome-ignore lint/complexity/useMathMinMax: see above
+      buf[minOff + i] = v < min ? v : min;
+    }
+  }
+  let range = 0;
+  for (let i = 0; i < len; i++) range = Math.max(range, buf[maxOff + i] - buf[minOff + i]);
+  return range;
+}
+
+/** buf[sumOff + i] = Σ_j exp(logit_j − max) (≥ 1: the max contributes exp(0)). */
+function expSums(
+  buf: Float64Array,
+  logitBase: number,
+  tile: number,
+  maxOff: number,
+  sumOff: number,
+  outputs: number,
+  len: number,
+): void {
+  for (let i = 0; i < len; i++) buf[sumOff + i] = fastExp(buf[logitBase + i] - buf[maxOff + i]);
+  for (let j = 1; j < outputs; j++) {
+    const off = logitBase + j * tile;
+    for (let i = 0; i < len; i++) buf[sumOff + i] += fastExp(buf[off + i] - buf[maxOff + i]);
+  }
+}
+
+/** As `expSums`, and buf[recipOff + i] = Σ_j 1/exp(logit_j − max). */
+function expSumsPair(
+  buf: Float64Array,
+  logitBase: number,
+  tile: number,
+  maxOff: number,
+  sumOff: number,
+  recipOff: number,
+  outputs: number,
+  len: number,
+): void {
+  for (let i = 0; i < len; i++) {
+    const e = fastExp(buf[logitBase + i] - buf[maxOff + i]);
+    buf[sumOff + i] = e;
+    buf[recipOff + i] = 1 / e;
+  }
+  for (let j = 1; j < outputs; j++) {
+    const off = logitBase + j * tile;
+    for (let i = 0; i < len; i++) {
+      const e = fastExp(buf[off + i] - buf[maxOff + i]);
+      buf[sumOff + i] += e;
+      buf[recipOff + i] += 1 / e;
+    }
+  }
+}
+
+function checkBatch(plan: Plan, batch: Batch, needLabels: boolean): void {
+  const { count, features } = batch;
+  if (features !== plan.inputs) {
+    throw new RangeError(`batch has ${features} features, the genome ${plan.inputs} inputs`);
+  }
+  if (!(Number.isInteger(count) && count >= 1)) throw new RangeError(`batch count must be ≥ 1, got ${count}`);
+  if (batch.inputs.length < count * features) {
+    throw new RangeError(`batch inputs hold ${batch.inputs.length} values, need ${count * features}`);
+  }
+  if (!needLabels) return;
+  if (batch.labels.length < count)
+    throw new RangeError(`batch has ${batch.labels.length} labels for ${count}`);
+  for (let i = 0; i < count; i++) {
+    if (batch.labels[i] >= plan.outputs) {
+      throw new RangeError(`label ${batch.labels[i]} of example ${i} is not < ${plan.outputs} outputs`);
+    }
+  }
+}
+
+/**
+ * buf[o..o+len) = bias + Σ of `take` (1–4, or 0) input rows inputSource[e..e+take), tile t0.
+ * Left-to-right sums, so the order is exactly bias, then inputs in connection order.
+ */
+function sumFirst(
+  buf: Float64Array,
+  o: number,
+  bias: number,
+  x: Float32Array,
+  inputSource: Int32Array,
+  e: number,
+  take: number,
+  count: number,
+  t0: number,
+  len: number,
+): void {
+  const end = o + len;
+  if (take === 0) {
+    buf.fill(bias, o, end);
+    return;
+  }
+  const a = inputSource[e] * count + t0 - o;
+  if (take === 1) {
+    for (let i = o; i < end; i++) buf[i] = bias + x[a + i];
+    return;
+  }
+  const b = inputSource[e + 1] * count + t0 - o;
+  if (take === 2) {
+    for (let i = o; i < end; i++) buf[i] = bias + x[a + i] + x[b + i];
+    return;
+  }
+  const c = inputSource[e + 2] * count + t0 - o;
+  if (take === 3) {
+    for (let i = o; i < end; i++) buf[i] = bias + x[a + i] + x[b + i] + x[c + i];
+    return;
+  }
+  const d = inputSource[e + 3] * count + t0 - o;
+  for (let i = o; i < end; i++) buf[i] = bias + x[a + i] + x[b + i] + x[c + i] + x[d + i];
+}
+
+/** buf[o..o+len) += Σ of `take` (1–4) input rows, left to right. */
+function sumMore(
+  buf: Float64Array,
+  o: number,
+  x: Float32Array,
+  inputSource: Int32Array,
+  e: number,
+  take: number,
+  count: number,
+  t0: number,
+  len: number,
+): void {
+  const end = o + len;
+  const a = inputSource[e] * count + t0 - o;
+  if (take === 1) {
+    for (let i = o; i < end; i++) buf[i] = buf[i] + x[a + i];
+    return;
+  }
+  const b = inputSource[e + 1] * count + t0 - o;
+  if (take === 2) {
+    for (let i = o; i < end; i++) buf[i] = buf[i] + x[a + i] + x[b + i];
+    return;
+  }
+  const c = inputSource[e + 2] * count + t0 - o;
+  if (take === 3) {
+    for (let i = o; i < end; i++) buf[i] = buf[i] + x[a + i] + x[b + i] + x[c + i];
+    return;
+  }
+  const d = inputSource[e + 3] * count + t0 - o;
+  for (let i = o; i < end; i++) buf[i] = buf[i] + x[a + i] + x[b + i] + x[c + i] + x[d + i];
+}
+
+/**
+ * buf[dst..dst+len) = (first < 0 ? 0 : buf[first..]) + Σ of `take` (1–4) rows at srcOff[e..e+take),
+ * left to right. `first` may equal `dst` (accumulate in place).
+ */
+function addRows(
+  buf: Float64Array,
+  dst: number,
+  first: number,
+  srcOff: Int32Array,
+  e: number,
+  take: number,
+  len: number,
+): void {
+  const a = srcOff[e];
+  const b = take > 1 ? srcOff[e + 1] : 0;
+  const c = take > 2 ? srcOff[e + 2] : 0;
+  const d = take > 3 ? srcOff[e + 3] : 0;
+  if (first < 0) {
+    // Starting from 0: 0 + a is a, so the sum order is the same as accumulating from 0.
+    if (take === 1) for (let i = 0; i < len; i++) buf[dst + i] = buf[a + i];
+    else if (take === 2) for (let i = 0; i < len; i++) buf[dst + i] = buf[a + i] + buf[b + i];
+    else if (take === 3) for (let i = 0; i < len; i++) buf[dst + i] = buf[a + i] + buf[b + i] + buf[c + i];
+    else for (let i = 0; i < len; i++) buf[dst + i] = buf[a + i] + buf[b + i] + buf[c + i] + buf[d + i];
+    return;
+  }
+  const f = first;
+  if (take === 1) for (let i = 0; i < len; i++) buf[dst + i] = buf[f + i] + buf[a + i];
+  else if (take === 2) for (let i = 0; i < len; i++) buf[dst + i] = buf[f + i] + buf[a + i] + buf[b + i];
+  else if (take === 3)
+    for (let i = 0; i < len; i++) buf[dst + i] = buf[f + i] + buf[a + i] + buf[b + i] + buf[c + i];
+  else
+    for (let i = 0; i < len; i++)
+      buf[dst + i] = buf[f + i] + buf[a + i] + buf[b + i] + buf[c + i] + buf[d + i];
+}
+
+/** As `addRows`, each source row multiplied by its sign ±1 (exact) first. */
+function addRowsSigned(
+  buf: Float64Array,
+  dst: number,
+  first: number,
+  srcOff: Int32Array,
+  srcSign: Float64Array,
+  e: number,
+  take: number,
+  len: number,
+): void {
+  const a = srcOff[e];
+  const b = take > 1 ? srcOff[e + 1] : 0;
+  const c = take > 2 ? srcOff[e + 2] : 0;
+  const d = take > 3 ? srcOff[e + 3] : 0;
+  const sa = srcSign[e];
+  const sb = take > 1 ? srcSign[e + 1] : 0;
+  const sc = take > 2 ? srcSign[e + 2] : 0;
+  const sd = take > 3 ? srcSign[e + 3] : 0;
+  if (first < 0) {
+    if (take === 1) for (let i = 0; i < len; i++) buf[dst + i] = sa * buf[a + i];
+    else if (take === 2) for (let i = 0; i < len; i++) buf[dst + i] = sa * buf[a + i] + sb * buf[b + i];
+    else if (take === 3)
+      for (let i = 0; i < len; i++) buf[dst + i] = sa * buf[a + i] + sb * buf[b + i] + sc * buf[c + i];
+    else
+      for (let i = 0; i < len; i++)
+        buf[dst + i] = sa * buf[a + i] + sb * buf[b + i] + sc * buf[c + i] + sd * buf[d + i];
+    return;
+  }
+  const f = first;
+  if (take === 1) for (let i = 0; i < len; i++) buf[dst + i] = buf[f + i] + sa * buf[a + i];
+  else if (take === 2)
+    for (let i = 0; i < len; i++) buf[dst + i] = buf[f + i] + sa * buf[a + i] + sb * buf[b + i];
+  else if (take === 3)
+    for (let i = 0; i < len; i++)
+      buf[dst + i] = buf[f + i] + sa * buf[a + i] + sb * buf[b + i] + sc * buf[c + i];
+  else
+    for (let i = 0; i < len; i++)
+      buf[dst + i] = buf[f + i] + sa * buf[a + i] + sb * buf[b + i] + sc * buf[c + i] + sd * buf[d + i];
+}
+
+/**
+ * For each weight, the index of its mirror −w in the list (first unused match), or −1. 0 and
+ * weights without a mirror are evaluated on their own.
+ */
+function mirrorIndex(weights: readonly number[]): Int32Array {
+  const mirror = new Int32Array(weights.length).fill(-1);
+  for (let k = 0; k < weights.length; k++) {
+    if (mirror[k] >= 0 || weights[k] === 0 || !Number.isFinite(weights[k])) continue;
+    for (let m = k + 1; m < weights.length; m++) {
+      if (mirror[m] < 0 && weights[m] === -weights[k]) {
+        mirror[k] = m;
+        mirror[m] = k;
+        break;
+      }
+    }
+  }
+  return mirror;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convenience functions on one shared Evaluator (synchronous, so sharing it is safe).
+
+const sharedEvaluator = new Evaluator();
+
+/** Fitness (−mean cross-entropy, ≥ MIN_FITNESS) and accuracy at each weight. */
+export function evaluate(
+  plan: Plan,
+  batch: Batch,
+  weights: readonly number[] = SHARED_WEIGHTS,
+): GenomeResult {
+  return sharedEvaluator.evaluate(plan, batch, weights);
+}
+
+/** Softmax probabilities at one weight, example-major (count × outputs). */
+export function forwardProbabilities(
+  plan: Plan,
+  batch: Batch,
+  weight: number,
+  out?: Float32Array,
+): Float32Array {
+  return sharedEvaluator.forwardProbabilities(plan, batch, weight, out);
+}
+
+/** Predicted class of each example at one weight (argmax, ties → lowest index). */
+export function predictLabels(plan: Plan, batch: Batch, weight: number, out?: Int32Array): Int32Array {
+  return sharedEvaluator.predictLabels(plan, batch, weight, out);
+}
+
+/** Predicted classes at each weight, weight-major (weights × count). */
+export function predictLabelsPerWeight(
+  plan: Plan,
+  batch: Batch,
+  weights: readonly number[],
+  out?: Int32Array,
+): Int32Array {
+  return sharedEvaluator.predictLabelsPerWeight(plan, batch, weights, out);
+}

@@ -1,0 +1,579 @@
+import { describe, expect, it } from 'vitest';
+import { type Rng, stream } from '../../src/random';
+import {
+  accuracyPerWeight,
+  ensembleAccuracy,
+  ensemblePredict,
+  TUNE_WEIGHTS,
+  tuneWeight,
+} from '../../src/wann/accuracy';
+import { SHARED_WEIGHTS } from '../../src/wann/activation-ids';
+import { applyActivationReference } from '../../src/wann/activations';
+import { type Genome, GenomeFormatError, initialGenome } from '../../src/wann/genome';
+import {
+  compile,
+  Evaluator,
+  evaluate,
+  forwardProbabilities,
+  MIN_FITNESS,
+  MIN_PROBABILITY,
+  predictLabels,
+} from '../../src/wann/network';
+import type { Batch } from '../../src/wann/types';
+
+// ---------------------------------------------------------------------------------------------
+// An obviously correct reference: recursive, memoised per node, float64, Math.* activations.
+// Each node sums the bias and inputs first, then hidden sources, each group in connection order:
+// the same order as the fast path, so the step activation sees identical sums at its threshold.
+
+/**
+ * Math.* activations, with sin(πx)/cos(πx) reduced exactly first (x = n + r): the literal
+ * Math.sin(Math.PI * 1) is 1.2e-16, not 0, and a `step` after it would turn that rounding into a 1.
+ */
+function referenceActivation(id: number, x: number): number {
+  if (id !== 3 && id !== 10) return applyActivationReference(id, x);
+  const n = Math.round(x);
+  const r = x - n;
+  const sign = n % 2 === 0 ? 1 : -1;
+  return sign * Math.sin(Math.PI * (id === 3 ? r : 0.5 - Math.abs(r)));
+}
+
+function referenceValues(g: Genome, x: (p: number) => number, w: number): Float64Array {
+  const memo = new Float64Array(g.acts.length).fill(Number.NaN);
+  const done = new Uint8Array(g.acts.length);
+  const value = (v: number): number => {
+    if (v === 0) return 1;
+    if (v <= g.inputs) return x(v - 1);
+    if (done[v]) return memo[v];
+    let sum = 0;
+    for (let k = 0; k < g.src.length; k++) {
+      if (g.enabled[k] && g.dst[k] === v && g.src[k] <= g.inputs) sum += value(g.src[k]);
+    }
+    for (let k = 0; k < g.src.length; k++) {
+      if (g.enabled[k] && g.dst[k] === v && g.src[k] > g.inputs) sum += value(g.src[k]);
+    }
+    memo[v] = referenceActivation(g.acts[v], w * sum);
+    done[v] = 1;
+    return memo[v];
+  };
+  for (let v = g.inputs + 1; v < g.acts.length; v++) value(v);
+  return memo;
+}
+
+/** As the evaluator does: logits clamped into ±1e300, NaN → −1e300. */
+// biome-ignore lint/complexity/useMathMinMax: NaN must become −1e300; Math.min/max would keep it
+const clampLogit = (v: number) => (v > -1e300 ? (v < 1e300 ? v : 1e300) : -1e300);
+
+/** Reference softmax probabilities, fitness and accuracy per weight. */
+function referenceEvaluate(g: Genome, batch: Batch, weights: readonly number[]) {
+  const fitness: number[] = [];
+  const accuracy: number[] = [];
+  const probabilities: number[][] = [];
+  const logitRows: number[][][] = [];
+  for (const w of weights) {
+    let logLik = 0;
+    let correct = 0;
+    const probs: number[] = [];
+    const rows: number[][] = [];
+    for (let i = 0; i < batch.count; i++) {
+      const values = referenceValues(g, (p) => batch.inputs[p * batch.count + i], w);
+      const logits = Array.from({ length: g.outputs }, (_, j) => clampLogit(values[g.inputs + 1 + j]));
+      rows.push(logits);
+      const max = Math.max(...logits);
+      const exps = logits.map((v) => Math.exp(v - max));
+      const sum = exps.reduce((a, b) => a + b, 0);
+      const p = exps.map((e) => e / sum);
+      probs.push(...p);
+      logLik += Math.log(Math.max(p[batch.labels[i]], MIN_PROBABILITY));
+      if (logits.indexOf(max) === batch.labels[i]) correct++;
+    }
+    fitness.push(logLik / batch.count);
+    accuracy.push(correct / batch.count);
+    probabilities.push(probs);
+    logitRows.push(rows);
+  }
+  return { fitness, accuracy, probabilities, logits: logitRows };
+}
+
+/**
+ * Fast predictions must be the reference argmax, except where the reference's best logit and the
+ * predicted class's logit are equal up to rounding (a near-tie that a last-bit difference of a
+ * fast activation may break either way). Returns how many such near-ties were accepted.
+ */
+function expectSamePredictions(predicted: Int32Array, logits: number[][], what: string): number {
+  let nearTies = 0;
+  logits.forEach((row, i) => {
+    const best = row.indexOf(Math.max(...row));
+    if (predicted[i] === best) return;
+    const gap = Math.abs(row[best] - row[predicted[i]]);
+    expect(gap, `${what} example ${i}: predicted ${predicted[i]}, reference ${best}`).toBeLessThanOrEqual(
+      1e-12 * Math.max(1, Math.abs(row[best])),
+    );
+    nearTies++;
+  });
+  return nearTies;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random genomes: hidden nodes with any of the 11 activations, random acyclic connections (hidden
+// and output nodes in a random order, connections only forward in it, outputs may feed hidden
+// nodes but never outputs), some disabled, outputs with random activations too.
+
+function randomGenome(rng: Rng, inputs: number, outputs: number, hidden: number): Genome {
+  const n = inputs + outputs + 1 + hidden;
+  const acts = new Uint8Array(n).fill(1);
+  for (let v = inputs + 1; v < n; v++)
+    acts[v] = rng.chance(0.5) && v <= inputs + outputs ? 1 : 1 + rng.int(11);
+  const order = rng.shuffle(Array.from({ length: n - inputs - 1 }, (_, k) => inputs + 1 + k));
+  const rank = new Int32Array(n).fill(-1);
+  order.forEach((v, k) => {
+    rank[v] = k;
+  });
+  const isOutput = (v: number) => v > inputs && v <= inputs + outputs;
+  const conns: [number, number][] = [];
+  for (const d of order) {
+    const fanIn = rng.int(6);
+    const seen = new Set<number>();
+    for (let t = 0; t < fanIn; t++) {
+      let s: number;
+      if (rng.chance(0.5)) s = rng.int(inputs + 1);
+      else {
+        const earlier = order.slice(0, rank[d]).filter((v) => !(isOutput(v) && isOutput(d)));
+        if (earlier.length === 0) continue;
+        s = rng.pick(earlier);
+      }
+      if (seen.has(s)) continue;
+      seen.add(s);
+      conns.push([s, d]);
+    }
+  }
+  rng.shuffle(conns);
+  const m = conns.length;
+  const g: Genome = {
+    inputs,
+    outputs,
+    acts,
+    innov: Int32Array.from({ length: m }, (_, k) => k + 1),
+    src: Int32Array.from(conns, (c) => c[0]),
+    dst: Int32Array.from(conns, (c) => c[1]),
+    enabled: Uint8Array.from(conns, () => (rng.chance(0.8) ? 1 : 0)),
+  };
+  return g;
+}
+
+function randomBatch(rng: Rng, features: number, outputs: number, count: number): Batch {
+  const inputs = new Float32Array(features * count);
+  for (let k = 0; k < inputs.length; k++) inputs[k] = rng.chance(0.3) ? 0 : rng.float();
+  const labels = Uint8Array.from({ length: count }, () => rng.int(outputs));
+  return { count, features, inputs, labels };
+}
+
+/** A genome from explicit parts: connections as [src, dst] or [src, dst, enabled]. */
+function genomeOf(
+  inputs: number,
+  outputs: number,
+  acts: number[],
+  conns: [number, number, number?][],
+): Genome {
+  return {
+    inputs,
+    outputs,
+    acts: Uint8Array.from([...new Array(inputs + 1).fill(1), ...acts]),
+    innov: Int32Array.from(conns, (_, k) => k + 1),
+    src: Int32Array.from(conns, (c) => c[0]),
+    dst: Int32Array.from(conns, (c) => c[1]),
+    enabled: Uint8Array.from(conns, (c) => c[2] ?? 1),
+  };
+}
+
+function batchOf(features: number, rows: number[][], labels: number[]): Batch {
+  const count = rows.length;
+  const inputs = new Float32Array(features * count);
+  rows.forEach((row, i) => {
+    row.forEach((v, p) => {
+      inputs[p * count + i] = v;
+    });
+  });
+  return { count, features, inputs, labels: Uint8Array.from(labels) };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('forward pass against the reference', () => {
+  it('matches on many random genomes at every shared weight (fitness, accuracy, probabilities)', () => {
+    const small = new Evaluator({ tile: 7 }); // several tiles per batch, a partial last one
+    const big = new Evaluator();
+    let worstFitness = 0;
+    let worstProbability = 0;
+    let nearTies = 0;
+    // Every evaluation path must be exercised: row parities (none/even/odd/mirrored) and the
+    // softmax shortcuts (outputs all odd → one set of exps for ±w; all even → same scores).
+    const rowParities = new Set<number>();
+    const outputParities = new Set<number>();
+    for (let t = 0; t < 150; t++) {
+      const rng = stream(11, t, 'test', 0);
+      const inputs = 1 + rng.int(8);
+      const outputs = 1 + rng.int(6);
+      const g = randomGenome(rng, inputs, outputs, rng.int(14));
+      const batch = randomBatch(rng, inputs, outputs, 1 + rng.int(40));
+      const plan = compile(g);
+      plan.rowParity.forEach((p) => rowParities.add(p));
+      outputParities.add(plan.outputParity);
+      const ref = referenceEvaluate(g, batch, SHARED_WEIGHTS);
+      const ties = SHARED_WEIGHTS.map((w, k) =>
+        expectSamePredictions(predictLabels(plan, batch, w), ref.logits[k], `genome ${t} weight ${w}`),
+      );
+      nearTies += ties.reduce((a, b) => a + b, 0);
+      for (const ev of [small, big]) {
+        const got = ev.evaluate(plan, batch, SHARED_WEIGHTS);
+        got.accuracy.forEach((a, k) => {
+          expect(Math.abs(a - ref.accuracy[k])).toBeLessThanOrEqual(ties[k] / batch.count + 1e-15);
+        });
+        expect(got.connections).toBe(g.enabled.reduce((a, b) => a + b, 0));
+        got.fitness.forEach((f, k) => {
+          worstFitness = Math.max(worstFitness, Math.abs(f - ref.fitness[k]));
+          expect(Math.abs(f - ref.fitness[k]), `genome ${t} weight ${SHARED_WEIGHTS[k]}`).toBeLessThan(1e-5);
+        });
+      }
+      SHARED_WEIGHTS.forEach((w, k) => {
+        const probs = forwardProbabilities(plan, batch, w);
+        expect(probs.length).toBe(batch.count * outputs);
+        probs.forEach((p, i) => {
+          worstProbability = Math.max(worstProbability, Math.abs(p - ref.probabilities[k][i]));
+        });
+        expect(worstProbability, `genome ${t} weight ${w}`).toBeLessThan(1e-5);
+      });
+    }
+    // Float64 throughout: far inside the 1e-5 budget (probabilities are returned as float32).
+    expect(worstFitness).toBeLessThan(1e-9);
+    expect(worstProbability).toBeLessThan(1e-6);
+    // Exact ties are common in these small genomes (constant nodes); near-ties broken differently
+    // by a last-bit difference must stay rare.
+    expect(nearTies).toBeLessThan(20);
+    expect([...rowParities].sort()).toEqual([0, 1, 2, 3]);
+    expect([...outputParities].sort()).toEqual([0, 1, 2]);
+  });
+
+  it('matches at arbitrary weight lists, mirrored pairs or not, whatever their order', () => {
+    for (let t = 0; t < 40; t++) {
+      const rng = stream(12, t, 'test', 0);
+      const g = randomGenome(rng, 4, 3, 3 + rng.int(10));
+      const batch = randomBatch(rng, 4, 3, 25);
+      const plan = compile(g);
+      const weights = [0.7, -1.3, 1.3, 0, -0.7, 2, 2, -2, 0.25];
+      const ref = referenceEvaluate(g, batch, weights);
+      const got = evaluate(plan, batch, weights);
+      weights.forEach((w, k) => {
+        const ties = expectSamePredictions(
+          predictLabels(plan, batch, w),
+          ref.logits[k],
+          `genome ${t} weight ${w}`,
+        );
+        expect(Math.abs(got.accuracy[k] - ref.accuracy[k])).toBeLessThanOrEqual(ties / batch.count + 1e-15);
+      });
+      got.fitness.forEach((f, k) => {
+        expect(Math.abs(f - ref.fitness[k])).toBeLessThan(1e-9);
+      });
+      // One weight at a time gives the same as all together.
+      weights.forEach((w, k) => {
+        expect(evaluate(plan, batch, [w]).fitness[0]).toBeCloseTo(got.fitness[k], 12);
+      });
+    }
+  });
+
+  it('is deterministic and independent of the tile size', () => {
+    const rng = stream(13, 0, 'test', 0);
+    const g = randomGenome(rng, 6, 4, 12);
+    const batch = randomBatch(rng, 6, 4, 1000);
+    const plan = compile(g);
+    const a = new Evaluator({ tile: 1 }).evaluate(plan, batch);
+    const b = new Evaluator({ tile: 333 }).evaluate(plan, batch);
+    const c = new Evaluator().evaluate(plan, batch);
+    expect(c).toEqual(new Evaluator().evaluate(plan, batch));
+    expect(a.accuracy).toEqual(c.accuracy);
+    expect(b.accuracy).toEqual(c.accuracy);
+    a.fitness.forEach((f, k) => {
+      expect(f).toBeCloseTo(c.fitness[k], 12);
+      expect(b.fitness[k]).toBeCloseTo(c.fitness[k], 12);
+    });
+  });
+
+  it('evaluates MNIST-shaped initial genomes (outputs read straight from the input sums)', () => {
+    const rng = stream(14, 0, 'test', 0);
+    const g = initialGenome(256, 10, 0.05, rng);
+    const batch = randomBatch(rng, 256, 10, 30);
+    const ref = referenceEvaluate(g, batch, SHARED_WEIGHTS);
+    const got = evaluate(compile(g), batch);
+    expect(got.accuracy).toEqual(ref.accuracy);
+    got.fitness.forEach((f, k) => {
+      expect(Math.abs(f - ref.fitness[k])).toBeLessThan(1e-9);
+    });
+  });
+});
+
+describe('compile', () => {
+  it('rejects a cycle through enabled connections with a clear error', () => {
+    // 2 inputs, 1 output (3), hidden 4 and 5: 4 → 5 → 4.
+    const g = genomeOf(
+      2,
+      1,
+      [1, 5, 5],
+      [
+        [1, 4],
+        [4, 5],
+        [5, 4],
+        [5, 3],
+      ],
+    );
+    expect(() => compile(g)).toThrow(GenomeFormatError);
+    expect(() => compile(g)).toThrow(
+      /genome has a cycle through node [45] \(enabled connections [45] → [45] → [45]\)/,
+    );
+    // A self-loop is a cycle too, even on a node that reaches no output.
+    const selfLoop = genomeOf(
+      2,
+      1,
+      [1, 5],
+      [
+        [1, 3],
+        [1, 4],
+        [4, 4],
+      ],
+    );
+    expect(() => compile(selfLoop)).toThrow(/cycle through node 4/);
+  });
+
+  it('ignores a cycle that goes through a disabled connection', () => {
+    const g = genomeOf(
+      2,
+      1,
+      [1, 5, 5],
+      [
+        [1, 4],
+        [4, 5],
+        [5, 4, 0],
+        [5, 3],
+      ],
+    );
+    const plan = compile(g);
+    expect(plan.rows).toBe(3);
+    expect(plan.connections).toBe(3);
+  });
+
+  it('rejects connections that point outside the genome or into inputs', () => {
+    expect(() => compile(genomeOf(2, 1, [1], [[1, 9]]))).toThrow(GenomeFormatError);
+    expect(() => compile(genomeOf(2, 1, [1], [[3, 1]]))).toThrow(GenomeFormatError);
+  });
+
+  it('skips nodes that reach no output, without changing any result', () => {
+    const rng = stream(15, 0, 'test', 0);
+    const g = randomGenome(rng, 5, 3, 8);
+    const batch = randomBatch(rng, 5, 3, 50);
+    // A dead end: a new hidden node fed by inputs and a hidden node, feeding nothing.
+    const dead = g.acts.length;
+    const withDead: Genome = {
+      ...g,
+      acts: Uint8Array.from([...g.acts, 4]),
+      innov: Int32Array.from([...g.innov, 1000, 1001]),
+      src: Int32Array.from([...g.src, 1, dead - 1]),
+      dst: Int32Array.from([...g.dst, dead, dead]),
+      enabled: Uint8Array.from([...g.enabled, 1, 1]),
+    };
+    const plan = compile(g);
+    const planDead = compile(withDead);
+    expect(Array.from(planDead.rowNode)).not.toContain(dead);
+    expect(planDead.rows).toBe(plan.rows);
+    const a = evaluate(plan, batch);
+    const b = evaluate(planDead, batch);
+    expect(b.fitness).toEqual(a.fitness);
+    expect(b.accuracy).toEqual(a.accuracy);
+    expect(b.connections).toBe(a.connections + 2); // dead ends still count for the size objective
+  });
+
+  it('orders nodes deterministically (Kahn, ready nodes in id order)', () => {
+    // Output 3 ← hidden 5 ← hidden 4 ← input 1; output 3 ← hidden 6 (no inputs).
+    const g = genomeOf(
+      2,
+      1,
+      [1, 1, 1, 1],
+      [
+        [5, 3],
+        [4, 5],
+        [1, 4],
+        [6, 3],
+      ],
+    );
+    expect(Array.from(compile(g).rowNode)).toEqual([6, 4, 5, 3]);
+    expect(compile(g)).toEqual(compile(g));
+  });
+});
+
+describe('node semantics', () => {
+  it('a hidden node with no enabled inputs contributes act(0) at every weight', () => {
+    // Output 2 ← gaussian hidden 4 (no inputs: gaussian(0) = 1), and output 3 ← input 1.
+    // Output 2's logit is w · 1, output 3's is w · x.
+    const g = genomeOf(
+      1,
+      2,
+      [1, 1, 4],
+      [
+        [4, 2],
+        [1, 3],
+        [0, 4, 0], // disabled bias → hidden: still no input
+      ],
+    );
+    const batch = batchOf(1, [[0], [0.25], [1]], [0, 1, 0]);
+    const plan = compile(g);
+    for (const w of SHARED_WEIGHTS) {
+      const probs = forwardProbabilities(plan, batch, w);
+      [0, 0.25, 1].forEach((x, i) => {
+        const p0 = 1 / (1 + Math.exp(w * x - w));
+        expect(probs[i * 2]).toBeCloseTo(p0, 6);
+        expect(probs[i * 2 + 1]).toBeCloseTo(1 - p0, 6);
+      });
+    }
+    // cos(0) = 1 likewise; an output with no inputs at all has linear(0) = 0.
+    const g2 = genomeOf(1, 2, [1, 1, 10], [[4, 2]]);
+    const probs = forwardProbabilities(compile(g2), batchOf(1, [[0.5]], [0]), -2);
+    expect(probs[0]).toBeCloseTo(1 / (1 + Math.exp(2)), 6); // logits (−2·1, 0)
+  });
+
+  it('the bias outputs 1 and every enabled connection carries the shared weight', () => {
+    // Output 3 = w·(bias + x1 + tanh(w·(x1 + x2))), output 4 = w·x2.
+    const g = genomeOf(
+      2,
+      2,
+      [1, 1, 5],
+      [
+        [0, 3],
+        [1, 3],
+        [1, 5],
+        [2, 5],
+        [5, 3],
+        [2, 4],
+      ],
+    );
+    const batch = batchOf(2, [[0.2, 0.9]], [1]);
+    for (const w of SHARED_WEIGHTS) {
+      const l3 = w * (1 + Math.fround(0.2) + Math.tanh(w * (Math.fround(0.2) + Math.fround(0.9))));
+      const l4 = w * Math.fround(0.9);
+      const p4 = 1 / (1 + Math.exp(l3 - l4));
+      expect(forwardProbabilities(compile(g), batch, w)[1]).toBeCloseTo(p4, 6);
+    }
+  });
+});
+
+describe('accuracy and ensembles', () => {
+  // Three classes; outputs linear: o0 = w·x0, o1 = w·x1, o2 = w·(bias) = w.
+  const g = genomeOf(
+    2,
+    3,
+    [1, 1, 1],
+    [
+      [1, 3],
+      [2, 4],
+      [0, 5],
+    ],
+  );
+  const plan = compile(g);
+  //                 x0   x1     w>0 argmax        w<0 argmax
+  const batch = batchOf(
+    2,
+    [
+      [0.9, 0.1], // 0 (0.9 > 1? no: o2 = w wins) → 2;  w<0: smallest positive... → 1
+      [3, 0.5], //  0                                 w<0: 1
+      [0.5, 2], //  1                                 w<0: 0
+      [2, 2], //    tie 0/1 → 0                       w<0: 2
+    ],
+    [2, 0, 1, 0],
+  );
+
+  it('argmax with ties to the lowest index, per weight', () => {
+    expect(Array.from(predictLabels(plan, batch, 1))).toEqual([2, 0, 1, 0]);
+    expect(Array.from(predictLabels(plan, batch, 2))).toEqual([2, 0, 1, 0]);
+    expect(Array.from(predictLabels(plan, batch, -1))).toEqual([1, 1, 0, 2]);
+    expect(accuracyPerWeight(plan, batch, [1, -1, 0.5])).toEqual([1, 0, 1]);
+    expect(evaluate(plan, batch, [1, -1]).accuracy).toEqual([1, 0]);
+  });
+
+  it('ensemble: majority vote of the weights, ties to the lowest class', () => {
+    // Votes per example for [-1, 1, 2]: (1,2,2) → 2; (1,0,0) → 0; (0,1,1) → 1; (2,0,0) → 0.
+    expect(Array.from(ensemblePredict(plan, batch, [-1, 1, 2]))).toEqual([2, 0, 1, 0]);
+    expect(ensembleAccuracy(plan, batch, [-1, 1, 2])).toBe(1);
+    // [-1, 1]: every example is a 1–1 tie → lowest class: (1,2) → 1; (1,0) → 0; (0,1) → 0; (2,0) → 0.
+    expect(Array.from(ensemblePredict(plan, batch, [-1, 1]))).toEqual([1, 0, 0, 0]);
+    expect(ensembleAccuracy(plan, batch, [-1, 1])).toBe(0.5);
+    expect(() => ensemblePredict(plan, batch, [])).toThrow(RangeError);
+  });
+
+  it('tuneWeight finds the most accurate weight of the sweep', () => {
+    expect(TUNE_WEIGHTS.length).toBe(80);
+    expect(TUNE_WEIGHTS).not.toContain(0);
+    expect(TUNE_WEIGHTS[0]).toBe(-2);
+    expect(TUNE_WEIGHTS[79]).toBe(2);
+    const tuned = tuneWeight(plan, batch);
+    expect(tuned.accuracy).toBe(1);
+    expect(tuned.weight).toBeGreaterThan(0);
+    // Ties in accuracy go to the higher fitness: every w > 0 is fully accurate here, and the
+    // largest weight is the most confident.
+    expect(tuned.weight).toBe(2);
+    expect(tuned.fitness).toBeCloseTo(evaluate(plan, batch, [2]).fitness[0], 12);
+  });
+});
+
+describe('fitness clamping', () => {
+  it('a confidently wrong network scores exactly ln(1e-12), never −∞', () => {
+    // Output 2 = w·1000·x via a chain; label is always 0 (output 1 = 0).
+    const g = genomeOf(1, 2, [1, 1], [[1, 3]]);
+    const batch = batchOf(1, [[1000], [500]], [0, 0]);
+    const r = evaluate(compile(g), batch, [2]);
+    expect(r.fitness[0]).toBeCloseTo(MIN_FITNESS, 12);
+    expect(MIN_FITNESS).toBeCloseTo(-27.631021115928547, 12);
+  });
+
+  it('overflow and NaN inside the network give finite fitness ≥ MIN_FITNESS', () => {
+    // Chain of squared nodes: x → x² → ... overflows to ∞; ∞ − ∞ = NaN at a sum node.
+    const acts = [1, 1, 11, 11, 11, 11, 11, 11, 11, 11, 11, 7];
+    const conns: [number, number][] = [[1, 4]];
+    for (let v = 4; v < 12; v++) conns.push([v, v + 1]);
+    // Output 2 ← last squared (∞); output 3 ← (∞ + inverse(∞)) = NaN.
+    conns.push([12, 2], [12, 13], [13, 3], [12, 3]);
+    const g = genomeOf(1, 2, [1, ...acts.slice(1)], conns);
+    expect(g.acts.length).toBe(14);
+    const batch = batchOf(1, [[3], [0.5], [0], [1e30]], [0, 1, 0, 1]);
+    const plan = compile(g);
+    for (const weights of [SHARED_WEIGHTS, [100, -100, 0]]) {
+      const r = evaluate(plan, batch, weights);
+      for (const f of r.fitness) {
+        expect(Number.isFinite(f)).toBe(true);
+        expect(f).toBeGreaterThanOrEqual(MIN_FITNESS);
+        expect(f).toBeLessThanOrEqual(0);
+      }
+      for (const w of weights) {
+        for (const p of forwardProbabilities(plan, batch, w)) expect(Number.isNaN(p)).toBe(false);
+      }
+    }
+  });
+
+  it('random genomes at extreme weights stay finite', () => {
+    for (let t = 0; t < 30; t++) {
+      const rng = stream(16, t, 'test', 0);
+      const g = randomGenome(rng, 3, 3, 10);
+      const batch = randomBatch(rng, 3, 3, 20);
+      const r = evaluate(compile(g), batch, [100, -100, 1e-300, 0, 37.5]);
+      for (const f of r.fitness) expect(f >= MIN_FITNESS && f <= 0).toBe(true);
+    }
+  });
+});
+
+describe('batch checks', () => {
+  it('rejects mismatched batches and out-of-range labels', () => {
+    const g = genomeOf(2, 2, [1, 1], [[1, 3]]);
+    const plan = compile(g);
+    expect(() => evaluate(plan, batchOf(3, [[1, 2, 3]], [0]))).toThrow(RangeError);
+    expect(() => evaluate(plan, batchOf(2, [[1, 2]], [2]))).toThrow(RangeError);
+    expect(() =>
+      evaluate(plan, { count: 0, features: 2, inputs: new Float32Array(0), labels: new Uint8Array(0) }),
+    ).toThrow(RangeError);
+  });
+});
