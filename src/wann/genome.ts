@@ -147,8 +147,8 @@ function formatZodIssue(issue: z.core.$ZodIssue): string {
 /**
  * Parse and validate a wann-genome/1 document (a JSON string or an already parsed value). Every
  * structural rule is checked here, so a malformed genome is a clear GenomeFormatError naming the
- * offending field, never a crash deep inside evaluation. Cycles are rejected by `compile`, which
- * this calls.
+ * offending field, never a crash deep inside evaluation. Cycles over enabled connections are
+ * rejected by `compile` (src/wann/network.ts), the step every evaluation goes through.
  */
 export function parseGenome(input: unknown): Genome {
   let value = input;
@@ -381,6 +381,52 @@ export function decodePopulation(bytes: Uint8Array): Genome[] {
     out.push(g);
   }
   return out;
+}
+
+/**
+ * Where each genome of an encoded population starts, plus where the last one ends: genome i is
+ * bytes [offsets[i], offsets[i + 1]). A scan over the codec; nothing is decoded.
+ */
+export function populationOffsets(bytes: Uint8Array): Uint32Array {
+  const r = new ByteReader(bytes);
+  if (r.varint() !== MAGIC) throw new GenomeFormatError('not a population blob (bad magic)');
+  const count = r.varint();
+  const offsets = new Uint32Array(count + 1);
+  for (let i = 0; i < count; i++) {
+    offsets[i] = r.pos;
+    const inputs = r.varint();
+    const outputs = r.varint();
+    const nodes = r.varint();
+    if (nodes < inputs + outputs + 1)
+      throw new GenomeFormatError(`population blob: genome ${i} has too few nodes`);
+    r.bytes(nodes - inputs - 1);
+    if (r.byte() === 1) r.bytes(Math.ceil(initialInnovations(inputs, outputs) / 8));
+    const extra = r.varint();
+    for (let k = 0; k < extra; k++) {
+      r.varint();
+      r.varint();
+      r.varint();
+      r.byte();
+    }
+  }
+  offsets[count] = r.pos;
+  return offsets;
+}
+
+/**
+ * Genomes [start, end) of an encoded population as an encoded population of their own, equal to
+ * `encodePopulation(decodePopulation(bytes).slice(start, end))`: bytes are copied, not decoded.
+ */
+export function slicePopulation(bytes: Uint8Array, offsets: Uint32Array, start: number, end: number): Uint8Array {
+  const count = offsets.length - 1;
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= count)) {
+    throw new RangeError(`slice [${start}, ${end}) of a population of ${count}`);
+  }
+  const w = new ByteWriter();
+  w.varint(MAGIC);
+  w.varint(end - start);
+  w.bytes(bytes.subarray(offsets[start], offsets[end]));
+  return w.result();
 }
 
 /** Base64 of the binary codec: lets the population live inside plain JSON state. */

@@ -27,10 +27,10 @@
  * - Linear outputs fed only by the bias/inputs (every output of an unmutated genome) are never
  *   materialised: the softmax reads w · input sum directly.
  *
- * Measured (this 2-core machine, one thread, 1,000 MNIST images, the 6 shared weights, the bench
- * populations): ~0.65 ms per genome at ~120 connections, ~14 ms at ~2,000 connections with ~380
- * hidden nodes. What is left is JS scalar arithmetic (~3–4 ns per transcendental activation or exp,
- * ~0.3–0.7 ns per summed source element); see the report in the PR for the WebAssembly option.
+ * Measured (this 2-core machine while shared, CPU time of one thread, 1,000 MNIST images, the 6
+ * shared weights, bench/populations.ts): ~0.65 ms per genome at ~120 connections, ~2.9 ms at ~500,
+ * ~13.5 ms at ~2,000 connections with ~380 hidden nodes. What is left is JS scalar arithmetic:
+ * ~3–4 ns per transcendental activation or exp, ~0.3–0.7 ns per summed source element.
  */
 import { SHARED_WEIGHTS } from './activation-ids';
 import {

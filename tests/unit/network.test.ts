@@ -217,7 +217,7 @@ describe('forward pass against the reference', () => {
       const g = randomGenome(rng, inputs, outputs, rng.int(14));
       const batch = randomBatch(rng, inputs, outputs, 1 + rng.int(40));
       const plan = compile(g);
-      plan.rowParity.forEach((p) => rowParities.add(p));
+      for (const p of plan.rowParity) rowParities.add(p);
       outputParities.add(plan.outputParity);
       const ref = referenceEvaluate(g, batch, SHARED_WEIGHTS);
       const ties = SHARED_WEIGHTS.map((w, k) =>
