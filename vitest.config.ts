@@ -1,9 +1,34 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
 
 const SHARDS = 'data/shards';
+/** The inference Worker, pre-bundled by `npm run build:inference` (ORT must not go through Vite). */
+const INFERENCE_DIST = resolve('workers/inference/dist');
+
+function inferenceWorker() {
+  if (!existsSync(`${INFERENCE_DIST}/index.js`)) {
+    execFileSync('npm', ['run', '-s', 'build:inference'], { stdio: 'inherit' });
+  }
+  const files = readdirSync(INFERENCE_DIST);
+  return {
+    name: 'wann-inference',
+    compatibilityDate: '2026-04-20',
+    modulesRoot: INFERENCE_DIST,
+    // The entry module first, then ORT's wasm as a compiled module (the dry-run build's outdir).
+    modules: [
+      { type: 'ESModule' as const, path: `${INFERENCE_DIST}/index.js` },
+      ...files
+        .filter((f) => f.endsWith('.wasm'))
+        .map((f) => ({ type: 'CompiledWasm' as const, path: `${INFERENCE_DIST}/${f}` })),
+    ],
+    // The same local D1 database and R2 bucket as the main Worker (ids from wrangler.toml).
+    d1Databases: { DB: '00000000-0000-0000-0000-000000000000' },
+    r2Buckets: { BLOBS: 'wann-blobs' },
+  };
+}
 
 // Two projects: `unit` (Node) for the platform-free core in src/, and `workers`
 // (vitest-pool-workers, inside workerd, with real D1/R2/Queues/Durable Objects) for workers/.
@@ -39,7 +64,12 @@ export default defineConfig({
                 dataBlobBindings: {
                   SHARD_TRAIN_00: `${SHARDS}/train-00.bin`,
                   SHARD_TRAIN_01: `${SHARDS}/train-01.bin`,
+                  // The test set, for publishing (test accuracy of champions).
+                  ...Object.fromEntries(
+                    Array.from({ length: 10 }, (_, i) => [`SHARD_TEST_${i}`, `${SHARDS}/test-${i}.bin`]),
+                  ),
                 },
+                workers: [inferenceWorker()],
                 // The entry Worker consumes the queue itself (the evaluator code, see entry.ts).
                 queueConsumers: { 'wann-eval-slices': { maxBatchSize: 8, maxBatchTimeout: 0.05 } },
               },

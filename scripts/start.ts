@@ -5,30 +5,56 @@
  * 2. applies the D1 migrations to the local database;
  * 3. loads the shards into local R2 (skipping objects already there with the same hash);
  * 4. creates `.dev.vars` with a random API token if there is none;
- * 5. starts every Worker with `wrangler dev` on 127.0.0.1 and prints the URL and the token.
+ * 5. starts K evaluator processes (K = cores; `--evaluators K` to choose): with K ≥ 2, K peer
+ *    workerd processes running the evaluator Worker (Miniflare, one process each), which the
+ *    queue consumer hands slices to over service bindings (a private dev registry), so the search
+ *    uses every core; with K = 1 the consumer evaluates by itself;
+ * 6. starts every Worker with `wrangler dev` on 127.0.0.1 and prints the URL and the token.
  * Ctrl-C (or SIGTERM) stops everything it started.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Miniflare } from 'miniflare';
+import { buildPages } from './build-pages';
 import { buildShards } from './build-shards';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const STATE = join(ROOT, '.wrangler', 'state');
 const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
 const { values: args } = parseArgs({
-  options: { port: { type: 'string', default: process.env.PORT ?? '8787' } },
+  options: {
+    port: { type: 'string', default: process.env.PORT ?? '8787' },
+    /** Local D1/R2/DO state; benchmarks pass their own so they never touch the dev state. */
+    state: { type: 'string' },
+    /** Evaluator processes (default: one per core; 1 = the consumer evaluates by itself). */
+    evaluators: { type: 'string' },
+  },
 });
+const STATE = resolve(args.state ?? join(ROOT, '.wrangler', 'state'));
 const port = Number(args.port);
-const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' };
+const MAX_PEERS = 4; // EVAL_PEER_1…4 in workers/evaluator/wrangler.toml
+const evaluators = Math.max(1, Math.min(MAX_PEERS, Number(args.evaluators ?? availableParallelism()) || 1));
+const peerCount = evaluators >= 2 ? evaluators : 0;
+// A private dev registry: the peers and this wrangler dev find each other, and nothing else does
+// (another checkout's `npm start` registers Workers of the same names in the default registry).
+const REGISTRY = mkdtempSync(join(tmpdir(), 'wann-dev-registry-'));
+const env = {
+  ...process.env,
+  CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+  WRANGLER_SEND_METRICS: 'false',
+  WRANGLER_REGISTRY_PATH: REGISTRY,
+};
 const step = (s: string) => console.log(`\x1b[1m›\x1b[0m ${s}`);
 
 step('MNIST shards');
 const { manifest } = await buildShards(join(ROOT, 'data', 'shards'), { log: (l) => console.log(`  ${l}`) });
+
+step('pages (public/build)');
+await buildPages({ log: (l) => console.log(`  ${l}`) });
 
 step('D1 migrations (local)');
 execFileSync(WRANGLER, ['d1', 'migrations', 'apply', 'wann-db', '--local', '--persist-to', STATE], {
@@ -79,6 +105,33 @@ if (!token) {
   step(`created .dev.vars with a new API token (keep it; it is only printed like this once)`);
 }
 
+const peers: Miniflare[] = [];
+if (peerCount > 0) {
+  step(`${peerCount} evaluator processes (one per core)`);
+  // The evaluator Worker as deployed (wrangler's own bundling), run by peerCount workerd processes.
+  const outdir = join(ROOT, '.wrangler', 'tmp', `evaluator-peer-${process.pid}`);
+  execFileSync(
+    WRANGLER,
+    ['deploy', '--dry-run', '-c', 'workers/evaluator/wrangler.toml', '--env=', '--outdir', outdir],
+    { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(
+    readFileSync(join(ROOT, 'workers', 'evaluator', 'wrangler.toml'), 'utf8'),
+  )?.[1];
+  for (let i = 1; i <= peerCount; i++) {
+    const peer = new Miniflare({
+      name: `wann-evaluator-peer-${i}`,
+      modules: true,
+      scriptPath: join(outdir, 'index.js'),
+      compatibilityDate,
+      unsafeDevRegistryPath: REGISTRY,
+    });
+    peers.push(peer);
+  }
+  await Promise.all(peers.map((p) => p.ready));
+  rmSync(outdir, { recursive: true, force: true });
+}
+
 step('wrangler dev');
 const child = spawn(
   WRANGLER,
@@ -111,11 +164,19 @@ const stop = (signal: NodeJS.Signals) => {
     process.kill(-child.pid!, signal);
   } catch {}
 };
+const cleanUp = async () => {
+  await Promise.allSettled(peers.map((p) => p.dispose()));
+  rmSync(REGISTRY, { recursive: true, force: true });
+};
 process.on('SIGINT', () => stop('SIGTERM'));
 process.on('SIGTERM', () => stop('SIGTERM'));
-process.on('exit', () => stop('SIGKILL'));
-child.on('exit', (code) => {
+process.on('exit', () => {
+  stop('SIGKILL');
+  rmSync(REGISTRY, { recursive: true, force: true });
+});
+child.on('exit', async (code) => {
   stop('SIGTERM');
+  await cleanUp();
   process.exit(stopping ? 0 : (code ?? 1));
 });
 
@@ -124,6 +185,9 @@ for (let i = 0; i < 240 && !stopping; i++) {
   try {
     await fetch(`${url}/api/health`);
     console.log(`\n  WANN platform running at ${url}\n  API token: ${token}\n`);
+    console.log(
+      `  evaluator processes: ${evaluators}${peerCount ? ` (peers wann-evaluator-peer-1…${peerCount})` : ' (the queue consumer)'}\n`,
+    );
     console.log(
       `  curl -X POST ${url}/api/runs -H "Authorization: Bearer ${token}" -H 'content-type: application/json' -d '{"population":96,"generations":20,"seed":1}'\n`,
     );

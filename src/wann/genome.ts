@@ -417,7 +417,12 @@ export function populationOffsets(bytes: Uint8Array): Uint32Array {
  * Genomes [start, end) of an encoded population as an encoded population of their own, equal to
  * `encodePopulation(decodePopulation(bytes).slice(start, end))`: bytes are copied, not decoded.
  */
-export function slicePopulation(bytes: Uint8Array, offsets: Uint32Array, start: number, end: number): Uint8Array {
+export function slicePopulation(
+  bytes: Uint8Array,
+  offsets: Uint32Array,
+  start: number,
+  end: number,
+): Uint8Array {
   const count = offsets.length - 1;
   if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= count)) {
     throw new RangeError(`slice [${start}, ${end}) of a population of ${count}`);

@@ -10,6 +10,8 @@ declare global {
       TEST_MIGRATIONS: D1Migration[];
       SHARD_TRAIN_00: ArrayBuffer;
       SHARD_TRAIN_01: ArrayBuffer;
+      /** Test shard 0 (models.test.ts); setup.ts puts all ten SHARD_TEST_i in R2. */
+      SHARD_TEST_0: ArrayBuffer;
     }
     interface GlobalProps {
       mainModule: typeof import('./entry');

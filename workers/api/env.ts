@@ -8,6 +8,10 @@ export interface Env extends SettingsVars {
   DB: D1Database;
   BLOBS: R2Bucket;
   EVAL_QUEUE: Queue<SliceTask>;
+  /** Static assets (`public/`): dashboard, run page, scripts. */
+  ASSETS: Fetcher;
+  /** The inference Worker (onnxruntime-web): `/v2/*` and predictions are forwarded to it. */
+  INFERENCE: Fetcher;
   /** Bearer token for writes: a secret deployed, `.dev.vars` locally. */
   API_TOKEN?: string;
 }

@@ -23,7 +23,7 @@ function coordinator(env: Env, runId: string) {
 }
 
 /** A JSON object body; an empty body is `{}` (every config field has a default). */
-async function readJsonObject(c: AppContext): Promise<Record<string, unknown>> {
+export async function readJsonObject(c: AppContext): Promise<Record<string, unknown>> {
   const text = await c.req.text();
   if (text.trim() === '') return {};
   let value: unknown;
@@ -44,7 +44,7 @@ function parseQuery<T extends z.ZodType>(c: AppContext, schema: T): z.output<T> 
   return parsed.data;
 }
 
-async function findRun(c: AppContext, id: string): Promise<RunRow> {
+export async function findRun(c: AppContext, id: string): Promise<RunRow> {
   if (RUN_ID.test(id)) {
     const row = await drizzle(c.env.DB).select().from(runs).where(eq(runs.id, id)).get();
     if (row) return row;

@@ -21,9 +21,8 @@ import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { generations, type RunStatus, runs } from '../../schema/schema';
 import { stream } from '../../src/random';
-import { encodePopulation, type GenomeJson, genomeToJson } from '../../src/wann/genome';
+import { base64ToBytes, type GenomeJson, genomeToJson, populationFromBase64 } from '../../src/wann/genome';
 import {
-  ask,
   championGenome,
   type GenerationMetrics,
   init,
@@ -33,11 +32,13 @@ import {
 import type { GenomeResult } from '../../src/wann/types';
 import type { Env } from '../api/env';
 import { populationKey, type ReportOutcome, type SliceTask } from '../shared/contracts';
+import { publishModel } from './publish';
 import { type CoordinatorSettings, readSettings } from './settings';
 import {
   type CancelOutcome,
   type ChampionSummary,
   isTerminal,
+  type PublishOutcome,
   type RunConfig,
   type RunSnapshot,
 } from './types';
@@ -73,7 +74,17 @@ interface SliceRow extends Record<string, SqlStorageValue> {
   done: number;
 }
 
+interface PublicationRow extends Record<string, SqlStorageValue> {
+  version: number;
+  generation: number;
+  genome: string;
+  status: 'pending' | 'done' | 'failed';
+  attempts: number;
+}
+
 const CHUNK_CHARS = 500_000;
+/** Automatic publications retried this often (then recorded as failed; the run goes on). */
+const PUBLISH_MAX_ATTEMPTS = 3;
 const SEND_BATCH = 100; // Queue.sendBatch accepts at most 100 messages
 const encoder = new TextEncoder();
 const HEARTBEAT = encoder.encode(': keep-alive\n\n');
@@ -102,6 +113,9 @@ export class SearchCoordinator extends DurableObject<Env> {
         done INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (gen, slice_start));
       CREATE TABLE IF NOT EXISTS generation_log (gen INTEGER PRIMARY KEY, entry TEXT NOT NULL,
         synced INTEGER NOT NULL DEFAULT 0);
+      CREATE TABLE IF NOT EXISTS publications (version INTEGER PRIMARY KEY, generation INTEGER NOT NULL
+        UNIQUE, genome TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        error TEXT);
     `);
   }
 
@@ -197,6 +211,24 @@ export class SearchCoordinator extends DurableObject<Env> {
   }
 
   /**
+   * Publish the current champion (test-set report, ONNX, R2 blobs, D1 `models` row). Idempotent:
+   * the champion of a given generation gets one version, so a repeated call returns it
+   * (`created: false`). Errors (e.g. test shards missing from R2) propagate to the caller.
+   */
+  async publish(): Promise<PublishOutcome> {
+    return this.serial(async () => {
+      const meta = this.meta();
+      if (!meta) return { ok: false, reason: 'no_run' } as const;
+      const state = this.state();
+      if (!state.champion) return { ok: false, reason: 'no_champion' } as const;
+      const publication = this.ensurePublication(state.generation, state.champion.genome);
+      const created = publication.status !== 'done';
+      const model = await this.processPublication(meta, publication);
+      return { ok: true, created, model } as const;
+    });
+  }
+
+  /**
    * Server-Sent Events: a `status` event now, the `generation` events after `since` (replayed from
    * the log), then one per finished generation and one per status change. The stream ends after a
    * terminal status.
@@ -271,14 +303,19 @@ export class SearchCoordinator extends DurableObject<Env> {
       const state = this.state();
       const gen = state.generation;
       if (gen >= meta.config.generations) {
+        // Published before the run reads as completed, so a finished run always has its model.
+        await this.autoPublish(meta, state);
         await this.finishNow('completed', null);
         return;
       }
+      const every = meta.config.publishEvery ?? 0;
+      if (every > 0 && gen > 0 && gen % every === 0) await this.autoPublish(meta, state);
       if (meta.syncedStatus !== 'running') await this.syncStatus();
       this.ensureSlices(gen, meta.config);
       if (meta.blobGen !== gen) {
         // Evaluators read the population from R2; write it before any message names it.
-        await this.env.BLOBS.put(populationKey(meta.runId, gen), encodePopulation(ask(state)));
+        // The state keeps the population in the same codec (base64): no decoding and re-encoding.
+        await this.env.BLOBS.put(populationKey(meta.runId, gen), base64ToBytes(state.population));
         this.updateMeta({ blobGen: gen });
       }
       if (this.pendingSlices(gen) === 0) {
@@ -497,6 +534,73 @@ export class SearchCoordinator extends DurableObject<Env> {
       // D1/R2 briefly unavailable: the alarm finishes the sync.
       console.error(`coordinator ${meta.runId}: sync after ${status} failed: ${String(e)}`);
       await this.ctx.storage.setAlarm(Date.now() + 5_000);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Publishing (workers/coordinator/publish.ts does the work; this keeps versions and retries)
+
+  /** The publication of generation `gen`'s champion: the existing one, or a new pending version. */
+  private ensurePublication(gen: number, genome: string): PublicationRow {
+    const existing = this.publicationAt(gen);
+    if (existing) return existing;
+    this.sql.exec(
+      `INSERT INTO publications (version, generation, genome, status)
+       VALUES ((SELECT COALESCE(MAX(version), 0) + 1 FROM publications), ?, ?, 'pending')`,
+      gen,
+      genome,
+    );
+    return this.publicationAt(gen)!;
+  }
+
+  private publicationAt(gen: number): PublicationRow | undefined {
+    return this.sql
+      .exec<PublicationRow>(
+        'SELECT version, generation, genome, status, attempts FROM publications WHERE generation = ?',
+        gen,
+      )
+      .toArray()[0];
+  }
+
+  /** Run (or re-run) a publication's idempotent steps; marks it done. */
+  private async processPublication(meta: RunMeta, p: PublicationRow) {
+    const model = await publishModel(this.env, {
+      runId: meta.runId,
+      version: p.version,
+      generation: p.generation,
+      genome: populationFromBase64(p.genome)[0],
+      weights: meta.config.weights,
+      trainShards: this.settings.trainShards,
+    });
+    if (p.status !== 'done') {
+      this.sql.exec("UPDATE publications SET status = 'done', error = NULL WHERE version = ?", p.version);
+    }
+    return model;
+  }
+
+  /**
+   * Scheduled publication (every `publishEvery` generations, and at the end). A failure is retried
+   * from the alarm a few times, then recorded and skipped: a search is not lost to publishing.
+   */
+  private async autoPublish(meta: RunMeta, state: StrategyState): Promise<void> {
+    if (!state.champion) return;
+    const p = this.ensurePublication(state.generation, state.champion.genome);
+    if (p.status !== 'pending') return;
+    try {
+      await this.processPublication(meta, p);
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      const attempts = p.attempts + 1;
+      const failed = attempts >= PUBLISH_MAX_ATTEMPTS;
+      this.sql.exec(
+        'UPDATE publications SET attempts = ?, error = ?, status = ? WHERE version = ?',
+        attempts,
+        message,
+        failed ? 'failed' : 'pending',
+        p.version,
+      );
+      console.error(`coordinator ${meta.runId}: publishing v${p.version} failed (${attempts}): ${message}`);
+      if (!failed) throw e;
     }
   }
 

@@ -1,5 +1,5 @@
 /** Shapes the SearchCoordinator exchanges with the API over RPC. */
-import type { RunStatus } from '../../schema/schema';
+import type { ModelRow, RunStatus } from '../../schema/schema';
 import type { SearchConfig } from '../../src/wann/config';
 
 /** A run's configuration as recorded: the resolved search config, plus its origin for forks. */
@@ -29,3 +29,8 @@ export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'cancelled'
 export function isTerminal(status: RunStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
 }
+
+/** What `SearchCoordinator.publish` answers. */
+export type PublishOutcome =
+  | { ok: true; created: boolean; model: ModelRow }
+  | { ok: false; reason: 'no_run' | 'no_champion' };

@@ -1,0 +1,471 @@
+/**
+ * Platform benchmark: seconds per generation of a population-960 search (reference config) run
+ * through the local platform's HTTP API (`npm start`: wrangler dev, D1, R2, Queues, the Durable
+ * Object), against the core's single-thread seconds per generation for the *same* populations,
+ * measured in the same run by replaying the search in Node (init/ask/tell + compile/Evaluator on
+ * the same shards, generation by generation). The replay also checks that every D1 generation row
+ * equals the core's metrics: the platform computes exactly what the core computes.
+ *
+ * It also measures the evaluator's time per 64-genome slice at ~120 and ~2,000 connections in
+ * Node and inside workerd (the Workers CPU limit applies per consumer invocation).
+ *
+ *   npm run bench:platform                       (writes bench/results/platform.json + README table)
+ *   npm run bench:platform -- --evaluators 1,2   (platform runs with 1 and 2 evaluator processes)
+ *   npm run bench:platform -- --quick            (3 generations, one platform run, no README update)
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { shardToBatch, trainingShardIndex } from '../src/data/shard';
+import { resolveConfig, type SearchConfig } from '../src/wann/config';
+import { encodePopulation } from '../src/wann/genome';
+import { compile, Evaluator } from '../src/wann/network';
+import { ask, type GenerationMetrics, init, tell } from '../src/wann/strategy';
+import type { Batch, GenomeResult } from '../src/wann/types';
+import { ensureShards, readShard } from './mnist';
+import { benchPopulation, meanOf } from './populations';
+import { updateReadmeTable } from './readme-table';
+import { measureSlicesInWorkerd } from './slice-timer';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const ROOT = join(HERE, '..');
+const { values: args } = parseArgs({
+  options: {
+    generations: { type: 'string' },
+    population: { type: 'string', default: '960' },
+    seed: { type: 'string', default: '20240611' },
+    port: { type: 'string', default: '8797' },
+    /** Evaluator-process counts to measure, comma-separated (default: 1 and the number of cores). */
+    evaluators: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    'skip-slices': { type: 'boolean', default: false },
+    /** Print the platform's log (wrangler's QUEUE lines show each consumer batch) after each run. */
+    verbose: { type: 'boolean', default: false },
+  },
+});
+const quick = args.quick;
+const GENERATIONS = Number(args.generations ?? (quick ? 3 : 6));
+const cores = availableParallelism();
+const evaluatorCounts = (args.evaluators ?? (quick ? String(cores) : [...new Set([1, cores])].join(',')))
+  .split(',')
+  .map(Number);
+const TRAIN_SHARDS = 60;
+
+const config: SearchConfig = resolveConfig(
+  { population: Number(args.population), generations: GENERATIONS, seed: Number(args.seed) },
+  () => 0,
+);
+
+interface GenerationRow extends Record<string, unknown> {
+  gen: number;
+  durationMs: number;
+  createdAt: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process helpers: everything started here runs in its own process group and is stopped by it.
+
+/** CPU seconds (user + system) of `root` and all its descendants, by "name:pid". */
+function cpuSecondsOfTree(root: number): Map<string, number> {
+  const procs = new Map<number, { name: string; ppid: number; cpu: number }>();
+  const tick = 100; // USER_HZ on Linux
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const fields = stat.slice(close + 2).split(' ');
+      procs.set(Number(d), {
+        name: stat.slice(stat.indexOf('(') + 1, close),
+        ppid: Number(fields[1]),
+        cpu: (Number(fields[11]) + Number(fields[12])) / tick, // utime + stime
+      });
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  const byName = new Map<string, number>();
+  for (const [pid, p] of procs) {
+    let q: number | undefined = pid;
+    while (q !== undefined && q > 1 && q !== root) q = procs.get(q)?.ppid;
+    if (q === root) byName.set(`${p.name}:${pid}`, p.cpu);
+  }
+  return byName;
+}
+
+async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the platform exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(`${url}/api/health`);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('the platform did not become healthy in time');
+}
+
+async function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.pid === undefined) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  try {
+    process.kill(-child.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {}
+  }, 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+// ---------------------------------------------------------------------------------------------
+// One search through the platform.
+
+interface PlatformRun {
+  evaluatorProcesses: number;
+  runId: string;
+  rows: GenerationRow[];
+  startupSeconds: number;
+  /** Wall seconds between consecutive D1 generation rows (g ≥ 1), and generation 0's from start. */
+  wallSeconds: number[];
+  cpuSecondsByProcess: Record<string, number>;
+  searchWallSeconds: number;
+}
+
+class ReloadedError extends Error {}
+
+async function platformRunRetrying(evaluators: number): Promise<PlatformRun> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await platformRun(evaluators);
+    } catch (e) {
+      if (!(e instanceof ReloadedError) || attempt >= 3) throw e;
+      console.log(`  ${e.message}; measuring again`);
+    }
+  }
+}
+
+async function platformRun(evaluators: number): Promise<PlatformRun> {
+  const state = mkdtempSync(join(tmpdir(), 'wann-bench-state-'));
+  const port = Number(args.port);
+  const url = `http://127.0.0.1:${port}`;
+  const log: string[] = [];
+  const t0 = performance.now();
+  const child = spawn(
+    join(ROOT, 'node_modules', '.bin', 'tsx'),
+    [
+      join(ROOT, 'scripts', 'start.ts'),
+      '--port',
+      String(port),
+      '--state',
+      state,
+      '--evaluators',
+      String(evaluators),
+    ],
+    {
+      cwd: ROOT,
+      detached: true, // its own process group: stopped as a whole
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' },
+    },
+  );
+  let token: string | undefined;
+  const collect = (chunk: Buffer) => {
+    const text = chunk.toString();
+    log.push(text);
+    token ??= /API token: (\S+)/.exec(text)?.[1];
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  try {
+    await waitHealthy(url, child, 180_000);
+    for (let i = 0; i < 40 && !token; i++) await new Promise((r) => setTimeout(r, 50));
+    token ??= /^API_TOKEN\s*=\s*"?([^"\n]+)"?/m.exec(readFileSync(join(ROOT, '.dev.vars'), 'utf8'))?.[1];
+    const startupSeconds = (performance.now() - t0) / 1000;
+    console.log(`  platform with ${evaluators} evaluator process(es) up in ${startupSeconds.toFixed(1)} s`);
+
+    const cpuBefore = cpuSecondsOfTree(child.pid!);
+    const s0 = performance.now();
+    const res = await fetch(`${url}/api/runs`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        population: config.population,
+        generations: config.generations,
+        seed: config.seed,
+      }),
+    });
+    if (res.status !== 202) throw new Error(`POST /api/runs → ${res.status} ${await res.text()}`);
+    const run = (await res.json()) as { id: string };
+    let status = '';
+    let seen = -1;
+    let body: { status: string; generation: number; error: string | null; timings: { startedAt: string } };
+    for (;;) {
+      body = await (await fetch(`${url}/api/runs/${run.id}`)).json();
+      status = body.status;
+      if (body.generation !== seen) {
+        seen = body.generation;
+        process.stdout.write(
+          `\r  generation ${seen}/${config.generations} (${((performance.now() - s0) / 1000).toFixed(1)} s)`,
+        );
+      }
+      if (['completed', 'failed', 'cancelled'].includes(status)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const searchWallSeconds = (performance.now() - s0) / 1000;
+    process.stdout.write('\n');
+    if (status !== 'completed') throw new Error(`run ${run.id} ended ${status}: ${body.error}`);
+    const cpuAfter = cpuSecondsOfTree(child.pid!);
+    const cpuSecondsByProcess: Record<string, number> = {};
+    for (const [name, after] of cpuAfter) {
+      const used = after - (cpuBefore.get(name) ?? 0);
+      if (used >= 0.05) cpuSecondsByProcess[name] = +used.toFixed(2);
+    }
+    if (args.verbose) console.log(log.join(''));
+    if (log.join('').includes('Reloading local server')) {
+      // wrangler dev rebuilds and restarts on any source change (others editing the tree): the
+      // in-flight slices were lost and re-sent after the slice timeout. Not a measurement.
+      throw new ReloadedError('wrangler dev reloaded during the search (a source file changed)');
+    }
+    const rows = (
+      (await (await fetch(`${url}/api/runs/${run.id}/generations`)).json()) as {
+        generations: GenerationRow[];
+      }
+    ).generations;
+    const startedAt = Date.parse(body.timings.startedAt);
+    const created = rows.map((r) => Date.parse(r.createdAt));
+    const wallSeconds = created.map((t, g) => (t - (g === 0 ? startedAt : created[g - 1])) / 1000);
+    return {
+      evaluatorProcesses: evaluators,
+      runId: run.id,
+      rows,
+      startupSeconds,
+      wallSeconds,
+      cpuSecondsByProcess,
+      searchWallSeconds,
+    };
+  } catch (e) {
+    console.error(log.join('').split('\n').slice(-40).join('\n'));
+    throw e;
+  } finally {
+    await stopGroup(child);
+    rmSync(state, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same search in Node, one thread.
+
+interface CoreReplay {
+  evalSeconds: number[];
+  tellSeconds: number[];
+  metrics: GenerationMetrics[];
+}
+
+function coreReplay(batches: Batch[]): CoreReplay {
+  const evaluator = new Evaluator();
+  let state = init(config);
+  const out: CoreReplay = { evalSeconds: [], tellSeconds: [], metrics: [] };
+  for (let g = 0; g < config.generations; g++) {
+    const t0 = performance.now();
+    const population = ask(state);
+    const batch = batches[trainingShardIndex(config.seed, g, TRAIN_SHARDS)];
+    const results: GenomeResult[] = population.map((genome) =>
+      evaluator.evaluate(compile(genome), batch, config.weights),
+    );
+    const t1 = performance.now();
+    const next = tell(state, config, results);
+    const t2 = performance.now();
+    state = next.state;
+    out.evalSeconds.push((t1 - t0) / 1000);
+    out.tellSeconds.push((t2 - t1) / 1000);
+    out.metrics.push(next.metrics);
+    console.log(
+      `  core generation ${g}: evaluate ${((t1 - t0) / 1000).toFixed(3)} s, tell ${((t2 - t1) / 1000).toFixed(3)} s, mean connections ${next.metrics.meanConnections.toFixed(0)}`,
+    );
+  }
+  return out;
+}
+
+/** D1 keeps what the core computed: compare every statistic (NaN/±Inf are null in D1). */
+function sameAsCore(rows: GenerationRow[], metrics: GenerationMetrics[]): string | null {
+  if (rows.length !== metrics.length) return `${rows.length} rows for ${metrics.length} generations`;
+  const keys = [
+    'objectives',
+    'fitnessMean',
+    'fitnessMedian',
+    'fitnessMax',
+    'bestEverFitness',
+    'championAccuracy',
+    'championConnections',
+    'meanConnections',
+    'meanNodes',
+    'evaluations',
+  ] as const;
+  for (let g = 0; g < rows.length; g++) {
+    for (const k of keys) {
+      const expected = metrics[g][k];
+      const want = typeof expected === 'number' && !Number.isFinite(expected) ? null : expected;
+      if (rows[g][k] !== want) return `generation ${g} ${k}: platform ${rows[g][k]}, core ${want}`;
+    }
+  }
+  return null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time per 64-genome slice (what one queue message costs the evaluator).
+
+interface SliceTiming {
+  meanConnections: number;
+  meanHiddenNodes: number;
+  genomes: number;
+  nodeMs: number;
+  workerdMs: number | null;
+}
+
+async function sliceTimings(batch: Batch, shardBytes: Uint8Array): Promise<SliceTiming[]> {
+  const SLICE = 64;
+  const out: SliceTiming[] = [];
+  for (const target of [120, 2000]) {
+    const population = benchPopulation(SLICE * 3, target);
+    const slices = [0, 1, 2].map((i) => population.slice(i * SLICE, (i + 1) * SLICE));
+    const evaluator = new Evaluator();
+    const times: number[] = [];
+    for (let rep = 0; rep < 2; rep++) {
+      for (const slice of slices) {
+        const t = performance.now();
+        for (const g of slice) evaluator.evaluate(compile(g), batch, config.weights);
+        if (rep > 0) times.push(performance.now() - t); // rep 0 warms the JIT
+      }
+    }
+    const encoded = slices.map((s) => encodePopulation(s));
+    const workerd = await measureSlicesInWorkerd(encoded, shardBytes, config.weights).catch((e: Error) => {
+      console.log(`  workerd slice timing skipped: ${e.message}`);
+      return null;
+    });
+    const row: SliceTiming = {
+      meanConnections: Math.round(meanOf(population.map((g) => g.enabled.reduce((a, b) => a + b, 0)))),
+      meanHiddenNodes: Math.round(meanOf(population.map((g) => g.acts.length - 267))),
+      genomes: SLICE,
+      nodeMs: Math.round(meanOf(times)),
+      workerdMs: workerd === null ? null : Math.round(workerd),
+    };
+    console.log(
+      `  slice of ${SLICE} at ~${row.meanConnections} connections: ${row.nodeMs} ms in Node, ${row.workerdMs ?? '–'} ms in workerd`,
+    );
+    out.push(row);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const r3 = (x: number) => +x.toFixed(3);
+
+async function main() {
+  const dir = await ensureShards();
+  const batches = Array.from({ length: TRAIN_SHARDS }, (_, i) => shardToBatch(readShard(dir, 'train', i)));
+  console.log(
+    `Platform benchmark: population ${config.population}, ${config.generations} generations, seed ${config.seed}, slice size ${config.sliceSize}; evaluator processes ${evaluatorCounts.join(' and ')}`,
+  );
+
+  const runs: PlatformRun[] = [];
+  for (const k of evaluatorCounts) runs.push(await platformRunRetrying(k));
+
+  console.log('Core replay in Node (one thread), same seed, same shards:');
+  const core = coreReplay(batches);
+  const coreGen = core.evalSeconds.map((e, g) => e + core.tellSeconds[g]);
+  for (const run of runs) {
+    const mismatch = sameAsCore(run.rows, core.metrics);
+    if (mismatch) throw new Error(`platform (${run.evaluatorProcesses} evaluators) ≠ core: ${mismatch}`);
+  }
+  console.log('  every D1 generation row equals the core replay’s metrics');
+
+  const slices = args['skip-slices']
+    ? []
+    : await sliceTimings(batches[0], new Uint8Array(readFileSync(join(dir, 'train-00.bin'))));
+
+  // Steady state: generations ≥ 1 (generation 0 includes JIT warm-up and first blob loads).
+  const steady = (xs: number[]) => mean(xs.slice(1));
+  const coreSteady = steady(coreGen);
+  const measured = runs.map((run) => {
+    const sec = steady(run.wallSeconds);
+    return {
+      evaluatorProcesses: run.evaluatorProcesses,
+      secondsPerGeneration: r3(sec),
+      ratio: r3(sec / coreSteady),
+      generation0Seconds: r3(run.wallSeconds[0]),
+      wallSecondsPerGeneration: run.wallSeconds.map(r3),
+      /** The coordinator's own measure: slices first sent → last result in (excludes the D1/R2 writes between). */
+      durationMsPerGeneration: run.rows.map((r) => r.durationMs),
+      startupSeconds: r3(run.startupSeconds),
+      searchWallSeconds: r3(run.searchWallSeconds),
+      cpuSecondsByProcess: run.cpuSecondsByProcess,
+      coresBusy: r3(
+        Object.values(run.cpuSecondsByProcess).reduce((a, b) => a + b, 0) / run.searchWallSeconds,
+      ),
+    };
+  });
+  const best = measured.reduce((a, b) => (b.secondsPerGeneration < a.secondsPerGeneration ? b : a));
+  const result = {
+    population: config.population,
+    generations: config.generations,
+    seed: config.seed,
+    sliceSize: config.sliceSize,
+    cores,
+    evaluatorProcesses: best.evaluatorProcesses,
+    secondsPerGeneration: best.secondsPerGeneration,
+    coreSecondsPerGeneration: r3(coreSteady),
+    ratio: best.ratio,
+    generation0: { platformSeconds: best.generation0Seconds, coreSeconds: r3(coreGen[0]) },
+    core: {
+      evaluateSecondsPerGeneration: core.evalSeconds.map(r3),
+      tellSecondsPerGeneration: core.tellSeconds.map(r3),
+      meanConnectionsPerGeneration: core.metrics.map((m) => +m.meanConnections.toFixed(1)),
+    },
+    platform: measured,
+    cpuMsPerSlice: slices,
+    measuredAt: new Date().toISOString(),
+  };
+  console.log(JSON.stringify(result, null, 2));
+  if (quick) return;
+  writeFileSync(join(HERE, 'results', 'platform.json'), `${JSON.stringify(result, null, 2)}\n`);
+
+  const table = [
+    '| setup | s / generation (steady) | generation 0 | vs core, 1 thread | cores busy |',
+    '|---|---:|---:|---:|---:|',
+    `| core in Node, 1 thread (same populations) | ${r3(coreSteady)} | ${r3(coreGen[0])} | 1.00× | 1.0 |`,
+    ...measured.map(
+      (m) =>
+        `| platform, ${m.evaluatorProcesses} evaluator process${m.evaluatorProcesses > 1 ? 'es' : ''} | ${m.secondsPerGeneration} | ${m.generation0Seconds} | ${m.ratio.toFixed(2)}× | ${m.coresBusy.toFixed(1)} |`,
+    ),
+  ];
+  const sliceTable = slices.length
+    ? [
+        '',
+        '| 64-genome slice | Node | workerd |',
+        '|---|---:|---:|',
+        ...slices.map(
+          (s) =>
+            `| ~${s.meanConnections} connections, ${s.meanHiddenNodes} hidden nodes | ${s.nodeMs} ms | ${s.workerdMs ?? '–'} ms |`,
+        ),
+      ]
+    : [];
+  updateReadmeTable(
+    'platform',
+    `${[...table, ...sliceTable].join('\n')}\n\n_Measured ${result.measuredAt.slice(0, 10)} by \`npm run bench:platform\` (population ${config.population}, reference config, seed ${config.seed}, generations 1–${config.generations - 1}; ${cores} cores)._`,
+  );
+}
+
+await main();

@@ -1,0 +1,162 @@
+/**
+ * The pages' HTTP client. The API token lives in this browser's localStorage (entered once on the
+ * dashboard); link holders never have one. Errors carry the server's `{error: {code, message}}`.
+ */
+
+const TOKEN_KEY = 'wann.apiToken';
+
+export function getToken(): string | null {
+  try {
+    return localStorage.getItem(TOKEN_KEY);
+  } catch {
+    return null;
+  }
+}
+
+export function setToken(token: string | null): void {
+  if (token) localStorage.setItem(TOKEN_KEY, token);
+  else localStorage.removeItem(TOKEN_KEY);
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface RequestOptions {
+  method?: string;
+  body?: unknown;
+  /** Send the stored API token (writes). */
+  auth?: boolean;
+  accept?: string;
+}
+
+async function errorOf(res: Response): Promise<HttpError> {
+  let code = `http_${res.status}`;
+  let message = `${res.status} ${res.statusText}`;
+  try {
+    const body = (await res.json()) as { error?: { code?: string; message?: string } };
+    if (body.error?.message) message = body.error.message;
+    if (body.error?.code) code = body.error.code;
+  } catch {
+    // not JSON: keep the status line
+  }
+  if (res.status === 401 && code === 'unauthorized') {
+    message = `${message} (enter the API token printed by \`npm start\` on the dashboard)`;
+  }
+  return new HttpError(res.status, code, message);
+}
+
+export async function request(path: string, options: RequestOptions = {}): Promise<Response> {
+  const headers: Record<string, string> = { Accept: options.accept ?? 'application/json' };
+  if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+  const token = options.auth ? getToken() : null;
+  if (options.auth && !token) {
+    throw new HttpError(401, 'no_token', 'this needs the API token: enter it on the dashboard first');
+  }
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(path, {
+    method: options.method ?? 'GET',
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
+  if (!res.ok) throw await errorOf(res);
+  return res;
+}
+
+export async function requestJson<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  return (await request(path, options)).json() as Promise<T>;
+}
+
+/** Saves a response body as a file (works for links that need headers, e.g. CSV via Accept). */
+export async function download(path: string, filename: string, options: RequestOptions = {}): Promise<void> {
+  const res = await request(path, { ...options, accept: options.accept ?? '*/*' });
+  const url = URL.createObjectURL(await res.blob());
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = filename;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+// Shapes of the API's answers the pages read.
+
+export interface Champion {
+  fitness: number;
+  generation: number;
+  connections: number;
+  accuracy: number[];
+}
+
+export interface Run {
+  id: string;
+  status: 'queued' | 'running' | 'completed' | 'cancelled' | 'failed';
+  config: Record<string, unknown> & {
+    seed: number;
+    population: number;
+    generations: number;
+    weights: number[];
+  };
+  generation: number;
+  generations: number;
+  bestFitness: number | null;
+  champion: Champion | null;
+  error: string | null;
+  forkOf: { runId: string; generation: number } | null;
+  timings: {
+    createdAt: string;
+    startedAt: string | null;
+    updatedAt: string;
+    finishedAt: string | null;
+    elapsedMs: number | null;
+  };
+  urls: Record<string, string>;
+  /** Present on share-link answers. */
+  access?: { kind: 'share'; scope: 'view' | 'view+predict'; expiresAt: string };
+}
+
+export interface GenerationRow {
+  gen: number;
+  fitnessMean: number | null;
+  fitnessMedian: number | null;
+  fitnessMax: number | null;
+  bestEverFitness: number | null;
+  championAccuracy: number | null;
+  championConnections: number | null;
+  meanConnections: number;
+  meanNodes: number;
+  evaluations: number;
+  durationMs: number;
+}
+
+export interface ModelVersion {
+  version: number;
+  generation: number;
+  createdAt: string;
+  weights: number[];
+  testAccuracy: number[];
+  meanTestAccuracy: number;
+  ensembleTestAccuracy: number;
+  tunedWeight: number;
+  tunedTestAccuracy: number;
+  connections: number;
+  hiddenNodes: number;
+  urls: { onnx: string; genome: string };
+}
+
+export interface GenomeJson {
+  format: 'wann-genome/1';
+  inputs: number;
+  outputs: number;
+  nodes: { id: number; kind: 'bias' | 'input' | 'output' | 'hidden'; act: number }[];
+  conns: { innov: number; src: number; dst: number; enabled: boolean }[];
+}
+
+export const TERMINAL = new Set(['completed', 'cancelled', 'failed']);

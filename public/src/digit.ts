@@ -1,0 +1,283 @@
+/**
+ * Draw a digit: a 28×28 canvas drawn at 10× size, normalised like MNIST (digit scaled into a 20×20
+ * box, centred by its centre of mass), preprocessed to 16×16 with the training code itself
+ * (src/data/preprocess.ts), then run through the published ONNX model in the browser
+ * (onnxruntime-web, wasm, one thread) at every shared weight. Shown: the ensemble's probabilities
+ * (mean of the per-weight softmaxes) and its vote, combined exactly as the server does.
+ */
+import type * as Ort from 'onnxruntime-web';
+import { preprocessImage } from '../../src/data/preprocess';
+import { combineEnsemble } from '../../src/onnx/ensemble';
+import { HttpError, type ModelVersion, request } from './api';
+import { el, pct, replace } from './dom';
+
+const SIZE = 280;
+const MNIST = 28;
+const BOX = 20;
+const CLASSES = 10;
+
+let ortModule: Promise<typeof Ort> | null = null;
+
+function loadOrt(): Promise<typeof Ort> {
+  ortModule ??= import('onnxruntime-web/wasm').then((ort) => {
+    ort.env.wasm.wasmPaths = '/build/ort/';
+    ort.env.wasm.numThreads = 1;
+    ort.env.wasm.proxy = false;
+    return ort;
+  });
+  return ortModule;
+}
+
+/** 784 values in [0, 1], MNIST-style (20×20 box, centre of mass at the centre), or null if blank. */
+export function canvasToMnist(source: HTMLCanvasElement): Float32Array | null {
+  const ctx = source.getContext('2d', { willReadFrequently: true })!;
+  const { data } = ctx.getImageData(0, 0, source.width, source.height);
+  let x0 = source.width;
+  let y0 = source.height;
+  let x1 = -1;
+  let y1 = -1;
+  for (let y = 0; y < source.height; y++) {
+    for (let x = 0; x < source.width; x++) {
+      if (data[(y * source.width + x) * 4] > 25) {
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+      }
+    }
+  }
+  if (x1 < 0) return null;
+  const w = x1 - x0 + 1;
+  const h = y1 - y0 + 1;
+  const scale = BOX / Math.max(w, h);
+  const sw = Math.max(1, Math.round(w * scale));
+  const sh = Math.max(1, Math.round(h * scale));
+  const box = document.createElement('canvas');
+  box.width = BOX;
+  box.height = BOX;
+  const bctx = box.getContext('2d', { willReadFrequently: true })!;
+  bctx.imageSmoothingEnabled = true;
+  bctx.imageSmoothingQuality = 'high';
+  bctx.drawImage(source, x0, y0, w, h, 0, 0, sw, sh);
+  const small = bctx.getImageData(0, 0, sw, sh).data;
+  let mass = 0;
+  let mx = 0;
+  let my = 0;
+  for (let y = 0; y < sh; y++) {
+    for (let x = 0; x < sw; x++) {
+      const v = small[(y * sw + x) * 4];
+      mass += v;
+      mx += v * (x + 0.5);
+      my += v * (y + 0.5);
+    }
+  }
+  const ox = Math.round(MNIST / 2 - (mass ? mx / mass : sw / 2));
+  const oy = Math.round(MNIST / 2 - (mass ? my / mass : sh / 2));
+  const out = new Float32Array(MNIST * MNIST);
+  for (let y = 0; y < sh; y++) {
+    for (let x = 0; x < sw; x++) {
+      const tx = x + ox;
+      const ty = y + oy;
+      if (tx < 0 || ty < 0 || tx >= MNIST || ty >= MNIST) continue;
+      out[ty * MNIST + tx] = small[(y * sw + x) * 4] / 255;
+    }
+  }
+  return out;
+}
+
+export interface DigitPanelOptions {
+  model: ModelVersion;
+  /** Where `POST …/predict` lives, when this viewer may ask the server too. */
+  predictUrl: string | null;
+  /** Send the API token with requests (owner pages). */
+  auth: boolean;
+}
+
+export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): void {
+  const { model } = options;
+  const canvas = el('canvas', { width: SIZE, height: SIZE, class: 'draw', 'aria-label': 'drawing area' });
+  const preview = el('canvas', {
+    width: 16,
+    height: 16,
+    class: 'preview',
+    title: 'what the network sees (16×16)',
+  });
+  const clear = el('button', { type: 'button', class: 'secondary' }, 'Clear');
+  const state = el('p', { class: 'muted small', id: 'digit-state' }, 'Loading the model…');
+  const bars = el('ol', { class: 'probs', id: 'digit-probs', start: 0 });
+  const vote = el('p', { class: 'vote', id: 'digit-vote' });
+  const server = el('p', { class: 'small muted', id: 'digit-server' });
+  const serverButton = options.predictUrl
+    ? el('button', { type: 'button', class: 'secondary', disabled: true }, 'Ask the server too')
+    : null;
+  replace(
+    root,
+    el(
+      'div',
+      { class: 'digit-grid' },
+      el(
+        'div',
+        {},
+        canvas,
+        el(
+          'div',
+          { class: 'row wrap' },
+          clear,
+          serverButton,
+          el('span', { class: 'small muted' }, 'Draw with the mouse or a finger.'),
+        ),
+      ),
+      el(
+        'div',
+        {},
+        state,
+        vote,
+        bars,
+        el(
+          'div',
+          { class: 'row' },
+          preview,
+          el('span', { class: 'small muted' }, '16×16 input, preprocessed as in training'),
+        ),
+        server,
+      ),
+    ),
+    el(
+      'p',
+      { class: 'small muted' },
+      `Model v${model.version} (generation ${model.generation}), run in this browser at ${model.weights.length} shared weights; ensemble test accuracy ${pct(model.ensembleTestAccuracy)}.`,
+    ),
+  );
+
+  const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
+  const blank = () => {
+    ctx.fillStyle = '#000';
+    ctx.fillRect(0, 0, SIZE, SIZE);
+  };
+  blank();
+
+  let session: Ort.InferenceSession | null = null;
+  let ort: typeof Ort | null = null;
+  let pixels: Float32Array | null = null;
+  const ready = (async () => {
+    try {
+      ort = await loadOrt();
+      const bytes = new Uint8Array(
+        await (await request(model.urls.onnx, { auth: options.auth, accept: '*/*' })).arrayBuffer(),
+      );
+      session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+      state.textContent = 'Model ready: draw a digit.';
+    } catch (e) {
+      state.textContent = `Could not load the model: ${(e as Error).message}`;
+      state.className = 'error';
+    }
+  })();
+
+  const showPreview = (x: Float32Array) => {
+    const pctx = preview.getContext('2d')!;
+    const img = pctx.createImageData(16, 16);
+    for (let i = 0; i < 256; i++) {
+      const v = Math.max(0, Math.min(255, Math.round(x[i] * 255)));
+      img.data.set([v, v, v, 255], i * 4);
+    }
+    pctx.putImageData(img, 0, 0);
+  };
+
+  const predict = async () => {
+    await ready;
+    pixels = canvasToMnist(canvas);
+    if (!pixels || !session || !ort) return;
+    const x = preprocessImage(pixels);
+    showPreview(x);
+    const probs: Float32Array[] = [];
+    const labels: ArrayLike<number | bigint>[] = [];
+    for (const w of model.weights) {
+      const out = await session.run({
+        image: new ort.Tensor('float32', x, [1, x.length]),
+        shared_weight: new ort.Tensor('float32', new Float32Array([w]), [1]),
+      });
+      probs.push(out.probabilities.data as Float32Array);
+      labels.push(out.label.data as BigInt64Array);
+    }
+    const result = combineEnsemble(probs, labels, 1, CLASSES);
+    const winner = result.labels[0];
+    const agree = labels.filter((l) => Number(l[0]) === winner).length;
+    vote.textContent = `Vote: ${winner} (${agree} of ${labels.length} weights)`;
+    replace(
+      bars,
+      ...Array.from(result.probabilities, (p, digit) =>
+        el(
+          'li',
+          { class: digit === winner ? 'win' : null, 'data-digit': digit },
+          el('span', { class: 'digit' }, digit),
+          el('span', { class: 'bar' }, el('span', { style: `width:${(p * 100).toFixed(1)}%` })),
+          el('span', { class: 'p' }, pct(p)),
+        ),
+      ),
+    );
+    state.textContent = 'Ensemble probabilities (mean of the softmaxes at each shared weight):';
+    if (serverButton) serverButton.disabled = false;
+  };
+
+  let drawing = false;
+  let last: [number, number] | null = null;
+  const point = (e: PointerEvent): [number, number] => {
+    const r = canvas.getBoundingClientRect();
+    return [((e.clientX - r.left) / r.width) * SIZE, ((e.clientY - r.top) / r.height) * SIZE];
+  };
+  const stroke = (to: [number, number]) => {
+    ctx.strokeStyle = '#fff';
+    ctx.fillStyle = '#fff';
+    ctx.lineWidth = 22;
+    ctx.lineCap = 'round';
+    ctx.lineJoin = 'round';
+    ctx.beginPath();
+    const from = last ?? to;
+    ctx.moveTo(from[0], from[1]);
+    ctx.lineTo(to[0], to[1]);
+    ctx.stroke();
+    last = to;
+  };
+  canvas.addEventListener('pointerdown', (e) => {
+    drawing = true;
+    last = null;
+    canvas.setPointerCapture(e.pointerId);
+    stroke(point(e));
+  });
+  canvas.addEventListener('pointermove', (e) => {
+    if (drawing) stroke(point(e));
+  });
+  const end = () => {
+    if (!drawing) return;
+    drawing = false;
+    last = null;
+    void predict();
+  };
+  canvas.addEventListener('pointerup', end);
+  canvas.addEventListener('pointercancel', end);
+  clear.addEventListener('click', () => {
+    blank();
+    bars.replaceChildren();
+    vote.textContent = '';
+    server.textContent = '';
+    pixels = null;
+    if (serverButton) serverButton.disabled = true;
+  });
+  serverButton?.addEventListener('click', async () => {
+    if (!pixels || !options.predictUrl) return;
+    server.textContent = 'Asking the server…';
+    try {
+      const res = await request(options.predictUrl, {
+        method: 'POST',
+        body: { pixels: [Array.from(pixels)], top_k: 3 },
+        auth: options.auth,
+      });
+      const body = (await res.json()) as { predictions: { label: number; score: number }[][] };
+      const top = body.predictions[0] ?? [];
+      server.textContent = `Server: ${top.map((p) => `${p.label} (${pct(p.score)})`).join(', ')}`;
+    } catch (e) {
+      server.textContent =
+        e instanceof HttpError ? `Server: ${e.message}` : `Server: ${(e as Error).message}`;
+    }
+  });
+}

@@ -1,0 +1,254 @@
+/**
+ * Inference Worker: serves published champions with onnxruntime-web. Reached only through the API
+ * Worker's `INFERENCE` service binding (which authorises the caller), on the same paths:
+ * - Open Inference Protocol (KServe v2) REST under /v2: health, model metadata/readiness, infer.
+ *   Errors are `{"error": "…"}`, as that protocol specifies.
+ * - `POST /api/runs/:id/predict`: JSON pixels or a PNG → top-k labels. Errors in the API's shape,
+ *   `{"error": {"code", "message"}}`.
+ * The model is the run id; the version is the newest published unless `/versions/{v}` says otherwise.
+ * Sessions are cached per (run, version) in the isolate.
+ */
+import { and, desc, eq } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/d1';
+import { type Context, Hono } from 'hono';
+import { type ModelRow, models, runs } from '../../schema/schema';
+import { combineEnsemble } from '../../src/onnx/ensemble';
+import {
+  type ImageBatch,
+  InputError,
+  MAX_JSON_BYTES,
+  MAX_PNG_BYTES,
+  parseInferRequest,
+  parseJson,
+  parsePredictJson,
+  parsePredictPng,
+  readBody,
+  type WeightChoice,
+} from './protocol';
+import { type LoadedModel, ModelCache } from './runtime';
+
+export interface InferenceEnv {
+  DB: D1Database;
+  BLOBS: R2Bucket;
+}
+
+type Ctx = Context<{ Bindings: InferenceEnv }>;
+
+const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const CLASSES = 10;
+const cache = new ModelCache();
+
+/** The published model row for (run, version or newest). */
+async function findModel(env: InferenceEnv, runId: string, version?: string): Promise<ModelRow> {
+  if (!RUN_ID.test(runId)) throw new InputError(404, `unknown model '${runId}' (models are named by run id)`);
+  let v: number | undefined;
+  if (version !== undefined) {
+    v = /^[1-9]\d{0,8}$/.test(version) ? Number(version) : Number.NaN;
+    if (Number.isNaN(v)) throw new InputError(404, `unknown version '${version}' (versions are 1, 2, …)`);
+  }
+  const db = drizzle(env.DB);
+  const row = await db
+    .select()
+    .from(models)
+    .where(v === undefined ? eq(models.runId, runId) : and(eq(models.runId, runId), eq(models.version, v)))
+    .orderBy(desc(models.version))
+    .limit(1)
+    .get();
+  if (row) return row;
+  const run = await db.select({ id: runs.id }).from(runs).where(eq(runs.id, runId)).get();
+  if (!run) throw new InputError(404, `unknown model '${runId}': no such run`);
+  if (v !== undefined) throw new InputError(404, `run ${runId} has no published version ${v}`);
+  throw new InputError(404, `run ${runId} has no published model yet (POST /api/runs/${runId}/publish)`);
+}
+
+function loadModel(env: InferenceEnv, row: ModelRow): Promise<LoadedModel> {
+  return cache.get(`${row.runId}/${row.version}`, async () => {
+    const object = await env.BLOBS.get(row.onnxKey);
+    if (!object) throw new InputError(503, `model file ${row.onnxKey} is missing from storage`);
+    return new Uint8Array(await object.arrayBuffer());
+  });
+}
+
+interface Answer {
+  probabilities: Float32Array;
+  labels: Int32Array;
+  /** Ensemble only: votes per class, count × classes. */
+  votes?: Int32Array;
+}
+
+async function answer(
+  model: LoadedModel,
+  row: ModelRow,
+  batch: ImageBatch,
+  weight: WeightChoice,
+): Promise<Answer> {
+  const features = batch.images.length / batch.count;
+  if (weight !== 'ensemble') return model.run(batch.images, batch.count, features, weight);
+  const runs = [];
+  for (const w of row.weights) runs.push(await model.run(batch.images, batch.count, features, w));
+  const combined = combineEnsemble(
+    runs.map((r) => r.probabilities),
+    runs.map((r) => r.labels),
+    batch.count,
+    CLASSES,
+  );
+  const votes = new Int32Array(batch.count * CLASSES);
+  for (const r of runs) for (let i = 0; i < batch.count; i++) votes[i * CLASSES + r.labels[i]]++;
+  return { ...combined, votes };
+}
+
+function modelMetadata(row: ModelRow, versions: number[]) {
+  return {
+    name: row.runId,
+    versions: versions.map(String),
+    platform: 'onnxruntime_onnx',
+    inputs: [{ name: 'image', datatype: 'FP32', shape: [-1, -1] }],
+    outputs: [
+      { name: 'probabilities', datatype: 'FP32', shape: [-1, CLASSES] },
+      { name: 'label', datatype: 'INT64', shape: [-1] },
+    ],
+    parameters: {
+      version: row.version,
+      generation: row.generation,
+      input_shapes: '[N,784] raw 28x28 in [0,1] (preprocessed here) or [N,256] preprocessed 16x16',
+      shared_weight: 'a number in [-10, 10], or "ensemble" (default): majority vote over the weights',
+      weights: row.weights,
+      test_accuracy: row.testAccuracy,
+      ensemble_test_accuracy: row.ensembleTestAccuracy,
+      tuned_weight: row.tunedWeight,
+    },
+  };
+}
+
+/** An unread request body (answered early, e.g. unknown model) is cancelled, not left dangling. */
+async function discardBody(c: Ctx): Promise<void> {
+  if (c.req.raw.body && !c.req.raw.bodyUsed) await c.req.raw.body.cancel().catch(() => {});
+}
+
+/** `{"error": "…"}` (Open Inference Protocol) for /v2. */
+async function oipError(err: Error, c: Ctx): Promise<Response> {
+  await discardBody(c);
+  if (err instanceof InputError) return c.json({ error: err.message }, err.status);
+  console.error(`inference: ${c.req.method} ${c.req.path}:`, err);
+  return c.json({ error: 'internal error' }, 500);
+}
+
+const API_CODES: Record<number, string> = {
+  400: 'invalid_input',
+  404: 'model_not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  503: 'unavailable',
+};
+
+const v2 = new Hono<{ Bindings: InferenceEnv }>()
+  .get('/', (c) => c.json({ name: 'wann-inference', version: '1', extensions: [] }))
+  .get('/health/live', (c) => c.json({ live: true }))
+  .get('/health/ready', (c) => c.json({ ready: true }));
+
+for (const base of ['/models/:model', '/models/:model/versions/:version']) {
+  v2.get(base, async (c) => {
+    const row = await findModel(c.env, c.req.param('model') ?? '', c.req.param('version'));
+    const versions = await drizzle(c.env.DB)
+      .select({ version: models.version })
+      .from(models)
+      .where(eq(models.runId, row.runId))
+      .orderBy(models.version);
+    return c.json(
+      modelMetadata(
+        row,
+        versions.map((v) => v.version),
+      ),
+    );
+  });
+  // Ready = loaded: this also warms the session, so the first inference is not the slow one.
+  v2.get(`${base}/ready`, async (c) => {
+    const row = await findModel(c.env, c.req.param('model') ?? '', c.req.param('version'));
+    await loadModel(c.env, row);
+    return c.json({ name: row.runId, version: String(row.version), ready: true });
+  });
+  v2.post(`${base}/infer`, async (c) => {
+    // The body is read first: a request stream must not be left unread when we answer early.
+    const bytes = await readBody(c.req.raw.body, c.req.header('Content-Length'), MAX_JSON_BYTES);
+    const row = await findModel(c.env, c.req.param('model') ?? '', c.req.param('version'));
+    const request = parseInferRequest(parseJson(bytes));
+    const model = await loadModel(c.env, row);
+    const result = await answer(model, row, request.batch, request.weight);
+    const n = request.batch.count;
+    const outputs = request.outputs.map((name) =>
+      name === 'probabilities'
+        ? { name, datatype: 'FP32', shape: [n, CLASSES], data: Array.from(result.probabilities) }
+        : { name, datatype: 'INT64', shape: [n], data: Array.from(result.labels) },
+    );
+    return c.json({
+      model_name: row.runId,
+      model_version: String(row.version),
+      ...(request.id === undefined ? {} : { id: request.id }),
+      parameters: { shared_weight: request.weight },
+      outputs,
+    });
+  });
+}
+v2.onError(oipError);
+v2.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
+
+/** Classes ranked for top-k: by votes (ensemble) then probability; ties → lower class. */
+function topK(result: Answer, i: number, k: number) {
+  const order = Array.from({ length: CLASSES }, (_, j) => j);
+  const p = (j: number) => result.probabilities[i * CLASSES + j];
+  const v = (j: number) => (result.votes ? result.votes[i * CLASSES + j] : 0);
+  order.sort((a, b) => v(b) - v(a) || p(b) - p(a) || a - b);
+  return order.slice(0, k).map((label) => ({
+    label,
+    score: p(label),
+    ...(result.votes ? { votes: v(label) } : {}),
+  }));
+}
+
+const predict = new Hono<{ Bindings: InferenceEnv }>().post('/:id/predict', async (c) => {
+  const type = (c.req.header('Content-Type') ?? '').split(';')[0].trim().toLowerCase();
+  const png = type === 'image/png';
+  const bytes = await readBody(
+    c.req.raw.body,
+    c.req.header('Content-Length'),
+    png ? MAX_PNG_BYTES : MAX_JSON_BYTES,
+  );
+  const row = await findModel(c.env, c.req.param('id'));
+  let request: ReturnType<typeof parsePredictJson>;
+  if (png) {
+    request = parsePredictPng(bytes, new URL(c.req.url).searchParams);
+  } else if (type === 'application/json' || type === '') {
+    request = parsePredictJson(parseJson(bytes));
+  } else {
+    throw new InputError(415, `send application/json ({"pixels": [[…]]}) or image/png, not ${type}`);
+  }
+  const result = await answer(await loadModel(c.env, row), row, request.batch, request.weight);
+  const predictions = [];
+  for (let i = 0; i < request.batch.count; i++) predictions.push(topK(result, i, request.topK));
+  return c.json({
+    model: { runId: row.runId, version: row.version },
+    sharedWeight: request.weight,
+    predictions,
+  });
+});
+predict.onError(async (err, c) => {
+  await discardBody(c);
+  if (err instanceof InputError) {
+    return c.json(
+      { error: { code: API_CODES[err.status] ?? 'invalid_input', message: err.message } },
+      err.status,
+    );
+  }
+  console.error(`inference: ${c.req.method} ${c.req.path}:`, err);
+  return c.json({ error: { code: 'internal', message: 'internal error' } }, 500);
+});
+
+export const inferenceApp = new Hono<{ Bindings: InferenceEnv }>()
+  .route('/v2', v2)
+  .route('/api/runs', predict);
+inferenceApp.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
+
+export default {
+  fetch: inferenceApp.fetch,
+} satisfies ExportedHandler<InferenceEnv>;
