@@ -398,3 +398,25 @@ describe('inference: onnxruntime-web in workerd', () => {
     expect(body.error.message).toMatch(message);
   });
 });
+
+describe('inference: the newest version is cached, and a publish is served at once', () => {
+  it('a cached newest version is replaced as soon as the next version is published', async () => {
+    const { runId } = await publishGrown();
+    const ask = async () => {
+      const res = await infer(runId, tensor(rows(1), [1, 256]));
+      expect(res.status).toBe(200);
+      return ((await res.json()) as InferResponse).model_version;
+    };
+    expect(await ask()).toBe('1'); // now cached in the inference Worker (2 s TTL)
+    // publishModel tells the inference Worker over RPC (env.INFERENCE.modelPublished).
+    await publishModel(env, {
+      runId,
+      version: 2,
+      generation: 2,
+      genome: grownGenome(),
+      weights: [...SHARED_WEIGHTS],
+      trainShards: 2,
+    });
+    expect(await ask()).toBe('2');
+  });
+});

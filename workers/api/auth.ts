@@ -13,6 +13,17 @@ async function digest(text: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest('SHA-256', encoder.encode(text));
 }
 
+/**
+ * The configured token's digest, computed once per isolate (and again if the secret changes): it
+ * is needed on every authorised request, predictions included. Only the presented token is
+ * hashed per request; the comparison stays constant-time.
+ */
+let expectedDigest: { token: string; digest: Promise<ArrayBuffer> } | undefined;
+function digestOfExpected(token: string): Promise<ArrayBuffer> {
+  if (expectedDigest?.token !== token) expectedDigest = { token, digest: digest(token) };
+  return expectedDigest.digest;
+}
+
 export const requireApiToken = createMiddleware<{ Bindings: Env }>(async function requireApiToken(c, next) {
   const expected = c.env.API_TOKEN;
   if (!expected) {
@@ -29,7 +40,7 @@ export const requireApiToken = createMiddleware<{ Bindings: Env }>(async functio
       challenge,
     );
   }
-  const [a, b] = await Promise.all([digest(match[1]), digest(expected)]);
+  const [a, b] = await Promise.all([digest(match[1]), digestOfExpected(expected)]);
   if (!crypto.subtle.timingSafeEqual(a, b)) {
     throw new ApiError(401, 'unauthorized', 'the API token is not valid', challenge);
   }
@@ -42,7 +53,7 @@ export type RunAccess = 'view' | 'predict';
 /** Whether `token` is this server's API token (constant-time; false when none is configured). */
 export async function isApiToken(env: Env, token: string): Promise<boolean> {
   if (!env.API_TOKEN) return false;
-  const [a, b] = await Promise.all([digest(token), digest(env.API_TOKEN)]);
+  const [a, b] = await Promise.all([digest(token), digestOfExpected(env.API_TOKEN)]);
   return crypto.subtle.timingSafeEqual(a, b);
 }
 

@@ -1,6 +1,7 @@
 /** Bindings of the main Worker (the API and the SearchCoordinator objects it hosts). */
 import type { SearchCoordinator } from '../coordinator/search-coordinator';
 import type { SettingsVars } from '../coordinator/settings';
+import type InferenceWorker from '../inference/index';
 import type { SliceTask } from '../shared/contracts';
 
 export interface Env extends SettingsVars {
@@ -10,8 +11,11 @@ export interface Env extends SettingsVars {
   EVAL_QUEUE: Queue<SliceTask>;
   /** Static assets (`public/`): dashboard, run page, scripts. */
   ASSETS: Fetcher;
-  /** The inference Worker (onnxruntime-web): `/v2/*` and predictions are forwarded to it. */
-  INFERENCE: Fetcher;
+  /**
+   * The inference Worker (onnxruntime-web): `/v2/*` and predictions are forwarded to it (fetch);
+   * publishing tells it about new versions (RPC `modelPublished`).
+   */
+  INFERENCE: Fetcher<InferenceWorker>;
   /** Bearer token for writes: a secret deployed, `.dev.vars` locally. */
   API_TOKEN?: string;
 }

@@ -21,6 +21,8 @@ export const TUNING_SHARDS = 2;
 export interface PublishBindings {
   DB: D1Database;
   BLOBS: R2Bucket;
+  /** The inference Worker (RPC), told about each new version; absent where there is none. */
+  INFERENCE?: { modelPublished(runId: string): unknown };
 }
 
 export interface Publication {
@@ -112,5 +114,13 @@ export async function publishModel(env: PublishBindings, p: Publication): Promis
     .where(and(eq(models.runId, p.runId), eq(models.version, p.version)))
     .get();
   if (!row) throw new PublishError(`model ${p.runId} v${p.version} was not recorded`);
+  // The inference Worker caches each run's newest version for up to 2 s (workers/inference/
+  // directory.ts); telling it makes the new version served at once. Best effort: without it the
+  // version is still served within that bound, so a failed call must not fail the publication.
+  try {
+    await env.INFERENCE?.modelPublished(p.runId);
+  } catch (e) {
+    console.warn(`publish ${p.runId} v${p.version}: could not notify the inference Worker: ${String(e)}`);
+  }
   return row;
 }

@@ -6,13 +6,17 @@
  * - `POST /api/runs/:id/predict`: JSON pixels or a PNG → top-k labels. Errors in the API's shape,
  *   `{"error": {"code", "message"}}`.
  * The model is the run id; the version is the newest published unless `/versions/{v}` says otherwise.
- * Sessions are cached per (run, version) in the isolate.
+ * Sessions are cached per (run, version) in the isolate, and so are the D1 rows naming them: a newly
+ * published version is served within NEWEST_TTL_MS (2 s), at once where `modelPublished` reached
+ * (directory.ts).
  */
+import { WorkerEntrypoint } from 'cloudflare:workers';
 import { and, desc, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type Context, Hono } from 'hono';
 import { type ModelRow, models, runs } from '../../schema/schema';
 import { combineEnsemble } from '../../src/onnx/ensemble';
+import { ModelDirectory } from './directory';
 import {
   type ImageBatch,
   InputError,
@@ -37,8 +41,9 @@ type Ctx = Context<{ Bindings: InferenceEnv }>;
 const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const CLASSES = 10;
 const cache = new ModelCache();
+const directory = new ModelDirectory();
 
-/** The published model row for (run, version or newest). */
+/** The published model row for (run, version or newest); rows are cached (see directory.ts). */
 async function findModel(env: InferenceEnv, runId: string, version?: string): Promise<ModelRow> {
   if (!RUN_ID.test(runId)) throw new InputError(404, `unknown model '${runId}' (models are named by run id)`);
   let v: number | undefined;
@@ -47,13 +52,15 @@ async function findModel(env: InferenceEnv, runId: string, version?: string): Pr
     if (Number.isNaN(v)) throw new InputError(404, `unknown version '${version}' (versions are 1, 2, …)`);
   }
   const db = drizzle(env.DB);
-  const row = await db
-    .select()
-    .from(models)
-    .where(v === undefined ? eq(models.runId, runId) : and(eq(models.runId, runId), eq(models.version, v)))
-    .orderBy(desc(models.version))
-    .limit(1)
-    .get();
+  const row = await directory.get(runId, v, () =>
+    db
+      .select()
+      .from(models)
+      .where(v === undefined ? eq(models.runId, runId) : and(eq(models.runId, runId), eq(models.version, v)))
+      .orderBy(desc(models.version))
+      .limit(1)
+      .get(),
+  );
   if (row) return row;
   const run = await db.select({ id: runs.id }).from(runs).where(eq(runs.id, runId)).get();
   if (!run) throw new InputError(404, `unknown model '${runId}': no such run`);
@@ -83,9 +90,9 @@ async function answer(
   weight: WeightChoice,
 ): Promise<Answer> {
   const features = batch.images.length / batch.count;
-  if (weight !== 'ensemble') return model.run(batch.images, batch.count, features, weight);
-  const runs = [];
-  for (const w of row.weights) runs.push(await model.run(batch.images, batch.count, features, w));
+  const weights = weight === 'ensemble' ? row.weights : [weight];
+  const runs = await model.runWeights(batch.images, batch.count, features, weights);
+  if (weight !== 'ensemble') return runs[0];
   const combined = combineEnsemble(
     runs.map((r) => r.probabilities),
     runs.map((r) => r.labels),
@@ -249,6 +256,21 @@ export const inferenceApp = new Hono<{ Bindings: InferenceEnv }>()
   .route('/api/runs', predict);
 inferenceApp.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
 
-export default {
-  fetch: inferenceApp.fetch,
-} satisfies ExportedHandler<InferenceEnv>;
+/**
+ * The Worker: HTTP (forwarded by the API Worker) plus one RPC method for the publisher. A class
+ * (WorkerEntrypoint), because service-binding RPC calls methods on an entrypoint class.
+ */
+export default class InferenceWorker extends WorkerEntrypoint<InferenceEnv> {
+  override fetch(request: Request): Response | Promise<Response> {
+    return inferenceApp.fetch(request, this.env, this.ctx);
+  }
+
+  /**
+   * A new version of `runId` is in D1: forget the cached "newest version" so the next request
+   * serves it. This reaches the isolate the binding lands on; others catch up within
+   * NEWEST_TTL_MS (directory.ts).
+   */
+  modelPublished(runId: string): void {
+    directory.invalidate(runId);
+  }
+}

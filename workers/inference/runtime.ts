@@ -37,8 +37,14 @@ export interface ModelAnswer {
   labels: Int32Array;
 }
 
-/** One loaded model: runs the exported graph at one shared weight. */
+/** One loaded model: runs the exported graph at given shared weights. */
 export class LoadedModel {
+  /**
+   * `shared_weight` tensors by value, made once: the 6 published weights recur on every ensemble
+   * request. A Tensor is only read by `session.run` (copied into the wasm heap), so reuse is safe.
+   */
+  private readonly weightTensors = new Map<number, ort.Tensor>();
+
   private constructor(private readonly session: ort.InferenceSession) {}
 
   static async load(bytes: Uint8Array): Promise<LoadedModel> {
@@ -50,17 +56,41 @@ export class LoadedModel {
     return new LoadedModel(session);
   }
 
-  /** `images`: count × features, image-major (preprocessed, values in [0, 1]). */
-  async run(images: Float32Array, count: number, features: number, weight: number): Promise<ModelAnswer> {
-    const out = await this.session.run({
-      image: new ort.Tensor('float32', images, [count, features]),
-      shared_weight: new ort.Tensor('float32', new Float32Array([weight]), [1]),
-    });
-    const probabilities = out.probabilities.data as Float32Array;
-    const raw = out.label.data as BigInt64Array;
-    const labels = new Int32Array(count);
-    for (let i = 0; i < count; i++) labels[i] = Number(raw[i]);
-    return { probabilities, labels };
+  private weightTensor(weight: number): ort.Tensor {
+    let t = this.weightTensors.get(weight);
+    if (!t) {
+      t = new ort.Tensor('float32', new Float32Array([weight]), [1]);
+      // Arbitrary numeric weights may be asked for: keep the map small.
+      if (this.weightTensors.size >= 64) this.weightTensors.clear();
+      this.weightTensors.set(weight, t);
+    }
+    return t;
+  }
+
+  /**
+   * One answer per weight, in order. `images`: count × features, image-major (preprocessed, values
+   * in [0, 1]); wrapped in one input tensor shared by every run. The exported graph takes
+   * `shared_weight` as shape [1] (not [N]), so the weights cannot be batched into a single
+   * `session.run` over a tiled image without changing the published model format; each run costs
+   * ~0.1 ms for one image, so 6 sequential runs are not where request time goes.
+   */
+  async runWeights(
+    images: Float32Array,
+    count: number,
+    features: number,
+    weights: readonly number[],
+  ): Promise<ModelAnswer[]> {
+    const image = new ort.Tensor('float32', images, [count, features]);
+    const answers: ModelAnswer[] = [];
+    for (const w of weights) {
+      const out = await this.session.run({ image, shared_weight: this.weightTensor(w) });
+      const probabilities = out.probabilities.data as Float32Array;
+      const raw = out.label.data as BigInt64Array;
+      const labels = new Int32Array(count);
+      for (let i = 0; i < count; i++) labels[i] = Number(raw[i]);
+      answers.push({ probabilities, labels });
+    }
+    return answers;
   }
 }
 
