@@ -43,7 +43,8 @@ export function runTarget(arg: string, baseUrl: string): RunTarget {
   const share = /^\/s\/([A-Za-z0-9_-]+)\/?$/.exec(url.pathname);
   if (share) return { base: url.origin, api: `/s/${share[1]}/api/run`, id: null, share: true };
   const page = /^\/(?:api\/)?runs\/([0-9a-f-]{36})\/?$/.exec(url.pathname);
-  if (page && RUN_ID.test(page[1])) return { base: url.origin, api: `/api/runs/${page[1]}`, id: page[1], share: false };
+  if (page && RUN_ID.test(page[1]))
+    return { base: url.origin, api: `/api/runs/${page[1]}`, id: page[1], share: false };
   throw new CliError(`'${arg}' is neither a run id nor a run or share link URL`, 2);
 }
 
@@ -63,13 +64,23 @@ export class Client {
 
   async fetch(
     path: string,
-    init: { method?: string; json?: unknown; body?: Uint8Array; contentType?: string; accept?: string; auth?: 'required' | 'optional' } = {},
+    init: {
+      method?: string;
+      json?: unknown;
+      body?: Uint8Array;
+      contentType?: string;
+      accept?: string;
+      auth?: 'required' | 'optional';
+    } = {},
   ): Promise<Response> {
     const method = init.method ?? 'GET';
     const headers: Record<string, string> = { Accept: init.accept ?? 'application/json' };
     const { token } = this.options;
     if (init.auth === 'required' && !token) {
-      throw new CliError(`${method} ${path} needs the API token: pass --token or set WANN_TOKEN (npm start prints it)`, 2);
+      throw new CliError(
+        `${method} ${path} needs the API token: pass --token or set WANN_TOKEN (npm start prints it)`,
+        2,
+      );
     }
     if (token && init.auth) headers.Authorization = `Bearer ${token}`;
     let body: string | Uint8Array | undefined;

@@ -55,7 +55,7 @@ function integer(name: string, min: number) {
 }
 
 const mean = (xs: readonly number[] | null | undefined) =>
-  xs && xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+  xs?.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
 const fixed = (v: number | null | undefined, digits = 4) =>
   typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '–';
 const percent = (v: number | null | undefined) =>
@@ -102,33 +102,42 @@ program
   .option('--slice-size <n>', 'genomes per evaluation message', integer('slice size', 1))
   .option('--config <json>', 'more config fields as a JSON object, e.g. \'{"probAddNode":0.3}\'')
   .option('--watch', 'then watch it until it ends')
-  .action(async (opts: { population?: number; generations?: number; seed?: number; sliceSize?: number; config?: string; watch?: boolean }) => {
-    let extra: Record<string, unknown> = {};
-    if (opts.config) {
-      try {
-        extra = JSON.parse(opts.config) as Record<string, unknown>;
-      } catch (e) {
-        throw new CliError(`--config is not JSON: ${(e as Error).message}`, 2);
+  .action(
+    async (opts: {
+      population?: number;
+      generations?: number;
+      seed?: number;
+      sliceSize?: number;
+      config?: string;
+      watch?: boolean;
+    }) => {
+      let extra: Record<string, unknown> = {};
+      if (opts.config) {
+        try {
+          extra = JSON.parse(opts.config) as Record<string, unknown>;
+        } catch (e) {
+          throw new CliError(`--config is not JSON: ${(e as Error).message}`, 2);
+        }
+        if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) {
+          throw new CliError('--config must be a JSON object', 2);
+        }
       }
-      if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) {
-        throw new CliError('--config must be a JSON object', 2);
-      }
-    }
-    const config = {
-      ...extra,
-      ...(opts.population !== undefined && { population: opts.population }),
-      ...(opts.generations !== undefined && { generations: opts.generations }),
-      ...(opts.seed !== undefined && { seed: opts.seed }),
-      ...(opts.sliceSize !== undefined && { sliceSize: opts.sliceSize }),
-    };
-    const api = client();
-    const run = await api.json<Run>('/api/runs', { method: 'POST', json: config, auth: 'required' });
-    console.log(run.urls.page);
-    console.error(
-      `started run ${run.id}: population ${run.config.population}, ${run.generations} generations, seed ${run.config.seed}`,
-    );
-    if (opts.watch) process.exitCode = await watch(api, runTarget(run.id, api.base));
-  });
+      const config = {
+        ...extra,
+        ...(opts.population !== undefined && { population: opts.population }),
+        ...(opts.generations !== undefined && { generations: opts.generations }),
+        ...(opts.seed !== undefined && { seed: opts.seed }),
+        ...(opts.sliceSize !== undefined && { sliceSize: opts.sliceSize }),
+      };
+      const api = client();
+      const run = await api.json<Run>('/api/runs', { method: 'POST', json: config, auth: 'required' });
+      console.log(run.urls.page);
+      console.error(
+        `started run ${run.id}: population ${run.config.population}, ${run.generations} generations, seed ${run.config.seed}`,
+      );
+      if (opts.watch) process.exitCode = await watch(api, runTarget(run.id, api.base));
+    },
+  );
 
 program
   .command('watch')
@@ -147,7 +156,8 @@ async function watch(api: Client, target: RunTarget): Promise<number> {
   }
   const bar = new SingleBar(
     {
-      format: 'gen {value}/{total} {bar} {percentage}% | best fitness {best} | accuracy {acc} | ETA {eta_formatted}',
+      format:
+        'gen {value}/{total} {bar} {percentage}% | best fitness {best} | accuracy {acc} | ETA {eta_formatted}',
       hideCursor: true,
       noTTYOutput: true,
       notTTYSchedule: 2000,
@@ -166,18 +176,31 @@ async function watch(api: Client, target: RunTarget): Promise<number> {
   try {
     while (!final) {
       try {
-        const res = await api.fetch(`${target.api}/events?since=${since}`, { accept: 'text/event-stream', auth: 'optional' });
+        const res = await api.fetch(`${target.api}/events?since=${since}`, {
+          accept: 'text/event-stream',
+          auth: 'optional',
+        });
         failures = 0;
         for await (const event of readSse(res.body!)) {
           if (event.event === 'generation') {
-            const g = JSON.parse(event.data) as { generation: number; bestEverFitness: number | null; championAccuracy: number | null };
+            const g = JSON.parse(event.data) as {
+              generation: number;
+              bestEverFitness: number | null;
+              championAccuracy: number | null;
+            };
             since = g.generation;
-            bar.update(g.generation + 1, { best: fixed(g.bestEverFitness), acc: percent(g.championAccuracy) });
+            bar.update(g.generation + 1, {
+              best: fixed(g.bestEverFitness),
+              acc: percent(g.championAccuracy),
+            });
           } else if (event.event === 'status') {
             const s = JSON.parse(event.data) as Snapshot | null;
             if (s) {
               bar.setTotal(s.generations);
-              bar.update(s.generation, { best: fixed(s.bestEverFitness), acc: percent(mean(s.champion?.accuracy)) });
+              bar.update(s.generation, {
+                best: fixed(s.bestEverFitness),
+                acc: percent(mean(s.champion?.accuracy)),
+              });
               if (TERMINAL.has(s.status)) {
                 final = s;
                 break;
@@ -200,7 +223,7 @@ async function watch(api: Client, target: RunTarget): Promise<number> {
 
 program
   .command('status')
-  .description('print a run\'s status once')
+  .description("print a run's status once")
   .argument('<run>', 'run id, run page URL or share link URL')
   .action(async (arg: string) => {
     const { api, run } = target(arg);
@@ -241,43 +264,51 @@ program
   .argument('<run>', 'run id or run page URL')
   .option('--expires <duration>', 'lifetime, e.g. 12h, 7d, 30d (default 30d)')
   .option('--predict', 'let link holders ask for predictions too (scope view+predict)')
-  .option('--list', 'list this run\'s links instead')
+  .option('--list', "list this run's links instead")
   .option('--revoke <linkId>', 'revoke a link instead')
-  .action(async (arg: string, opts: { expires?: string; predict?: boolean; list?: boolean; revoke?: string }) => {
-    const { api, run } = target(arg);
-    if (run.share) throw new CliError('share links are managed with the run id and the API token, not a share link', 2);
-    interface Link {
-      id: string;
-      scope: string;
-      status: string;
-      expiresAt: string;
-      revokedAt: string | null;
-      url?: string;
-    }
-    if (opts.list) {
-      const { links } = await api.json<{ links: Link[] }>(`${run.api}/share`, { auth: 'required' });
-      if (links.length === 0) console.log('no share links');
-      for (const l of links) {
-        console.log(`${l.id}  ${l.status.padEnd(7)}  ${l.scope.padEnd(12)}  expires ${l.expiresAt}`);
+  .action(
+    async (arg: string, opts: { expires?: string; predict?: boolean; list?: boolean; revoke?: string }) => {
+      const { api, run } = target(arg);
+      if (run.share)
+        throw new CliError('share links are managed with the run id and the API token, not a share link', 2);
+      interface Link {
+        id: string;
+        scope: string;
+        status: string;
+        expiresAt: string;
+        revokedAt: string | null;
+        url?: string;
       }
-      return;
-    }
-    if (opts.revoke) {
-      const l = await api.json<Link>(`${run.api}/share/${encodeURIComponent(opts.revoke)}`, {
-        method: 'DELETE',
+      if (opts.list) {
+        const { links } = await api.json<{ links: Link[] }>(`${run.api}/share`, { auth: 'required' });
+        if (links.length === 0) console.log('no share links');
+        for (const l of links) {
+          console.log(`${l.id}  ${l.status.padEnd(7)}  ${l.scope.padEnd(12)}  expires ${l.expiresAt}`);
+        }
+        return;
+      }
+      if (opts.revoke) {
+        const l = await api.json<Link>(`${run.api}/share/${encodeURIComponent(opts.revoke)}`, {
+          method: 'DELETE',
+          auth: 'required',
+        });
+        console.log(`revoked ${l.id} (at ${l.revokedAt})`);
+        return;
+      }
+      const link = await api.json<Link>(`${run.api}/share`, {
+        method: 'POST',
+        json: {
+          scope: opts.predict ? 'view+predict' : 'view',
+          ...(opts.expires && { expiresIn: opts.expires }),
+        },
         auth: 'required',
       });
-      console.log(`revoked ${l.id} (at ${l.revokedAt})`);
-      return;
-    }
-    const link = await api.json<Link>(`${run.api}/share`, {
-      method: 'POST',
-      json: { scope: opts.predict ? 'view+predict' : 'view', ...(opts.expires && { expiresIn: opts.expires }) },
-      auth: 'required',
-    });
-    console.log(link.url);
-    console.error(`scope ${link.scope}, expires ${link.expiresAt}, link id ${link.id} (revoke: wann share ${run.id} --revoke ${link.id})`);
-  });
+      console.log(link.url);
+      console.error(
+        `scope ${link.scope}, expires ${link.expiresAt}, link id ${link.id} (revoke: wann share ${run.id} --revoke ${link.id})`,
+      );
+    },
+  );
 
 program
   .command('cancel')

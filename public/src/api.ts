@@ -39,12 +39,16 @@ export interface RequestOptions {
 async function errorOf(res: Response): Promise<HttpError> {
   let code = `http_${res.status}`;
   let message = `${res.status} ${res.statusText}`;
+  const text = await res.text().catch(() => '');
   try {
-    const body = (await res.json()) as { error?: { code?: string; message?: string } };
-    if (body.error?.message) message = body.error.message;
-    if (body.error?.code) code = body.error.code;
+    const body = JSON.parse(text) as { error?: { code?: string; message?: string } | string };
+    if (typeof body.error === 'string') message = body.error;
+    else if (body.error?.message) message = body.error.message;
+    if (typeof body.error === 'object' && body.error?.code) code = body.error.code;
   } catch {
-    // not JSON: keep the status line
+    // not JSON: the status line, and the start of a plain-text body
+    if (text.trim() && !text.trimStart().startsWith('<'))
+      message = `${message}: ${text.trim().slice(0, 160)}`;
   }
   if (res.status === 401 && code === 'unauthorized') {
     message = `${message} (enter the API token printed by \`npm start\` on the dashboard)`;

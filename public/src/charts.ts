@@ -65,6 +65,7 @@ class GenerationChart {
   update(rows: readonly GenerationRow[]): void {
     const xs = rows.map((r) => r.gen);
     this.plot.setData([xs, ...this.specs.map((s) => rows.map((r) => s.pick(r)))]);
+    this.container.dataset.points = String(xs.length);
     // Without a cursor on the chart, the legend shows the latest generation's values.
     if (xs.length && this.plot.cursor.idx == null) this.plot.setLegend({ idx: xs.length - 1 });
   }
@@ -161,6 +162,7 @@ export function signatureChart(container: HTMLElement, versions: readonly ModelV
     {
       width: widthOf(container),
       height: 240,
+      legend: { live: false },
       scales: {
         x: { time: false },
         y: { range: (_u, min, max) => [Math.max(0, Math.min(min, 0.5) - 0.05), Math.min(1, max + 0.05)] },

@@ -4,6 +4,7 @@
  * the inputs over enabled connections), outputs 0–9 on the right, nodes coloured by activation.
  */
 import { ACTIVATION_IDS } from '../../src/wann/activation-ids';
+import { layerNodes } from '../../src/wann/layout';
 import type { GenomeJson } from './api';
 import { el, svg } from './dom';
 
@@ -35,40 +36,6 @@ export interface NetworkStats {
   enabled: number;
   layers: number;
   usedInputs: number;
-}
-
-/** Layer of every node: 0 for bias and inputs, longest enabled path for hidden nodes. */
-export function layerNodes(genome: GenomeJson): { layer: Map<number, number>; depth: number } {
-  const layer = new Map<number, number>();
-  const incoming = new Map<number, number[]>();
-  for (const c of genome.conns) {
-    if (!c.enabled) continue;
-    const list = incoming.get(c.dst) ?? [];
-    list.push(c.src);
-    incoming.set(c.dst, list);
-  }
-  const kind = new Map(genome.nodes.map((n) => [n.id, n.kind]));
-  const visit = (id: number, stack: Set<number>): number => {
-    const known = layer.get(id);
-    if (known !== undefined) return known;
-    const k = kind.get(id);
-    if (k === 'bias' || k === 'input') {
-      layer.set(id, 0);
-      return 0;
-    }
-    if (stack.has(id)) return 0; // genomes are acyclic; guard anyway
-    stack.add(id);
-    let l = 1;
-    for (const src of incoming.get(id) ?? []) l = Math.max(l, visit(src, stack) + 1);
-    stack.delete(id);
-    layer.set(id, l);
-    return l;
-  };
-  let depth = 1;
-  for (const n of genome.nodes) if (n.kind === 'hidden') depth = Math.max(depth, visit(n.id, new Set()) + 1);
-  for (const n of genome.nodes) if (n.kind === 'output') layer.set(n.id, depth);
-  for (const n of genome.nodes) if (n.kind === 'bias' || n.kind === 'input') layer.set(n.id, 0);
-  return { layer, depth };
 }
 
 export function renderNetwork(genome: GenomeJson): {

@@ -67,6 +67,13 @@ function eta(): number | null {
   return perGen * Math.max(0, run.generations - run.generation);
 }
 
+/** While running, elapsed time counts from the start to now (the API's figure is from its last update). */
+function elapsed(): number | null {
+  if (run?.status === 'running' && run.timings.startedAt)
+    return Date.now() - Date.parse(run.timings.startedAt);
+  return run?.timings.elapsedMs ?? null;
+}
+
 function renderSummary(): void {
   if (!run) return;
   byId('title').textContent = `Run ${run.id.slice(0, 8)}`;
@@ -80,7 +87,7 @@ function renderSummary(): void {
   const facts: [string, string][] = [
     ['Generation', `${run.generation} / ${run.generations}`],
     ['ETA', run.status === 'running' ? duration(eta()) : TERMINAL.has(run.status) ? 'done' : '–'],
-    ['Elapsed', duration(run.timings.elapsedMs)],
+    ['Elapsed', duration(elapsed())],
     ['Best fitness', fmt(run.bestFitness)],
     ['Champion accuracy', pct(mean(champion?.accuracy))],
     ['Champion connections', champion ? String(champion.connections) : '–'],
@@ -200,6 +207,9 @@ async function refreshRun(withModels: boolean): Promise<void> {
 
 function scheduleChampion(): void {
   if (!run?.champion || run.champion.generation === shownChampionGen || championTimer) return;
+  if (shownChampionGen < 0) {
+    replace(byId('network-svg'), el('p', { class: 'muted' }, 'Loading the champion network…'));
+  }
   championTimer = setTimeout(async () => {
     championTimer = undefined;
     await loadChampion();

@@ -270,3 +270,43 @@ describe('requireRunAccess (the check predictions and model reads use)', () => {
     expect((await call('POST', `/runs/${runId}/predict`, link.token)).status).toBe(410);
   });
 });
+
+describe('published models and predictions through a link', () => {
+  const pixels = [Array.from({ length: 784 }, (_, i) => (i % 28 > 10 && i % 28 < 16 ? 1 : 0))];
+
+  it('lists models with download links under the token, and serves the ONNX file', async () => {
+    const link = await share(runId);
+    const base = `${pathOf(link.url)}/api/run`;
+    const res = await request(`${base}/models`, { token: null });
+    expect(res.status).toBe(200);
+    const { models } = (await res.json()) as { models: { version: number; urls: Record<string, string> }[] };
+    expect(models.length).toBeGreaterThan(0);
+    expect(models[0].urls.onnx).toBe(`http://wann.test${base}/models/${models[0].version}/model.onnx`);
+    const onnx = await request(pathOf(models[0].urls.onnx), { token: null });
+    expect(onnx.status).toBe(200);
+    expect((await onnx.arrayBuffer()).byteLength).toBeGreaterThan(100);
+    const latest = await request(`${base}/models/latest/genome.json`, { token: null });
+    expect(((await latest.json()) as { format: string }).format).toBe('wann-genome/1');
+  });
+
+  it('answers predictions for a view+predict link, by path or as a Bearer token', async () => {
+    const link = await share(runId, { scope: 'view+predict' });
+    const byPath = await post(`${pathOf(link.url)}/api/run/predict`, { pixels, top_k: 10 }, { token: null });
+    expect(byPath.status).toBe(200);
+    const body = (await byPath.json()) as { predictions: { label: number; score: number }[][] };
+    expect(body.predictions[0]).toHaveLength(10);
+    expect(body.predictions[0].reduce((s, p) => s + p.score, 0)).toBeCloseTo(1, 4);
+
+    const byBearer = await post(`/api/runs/${runId}/predict`, { pixels, top_k: 10 }, { token: link.token });
+    expect(byBearer.status).toBe(200);
+    expect(await byBearer.json()).toEqual(body);
+
+    const viewOnly = await share(runId, { scope: 'view' });
+    expect((await post(`/api/runs/${runId}/predict`, { pixels }, { token: viewOnly.token })).status).toBe(
+      403,
+    );
+    expect((await post(`/api/runs/${otherRunId}/predict`, { pixels }, { token: link.token })).status).toBe(
+      401,
+    );
+  });
+});

