@@ -30,8 +30,9 @@ function inferenceWorker() {
   };
 }
 
-// Two projects: `unit` (Node) for the platform-free core in src/, and `workers`
-// (vitest-pool-workers, inside workerd, with real D1/R2/Queues/Durable Objects) for workers/.
+// Three projects: `unit` (Node) for the platform-free core in src/, `workers`
+// (vitest-pool-workers, inside workerd, with real D1/R2/Queues/Durable Objects) for workers/, and
+// `browser` (Node: Chromium and the CLI against `npm start`'s servers).
 export default defineConfig({
   test: {
     projects: [
@@ -81,6 +82,19 @@ export default defineConfig({
           include: ['tests/workers/**/*.test.ts'],
           setupFiles: ['./tests/workers/setup.ts'],
           testTimeout: 60_000,
+        },
+      },
+      {
+        // Browser e2e (Debian's chromium via playwright-core) and CLI tests, against the servers
+        // `npm start` runs (started once by the global setup on a free port, own state).
+        test: {
+          name: 'browser',
+          environment: 'node',
+          include: ['tests/browser/**/*.test.ts'],
+          globalSetup: ['./tests/browser/global-setup.ts'],
+          fileParallelism: false,
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
         },
       },
     ],

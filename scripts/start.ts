@@ -12,17 +12,18 @@
  * 6. starts every Worker with `wrangler dev` on 127.0.0.1 and prints the URL and the token.
  * Ctrl-C (or SIGTERM) stops everything it started.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { buildPages } from './build-pages';
 import { buildShards } from './build-shards';
 
+const execFileAsync = promisify(execFile);
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
 const { values: args } = parseArgs({
@@ -108,28 +109,54 @@ if (!token) {
 const peers: Miniflare[] = [];
 if (peerCount > 0) {
   step(`${peerCount} evaluator processes (one per core)`);
-  // The evaluator Worker as deployed (wrangler's own bundling), run by peerCount workerd processes.
-  const outdir = join(ROOT, '.wrangler', 'tmp', `evaluator-peer-${process.pid}`);
-  execFileSync(
-    WRANGLER,
-    ['deploy', '--dry-run', '-c', 'workers/evaluator/wrangler.toml', '--env=', '--outdir', outdir],
-    { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
   const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(
     readFileSync(join(ROOT, 'workers', 'evaluator', 'wrangler.toml'), 'utf8'),
   )?.[1];
-  for (let i = 1; i <= peerCount; i++) {
-    const peer = new Miniflare({
-      name: `wann-evaluator-peer-${i}`,
-      modules: true,
-      scriptPath: join(outdir, 'index.js'),
-      compatibilityDate,
-      unsafeDevRegistryPath: REGISTRY,
+  let builds = 0;
+  /** The evaluator Worker bundled as deployed (wrangler's own bundling), loaded into every peer. */
+  const loadPeers = async () => {
+    const outdir = join(ROOT, '.wrangler', 'tmp', `evaluator-peer-${process.pid}-${builds++}`);
+    try {
+      await execFileAsync(
+        WRANGLER,
+        ['deploy', '--dry-run', '-c', 'workers/evaluator/wrangler.toml', '--env=', '--outdir', outdir],
+        { cwd: ROOT, env },
+      );
+      const options = (i: number) => ({
+        name: `wann-evaluator-peer-${i}`,
+        modules: true,
+        scriptPath: join(outdir, 'index.js'),
+        compatibilityDate,
+        unsafeDevRegistryPath: REGISTRY,
+      });
+      if (peers.length === 0) {
+        for (let i = 1; i <= peerCount; i++) peers.push(new Miniflare(options(i)));
+      } else {
+        await Promise.all(peers.map((peer, i) => peer.setOptions(options(i + 1))));
+      }
+      await Promise.all(peers.map((p) => p.ready));
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  };
+  await loadPeers();
+  // Like wrangler dev, follow source edits: peers still running old evaluation code would make
+  // results depend on which process evaluated a slice.
+  let pending: ReturnType<typeof setTimeout> | undefined;
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = () => {
+    reloading = reloading
+      .then(loadPeers)
+      .then(() => console.log('  evaluator peers reloaded with the changed sources'))
+      .catch((e) => console.error(`  evaluator peers not reloaded: ${(e as Error).message}`));
+  };
+  for (const dir of ['src', 'workers']) {
+    watch(join(ROOT, dir), { recursive: true }, (_event, file) => {
+      if (!file || /(^|\/)(\.wrangler|dist|node_modules)\//.test(String(file))) return;
+      clearTimeout(pending);
+      pending = setTimeout(reload, 300);
     });
-    peers.push(peer);
   }
-  await Promise.all(peers.map((p) => p.ready));
-  rmSync(outdir, { recursive: true, force: true });
 }
 
 step('wrangler dev');
@@ -141,6 +168,8 @@ const child = spawn(
     'wrangler.toml',
     '-c',
     'workers/evaluator/wrangler.toml',
+    '-c',
+    'workers/inference/wrangler.toml',
     '--local',
     '--ip',
     '127.0.0.1',

@@ -7,7 +7,8 @@
 
 import type { Env } from '../../workers/api/env';
 import api, { SearchCoordinator } from '../../workers/api/index';
-import { consumeSlices } from '../../workers/evaluator/index';
+import { evaluateSliceInputs, type SliceInputs } from '../../workers/evaluator/evaluate-slice';
+import { consumeSlices, type EvaluatorEnv } from '../../workers/evaluator/index';
 import type { SliceTask } from '../../workers/shared/contracts';
 
 export { SearchCoordinator };
@@ -20,6 +21,35 @@ export const faults = new Map<string, DeliveryRule>();
 
 /** Every delivery the consumer saw, for assertions: `${runId}:${gen}:${sliceStart}` → count. */
 export const deliveries = new Map<string, number>();
+
+/**
+ * Runs whose slices go to stand-in peer evaluators (EVAL_PEER_1 and 2: the peer entry point's code
+ * in this isolate, inputs copied as RPC would). Peer 2 fails on its second slice, so its lane
+ * falls back to evaluating in the consumer. Counts: slices each peer evaluated, by run.
+ */
+export const peerRuns = new Map<string, { peer1: number; peer2: number }>();
+
+function standInPeers(env: Env): EvaluatorEnv {
+  const counts = (task: SliceTask) => peerRuns.get(task.runId) ?? { peer1: 0, peer2: 0 };
+  let calls2 = 0;
+  const peer = (evaluate: (task: SliceTask, inputs: SliceInputs) => unknown) =>
+    ({
+      ping: async () => 'ok',
+      evaluate: async (t: SliceTask, i: SliceInputs) => evaluate(t, structuredClone(i)),
+    }) as never;
+  return {
+    ...env,
+    EVAL_PEER_1: peer((task, inputs) => {
+      counts(task).peer1++;
+      return evaluateSliceInputs(task, inputs);
+    }),
+    EVAL_PEER_2: peer((task, inputs) => {
+      if (++calls2 === 2) throw new Error('peer 2 went away');
+      counts(task).peer2++;
+      return evaluateSliceInputs(task, inputs);
+    }),
+  };
+}
 
 export default {
   fetch: api.fetch,
@@ -37,6 +67,12 @@ export default {
       if (action === 'duplicate') await env.EVAL_QUEUE.send(task, { contentType: 'json' });
       kept.push(message);
     }
-    await consumeSlices(kept, env);
+    const viaPeers = (m: Message<unknown>) => peerRuns.has((m.body as SliceTask).runId);
+    await consumeSlices(
+      kept.filter((m) => !viaPeers(m)),
+      env,
+    );
+    const forPeers = kept.filter(viaPeers);
+    if (forPeers.length) await consumeSlices(forPeers, standInPeers(env));
   },
 } satisfies ExportedHandler<Env, unknown>;

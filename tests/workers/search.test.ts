@@ -6,7 +6,7 @@ import { abortAllDurableObjects, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { populationKey } from '../../workers/shared/contracts';
-import { deliveries, faults } from './entry';
+import { deliveries, faults, peerRuns } from './entry';
 import {
   championOf,
   comparable,
@@ -84,6 +84,10 @@ describe('at-least-once delivery', () => {
     });
     const run = await waitFor(created.id);
     await expectSameAsBaseline(run);
+    // The copies of the last generation's messages may arrive after the run completed.
+    for (let i = 0; i < 100 && deliveriesOf(run.id, 2).join() !== '2,2,2,2'; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     expect(deliveriesOf(run.id, 1)).toEqual([2, 2, 2, 2]);
     expect(deliveriesOf(run.id, 2)).toEqual([2, 2, 2, 2]);
   });
@@ -113,6 +117,21 @@ describe('at-least-once delivery', () => {
     expect(deliveries.get(`${run.id}:1:0`)).toBe(4);
     // The failed run's D1 row and its finished generation stay queryable.
     expect(await generationRows(run.id)).toHaveLength(1);
+  });
+});
+
+describe('peer evaluators', () => {
+  it('slices handed to peer processes (one failing) give identical results', async () => {
+    const created = await startRun({ ...BASE, sliceSize: 4 });
+    const counts = { peer1: 0, peer2: 0 };
+    peerRuns.set(created.id, counts);
+    const run = await waitFor(created.id);
+    await expectSameAsBaseline(run);
+    // Generations 1 and 2 (16 slices) went through the peers: peer 2 failed on its second slice
+    // and was dropped; its slice and the rest were evaluated by peer 1 or the consumer itself.
+    expect(counts.peer1).toBeGreaterThan(0);
+    expect(counts.peer2).toBeGreaterThan(0);
+    expect(deliveriesOf(run.id, 1)).toHaveLength(8);
   });
 });
 

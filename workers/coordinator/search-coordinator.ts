@@ -293,16 +293,17 @@ export class SearchCoordinator extends DurableObject<Env> {
 
   private async driveOnce(): Promise<void> {
     for (;;) {
-      await this.flushLog();
       const meta = this.meta();
       if (!meta) return;
       if (meta.status !== 'running') {
+        await this.flushLog();
         await this.syncStatus();
         return;
       }
       const state = this.state();
       const gen = state.generation;
       if (gen >= meta.config.generations) {
+        await this.flushLog();
         // Published before the run reads as completed, so a finished run always has its model.
         await this.autoPublish(meta, state);
         await this.finishNow('completed', null);
@@ -323,6 +324,9 @@ export class SearchCoordinator extends DurableObject<Env> {
         continue;
       }
       await this.sendDueSlices(meta, gen);
+      // D1 rows of finished generations (and old blobs): written while the evaluators work, so
+      // they are not on the path from one generation to the next.
+      await this.flushLog();
       return;
     }
   }
