@@ -115,7 +115,10 @@ try {
   ).json()) as { id: string };
   const runId = created.id;
   for (;;) {
-    const run = (await (await fetch(`${url}/api/runs/${runId}`)).json()) as { status: string; error: string };
+    const run = (await (await fetch(`${url}/api/runs/${runId}`, { headers: auth })).json()) as {
+      status: string;
+      error: string;
+    };
     if (run.status === 'completed') break;
     if (run.status === 'failed') throw new Error(`search failed: ${run.error}`);
     await new Promise((r) => setTimeout(r, 250));

@@ -217,7 +217,9 @@ async function platformRun(evaluators: number): Promise<PlatformRun> {
     let seen = -1;
     let body: { status: string; generation: number; error: string | null; timings: { startedAt: string } };
     for (;;) {
-      body = await (await fetch(`${url}/api/runs/${run.id}`)).json();
+      body = await (
+        await fetch(`${url}/api/runs/${run.id}`, { headers: { Authorization: `Bearer ${token}` } })
+      ).json();
       status = body.status;
       if (body.generation !== seen) {
         seen = body.generation;
@@ -244,7 +246,11 @@ async function platformRun(evaluators: number): Promise<PlatformRun> {
       throw new ReloadedError('wrangler dev reloaded during the search (a source file changed)');
     }
     const rows = (
-      (await (await fetch(`${url}/api/runs/${run.id}/generations`)).json()) as {
+      (await (
+        await fetch(`${url}/api/runs/${run.id}/generations`, {
+          headers: { Authorization: `Bearer ${token}` },
+        })
+      ).json()) as {
         generations: GenerationRow[];
       }
     ).generations;

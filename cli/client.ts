@@ -127,7 +127,7 @@ async function httpError(method: string, path: string, res: Response, hadToken: 
   if (res.status === 401) {
     hint = hadToken
       ? ' (check --token / WANN_TOKEN: it must be the API token printed by npm start, or a share token for this run)'
-      : ' (pass --token or set WANN_TOKEN)';
+      : ' (pass --token or set WANN_TOKEN; without the API token a run is readable only through a share link URL)';
   }
   const label = code ? `${res.status} ${code}` : String(res.status);
   return new CliError(`${method} ${path} failed: ${label}: ${detail}${hint}`);

@@ -67,7 +67,11 @@ const program = new Command()
   .addOption(
     new Option('--url <url>', 'base URL of the platform').env('WANN_URL').default('http://127.0.0.1:8787'),
   )
-  .addOption(new Option('--token <token>', 'API token (or a share token, for predict)').env('WANN_TOKEN'))
+  .addOption(
+    new Option('--token <token>', 'API token (or a share token: reads and predictions of its run)').env(
+      'WANN_TOKEN',
+    ),
+  )
   .showHelpAfterError()
   .configureOutput({ outputError: (text, write) => write(text) });
 

@@ -1,6 +1,9 @@
 /**
  * The pages' HTTP client. The API token lives in this browser's localStorage (entered once on the
- * dashboard); link holders never have one. Errors carry the server's `{error: {code, message}}`.
+ * dashboard); link holders never have one. Writes send it as a Bearer header. Reads send no header:
+ * the owner's reads are authorised by the session cookie (`POST /api/session`, HttpOnly, set when
+ * the token is saved), which also covers what cannot send headers (EventSource, links); a link
+ * holder's reads go to the mirror under the share token. Errors carry `{error: {code, message}}`.
  */
 
 const TOKEN_KEY = 'wann.apiToken';
@@ -16,6 +19,49 @@ export function getToken(): string | null {
 export function setToken(token: string | null): void {
   if (token) localStorage.setItem(TOKEN_KEY, token);
   else localStorage.removeItem(TOKEN_KEY);
+}
+
+/**
+ * Starts (or renews) the owner's session cookie with `token`; throws an HttpError when the server
+ * refuses the token (then nothing is stored).
+ */
+export async function startSession(token: string): Promise<void> {
+  const res = await fetch('/api/session', {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
+  });
+  if (!res.ok) throw await errorOf(res);
+}
+
+/** Ends the owner's session (the server clears the cookie). */
+export async function endSession(): Promise<void> {
+  await fetch('/api/session', { method: 'DELETE' }).catch(() => undefined);
+}
+
+/** Saves the token and starts a session with it, or (null) forgets both. */
+export async function saveToken(token: string | null): Promise<void> {
+  if (token) {
+    await startSession(token);
+    setToken(token);
+  } else {
+    setToken(null);
+    await endSession();
+  }
+}
+
+/**
+ * With a saved token, renews the session so the pages' reads work. False when there is no token or
+ * the server refused it (other failures show up in the reads that follow).
+ */
+export async function renewSession(): Promise<boolean> {
+  const token = getToken();
+  if (!token) return false;
+  try {
+    await startSession(token);
+  } catch (e) {
+    if (e instanceof HttpError && e.status === 401) return false;
+  }
+  return true;
 }
 
 export class HttpError extends Error {

@@ -1,5 +1,5 @@
 /** Dashboard (`/`): the API token, the list of runs, and the form that starts a search. */
-import { getToken, HttpError, type Run, requestJson, setToken, TERMINAL } from './api';
+import { getToken, HttpError, type Run, renewSession, requestJson, saveToken, TERMINAL } from './api';
 import { readFields, renderFields } from './config-form';
 import { byId, el, fmt, mean, pct, replace, when } from './dom';
 
@@ -11,22 +11,37 @@ const fields = byId('start-fields');
 const startError = byId('start-error');
 const startSubmit = byId<HTMLButtonElement>('start-submit');
 
-function showTokenState(): void {
+function showTokenState(message?: string): void {
   const token = getToken();
-  tokenState.textContent = token ? 'Token saved in this browser.' : 'No token yet: needed to start searches.';
+  tokenState.textContent =
+    message ??
+    (token ? 'Token saved in this browser.' : 'No token yet: needed to see runs and to start searches.');
+  tokenState.classList.toggle('error', message !== undefined);
   tokenInput.value = '';
   tokenInput.placeholder = token ? '•••••••• (saved)' : 'API token';
 }
 
-byId('token-form').addEventListener('submit', (e) => {
+byId('token-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const value = tokenInput.value.trim();
-  if (value) setToken(value);
-  showTokenState();
+  if (!value) return;
+  try {
+    // The server checks the token and sets the session cookie the pages read with.
+    await saveToken(value);
+    showTokenState();
+  } catch (err) {
+    showTokenState(
+      `Not saved: ${err instanceof HttpError && err.status === 401 ? 'the server refused this token' : (err as Error).message}.`,
+    );
+  }
+  extra = [];
+  await loadRuns();
 });
-byId('token-forget').addEventListener('click', () => {
-  setToken(null);
+byId('token-forget').addEventListener('click', async () => {
+  await saveToken(null);
   showTokenState();
+  extra = [];
+  await loadRuns();
 });
 
 let next: string | null = null;
@@ -50,6 +65,24 @@ let timer: ReturnType<typeof setTimeout> | undefined;
 async function loadRuns(): Promise<void> {
   clearTimeout(timer);
   let active = false;
+  if (!getToken()) {
+    // The list is the owner's: nothing to ask the server for without the token.
+    moreButton.hidden = true;
+    replace(
+      runsBody,
+      el(
+        'tr',
+        {},
+        el(
+          'td',
+          { colspan: 6, class: 'muted', id: 'runs-need-token' },
+          'Enter the API token above to see the runs.',
+        ),
+      ),
+    );
+    byId('runs-updated').textContent = '';
+    return;
+  }
   try {
     const page = await requestJson<{ runs: Run[]; next: string | null }>('/api/runs?limit=20');
     const rows = [...page.runs, ...extra.filter((r) => !page.runs.some((p) => p.id === r.id))];
@@ -105,5 +138,14 @@ form.addEventListener('submit', async (e) => {
   }
 });
 
-showTokenState();
-void loadRuns();
+async function init(): Promise<void> {
+  showTokenState();
+  // A saved token: renew the session (the cookie may have expired); a refused one is forgotten.
+  if (getToken() && !(await renewSession())) {
+    await saveToken(null);
+    showTokenState('The saved token was refused by the server (was it changed?): enter the current one.');
+  }
+  await loadRuns();
+}
+
+void init();

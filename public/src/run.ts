@@ -12,6 +12,7 @@ import {
   HttpError,
   type ModelVersion,
   type Run,
+  renewSession,
   request,
   requestJson,
   TERMINAL,
@@ -49,6 +50,26 @@ function fatal(message: string): void {
   const p = byId('fatal');
   p.textContent = message;
   p.hidden = false;
+}
+
+/** The owner's page without (valid) credentials: say what is needed, show nothing of the run. */
+function needsToken(refused: boolean): void {
+  const p = byId('fatal');
+  replace(
+    p,
+    refused
+      ? 'The API token saved in this browser was refused: this run needs the API token. '
+      : 'This run needs the API token: only its owner (or someone with a share link) can see it. ',
+    el('a', { href: '/', id: 'enter-token' }, 'Enter the API token on the dashboard'),
+    ', then come back to this page.',
+  );
+  p.dataset.reason = 'needs-token';
+  p.hidden = false;
+  // Empty panels would read as "no data yet": show only the summary with the reason.
+  for (const id of ['curves', 'network', 'models', 'digit', 'downloads', 'config', 'share'])
+    byId(id).hidden = true;
+  byId('status').textContent = 'needs the API token';
+  byId('mode').textContent = 'no access';
 }
 
 /** Local path of an absolute API URL from the server (same origin). */
@@ -610,9 +631,15 @@ async function main(): Promise<void> {
     byId('brand').replaceWith(el('a', { class: 'brand', href: '/', id: 'brand' }, 'WANN'));
     modeBadge.textContent = getToken() ? 'owner' : 'read-only (no token)';
   }
+  // The owner's reads use the session cookie: renew it while the token is saved here.
+  const refused = owner && getToken() !== null && !(await renewSession());
   try {
     run = await requestJson<Run>(mode.api);
   } catch (e) {
+    if (owner && e instanceof HttpError && e.status === 401) {
+      needsToken(refused);
+      return;
+    }
     fatal(
       e instanceof HttpError && e.status === 404
         ? 'This run does not exist.'

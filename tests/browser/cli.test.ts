@@ -134,6 +134,13 @@ describe('wann CLI', () => {
     [['start', '--population', 'lots'], {}, 1, /population must be an integer/],
     [['watch', 'not-a-run'], {}, 2, /neither a run id nor a run or share link URL/],
     [['status', '00000000-0000-4000-8000-000000000000'], {}, 1, /404 run_not_found/],
+    // Reads need the API token (or a share link): without it even an unknown id is a plain 401.
+    [
+      ['status', '00000000-0000-4000-8000-000000000000'],
+      { WANN_TOKEN: undefined },
+      1,
+      /401 unauthorized: reading this run needs the API token.*share link URL/,
+    ],
     [['share', '00000000-0000-4000-8000-000000000000'], {}, 1, /404 run_not_found/],
     [
       ['--url', 'http://127.0.0.1:9', 'status', '00000000-0000-4000-8000-000000000000'],

@@ -1,8 +1,10 @@
 /**
  * End to end in Chromium against `npm start`'s servers: the owner starts a search from the
- * dashboard, watches the curves grow and the network appear, draws a digit, and shares the run; a
- * collaborator opens the link in a fresh browser (no token) and sees the run read-only, draws a
- * digit; the owner revokes the link and it stops working. Screenshots land in
+ * dashboard (saving the token starts the session cookie the pages read with), watches the curves
+ * grow and the network appear, draws a digit, and shares the run; a stranger with only the run URL
+ * is told it needs the API token and sees nothing; a collaborator opens the link in a fresh
+ * browser (no token) and sees the run read-only, draws a digit; the owner revokes the link and it
+ * stops working. Screenshots land in
  * tests/browser/screenshots/.
  */
 import { readFileSync, statSync } from 'node:fs';
@@ -122,6 +124,59 @@ describe.skipIf(SKIP !== null)('owner and collaborator in the browser', () => {
     await expect.poll(() => page.locator('#share-links li[data-status="active"]').count()).toBe(1);
   });
 
+  it('shows a stranger with only the run URL that it needs the API token, and no data', async () => {
+    const stranger = await launch();
+    try {
+      const { page } = stranger;
+      const id = runUrl.split('/').pop()!;
+      const response = await page.goto(runUrl);
+      expect(response?.status()).toBe(200); // the page is public: it holds no data
+      await expect.poll(() => page.textContent('#fatal')).toContain('needs the API token');
+      expect(await page.locator('#fatal').isVisible()).toBe(true);
+      expect(await page.getAttribute('#fatal a', 'href')).toBe('/');
+      expect(await page.textContent('#status')).toBe('needs the API token');
+      // Nothing of the run: no facts, points, network, models, downloads or controls.
+      expect(await page.locator('#facts dd').count()).toBe(0);
+      expect(await page.getAttribute('#chart-fitness', 'data-points')).toBeNull();
+      for (const selector of ['#network-svg svg', '#model-table', '[data-download]', '#cancel', '#fork-form'])
+        expect(await page.locator(selector).count(), selector).toBe(0);
+      expect(await page.textContent('#crumb')).toBe('');
+      expect(await page.locator('#curves').isHidden()).toBe(true);
+      await shot(page, '04a-run-needs-token');
+      // The API itself answers 401 in its JSON shape (asked with this browser's cookies): the run
+      // id alone grants nothing.
+      for (const path of [`/api/runs/${id}`, `/api/runs/${id}/generations`, '/api/runs']) {
+        const api = await stranger.context.request.get(`${URL_}${path}`);
+        expect(api.status(), path).toBe(401);
+        expect(((await api.json()) as { error: { code: string } }).error.code).toBe('unauthorized');
+      }
+
+      // Following the link, entering the token on the dashboard opens the run (session cookie).
+      await page.goto(runUrl);
+      await page.click('#fatal a');
+      await page.waitForURL(`${URL_}/`);
+      await expect.poll(() => page.textContent('#runs tbody')).toContain('Enter the API token');
+      await page.fill('#token', TOKEN);
+      await page.click('#token-form button[type=submit]');
+      await expect.poll(() => page.locator(`#runs tbody tr[data-run="${id}"]`).count()).toBe(1);
+      await page.goto(runUrl);
+      await expect.poll(() => page.textContent('#status')).toBe('completed');
+      expect(await page.locator('#fatal').isHidden()).toBe(true);
+      // The session is an HttpOnly, SameSite=Strict cookie that is not the token, good for reads only.
+      const [session] = (await stranger.context.cookies()).filter((c) => c.name === 'wann_session');
+      expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
+      expect(session.value).not.toContain(TOKEN);
+      expect((await stranger.context.request.get(`${URL_}/api/runs/${id}`)).status()).toBe(200);
+      expect(
+        (await stranger.context.request.post(`${URL_}/api/runs/${id}/fork`, { data: {} })).status(),
+      ).toBe(401);
+      // The only console errors are the browser reporting the refused (401) requests.
+      expect(stranger.errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
+    } finally {
+      await stranger.close();
+    }
+  });
+
   it('shows the run to a collaborator without the token, with no write controls', async () => {
     const guest = await launch();
     try {
@@ -228,6 +283,9 @@ describe.skipIf(SKIP !== null)('owner and collaborator in the browser', () => {
     const phone = await launch({ width: 390, height: 844 });
     try {
       await phone.page.goto(`${URL_}/`);
+      // The list is the owner's: a fresh browser enters the token first.
+      await phone.page.fill('#token', TOKEN);
+      await phone.page.click('#token-form button[type=submit]');
       await expect.poll(() => phone.page.locator('#runs tbody tr[data-run]').count()).toBeGreaterThan(0);
       const size = await phone.page
         .locator('html')

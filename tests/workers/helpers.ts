@@ -11,6 +11,19 @@ export function request(path: string, init: RequestInit & { token?: string | nul
   return exports.default.fetch(new Request(`${ORIGIN}${path}`, { ...rest, headers }));
 }
 
+/**
+ * Starts an owner session (`POST /api/session` with the API token) and returns the `Cookie` header
+ * value a browser would send back (`wann_session=…`).
+ */
+export async function sessionCookie(token: string = TOKEN): Promise<string> {
+  const res = await request('/api/session', { method: 'POST', token });
+  if (res.status !== 204) throw new Error(`POST /api/session → ${res.status} ${await res.text()}`);
+  const setCookie = new Headers(res.headers).get('Set-Cookie') ?? '';
+  const pair = setCookie.split(';')[0];
+  if (!pair.startsWith('wann_session=')) throw new Error(`no session cookie in '${setCookie}'`);
+  return pair;
+}
+
 export function post(path: string, body?: unknown, init: RequestInit & { token?: string | null } = {}) {
   return request(path, {
     method: 'POST',

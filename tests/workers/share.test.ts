@@ -232,7 +232,7 @@ describe('holding a link: /s/{token}', () => {
   });
 });
 
-describe('requireRunAccess (the check predictions and model reads use)', () => {
+describe('requireRunAccess (the check every per-run read and prediction uses)', () => {
   const probe = new Hono<{ Bindings: typeof env }>()
     .get('/runs/:id/view', requireRunAccess('view'), (c) => c.text('ok'))
     .post('/runs/:id/predict', requireRunAccess('predict'), (c) => c.text('ok'))
@@ -241,12 +241,18 @@ describe('requireRunAccess (the check predictions and model reads use)', () => {
   const call = (method: string, path: string, token?: string) =>
     probe.request(path, { method, headers: token ? { Authorization: `Bearer ${token}` } : {} }, env);
 
-  it('lets the owner do everything and anyone view', async () => {
+  it('lets the owner do everything and nobody without credentials do anything', async () => {
     expect((await call('POST', `/runs/${runId}/predict`, 'test-token')).status).toBe(200);
-    expect((await call('GET', `/runs/${runId}/view`)).status).toBe(200);
-    const res = await call('POST', `/runs/${runId}/predict`);
-    expect(res.status).toBe(401);
-    expect(header(res, 'WWW-Authenticate')).toMatch(/^Bearer/);
+    expect((await call('GET', `/runs/${runId}/view`, 'test-token')).status).toBe(200);
+    for (const [method, path] of [
+      ['GET', `/runs/${runId}/view`],
+      ['POST', `/runs/${runId}/predict`],
+    ]) {
+      const res = await call(method, path);
+      expect(res.status, path).toBe(401);
+      expect(header(res, 'WWW-Authenticate')).toMatch(/^Bearer/);
+      expect(((await res.json()) as ErrorBody).error.code).toBe('unauthorized');
+    }
   });
 
   it('accepts a share token for its own run and scope only', async () => {

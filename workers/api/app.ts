@@ -1,6 +1,7 @@
 /** The main Worker's HTTP app: JSON API under /api, one error shape, a body-size limit. */
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { sessionApp } from './auth';
 import type { Env } from './env';
 import { ApiError, errorBody, handleError } from './errors';
 import { inferenceProxyApp, modelsApp } from './models';
@@ -22,11 +23,13 @@ const PREDICT_PATH = /^\/api\/runs\/[^/]+\/predict$/;
 
 export const app = new Hono<{ Bindings: Env }>()
   .use('/api/*', (c, next) => (PREDICT_PATH.test(c.req.path) ? next() : configBodyLimit(c, next)))
+  .route('/api/session', sessionApp)
   .route('/api/runs/:id/share', shareAdminApp)
   .route('/api/runs', runsApp)
   .route('/api/runs', modelsApp)
   .route('/v2', inferenceProxyApp)
-  // Pages: the dashboard and scripts are static assets; the run page and share links go through here.
+  // Pages (public, no data: they read the API with the visitor's credentials): the dashboard and
+  // scripts are static assets; the run page and share links go through here.
   .get('/runs/:id', runPage)
   .route('/s', shareHolderApp)
   .get('/api/health', (c) => c.json({ ok: true }));

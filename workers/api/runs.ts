@@ -1,6 +1,8 @@
 /**
  * `/api/runs`: start, list, inspect, watch, cancel and fork searches. D1 answers the reads; each
  * run's SearchCoordinator (Durable Object RPC) does the writes and the live event stream.
+ * Writes need the API token; the list needs the owner (token or session cookie); one run's reads
+ * need the owner or a share token for that run (see auth.ts).
  */
 import { and, asc, desc, eq, gt, lt, or } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
@@ -10,7 +12,7 @@ import { generations, type RunRow, runs } from '../../schema/schema';
 import { resolveConfig, type SearchConfigInput, searchConfigSchema } from '../../src/wann/config';
 import type { StrategyState } from '../../src/wann/strategy';
 import type { RunConfig } from '../coordinator/types';
-import { requireApiToken } from './auth';
+import { requireApiToken, requireOwnerRead, requireRunAccess } from './auth';
 import type { Env } from './env';
 import { ApiError, describeIssues } from './errors';
 
@@ -176,7 +178,7 @@ export const runsApp = new Hono<{ Bindings: Env }>()
     return createRun(c, config);
   })
 
-  .get('/', async (c) => {
+  .get('/', requireOwnerRead, async (c) => {
     const q = parseQuery(c, listQuery);
     const db = drizzle(c.env.DB);
     let where: ReturnType<typeof or>;
@@ -202,12 +204,12 @@ export const runsApp = new Hono<{ Bindings: Env }>()
     return c.json({ runs: page.map((r) => runResource(r, origin)), next });
   })
 
-  .get('/:id', async (c) => {
+  .get('/:id', requireRunAccess('view'), async (c) => {
     const row = await findRun(c, c.req.param('id'));
     return c.json(runResource(row, new URL(c.req.url).origin));
   })
 
-  .get('/:id/generations', async (c) => {
+  .get('/:id/generations', requireRunAccess('view'), async (c) => {
     const row = await findRun(c, c.req.param('id'));
     const q = parseQuery(c, generationsQuery);
     const db = drizzle(c.env.DB);
@@ -261,7 +263,7 @@ export const runsApp = new Hono<{ Bindings: Env }>()
     return c.json({ runId: row.id, generations: page.map(toJson), next });
   })
 
-  .get('/:id/events', async (c) => {
+  .get('/:id/events', requireRunAccess('view'), async (c) => {
     const row = await findRun(c, c.req.param('id'));
     const q = parseQuery(c, eventsQuery);
     // EventSource resends the last `id:` (a generation) when it reconnects: replay from there.
@@ -319,7 +321,7 @@ export const runsApp = new Hono<{ Bindings: Env }>()
     return createRun(c, config, state);
   })
 
-  .get('/:id/champion', async (c) => {
+  .get('/:id/champion', requireRunAccess('view'), async (c) => {
     const row = await findRun(c, c.req.param('id'));
     const genome = await coordinator(c.env, row.id).champion();
     if (!genome) throw new ApiError(404, 'no_champion', `run ${row.id} has no finished generation yet`);

@@ -10,8 +10,12 @@
  *   generations (JSON, or CSV with `Accept: text/csv`), the SSE event stream, the champion genome,
  *   published models and their downloads, and `POST …/predict` when the scope is `view+predict`.
  *   Links in the JSON answers are rewritten to the mirror; write actions are left out.
- * API clients may instead send the share token as `Authorization: Bearer` to the per-run routes that
- * use `requireRunAccess` (predictions, KServe v2).
+ * API clients may instead send the share token as `Authorization: Bearer` to the per-run routes
+ * (`/api/runs/{runId}/…` reads, predictions, KServe v2), which all use `requireRunAccess`.
+ *
+ * The mirror's answers show the run id, but an id alone grants nothing: every per-run read needs
+ * the API token, the owner's session or a live share token for that run, so a revoked or expired
+ * link leaves its holder with nothing that still works.
  *
  * An unknown or malformed token is a 404 that says nothing more (the same answer for every wrong
  * token); a revoked or expired one is a 410.
@@ -158,6 +162,7 @@ async function mirror(
   const origin = url.origin;
   const headers = new Headers(c.req.raw.headers);
   headers.set('Authorization', `Bearer ${token}`);
+  headers.delete('Cookie'); // the link alone decides what this request may see
   const inner = new Request(`${origin}/api/runs/${runId}${rest}${url.search}`, {
     method,
     headers,

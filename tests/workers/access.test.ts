@@ -1,0 +1,296 @@
+/**
+ * Who may read what. Nothing about a run is public: the list needs the owner (API token, or the
+ * session cookie for reads), each run's reads need the owner or a live share token for that run.
+ * The session cookie never authorises writes, and a forged, tampered or expired one is refused.
+ */
+import { env, exports } from 'cloudflare:workers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createSessionValue } from '../../workers/api/session';
+import { type ErrorBody, header, post, request, sessionCookie, startRun, TOKEN, waitFor } from './helpers';
+
+const SMALL = { population: 32, generations: 2, sliceSize: 16, seed: 21, tournamentSize: 8 };
+
+let runId = '';
+let otherRunId = '';
+
+interface CreatedLink {
+  id: string;
+  token: string;
+  url: string;
+}
+
+async function share(id: string, body: unknown = {}): Promise<CreatedLink> {
+  const res = await post(`/api/runs/${id}/share`, body);
+  if (res.status !== 201) throw new Error(`share → ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+/** Per-run read routes; `:id` is replaced by the run id. */
+const RUN_READS = [
+  '/api/runs/:id',
+  '/api/runs/:id/generations',
+  '/api/runs/:id/events?since=-1',
+  '/api/runs/:id/champion',
+  '/api/runs/:id/models',
+  '/api/runs/:id/models/1/model.onnx',
+  '/api/runs/:id/models/latest/genome.json',
+  '/v2/models/:id',
+  '/v2/models/:id/ready',
+  '/v2/models/:id/versions/1',
+  '/v2/models/:id/versions/1/ready',
+];
+const pathFor = (route: string, id = runId) => route.replace(':id', id);
+
+/** `value` with the base64url character at `at` changed to its neighbour in the alphabet. */
+function flip(value: string, at: number): string {
+  const ch = value[at];
+  const next = ch === 'A' ? 'B' : 'A';
+  return value.slice(0, at) + next + value.slice(at + 1);
+}
+
+/** Reads the whole body (closing streams) and returns the status. */
+async function statusOf(res: Response): Promise<number> {
+  await res.arrayBuffer();
+  return res.status;
+}
+
+beforeAll(async () => {
+  runId = (await startRun(SMALL)).id;
+  otherRunId = (await startRun({ ...SMALL, seed: 22 })).id;
+  await waitFor(runId);
+  await waitFor(otherRunId);
+  // The champion is published when the run completes: wait for version 1.
+  for (let i = 0; i < 200; i++) {
+    const res = await request(`/api/runs/${runId}/models`);
+    if (((await res.json()) as { models: unknown[] }).models.length > 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('no model was published');
+});
+
+describe('reads without credentials (401)', () => {
+  it('refuses the run list', async () => {
+    const res = await request('/api/runs', { token: null });
+    expect(res.status).toBe(401);
+    expect(header(res, 'WWW-Authenticate')).toMatch(/^Bearer/);
+    const body = (await res.json()) as ErrorBody;
+    expect(body.error.code).toBe('unauthorized');
+    expect(body.error.message).toContain('API token');
+  });
+
+  it.each(RUN_READS)('refuses GET %s', async (route) => {
+    const res = await request(pathFor(route), { token: null });
+    expect(res.status).toBe(401);
+    expect(header(res, 'WWW-Authenticate')).toMatch(/^Bearer/);
+    const body = (await res.json()) as ErrorBody | { error: string };
+    // `/api` answers in the API's shape, `/v2` in the Open Inference Protocol's.
+    const message = typeof body.error === 'string' ? body.error : body.error.message;
+    if (typeof body.error !== 'string') expect(body.error.code).toBe('unauthorized');
+    expect(message).toMatch(/API token or a share link/);
+    expect(JSON.stringify(body)).not.toContain('"status"');
+  });
+
+  it('keeps health and the pages public (they hold no data)', async () => {
+    expect(await statusOf(await request('/api/health', { token: null }))).toBe(200);
+    expect(await statusOf(await request('/v2/health/ready', { token: null }))).toBe(200);
+    const page = await request(`/runs/${runId}`, { token: null });
+    expect(page.status).toBe(200);
+    expect(await page.text()).not.toContain(runId);
+  });
+});
+
+describe('reads with the API token (200)', () => {
+  it('lists the runs', async () => {
+    const res = await request('/api/runs');
+    expect(res.status).toBe(200);
+    const ids = ((await res.json()) as { runs: { id: string }[] }).runs.map((r) => r.id);
+    expect(ids).toEqual(expect.arrayContaining([runId, otherRunId]));
+  });
+
+  it.each(RUN_READS)('GET %s', async (route) => {
+    expect(await statusOf(await request(pathFor(route)))).toBe(200);
+  });
+});
+
+describe('reads with a share token as Bearer', () => {
+  let link: CreatedLink;
+  beforeAll(async () => {
+    link = await share(runId);
+  });
+
+  it.each(RUN_READS)('GET %s of its own run: 200', async (route) => {
+    expect(await statusOf(await request(pathFor(route), { token: link.token }))).toBe(200);
+  });
+
+  it.each(RUN_READS)('GET %s of another run: 401', async (route) => {
+    const res = await request(pathFor(route, otherRunId), { token: link.token });
+    expect(res.status).toBe(401);
+    expect(JSON.stringify(await res.json())).toContain('not valid for this run');
+  });
+
+  it('does not list runs (a share token is not the API token)', async () => {
+    expect(await statusOf(await request('/api/runs', { token: link.token }))).toBe(401);
+  });
+
+  it('after revocation: 410 with the token, and the run id alone grants nothing', async () => {
+    const revoked = await share(runId);
+    // The mirror's JSON shows the run id, nothing that outlives the link.
+    const mirrored = await request(`${new URL(revoked.url).pathname}/api/run`, { token: null });
+    const text = await mirrored.text();
+    expect(text).toContain(runId);
+    expect(text).not.toContain(TOKEN);
+    expect(text).not.toContain('/api/runs/');
+
+    await request(`/api/runs/${runId}/share/${revoked.id}`, { method: 'DELETE' });
+    for (const route of RUN_READS) {
+      const res = await request(pathFor(route), { token: revoked.token });
+      expect(res.status, route).toBe(410);
+      await res.arrayBuffer();
+      expect(await statusOf(await request(pathFor(route), { token: null })), route).toBe(401);
+    }
+    const mirror = await request(`${new URL(revoked.url).pathname}/api/run`, { token: null });
+    expect(mirror.status).toBe(410);
+    expect(((await mirror.json()) as ErrorBody).error.code).toBe('share_link_revoked');
+  });
+});
+
+describe('the owner session cookie', () => {
+  it('is set by POST /api/session with the API token: HttpOnly, SameSite=Strict, not the token', async () => {
+    const res = await request('/api/session', { method: 'POST' });
+    expect(res.status).toBe(204);
+    const cookie = header(res, 'Set-Cookie')!;
+    expect(cookie).toMatch(/^wann_session=v1\.[A-Za-z0-9_-]{22}\.\d+\.[A-Za-z0-9_-]{43}; /);
+    expect(cookie).toContain('HttpOnly');
+    expect(cookie).toContain('SameSite=Strict');
+    expect(cookie).toContain('Path=/');
+    expect(cookie).toMatch(/Max-Age=\d{6,}/);
+    expect(cookie).not.toContain('Secure'); // plain http here
+    expect(cookie).not.toContain(TOKEN);
+    expect(header(res, 'Cache-Control')).toBe('no-store');
+    // Two sessions are two different random ids.
+    expect(await sessionCookie()).not.toBe(await sessionCookie());
+  });
+
+  it('is Secure over https', async () => {
+    const res = await exports.default.fetch(
+      new Request('https://wann.test/api/session', {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${TOKEN}` },
+      }),
+    );
+    expect(res.status).toBe(204);
+    expect(header(res, 'Set-Cookie')).toMatch(/; Secure$/);
+  });
+
+  it.each([
+    ['no header', null],
+    ['a wrong token', 'nope'],
+  ])('is not set with %s (401)', async (_, token) => {
+    const res = await request('/api/session', { method: 'POST', token });
+    expect(res.status).toBe(401);
+    expect(header(res, 'Set-Cookie')).toBeNull();
+  });
+
+  it('cannot be started by a share token or by the cookie itself', async () => {
+    const link = await share(runId);
+    expect(await statusOf(await request('/api/session', { method: 'POST', token: link.token }))).toBe(401);
+    const cookie = await sessionCookie();
+    const res = await request('/api/session', { method: 'POST', token: null, headers: { Cookie: cookie } });
+    expect(res.status).toBe(401);
+  });
+
+  it('grants the list and every per-run read', async () => {
+    const cookie = await sessionCookie();
+    const list = await request('/api/runs', { token: null, headers: { Cookie: cookie } });
+    expect(list.status).toBe(200);
+    expect(((await list.json()) as { runs: unknown[] }).runs.length).toBeGreaterThanOrEqual(2);
+    for (const route of RUN_READS) {
+      const res = await request(pathFor(route), { token: null, headers: { Cookie: `a=b; ${cookie}` } });
+      expect(res.status, route).toBe(200);
+      await res.arrayBuffer();
+    }
+    const events = await request(`/api/runs/${runId}/events?since=-1`, {
+      token: null,
+      headers: { Cookie: cookie },
+    });
+    expect(header(events, 'Content-Type')).toContain('text/event-stream');
+    expect(await events.text()).toContain('event: generation');
+  });
+
+  it('never authorises writes: every write with only the cookie is a 401', async () => {
+    const cookie = await sessionCookie();
+    const only = { token: null, headers: { Cookie: cookie, 'Content-Type': 'application/json' } };
+    const writes: [string, string, unknown][] = [
+      ['POST', `/api/runs/${runId}/cancel`, undefined],
+      ['POST', `/api/runs/${runId}/fork`, {}],
+      ['POST', '/api/runs', SMALL],
+      ['POST', `/api/runs/${runId}/publish`, undefined],
+      ['POST', `/api/runs/${runId}/share`, {}],
+      ['DELETE', `/api/runs/${runId}/share/x`, undefined],
+      ['POST', `/api/runs/${runId}/predict`, { pixels: [] }],
+      ['POST', `/v2/models/${runId}/infer`, { inputs: [] }],
+    ];
+    for (const [method, path, body] of writes) {
+      const res = await request(path, {
+        ...only,
+        method,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      expect(res.status, `${method} ${path}`).toBe(401);
+      await res.arrayBuffer();
+    }
+    // GET of an owner-only write resource (share links) is not a run read either.
+    expect(await statusOf(await request(`/api/runs/${runId}/share`, only))).toBe(401);
+  });
+
+  it('does not override an explicit wrong Authorization header', async () => {
+    const cookie = await sessionCookie();
+    const res = await request(`/api/runs/${runId}`, { token: 'wrong', headers: { Cookie: cookie } });
+    expect(res.status).toBe(401);
+    expect(await statusOf(await request('/api/runs', { token: 'wrong', headers: { Cookie: cookie } }))).toBe(
+      401,
+    );
+  });
+
+  it.each([
+    ['a flipped signature character', (v: string) => flip(v, v.length - 10)],
+    // The last character's low bits are base64 padding: only the canonical spelling is accepted.
+    ['a non-canonical last character', (v: string) => flip(v, v.length - 1)],
+    ['a later expiry', (v: string) => v.replace(/\.(\d+)\./, (_, e) => `.${Number(e) + 86_400}.`)],
+    ['another session id', (v: string) => v.replace(/^v1\.[A-Za-z0-9_-]{22}/, `v1.${'A'.repeat(22)}`)],
+    ['the raw API token', () => TOKEN],
+    ['garbage', () => 'x.y.z'],
+    ['an empty value', () => ''],
+  ])('refuses a tampered cookie: %s', async (_, tamper) => {
+    const value = (await sessionCookie()).slice('wann_session='.length);
+    const cookie = `wann_session=${tamper(value)}`;
+    for (const path of ['/api/runs', `/api/runs/${runId}`]) {
+      const res = await request(path, { token: null, headers: { Cookie: cookie } });
+      expect(res.status, path).toBe(401);
+      await res.arrayBuffer();
+    }
+  });
+
+  it('refuses an expired cookie and one signed for another API token', async () => {
+    const expired = await createSessionValue(env.API_TOKEN!, Date.now() - 2 * 86_400_000, 86_400);
+    const foreign = await createSessionValue('another-token');
+    for (const { value } of [expired, foreign]) {
+      for (const path of ['/api/runs', `/api/runs/${runId}`]) {
+        const res = await request(path, { token: null, headers: { Cookie: `wann_session=${value}` } });
+        expect(res.status, path).toBe(401);
+        await res.arrayBuffer();
+      }
+    }
+    // The same construction with the right token and a live expiry is accepted (the test is fair).
+    const live = await createSessionValue(env.API_TOKEN!);
+    const ok = await request('/api/runs', { token: null, headers: { Cookie: `wann_session=${live.value}` } });
+    expect(await statusOf(ok)).toBe(200);
+  });
+
+  it('DELETE /api/session clears it', async () => {
+    const res = await request('/api/session', { method: 'DELETE', token: null });
+    expect(res.status).toBe(204);
+    const cookie = header(res, 'Set-Cookie')!;
+    expect(cookie).toMatch(/^wann_session=; Max-Age=0; Path=\/; HttpOnly; SameSite=Strict/);
+  });
+});
