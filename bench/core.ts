@@ -5,7 +5,8 @@
  * evaluation, measured in the same run, for the speed-up ratio.
  *
  *   npm run bench            (writes bench/results/core.json and the README table)
- *   npm run bench -- --quick (fewer repetitions, no README update)
+ *   npm run bench -- --quick (fewer repetitions, writes neither results nor README)
+ *   npm run bench -- --js    (the plain JS evaluator, without the WebAssembly kernel)
  */
 
 import { execFileSync } from 'node:child_process';
@@ -18,6 +19,7 @@ import { SHARED_WEIGHTS } from '../src/wann/activation-ids';
 import { enabledCount, encodePopulation, genomeToJson, nodeCount } from '../src/wann/genome';
 import { compile, Evaluator } from '../src/wann/network';
 import { EvalPool } from './eval-pool';
+import { loadKernel } from './kernel';
 import { ensureShards, readShard } from './mnist';
 import { benchPopulation, meanOf } from './populations';
 import { updateReadmeTable } from './readme-table';
@@ -28,6 +30,10 @@ const POPULATION = 960;
 const TARGETS = [120, 500, 2000];
 const quick = process.argv.includes('--quick');
 const REPS = quick ? 1 : 3;
+/** The WebAssembly SIMD kernel unless --js (the pool's workers follow the same flag). */
+const useKernel = !process.argv.includes('--js');
+if (!useKernel) process.env.WANN_JS = '1';
+const ENGINE = useKernel ? 'wann-edge (TypeScript + wasm SIMD)' : 'wann-edge (TypeScript)';
 
 interface Row {
   meanConnections: number;
@@ -64,7 +70,7 @@ async function main() {
       );
 
       // One thread: compile + evaluate every genome, as a generation does.
-      const evaluator = new Evaluator();
+      const evaluator = new Evaluator(useKernel ? { kernel: loadKernel() } : {});
       const single: number[] = [];
       for (let r = 0; r < REPS; r++) {
         const s = performance.now();
@@ -91,7 +97,7 @@ async function main() {
           secondsPerGeneration: +secs.toFixed(4),
           genomeEvalsPerSecond: Math.round(POPULATION / secs),
           updatesPerSecond: Math.round(updates / secs),
-          engine: 'wann-edge (TypeScript)',
+          engine: ENGINE,
         });
         console.log(
           `  ${n} thread(s): ${secs.toFixed(3)} s/generation, ${(POPULATION / secs).toFixed(0)} genomes/s`,
@@ -143,7 +149,8 @@ async function main() {
   }
 
   const results = rows.map(({ engine, meanHiddenNodes, ...core }) => ({ ...core, meanHiddenNodes, engine }));
-  writeFileSync(join(HERE, 'results', 'core.json'), `${JSON.stringify(results, null, 2)}\n`);
+  // --quick is a smoke run: it leaves the recorded results alone.
+  if (!quick) writeFileSync(join(HERE, 'results', 'core.json'), `${JSON.stringify(results, null, 2)}\n`);
   const table = [
     '| mean enabled connections | hidden nodes | engine | threads | s / generation | genomes / s | conn·image·weight updates / s | vs dense numpy |',
     '|---:|---:|---|---:|---:|---:|---:|---:|',

@@ -3,8 +3,10 @@ import { parentPort } from 'node:worker_threads';
 import { decodePopulation } from '../src/wann/genome';
 import { compile, Evaluator } from '../src/wann/network';
 import type { Batch, GenomeResult } from '../src/wann/types';
+import { loadKernel } from './kernel';
 
-const evaluator = new Evaluator();
+// The WebAssembly SIMD kernel, unless WANN_JS=1 (bench/core.ts --js sets it).
+const evaluator = new Evaluator(process.env.WANN_JS === '1' ? {} : { kernel: loadKernel() });
 const batches = new Map<string, { batch: Batch; weights: readonly number[] }>();
 
 parentPort!.on('message', (msg) => {

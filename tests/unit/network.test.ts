@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { type Rng, stream } from '../../src/random';
 import {
@@ -10,6 +11,7 @@ import {
 import { SHARED_WEIGHTS } from '../../src/wann/activation-ids';
 import { applyActivationReference } from '../../src/wann/activations';
 import { type Genome, GenomeFormatError, initialGenome } from '../../src/wann/genome';
+import { compileKernel } from '../../src/wann/kernel/kernel';
 import {
   compile,
   Evaluator,
@@ -20,6 +22,9 @@ import {
   predictLabels,
 } from '../../src/wann/network';
 import type { Batch } from '../../src/wann/types';
+
+/** The optional WebAssembly SIMD kernel (src/wann/kernel/kernel.wasm). */
+const kernel = compileKernel(readFileSync(new URL('../../src/wann/kernel/kernel.wasm', import.meta.url)));
 
 // ---------------------------------------------------------------------------------------------
 // An obviously correct reference: recursive, memoised per node, float64, Math.* activations.
@@ -203,6 +208,9 @@ describe('forward pass against the reference', () => {
   it('matches on many random genomes at every shared weight (fitness, accuracy, probabilities)', () => {
     const small = new Evaluator({ tile: 7 }); // several tiles per batch, a partial last one
     const big = new Evaluator();
+    // The same with the WebAssembly kernel (tile 7 → 8: odd partial tiles).
+    const smallKernel = new Evaluator({ tile: 7, kernel });
+    const bigKernel = new Evaluator({ kernel });
     let worstFitness = 0;
     let worstProbability = 0;
     let nearTies = 0;
@@ -224,7 +232,7 @@ describe('forward pass against the reference', () => {
         expectSamePredictions(predictLabels(plan, batch, w), ref.logits[k], `genome ${t} weight ${w}`),
       );
       nearTies += ties.reduce((a, b) => a + b, 0);
-      for (const ev of [small, big]) {
+      for (const ev of [small, big, smallKernel, bigKernel]) {
         const got = ev.evaluate(plan, batch, SHARED_WEIGHTS);
         got.accuracy.forEach((a, k) => {
           expect(Math.abs(a - ref.accuracy[k])).toBeLessThanOrEqual(ties[k] / batch.count + 1e-15);
@@ -563,6 +571,93 @@ describe('fitness clamping', () => {
       const r = evaluate(compile(g), batch, [100, -100, 1e-300, 0, 37.5]);
       for (const f of r.fitness) expect(f >= MIN_FITNESS && f <= 0).toBe(true);
     }
+  });
+});
+
+describe('WebAssembly kernel', () => {
+  // The kernel computes the same formulas in the same order as the JS path, two examples per
+  // f64x2: only exp differs (table-free, ≤ 5e-16 relative vs ≤ 4e-16), and sin/cos/sums are
+  // bit-identical. Differences reach the fitness only through chaotic amplification (sin of
+  // large pre-activations), far below 1e-9.
+  it('agrees with the JS path on many random genomes, weights and batch sizes', () => {
+    const js = new Evaluator({ tile: 32 });
+    const wasm = new Evaluator({ tile: 32, kernel });
+    let worst = 0;
+    let differentPredictions = 0;
+    let predictions = 0;
+    for (let t = 0; t < 300; t++) {
+      const rng = stream(21, t, 'test', 0);
+      const inputs = 1 + rng.int(12);
+      const outputs = 1 + rng.int(10);
+      const g = randomGenome(rng, inputs, outputs, rng.int(t < 250 ? 20 : 80));
+      const batch = randomBatch(rng, inputs, outputs, 1 + rng.int(t < 250 ? 70 : 300));
+      const plan = compile(g);
+      const weights = t % 3 === 0 ? [0.7, -1.3, 1.3, 0, -0.7, 37.5, -37.5, 1e-300] : SHARED_WEIGHTS;
+      const a = js.evaluate(plan, batch, weights);
+      const b = wasm.evaluate(plan, batch, weights);
+      a.fitness.forEach((f, k) => {
+        expect(Number.isFinite(b.fitness[k])).toBe(true);
+        worst = Math.max(worst, Math.abs(f - b.fitness[k]));
+        expect(Math.abs(a.accuracy[k] - b.accuracy[k])).toBeLessThanOrEqual(2 / batch.count);
+      });
+      const pa = js.predictLabelsPerWeight(plan, batch, weights);
+      const pb = wasm.predictLabelsPerWeight(plan, batch, weights);
+      pa.forEach((v, i) => {
+        predictions++;
+        if (v !== pb[i]) differentPredictions++;
+      });
+      const qa = js.forwardProbabilities(plan, batch, weights[1]);
+      const qb = wasm.forwardProbabilities(plan, batch, weights[1]);
+      qa.forEach((q, i) => {
+        expect(Math.abs(q - qb[i])).toBeLessThan(1e-6);
+      });
+    }
+    expect(worst).toBeLessThan(1e-9);
+    // A different argmax needs a near-tie broken by a last-bit difference: rare.
+    expect(differentPredictions).toBeLessThan(predictions * 1e-3);
+  });
+
+  it('keeps every result finite on overflow, NaN and extreme weights', () => {
+    const wasm = new Evaluator({ kernel });
+    const acts = [1, 1, 11, 11, 11, 11, 11, 11, 11, 11, 11, 7];
+    const conns: [number, number][] = [[1, 4]];
+    for (let v = 4; v < 12; v++) conns.push([v, v + 1]);
+    conns.push([12, 2], [12, 13], [13, 3], [12, 3]);
+    const g = genomeOf(1, 2, [1, ...acts.slice(1)], conns);
+    const batch = batchOf(1, [[3], [0.5], [0], [1e30]], [0, 1, 0, 1]);
+    const plan = compile(g);
+    for (const weights of [SHARED_WEIGHTS, [100, -100, 0]]) {
+      const r = wasm.evaluate(plan, batch, weights);
+      const ref = evaluate(plan, batch, weights);
+      r.fitness.forEach((f, k) => {
+        expect(f >= MIN_FITNESS && f <= 0).toBe(true);
+        expect(f).toBeCloseTo(ref.fitness[k], 12);
+      });
+    }
+    for (let t = 0; t < 30; t++) {
+      const rng = stream(16, t, 'test', 0);
+      const g2 = randomGenome(rng, 3, 3, 10);
+      const batch2 = randomBatch(rng, 3, 3, 20);
+      const r = wasm.evaluate(compile(g2), batch2, [100, -100, 1e-300, 0, 37.5]);
+      for (const f of r.fitness) expect(f >= MIN_FITNESS && f <= 0).toBe(true);
+    }
+  });
+
+  it('grows its memory for larger plans and batches, and rejects a foreign module', () => {
+    const wasm = new Evaluator({ kernel });
+    for (const hidden of [2, 400, 5]) {
+      const rng = stream(22, hidden, 'test', 0);
+      const g = randomGenome(rng, 30, 10, hidden);
+      const batch = randomBatch(rng, 30, 10, 600);
+      const plan = compile(g);
+      const a = evaluate(plan, batch);
+      const b = wasm.evaluate(plan, batch);
+      b.fitness.forEach((f, k) => {
+        expect(Math.abs(f - a.fitness[k])).toBeLessThan(1e-9);
+      });
+    }
+    const empty = compileKernel(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
+    expect(() => new Evaluator({ kernel: empty })).toThrow(TypeError);
   });
 });
 

@@ -1,0 +1,96 @@
+/**
+ * The optional WebAssembly SIMD kernel of `Evaluator` (src/wann/kernel/kernel.wasm, generated with
+ * its WAT by scripts/build-kernel.ts): the two hot loops (summing a row's sources, and activation /
+ * softmax exp rows, logit gathering) two examples per f64x2 vector. Bit-identical to the JS path
+ * except exp-based values (gaussian, tanh, sigmoid, softmax): ≤ 5e-16 relative, ~1 ulp apart.
+ *
+ * Platform-agnostic: this file only instantiates an already compiled `WebAssembly.Module`.
+ * - Node: `new WebAssembly.Module(readFileSync(new URL('./kernel.wasm', import.meta.url)))`
+ *   (see bench/kernel.ts).
+ * - Workers: `import kernel from '…/src/wann/kernel/kernel.wasm'` (wrangler's default
+ *   CompiledWasm rule gives a Module); instantiating a precompiled Module synchronously is allowed.
+ */
+
+/**
+ * Compile the kernel's bytes synchronously (Node: bytes read with fs). Workers get the Module from
+ * their `.wasm` import instead (they may not compile from bytes).
+ */
+export function compileKernel(bytes: BufferSource): WebAssembly.Module {
+  // Some type declarations (workers-types) make the constructor abstract; it is not.
+  const Module = WebAssembly.Module as unknown as new (b: BufferSource) => WebAssembly.Module;
+  return new Module(bytes);
+}
+
+/** Byte offset of the evaluator's scratch view in the kernel's memory (below it: the exp table). */
+export const KERNEL_BUF_BYTE = 1024;
+
+type ActFn = (w: number, src: number, dst: number, len: number) => void;
+type MirFn = (w: number, src: number, dst: number, mirror: number, len: number) => void;
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  sum: (dst: number, list: number, n: number, signed: number, len: number) => void;
+  expsums: (
+    logit: number,
+    tile: number,
+    max: number,
+    sum: number,
+    recip: number,
+    outputs: number,
+    len: number,
+  ) => void;
+  gather: (
+    logit: number,
+    tile: number,
+    max: number,
+    min: number,
+    list: number,
+    outputs: number,
+    len: number,
+  ) => void;
+  [name: string]: unknown;
+}
+
+const PAGE = 65536;
+
+/** An instance of the kernel and its memory, which holds the evaluator's scratch buffer. */
+export class Kernel {
+  private readonly memory: WebAssembly.Memory;
+  /** act[id](w, src, dst, len): dst[i] = act_id(w · src[i]) (element indices into the view). */
+  readonly act: ActFn[];
+  /** mirror[id] for step, sigmoid, relu: dst = act(w · src), mirror = act(−w · src). */
+  readonly mirror: MirFn[];
+  /** sum(dst, list, n, signed, len): dst = Σ_k sign_k · row_k, (offset, sign) pairs at list. */
+  readonly sum: KernelExports['sum'];
+  /** expsums(logit, tile, max, sum, recip, outputs, len); recip < 0: no Σ 1/exp. */
+  readonly expsums: KernelExports['expsums'];
+  /** gather(logit, tile, max, min, list, outputs, len): clamped logits and their max/min per example. */
+  readonly gather: KernelExports['gather'];
+
+  constructor(module: WebAssembly.Module) {
+    const exports = new WebAssembly.Instance(module, {}).exports as unknown as KernelExports;
+    for (const name of ['memory', 'sum', 'expsums', 'gather', 'act1', 'act11', 'mir2', 'mir6', 'mir9']) {
+      if (!(name in exports)) throw new TypeError(`not the WANN kernel module: no export ${name}`);
+    }
+    this.memory = exports.memory;
+    this.act = [];
+    for (let id = 0; id <= 11; id++) this.act.push(exports[`act${id === 0 ? 1 : id}`] as ActFn);
+    this.mirror = [];
+    for (let id = 0; id <= 11; id++) this.mirror.push((exports[`mir${id}`] ?? exports.mir2) as MirFn);
+    this.sum = exports.sum;
+    this.expsums = exports.expsums;
+    this.gather = exports.gather;
+  }
+
+  /** A Float64Array view of at least `elements` doubles at KERNEL_BUF_BYTE (grows the memory). */
+  view(elements: number): Float64Array {
+    const bytes = KERNEL_BUF_BYTE + elements * 8;
+    const have = this.memory.buffer.byteLength;
+    if (have < bytes) this.memory.grow(Math.ceil((bytes - have) / PAGE));
+    return new Float64Array(
+      this.memory.buffer,
+      KERNEL_BUF_BYTE,
+      (this.memory.buffer.byteLength - KERNEL_BUF_BYTE) / 8,
+    );
+  }
+}

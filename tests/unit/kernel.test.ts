@@ -1,0 +1,115 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { stream } from '../../src/random';
+import {
+  ACTIVATION_MAX_ERROR,
+  applyActivationFast,
+  applyActivationReference,
+  fastExp,
+} from '../../src/wann/activations';
+import { compileKernel, Kernel } from '../../src/wann/kernel/kernel';
+
+const module = compileKernel(readFileSync(new URL('../../src/wann/kernel/kernel.wasm', import.meta.url)));
+
+/** Points as in activations.test.ts: near 0, moderate, large, awkward, non-finite. */
+function samples(n: number): number[] {
+  const rng = stream(31, 0, 'test', 0);
+  const xs = [0, -0, 0.5, -0.5, 1, 2.5, 1e-300, 5e-324, 1e300, -1e300, 2 ** 52 + 1, 1e9 + 0.5];
+  xs.push(Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY);
+  while (xs.length < n) {
+    const scale = [8, 100, 2e4, 1500][xs.length % 4];
+    xs.push((rng.float() - 0.5) * scale);
+  }
+  return xs;
+}
+
+describe('WebAssembly kernel rows', () => {
+  const k = new Kernel(module);
+  const n = 4001; // odd: the kernel pads to even
+  const buf = k.view(4 * n + 16);
+  const xs = samples(n);
+
+  it('activation rows equal the JS fast activations (exp-based ones within ~1e-15)', () => {
+    buf.set(xs, 0);
+    for (let id = 1; id <= 11; id++) {
+      for (const w of [1, -2, 0.37]) {
+        k.act[id](w, 0, n + 1, n);
+        for (let i = 0; i < n; i++) {
+          const y = w * xs[i];
+          const got = buf[n + 1 + i];
+          const fast = applyActivationFast(id, y);
+          if (Number.isNaN(fast)) {
+            expect(Number.isNaN(got), `act ${id}(${y})`).toBe(true);
+            continue;
+          }
+          // Exact for all but gaussian/tanh/sigmoid: two exps each within 5e-16 relative (and
+          // differences below 1e-300 where JS gives a subnormal and the kernel another).
+          const tol = id === 4 ? 1e-15 * Math.abs(fast) + 1e-300 : id === 5 || id === 6 ? 1e-15 : 0;
+          const ok = got === fast || Math.abs(got - fast) <= tol;
+          expect(ok, `act ${id}(${y}) = ${got}, JS ${fast}`).toBe(true);
+          if ((id === 4 || id === 5 || id === 6) && Math.abs(y) < 30) {
+            // Against the Math.* formulas: the documented bound of the JS version, plus 2 ulp.
+            const ref = applyActivationReference(id, y);
+            expect(Math.abs(got - ref)).toBeLessThanOrEqual(ACTIVATION_MAX_ERROR[id].abs + 4.5e-16);
+          }
+        }
+      }
+    }
+  });
+
+  it('mirrored rows give act(y) and act(−y) for step, sigmoid, relu', () => {
+    buf.set(xs, 0);
+    for (const id of [2, 6, 9]) {
+      k.mirror[id](1.5, 0, n + 1, 2 * n + 2, n);
+      for (let i = 0; i < n; i++) {
+        const y = 1.5 * xs[i];
+        if (!Number.isFinite(y)) continue; // relu(−∞) by the identity is ∞ − ∞, as in the JS path
+        const near = (a: number, b: number, tol: number) => a === b || Math.abs(a - b) <= tol;
+        expect(near(buf[n + 1 + i], applyActivationFast(id, y), 3e-16), `${id}(${y})`).toBe(true);
+        expect(near(buf[2 * n + 2 + i], applyActivationReference(id, -y), 5e-16), `${id}(${-y})`).toBe(true);
+      }
+    }
+  });
+
+  it('sums signed rows left to right, and exp sums match fastExp', () => {
+    const rng = stream(32, 0, 'test', 0);
+    const len = 101;
+    for (let i = 0; i < 9 * len; i++) buf[i] = (rng.float() - 0.5) * 10;
+    const list = 10 * len;
+    for (const terms of [1, 2, 4, 5, 9]) {
+      for (const signed of [0, 1]) {
+        for (let t = 0; t < terms; t++) {
+          buf[list + 2 * t] = t * len;
+          buf[list + 2 * t + 1] = signed && t % 2 ? -1 : 1;
+        }
+        k.sum(9 * len, list, terms, signed, len);
+        for (let i = 0; i < len; i++) {
+          let s = buf[list + 1] * buf[i];
+          for (let t = 1; t < terms; t++) s += buf[list + 2 * t + 1] * buf[t * len + i];
+          expect(buf[9 * len + i]).toBe(s);
+        }
+      }
+    }
+    // Softmax sums: 7 logit rows of a tile of 102, max row, sum and Σ 1/exp rows.
+    const tile = 102;
+    for (let j = 0; j < 7; j++) for (let i = 0; i < len; i++) buf[j * tile + i] = (rng.float() - 0.5) * 60;
+    const max = 7 * tile;
+    for (let i = 0; i < len; i++) {
+      let m = -Infinity;
+      for (let j = 0; j < 7; j++) m = Math.max(m, buf[j * tile + i]);
+      buf[max + i] = m;
+    }
+    k.expsums(0, tile, max, max + tile, max + 2 * tile, 7, len);
+    for (let i = 0; i < len; i++) {
+      let s = 0;
+      let r = 0;
+      for (let j = 0; j < 7; j++) {
+        const e = fastExp(buf[j * tile + i] - buf[max + i]);
+        s += e;
+        r += 1 / e;
+      }
+      expect(Math.abs(buf[max + tile + i] - s) / s).toBeLessThan(2e-15);
+      expect(Math.abs(buf[max + 2 * tile + i] - r) / r).toBeLessThan(2e-15);
+    }
+  });
+});
