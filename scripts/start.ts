@@ -14,7 +14,7 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,10 +122,18 @@ if (peerCount > 0) {
         ['deploy', '--dry-run', '-c', 'workers/evaluator/wrangler.toml', '--env=', '--outdir', outdir],
         { cwd: ROOT, env },
       );
+      // The entry module, then the wasm kernel as a compiled module (wrangler's CompiledWasm rule
+      // writes it next to index.js; Miniflare reads every file now, before outdir is removed).
+      const modules = [
+        { type: 'ESModule' as const, path: join(outdir, 'index.js') },
+        ...readdirSync(outdir)
+          .filter((f) => f.endsWith('.wasm'))
+          .map((f) => ({ type: 'CompiledWasm' as const, path: join(outdir, f) })),
+      ];
       const options = (i: number) => ({
         name: `wann-evaluator-peer-${i}`,
-        modules: true,
-        scriptPath: join(outdir, 'index.js'),
+        modulesRoot: outdir,
+        modules,
         compatibilityDate,
         unsafeDevRegistryPath: REGISTRY,
       });

@@ -11,6 +11,7 @@ import {
   populationOffsets,
   slicePopulation,
 } from '../../src/wann/genome';
+import kernelModule from '../../src/wann/kernel/kernel.wasm';
 import { compile, Evaluator } from '../../src/wann/network';
 import type { Batch, GenomeResult } from '../../src/wann/types';
 import { populationKey, type SliceTask, trainShardKey } from '../shared/contracts';
@@ -38,8 +39,25 @@ class LruCache<K, V> {
 const populations = new LruCache<string, { bytes: Uint8Array; offsets: Uint32Array }>(2);
 const batches = new LruCache<string, Batch>(8); // ~1 MB of float32 inputs per 1,000-image shard
 const shardBytes = new LruCache<string, Uint8Array>(8); // 257 KB each; kept only when forwarding
-/** One evaluator per isolate: it reuses its scratch buffers across genomes. */
-const evaluator = new Evaluator();
+/**
+ * One evaluator per isolate (it reuses its scratch buffers across genomes), with the WebAssembly
+ * SIMD kernel: wrangler's default CompiledWasm rule makes the `.wasm` import a compiled
+ * `WebAssembly.Module`, which may be instantiated synchronously (compiling bytes may not). Created
+ * on first use, so the kernel is not instantiated at startup. If instantiation throws, the JS path
+ * (same results but for ~1 ulp on exp-based activations), logged once per isolate.
+ */
+let evaluator: Evaluator | undefined;
+function isolateEvaluator(): Evaluator {
+  if (!evaluator) {
+    try {
+      evaluator = new Evaluator({ kernel: kernelModule });
+    } catch (e) {
+      console.error(`evaluator: wasm kernel unavailable (${String(e)}); evaluating with the JS path`);
+      evaluator = new Evaluator();
+    }
+  }
+  return evaluator;
+}
 
 /** The population blob is gone: the generation is over (or the run ended). Not an error. */
 export class StaleTaskError extends Error {
@@ -100,6 +118,7 @@ function failedResult(genome: Genome, weights: number): GenomeResult {
 
 /** The CPU-bound part: compile and evaluate each genome at every shared weight. */
 function evaluateGenomes(task: SliceTask, genomes: readonly Genome[], batch: Batch): GenomeResult[] {
+  const evaluator = isolateEvaluator();
   const results: GenomeResult[] = [];
   for (let i = 0; i < genomes.length; i++) {
     try {
