@@ -25,6 +25,7 @@ import { encodePopulation } from '../src/wann/genome';
 import { compile, Evaluator } from '../src/wann/network';
 import { ask, type GenerationMetrics, init, tell } from '../src/wann/strategy';
 import type { Batch, GenomeResult } from '../src/wann/types';
+import { loadKernel } from './kernel';
 import { ensureShards, readShard } from './mnist';
 import { benchPopulation, meanOf } from './populations';
 import { updateReadmeTable } from './readme-table';
@@ -288,7 +289,7 @@ interface CoreReplay {
 }
 
 function coreReplay(batches: Batch[]): CoreReplay {
-  const evaluator = new Evaluator();
+  const evaluator = new Evaluator({ kernel: loadKernel() });
   let state = init(config);
   const out: CoreReplay = { cpuSeconds: [], evalSeconds: [], tellSeconds: [], metrics: [] };
   for (let g = 0; g < config.generations; g++) {
@@ -357,7 +358,7 @@ async function sliceTimings(batch: Batch, shardBytes: Uint8Array): Promise<Slice
   for (const target of [120, 2000]) {
     const population = benchPopulation(SLICE * 3, target);
     const slices = [0, 1, 2].map((i) => population.slice(i * SLICE, (i + 1) * SLICE));
-    const evaluator = new Evaluator();
+    const evaluator = new Evaluator({ kernel: loadKernel() });
     const times: number[] = [];
     for (let rep = 0; rep < 2; rep++) {
       for (const slice of slices) {

@@ -5,10 +5,12 @@
  */
 import { decodeShard, shardToBatch } from '../src/data/shard';
 import { decodePopulation } from '../src/wann/genome';
+import kernelModule from '../src/wann/kernel/kernel.wasm';
 import { compile, Evaluator } from '../src/wann/network';
 import type { Batch } from '../src/wann/types';
 
-const evaluator = new Evaluator();
+// The same wasm kernel the evaluator Worker uses.
+const evaluator = new Evaluator({ kernel: kernelModule });
 let batch: Batch | null = null;
 let weights: number[] = [];
 

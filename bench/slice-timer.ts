@@ -4,6 +4,9 @@
  * clocks stand still while JavaScript computes, so the wall time of the round trip (≈ 1 ms of
  * overhead) is the measurement.
  */
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
@@ -25,10 +28,27 @@ export async function measureSlicesInWorkerd(
     write: false,
     conditions: ['workerd', 'worker', 'browser'],
     mainFields: ['module', 'main'],
+    // The wasm kernel stays a module of its own, as wrangler bundles it (CompiledWasm).
+    plugins: [
+      {
+        name: 'wasm-module',
+        setup(b) {
+          b.onResolve({ filter: /\.wasm$/ }, () => ({ path: './kernel.wasm', external: true }));
+        },
+      },
+    ],
   });
+  const root = fileURLToPath(new URL('.', import.meta.url));
   const mf = new Miniflare({
-    modules: true,
-    script: bundle.outputFiles[0].text,
+    modulesRoot: root,
+    modules: [
+      { type: 'ESModule', path: join(root, 'slice-timer.mjs'), contents: bundle.outputFiles[0].text },
+      {
+        type: 'CompiledWasm',
+        path: join(root, 'kernel.wasm'),
+        contents: new Uint8Array(readFileSync(new URL('../src/wann/kernel/kernel.wasm', import.meta.url))),
+      },
+    ],
     compatibilityDate: '2026-04-20',
   });
   try {
