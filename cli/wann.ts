@@ -155,6 +155,10 @@ program
 async function watch(api: Client, target: RunTarget): Promise<number> {
   const run = await api.json<Run>(target.api, { auth: 'optional' });
   if (TERMINAL.has(run.status)) {
+    // Already over (small runs finish in a second): show the final progress line, then the summary.
+    process.stderr.write(
+      `gen ${run.generation}/${run.generations} | best fitness ${fixed(run.bestFitness)} | accuracy ${percent(mean(run.champion?.accuracy))}\n`,
+    );
     console.log(summary(run.id, run));
     return run.status === 'completed' ? 0 : 1;
   }

@@ -15,7 +15,8 @@ const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
 const SKIP = inject('browserSkip');
 
-const RUN = { population: '48', generations: '60', seed: '1' };
+// Long enough to still be running when the page first draws (a generation of 48 takes ~50 ms).
+const RUN = { population: '48', generations: '200', seed: '1' };
 
 /** Page-side values read through locators (the test's tsconfig has no DOM types). */
 interface Sized {
@@ -65,7 +66,7 @@ describe.skipIf(SKIP !== null)('owner and collaborator in the browser', () => {
     const status = await page.textContent('#status');
     expect(status).toBe('running');
     await expect.poll(points, { timeout: 30_000 }).toBeGreaterThan(first);
-    await expect.poll(() => page.textContent('[data-fact="Generation"]')).toMatch(/^\d+ \/ 60$/);
+    await expect.poll(() => page.textContent('[data-fact="Generation"]')).toMatch(/^\d+ \/ 200$/);
     await shot(page, '02-run-live');
   });
 
@@ -103,7 +104,7 @@ describe.skipIf(SKIP !== null)('owner and collaborator in the browser', () => {
       .trim()
       .split('\n');
     expect(lines[0]).toMatch(/^gen,/);
-    expect(lines).toHaveLength(61);
+    expect(lines).toHaveLength(Number(RUN.generations) + 1);
     const [onnx] = await Promise.all([
       page.waitForEvent('download'),
       page.click('[data-download="Latest model (ONNX)"]'),
@@ -187,7 +188,7 @@ describe.skipIf(SKIP !== null)('owner and collaborator in the browser', () => {
       expect(await page.textContent('#mode')).toContain('shared view');
       await expect
         .poll(async () => Number(await page.getAttribute('#chart-fitness', 'data-points')))
-        .toBe(60);
+        .toBe(Number(RUN.generations));
       await page.locator('#network-svg svg').waitFor({ timeout: 30_000 });
       // Not hidden: absent. No write buttons, forms, token fields or links back to the dashboard.
       for (const selector of ['#cancel', '#publish', '#fork-form', '#share-form', '#token', 'a[href="/"]']) {
@@ -268,14 +269,14 @@ describe.skipIf(SKIP !== null)('owner and collaborator in the browser', () => {
     const { page } = owner;
     await page.goto(runUrl);
     await page.click('#fork summary');
-    await page.fill('#fork-form [name="generations"]', '64');
+    await page.fill('#fork-form [name="generations"]', '208');
     expect(await page.locator('#fork-form [name="population"]').isDisabled()).toBe(true);
     await page.click('#fork-form button[type=submit]');
     await page.waitForURL((u) => /\/runs\/[0-9a-f-]{36}$/.test(u.pathname) && u.href !== runUrl);
     await expect.poll(() => page.textContent('#config-facts')).toContain('forked from');
     expect(await page.getAttribute('#config-facts a', 'href')).toBe(new URL(runUrl).pathname);
     await expect.poll(() => page.textContent('#status'), { timeout: 60_000 }).toBe('completed');
-    expect(await page.textContent('[data-fact="Generation"]')).toBe('64 / 64');
+    expect(await page.textContent('[data-fact="Generation"]')).toBe('208 / 208');
     expect(owner.errors).toEqual([]);
   });
 
