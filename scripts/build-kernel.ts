@@ -13,7 +13,9 @@
  * (and tanh/sigmoid/gaussian, softmax) is table-free here (a lookup per lane is slow in SIMD):
  * degree-10 polynomial, relative error ≤ 5e-16 against the JS version's ≤ 4e-16.
  *
- * Memory layout: the evaluator's Float64Array scratch view starts at byte BUF_BYTE (1024). All kernel arguments are element indices into that view.
+ * Memory layout: the evaluator's Float64Array scratch view starts at byte BUF_BYTE (1024). All kernel arguments are element indices into that view,
+ * except `insums`' program and inputs (byte addresses: a Float32 copy of the batch's inputs lives
+ * after the scratch view, see `Evaluator` in src/wann/network.ts).
  * Rows are processed two elements at a time: when `len` is odd, one element past `len` is read
  * and written, so rows must have an even stride (the evaluator rounds its tile up to even).
  */
@@ -295,6 +297,63 @@ function sumFunc(): string {
 }
 
 /**
+ * insums(prog, rows, x, len): the input sums of a tile (`loadTile` in network.ts). `prog` (byte
+ * address) holds, per row, i32s: destination (element index of the view), bias count, n, then n
+ * byte offsets of its input rows from `x` (byte address of the tile's first example in the Float32
+ * inputs copy). dst[i] = bias + x_1[i] + … + x_n[i], left to right (each float32 widened exactly),
+ * four input rows per pass as the JS path: the same additions in the same order, so bit-identical.
+ */
+function inSumsFunc(): string {
+  const names = ['a', 'b', 'c', 'd'];
+  const term = (nm: string) =>
+    `(f64x2.promote_low_f32x4 (v128.load64_zero (i32.add ${g(`p${nm}`)} ${g('h')})))`;
+  const variants: string[] = [];
+  for (const first of [0, 1]) {
+    for (let take = 1; take <= 4; take++) {
+      let expr = first ? vload(at('dst')) : g('bias');
+      for (const nm of names.slice(0, take)) expr = add(expr, term(nm));
+      variants.push(
+        `(if (i32.and (i32.eq (local.get $first) (i32.const ${first})) (i32.eq (local.get $take) (i32.const ${take})))
+            (then ${loop(`(local.set $h (i32.shr_u (local.get $i) (i32.const 1)))
+            (v128.store ${at('dst')} ${expr})`)}))`,
+      );
+    }
+  }
+  const loadTerm = (nm: string, k: number) => `
+      (local.set $p${nm} (i32.add (local.get $x) (i32.load offset=${4 * k} (local.get $lp))))`;
+  return `
+  (func (export "insums") (param $prog i32) (param $rows i32) (param $x i32) (param $len i32)
+    (local $i i32) (local $end i32) (local $h i32) (local $r i32) (local $dst i32) (local $n i32)
+    (local $e i32) (local $take i32) (local $first i32) (local $lp i32)
+    (local $pa i32) (local $pb i32) (local $pc i32) (local $pd i32) (local $bias v128)
+    (local.set $r (i32.const 0))
+    (block $rdone (loop $rnext
+      (br_if $rdone (i32.ge_s (local.get $r) (local.get $rows)))
+      (local.set $dst ${addrOf('(i32.load (local.get $prog))')})
+      (local.set $bias (f64x2.splat (f64.convert_i32_s (i32.load offset=4 (local.get $prog)))))
+      (local.set $n (i32.load offset=8 (local.get $prog)))
+      (local.set $prog (i32.add (local.get $prog) (i32.const 12)))
+      (if (i32.eqz (local.get $n))
+        (then ${loop(`(v128.store ${at('dst')} (local.get $bias))`)}))
+      (local.set $e (i32.const 0))
+      (local.set $first (i32.const 0))
+      (block $exit (loop $chunk
+        (br_if $exit (i32.ge_s (local.get $e) (local.get $n)))
+        (local.set $take (i32.sub (local.get $n) (local.get $e)))
+        (if (i32.gt_s (local.get $take) (i32.const 4)) (then (local.set $take (i32.const 4))))
+        (local.set $lp (i32.add (local.get $prog) (i32.shl (local.get $e) (i32.const 2))))
+        ${names.map((nm, k) => loadTerm(nm, k)).join('')}
+        ${variants.join('\n')}
+        (local.set $first (i32.const 1))
+        (local.set $e (i32.add (local.get $e) (local.get $take)))
+        (br $chunk)))
+      (local.set $prog (i32.add (local.get $prog) (i32.shl (local.get $n) (i32.const 2))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rnext)))
+  )`;
+}
+
+/**
  * expsums(logit, tile, max, sum, recip, outputs, len): sum[i] = Σ_j exp(logit[j·tile + i] − max[i])
  * (j in order); with recip ≥ 0 also recip[i] = Σ_j 1/exp(…).
  */
@@ -382,6 +441,7 @@ export function kernelWat(): string {
   ${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(actFunc).join('\n')}
   ${[2, 6, 9].map(mirFunc).join('\n')}
   ${sumFunc()}
+  ${inSumsFunc()}
   ${expSumsFunc()}
   ${gatherFunc()}
 )

@@ -27,10 +27,13 @@
  * - Linear outputs fed only by the bias/inputs (every output of an unmutated genome) are never
  *   materialised: the softmax reads w · input sum directly.
  *
- * Optional WebAssembly SIMD kernel (`EvaluatorOptions.kernel`, src/wann/kernel/): sums, activation
+ * Optional WebAssembly SIMD kernel (`EvaluatorOptions.kernel`, src/wann/kernel/): sums, the
+ * per-tile input sums (from a Float32 copy of the batch's inputs in the kernel's memory, made once
+ * per batch and reused: a Batch's arrays must not be mutated after its first evaluation), activation
  * rows, logit gathering and the softmax's exps two examples per f64x2; the JS loops stay the
  * fallback and the reference it is tested against. Measured A/B on one thread (bench/kernel-ab.ts):
- * ×1.4–1.7 at ~120 connections, ×1.9 at ~500, ×2.2 at ~2,000.
+ * ×1.4–1.7 at ~120 connections, ×1.9 at ~500, ×2.2 at ~2,000 before the input sums moved into the
+ * kernel; with them, ×1.9 at ~120 and ×2.45 at ~2,000 (kernel time −19% and −13.5%).
  *
  * Measured (JS path, this 2-core machine while shared, CPU time of one thread, 1,000 MNIST images, the 6
  * shared weights, bench/populations.ts): ~0.65 ms per genome at ~120 connections, ~2.9 ms at ~500,
@@ -50,7 +53,7 @@ import {
   PARITY_ODD,
 } from './activations';
 import { firstHidden, type Genome, GenomeFormatError } from './genome';
-import { Kernel } from './kernel/kernel';
+import { KERNEL_BUF_BYTE, Kernel } from './kernel/kernel';
 import type { Batch, GenomeResult } from './types';
 
 /** Probabilities are clamped to at least this before the log, so a fitness is ≥ ln(1e-12). */
@@ -332,6 +335,14 @@ function cycleError(
 /** Largest max − min logit range for which the −w softmax is computed as 1/exp (e^700 < 1e305). */
 const PAIR_RANGE_LIMIT = 700;
 
+/**
+ * Largest batch `inputs` (bytes of float32) the kernel path copies whole into its memory and keeps
+ * while the same batch comes back (a 1,000-image shard of 256 features: 1 MB; the 10,000-image
+ * test set: 10 MB); larger ones are copied per tile. Wasm memory never shrinks, so this bounds what
+ * the inputs copy adds to one evaluator's memory.
+ */
+const INPUT_CACHE_BYTES = 16 << 20;
+
 /** Logits are clamped into ±LOGIT_LIMIT, NaN to −LOGIT_LIMIT, before the softmax (see Evaluator). */
 const LOGIT_LIMIT = 1e300;
 
@@ -350,6 +361,11 @@ export interface EvaluatorOptions {
    * zeros), ~2× faster on grown genomes. With a kernel an odd tile is rounded up to even.
    */
   kernel?: WebAssembly.Module;
+  /**
+   * With a kernel: largest batch `inputs` (bytes of float32) copied whole into the kernel's memory
+   * and reused while the same batch comes back; larger batches are copied per tile. Default 16 MiB.
+   */
+  inputCacheBytes?: number;
 }
 
 /**
@@ -397,6 +413,20 @@ export class Evaluator {
   private readonly kernel: Kernel | null;
   /** Element index in `buf` of the kernel's term list ((offset, sign) pairs). */
   private listBase = 0;
+  /** Doubles of `buf` in use by the layout (with a kernel, `buf` views all of its memory). */
+  private bufCap = 0;
+  /**
+   * Kernel input sums: element index in `buf` of the `insums` program (i32s), the byte address of
+   * the Float32 inputs copy (after the scratch), the batch `inputs` it holds whole (null: none, or
+   * per-tile copies) and its length, and the limit on whole copies (`EvaluatorOptions.inputCacheBytes`).
+   */
+  private progBase = 0;
+  private inputsByte = 0;
+  private cachedInputs: Float32Array | null = null;
+  private cachedLength = 0;
+  private readonly inputCacheBytes: number;
+  /** Rows in the `insums` program. */
+  private progRows = 0;
 
   constructor(options: EvaluatorOptions = {}) {
     const tile = options.tile ?? 256;
@@ -404,6 +434,7 @@ export class Evaluator {
     this.kernel = options.kernel ? new Kernel(options.kernel) : null;
     // The kernel works two examples at a time: rows need an even stride.
     this.tile = this.kernel ? tile + (tile & 1) : tile;
+    this.inputCacheBytes = options.inputCacheBytes ?? INPUT_CACHE_BYTES;
   }
 
   /** Fitness and accuracy of the plan on the batch at each weight. */
@@ -414,6 +445,7 @@ export class Evaluator {
     const logLik = new Float64Array(nw);
     const correct = new Float64Array(nw);
     this.reserve(plan);
+    if (this.kernel) this.prepareInputs(this.kernel, plan, batch);
     for (let t0 = 0; t0 < batch.count; t0 += this.tile) {
       const len = Math.min(this.tile, batch.count - t0);
       this.loadTile(plan, batch, t0, len);
@@ -460,6 +492,7 @@ export class Evaluator {
     const probs = out ?? new Float32Array(size);
     if (probs.length < size) throw new RangeError(`out has ${probs.length} entries, needs ${size}`);
     this.reserve(plan);
+    if (this.kernel) this.prepareInputs(this.kernel, plan, batch);
     for (let t0 = 0; t0 < batch.count; t0 += this.tile) {
       const len = Math.min(this.tile, batch.count - t0);
       this.loadTile(plan, batch, t0, len);
@@ -483,6 +516,7 @@ export class Evaluator {
     if (labels.length < size) throw new RangeError(`out has ${labels.length} entries, needs ${size}`);
     const mirror = mirrorIndex(weights);
     this.reserve(plan);
+    if (this.kernel) this.prepareInputs(this.kernel, plan, batch);
     for (let t0 = 0; t0 < count; t0 += this.tile) {
       const len = Math.min(this.tile, count - t0);
       this.loadTile(plan, batch, t0, len);
@@ -521,10 +555,17 @@ export class Evaluator {
     this.sumBase = this.minBase + tile;
     this.recipBase = this.sumBase + tile;
     this.listBase = this.recipBase + tile;
-    const need = this.listBase + 2 * (Math.max(plan.maxHiddenSources, plan.outputs) + 2);
-    if (this.buf.length < need) {
-      const size = Math.max(need, Math.ceil(this.buf.length * 1.5));
+    this.progBase = this.listBase + 2 * (Math.max(plan.maxHiddenSources, plan.outputs) + 2);
+    // The kernel's input-sum program: 3 + sources i32s per summed row, and 4 of slack (it reads 4 offsets).
+    const progWords = this.kernel ? 3 * plan.sumCount + plan.inputSource.length + 4 : 0;
+    const need = this.progBase + Math.ceil(progWords / 2);
+    if (this.bufCap < need) {
+      const size = Math.max(need, Math.ceil(this.bufCap * 1.5));
       this.buf = this.kernel ? this.kernel.view(size) : new Float64Array(size);
+      this.bufCap = size;
+      // The inputs copy lives right after the scratch: it moves.
+      this.cachedInputs = null;
+      this.inputsByte = KERNEL_BUF_BYTE + Math.ceil(size / 2) * 16;
     }
     if (this.logitOff.length < plan.outputs) {
       this.logitOff = new Int32Array(plan.outputs);
@@ -536,8 +577,51 @@ export class Evaluator {
     }
   }
 
+  /**
+   * With a kernel: make the batch's inputs visible to it (after `reserve`), and write the plan's
+   * input-sum program. A batch whose inputs fit in INPUT_CACHE_BYTES is copied whole once and reused
+   * while the same `inputs` array (same object, same length) comes back: a Batch's arrays must not
+   * be mutated after its first evaluation (no caller does; they are built once, then only read).
+   * Larger batches (the 10,000-image test set) are copied a tile at a time instead (`loadTile`):
+   * no reuse, so no constraint on them.
+   */
+  private prepareInputs(kernel: Kernel, plan: Plan, batch: Batch): void {
+    const { count, features } = batch;
+    const n = count * features;
+    const whole = n * 4 <= this.inputCacheBytes;
+    const floats = whole ? n : features * this.tile;
+    // +4 floats: odd tiles read one float past a row's last example.
+    kernel.ensure(this.inputsByte + (floats + 4) * 4);
+    if (this.buf.buffer !== kernel.buffer) this.buf = kernel.view(this.bufCap);
+    const stride = whole ? count : this.tile;
+    if (whole && !(this.cachedInputs === batch.inputs && this.cachedLength === n)) {
+      new Float32Array(kernel.buffer, this.inputsByte, n).set(batch.inputs.subarray(0, n));
+      this.cachedInputs = batch.inputs;
+      this.cachedLength = n;
+    } else if (!whole) this.cachedInputs = null;
+    // Program: per summed row, its destination, bias count, n and its n input rows' byte offsets.
+    const prog = new Int32Array(kernel.buffer, KERNEL_BUF_BYTE + this.progBase * 8);
+    const { inputStart, inputSource, sumIndex, rowBias, rowFlags } = plan;
+    let o = 0;
+    let rows = 0;
+    for (let r = 0; r < plan.rows; r++) {
+      const si = sumIndex[r];
+      if (rowFlags[r] & CONSTANT || si < 0) continue;
+      prog[o++] = si * this.tile;
+      prog[o++] = rowBias[r];
+      prog[o++] = inputStart[r + 1] - inputStart[r];
+      for (let e = inputStart[r]; e < inputStart[r + 1]; e++) prog[o++] = inputSource[e] * stride * 4;
+      rows++;
+    }
+    this.progRows = rows;
+  }
+
   /** Input sums (bias count + Σ input rows) of examples t0..t0+len, and the constant rows. */
   private loadTile(plan: Plan, batch: Batch, t0: number, len: number): void {
+    if (this.kernel) {
+      this.loadTileKernel(this.kernel, plan, batch, t0, len);
+      return;
+    }
     const { buf, tile, planeA } = this;
     const { inputStart, inputSource, sumIndex, rowBias, rowFlags, rowAct } = plan;
     const x = batch.inputs;
@@ -566,6 +650,27 @@ export class Evaluator {
         remaining -= step;
       }
     }
+  }
+
+  /** `loadTile` with the kernel (the program and inputs from `prepareInputs`): the same sums. */
+  private loadTileKernel(kernel: Kernel, plan: Plan, batch: Batch, t0: number, len: number): void {
+    const { buf, tile, planeA, inputsByte } = this;
+    const { rowFlags, rowAct } = plan;
+    for (let r = 0; r < plan.rows; r++) {
+      if (rowFlags[r] & CONSTANT) {
+        buf.fill(applyActivationFast(rowAct[r], 0), planeA + r * tile, planeA + r * tile + len);
+      }
+    }
+    let x = inputsByte + t0 * 4;
+    if (this.cachedInputs === null) {
+      // Per-tile copy: feature p's examples t0..t0+len at p · tile.
+      const { count, features, inputs } = batch;
+      const copy = new Float32Array(kernel.buffer, inputsByte, features * tile);
+      for (let p = 0; p < features; p++)
+        copy.set(inputs.subarray(p * count + t0, p * count + t0 + len), p * tile);
+      x = inputsByte;
+    }
+    kernel.insums(KERNEL_BUF_BYTE + this.progBase * 8, this.progRows, x, len);
   }
 
   /**

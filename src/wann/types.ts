@@ -2,7 +2,8 @@
 
 /**
  * A batch of examples laid out input-major ("node × batch"): the value of input p for example i is
- * `inputs[p * count + i]`, in [0, 1]. Labels are class indices.
+ * `inputs[p * count + i]`, in [0, 1]. Labels are class indices. Treat a batch as immutable once it
+ * has been evaluated: the wasm kernel caches a copy of `inputs` by identity.
  */
 export interface Batch {
   readonly count: number;

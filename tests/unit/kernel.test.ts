@@ -71,7 +71,7 @@ describe('WebAssembly kernel rows', () => {
     }
   });
 
-  it('sums signed rows left to right, and exp sums match fastExp', () => {
+  it('sums signed rows and float32 input rows left to right, and exp sums match fastExp', () => {
     const rng = stream(32, 0, 'test', 0);
     const len = 101;
     for (let i = 0; i < 9 * len; i++) buf[i] = (rng.float() - 0.5) * 10;
@@ -89,6 +89,36 @@ describe('WebAssembly kernel rows', () => {
           expect(buf[9 * len + i]).toBe(s);
         }
       }
+    }
+    // Input sums from float32 rows (the evaluator's per-tile input sums): bias + x_1 + … + x_n,
+    // left to right, bit-identical to the JS path; odd lengths and a tile offset t0.
+    const count = 53;
+    const features = 11;
+    const xByte = 1024 + 13000 * 8;
+    const x = new Float32Array(k.buffer, xByte, features * count + 4);
+    for (let q = 0; q < features * count; q++) x[q] = rng.chance(0.3) ? 0 : rng.float();
+    const prog = new Int32Array(k.buffer, 1024 + 12000 * 8, 400);
+    const rows: { bias: number; srcs: number[] }[] = [];
+    let o = 0;
+    for (const n of [0, 1, 2, 3, 4, 5, 8, 9, 13]) {
+      const bias = rng.int(4);
+      const srcs = Array.from({ length: n }, () => rng.int(features));
+      prog[o++] = rows.length * 64;
+      prog[o++] = bias;
+      prog[o++] = n;
+      for (const src of srcs) prog[o++] = src * count * 4;
+      rows.push({ bias, srcs });
+    }
+    for (const t0 of [0, 4, 17]) {
+      const n = count - t0;
+      k.insums(1024 + 12000 * 8, rows.length, xByte + 4 * t0, n);
+      rows.forEach(({ bias, srcs }, r) => {
+        for (let i = 0; i < n; i++) {
+          let s = bias;
+          for (const src of srcs) s += x[src * count + t0 + i];
+          expect(buf[r * 64 + i], `row ${r} t0 ${t0} example ${i}`).toBe(s);
+        }
+      });
     }
     // Softmax sums: 7 logit rows of a tile of 102, max row, sum and Σ 1/exp rows.
     const tile = 102;

@@ -617,6 +617,57 @@ describe('WebAssembly kernel', () => {
     expect(differentPredictions).toBeLessThan(predictions * 1e-3);
   });
 
+  it('input sums: whole cached copies, per-tile copies and the JS path agree exactly', () => {
+    // Linear outputs fed by bias and inputs only read w · input sum: the logits, so the
+    // predictions and probabilities, show the sums themselves. A tiny inputCacheBytes forces the
+    // per-tile copy (as the 10,000-image test set does); batches alternate to exercise the cache
+    // (same object again, another object, the same inputs array with a smaller count).
+    const js = new Evaluator({ tile: 16 });
+    const cached = new Evaluator({ tile: 15, kernel });
+    const perTile = new Evaluator({ tile: 15, kernel, inputCacheBytes: 64 });
+    const rng = stream(23, 0, 'test', 0);
+    const batches = [randomBatch(rng, 9, 4, 61), randomBatch(rng, 9, 4, 40)];
+    const third = batches[0];
+    batches.push({ ...third, count: 33, labels: third.labels.subarray(0, 33) });
+    for (let t = 0; t < 24; t++) {
+      const conns: [number, number][] = [];
+      for (let j = 0; j < 4; j++) {
+        for (let c = 0; c < 1 + rng.int(12); c++) conns.push([rng.int(10), 10 + j]);
+      }
+      const g = genomeOf(9, 4, [1, 1, 1, 1], conns);
+      const plan = compile(g);
+      const batch = batches[t % 3];
+      for (const w of [0.5, -2]) {
+        // The kernel's softmax exp is ~1 ulp off the JS one; the logits themselves are exact.
+        const a = js.forwardProbabilities(plan, batch, w);
+        const b = cached.forwardProbabilities(plan, batch, w);
+        b.forEach((q, i) => {
+          expect(Math.abs(q - a[i])).toBeLessThan(1e-7);
+        });
+        expect(perTile.forwardProbabilities(plan, batch, w)).toEqual(b);
+      }
+      expect(cached.predictLabelsPerWeight(plan, batch, SHARED_WEIGHTS)).toEqual(
+        js.predictLabelsPerWeight(plan, batch, SHARED_WEIGHTS),
+      );
+      const a = js.evaluate(plan, batch);
+      const b = cached.evaluate(plan, batch);
+      expect(b.accuracy).toEqual(a.accuracy);
+      b.fitness.forEach((f, k) => {
+        expect(Math.abs(f - a.fitness[k])).toBeLessThan(1e-12);
+      });
+      expect(perTile.evaluate(plan, batch)).toEqual(b);
+      // Hidden rows too (their input sums feed activations): random genomes, both copy modes.
+      const g2 = randomGenome(rng, 9, 4, 10);
+      const plan2 = compile(g2);
+      const c = cached.evaluate(plan2, batch);
+      const d = perTile.evaluate(plan2, batch);
+      expect(d).toEqual(c);
+      expect(perTile.predictLabelsPerWeight(plan2, batch, SHARED_WEIGHTS)).toEqual(
+        cached.predictLabelsPerWeight(plan2, batch, SHARED_WEIGHTS),
+      );
+    }
+  });
+
   it('keeps every result finite on overflow, NaN and extreme weights', () => {
     const wasm = new Evaluator({ kernel });
     const acts = [1, 1, 11, 11, 11, 11, 11, 11, 11, 11, 11, 7];

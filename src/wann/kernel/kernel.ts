@@ -1,7 +1,8 @@
 /**
  * The optional WebAssembly SIMD kernel of `Evaluator` (src/wann/kernel/kernel.wasm, generated with
- * its WAT by scripts/build-kernel.ts): the two hot loops (summing a row's sources, and activation /
- * softmax exp rows, logit gathering) two examples per f64x2 vector. Bit-identical to the JS path
+ * its WAT by scripts/build-kernel.ts): the hot loops (summing a row's sources, the per-tile input
+ * sums from a Float32 copy of the batch's inputs, and activation / softmax exp rows, logit
+ * gathering) two examples per f64x2 vector. Bit-identical to the JS path
  * except exp-based values (gaussian, tanh, sigmoid, softmax): ≤ 5e-16 relative, ~1 ulp apart.
  *
  * Platform-agnostic: this file only instantiates an already compiled `WebAssembly.Module`.
@@ -30,6 +31,7 @@ type MirFn = (w: number, src: number, dst: number, mirror: number, len: number) 
 interface KernelExports {
   memory: WebAssembly.Memory;
   sum: (dst: number, list: number, n: number, signed: number, len: number) => void;
+  insums: (prog: number, rows: number, x: number, len: number) => void;
   expsums: (
     logit: number,
     tile: number,
@@ -62,6 +64,12 @@ export class Kernel {
   readonly mirror: MirFn[];
   /** sum(dst, list, n, signed, len): dst = Σ_k sign_k · row_k, (offset, sign) pairs at list. */
   readonly sum: KernelExports['sum'];
+  /**
+   * insums(prog, rows, x, len): input sums of `rows` rows as the program at byte `prog` says (per
+   * row, i32s: destination element index, bias count, n, n byte offsets of input rows from byte `x`
+   * in a Float32 copy of the inputs); see scripts/build-kernel.ts.
+   */
+  readonly insums: KernelExports['insums'];
   /** expsums(logit, tile, max, sum, recip, outputs, len); recip < 0: no Σ 1/exp. */
   readonly expsums: KernelExports['expsums'];
   /** gather(logit, tile, max, min, list, outputs, len): clamped logits and their max/min per example. */
@@ -69,7 +77,18 @@ export class Kernel {
 
   constructor(module: WebAssembly.Module) {
     const exports = new WebAssembly.Instance(module, {}).exports as unknown as KernelExports;
-    for (const name of ['memory', 'sum', 'expsums', 'gather', 'act1', 'act11', 'mir2', 'mir6', 'mir9']) {
+    for (const name of [
+      'memory',
+      'sum',
+      'insums',
+      'expsums',
+      'gather',
+      'act1',
+      'act11',
+      'mir2',
+      'mir6',
+      'mir9',
+    ]) {
       if (!(name in exports)) throw new TypeError(`not the WANN kernel module: no export ${name}`);
     }
     this.memory = exports.memory;
@@ -78,15 +97,25 @@ export class Kernel {
     this.mirror = [];
     for (let id = 0; id <= 11; id++) this.mirror.push((exports[`mir${id}`] ?? exports.mir2) as MirFn);
     this.sum = exports.sum;
+    this.insums = exports.insums;
     this.expsums = exports.expsums;
     this.gather = exports.gather;
   }
 
-  /** A Float64Array view of at least `elements` doubles at KERNEL_BUF_BYTE (grows the memory). */
-  view(elements: number): Float64Array {
-    const bytes = KERNEL_BUF_BYTE + elements * 8;
+  /** Grow the memory to at least `bytes` (growing detaches views of the old buffer). */
+  ensure(bytes: number): void {
     const have = this.memory.buffer.byteLength;
     if (have < bytes) this.memory.grow(Math.ceil((bytes - have) / PAGE));
+  }
+
+  /** The memory's current buffer (views of it are valid until the memory next grows). */
+  get buffer(): ArrayBuffer {
+    return this.memory.buffer;
+  }
+
+  /** A Float64Array view of at least `elements` doubles at KERNEL_BUF_BYTE (grows the memory). */
+  view(elements: number): Float64Array {
+    this.ensure(KERNEL_BUF_BYTE + elements * 8);
     return new Float64Array(
       this.memory.buffer,
       KERNEL_BUF_BYTE,
