@@ -1,44 +1,14 @@
-/**
- * `npm run bench:inference`: prediction latency of a published champion under `wrangler dev`.
- *
- * Starts every Worker with `wrangler dev` on 127.0.0.1 (a free port, a throw-away state folder),
- * runs a small search that publishes its champion at the end, then measures through the public API
- * (API Worker → service binding → inference Worker → onnxruntime-web):
- * - coldMs: the first request to the new model (R2 read + ORT session creation + run);
- * - p50Ms / p99Ms: a warm 1-image request (default: ensemble over the 6 weights);
- * - batch100P50Ms: a warm 100-image request.
- * It also downloads the `.onnx` and checks onnxruntime-node gives the same labels. Writes
- * bench/results/inference.json and the README table; stops everything it started.
- */
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Miniflare } from 'miniflare';
 import * as ort from 'onnxruntime-node';
-import { buildShards } from '../scripts/build-shards';
+import { startLocalPlatform } from '../scripts/local-platform';
 import { decodeShard } from '../src/data/shard';
 import { updateReadmeTable } from './readme-table';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const WRANGLER = join(ROOT, 'node_modules', '.bin', 'wrangler');
-const TOKEN = 'bench-token';
-const env = { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' };
 const WARM_1 = 300;
 const WARM_100 = 60;
-
-function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
-  });
-}
 
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -46,64 +16,15 @@ function percentile(sorted: number[], p: number): number {
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
-const state = mkdtempSync(join(tmpdir(), 'wann-bench-inference-'));
-let child: ReturnType<typeof spawn> | null = null;
-function stop(): void {
-  if (child?.pid) {
-    try {
-      process.kill(-child.pid, 'SIGTERM'); // wrangler, esbuild and workerd: the whole group
-    } catch {}
-    child = null;
-  }
-}
+const platform = await startLocalPlatform();
 process.on('SIGINT', () => {
-  stop();
-  process.exit(130);
+  void platform.stop().then(() => process.exit(130));
 });
-process.on('exit', stop);
 
 try {
-  console.log('› shards, migrations and R2 in a throw-away state folder');
-  const { manifest } = await buildShards(join(ROOT, 'data', 'shards'), { log: () => {} });
-  execFileSync(WRANGLER, ['d1', 'migrations', 'apply', 'wann-db', '--local', '--persist-to', state], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const mf = new Miniflare({
-    modules: true,
-    script: 'export default { fetch() { return new Response(null, { status: 204 }) } }',
-    r2Buckets: { BLOBS: 'wann-blobs' },
-    r2Persist: join(state, 'v3', 'r2'),
-  });
-  const bucket = await mf.getR2Bucket('BLOBS');
-  for (const file of manifest.files) {
-    if (file.split === 'train' && file.index > 1) continue; // the bench search uses 2 training shards
-    await bucket.put(
-      `shards/${file.name}`,
-      new Uint8Array(readFileSync(join(ROOT, 'data', 'shards', file.name))),
-    );
-  }
-  await mf.dispose();
-
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  console.log(`› wrangler dev on ${url}`);
-  // biome-ignore format: one flag per line reads better
-  child = spawn(WRANGLER, [
-    'dev', '-c', 'wrangler.toml', '-c', 'workers/evaluator/wrangler.toml', '-c', 'workers/inference/wrangler.toml',
-    '--local', '--ip', '127.0.0.1', '--port', String(port), '--inspector-port', '0',
-    '--persist-to', state, '--show-interactive-dev-session=false',
-    '--var', `API_TOKEN:${TOKEN}`, '--var', 'TRAIN_SHARDS:2',
-  ], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'], detached: true });
-  const auth = { Authorization: `Bearer ${TOKEN}` };
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/api/health`)).ok) break;
-    } catch {}
-    if (i > 240) throw new Error('wrangler dev did not start');
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  const { url } = platform;
+  console.log(`› platform on ${url}`);
+  const auth = { Authorization: `Bearer ${platform.token}` };
 
   console.log('› a small search (population 64, 8 generations), published at the end');
   const created = (await (
@@ -214,7 +135,5 @@ try {
   );
   if (!onnxNodeAgrees) process.exitCode = 1;
 } finally {
-  stop();
-  await new Promise((r) => setTimeout(r, 500));
-  rmSync(state, { recursive: true, force: true });
+  await platform.stop();
 }

@@ -1,24 +1,9 @@
-/**
- * Platform benchmark: seconds per generation of a population-960 search (reference config) run
- * through the local platform's HTTP API (`npm start`: wrangler dev, D1, R2, Queues, the Durable
- * Object), against the core's single-thread seconds per generation for the *same* populations,
- * measured in the same run by replaying the search in Node (init/ask/tell + compile/Evaluator on
- * the same shards, generation by generation). The replay also checks that every D1 generation row
- * equals the core's metrics: the platform computes exactly what the core computes.
- *
- * It also measures the evaluator's time per 64-genome slice at ~120 and ~2,000 connections in
- * Node and inside workerd (the Workers CPU limit applies per consumer invocation).
- *
- *   npm run bench:platform                       (writes bench/results/platform.json + README table)
- *   npm run bench:platform -- --evaluators 1,2   (platform runs with 1 and 2 evaluator processes)
- *   npm run bench:platform -- --quick            (3 generations, one platform run, no README update)
- */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { startLocalPlatform } from '../scripts/local-platform';
 import { shardToBatch, trainingShardIndex } from '../src/data/shard';
 import { resolveConfig, type SearchConfig } from '../src/wann/config';
 import { encodePopulation } from '../src/wann/genome';
@@ -32,7 +17,6 @@ import { updateReadmeTable } from './readme-table';
 import { measureSlicesInWorkerd } from './slice-timer';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
-const ROOT = join(HERE, '..');
 const { values: args } = parseArgs({
   options: {
     generations: { type: 'string' },
@@ -100,38 +84,6 @@ function cpuSecondsOfTree(root: number): Map<string, number> {
   return byName;
 }
 
-async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the platform exited with code ${child.exitCode}`);
-    try {
-      const res = await fetch(`${url}/api/health`);
-      if (res.ok) return;
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error('the platform did not become healthy in time');
-}
-
-async function stopGroup(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.pid === undefined) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  try {
-    process.kill(-child.pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-child.pid!, 'SIGKILL');
-    } catch {}
-  }, 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 // ---------------------------------------------------------------------------------------------
 // One search through the platform.
 
@@ -162,41 +114,10 @@ async function platformRunRetrying(evaluators: number): Promise<PlatformRun> {
 }
 
 async function platformRun(evaluators: number): Promise<PlatformRun> {
-  const state = mkdtempSync(join(tmpdir(), 'wann-bench-state-'));
-  const port = Number(args.port);
-  const url = `http://127.0.0.1:${port}`;
-  const log: string[] = [];
   const t0 = performance.now();
-  const child = spawn(
-    join(ROOT, 'node_modules', '.bin', 'tsx'),
-    [
-      join(ROOT, 'scripts', 'start.ts'),
-      '--port',
-      String(port),
-      '--state',
-      state,
-      '--evaluators',
-      String(evaluators),
-    ],
-    {
-      cwd: ROOT,
-      detached: true, // its own process group: stopped as a whole
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: 'false', WRANGLER_SEND_METRICS: 'false' },
-    },
-  );
-  let token: string | undefined;
-  const collect = (chunk: Buffer) => {
-    const text = chunk.toString();
-    log.push(text);
-    token ??= /API token: (\S+)/.exec(text)?.[1];
-  };
-  child.stdout!.on('data', collect);
-  child.stderr!.on('data', collect);
+  const platform = await startLocalPlatform({ port: Number(args.port), evaluators });
+  const { url, token, child } = platform;
   try {
-    await waitHealthy(url, child, 180_000);
-    for (let i = 0; i < 40 && !token; i++) await new Promise((r) => setTimeout(r, 50));
-    token ??= /^API_TOKEN\s*=\s*"?([^"\n]+)"?/m.exec(readFileSync(join(ROOT, '.dev.vars'), 'utf8'))?.[1];
     const startupSeconds = (performance.now() - t0) / 1000;
     console.log(`  platform with ${evaluators} evaluator process(es) up in ${startupSeconds.toFixed(1)} s`);
 
@@ -240,8 +161,8 @@ async function platformRun(evaluators: number): Promise<PlatformRun> {
       const used = after - (cpuBefore.get(name) ?? 0);
       if (used >= 0.05) cpuSecondsByProcess[name] = +used.toFixed(2);
     }
-    if (args.verbose) console.log(log.join(''));
-    if (log.join('').includes('Reloading local server')) {
+    if (args.verbose) console.log(platform.output());
+    if (platform.output().includes('Reloading local server')) {
       // wrangler dev rebuilds and restarts on any source change (others editing the tree): the
       // in-flight slices were lost and re-sent after the slice timeout. Not a measurement.
       throw new ReloadedError('wrangler dev reloaded during the search (a source file changed)');
@@ -269,11 +190,10 @@ async function platformRun(evaluators: number): Promise<PlatformRun> {
       searchWallSeconds,
     };
   } catch (e) {
-    console.error(log.join('').split('\n').slice(-40).join('\n'));
+    console.error(platform.output().split('\n').slice(-40).join('\n'));
     throw e;
   } finally {
-    await stopGroup(child);
-    rmSync(state, { recursive: true, force: true });
+    await platform.stop();
   }
 }
 

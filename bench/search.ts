@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { shardToBatch, trainingShardIndex } from '../src/data/shard';
 import { resolveConfig } from '../src/wann/config';
-import { genomeToJson } from '../src/wann/genome';
+import { base64ToBytes, genomeToJson } from '../src/wann/genome';
 import { championReport } from '../src/wann/report';
 import { ask, championGenome, init, tell } from '../src/wann/strategy';
 import { EvalPool } from './eval-pool';
@@ -89,7 +89,7 @@ try {
     const batch = trainShards[trainingShardIndex(config.seed, g, 60)];
     const population = ask(state);
     const results = await pool.evaluate(
-      Uint8Array.from(Buffer.from(state.population, 'base64')),
+      base64ToBytes(state.population),
       population.length,
       batch,
       config.weights,

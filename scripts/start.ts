@@ -22,6 +22,7 @@ import { parseArgs, promisify } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { buildPages } from './build-pages';
 import { buildShards } from './build-shards';
+import { DEV_VARS, readApiToken } from './local-platform';
 
 const execFileAsync = promisify(execFile);
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -91,10 +92,8 @@ step('shards → local R2');
   }
 }
 
-const devVars = join(ROOT, '.dev.vars');
-let token = existsSync(devVars)
-  ? /^API_TOKEN\s*=\s*"?([^"\n]+)"?/m.exec(readFileSync(devVars, 'utf8'))?.[1]
-  : undefined;
+const devVars = DEV_VARS;
+let token = readApiToken();
 if (!token) {
   token = randomBytes(24).toString('base64url');
   const previous = existsSync(devVars) ? readFileSync(devVars, 'utf8') : '';
