@@ -59,7 +59,6 @@ export default defineConfig({
                   API_TOKEN: 'test-token',
                   SLICE_TIMEOUT_MS: '1500',
                   SLICE_MAX_ATTEMPTS: '4',
-                  TRAIN_SHARDS: '2',
                   TEST_MIGRATIONS: await readD1Migrations('./migrations'),
                 },
                 dataBlobBindings: {

@@ -12,14 +12,11 @@
 import { readFileSync } from 'node:fs';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { ChampionRecord, GenerationRecord } from '../src/wann/record';
 import { CliError, Client, type RunTarget, readSse, runTarget } from './client';
 
-interface Champion {
-  fitness: number;
-  generation: number;
-  connections: number;
-  accuracy: number[];
-}
+/** What the CLI shows of a champion (run resources and status events carry at least this). */
+type Champion = Pick<ChampionRecord, 'fitness' | 'generation' | 'connections' | 'accuracy'>;
 
 interface Run {
   id: string;
@@ -191,13 +188,9 @@ async function watch(api: Client, target: RunTarget): Promise<number> {
         failures = 0;
         for await (const event of readSse(res.body!)) {
           if (event.event === 'generation') {
-            const g = JSON.parse(event.data) as {
-              generation: number;
-              bestEverFitness: number | null;
-              championAccuracy: number | null;
-            };
-            since = g.generation;
-            bar.update(g.generation + 1, {
+            const g: GenerationRecord = JSON.parse(event.data);
+            since = g.gen;
+            bar.update(g.gen + 1, {
               best: fixed(g.bestEverFitness),
               acc: percent(g.championAccuracy),
             });

@@ -5,6 +5,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { type ChampionRecord, OBJECTIVE_PAIRS } from '../src/wann/record';
 
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'cancelled', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -22,6 +23,8 @@ export const runs = sqliteTable(
     bestFitness: real('best_fitness'),
     championFitness: real('champion_fitness'),
     championGeneration: integer('champion_generation'),
+    /** Index of the champion in generation `championGeneration`'s population (null for older runs). */
+    championIndex: integer('champion_index'),
     championConnections: integer('champion_connections'),
     /** Champion batch accuracy per shared weight, as a JSON array. */
     championAccuracy: text('champion_accuracy', { mode: 'json' }).$type<number[]>(),
@@ -37,6 +40,11 @@ export const runs = sqliteTable(
   (t) => [index('runs_created_idx').on(t.createdAt, t.id)],
 );
 
+/**
+ * One row per finished generation: a `GenerationRecord` (src/wann/record.ts) stored whole, read and
+ * written only through workers/shared/generation-rows.ts. `shard` and `champion` are null in rows
+ * written before migration 0002.
+ */
 export const generations = sqliteTable(
   'generations',
   {
@@ -44,8 +52,10 @@ export const generations = sqliteTable(
       .notNull()
       .references(() => runs.id, { onDelete: 'cascade' }),
     gen: integer('gen').notNull(),
-    /** The objective pair ranked on this generation: 'mean+connections' or 'mean+max'. */
-    objectives: text('objectives').notNull(),
+    /** The objective pair ranked on this generation. */
+    objectives: text('objectives', { enum: OBJECTIVE_PAIRS }).notNull(),
+    /** The training shard the generation was evaluated on. */
+    shard: integer('shard'),
     // Statistics are null when undefined (e.g. no genome had a finite fitness): D1 has no NaN.
     fitnessMean: real('fitness_mean'),
     fitnessMedian: real('fitness_median'),
@@ -59,6 +69,8 @@ export const generations = sqliteTable(
     evaluations: integer('evaluations').notNull(),
     /** Wall time from dispatching the generation to its last result (ms). */
     durationMs: integer('duration_ms').notNull(),
+    /** The best-ever genome after this generation (a `ChampionRecord`, JSON); null before one exists. */
+    champion: text('champion', { mode: 'json' }).$type<ChampionRecord>(),
     createdAt: integer('created_at').notNull().default(sql`(unixepoch() * 1000)`),
   },
   (t) => [primaryKey({ columns: [t.runId, t.gen] })],

@@ -6,6 +6,8 @@
  * holder's reads go to the mirror under the share token. Errors carry `{error: {code, message}}`.
  */
 
+import type { ChampionRecord } from '../../src/wann/record';
+
 const TOKEN_KEY = 'wann.apiToken';
 
 export function getToken(): string | null {
@@ -136,14 +138,11 @@ export async function download(path: string, filename: string, options: RequestO
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-// Shapes of the API's answers the pages read.
+// Shapes of the API's answers the pages read. Generation statistics (REST pages and SSE events)
+// are `GenerationRecord`s, typed from src/wann/record.ts (a type-only import: no zod in the pages).
 
-export interface Champion {
-  fitness: number;
-  generation: number;
-  connections: number;
-  accuracy: number[];
-}
+/** The run's champion; `index` is null for runs recorded before champions had one. */
+export type Champion = Omit<ChampionRecord, 'index'> & { index: number | null };
 
 export interface Run {
   id: string;
@@ -170,20 +169,6 @@ export interface Run {
   urls: Record<string, string>;
   /** Present on share-link answers. */
   access?: { kind: 'share'; scope: 'view' | 'view+predict'; expiresAt: string };
-}
-
-export interface GenerationRow {
-  gen: number;
-  fitnessMean: number | null;
-  fitnessMedian: number | null;
-  fitnessMax: number | null;
-  bestEverFitness: number | null;
-  championAccuracy: number | null;
-  championConnections: number | null;
-  meanConnections: number;
-  meanNodes: number;
-  evaluations: number;
-  durationMs: number;
 }
 
 export interface ModelVersion {

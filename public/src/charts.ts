@@ -1,11 +1,12 @@
 /** Live search curves and the WANN signature plot, drawn with uPlot. */
 import uPlot from 'uplot';
-import type { GenerationRow, ModelVersion } from './api';
+import type { GenerationRecord } from '../../src/wann/record';
+import type { ModelVersion } from './api';
 
 interface SeriesSpec {
   label: string;
   stroke: string;
-  pick: (g: GenerationRow) => number | null;
+  pick: (g: GenerationRecord) => number | null;
   scale?: string;
   dash?: number[];
   /** Shown in the legend as a percentage. */
@@ -62,7 +63,7 @@ class GenerationChart {
     );
   }
 
-  update(rows: readonly GenerationRow[]): void {
+  update(rows: readonly GenerationRecord[]): void {
     const xs = rows.map((r) => r.gen);
     this.plot.setData([xs, ...this.specs.map((s) => rows.map((r) => s.pick(r)))]);
     this.container.dataset.points = String(xs.length);
@@ -113,7 +114,7 @@ export class SearchCharts {
     observer.observe(fitness);
   }
 
-  update(rows: readonly GenerationRow[]): void {
+  update(rows: readonly GenerationRecord[]): void {
     for (const c of this.charts) c.update(rows);
   }
 }

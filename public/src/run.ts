@@ -4,9 +4,9 @@
  * stored API token; a link holder's page reads the mirror `/s/{token}/api/run` and has no write
  * controls at all.
  */
+import type { GenerationRecord } from '../../src/wann/record';
 import {
   download,
-  type GenerationRow,
   type GenomeJson,
   getToken,
   HttpError,
@@ -40,7 +40,7 @@ function detectMode(): Mode | null {
 const mode = detectMode();
 const owner = mode?.kind === 'owner';
 let run: Run | null = null;
-const rows: GenerationRow[] = [];
+const rows: GenerationRecord[] = [];
 let charts: SearchCharts | null = null;
 let shownChampionGen = -1;
 let championTimer: ReturnType<typeof setTimeout> | undefined;
@@ -154,14 +154,10 @@ function renderOwnerActions(): void {
 // ------------------------------------------------------------------------------------------------
 // Curves and the live stream
 
-function rowFromEvent(data: Record<string, unknown>): GenerationRow {
-  return { ...(data as unknown as GenerationRow), gen: Number(data.generation ?? data.gen) };
-}
-
 async function loadGenerations(): Promise<void> {
   let url: string | null = `${mode!.api}/generations?limit=5000`;
   while (url) {
-    const page: { generations: GenerationRow[]; next: string | null } = await requestJson(url);
+    const page: { generations: GenerationRecord[]; next: string | null } = await requestJson(url);
     for (const g of page.generations) if (!rows.length || g.gen > rows[rows.length - 1].gen) rows.push(g);
     url = page.next ? local(page.next) : null;
   }
@@ -174,16 +170,14 @@ function follow(): void {
   const live = byId('live');
   live.textContent = '● live';
   source.addEventListener('generation', (e) => {
-    const row = rowFromEvent(JSON.parse((e as MessageEvent<string>).data));
-    if (rows.length && row.gen <= rows[rows.length - 1].gen) return;
-    rows.push(row);
+    const record: GenerationRecord = JSON.parse((e as MessageEvent<string>).data);
+    if (rows.length && record.gen <= rows[rows.length - 1].gen) return;
+    rows.push(record);
     charts?.update(rows);
     if (run) {
-      run.generation = row.gen + 1;
-      run.bestFitness = row.bestEverFitness;
-      const champion = (JSON.parse((e as MessageEvent<string>).data) as { champion: Run['champion'] })
-        .champion;
-      if (champion) run.champion = champion;
+      run.generation = record.gen + 1;
+      run.bestFitness = record.bestEverFitness;
+      if (record.champion) run.champion = record.champion;
       renderSummary();
       scheduleChampion();
     }

@@ -13,8 +13,14 @@ export const searchConfigSchema = z
     generations: z.number().int().min(1).max(100_000).default(4096),
     /** Integer in [0, 2^32). Omitted: the server draws one and records it with the run. */
     seed: z.number().int().min(0).max(0xffffffff).optional(),
-    /** Genomes per evaluation message. Does not change results, only how work is split. */
-    sliceSize: z.number().int().min(1).max(10_000).default(64),
+    /** Genomes per slice task (bred, evaluated and stored together). Never changes results. */
+    sliceSize: z.number().int().min(1).max(1_000).default(64),
+    /**
+     * Training shards (of 1,000 images) a generation's batch is drawn from: shards 0…trainShards−1
+     * of the fixed permutation of the 60,000 training images. Part of the run's config because it
+     * changes results (60 = the whole training set).
+     */
+    trainShards: z.number().int().min(1).max(60).default(60),
     weights: z
       .array(z.number().finite().min(-100).max(100))
       .min(1)

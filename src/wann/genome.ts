@@ -6,6 +6,15 @@
  * objects: a population of 960 MNIST genomes holds ~2.5 M connections). Node ids are dense and
  * fixed by position, as in WANN.md: 0 bias, 1..inputs inputs, then the outputs, then hidden nodes in
  * creation order. So a node is just its activation id, `acts[id]`.
+ *
+ * Ids and innovation numbers need no counter shared by a run, so any machine can breed any genome
+ * from its parent alone: a new hidden node's id is the genome's node count (ids stay dense), and a
+ * new gene's innovation number is one above the genome's last (`lastInnovation + 1`), so innovation
+ * numbers increase strictly along a genome, in the order its genes were created, and the initial
+ * (inputs+1)×outputs genes keep 1…(inputs+1)·outputs in every genome. An innovation number therefore
+ * identifies a gene within one genome and its descendants (which inherit it), not across a run:
+ * nothing uses it across genomes, since WANN never crosses over (the reference's crossover
+ * probability is 0).
  */
 import { z } from 'zod';
 import { ACTIVATION_IDS } from './activation-ids';
@@ -38,6 +47,10 @@ export function firstHidden(g: Pick<Genome, 'inputs' | 'outputs'>): number {
 }
 export function nodeCount(g: Genome): number {
   return g.acts.length;
+}
+/** The genome's highest innovation number (0 for a genome without genes). */
+export function lastInnovation(g: Genome): number {
+  return g.innov.length > 0 ? g.innov[g.innov.length - 1] : 0;
 }
 export function connectionCount(g: Genome): number {
   return g.innov.length;
@@ -432,6 +445,19 @@ export function slicePopulation(
   w.varint(end - start);
   w.bytes(bytes.subarray(offsets[start], offsets[end]));
   return w.result();
+}
+
+/**
+ * One genome from its bytes in an encoded population (bytes [offsets[i], offsets[i + 1]), e.g. a
+ * ranged read of a stored slice): the same decoding as `decodePopulation`.
+ */
+export function decodeGenomeBytes(bytes: Uint8Array): Genome {
+  const w = new ByteWriter();
+  w.varint(MAGIC);
+  w.varint(1);
+  w.bytes(bytes);
+  const out = decodePopulation(w.result());
+  return out[0];
 }
 
 /** Base64 of the binary codec: lets the population live inside plain JSON state. */

@@ -31,7 +31,10 @@ export const MUTATION_OPERATORS: readonly MutationOperator[] = [
 ];
 
 export interface MutationContext {
-  /** Next unused innovation number of the run; advanced as operators assign innovations. */
+  /**
+   * Next unused innovation number; advanced as operators assign innovations. Breeding sets it to one
+   * above the parent's last innovation (genome.ts: innovations are per genome, no run counter).
+   */
   nextInnovation: number;
   /** Activation ids a new or changed hidden node may take (MNIST_ACTIVATIONS for MNIST). */
   readonly activations: readonly number[];
@@ -75,7 +78,7 @@ function cloneGenomeArrays(g: Genome): Genome {
   return cloneWithRoom(g, 0, 0);
 }
 
-/** Innovations must be global and increasing: a counter at or below a gene already present is a bug. */
+/** Innovations increase along a genome: a counter at or below a gene already present is a bug. */
 function assertInnovationAhead(g: Genome, ctx: MutationContext): void {
   const last = g.innov.length > 0 ? g.innov[g.innov.length - 1] : 0;
   if (!Number.isInteger(ctx.nextInnovation) || ctx.nextInnovation <= last) {

@@ -38,6 +38,14 @@ function sanitize(objectives: Objectives): Float64Array[] {
 }
 
 function fronts(obj: Float64Array[]): number[][] {
+  return obj.length === 2 ? fronts2(obj[0], obj[1]) : frontsPairwise(obj);
+}
+
+/**
+ * Deb's pairwise sort, any number of objectives: O(m·n²) time and O(n²) memory for the `dominated`
+ * lists. The reference for the two-objective sort below, and the sort for m ≠ 2.
+ */
+function frontsPairwise(obj: Float64Array[]): number[][] {
   const n = obj[0].length;
   const m = obj.length;
   const dominated: number[][] = Array.from({ length: n }, () => []);
@@ -77,25 +85,85 @@ function fronts(obj: Float64Array[]): number[][] {
   return result;
 }
 
+/**
+ * The same fronts as `frontsPairwise` for exactly two objectives, in O(n log n) time and O(n) memory.
+ *
+ * The pairwise sort puts p in front 0 if nothing dominates it, else in 1 + the highest front of its
+ * dominators. Points are visited by (f0 desc, f1 desc, index asc), so every dominator of p is visited
+ * before p. Inside a front no member dominates another, so along the visit order f0 never rises and
+ * f1 never falls (members with equal f0 are identical points); the member visited last, L, therefore
+ * has the largest f1 and the smallest f0 so far, and every member visited so far has f0 ≥ p's.
+ * So some member q dominates p iff L does: q1 ≥ p1 gives L1 ≥ p1 and L0 ≥ p0, and if L equalled p
+ * in both, q (≥ in both, > in one) would dominate L, its own front-mate. "Front k dominates p" is
+ * monotone in k (a dominator in front k + 1 is itself dominated by, and visited after, a member of
+ * front k), so p's front is the first front whose last member does not dominate it: a binary search.
+ */
+function fronts2(f0: Float64Array, f1: Float64Array): number[][] {
+  const n = f0.length;
+  const visit = new Int32Array(n);
+  for (let i = 0; i < n; i++) visit[i] = i;
+  // No NaN remains after sanitize, so these comparisons are a total order (with −0 equal to 0).
+  visit.sort((a, b) => {
+    const a0 = f0[a];
+    const b0 = f0[b];
+    if (a0 !== b0) return a0 > b0 ? -1 : 1;
+    const a1 = f1[a];
+    const b1 = f1[b];
+    if (a1 !== b1) return a1 > b1 ? -1 : 1;
+    return a - b;
+  });
+  const frontOf = new Int32Array(n);
+  const last = new Int32Array(n); // last[k] = the member of front k visited last
+  let count = 0;
+  for (let v = 0; v < n; v++) {
+    const p = visit[v];
+    const p0 = f0[p];
+    const p1 = f1[p];
+    // Smallest k in [0, count) whose last member does not dominate p; count if all of them do.
+    let lo = 0;
+    let hi = count;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const q = last[mid];
+      const q0 = f0[q];
+      const q1 = f1[q];
+      if (q0 >= p0 && q1 >= p1 && (q0 > p0 || q1 > p1)) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === count) count++;
+    frontOf[p] = lo;
+    last[lo] = p;
+  }
+  // Bucket by front in index order, so every front lists its members ascending, as the pairwise sort does.
+  const result: number[][] = Array.from({ length: count }, () => []);
+  for (let i = 0; i < n; i++) result[frontOf[i]].push(i);
+  return result;
+}
+
 function crowding(obj: Float64Array[], front: readonly number[]): Float64Array {
   const size = front.length;
   const dist = new Float64Array(size);
-  const pos = Array.from({ length: size }, (_, j) => j);
+  if (size === 0) return dist;
+  const pos = new Int32Array(size);
+  for (let j = 0; j < size; j++) pos[j] = j;
+  // This objective's values aligned with `front`, so the sort reads them without a double lookup.
+  const v = new Float64Array(size);
   for (const values of obj) {
+    for (let j = 0; j < size; j++) v[j] = values[front[j]];
     pos.sort((a, b) => {
-      const va = values[front[a]];
-      const vb = values[front[b]];
+      const va = v[a];
+      const vb = v[b];
       return va < vb ? -1 : va > vb ? 1 : front[a] - front[b];
     });
-    const lo = values[front[pos[0]]];
-    const hi = values[front[pos[size - 1]]];
+    const lo = v[pos[0]];
+    const hi = v[pos[size - 1]];
     // A flat objective says nothing about spread; its "boundary" would only be an index artefact.
     if (!(hi > lo)) continue;
     const range = hi - lo;
     dist[pos[0]] = Number.POSITIVE_INFINITY;
     dist[pos[size - 1]] = Number.POSITIVE_INFINITY;
     for (let j = 1; j < size - 1; j++) {
-      const gap = (values[front[pos[j + 1]]] - values[front[pos[j - 1]]]) / range;
+      const gap = (v[pos[j + 1]] - v[pos[j - 1]]) / range;
       // Infinite values give ∞/∞ = NaN; count it as no spread rather than poison the sort.
       if (!Number.isNaN(gap)) dist[pos[j]] += gap;
     }
@@ -103,9 +171,20 @@ function crowding(obj: Float64Array[], front: readonly number[]): Float64Array {
   return dist;
 }
 
-/** Non-dominated fronts, best first; each front lists individual indices in ascending order. */
+/**
+ * Non-dominated fronts, best first; each front lists individual indices in ascending order.
+ * O(n log n) for two objectives, O(m·n²) otherwise.
+ */
 export function nonDominatedFronts(objectives: Objectives): number[][] {
   return fronts(sanitize(objectives));
+}
+
+/**
+ * The same fronts by the O(m·n²) pairwise comparison, whatever the number of objectives: the
+ * reference the fast two-objective sort is tested against. Not for production use at large n.
+ */
+export function nonDominatedFrontsPairwise(objectives: Objectives): number[][] {
+  return frontsPairwise(sanitize(objectives));
 }
 
 /**
@@ -128,7 +207,8 @@ export function rankPopulation(objectives: Objectives): Ranking {
   let at = 0;
   fronts(obj).forEach((members, f) => {
     const dist = crowding(obj, members);
-    const pos = Array.from({ length: members.length }, (_, j) => j);
+    const pos = new Int32Array(members.length);
+    for (let j = 0; j < pos.length; j++) pos[j] = j;
     // Members are in ascending index order, so equal distances keep index order.
     pos.sort((a, b) => (dist[a] > dist[b] ? -1 : dist[a] < dist[b] ? 1 : members[a] - members[b]));
     for (const j of pos) {

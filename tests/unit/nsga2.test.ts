@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { stream } from '../../src/random';
-import { crowdingDistances, nonDominatedFronts, rankPopulation } from '../../src/wann/nsga2';
+import { type Rng, stream } from '../../src/random';
+import {
+  crowdingDistances,
+  nonDominatedFronts,
+  nonDominatedFrontsPairwise,
+  type Objectives,
+  type Ranking,
+  rankPopulation,
+} from '../../src/wann/nsga2';
 
 const INF = Number.POSITIVE_INFINITY;
 
@@ -177,5 +184,207 @@ describe('rankPopulation', () => {
     const ms = performance.now() - t0;
     expect(r.order.length).toBe(960);
     expect(ms).toBeLessThan(500);
+  });
+});
+
+/** One value drawn the way `kind` says: spread floats, a handful of tied values, or special values. */
+type Kind = 'float' | 'ties' | 'special' | 'correlated' | 'anticorrelated';
+const SPECIAL = [Number.NaN, -INF, INF, 0, -0, 1, 2, -1];
+
+/** Two objective columns of n points whose values follow `kind`. */
+function twoObjectives(rng: Rng, n: number, kind: Kind): Float64Array[] {
+  const f0 = new Float64Array(n);
+  const f1 = new Float64Array(n);
+  const levels = 2 + rng.int(4); // a handful of values: heavy ties and many identical points
+  for (let i = 0; i < n; i++) {
+    switch (kind) {
+      case 'float':
+        f0[i] = rng.float();
+        f1[i] = rng.float();
+        break;
+      case 'ties':
+        f0[i] = rng.int(levels);
+        f1[i] = rng.int(levels);
+        break;
+      case 'special':
+        f0[i] = rng.chance(0.5) ? SPECIAL[rng.int(SPECIAL.length)] : rng.int(levels);
+        f1[i] = rng.chance(0.5) ? SPECIAL[rng.int(SPECIAL.length)] : rng.int(levels);
+        break;
+      case 'correlated': {
+        // Long dominance chains: many fronts, so the binary search goes deep.
+        const x = rng.int(1000);
+        f0[i] = x + rng.int(30);
+        f1[i] = x + rng.int(30);
+        break;
+      }
+      case 'anticorrelated': {
+        // Nearly everything on a few wide fronts.
+        const x = rng.int(1000);
+        f0[i] = x + rng.int(3);
+        f1[i] = -x + rng.int(3);
+        break;
+      }
+    }
+  }
+  return [f0, f1];
+}
+
+/** The original crowding distance, written out independently of the production code. */
+function referenceCrowding(obj: Objectives, front: readonly number[]): number[] {
+  const fix = (v: number) => (Number.isNaN(v) ? -INF : v);
+  const size = front.length;
+  const dist = new Array<number>(size).fill(0);
+  const pos = Array.from({ length: size }, (_, j) => j);
+  for (const column of obj) {
+    const values = (i: number) => fix(column[i]);
+    pos.sort((a, b) => {
+      const va = values(front[a]);
+      const vb = values(front[b]);
+      return va < vb ? -1 : va > vb ? 1 : front[a] - front[b];
+    });
+    const lo = values(front[pos[0]]);
+    const hi = values(front[pos[size - 1]]);
+    if (!(hi > lo)) continue;
+    const range = hi - lo;
+    dist[pos[0]] = INF;
+    dist[pos[size - 1]] = INF;
+    for (let j = 1; j < size - 1; j++) {
+      const gap = (values(front[pos[j + 1]]) - values(front[pos[j - 1]])) / range;
+      if (!Number.isNaN(gap)) dist[pos[j]] += gap;
+    }
+  }
+  return dist;
+}
+
+/** rankPopulation as originally specified, built on the pairwise fronts and the reference crowding. */
+function referenceRanking(obj: Objectives): Ranking {
+  const n = obj[0].length;
+  const front = new Int32Array(n);
+  const crowding = new Float64Array(n);
+  const order: number[] = [];
+  nonDominatedFrontsPairwise(obj).forEach((members, f) => {
+    const dist = referenceCrowding(obj, members);
+    members.forEach((i, j) => {
+      front[i] = f;
+      crowding[i] = dist[j];
+    });
+    order.push(
+      ...[...members].sort((a, b) =>
+        crowding[a] > crowding[b] ? -1 : crowding[a] < crowding[b] ? 1 : a - b,
+      ),
+    );
+  });
+  const rank = new Int32Array(n);
+  order.forEach((i, r) => {
+    rank[i] = r;
+  });
+  return { order: Int32Array.from(order), rank, front, crowding };
+}
+
+function expectSameRanking(actual: Ranking, expected: Ranking): void {
+  expect([...actual.order]).toEqual([...expected.order]);
+  expect([...actual.rank]).toEqual([...expected.rank]);
+  expect([...actual.front]).toEqual([...expected.front]);
+  // Bit for bit: the same floating-point sums in the same order.
+  expect([...actual.crowding]).toEqual([...expected.crowding]);
+}
+
+describe('two-objective fast sort', () => {
+  const kinds: Kind[] = ['float', 'ties', 'special', 'correlated', 'anticorrelated'];
+
+  it('gives exactly the pairwise fronts and ranking for many seeds, sizes and kinds of values', () => {
+    const sizes = [0, 1, 2, 3, 4, 5, 7, 10, 16, 33, 64, 150, 400];
+    for (const kind of kinds) {
+      for (const n of sizes) {
+        for (let t = 0; t < 12; t++) {
+          const rng = stream(2024, n * 100 + t, `test-${kind}`);
+          const obj = twoObjectives(rng, n, kind);
+          expect(nonDominatedFronts(obj)).toEqual(nonDominatedFrontsPairwise(obj));
+          expectSameRanking(rankPopulation(obj), referenceRanking(obj));
+        }
+      }
+    }
+  });
+
+  it('gives exactly the pairwise fronts and ranking at n = 2,000', () => {
+    for (const kind of kinds) {
+      const rng = stream(7, 2000, `test-${kind}`);
+      const obj = twoObjectives(rng, 2000, kind);
+      expect(nonDominatedFronts(obj)).toEqual(nonDominatedFrontsPairwise(obj));
+      expectSameRanking(rankPopulation(obj), referenceRanking(obj));
+    }
+  });
+
+  it('handles identical points, ties and special values as the pairwise sort does', () => {
+    const cases: number[][][] = [
+      [[5, 5]],
+      [
+        [1, 1],
+        [1, 1],
+      ],
+      [
+        [1, 2],
+        [1, 1],
+      ],
+      [
+        [2, 1],
+        [1, 1],
+        [1, 1],
+        [2, 1],
+      ],
+      [
+        [Number.NaN, 0],
+        [-INF, 0],
+        [-INF, -INF],
+        [Number.NaN, Number.NaN],
+        [INF, -INF],
+        [-INF, INF],
+        [INF, INF],
+        [INF, INF],
+        [0, -0],
+        [-0, 0],
+      ],
+      // A staircase with repeats: one point per front.
+      Array.from({ length: 12 }, (_, i) => [i >> 1, i >> 1]),
+    ];
+    for (const points of cases) {
+      const obj = columns(points);
+      expect(nonDominatedFronts(obj)).toEqual(nonDominatedFrontsPairwise(obj));
+      expectSameRanking(rankPopulation(obj), referenceRanking(obj));
+    }
+    expect(nonDominatedFronts(columns(cases[3]))).toEqual([
+      [0, 3],
+      [1, 2],
+    ]);
+  });
+
+  it('keeps other numbers of objectives on the pairwise sort, with the same ranking', () => {
+    for (let t = 0; t < 20; t++) {
+      const rng = stream(31, t, 'test');
+      const m = t % 2 === 0 ? 1 : 3;
+      const n = 1 + rng.int(60);
+      const obj = Array.from({ length: m }, () =>
+        Float64Array.from({ length: n }, () =>
+          rng.chance(0.1) ? SPECIAL[rng.int(SPECIAL.length)] : rng.int(4),
+        ),
+      );
+      expect(nonDominatedFronts(obj)).toEqual(nonDominatedFrontsPairwise(obj));
+      expectSameRanking(rankPopulation(obj), referenceRanking(obj));
+    }
+  });
+
+  it('gives crowding distances equal to the reference for arbitrary fronts', () => {
+    for (let t = 0; t < 30; t++) {
+      const rng = stream(12, t, 'test');
+      const n = 1 + rng.int(50);
+      const obj = twoObjectives(rng, n, t % 2 === 0 ? 'special' : 'float');
+      const front = Array.from({ length: n }, (_, i) => i).filter(() => rng.chance(0.6));
+      // Any order, not just ascending: crowdingDistances takes whatever front it is given.
+      for (let j = front.length - 1; j > 0; j--) {
+        const k = rng.int(j + 1);
+        [front[j], front[k]] = [front[k], front[j]];
+      }
+      expect([...crowdingDistances(obj, front)]).toEqual(referenceCrowding(obj, front));
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { type GenerationRecord, generationRecordSchema } from '../../src/wann/record';
 import { type ErrorBody, header, post, request, startRun, waitFor } from './helpers';
 
 const SMALL = { population: 32, generations: 2, sliceSize: 16, seed: 7, tournamentSize: 8 };
@@ -101,9 +102,15 @@ describe('a small search end to end', () => {
     expect(done.champion).not.toBeNull();
 
     const gens = await request(`/api/runs/${created.id}/generations`);
-    const body = (await gens.json()) as { generations: { gen: number; evaluations: number }[] };
+    const body = (await gens.json()) as { generations: GenerationRecord[]; next: string | null };
     expect(body.generations.map((g) => g.gen)).toEqual([0, 1]);
     expect(body.generations.every((g) => g.evaluations === 32)).toBe(true);
+    expect(body.next).toBeNull();
+    // Each item is exactly a GenerationRecord (a strict schema: no other fields).
+    for (const g of body.generations) expect(generationRecordSchema.parse(g)).toEqual(g);
+    // The run's champion is the last record's (the runs row and the generations row agree).
+    expect(body.generations[1].champion).toEqual(done.champion);
+    expect(done.champion?.index).toEqual(expect.any(Number));
 
     const champion = await request(`/api/runs/${created.id}/champion`);
     expect(champion.status).toBe(200);

@@ -2,14 +2,14 @@
  * Test entry Worker: the production main Worker (API + SearchCoordinator) and, as its queue
  * consumer, the production evaluator code, so a search runs through a real queue inside one
  * workerd. Between the queue and the evaluator sits a fault injector: per run, a rule may drop a
- * delivery (acked, never evaluated: a lost message) or deliver it and enqueue a real duplicate.
+ * slice task's delivery (acked, never evaluated: a lost message) or deliver it and enqueue a real duplicate.
  */
 
 import type { Env } from '../../workers/api/env';
 import api, { SearchCoordinator } from '../../workers/api/index';
-import { evaluateSliceInputs, type SliceInputs } from '../../workers/evaluator/evaluate-slice';
-import { consumeSlices, type EvaluatorEnv } from '../../workers/evaluator/index';
-import type { SliceTask } from '../../workers/shared/contracts';
+import { breedAndEvaluate, type SliceInputs } from '../../workers/evaluator/evaluate-slice';
+import { consumeTasks, type EvaluatorEnv } from '../../workers/evaluator/index';
+import type { QueueTask, SliceTask } from '../../workers/shared/contracts';
 
 export { SearchCoordinator };
 
@@ -41,12 +41,12 @@ function standInPeers(env: Env): EvaluatorEnv {
     ...env,
     EVAL_PEER_1: peer((task, inputs) => {
       counts(task).peer1++;
-      return evaluateSliceInputs(task, inputs);
+      return breedAndEvaluate(task, inputs);
     }),
     EVAL_PEER_2: peer((task, inputs) => {
       if (++calls2 === 2) throw new Error('peer 2 went away');
       counts(task).peer2++;
-      return evaluateSliceInputs(task, inputs);
+      return breedAndEvaluate(task, inputs);
     }),
   };
 }
@@ -56,7 +56,11 @@ export default {
   async queue(batch, env) {
     const kept: Message<unknown>[] = [];
     for (const message of batch.messages) {
-      const task = message.body as SliceTask;
+      const task = message.body as QueueTask;
+      if (task.kind !== 'slice') {
+        kept.push(message);
+        continue;
+      }
       const key = `${task.runId}:${task.gen}:${task.sliceStart}`;
       deliveries.set(key, (deliveries.get(key) ?? 0) + 1);
       const action = faults.get(task.runId)?.(task) ?? 'deliver';
@@ -67,12 +71,12 @@ export default {
       if (action === 'duplicate') await env.EVAL_QUEUE.send(task, { contentType: 'json' });
       kept.push(message);
     }
-    const viaPeers = (m: Message<unknown>) => peerRuns.has((m.body as SliceTask).runId);
-    await consumeSlices(
+    const viaPeers = (m: Message<unknown>) => peerRuns.has((m.body as QueueTask).runId);
+    await consumeTasks(
       kept.filter((m) => !viaPeers(m)),
       env,
     );
     const forPeers = kept.filter(viaPeers);
-    if (forPeers.length) await consumeSlices(forPeers, standInPeers(env));
+    if (forPeers.length) await consumeTasks(forPeers, standInPeers(env));
   },
 } satisfies ExportedHandler<Env, unknown>;

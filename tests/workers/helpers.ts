@@ -1,5 +1,6 @@
 /** Helpers for driving the API inside workerd, as a client would. */
 import { exports } from 'cloudflare:workers';
+import type { ChampionRecord, GenerationRecord } from '../../src/wann/record';
 
 export const TOKEN = 'test-token';
 const ORIGIN = 'http://wann.test';
@@ -40,7 +41,7 @@ export interface RunResource {
   generation: number;
   generations: number;
   bestFitness: number | null;
-  champion: { fitness: number; generation: number; connections: number; accuracy: number[] } | null;
+  champion: ChampionRecord | null;
   error: string | null;
   urls: Record<string, string>;
 }
@@ -49,8 +50,9 @@ export interface ErrorBody {
   error: { code: string; message: string };
 }
 
+/** Test R2 holds training shards 0 and 1 only (setup.ts), so runs draw from those two. */
 export async function startRun(config: Record<string, unknown>): Promise<RunResource> {
-  const res = await post('/api/runs', config);
+  const res = await post('/api/runs', { trainShards: 2, ...config });
   if (res.status !== 202) throw new Error(`POST /api/runs → ${res.status} ${await res.text()}`);
   return res.json();
 }
@@ -78,15 +80,15 @@ export async function waitFor(
   }
 }
 
-export async function generationRows(id: string): Promise<Record<string, unknown>[]> {
+export async function generationRows(id: string): Promise<GenerationRecord[]> {
   const res = await request(`/api/runs/${id}/generations`);
-  const body = (await res.json()) as { generations: Record<string, unknown>[] };
+  const body = (await res.json()) as { generations: GenerationRecord[] };
   return body.generations;
 }
 
-/** What must not depend on slicing, retries or restarts: every statistic but timings. */
-export function comparable(rows: Record<string, unknown>[]) {
-  return rows.map(({ durationMs: _d, createdAt: _c, ...rest }) => rest);
+/** What must not depend on slicing, retries or restarts: every statistic but the timing. */
+export function comparable(rows: GenerationRecord[]) {
+  return rows.map(({ durationMs: _d, ...rest }) => rest);
 }
 
 export async function championOf(id: string): Promise<unknown> {

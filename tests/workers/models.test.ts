@@ -17,7 +17,7 @@ import { SHARED_WEIGHTS } from '../../src/wann/activation-ids';
 import { parseGenome } from '../../src/wann/genome';
 import { compile, forwardProbabilities, predictLabels } from '../../src/wann/network';
 import type { Batch } from '../../src/wann/types';
-import { publishModel } from '../../workers/coordinator/publish';
+import { publishModel } from '../../workers/shared/publish';
 import { grownGenome } from '../unit/onnx-fixture';
 import { header, post, request, startRun, waitFor } from './helpers';
 

@@ -5,7 +5,7 @@
 import { abortAllDurableObjects, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { populationKey } from '../../workers/shared/contracts';
+import { populationSliceKey } from '../../workers/shared/contracts';
 import { deliveries, faults, peerRuns } from './entry';
 import {
   championOf,
@@ -164,45 +164,78 @@ describe('restart', () => {
   });
 });
 
+/** A report as an evaluator sends it, for members [start, end) all with the same fitness. */
+function reportOf(gen: number, start: number, end: number, fitness: number) {
+  const n = end - start;
+  return {
+    gen,
+    sliceStart: start,
+    sliceEnd: end,
+    weights: 6,
+    fitness: new Array(n * 6).fill(fitness),
+    accuracy: new Array(n * 6).fill(0.1),
+    connections: new Array(n).fill(3),
+    nodes: new Array(n).fill(267),
+    offsets: Array.from({ length: n + 1 }, (_, i) => 2 + 10 * i),
+  };
+}
+
 describe('coordinator RPC contract', () => {
-  it('ignores duplicates, other generations and reports after the end', async () => {
+  it('ignores duplicates, other generations and reports after the end; refuses malformed ones', async () => {
     const run = baseline.run;
     const coordinator = stub(run.id);
-    expect(await coordinator.report(1, 0, [])).toBe('stale'); // completed run
+    expect(await coordinator.report(run.id, reportOf(1, 0, 32, -1))).toBe('stale'); // completed run
     const created = await startRun({ ...BASE, generations: 50, sliceSize: 16 });
     faults.set(created.id, () => 'drop'); // the test plays the evaluator
     const live = stub(created.id);
     await waitFor(created.id, (r) => r.status === 'running');
     const snap = await live.snapshot();
-    expect(snap?.generation).toBeGreaterThanOrEqual(0);
     const gen = snap!.generation;
-    expect(await live.report(gen + 1, 0, [])).toBe('stale');
-    expect(await live.report(gen, 5, [])).toBe('rejected'); // no such slice
-    expect(await live.report(gen, 0, [])).toBe('rejected'); // wrong length
-    // The population blob for evaluators is in R2 under the documented key.
-    expect(await env.BLOBS.head(populationKey(created.id, gen))).not.toBeNull();
+    expect(await live.report(created.id, reportOf(gen + 1, 0, 16, -1))).toBe('stale');
+    expect(await live.report(created.id, reportOf(gen, 5, 21, -1))).toEqual({
+      rejected: expect.stringContaining('no slice starting at 5'),
+    });
+    expect(await live.report(created.id, reportOf(gen, 0, 8, -1))).toEqual({
+      rejected: expect.stringContaining('ends at 16'),
+    });
+    const short = { ...reportOf(gen, 0, 16, -1), fitness: [1, 2] };
+    expect(await live.report(created.id, short)).toEqual({
+      rejected: expect.stringMatching(/^fitness: expected 96 values, got 2/),
+    });
+    expect(await live.report(created.id, { gen })).toEqual({ rejected: expect.stringContaining('sliceStart') });
+    expect(await live.report('another-run', reportOf(gen, 0, 16, -1))).toEqual({
+      rejected: expect.stringContaining('does not hold run another-run'),
+    });
     const res = await post(`/api/runs/${created.id}/cancel`);
     expect(res.status).toBe(200);
     expect(((await res.json()) as RunResource).status).toBe('cancelled');
-    expect(await live.report(gen, 0, [])).toBe('stale');
+    expect(await live.report(created.id, reportOf(gen, 0, 16, -1))).toBe('stale');
   });
+
+  it('stores each slice of the population in R2 under the documented key, and drops superseded ones', async () => {
+    const run = baseline.run;
+    // The last finished generation (a fork continues from it) and the champion's slice remain.
+    expect(await env.BLOBS.head(populationSliceKey(run.id, 2, 0))).not.toBeNull();
+    const champion = run.champion!;
+    expect(await env.BLOBS.head(populationSliceKey(run.id, champion.generation, 0))).not.toBeNull();
+    const listed = await env.BLOBS.list({ prefix: `runs/${run.id}/` });
+    const gens = new Set(listed.objects.map((o) => Number(o.key.split('/')[3])));
+    expect([...gens].sort()).toEqual([...new Set([2, champion.generation])].sort());
+  });
+
   it('keeps a failed evaluation (NaN fitness) through storage: ranked last, never champion', async () => {
     const created = await startRun({ ...BASE, generations: 1, sliceSize: 16 });
     faults.set(created.id, () => 'drop'); // the test plays the evaluator
     const live = stub(created.id);
-    const result = (fitness: number) => ({
-      fitness: new Array(6).fill(fitness),
-      accuracy: new Array(6).fill(0.1),
-      connections: 3,
-    });
-    const failed = Array.from({ length: 16 }, () => result(Number.NaN));
-    const fine = Array.from({ length: 16 }, (_, i) => result(-2 - i / 100));
-    expect(await live.report(0, 0, failed)).toBe('accepted');
-    expect(await live.report(0, 0, failed)).toBe('duplicate');
-    expect(await live.report(0, 16, fine)).toBe('accepted');
+    const fine = reportOf(0, 16, 32, -2);
+    fine.fitness = fine.fitness.map((_, i) => -2 - Math.floor(i / 6) / 100);
+    expect(await live.report(created.id, reportOf(0, 0, 16, Number.NaN))).toBe('accepted');
+    expect(await live.report(created.id, reportOf(0, 0, 16, Number.NaN))).toBe('duplicate');
+    expect(await live.report(created.id, fine)).toBe('accepted');
     const run = await waitFor(created.id);
     expect(run.status).toBe('completed');
     expect(run.champion?.fitness).toBe(-2);
+    expect(run.champion?.index).toBe(16);
     const [row] = await generationRows(run.id);
     expect(row).toMatchObject({ fitnessMax: -2, evaluations: 32 });
   });
@@ -281,7 +314,7 @@ describe('reads', () => {
     expect(header(res, 'Content-Type')).toMatch(/^text\/csv/);
     const lines = (await res.text()).trim().split('\n');
     expect(lines[0]).toBe(
-      'gen,objectives,fitnessMean,fitnessMedian,fitnessMax,bestEverFitness,championAccuracy,championConnections,meanConnections,meanNodes,evaluations,durationMs',
+      'gen,objectives,shard,fitnessMean,fitnessMedian,fitnessMax,bestEverFitness,championAccuracy,championConnections,meanConnections,meanNodes,evaluations,durationMs,championGeneration,championIndex',
     );
     expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(['0', '1', '2']);
   });
@@ -311,13 +344,13 @@ describe('server-sent events', () => {
     const events = await readEvents(res);
     const gens = events.filter((e) => e.event === 'generation');
     expect(gens.map((e) => e.id)).toEqual(['0', '1', '2']);
-    expect(gens.map((e) => (e.data as { generation: number }).generation)).toEqual([0, 1, 2]);
+    expect(gens.map((e) => (e.data as { gen: number }).gen)).toEqual([0, 1, 2]);
     const last = events[events.length - 1];
     expect(last.event).toBe('status');
     expect(last.data).toMatchObject({ status: 'completed', generation: 3 });
-    // The events carry the same statistics D1 stored.
+    // The events carry the same records D1 stored.
     const rows = await generationRows(created.id);
-    expect((gens[2].data as { fitnessMean: number }).fitnessMean).toBe(rows[2].fitnessMean);
+    expect(gens.map((e) => e.data)).toEqual(rows);
   });
 
   it('a finished run: the status, the replay after Last-Event-ID, and the end', async () => {

@@ -1,5 +1,5 @@
 // Runs inside workerd before each test file: D1 schema from the real migrations, and two real
-// MNIST training shards in R2 (the coordinator is told TRAIN_SHARDS=2), and the test shards.
+// MNIST training shards in R2 (test runs use trainShards: 2), and the test shards.
 import { applyD1Migrations } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { testShardKey, trainShardKey } from '../../workers/shared/contracts';

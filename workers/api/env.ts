@@ -2,13 +2,13 @@
 import type { SearchCoordinator } from '../coordinator/search-coordinator';
 import type { SettingsVars } from '../coordinator/settings';
 import type InferenceWorker from '../inference/index';
-import type { SliceTask } from '../shared/contracts';
+import type { QueueTask } from '../shared/contracts';
 
 export interface Env extends SettingsVars {
   COORD: DurableObjectNamespace<SearchCoordinator>;
   DB: D1Database;
   BLOBS: R2Bucket;
-  EVAL_QUEUE: Queue<SliceTask>;
+  EVAL_QUEUE: Queue<QueueTask>;
   /** Static assets (`public/`): dashboard, run page, scripts. */
   ASSETS: Fetcher;
   /**

@@ -8,6 +8,7 @@ import { and, desc, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type Context, Hono } from 'hono';
 import { type ModelRow, models } from '../../schema/schema';
+import { runPublishTask } from '../shared/publish';
 import { requireApiToken, requireRunAccess } from './auth';
 import type { Env } from './env';
 import { ApiError } from './errors';
@@ -85,21 +86,33 @@ async function forward(c: AppContext): Promise<Response> {
 export const modelsApp = new Hono<{ Bindings: Env }>()
   .post('/:id/publish', requireApiToken, async (c) => {
     const run = await findRun(c, c.req.param('id'));
-    let outcome: Awaited<ReturnType<ReturnType<typeof coordinator>['publish']>>;
-    try {
-      outcome = await coordinator(c.env, run.id).publish();
-    } catch (e) {
-      throw new ApiError(503, 'publish_failed', `publishing failed: ${(e as Error).message}`);
-    }
-    if (!outcome.ok) {
+    const stub = coordinator(c.env, run.id);
+    const request = await stub.requestPublication();
+    if (!request.ok) {
       throw new ApiError(
         409,
         'no_champion',
         `run ${run.id} has no champion yet (it appears after the first finished generation)`,
       );
     }
-    const resource = modelResource(outcome.model, new URL(c.req.url).origin);
-    return c.json(resource, outcome.created ? 201 : 200, { Location: resource.urls.onnx });
+    const { task } = request;
+    let model = await drizzle(c.env.DB)
+      .select()
+      .from(models)
+      .where(and(eq(models.runId, run.id), eq(models.version, task.version)))
+      .get();
+    if (!model) {
+      // Built in this request's invocation, not on the coordinator's thread; the queued task for
+      // the same version (if any) does the same idempotent steps.
+      try {
+        model = await runPublishTask(c.env, task);
+      } catch (e) {
+        throw new ApiError(503, 'publish_failed', `publishing failed: ${(e as Error).message}`);
+      }
+    }
+    await stub.publicationDone(task.version, { ok: true, generation: model.generation });
+    const resource = modelResource(model, new URL(c.req.url).origin);
+    return c.json(resource, request.created ? 201 : 200, { Location: resource.urls.onnx });
   })
 
   .get('/:id/models', requireRunAccess('view'), async (c) => {

@@ -10,8 +10,12 @@ import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { generations, type RunRow, runs } from '../../schema/schema';
 import { resolveConfig, type SearchConfigInput, searchConfigSchema } from '../../src/wann/config';
-import type { StrategyState } from '../../src/wann/strategy';
-import type { RunConfig } from '../coordinator/types';
+import { decodeGenomeBytes, genomeToJson } from '../../src/wann/genome';
+import { GENERATION_CSV_COLUMNS, generationCsvLine } from '../../src/wann/record';
+import type { ForkSource, RunConfig } from '../coordinator/types';
+import { populationSliceKey } from '../shared/contracts';
+import { fromGenerationRow } from '../shared/generation-rows';
+import { readGenomes } from '../shared/population-store';
 import { requireApiToken, requireOwnerRead, requireRunAccess } from './auth';
 import type { Env } from './env';
 import { ApiError, describeIssues } from './errors';
@@ -72,6 +76,7 @@ function runResource(row: RunRow, origin: string) {
         : {
             fitness: row.championFitness,
             generation: row.championGeneration,
+            index: row.championIndex,
             connections: row.championConnections,
             accuracy: row.championAccuracy,
           },
@@ -97,8 +102,11 @@ function runResource(row: RunRow, origin: string) {
 }
 
 /** Insert the run row, then start its coordinator; a failed start leaves a `failed` row, not a half run. */
-async function createRun(c: AppContext, config: RunConfig, from?: StrategyState) {
+async function createRun(c: AppContext, config: RunConfig, from?: ForkSource) {
   const id = crypto.randomUUID();
+  // A fork's first parents: the source's last finished generation (and its champion), copied
+  // under the new run's id before its coordinator plans from them.
+  if (from && config.forkOf) await copyForkObjects(c.env, config.forkOf.runId, id, from);
   const now = Date.now();
   const db = drizzle(c.env.DB);
   await db.insert(runs).values({
@@ -117,7 +125,22 @@ async function createRun(c: AppContext, config: RunConfig, from?: StrategyState)
   return c.json(resource, 202, { Location: resource.urls.self });
 }
 
-async function startRun(c: AppContext, id: string, config: RunConfig, from?: StrategyState) {
+async function copyForkObjects(env: Env, sourceId: string, id: string, from: ForkSource): Promise<void> {
+  const objects = from.slices.map((s) => ({ gen: from.generation - 1, slice: s.start }));
+  const c = from.champion;
+  if (c && c.champion.generation !== from.generation - 1) {
+    objects.push({ gen: c.champion.generation, slice: c.location.slice });
+  }
+  for (const o of objects) {
+    const object = await env.BLOBS.get(populationSliceKey(sourceId, o.gen, o.slice));
+    if (!object) {
+      throw new ApiError(409, 'fork_source_moved', `run ${sourceId} moved on while forking; try again`);
+    }
+    await env.BLOBS.put(populationSliceKey(id, o.gen, o.slice), await object.arrayBuffer());
+  }
+}
+
+async function startRun(c: AppContext, id: string, config: RunConfig, from?: ForkSource) {
   try {
     await coordinator(c.env, id).start(id, config, from);
   } catch (e) {
@@ -151,21 +174,6 @@ const generationsQuery = z.strictObject({
 const eventsQuery = z.strictObject({
   since: z.coerce.number().int().min(-1).optional(),
 });
-
-const CSV_COLUMNS = [
-  'gen',
-  'objectives',
-  'fitnessMean',
-  'fitnessMedian',
-  'fitnessMax',
-  'bestEverFitness',
-  'championAccuracy',
-  'championConnections',
-  'meanConnections',
-  'meanNodes',
-  'evaluations',
-  'durationMs',
-] as const;
 
 const PAGE = 1000;
 
@@ -213,17 +221,15 @@ export const runsApp = new Hono<{ Bindings: Env }>()
     const row = await findRun(c, c.req.param('id'));
     const q = parseQuery(c, generationsQuery);
     const db = drizzle(c.env.DB);
-    const fetchPage = (after: number, limit: number) =>
-      db
-        .select()
-        .from(generations)
-        .where(and(eq(generations.runId, row.id), gt(generations.gen, after)))
-        .orderBy(asc(generations.gen))
-        .limit(limit);
-    const toJson = (g: typeof generations.$inferSelect) => {
-      const { runId: _, createdAt, ...rest } = g;
-      return { ...rest, createdAt: iso(createdAt) };
-    };
+    const fetchPage = async (after: number, limit: number) =>
+      (
+        await db
+          .select()
+          .from(generations)
+          .where(and(eq(generations.runId, row.id), gt(generations.gen, after)))
+          .orderBy(asc(generations.gen))
+          .limit(limit)
+      ).map(fromGenerationRow);
 
     if ((c.req.header('Accept') ?? '').includes('text/csv')) {
       // Streamed page by page: a long run has up to 100,000 generations.
@@ -231,13 +237,13 @@ export const runsApp = new Hono<{ Bindings: Env }>()
       const encoder = new TextEncoder();
       const body = new ReadableStream<Uint8Array>({
         async start(controller) {
-          controller.enqueue(encoder.encode(`${CSV_COLUMNS.join(',')}\n`));
+          controller.enqueue(encoder.encode(`${GENERATION_CSV_COLUMNS.join(',')}\n`));
           let after = q.after;
           let sent = 0;
           while (sent < total) {
             const rows = await fetchPage(after, Math.min(PAGE, total - sent));
             if (rows.length === 0) break;
-            const lines = rows.map((r) => CSV_COLUMNS.map((k) => r[k] ?? '').join(','));
+            const lines = rows.map(generationCsvLine);
             controller.enqueue(encoder.encode(`${lines.join('\n')}\n`));
             sent += rows.length;
             after = rows[rows.length - 1].gen;
@@ -260,7 +266,7 @@ export const runsApp = new Hono<{ Bindings: Env }>()
       rows.length > limit && last
         ? `${new URL(c.req.url).origin}/api/runs/${row.id}/generations?after=${last.gen}&limit=${limit}`
         : null;
-    return c.json({ runId: row.id, generations: page.map(toJson), next });
+    return c.json({ runId: row.id, generations: page, next });
   })
 
   .get('/:id/events', requireRunAccess('view'), async (c) => {
@@ -304,27 +310,29 @@ export const runsApp = new Hono<{ Bindings: Env }>()
         `population: a fork keeps the population size of the run it continues (${base.population})`,
       );
     }
-    const state = await coordinator(c.env, source.id).strategyState();
-    if (!state) throw new ApiError(409, 'not_started', `run ${source.id} has no search state to fork`);
-    if (merged.generations <= state.generation) {
+    const from = await coordinator(c.env, source.id).forkSource();
+    if (!from) throw new ApiError(409, 'not_started', `run ${source.id} has no finished generation to fork`);
+    if (merged.generations <= from.generation) {
       throw new ApiError(
         400,
         'invalid_config',
-        `generations: must be more than ${state.generation}, the generation this fork continues from`,
+        `generations: must be more than ${from.generation}, the generation this fork continues from`,
       );
     }
     const config: RunConfig = {
       ...merged,
       seed: merged.seed ?? base.seed,
-      forkOf: { runId: source.id, generation: state.generation },
+      forkOf: { runId: source.id, generation: from.generation },
     };
-    return createRun(c, config, state);
+    return createRun(c, config, from);
   })
 
   .get('/:id/champion', requireRunAccess('view'), async (c) => {
     const row = await findRun(c, c.req.param('id'));
-    const genome = await coordinator(c.env, row.id).champion();
-    if (!genome) throw new ApiError(404, 'no_champion', `run ${row.id} has no finished generation yet`);
+    const address = await coordinator(c.env, row.id).champion();
+    if (!address) throw new ApiError(404, 'no_champion', `run ${row.id} has no finished generation yet`);
+    const [stored] = await readGenomes(c.env.BLOBS, row.id, address.champion.generation, [address.location]);
+    const genome = genomeToJson(decodeGenomeBytes(stored.bytes));
     return c.json(genome, 200, {
       'Content-Disposition': `inline; filename="run-${row.id}-champion.json"`,
     });

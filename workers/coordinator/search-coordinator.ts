@@ -1,46 +1,62 @@
 /**
- * SearchCoordinator: one Durable Object per run. It owns the run's strategy state, cuts each
- * generation into slices for the evaluation queue, collects one result per slice, and calls the
- * pure `tell` when a generation is complete. It does no evaluation itself.
+ * SearchCoordinator: one Durable Object per run. It handles numbers, never genomes: it ranks each
+ * finished generation and selects every member's parent for the next (src/wann/generation.ts
+ * `planGeneration`), sends small slice tasks through the queue, collects one report per slice
+ * (objectives and where each member lies in R2), and records the generation. Evaluators breed,
+ * evaluate and store the members; publishing is a queued task too. The object's memory is
+ * bounded by the population's numbers (~150 bytes per member while completing a generation), not by
+ * its genomes.
  *
  * Storage (SQLite-backed object, synchronous `ctx.storage.sql`):
- * - `meta`: one small JSON row (status, config, timings).
- * - `chunks`: large text values split into ≤ 500,000-character parts, because a stored value or
- *   row is limited to 2 MB and a grown population (inside the strategy state) is larger. The
- *   strategy state lives under `state`, slice results under `result:{gen}:{sliceStart}`.
- * - `slices`: the current generation's slices, with send attempts and whether a result is in.
- * - `generation_log`: metrics of every finished generation; it is the outbox for D1 (rows are
+ * - `meta`: one small JSON row (status, config, current generation, champion and its location).
+ * - `slices`: the slices of the current generation (attempts, report) and of the last finished one
+ *   (kept for where its members lie: the next generation's parents, forks).
+ * - `plan`: each current-generation member's parent index (a BLOB of Int32).
+ * - `objectives`: the last finished generation's objectives (a BLOB), what a fork plans from.
+ * - `generation_log`: the GenerationRecord of every finished generation; the outbox for D1 (rows are
  *   marked synced once written) and the replay source for SSE subscribers.
- * R2 holds only what evaluators read: the population blob of the generation being evaluated.
+ * - `publications`: versions, the champion each one publishes, and their tasks' progress.
+ * - `garbage`: R2 slice objects no longer needed, deleted off the critical path.
  *
  * Every step is idempotent and driven from persisted state (`drive`), so the alarm can finish
- * whatever a crash or restart interrupted: re-send slices, re-run `tell`, re-sync D1.
+ * whatever a crash or restart interrupted: re-send tasks, complete a generation, re-sync D1.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { generations, type RunStatus, runs } from '../../schema/schema';
-import { stream } from '../../src/random';
-import { base64ToBytes, type GenomeJson, genomeToJson, populationFromBase64 } from '../../src/wann/genome';
 import {
-  championGenome,
-  type GenerationMetrics,
-  init,
-  type StrategyState,
-  tell,
-} from '../../src/wann/strategy';
-import type { GenomeResult } from '../../src/wann/types';
+  breedingParams,
+  completeGeneration,
+  generationShard,
+  packObjectives,
+  planGeneration,
+  type SliceReport,
+  sliceReportSchema,
+  unpackObjectives,
+} from '../../src/wann/generation';
+import { type ChampionRecord, finiteOrNull, type GenerationRecord } from '../../src/wann/record';
 import type { Env } from '../api/env';
-import { populationKey, type ReportOutcome, type SliceTask } from '../shared/contracts';
-import { publishModel } from './publish';
+import {
+  type GenomeLocation,
+  type PublishTask,
+  populationSliceKey,
+  type QueueTask,
+  type ReportOutcome,
+  type SliceTask,
+} from '../shared/contracts';
+import { toGenerationRow, toRunProgress } from '../shared/generation-rows';
 import { type CoordinatorSettings, readSettings } from './settings';
 import {
   type CancelOutcome,
-  type ChampionSummary,
+  type ChampionAddress,
+  type ForkSource,
   isTerminal,
-  type PublishOutcome,
+  type PublicationOutcome,
+  type PublicationRequest,
   type RunConfig,
   type RunSnapshot,
+  type StoredSlice,
 } from './types';
 
 interface RunMeta {
@@ -50,23 +66,19 @@ interface RunMeta {
   error: string | null;
   startedAt: number;
   finishedAt: number | null;
+  /** The generation being bred and evaluated (= generations finished). */
+  gen: number;
   /** When the current generation's slices were first sent (duration of a generation). */
   genStartedAt: number;
-  /** Generation whose population blob is known to be in R2. */
-  blobGen: number;
+  champion: ChampionAddress | null;
   /** Last status written to D1; differs from `status` while that write is pending. */
   syncedStatus: RunStatus | null;
   /** Consecutive failed `drive` attempts (D1/R2/queue errors); bounded like slice retries. */
   driveFailures: number;
 }
 
-interface LogEntry {
-  metrics: GenerationMetrics;
-  champion: ChampionSummary | null;
-  durationMs: number;
-}
-
 interface SliceRow extends Record<string, SqlStorageValue> {
+  gen: number;
   slice_start: number;
   slice_end: number;
   attempts: number;
@@ -77,24 +89,29 @@ interface SliceRow extends Record<string, SqlStorageValue> {
 interface PublicationRow extends Record<string, SqlStorageValue> {
   version: number;
   generation: number;
-  genome: string;
+  champion: string;
   status: 'pending' | 'done' | 'failed';
   attempts: number;
+  sent_at: number | null;
 }
 
-const CHUNK_CHARS = 500_000;
-/** Automatic publications retried this often (then recorded as failed; the run goes on). */
+/** Automatic publications are sent this often (then recorded as failed; the run goes on). */
 const PUBLISH_MAX_ATTEMPTS = 3;
-const SEND_BATCH = 100; // Queue.sendBatch accepts at most 100 messages
+/** A publication (10,000 test images × the weights, ONNX export) may take this many slice timeouts. */
+const PUBLISH_TIMEOUT_FACTOR = 4;
+/** Queue.sendBatch takes at most 100 messages and 256 KB; stay well inside both. */
+const SEND_BATCH = 100;
+const SEND_BATCH_BYTES = 192 * 1024;
+/** R2 deletes take up to 1,000 keys per call. */
+const DELETE_BATCH = 1000;
 const encoder = new TextEncoder();
 const HEARTBEAT = encoder.encode(': keep-alive\n\n');
 
 export class SearchCoordinator extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   private readonly settings: CoordinatorSettings;
-  /** In-memory caches of persisted values; storage stays the source of truth. */
+  /** In-memory cache of the persisted meta row; storage stays the source of truth. */
   private metaCache: RunMeta | null = null;
-  private stateCache: StrategyState | null = null;
   /** Serialises `drive` and `finish`: only one may await I/O at a time. */
   private tail: Promise<unknown> = Promise.resolve();
   private readonly subscribers = new Set<ReadableStreamDefaultController<Uint8Array>>();
@@ -106,16 +123,17 @@ export class SearchCoordinator extends DurableObject<Env> {
     this.settings = readSettings(env);
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS chunks (name TEXT NOT NULL, part INTEGER NOT NULL, data TEXT NOT NULL,
-        PRIMARY KEY (name, part));
       CREATE TABLE IF NOT EXISTS slices (gen INTEGER NOT NULL, slice_start INTEGER NOT NULL,
         slice_end INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, sent_at INTEGER,
-        done INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (gen, slice_start));
+        done INTEGER NOT NULL DEFAULT 0, report BLOB, offsets BLOB, PRIMARY KEY (gen, slice_start));
+      CREATE TABLE IF NOT EXISTS plan (gen INTEGER PRIMARY KEY, elites INTEGER NOT NULL, parents BLOB NOT NULL);
+      CREATE TABLE IF NOT EXISTS objectives (gen INTEGER PRIMARY KEY, packed BLOB NOT NULL);
       CREATE TABLE IF NOT EXISTS generation_log (gen INTEGER PRIMARY KEY, entry TEXT NOT NULL,
         synced INTEGER NOT NULL DEFAULT 0);
       CREATE TABLE IF NOT EXISTS publications (version INTEGER PRIMARY KEY, generation INTEGER NOT NULL
-        UNIQUE, genome TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-        error TEXT);
+        UNIQUE, champion TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        sent_at INTEGER, error TEXT);
+      CREATE TABLE IF NOT EXISTS garbage (key TEXT PRIMARY KEY);
     `);
   }
 
@@ -123,13 +141,13 @@ export class SearchCoordinator extends DurableObject<Env> {
   // RPC
 
   /**
-   * Start the run (idempotent: a second call returns the current snapshot). `from` continues an
-   * existing strategy state (a fork); otherwise the strategy initialises from the config.
+   * Start the run (idempotent: a second call returns the current snapshot). `from` continues
+   * another run's last finished generation (a fork; its R2 objects are already copied).
    */
-  async start(runId: string, config: RunConfig, from?: StrategyState): Promise<RunSnapshot> {
+  async start(runId: string, config: RunConfig, from?: ForkSource): Promise<RunSnapshot> {
     if (!this.meta()) {
       const now = Date.now();
-      const state = from ?? init(config);
+      const gen = from?.generation ?? 0;
       const meta: RunMeta = {
         runId,
         status: 'running',
@@ -137,14 +155,31 @@ export class SearchCoordinator extends DurableObject<Env> {
         error: null,
         startedAt: now,
         finishedAt: null,
+        gen,
         genStartedAt: now,
-        blobGen: -1,
+        champion: from?.champion ?? null,
         syncedStatus: null,
         driveFailures: 0,
       };
       this.ctx.storage.transactionSync(() => {
-        this.putState(state);
+        if (from && gen > 0) {
+          for (const s of from.slices) {
+            this.sql.exec(
+              'INSERT INTO slices (gen, slice_start, slice_end, done, offsets) VALUES (?, ?, ?, 1, ?)',
+              gen - 1,
+              s.start,
+              s.end,
+              Uint32Array.from(s.offsets).buffer,
+            );
+          }
+          this.sql.exec(
+            'INSERT INTO objectives (gen, packed) VALUES (?, ?)',
+            gen - 1,
+            Float64Array.from(from.objectives).buffer,
+          );
+        }
         this.putMeta(meta);
+        if (gen < config.generations) this.preparePlan(gen, config);
       });
       this.broadcastStatus();
       await this.drive();
@@ -152,27 +187,50 @@ export class SearchCoordinator extends DurableObject<Env> {
     return this.snapshot()!;
   }
 
-  /** A slice's results from an evaluator. Duplicates and other generations change nothing. */
-  async report(gen: number, sliceStart: number, results: GenomeResult[]): Promise<ReportOutcome> {
+  /**
+   * A slice's report from an evaluator. A malformed report is refused with the reason (and does not
+   * count as an attempt); duplicates and other generations change nothing.
+   */
+  async report(runId: string, input: unknown): Promise<ReportOutcome> {
+    const parsed = sliceReportSchema.safeParse(input);
+    if (!parsed.success) {
+      const reason = parsed.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join('.') || '(report)'}: ${i.message}`)
+        .join('; ');
+      console.error(`coordinator ${runId}: rejected a slice report: ${reason}`);
+      return { rejected: reason };
+    }
+    const report = parsed.data;
     const meta = this.meta();
-    if (meta?.status !== 'running') return 'stale';
-    if (gen !== this.state().generation) return 'stale';
-    const row = this.sliceRow(gen, sliceStart);
-    if (!row) return 'rejected';
+    if (!meta || meta.runId !== runId) return { rejected: `this coordinator does not hold run ${runId}` };
+    if (meta.status !== 'running' || report.gen !== meta.gen) return 'stale';
+    const row = this.sliceRow(report.gen, report.sliceStart);
+    if (!row) return { rejected: `generation ${report.gen} has no slice starting at ${report.sliceStart}` };
+    if (row.slice_end !== report.sliceEnd) {
+      return {
+        rejected: `slice ${report.sliceStart} ends at ${row.slice_end}, the report says ${report.sliceEnd}`,
+      };
+    }
+    if (report.weights !== meta.config.weights.length) {
+      return { rejected: `the run has ${meta.config.weights.length} weights, the report ${report.weights}` };
+    }
     if (row.done) return 'duplicate';
-    if (!Array.isArray(results) || results.length !== row.slice_end - row.slice_start) return 'rejected';
-    this.ctx.storage.transactionSync(() => {
-      this.putText(`result:${gen}:${sliceStart}`, JSON.stringify(results, keepNonFinite));
-      this.sql.exec('UPDATE slices SET done = 1 WHERE gen = ? AND slice_start = ?', gen, sliceStart);
-    });
-    if (this.pendingSlices(gen) === 0) await this.drive();
+    this.sql.exec(
+      'UPDATE slices SET done = 1, report = ?, offsets = ? WHERE gen = ? AND slice_start = ?',
+      packReport(report).buffer,
+      Uint32Array.from(report.offsets).buffer,
+      report.gen,
+      report.sliceStart,
+    );
+    if (this.pendingSlices(report.gen) === 0) await this.drive();
     return 'accepted';
   }
 
   /** An evaluator hit a permanent problem (e.g. a shard missing from R2): fail with its message. */
-  async reportError(gen: number, message: string): Promise<ReportOutcome> {
+  async reportError(gen: number, message: string): Promise<'accepted' | 'stale'> {
     const meta = this.meta();
-    if (meta?.status !== 'running' || gen !== this.state().generation) return 'stale';
+    if (meta?.status !== 'running' || gen !== meta.gen) return 'stale';
     await this.finish('failed', `evaluator: ${message.slice(0, 500)}`);
     return 'accepted';
   }
@@ -187,51 +245,76 @@ export class SearchCoordinator extends DurableObject<Env> {
   snapshot(): RunSnapshot | null {
     const meta = this.meta();
     if (!meta) return null;
-    const state = this.state();
     return {
       runId: meta.runId,
       status: meta.status,
-      generation: state.generation,
+      generation: meta.gen,
       generations: meta.config.generations,
-      bestEverFitness: state.champion ? state.bestEverFitness : null,
-      champion: championSummary(state),
+      bestEverFitness: meta.champion?.champion.fitness ?? null,
+      champion: meta.champion?.champion ?? null,
       error: meta.error,
     };
   }
 
-  /** The latest strategy state (after the last finished generation): what a fork continues. */
-  strategyState(): StrategyState | null {
-    return this.meta() ? this.state() : null;
+  /** The champion's address; the caller reads the genome from R2. */
+  champion(): ChampionAddress | null {
+    return this.meta()?.champion ?? null;
   }
 
-  champion(): GenomeJson | null {
-    if (!this.meta()) return null;
-    const genome = championGenome(this.state());
-    return genome ? genomeToJson(genome) : null;
+  /** What a fork continues from: the last finished generation, as numbers and R2 locations. */
+  forkSource(): ForkSource | null {
+    const meta = this.meta();
+    if (!meta || meta.gen === 0) return null;
+    const last = meta.gen - 1;
+    const packed = this.sql
+      .exec<{ packed: ArrayBuffer }>('SELECT packed FROM objectives WHERE gen = ?', last)
+      .toArray()[0];
+    if (!packed) return null;
+    return {
+      generation: meta.gen,
+      slices: this.storedSlices(last),
+      objectives: new Float64Array(packed.packed),
+      champion: meta.champion,
+    };
   }
 
   /**
-   * Publish the current champion (test-set report, ONNX, R2 blobs, D1 `models` row). Idempotent:
-   * the champion of a given generation gets one version, so a repeated call returns it
-   * (`created: false`). Errors (e.g. test shards missing from R2) propagate to the caller.
+   * The publication of the current champion: its version (created if new) and the task that builds
+   * it. The caller runs the task (off this object's thread) and calls `publicationDone`.
    */
-  async publish(): Promise<PublishOutcome> {
-    return this.serial(async () => {
-      const meta = this.meta();
-      if (!meta) return { ok: false, reason: 'no_run' } as const;
-      const state = this.state();
-      if (!state.champion) return { ok: false, reason: 'no_champion' } as const;
-      const publication = this.ensurePublication(state.generation, state.champion.genome);
-      const created = publication.status !== 'done';
-      const model = await this.processPublication(meta, publication);
-      return { ok: true, created, model } as const;
-    });
+  requestPublication(): PublicationRequest {
+    const meta = this.meta();
+    if (!meta) return { ok: false, reason: 'no_run' };
+    if (!meta.champion) return { ok: false, reason: 'no_champion' };
+    const existing = this.publicationAt(meta.gen);
+    const p = existing ?? this.ensurePublication(meta.gen, meta.champion);
+    return { ok: true, created: !existing, status: p.status, task: this.publishTask(meta, p) };
+  }
+
+  /** A publication task finished (or failed for good). Idempotent. */
+  async publicationDone(version: number, outcome: PublicationOutcome): Promise<void> {
+    const p = this.sql
+      .exec<PublicationRow>('SELECT * FROM publications WHERE version = ?', version)
+      .toArray()[0];
+    if (!p || p.status === 'done') return;
+    if (outcome.ok) {
+      this.sql.exec("UPDATE publications SET status = 'done', error = NULL WHERE version = ?", version);
+    } else {
+      this.sql.exec(
+        "UPDATE publications SET status = 'failed', error = ? WHERE version = ?",
+        outcome.error,
+        version,
+      );
+      console.error(`coordinator: publishing v${version} failed: ${outcome.error}`);
+    }
+    this.releaseChampionObject(JSON.parse(p.champion) as ChampionAddress);
+    await this.drive();
   }
 
   /**
    * Server-Sent Events: a `status` event now, the `generation` events after `since` (replayed from
    * the log), then one per finished generation and one per status change. The stream ends after a
-   * terminal status.
+   * terminal status. Every `generation` event's data is a GenerationRecord.
    */
   subscribe(since?: number): ReadableStream<Uint8Array> {
     let self: ReadableStreamDefaultController<Uint8Array> | null = null;
@@ -241,13 +324,11 @@ export class SearchCoordinator extends DurableObject<Env> {
         controller.enqueue(encoder.encode('retry: 3000\n\n'));
         const meta = this.meta();
         if (since !== undefined && meta) {
-          const rows = this.sql
-            .exec<{ gen: number; entry: string }>(
-              'SELECT gen, entry FROM generation_log WHERE gen > ? ORDER BY gen',
-              since,
-            )
-            .toArray();
-          for (const row of rows) controller.enqueue(generationEvent(row.gen, JSON.parse(row.entry)));
+          const rows = this.sql.exec<{ gen: number; entry: string }>(
+            'SELECT gen, entry FROM generation_log WHERE gen > ? ORDER BY gen',
+            since,
+          );
+          for (const row of rows) controller.enqueue(generationEvent(row.gen, row.entry));
         }
         controller.enqueue(this.statusEvent());
         if (!meta || isTerminal(meta.status)) controller.close();
@@ -296,61 +377,74 @@ export class SearchCoordinator extends DurableObject<Env> {
       const meta = this.meta();
       if (!meta) return;
       if (meta.status !== 'running') {
-        await this.flushLog();
+        await this.flushOutbox();
         await this.syncStatus();
         return;
       }
-      const state = this.state();
-      const gen = state.generation;
+      const gen = meta.gen;
       if (gen >= meta.config.generations) {
-        await this.flushLog();
+        await this.flushOutbox();
         // Published before the run reads as completed, so a finished run always has its model.
-        await this.autoPublish(meta, state);
+        const waiting = meta.champion ? this.ensurePublication(gen, meta.champion) : null;
+        if (waiting?.status === 'pending') {
+          await this.sendDue(meta);
+          return;
+        }
         await this.finishNow('completed', null);
         return;
       }
       const every = meta.config.publishEvery ?? 0;
-      if (every > 0 && gen > 0 && gen % every === 0) await this.autoPublish(meta, state);
+      if (every > 0 && gen > 0 && gen % every === 0 && meta.champion)
+        this.ensurePublication(gen, meta.champion);
       if (meta.syncedStatus !== 'running') await this.syncStatus();
-      this.ensureSlices(gen, meta.config);
-      if (meta.blobGen !== gen) {
-        // Evaluators read the population from R2; write it before any message names it.
-        // The state keeps the population in the same codec (base64): no decoding and re-encoding.
-        await this.env.BLOBS.put(populationKey(meta.runId, gen), base64ToBytes(state.population));
-        this.updateMeta({ blobGen: gen });
-      }
       if (this.pendingSlices(gen) === 0) {
-        this.completeGeneration();
+        this.completeCurrentGeneration();
         continue;
       }
-      await this.sendDueSlices(meta, gen);
-      // D1 rows of finished generations (and old blobs): written while the evaluators work, so
+      await this.sendDue(meta);
+      // D1 rows of finished generations and R2 garbage: written while the evaluators work, so
       // they are not on the path from one generation to the next.
-      await this.flushLog();
+      await this.flushOutbox();
       return;
     }
   }
 
-  /** Rows for every slice of `gen` (once per generation; survives restarts). */
-  private ensureSlices(gen: number, config: RunConfig): void {
-    const exists = this.sql.exec('SELECT 1 FROM slices WHERE gen = ? LIMIT 1', gen).toArray().length > 0;
-    if (exists) return;
-    this.ctx.storage.transactionSync(() => {
-      for (let start = 0; start < config.population; start += config.sliceSize) {
-        const end = Math.min(config.population, start + config.sliceSize);
-        this.sql.exec('INSERT INTO slices (gen, slice_start, slice_end) VALUES (?, ?, ?)', gen, start, end);
-      }
-      this.updateMeta({ genStartedAt: Date.now() });
-    });
+  /** Plan generation `gen` (parents from gen − 1's objectives) and create its slice rows. */
+  private preparePlan(gen: number, config: RunConfig): void {
+    let previous = null;
+    if (gen > 0) {
+      const row = this.sql
+        .exec<{ packed: ArrayBuffer }>('SELECT packed FROM objectives WHERE gen = ?', gen - 1)
+        .toArray()[0];
+      if (!row) throw new Error(`generation ${gen - 1}'s objectives are missing`);
+      previous = unpackObjectives(new Float64Array(row.packed));
+    }
+    const plan = planGeneration(config, gen, previous);
+    this.sql.exec(
+      'INSERT OR REPLACE INTO plan (gen, elites, parents) VALUES (?, ?, ?)',
+      gen,
+      plan.elites,
+      plan.parents.buffer,
+    );
+    for (let start = 0; start < config.population; start += config.sliceSize) {
+      const end = Math.min(config.population, start + config.sliceSize);
+      this.sql.exec(
+        'INSERT OR IGNORE INTO slices (gen, slice_start, slice_end) VALUES (?, ?, ?)',
+        gen,
+        start,
+        end,
+      );
+    }
   }
 
-  /** Send never-sent slices and re-send timed-out ones; fail after the bounded attempts. */
-  private async sendDueSlices(meta: RunMeta, gen: number): Promise<void> {
+  /** Send never-sent slices and publications, re-send timed-out ones; fail after bounded attempts. */
+  private async sendDue(meta: RunMeta): Promise<void> {
     const now = Date.now();
-    const { sliceTimeoutMs, sliceMaxAttempts, trainShards } = this.settings;
+    const { sliceTimeoutMs, sliceMaxAttempts } = this.settings;
+    const gen = meta.gen;
     const due = this.sql
       .exec<SliceRow>(
-        `SELECT slice_start, slice_end, attempts, sent_at, done FROM slices
+        `SELECT gen, slice_start, slice_end, attempts, sent_at, done FROM slices
          WHERE gen = ? AND done = 0 AND (sent_at IS NULL OR sent_at + ? <= ?) ORDER BY slice_start`,
         gen,
         sliceTimeoutMs,
@@ -365,78 +459,182 @@ export class SearchCoordinator extends DurableObject<Env> {
       );
       return;
     }
-    // The generation's evaluation batch: one training shard drawn from the run's seeded stream.
-    const shard = stream(meta.config.seed, gen, 'shard').int(trainShards);
-    const tasks: SliceTask[] = due.map((s) => ({
-      runId: meta.runId,
-      gen,
-      sliceStart: s.slice_start,
-      sliceEnd: s.slice_end,
-      shard,
-      weights: meta.config.weights,
-    }));
-    for (let i = 0; i < tasks.length; i += SEND_BATCH) {
-      const part = tasks.slice(i, i + SEND_BATCH);
+    if (due.length > 0 && due.every((s) => s.sent_at === null)) this.updateMeta({ genStartedAt: now });
+    const tasks: QueueTask[] = due.length ? this.sliceTasks(meta, due) : [];
+
+    const publishTimeout = sliceTimeoutMs * PUBLISH_TIMEOUT_FACTOR;
+    const publications = this.sql
+      .exec<PublicationRow>(
+        `SELECT * FROM publications WHERE status = 'pending' AND (sent_at IS NULL OR sent_at + ? <= ?)`,
+        publishTimeout,
+        now,
+      )
+      .toArray();
+    for (const p of publications) {
+      if (p.attempts >= PUBLISH_MAX_ATTEMPTS) {
+        this.sql.exec(
+          "UPDATE publications SET status = 'failed', error = ? WHERE version = ?",
+          `no answer after ${p.attempts} attempts`,
+          p.version,
+        );
+        this.releaseChampionObject(JSON.parse(p.champion) as ChampionAddress);
+        continue;
+      }
+      tasks.push(this.publishTask(meta, p));
+    }
+
+    for (const part of sendBatches(tasks)) {
       await this.env.EVAL_QUEUE.sendBatch(part.map((body) => ({ body, contentType: 'json' as const })));
       const sentAt = Date.now();
       this.ctx.storage.transactionSync(() => {
         for (const t of part) {
-          this.sql.exec(
-            'UPDATE slices SET attempts = attempts + 1, sent_at = ? WHERE gen = ? AND slice_start = ?',
-            sentAt,
-            gen,
-            t.sliceStart,
-          );
+          if (t.kind === 'slice') {
+            this.sql.exec(
+              'UPDATE slices SET attempts = attempts + 1, sent_at = ? WHERE gen = ? AND slice_start = ?',
+              sentAt,
+              t.gen,
+              t.sliceStart,
+            );
+          } else {
+            this.sql.exec(
+              'UPDATE publications SET attempts = attempts + 1, sent_at = ? WHERE version = ?',
+              sentAt,
+              t.version,
+            );
+          }
         }
       });
     }
-    const next = this.sql
+    const nextSlice = this.sql
       .exec<{ t: number | null }>('SELECT MIN(sent_at) AS t FROM slices WHERE gen = ? AND done = 0', gen)
       .one().t;
-    if (next !== null) await this.ctx.storage.setAlarm(next + sliceTimeoutMs);
+    const nextPublication = this.sql
+      .exec<{ t: number | null }>("SELECT MIN(sent_at) AS t FROM publications WHERE status = 'pending'")
+      .one().t;
+    const wake = Math.min(
+      nextSlice === null ? Number.POSITIVE_INFINITY : nextSlice + sliceTimeoutMs,
+      nextPublication === null ? Number.POSITIVE_INFINITY : nextPublication + publishTimeout,
+    );
+    if (Number.isFinite(wake)) await this.ctx.storage.setAlarm(wake);
   }
 
-  /** All slices are in: rank and breed (pure), then persist the next state and the log entry. */
-  private completeGeneration(): void {
+  /** The queue messages for `due` slices: parent indices and where each distinct parent lies. */
+  private sliceTasks(meta: RunMeta, due: SliceRow[]): SliceTask[] {
+    const gen = meta.gen;
+    const plan = this.sql
+      .exec<{ elites: number; parents: ArrayBuffer }>('SELECT elites, parents FROM plan WHERE gen = ?', gen)
+      .toArray()[0];
+    if (!plan) throw new Error(`generation ${gen} has no plan`);
+    const parents = new Int32Array(plan.parents);
+    const previous = gen > 0 ? this.storedSlices(gen - 1) : [];
+    const shard = generationShard(meta.config, gen);
+    const breeding = breedingParams(meta.config);
+    return due.map((s) => {
+      const own = gen > 0 ? Array.from(parents.subarray(s.slice_start, s.slice_end)) : [];
+      const distinct = [...new Set(own)].sort((a, b) => a - b);
+      return {
+        kind: 'slice',
+        runId: meta.runId,
+        gen,
+        sliceStart: s.slice_start,
+        sliceEnd: s.slice_end,
+        shard,
+        weights: meta.config.weights,
+        breeding,
+        elites: plan.elites,
+        parents: own,
+        sources: distinct.map((index) => locate(previous, index)),
+      };
+    });
+  }
+
+  /** All slices are in: the record and champion, the next generation's plan, garbage. */
+  private completeCurrentGeneration(): void {
     const meta = this.meta()!;
-    const state = this.state();
-    const gen = state.generation;
+    const gen = meta.gen;
+    const config = meta.config;
     const rows = this.sql
-      .exec<SliceRow>(
-        'SELECT slice_start, slice_end, attempts, sent_at, done FROM slices WHERE gen = ? ORDER BY slice_start',
+      .exec<{ slice_start: number; slice_end: number; report: ArrayBuffer | null }>(
+        'SELECT slice_start, slice_end, report FROM slices WHERE gen = ? ORDER BY slice_start',
         gen,
       )
       .toArray();
-    const results: GenomeResult[] = [];
-    for (const row of rows) {
-      const text = this.getText(`result:${gen}:${row.slice_start}`);
-      if (text === null) throw new Error(`generation ${gen}: result of slice ${row.slice_start} is missing`);
-      for (const r of JSON.parse(text, restoreNonFinite) as GenomeResult[]) results.push(r);
+    const w = config.weights.length;
+    const reports = rows.map((r) => {
+      if (!r.report) throw new Error(`generation ${gen}: the report of slice ${r.slice_start} is missing`);
+      return unpackReport(gen, r.slice_start, r.slice_end, w, new Float64Array(r.report));
+    });
+    const previousChampion = meta.champion?.champion ?? null;
+    const done = completeGeneration(
+      gen,
+      config,
+      config.population,
+      reports,
+      previousChampion,
+      Date.now() - meta.genStartedAt,
+    );
+    const stored = this.storedSlices(gen);
+    let champion = meta.champion;
+    if (done.champion && done.champion !== previousChampion) {
+      champion = { champion: done.champion, location: locate(stored, done.champion.index) };
     }
-    if (results.length !== meta.config.population) {
-      throw new Error(`generation ${gen}: ${results.length} results for ${meta.config.population} genomes`);
-    }
-    const { state: next, metrics } = tell(state, meta.config, results);
-    const entry: LogEntry = {
-      metrics,
-      champion: championSummary(next),
-      durationMs: Date.now() - meta.genStartedAt,
-    };
     this.ctx.storage.transactionSync(() => {
-      this.putState(next);
       this.sql.exec(
         'INSERT OR REPLACE INTO generation_log (gen, entry, synced) VALUES (?, ?, 0)',
         gen,
-        JSON.stringify(entry),
+        JSON.stringify(done.record),
       );
-      this.sql.exec('DELETE FROM slices WHERE gen = ?', gen);
-      this.sql.exec("DELETE FROM chunks WHERE name LIKE 'result:%'");
+      this.sql.exec(
+        'INSERT OR REPLACE INTO objectives (gen, packed) VALUES (?, ?)',
+        gen,
+        packObjectives(done.objectives).buffer,
+      );
+      this.sql.exec('DELETE FROM objectives WHERE gen < ?', gen);
+      // The reports are folded into the record and objectives; offsets stay for the next parents.
+      this.sql.exec('UPDATE slices SET report = NULL WHERE gen = ?', gen);
+      // Generation gen − 1's members are no longer anyone's parents.
+      for (const s of this.storedSlices(gen - 1)) this.discard(gen - 1, s.start, champion);
+      this.sql.exec('DELETE FROM slices WHERE gen < ?', gen);
+      this.sql.exec('DELETE FROM plan WHERE gen <= ?', gen);
+      if (meta.champion && champion !== meta.champion) {
+        const old = meta.champion.champion.generation;
+        if (old < gen - 1) this.discard(old, meta.champion.location.slice, champion);
+      }
+      this.updateMeta({ gen: gen + 1, champion });
+      if (gen + 1 < config.generations) this.preparePlan(gen + 1, config);
     });
-    this.broadcast(generationEvent(gen, entry));
+    this.broadcast(generationEvent(gen, JSON.stringify(done.record)));
   }
 
-  /** Write finished generations to D1, one batch each (stats row + run row), then drop old blobs. */
-  private async flushLog(): Promise<void> {
+  /** Queue slice object (gen, slice) for deletion unless the champion or a publication needs it. */
+  private discard(gen: number, slice: number, champion: ChampionAddress | null): void {
+    if (champion && champion.champion.generation === gen && champion.location.slice === slice) return;
+    const pinned = this.sql
+      .exec<{ champion: string }>("SELECT champion FROM publications WHERE status = 'pending'")
+      .toArray()
+      .some((p) => {
+        const c = JSON.parse(p.champion) as ChampionAddress;
+        return c.champion.generation === gen && c.location.slice === slice;
+      });
+    if (!pinned) {
+      this.sql.exec(
+        'INSERT OR IGNORE INTO garbage (key) VALUES (?)',
+        populationSliceKey(this.meta()!.runId, gen, slice),
+      );
+    }
+  }
+
+  /** A finished publication no longer pins its champion's object: drop it if nothing else needs it. */
+  private releaseChampionObject(c: ChampionAddress): void {
+    const meta = this.meta();
+    if (!meta) return;
+    // The last finished generation's objects are the next parents (and what a fork copies).
+    if (c.champion.generation >= meta.gen - 1) return;
+    this.discard(c.champion.generation, c.location.slice, meta.champion);
+  }
+
+  /** Write finished generations to D1 (one batch each: record row + run row), then delete garbage. */
+  private async flushOutbox(): Promise<void> {
     const meta = this.meta();
     if (!meta) return;
     const pending = this.sql
@@ -445,47 +643,27 @@ export class SearchCoordinator extends DurableObject<Env> {
       )
       .toArray();
     const db = drizzle(this.env.DB);
-    for (const { gen, entry: text } of pending) {
-      const entry = JSON.parse(text) as LogEntry;
-      const m = entry.metrics;
-      const champion = entry.champion;
+    for (const { gen, entry } of pending) {
+      const record = JSON.parse(entry) as GenerationRecord;
+      const champion = record.champion;
       const now = Date.now();
       await db.batch([
         db
           .insert(generations)
-          .values({
-            runId: meta.runId,
-            gen,
-            objectives: m.objectives,
-            fitnessMean: finiteOrNull(m.fitnessMean),
-            fitnessMedian: finiteOrNull(m.fitnessMedian),
-            fitnessMax: finiteOrNull(m.fitnessMax),
-            bestEverFitness: finiteOrNull(m.bestEverFitness),
-            championAccuracy: finiteOrNull(m.championAccuracy),
-            championConnections: finiteOrNull(m.championConnections),
-            meanConnections: m.meanConnections,
-            meanNodes: m.meanNodes,
-            evaluations: m.evaluations,
-            durationMs: entry.durationMs,
-            createdAt: now,
-          })
+          .values(toGenerationRow(meta.runId, record, now))
           .onConflictDoNothing(),
-        db
-          .update(runs)
-          .set({
-            generation: gen + 1,
-            bestFitness: finiteOrNull(m.bestEverFitness),
-            championFitness: champion?.fitness ?? null,
-            championGeneration: champion?.generation ?? null,
-            championConnections: champion?.connections ?? null,
-            championAccuracy: champion?.accuracy ?? null,
-            updatedAt: now,
-          })
-          .where(eq(runs.id, meta.runId)),
+        db.update(runs).set(toRunProgress(record, now)).where(eq(runs.id, meta.runId)),
       ]);
       this.sql.exec('UPDATE generation_log SET synced = 1 WHERE gen = ?', gen);
-      // Late duplicates of this generation find no blob and are dropped by the evaluator.
-      await this.env.BLOBS.delete(populationKey(meta.runId, gen));
+    }
+    const keys = this.sql
+      .exec<{ key: string }>('SELECT key FROM garbage LIMIT ?', DELETE_BATCH)
+      .toArray()
+      .map((r) => r.key);
+    if (keys.length) {
+      // Late duplicates of a finished generation find no parents and are dropped by the evaluator.
+      await this.env.BLOBS.delete(keys);
+      for (const key of keys) this.sql.exec('DELETE FROM garbage WHERE key = ?', key);
     }
   }
 
@@ -511,14 +689,23 @@ export class SearchCoordinator extends DurableObject<Env> {
     return this.serial(() => this.finishNow(status, error));
   }
 
-  /** Enter a terminal status: persist, tell subscribers, end their streams, sync D1. */
+  /**
+   * Enter a terminal status: persist, tell subscribers, end their streams, sync D1. The last
+   * finished generation's objects stay in R2 (a fork continues from them), and so does the
+   * champion's.
+   */
   private async finishNow(status: RunStatus, error: string | null): Promise<void> {
     const meta = this.meta();
     if (!meta || isTerminal(meta.status)) return;
     this.ctx.storage.transactionSync(() => {
       this.updateMeta({ status, error, finishedAt: Date.now() });
-      this.sql.exec('DELETE FROM slices');
-      this.sql.exec("DELETE FROM chunks WHERE name LIKE 'result:%'");
+      for (const s of this.sql
+        .exec<SliceRow>('SELECT * FROM slices WHERE gen = ? AND done = 1', meta.gen)
+        .toArray()) {
+        this.discard(meta.gen, s.slice_start, meta.champion);
+      }
+      this.sql.exec('DELETE FROM slices WHERE gen = ?', meta.gen);
+      this.sql.exec('DELETE FROM plan');
     });
     this.broadcastStatus();
     for (const c of this.subscribers) {
@@ -531,9 +718,8 @@ export class SearchCoordinator extends DurableObject<Env> {
     this.subscribers.clear();
     await this.ctx.storage.deleteAlarm();
     try {
-      await this.flushLog();
+      await this.flushOutbox();
       await this.syncStatus();
-      if (meta.blobGen >= 0) await this.env.BLOBS.delete(populationKey(meta.runId, meta.blobGen));
     } catch (e) {
       // D1/R2 briefly unavailable: the alarm finishes the sync.
       console.error(`coordinator ${meta.runId}: sync after ${status} failed: ${String(e)}`);
@@ -542,70 +728,36 @@ export class SearchCoordinator extends DurableObject<Env> {
   }
 
   // ------------------------------------------------------------------------------------------
-  // Publishing (workers/coordinator/publish.ts does the work; this keeps versions and retries)
+  // Publications (the work is a queued task: workers/shared/publish.ts run by an evaluator)
 
-  /** The publication of generation `gen`'s champion: the existing one, or a new pending version. */
-  private ensurePublication(gen: number, genome: string): PublicationRow {
+  /** The publication of the champion after `gen` generations: the existing one, or a new version. */
+  private ensurePublication(gen: number, champion: ChampionAddress): PublicationRow {
     const existing = this.publicationAt(gen);
     if (existing) return existing;
     this.sql.exec(
-      `INSERT INTO publications (version, generation, genome, status)
+      `INSERT INTO publications (version, generation, champion, status)
        VALUES ((SELECT COALESCE(MAX(version), 0) + 1 FROM publications), ?, ?, 'pending')`,
       gen,
-      genome,
+      JSON.stringify(champion),
     );
     return this.publicationAt(gen)!;
   }
 
   private publicationAt(gen: number): PublicationRow | undefined {
-    return this.sql
-      .exec<PublicationRow>(
-        'SELECT version, generation, genome, status, attempts FROM publications WHERE generation = ?',
-        gen,
-      )
-      .toArray()[0];
+    return this.sql.exec<PublicationRow>('SELECT * FROM publications WHERE generation = ?', gen).toArray()[0];
   }
 
-  /** Run (or re-run) a publication's idempotent steps; marks it done. */
-  private async processPublication(meta: RunMeta, p: PublicationRow) {
-    const model = await publishModel(this.env, {
+  private publishTask(meta: RunMeta, p: PublicationRow): PublishTask {
+    const c = JSON.parse(p.champion) as ChampionAddress;
+    return {
+      kind: 'publish',
       runId: meta.runId,
       version: p.version,
       generation: p.generation,
-      genome: populationFromBase64(p.genome)[0],
+      champion: { generation: c.champion.generation, location: c.location },
       weights: meta.config.weights,
-      trainShards: this.settings.trainShards,
-    });
-    if (p.status !== 'done') {
-      this.sql.exec("UPDATE publications SET status = 'done', error = NULL WHERE version = ?", p.version);
-    }
-    return model;
-  }
-
-  /**
-   * Scheduled publication (every `publishEvery` generations, and at the end). A failure is retried
-   * from the alarm a few times, then recorded and skipped: a search is not lost to publishing.
-   */
-  private async autoPublish(meta: RunMeta, state: StrategyState): Promise<void> {
-    if (!state.champion) return;
-    const p = this.ensurePublication(state.generation, state.champion.genome);
-    if (p.status !== 'pending') return;
-    try {
-      await this.processPublication(meta, p);
-    } catch (e) {
-      const message = e instanceof Error ? e.message : String(e);
-      const attempts = p.attempts + 1;
-      const failed = attempts >= PUBLISH_MAX_ATTEMPTS;
-      this.sql.exec(
-        'UPDATE publications SET attempts = ?, error = ?, status = ? WHERE version = ?',
-        attempts,
-        message,
-        failed ? 'failed' : 'pending',
-        p.version,
-      );
-      console.error(`coordinator ${meta.runId}: publishing v${p.version} failed (${attempts}): ${message}`);
-      if (!failed) throw e;
-    }
+      trainShards: meta.config.trainShards,
+    };
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -670,44 +822,24 @@ export class SearchCoordinator extends DurableObject<Env> {
     if (meta) this.putMeta({ ...meta, ...patch });
   }
 
-  private state(): StrategyState {
-    if (!this.stateCache) {
-      const text = this.getText('state');
-      if (text === null) throw new Error('strategy state is missing');
-      this.stateCache = JSON.parse(text) as StrategyState;
-    }
-    return this.stateCache;
-  }
-
-  private putState(state: StrategyState): void {
-    this.putText('state', JSON.stringify(state));
-    this.stateCache = state;
-  }
-
-  private putText(name: string, text: string): void {
-    this.sql.exec('DELETE FROM chunks WHERE name = ?', name);
-    let part = 0;
-    for (let i = 0; i < text.length || part === 0; i += CHUNK_CHARS, part++) {
-      this.sql.exec(
-        'INSERT INTO chunks (name, part, data) VALUES (?, ?, ?)',
-        name,
-        part,
-        text.slice(i, i + CHUNK_CHARS),
-      );
-    }
-  }
-
-  private getText(name: string): string | null {
-    const parts = this.sql
-      .exec<{ data: string }>('SELECT data FROM chunks WHERE name = ? ORDER BY part', name)
-      .toArray();
-    return parts.length ? parts.map((p) => p.data).join('') : null;
+  /** Finished slices of `gen` with where their members lie. */
+  private storedSlices(gen: number): StoredSlice[] {
+    return this.sql
+      .exec<{ slice_start: number; slice_end: number; offsets: ArrayBuffer | null }>(
+        'SELECT slice_start, slice_end, offsets FROM slices WHERE gen = ? AND done = 1 ORDER BY slice_start',
+        gen,
+      )
+      .toArray()
+      .map((r) => {
+        if (!r.offsets) throw new Error(`generation ${gen}: slice ${r.slice_start} has no offsets`);
+        return { start: r.slice_start, end: r.slice_end, offsets: Array.from(new Uint32Array(r.offsets)) };
+      });
   }
 
   private sliceRow(gen: number, sliceStart: number): SliceRow | undefined {
     return this.sql
       .exec<SliceRow>(
-        'SELECT slice_start, slice_end, attempts, sent_at, done FROM slices WHERE gen = ? AND slice_start = ?',
+        'SELECT gen, slice_start, slice_end, attempts, sent_at, done FROM slices WHERE gen = ? AND slice_start = ?',
         gen,
         sliceStart,
       )
@@ -721,32 +853,75 @@ export class SearchCoordinator extends DurableObject<Env> {
   }
 }
 
-function championSummary(state: StrategyState): ChampionSummary | null {
-  const c = state.champion;
-  return c
-    ? { fitness: c.fitness, generation: c.generation, accuracy: c.accuracy, connections: c.connections }
-    : null;
+/** Where member `index` lies among a generation's stored slices (sorted by start). */
+function locate(slices: readonly StoredSlice[], index: number): GenomeLocation {
+  let lo = 0;
+  let hi = slices.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const s = slices[mid];
+    if (index < s.start) hi = mid - 1;
+    else if (index >= s.end) lo = mid + 1;
+    else {
+      const i = index - s.start;
+      return { index, slice: s.start, offset: s.offsets[i], length: s.offsets[i + 1] - s.offsets[i] };
+    }
+  }
+  throw new Error(`member ${index} is in no stored slice`);
 }
 
-// A failed evaluation is a NaN fitness, which `tell` ranks last; plain JSON would turn it into null.
-const NON_FINITE: Record<string, number> = {
-  NaN: Number.NaN,
-  Infinity: Number.POSITIVE_INFINITY,
-  '-Infinity': Number.NEGATIVE_INFINITY,
-};
-function keepNonFinite(_key: string, value: unknown): unknown {
-  return typeof value === 'number' && !Number.isFinite(value) ? String(value) : value;
-}
-function restoreNonFinite(_key: string, value: unknown): unknown {
-  return typeof value === 'string' && value in NON_FINITE ? NON_FINITE[value] : value;
-}
-
-/** NaN and ±Infinity do not survive JSON or D1: they become null. */
-function finiteOrNull(v: number | null | undefined): number | null {
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+/** A slice report as stored: [fitness (n·w), accuracy (n·w), connections (n), nodes (n)]. */
+function packReport(r: SliceReport): Float64Array {
+  const n = r.sliceEnd - r.sliceStart;
+  const w = r.weights;
+  const out = new Float64Array(2 * n * w + 2 * n);
+  out.set(r.fitness, 0);
+  out.set(r.accuracy, n * w);
+  out.set(r.connections, 2 * n * w);
+  out.set(r.nodes, 2 * n * w + n);
+  return out;
 }
 
-function generationEvent(gen: number, entry: LogEntry): Uint8Array {
-  const data = { ...entry.metrics, champion: entry.champion, durationMs: entry.durationMs };
-  return encoder.encode(`event: generation\nid: ${gen}\ndata: ${JSON.stringify(data)}\n\n`);
+function unpackReport(
+  gen: number,
+  sliceStart: number,
+  sliceEnd: number,
+  w: number,
+  p: Float64Array,
+): SliceReport {
+  const n = sliceEnd - sliceStart;
+  return {
+    gen,
+    sliceStart,
+    sliceEnd,
+    weights: w,
+    fitness: Array.from(p.subarray(0, n * w)),
+    accuracy: Array.from(p.subarray(n * w, 2 * n * w)),
+    connections: Array.from(p.subarray(2 * n * w, 2 * n * w + n)),
+    nodes: Array.from(p.subarray(2 * n * w + n, 2 * n * w + 2 * n)),
+    offsets: [],
+  };
+}
+
+/** Split tasks into sendBatch calls within the queue's count and size limits. */
+function sendBatches(tasks: QueueTask[]): QueueTask[][] {
+  const out: QueueTask[][] = [];
+  let part: QueueTask[] = [];
+  let bytes = 0;
+  for (const t of tasks) {
+    const size = JSON.stringify(t).length + 64;
+    if (part.length && (part.length >= SEND_BATCH || bytes + size > SEND_BATCH_BYTES)) {
+      out.push(part);
+      part = [];
+      bytes = 0;
+    }
+    part.push(t);
+    bytes += size;
+  }
+  if (part.length) out.push(part);
+  return out;
+}
+
+function generationEvent(gen: number, record: string): Uint8Array {
+  return encoder.encode(`event: generation\nid: ${gen}\ndata: ${record}\n\n`);
 }

@@ -1,6 +1,7 @@
 /**
  * Operational knobs of the coordinator, read from Worker vars (strings) with safe defaults. These
- * change how the search is run (timeouts, retries, data available), never what it computes.
+ * change how the search is run (timeouts, retries), never what it computes. (How many training
+ * shards a run draws from changes results, so it is the run's config field `trainShards`.)
  */
 import { z } from 'zod';
 
@@ -16,31 +17,25 @@ const settingsSchema = z.object({
   SLICE_TIMEOUT_MS: intVar(120_000, 100, 3_600_000),
   /** Sends per slice (first + re-sends) before the run fails with a recorded error. */
   SLICE_MAX_ATTEMPTS: intVar(5, 1, 100),
-  /** Training shards uploaded to R2 (`shards/train-00.bin` …); a generation picks one of them. */
-  TRAIN_SHARDS: intVar(60, 1, 60),
 });
 
 export interface CoordinatorSettings {
   sliceTimeoutMs: number;
   sliceMaxAttempts: number;
-  trainShards: number;
 }
 
 export interface SettingsVars {
   SLICE_TIMEOUT_MS?: string;
   SLICE_MAX_ATTEMPTS?: string;
-  TRAIN_SHARDS?: string;
 }
 
 export function readSettings(env: SettingsVars): CoordinatorSettings {
   const s = settingsSchema.parse({
     SLICE_TIMEOUT_MS: env.SLICE_TIMEOUT_MS,
     SLICE_MAX_ATTEMPTS: env.SLICE_MAX_ATTEMPTS,
-    TRAIN_SHARDS: env.TRAIN_SHARDS,
   });
   return {
     sliceTimeoutMs: s.SLICE_TIMEOUT_MS,
     sliceMaxAttempts: s.SLICE_MAX_ATTEMPTS,
-    trainShards: s.TRAIN_SHARDS,
   };
 }

@@ -1,28 +1,39 @@
 /**
- * Evaluator Worker: consumes the evaluation queue. For each message it evaluates one slice of a
- * generation and reports the results to the run's SearchCoordinator over Durable Object RPC.
- * Queues deliver at least once; the coordinator ignores duplicates, so retrying is always safe.
+ * Evaluator Worker: consumes the task queue.
+ * - A slice task: read the parents from R2, breed the slice's members, evaluate them, store the
+ *   slice in R2 (`runs/{id}/gen/{g}/{sliceStart}`), then report the objectives to the run's
+ *   SearchCoordinator over Durable Object RPC.
+ * - A publish task: evaluate the champion on the test set, export ONNX, store and register it, and
+ *   tell the coordinator (which only records it).
+ * Queues deliver at least once; every step is deterministic and the coordinator ignores
+ * duplicates, so retrying is always safe.
  *
- * Peers (local only, by configuration): one workerd process runs all its JavaScript on one
- * thread, so locally `npm start` runs K evaluator processes ("peers", K = cores) that the local
+ * Peers (local only, by configuration): one workerd process runs all its JavaScript on one thread,
+ * so locally `npm start` runs K evaluator processes ("peers", K = cores) that the local
  * configuration binds as `EVAL_PEER_1…4` (service bindings to `SliceEvaluator`, through the dev
- * registry). The consumer uses the peers that answer: it hands the batch's slices to them, each
- * busy with one slice at a time, and evaluates nothing itself. Without peer bindings (deployed)
- * or with none running (`npm run dev`), it evaluates every slice itself; deployed, parallelism
- * comes from concurrent consumer invocations. A peer that fails is dropped and its slice evaluated
- * here: peers change speed, never results.
+ * registry). This is a thin adapter: the consumer reads a slice's inputs from R2 (peers have no
+ * storage), the peer runs the same `breedAndEvaluate` as the consumer would, and the consumer stores
+ * and reports the result. Without peer bindings (deployed) or with none running (`npm run dev`), it
+ * does every slice itself; deployed, parallelism comes from concurrent consumer invocations. A peer
+ * that fails is dropped and its slice done here: peers change speed, never results.
  */
 import { WorkerEntrypoint } from 'cloudflare:workers';
-import type { GenomeResult } from '../../src/wann/types';
 import type { SearchCoordinator } from '../coordinator/search-coordinator';
-import { type SliceTask, sliceTaskSchema } from '../shared/contracts';
 import {
+  type PublishTask,
+  populationSliceKey,
+  queueTaskSchema,
+  type ReportOutcome,
+  type SliceTask,
+} from '../shared/contracts';
+import { type PublishBindings, PublishError, runPublishTask } from '../shared/publish';
+import {
+  breedAndEvaluate,
   type EvaluatorBindings,
-  evaluateSlice,
-  evaluateSliceInputs,
   loadSliceInputs,
   PermanentTaskError,
   type SliceInputs,
+  type SliceOutput,
   StaleTaskError,
 } from './evaluate-slice';
 
@@ -31,7 +42,7 @@ const PEER_BINDINGS = ['EVAL_PEER_1', 'EVAL_PEER_2', 'EVAL_PEER_3', 'EVAL_PEER_4
 
 type PeerBinding = Service<SliceEvaluator>;
 
-export interface EvaluatorEnv extends EvaluatorBindings {
+export interface EvaluatorEnv extends EvaluatorBindings, PublishBindings {
   /** The main Worker's SearchCoordinator class (`script_name` binding). */
   COORD: DurableObjectNamespace<SearchCoordinator>;
   EVAL_PEER_1?: PeerBinding;
@@ -40,14 +51,14 @@ export interface EvaluatorEnv extends EvaluatorBindings {
   EVAL_PEER_4?: PeerBinding;
 }
 
-/** A peer evaluator process's entry point: evaluate one slice from the inputs it is sent. */
+/** A peer evaluator process's entry point: breed and evaluate one slice from the inputs it is sent. */
 export class SliceEvaluator extends WorkerEntrypoint {
   ping(): string {
     return 'ok';
   }
 
-  evaluate(task: SliceTask, inputs: SliceInputs): GenomeResult[] {
-    return evaluateSliceInputs(task, inputs);
+  evaluate(task: SliceTask, inputs: SliceInputs): SliceOutput {
+    return breedAndEvaluate(task, inputs);
   }
 }
 
@@ -86,43 +97,76 @@ async function livePeers(env: EvaluatorEnv): Promise<{ name: string; peer: PeerB
   return declared.filter(({ name }) => peerState.get(name)?.healthy);
 }
 
-type Evaluate = (task: SliceTask) => Promise<GenomeResult[]>;
+type BreedAndEvaluate = (task: SliceTask) => Promise<SliceOutput>;
 
-async function handle(message: Message<unknown>, env: EvaluatorEnv, evaluate: Evaluate): Promise<void> {
-  const parsed = sliceTaskSchema.safeParse(message.body);
+function coordinatorOf(env: EvaluatorEnv, runId: string) {
+  return env.COORD.get(env.COORD.idFromName(runId));
+}
+
+function describeOutcome(outcome: ReportOutcome): string {
+  return typeof outcome === 'string' ? outcome : `rejected: ${outcome.rejected}`;
+}
+
+async function handleSlice(task: SliceTask, env: EvaluatorEnv, work: BreedAndEvaluate): Promise<void> {
+  const { blob, report } = await work(task);
+  // Stored before it is reported: a generation is complete only when every slice is readable.
+  await env.BLOBS.put(populationSliceKey(task.runId, task.gen, task.sliceStart), blob);
+  const outcome = await coordinatorOf(env, task.runId).report(task.runId, report);
+  if (typeof outcome !== 'string') {
+    // A bug, not a transient fault: log it loudly; re-sending the same report cannot help.
+    console.error(
+      `evaluator: ${task.runId} gen ${task.gen} slice ${task.sliceStart}: ${describeOutcome(outcome)}`,
+    );
+  }
+}
+
+async function handlePublish(task: PublishTask, env: EvaluatorEnv): Promise<void> {
+  const model = await runPublishTask(env, task);
+  await coordinatorOf(env, task.runId).publicationDone(task.version, {
+    ok: true,
+    generation: model.generation,
+  });
+}
+
+async function handle(message: Message<unknown>, env: EvaluatorEnv, work: BreedAndEvaluate): Promise<void> {
+  const parsed = queueTaskSchema.safeParse(message.body);
   if (!parsed.success) {
     // Not ours to interpret; retrying would fail the same way.
     console.error(`evaluator: dropping malformed message ${message.id}: ${parsed.error.message}`);
     message.ack();
     return;
   }
-  const task: SliceTask = parsed.data;
-  const coordinator = env.COORD.get(env.COORD.idFromName(task.runId));
+  const task = parsed.data;
   try {
-    const results = await evaluate(task);
-    await coordinator.report(task.gen, task.sliceStart, results);
+    if (task.kind === 'slice') await handleSlice(task, env, work);
+    else await handlePublish(task, env);
     message.ack();
   } catch (e) {
-    if (e instanceof StaleTaskError) {
+    if (e instanceof StaleTaskError && task.kind === 'slice') {
       message.ack();
-    } else if (e instanceof PermanentTaskError) {
+    } else if (
+      e instanceof PermanentTaskError ||
+      (task.kind === 'publish' && (e instanceof PublishError || e instanceof StaleTaskError))
+    ) {
       try {
-        await coordinator.reportError(task.gen, e.message);
+        const coordinator = coordinatorOf(env, task.runId);
+        if (task.kind === 'slice') await coordinator.reportError(task.gen, e.message);
+        else await coordinator.publicationDone(task.version, { ok: false, error: e.message });
         message.ack();
       } catch {
         message.retry({ delaySeconds: 1 });
       }
     } else {
       // Transient (R2 or the coordinator unavailable, the object restarting): let the queue retry;
-      // if it gives up, the coordinator's alarm re-sends the slice.
-      console.error(`evaluator: ${task.runId} gen ${task.gen} slice ${task.sliceStart}: ${String(e)}`);
+      // if it gives up, the coordinator's alarm re-sends the task.
+      console.error(`evaluator: ${task.runId} ${task.kind} task: ${String(e)}`);
       message.retry({ delaySeconds: 1 });
     }
   }
 }
 
-/** Evaluate on a peer; if the peer fails, here (and the peer is dropped until it answers again). */
-function viaPeer(env: EvaluatorEnv, name: string, peer: PeerBinding): Evaluate {
+/** Breed and evaluate on a peer; if the peer fails, here (and the peer is dropped until it answers). */
+function viaPeer(env: EvaluatorEnv, name: string, peer: PeerBinding): BreedAndEvaluate {
   return async (task) => {
     const inputs = await loadSliceInputs(env, task);
     if (peerState.get(name)?.healthy) {
@@ -133,15 +177,15 @@ function viaPeer(env: EvaluatorEnv, name: string, peer: PeerBinding): Evaluate {
         console.error(`evaluator: peer ${name} failed (${String(e)}); evaluating here instead`);
       }
     }
-    return evaluateSliceInputs(task, inputs);
+    return breedAndEvaluate(task, inputs);
   };
 }
 
-export async function consumeSlices(messages: readonly Message<unknown>[], env: EvaluatorEnv): Promise<void> {
+export async function consumeTasks(messages: readonly Message<unknown>[], env: EvaluatorEnv): Promise<void> {
   const peers = await livePeers(env);
   if (peers.length === 0) {
-    // Sequential on purpose: evaluation is CPU-bound, and consecutive slices share cached blobs.
-    const local: Evaluate = (task) => evaluateSlice(env, task);
+    // Sequential on purpose: the work is CPU-bound, and consecutive slices share cached parents.
+    const local: BreedAndEvaluate = async (task) => breedAndEvaluate(task, await loadSliceInputs(env, task));
     for (const message of messages) await handle(message, env, local);
     return;
   }
@@ -149,14 +193,14 @@ export async function consumeSlices(messages: readonly Message<unknown>[], env: 
   let next = 0;
   await Promise.all(
     peers.map(async ({ name, peer }) => {
-      const evaluate = viaPeer(env, name, peer);
-      while (next < messages.length) await handle(messages[next++], env, evaluate);
+      const work = viaPeer(env, name, peer);
+      while (next < messages.length) await handle(messages[next++], env, work);
     }),
   );
 }
 
 export default {
   async queue(batch, env) {
-    await consumeSlices(batch.messages, env);
+    await consumeTasks(batch.messages, env);
   },
 } satisfies ExportedHandler<EvaluatorEnv, unknown>;

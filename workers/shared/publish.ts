@@ -9,9 +9,16 @@ import { drizzle } from 'drizzle-orm/d1';
 import { type ModelRow, models } from '../../schema/schema';
 import { decodeShard, type Shard, shardsToBatch } from '../../src/data/shard';
 import { genomeToOnnx } from '../../src/onnx/export';
-import { enabledCount, firstHidden, type Genome, genomeToJson } from '../../src/wann/genome';
+import {
+  decodeGenomeBytes,
+  enabledCount,
+  firstHidden,
+  type Genome,
+  genomeToJson,
+} from '../../src/wann/genome';
 import { championReport } from '../../src/wann/report';
-import { testShardKey, trainShardKey } from '../shared/contracts';
+import { type PublishTask, testShardKey, trainShardKey } from './contracts';
+import { readGenomes } from './population-store';
 
 /** The MNIST test set: 10 shards of 1,000 images. */
 export const TEST_SHARDS = 10;
@@ -123,4 +130,23 @@ export async function publishModel(env: PublishBindings, p: Publication): Promis
     console.warn(`publish ${p.runId} v${p.version}: could not notify the inference Worker: ${String(e)}`);
   }
   return row;
+}
+
+/**
+ * Run a queued (or requested) publication: read the champion from R2 by its address, then
+ * `publishModel`. Whoever runs it (an evaluator, or the API for an on-demand publish) tells the
+ * coordinator afterwards; the coordinator's thread never does this work.
+ */
+export async function runPublishTask(env: PublishBindings, task: PublishTask): Promise<ModelRow> {
+  const [champion] = await readGenomes(env.BLOBS, task.runId, task.champion.generation, [
+    task.champion.location,
+  ]);
+  return publishModel(env, {
+    runId: task.runId,
+    version: task.version,
+    generation: task.generation,
+    genome: decodeGenomeBytes(champion.bytes),
+    weights: task.weights,
+    trainShards: task.trainShards,
+  });
 }

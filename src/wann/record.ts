@@ -1,0 +1,94 @@
+/**
+ * `GenerationRecord`: the statistics of one finished generation, defined once. The coordinator (or
+ * the Node search) makes it from the generation's objectives; D1 rows, the REST and SSE answers,
+ * the CSV download, the pages and the CLI all derive from this one shape. Non-finite statistics
+ * (no genome evaluated successfully) are `null`, so the record survives JSON and D1 unchanged.
+ */
+import { z } from 'zod';
+
+const int = z.number().int().min(0);
+const stat = z.number().nullable();
+
+/** The best genome seen so far, by mean fitness, addressed by (generation, index). */
+export const championSchema = z.strictObject({
+  /** Generation whose population holds the champion. */
+  generation: int,
+  /** Index of the champion in that generation's population. */
+  index: int,
+  /** Mean fitness over the shared weights (on that generation's training shard). */
+  fitness: z.number(),
+  /** Batch accuracy per shared weight, on that generation's training shard. */
+  accuracy: z.array(z.number()),
+  /** Enabled connections. */
+  connections: int,
+});
+export type ChampionRecord = z.infer<typeof championSchema>;
+
+export const OBJECTIVE_PAIRS = ['mean+connections', 'mean+max'] as const;
+export type ObjectivePair = (typeof OBJECTIVE_PAIRS)[number];
+
+export const generationRecordSchema = z.strictObject({
+  /** Generation number, from 0. */
+  gen: int,
+  /** The objective pair this generation's ranking drew (80/20 between the two). */
+  objectives: z.enum(OBJECTIVE_PAIRS),
+  /**
+   * The training shard (1,000 images) every genome of this generation was evaluated on; null only
+   * for generations stored before the shard was recorded (D1 rows older than migration 0002).
+   */
+  shard: int.nullable(),
+  /** Mean / median / max over the population of each genome's mean fitness over the weights. */
+  fitnessMean: stat,
+  fitnessMedian: stat,
+  fitnessMax: stat,
+  /** Best mean fitness seen so far (the champion's). */
+  bestEverFitness: stat,
+  /** Mean batch accuracy over the shared weights of this generation's best genome. */
+  championAccuracy: stat,
+  /** Enabled connections of this generation's best genome. */
+  championConnections: z.number().int().nullable(),
+  /** Mean enabled connections over the population. */
+  meanConnections: z.number(),
+  /** Mean node count (bias, inputs, outputs and hidden) over the population. */
+  meanNodes: z.number(),
+  /** Genomes evaluated. */
+  evaluations: int,
+  /** Wall time from dispatching the generation to its last slice (ms). */
+  durationMs: int,
+  /** The best-ever genome after this generation. */
+  champion: championSchema.nullable(),
+});
+export type GenerationRecord = z.infer<typeof generationRecordSchema>;
+
+/** Columns of the generations CSV, in order (champion fields flattened). */
+export const GENERATION_CSV_COLUMNS = [
+  'gen',
+  'objectives',
+  'shard',
+  'fitnessMean',
+  'fitnessMedian',
+  'fitnessMax',
+  'bestEverFitness',
+  'championAccuracy',
+  'championConnections',
+  'meanConnections',
+  'meanNodes',
+  'evaluations',
+  'durationMs',
+  'championGeneration',
+  'championIndex',
+] as const;
+
+export function generationCsvLine(r: GenerationRecord): string {
+  const flat: Record<(typeof GENERATION_CSV_COLUMNS)[number], unknown> = {
+    ...r,
+    championGeneration: r.champion?.generation,
+    championIndex: r.champion?.index,
+  };
+  return GENERATION_CSV_COLUMNS.map((k) => flat[k] ?? '').join(',');
+}
+
+/** NaN and ±Infinity become null (JSON and D1 have neither). */
+export function finiteOrNull(v: number | null | undefined): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}

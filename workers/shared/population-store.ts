@@ -1,0 +1,114 @@
+/**
+ * Reading genomes by address from the slice objects in R2 (`runs/{id}/gen/{g}/{sliceStart}`, the
+ * population codec): ranged reads, merged when close, cached in the isolate. Used by breeders (the
+ * parents of a slice), publishing, forks and the champion download.
+ */
+import { type GenomeLocation, populationSliceKey } from './contracts';
+
+/** The object is gone: its generation was superseded (or the run's blobs were removed). */
+export class StaleTaskError extends Error {
+  override name = 'StaleTaskError';
+}
+
+/** A small insertion-ordered LRU bounded by a total size (the isolate has 128 MB). */
+export class LruCache<K, V> {
+  private readonly map = new Map<K, V>();
+  private total = 0;
+  constructor(
+    private readonly capacity: number,
+    private readonly sizeOf: (v: V) => number = () => 1,
+  ) {}
+  get(key: K): V | undefined {
+    const v = this.map.get(key);
+    if (v !== undefined) {
+      this.map.delete(key);
+      this.map.set(key, v);
+    }
+    return v;
+  }
+  set(key: K, value: V): void {
+    const old = this.map.get(key);
+    if (old !== undefined) {
+      this.total -= this.sizeOf(old);
+      this.map.delete(key);
+    }
+    this.map.set(key, value);
+    this.total += this.sizeOf(value);
+    while (this.total > this.capacity && this.map.size > 1) {
+      const first = this.map.keys().next().value as K;
+      this.total -= this.sizeOf(this.map.get(first) as V);
+      this.map.delete(first);
+    }
+  }
+}
+
+/** Parent genomes' bytes by `${runId}:${gen}:${index}`: consecutive slices share most parents. */
+const parentBytes = new LruCache<string, Uint8Array>(24 * 1024 * 1024, (b) => b.byteLength);
+/** Ranged reads of one slice object closer than this are merged into one read. */
+const MERGE_GAP_BYTES = 32 * 1024;
+
+/** A parent's encoded bytes, by its index in generation gen−1. */
+export interface ParentBytes {
+  index: number;
+  bytes: Uint8Array;
+}
+
+/**
+ * Read the bytes of genomes stored in generation `gen`'s slice objects: per object, locations
+ * sorted by offset and merged into ranged reads when the gap between them is small.
+ */
+export async function readGenomes(
+  bucket: R2Bucket,
+  runId: string,
+  gen: number,
+  locations: readonly GenomeLocation[],
+): Promise<ParentBytes[]> {
+  const out: ParentBytes[] = [];
+  const missing: GenomeLocation[] = [];
+  for (const loc of locations) {
+    const cached = parentBytes.get(`${runId}:${gen}:${loc.index}`);
+    if (cached) out.push({ index: loc.index, bytes: cached });
+    else missing.push(loc);
+  }
+  const bySlice = new Map<number, GenomeLocation[]>();
+  for (const loc of missing) {
+    const list = bySlice.get(loc.slice) ?? [];
+    list.push(loc);
+    bySlice.set(loc.slice, list);
+  }
+  const reads: Promise<void>[] = [];
+  for (const [slice, list] of bySlice) {
+    list.sort((a, b) => a.offset - b.offset);
+    let group: GenomeLocation[] = [];
+    const flush = (members: GenomeLocation[]) => {
+      const start = members[0].offset;
+      const end = Math.max(...members.map((m) => m.offset + m.length));
+      const key = populationSliceKey(runId, gen, slice);
+      reads.push(
+        bucket.get(key, { range: { offset: start, length: end - start } }).then(async (object) => {
+          if (!object) throw new StaleTaskError(`${key} is not in R2`);
+          const bytes = new Uint8Array(await object.arrayBuffer());
+          if (bytes.byteLength !== end - start) {
+            throw new StaleTaskError(`${key}: read ${bytes.byteLength} bytes, expected ${end - start}`);
+          }
+          for (const m of members) {
+            const own = bytes.slice(m.offset - start, m.offset - start + m.length);
+            parentBytes.set(`${runId}:${gen}:${m.index}`, own);
+            out.push({ index: m.index, bytes: own });
+          }
+        }),
+      );
+    };
+    for (const loc of list) {
+      const last = group[group.length - 1];
+      if (last && loc.offset - (last.offset + last.length) > MERGE_GAP_BYTES) {
+        flush(group);
+        group = [];
+      }
+      group.push(loc);
+    }
+    if (group.length) flush(group);
+  }
+  await Promise.all(reads);
+  return out;
+}
