@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startLocalPlatform } from '../scripts/local-platform';
-import { shardToBatch, trainingShardIndex } from '../src/data/shard';
+import { shardToBatch } from '../src/data/shard';
 import { resolveConfig, type SearchConfig } from '../src/wann/config';
 import { encodePopulation } from '../src/wann/genome';
+import { LocalSearch } from '../src/wann/local-search';
 import { compile, Evaluator } from '../src/wann/network';
-import { ask, type GenerationMetrics, init, tell } from '../src/wann/strategy';
-import type { Batch, GenomeResult } from '../src/wann/types';
+import type { GenerationRecord } from '../src/wann/record';
+import type { Batch } from '../src/wann/types';
 import { loadKernel } from './kernel';
 import { ensureShards, readShard } from './mnist';
 import { benchPopulation, meanOf } from './populations';
@@ -40,18 +41,13 @@ const evaluatorCounts = (args.evaluators ?? (quick ? String(cores) : [...new Set
   .split(',')
   .map(Number);
 const ROUNDS = Number(args.rounds ?? (quick ? 1 : 2));
-const TRAIN_SHARDS = 60;
 
 const config: SearchConfig = resolveConfig(
   { population: Number(args.population), generations: GENERATIONS, seed: Number(args.seed) },
   () => 0,
 );
 
-interface GenerationRow extends Record<string, unknown> {
-  gen: number;
-  durationMs: number;
-  createdAt: string;
-}
+type GenerationRow = GenerationRecord;
 
 // ---------------------------------------------------------------------------------------------
 // Process helpers: everything started here runs in its own process group and is stopped by it.
@@ -135,26 +131,41 @@ async function platformRun(evaluators: number): Promise<PlatformRun> {
     });
     if (res.status !== 202) throw new Error(`POST /api/runs → ${res.status} ${await res.text()}`);
     const run = (await res.json()) as { id: string };
+    // Each generation's wall time: between the arrivals of consecutive `generation` events (the
+    // first from the POST), read from the run's live event stream until its terminal status.
+    const arrivals: number[] = [];
     let status = '';
-    let seen = -1;
-    let body: { status: string; generation: number; error: string | null; timings: { startedAt: string } };
-    for (;;) {
-      body = await (
-        await fetch(`${url}/api/runs/${run.id}`, { headers: { Authorization: `Bearer ${token}` } })
-      ).json();
-      status = body.status;
-      if (body.generation !== seen) {
-        seen = body.generation;
-        process.stdout.write(
-          `\r  generation ${seen}/${config.generations} (${((performance.now() - s0) / 1000).toFixed(1)} s)`,
-        );
+    let error: string | null = null;
+    const events = await fetch(`${url}/api/runs/${run.id}/events?since=-1`, {
+      headers: { Authorization: `Bearer ${token}`, Accept: 'text/event-stream' },
+    });
+    if (!events.ok || !events.body) throw new Error(`events → ${events.status}`);
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of events.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end = buffer.indexOf('\n\n');
+      while (end >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        end = buffer.indexOf('\n\n');
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (event === 'generation') {
+          arrivals.push(performance.now());
+          process.stdout.write(
+            `\r  generation ${arrivals.length}/${config.generations} (${((performance.now() - s0) / 1000).toFixed(1)} s)`,
+          );
+        } else if (event === 'status' && data) {
+          const snap = JSON.parse(data) as { status: string; error: string | null } | null;
+          status = snap?.status ?? '';
+          error = snap?.error ?? null;
+        }
       }
-      if (['completed', 'failed', 'cancelled'].includes(status)) break;
-      await new Promise((r) => setTimeout(r, 100));
     }
     const searchWallSeconds = (performance.now() - s0) / 1000;
     process.stdout.write('\n');
-    if (status !== 'completed') throw new Error(`run ${run.id} ended ${status}: ${body.error}`);
+    if (status !== 'completed') throw new Error(`run ${run.id} ended ${status}: ${error}`);
     const cpuAfter = cpuSecondsOfTree(child.pid!);
     const cpuSecondsByProcess: Record<string, number> = {};
     for (const [name, after] of cpuAfter) {
@@ -176,9 +187,7 @@ async function platformRun(evaluators: number): Promise<PlatformRun> {
         generations: GenerationRow[];
       }
     ).generations;
-    const startedAt = Date.parse(body.timings.startedAt);
-    const created = rows.map((r) => Date.parse(r.createdAt));
-    const wallSeconds = created.map((t, g) => (t - (g === 0 ? startedAt : created[g - 1])) / 1000);
+    const wallSeconds = arrivals.map((t, g) => (t - (g === 0 ? s0 : arrivals[g - 1])) / 1000);
     return {
       evaluatorProcesses: evaluators,
       loadAverageBefore: +loadBefore.toFixed(2),
@@ -203,59 +212,38 @@ async function platformRun(evaluators: number): Promise<PlatformRun> {
 interface CoreReplay {
   /** CPU seconds (user + system) of each generation: less sensitive to others' load than wall. */
   cpuSeconds: number[];
-  evalSeconds: number[];
-  tellSeconds: number[];
-  metrics: GenerationMetrics[];
+  /** Breed + evaluate + complete, per generation (wall). */
+  seconds: number[];
+  records: GenerationRecord[];
 }
 
 function coreReplay(batches: Batch[]): CoreReplay {
-  const evaluator = new Evaluator({ kernel: loadKernel() });
-  let state = init(config);
-  const out: CoreReplay = { cpuSeconds: [], evalSeconds: [], tellSeconds: [], metrics: [] };
+  const search = new LocalSearch(config, (shard) => batches[shard], new Evaluator({ kernel: loadKernel() }));
+  const out: CoreReplay = { cpuSeconds: [], seconds: [], records: [] };
   for (let g = 0; g < config.generations; g++) {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const population = ask(state);
-    const batch = batches[trainingShardIndex(config.seed, g, TRAIN_SHARDS)];
-    const results: GenomeResult[] = population.map((genome) =>
-      evaluator.evaluate(compile(genome), batch, config.weights),
-    );
+    const record = search.step();
     const t1 = performance.now();
-    const next = tell(state, config, results);
-    const t2 = performance.now();
     const cpu = process.cpuUsage(cpu0);
     out.cpuSeconds.push((cpu.user + cpu.system) / 1e6);
-    state = next.state;
-    out.evalSeconds.push((t1 - t0) / 1000);
-    out.tellSeconds.push((t2 - t1) / 1000);
-    out.metrics.push(next.metrics);
+    out.seconds.push((t1 - t0) / 1000);
+    out.records.push(record);
     console.log(
-      `  core generation ${g}: evaluate ${((t1 - t0) / 1000).toFixed(3)} s, tell ${((t2 - t1) / 1000).toFixed(3)} s, mean connections ${next.metrics.meanConnections.toFixed(0)}`,
+      `  core generation ${g}: ${((t1 - t0) / 1000).toFixed(3)} s, mean connections ${record.meanConnections.toFixed(0)}`,
     );
   }
   return out;
 }
 
-/** D1 keeps what the core computed: compare every statistic (NaN/±Inf are null in D1). */
-function sameAsCore(rows: GenerationRow[], metrics: GenerationMetrics[]): string | null {
-  if (rows.length !== metrics.length) return `${rows.length} rows for ${metrics.length} generations`;
-  const keys = [
-    'objectives',
-    'fitnessMean',
-    'fitnessMedian',
-    'fitnessMax',
-    'bestEverFitness',
-    'championAccuracy',
-    'championConnections',
-    'meanConnections',
-    'meanNodes',
-    'evaluations',
-  ] as const;
+/** D1 keeps exactly what the core computed: every record field but the wall time. */
+function sameAsCore(rows: GenerationRow[], records: GenerationRecord[]): string | null {
+  if (rows.length !== records.length) return `${rows.length} rows for ${records.length} generations`;
   for (let g = 0; g < rows.length; g++) {
-    for (const k of keys) {
-      const expected = metrics[g][k];
-      const want = typeof expected === 'number' && !Number.isFinite(expected) ? null : expected;
-      if (rows[g][k] !== want) return `generation ${g} ${k}: platform ${rows[g][k]}, core ${want}`;
+    const { durationMs: _a, ...platform } = rows[g];
+    const { durationMs: _b, ...core } = records[g];
+    if (JSON.stringify(platform) !== JSON.stringify(core)) {
+      return `generation ${g}: platform ${JSON.stringify(platform)}, core ${JSON.stringify(core)}`;
     }
   }
   return null;
@@ -314,7 +302,7 @@ const r3 = (x: number) => +x.toFixed(3);
 
 async function main() {
   const dir = await ensureShards();
-  const batches = Array.from({ length: TRAIN_SHARDS }, (_, i) => shardToBatch(readShard(dir, 'train', i)));
+  const batches = Array.from({ length: config.trainShards }, (_, i) => shardToBatch(readShard(dir, 'train', i)));
   console.log(
     `Platform benchmark: population ${config.population}, ${config.generations} generations, seed ${config.seed}, slice size ${config.sliceSize}; evaluator processes ${evaluatorCounts.join(' and ')}`,
   );
@@ -331,17 +319,17 @@ async function main() {
   }
   const core = replays[0];
   for (const run of runs) {
-    const mismatch = sameAsCore(run.rows, core.metrics);
+    const mismatch = sameAsCore(run.rows, core.records);
     if (mismatch) throw new Error(`platform (${run.evaluatorProcesses} evaluators) ≠ core: ${mismatch}`);
   }
-  console.log('  every D1 generation row equals the core replay’s metrics');
+  console.log('  every D1 generation record equals the core replay’s');
 
   const slices = args['skip-slices']
     ? []
     : await sliceTimings(batches[0], new Uint8Array(readFileSync(join(dir, 'train-00.bin'))));
 
   const fastest = (series: number[][]) => series[0].map((_, g) => Math.min(...series.map((xs) => xs[g])));
-  const coreGen = fastest(replays.map((r) => r.evalSeconds.map((e, g) => e + r.tellSeconds[g])));
+  const coreGen = fastest(replays.map((r) => r.seconds));
   // Steady state: generations ≥ 1 (generation 0 includes JIT warm-up and first blob loads).
   const steady = (xs: number[]) => mean(xs.slice(1));
   const coreSteady = steady(coreGen);
@@ -358,7 +346,7 @@ async function main() {
       wallSecondsPerGeneration: wall.map(r3),
       rounds: mine.map((run) => ({
         wallSecondsPerGeneration: run.wallSeconds.map(r3),
-        /** The coordinator's measure: slices first sent → all results in and `tell` done. */
+        /** The coordinator's measure: slices first sent → every slice reported. */
         durationMsPerGeneration: run.rows.map((r) => r.durationMs),
         startupSeconds: r3(run.startupSeconds),
         searchWallSeconds: r3(run.searchWallSeconds),
@@ -390,10 +378,9 @@ async function main() {
       secondsPerGeneration: coreGen.map(r3),
       rounds: replays.map((r) => ({
         cpuSecondsPerGeneration: r.cpuSeconds.map(r3),
-        evaluateSecondsPerGeneration: r.evalSeconds.map(r3),
-        tellSecondsPerGeneration: r.tellSeconds.map(r3),
+        secondsPerGeneration: r.seconds.map(r3),
       })),
-      meanConnectionsPerGeneration: core.metrics.map((m) => +m.meanConnections.toFixed(1)),
+      meanConnectionsPerGeneration: core.records.map((m) => +m.meanConnections.toFixed(1)),
     },
     platform: measured,
     cpuMsPerSlice: slices,
