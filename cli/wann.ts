@@ -100,7 +100,8 @@ program
   .option('--population <n>', 'genomes per generation', integer('population', 1))
   .option('--generations <n>', 'generation budget', integer('generations', 1))
   .option('--seed <n>', 'random seed (default: the server draws one)', integer('seed', 0))
-  .option('--slice-size <n>', 'genomes per evaluation message', integer('slice size', 1))
+  .option('--slice-size <n>', 'genomes per slice task (never changes results)', integer('slice size', 1))
+  .option('--train-shards <n>', 'training shards (1,000 images each) batches are drawn from', integer('train shards', 1))
   .option('--config <json>', 'more config fields as a JSON object, e.g. \'{"probAddNode":0.3}\'')
   .option('--watch', 'then watch it until it ends')
   .action(
@@ -109,6 +110,7 @@ program
       generations?: number;
       seed?: number;
       sliceSize?: number;
+      trainShards?: number;
       config?: string;
       watch?: boolean;
     }) => {
@@ -129,6 +131,7 @@ program
         ...(opts.generations !== undefined && { generations: opts.generations }),
         ...(opts.seed !== undefined && { seed: opts.seed }),
         ...(opts.sliceSize !== undefined && { sliceSize: opts.sliceSize }),
+        ...(opts.trainShards !== undefined && { trainShards: opts.trainShards }),
       };
       const api = client();
       const run = await api.json<Run>('/api/runs', { method: 'POST', json: config, auth: 'required' });

@@ -175,15 +175,14 @@ describe('rankPopulation', () => {
     }
   });
 
-  it('ranks a population of 960 quickly', () => {
+  it('ranks a population of 10,000 (its cost is measured by npm run bench:generation, not here)', () => {
     const rng = stream(5, 0, 'test');
-    const mean = Float64Array.from({ length: 960 }, () => -2.3 + rng.float());
-    const conns = Float64Array.from({ length: 960 }, () => 1 / (1 + rng.int(2000)));
-    const t0 = performance.now();
+    const mean = Float64Array.from({ length: 10_000 }, () => -2.3 + rng.float());
+    const conns = Float64Array.from({ length: 10_000 }, () => 1 / (1 + rng.int(2000)));
     const r = rankPopulation([mean, conns]);
-    const ms = performance.now() - t0;
-    expect(r.order.length).toBe(960);
-    expect(ms).toBeLessThan(500);
+    expect(r.order.length).toBe(10_000);
+    expect([...r.rank].sort((a, b) => a - b)).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
+    expect(r.front[r.order[0]]).toBe(0);
   });
 });
 
