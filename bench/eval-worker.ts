@@ -1,27 +1,99 @@
-/** worker_threads side of EvalPool: decodes its slice of the population and evaluates it. */
-import { parentPort } from 'node:worker_threads';
-import { decodePopulation } from '../src/wann/genome';
+/**
+ * worker_threads side of EvalPool: for each slice [s, e) of generation g it breeds the members from
+ * their parents (read out of generation g−1's shared slice buffers, decoded once per generation),
+ * encodes the slice into a SharedArrayBuffer, evaluates it and posts the report with the buffer.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { type BreedingParams, breedMember, evaluateMembers } from '../src/wann/generation';
+import { decodeGenomeBytes, encodePopulation, type Genome, populationOffsets } from '../src/wann/genome';
 import { compile, Evaluator } from '../src/wann/network';
 import type { Batch, GenomeResult } from '../src/wann/types';
+import type { FromWorker, StoredSlice, ToWorker, WorkerOptions } from './eval-pool';
 import { loadKernel } from './kernel';
 
-// The WebAssembly SIMD kernel, unless WANN_JS=1 (bench/core.ts --js sets it).
-const evaluator = new Evaluator(process.env.WANN_JS === '1' ? {} : { kernel: loadKernel() });
-const batches = new Map<string, { batch: Batch; weights: readonly number[] }>();
+const options = workerData as WorkerOptions;
+const evaluator = new Evaluator(options.kernel ? { kernel: loadKernel() } : {});
+const batches = new Map<number, Batch>();
 
-parentPort!.on('message', (msg) => {
+interface Context {
+  gen: number;
+  breeding: BreedingParams | null;
+  weights: readonly number[];
+  batch: Batch;
+  sources: readonly StoredSlice[];
+  /** Members of `sources` decoded so far (parents shared by several children are decoded once). */
+  decoded: Map<number, Genome>;
+}
+let context: Context | null = null;
+
+/** Member `index` of the sources (generation gen−1, or the population being evaluated). */
+function member(ctx: Context, index: number): Genome {
+  const cached = ctx.decoded.get(index);
+  if (cached) return cached;
+  const { sources } = ctx;
+  let lo = 0;
+  let hi = sources.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (sources[mid].sliceStart <= index) lo = mid;
+    else hi = mid - 1;
+  }
+  const s = sources[lo];
+  if (!s || index < s.sliceStart || index >= s.sliceEnd)
+    throw new RangeError(`member ${index} is in no source`);
+  const i = index - s.sliceStart;
+  const genome = decodeGenomeBytes(new Uint8Array(s.buffer, s.offsets[i], s.offsets[i + 1] - s.offsets[i]));
+  ctx.decoded.set(index, genome);
+  return genome;
+}
+
+function breedSlice(ctx: Context, task: Extract<ToWorker, { type: 'slice' }>): FromWorker {
+  if (!ctx.breeding) throw new Error('slice task without breeding parameters');
+  const members: Genome[] = [];
+  for (let j = task.sliceStart; j < task.sliceEnd; j++) {
+    const parent = ctx.gen === 0 ? null : member(ctx, task.parents[j - task.sliceStart]);
+    members.push(breedMember(ctx.breeding, ctx.gen, j, task.elites, parent));
+  }
+  const blob = encodePopulation(members);
+  const buffer = new SharedArrayBuffer(blob.length);
+  new Uint8Array(buffer).set(blob);
+  const report = evaluateMembers(
+    evaluator,
+    members,
+    ctx.batch,
+    ctx.weights,
+    { gen: ctx.gen, sliceStart: task.sliceStart },
+    populationOffsets(blob),
+    (index, e) => console.error(`generation ${ctx.gen}, member ${index}: ${String(e)}`),
+  );
+  return { type: 'slice', id: task.id, report, buffer };
+}
+
+function evaluateSlice(ctx: Context, task: Extract<ToWorker, { type: 'evaluate' }>): FromWorker {
+  const results: GenomeResult[] = [];
+  for (let j = task.sliceStart; j < task.sliceEnd; j++) {
+    results.push(evaluator.evaluate(compile(member(ctx, j)), ctx.batch, ctx.weights));
+  }
+  return { type: 'evaluated', id: task.id, results };
+}
+
+parentPort!.postMessage({ type: 'ready' } satisfies FromWorker);
+parentPort!.on('message', (msg: ToWorker) => {
   if (msg.type === 'batch') {
-    batches.set(msg.batch.key, { batch: msg.batch, weights: msg.weights });
+    batches.set(msg.batch, msg.data);
     return;
   }
-  const { id, population, batchKey, sliceStart, sliceEnd } = msg.job;
-  const entry = batches.get(batchKey);
-  if (!entry) throw new Error(`batch ${batchKey} was never sent to this worker`);
-  // Decoding the whole blob keeps the wire format identical to the platform's evaluators.
-  const genomes = decodePopulation(population);
-  const results: GenomeResult[] = [];
-  for (let i = sliceStart; i < sliceEnd; i++) {
-    results.push(evaluator.evaluate(compile(genomes[i]), entry.batch, entry.weights));
+  if (msg.type === 'generation') {
+    const batch = batches.get(msg.batch);
+    if (!batch) throw new Error(`batch ${msg.batch} was never sent to this worker`);
+    const { gen, breeding, weights, sources } = msg;
+    context = { gen, breeding, weights, batch, sources, decoded: new Map() };
+    return;
   }
-  parentPort!.postMessage({ id, results });
+  try {
+    if (!context) throw new Error('task before its generation');
+    parentPort!.postMessage(msg.type === 'slice' ? breedSlice(context, msg) : evaluateSlice(context, msg));
+  } catch (e) {
+    parentPort!.postMessage({ type: 'error', id: msg.id, message: String((e as Error)?.stack ?? e) });
+  }
 });
