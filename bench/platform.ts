@@ -302,7 +302,9 @@ const r3 = (x: number) => +x.toFixed(3);
 
 async function main() {
   const dir = await ensureShards();
-  const batches = Array.from({ length: config.trainShards }, (_, i) => shardToBatch(readShard(dir, 'train', i)));
+  const batches = Array.from({ length: config.trainShards }, (_, i) =>
+    shardToBatch(readShard(dir, 'train', i)),
+  );
   console.log(
     `Platform benchmark: population ${config.population}, ${config.generations} generations, seed ${config.seed}, slice size ${config.sliceSize}; evaluator processes ${evaluatorCounts.join(' and ')}`,
   );

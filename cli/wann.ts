@@ -101,7 +101,11 @@ program
   .option('--generations <n>', 'generation budget', integer('generations', 1))
   .option('--seed <n>', 'random seed (default: the server draws one)', integer('seed', 0))
   .option('--slice-size <n>', 'genomes per slice task (never changes results)', integer('slice size', 1))
-  .option('--train-shards <n>', 'training shards (1,000 images each) batches are drawn from', integer('train shards', 1))
+  .option(
+    '--train-shards <n>',
+    'training shards (1,000 images each) batches are drawn from',
+    integer('train shards', 1),
+  )
   .option('--config <json>', 'more config fields as a JSON object, e.g. \'{"probAddNode":0.3}\'')
   .option('--watch', 'then watch it until it ends')
   .action(

@@ -37,12 +37,7 @@ import type { Batch } from './types';
 /** What breeding needs of a run's config (a slice task carries exactly this). */
 export type BreedingParams = Pick<
   SearchConfig,
-  | 'seed'
-  | 'initEnableProb'
-  | 'probAddConnection'
-  | 'probAddNode'
-  | 'probEnable'
-  | 'probChangeActivation'
+  'seed' | 'initEnableProb' | 'probAddConnection' | 'probAddNode' | 'probEnable' | 'probChangeActivation'
 >;
 
 export const breedingParamsSchema = z.strictObject({
@@ -157,7 +152,12 @@ export function breedMember(
   shape: { inputs: number; outputs: number } = MNIST_SHAPE,
 ): Genome {
   if (gen === 0) {
-    return initialGenome(shape.inputs, shape.outputs, params.initEnableProb, stream(params.seed, 0, 'init', index));
+    return initialGenome(
+      shape.inputs,
+      shape.outputs,
+      params.initEnableProb,
+      stream(params.seed, 0, 'init', index),
+    );
   }
   if (!parent) throw new RangeError(`member ${index} of generation ${gen} needs its parent`);
   if (index < elites) return cloneGenome(parent);
@@ -187,9 +187,11 @@ export const sliceReportSchema = z
   .superRefine((r, ctx) => {
     const n = r.sliceEnd - r.sliceStart;
     const expect = (field: string, got: number, want: number) => {
-      if (got !== want) ctx.addIssue({ code: 'custom', path: [field], message: `expected ${want} values, got ${got}` });
+      if (got !== want)
+        ctx.addIssue({ code: 'custom', path: [field], message: `expected ${want} values, got ${got}` });
     };
-    if (n < 1) ctx.addIssue({ code: 'custom', path: ['sliceEnd'], message: 'sliceEnd must exceed sliceStart' });
+    if (n < 1)
+      ctx.addIssue({ code: 'custom', path: ['sliceEnd'], message: 'sliceEnd must exceed sliceStart' });
     expect('fitness', r.fitness.length, n * r.weights);
     expect('accuracy', r.accuracy.length, n * r.weights);
     expect('connections', r.connections.length, n);
@@ -330,7 +332,11 @@ export function completeGeneration(
     objectives: objectivePair(config, gen),
     shard: generationShard(config, gen),
     fitnessMean: valid ? finiteOrNull(sum / valid) : null,
-    fitnessMedian: valid ? (valid % 2 ? sorted[valid >> 1] : (sorted[(valid >> 1) - 1] + sorted[valid >> 1]) / 2) : null,
+    fitnessMedian: valid
+      ? valid % 2
+        ? sorted[valid >> 1]
+        : (sorted[(valid >> 1) - 1] + sorted[valid >> 1]) / 2
+      : null,
     fitnessMax: valid ? sorted[valid - 1] : null,
     bestEverFitness: champion ? champion.fitness : null,
     championAccuracy: best >= 0 ? bestAccuracy.reduce((a, b) => a + b, 0) / bestAccuracy.length : null,

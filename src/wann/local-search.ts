@@ -4,7 +4,6 @@
  * generation for generation. Used by the golden trace test and the platform benchmark's replay.
  */
 import type { SearchConfig } from './config';
-import { encodePopulation, type Genome, populationOffsets } from './genome';
 import {
   breedingParams,
   breedMember,
@@ -14,6 +13,7 @@ import {
   generationShard,
   planGeneration,
 } from './generation';
+import { encodePopulation, type Genome, populationOffsets } from './genome';
 import type { Evaluator } from './network';
 import type { ChampionRecord, GenerationRecord } from './record';
 import type { Batch } from './types';
@@ -44,10 +44,17 @@ export class LocalSearch {
     }
     const batch = this.batchForShard(generationShard(this.config, gen));
     const offsets = populationOffsets(encodePopulation(genomes));
-    const report = evaluateMembers(this.evaluator, genomes, batch, this.config.weights, {
-      gen,
-      sliceStart: 0,
-    }, offsets);
+    const report = evaluateMembers(
+      this.evaluator,
+      genomes,
+      batch,
+      this.config.weights,
+      {
+        gen,
+        sliceStart: 0,
+      },
+      offsets,
+    );
     const done = completeGeneration(gen, this.config, genomes.length, [report], this.champion, 0);
     if (done.champion && done.champion !== this.champion) this.championGenome = genomes[done.champion.index];
     this.champion = done.champion;

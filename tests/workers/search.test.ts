@@ -202,7 +202,9 @@ describe('coordinator RPC contract', () => {
     expect(await live.report(created.id, short)).toEqual({
       rejected: expect.stringMatching(/^fitness: expected 96 values, got 2/),
     });
-    expect(await live.report(created.id, { gen })).toEqual({ rejected: expect.stringContaining('sliceStart') });
+    expect(await live.report(created.id, { gen })).toEqual({
+      rejected: expect.stringContaining('sliceStart'),
+    });
     expect(await live.report('another-run', reportOf(gen, 0, 16, -1))).toEqual({
       rejected: expect.stringContaining('does not hold run another-run'),
     });

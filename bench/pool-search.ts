@@ -1,0 +1,113 @@
+/**
+ * The generation contract driven across worker threads (EvalPool): the main thread ranks and
+ * selects (`planGeneration`), hands out slices, and completes the generation from the reports
+ * (`completeGeneration`); genomes exist only in the workers and in shared slice buffers. Must match
+ * `LocalSearch` (src/wann/local-search.ts) generation for generation (tests/unit/golden-trace.test.ts).
+ */
+
+import type { SearchConfig } from '../src/wann/config';
+import {
+  breedingParams,
+  completeGeneration,
+  type GenerationObjectives,
+  generationShard,
+  planGeneration,
+} from '../src/wann/generation';
+import { decodeGenomeBytes, type Genome } from '../src/wann/genome';
+import type { ChampionRecord, GenerationRecord } from '../src/wann/record';
+import type { Batch } from '../src/wann/types';
+import type { EvalPool, StoredSlice } from './eval-pool';
+
+/** Where the time of one generation went. */
+export interface StepTiming {
+  /** Main-thread work: planning, dispatching, receiving, completing. */
+  serialMs: number;
+  /** From dispatching the first slice to receiving the last. */
+  evalMs: number;
+  /** The whole step. */
+  totalMs: number;
+}
+
+export class PoolSearch {
+  /** The generation `step` evaluates next. */
+  generation = 0;
+  champion: ChampionRecord | null = null;
+  lastStep: StepTiming = { serialMs: 0, evalMs: 0, totalMs: 0 };
+  /** The slice holding the champion: kept alive so the champion can be decoded when asked for. */
+  private championSlice: StoredSlice | null = null;
+  private previous: StoredSlice[] = [];
+  private objectives: GenerationObjectives | null = null;
+  private readonly batches = new Map<number, Batch>();
+  private readonly breeding;
+
+  constructor(
+    readonly config: SearchConfig,
+    private readonly pool: EvalPool,
+    private readonly batchForShard: (shard: number) => Batch,
+    /** Members per slice task (never changes results). */
+    readonly sliceSize = config.sliceSize,
+  ) {
+    this.breeding = breedingParams(config);
+  }
+
+  /** Plan, breed and evaluate (workers), and complete one generation; returns its record. */
+  async step(): Promise<GenerationRecord> {
+    const start = performance.now();
+    const gen = this.generation;
+    const plan = planGeneration(this.config, gen, this.objectives);
+    const batch = this.batch(generationShard(this.config, gen));
+    const planned = performance.now();
+    const run = await this.pool.breedAndEvaluate({
+      gen,
+      population: this.config.population,
+      breeding: this.breeding,
+      weights: this.config.weights,
+      batch,
+      elites: plan.elites,
+      parents: plan.parents,
+      previous: this.previous,
+      sliceSize: this.sliceSize,
+    });
+    const completing = performance.now();
+    const done = completeGeneration(
+      gen,
+      this.config,
+      this.config.population,
+      run.reports,
+      this.champion,
+      run.evalMs,
+    );
+    if (done.champion && done.champion !== this.champion) {
+      const index = done.champion.index;
+      this.championSlice = run.slices.find((s) => index >= s.sliceStart && index < s.sliceEnd) ?? null;
+    }
+    this.champion = done.champion;
+    this.objectives = done.objectives;
+    this.previous = run.slices;
+    this.generation = gen + 1;
+    const end = performance.now();
+    this.lastStep = {
+      serialMs: planned - start + run.busyMs + (end - completing),
+      evalMs: run.evalMs,
+      totalMs: end - start,
+    };
+    return done.record;
+  }
+
+  /** The best-ever genome (by mean fitness), decoded from its slice; null before the first generation. */
+  championMember(): Genome | null {
+    const s = this.championSlice;
+    if (!this.champion || !s) return null;
+    const i = this.champion.index - s.sliceStart;
+    return decodeGenomeBytes(new Uint8Array(s.buffer, s.offsets[i], s.offsets[i + 1] - s.offsets[i]));
+  }
+
+  private batch(shard: number): Batch {
+    let b = this.batches.get(shard);
+    if (!b) {
+      b = this.batchForShard(shard);
+      this.batches.set(shard, b);
+    }
+    return b;
+  }
+}
