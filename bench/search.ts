@@ -10,7 +10,7 @@
  *   npm run search -- --generations 100 --population 960 --seed 1 --threads 2 --train-shards 60
  */
 import { writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -59,6 +59,10 @@ const trainBatch = (shard: number): Batch => shardToBatch(readShard(dir, 'train'
 const pool = new EvalPool(Number(args.threads));
 const search = new PoolSearch(config, pool, trainBatch);
 const started = performance.now();
+/** The machine's 1-minute load average, sampled every 30 s: others' work slows a budgeted search. */
+const loadSamples: number[] = [loadavg()[0]];
+const loadTimer = setInterval(() => loadSamples.push(loadavg()[0]), 30_000);
+loadTimer.unref();
 const elapsed = () => (performance.now() - started) / 1000;
 const deadline = minutes === undefined ? Infinity : minutes * 60;
 
@@ -162,6 +166,9 @@ if (record) {
     secondsPerGeneration: +(seconds / generations).toFixed(3),
     championConnections: address.connections,
     championHiddenNodes: hiddenNodes,
+    /** Mean 1-minute load average over the run (≈ threads on an otherwise idle machine). */
+    meanLoadAverage: +(loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length).toFixed(2),
+    cores: availableParallelism(),
     ...report,
     checkpoints,
   };
@@ -175,7 +182,7 @@ if (record) {
       '',
       `Per minute (champion on the test set): ${checkpoints.map((c) => `${Math.round(c.seconds / 60)} min → gen ${c.generation}, ensemble ${pct(c.ensembleTestAccuracy)}`).join('; ')}.`,
       '',
-      `_Measured ${summary.measured} by \`npm run search -- ${minutes === undefined ? `--generations ${config.generations}` : `--minutes ${minutes}`}\` (population ${config.population}, seed ${config.seed}, ${config.trainShards} training shards). The paper: 91.6% ensemble after 4,096 generations._`,
+      `_Measured ${summary.measured} by \`npm run search -- ${minutes === undefined ? `--generations ${config.generations}` : `--minutes ${minutes}`}\` (population ${config.population}, seed ${config.seed}, ${config.trainShards} training shards; mean load average ${summary.meanLoadAverage} on ${summary.cores} cores). The paper: 91.6% ensemble after 4,096 generations._`,
     ].join('\n'),
   );
 }
