@@ -130,3 +130,23 @@ export const shareLinks = sqliteTable(
 
 export type ModelRow = typeof models.$inferSelect;
 export type ShareLinkRow = typeof shareLinks.$inferSelect;
+
+/**
+ * The owner's browser sessions (the `wann_session` cookie names one by `id`; its HMAC proves the
+ * server issued it). A row is what makes a cookie still good: signing out revokes one row, "end
+ * all sessions" revokes every row, and expired rows are deleted when a new session starts.
+ */
+export const ownerSessions = sqliteTable(
+  'owner_sessions',
+  {
+    /** The cookie's random session id (base64url, 128 bits). */
+    id: text('id').primaryKey(),
+    /** Milliseconds since the epoch. */
+    createdAt: integer('created_at').notNull(),
+    expiresAt: integer('expires_at').notNull(),
+    revokedAt: integer('revoked_at'),
+  },
+  (t) => [index('owner_sessions_expires_idx').on(t.expiresAt)],
+);
+
+export type OwnerSessionRow = typeof ownerSessions.$inferSelect;

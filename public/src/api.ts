@@ -1,33 +1,27 @@
 /**
- * The pages' HTTP client. The API token lives in this browser's localStorage (entered once on the
- * dashboard); link holders never have one. Writes send it as a Bearer header. Reads send no header:
- * the owner's reads are authorised by the session cookie (`POST /api/session`, HttpOnly, set when
- * the token is saved), which also covers what cannot send headers (EventSource, links); a link
- * holder's reads go to the mirror under the share token. Errors carry `{error: {code, message}}`.
+ * The pages' HTTP client. The browser never keeps the API token: signing in on the dashboard sends
+ * it once (`POST /api/session`) and the server answers with an HttpOnly session cookie that no
+ * script can read. From then on the owner's reads and writes go with that cookie (same-origin
+ * `fetch`, which sends this site's `Origin`: the server's CSRF check for writes), including what
+ * cannot send headers (EventSource, downloads). A link holder's page reads the routes under its
+ * share token. Errors carry `{error: {code, message}}`.
  */
 
 import type { ChampionRecord } from '../../src/wann/record';
 
-const TOKEN_KEY = 'wann.apiToken';
+/** Where earlier versions of the pages kept the API token; removed wherever it is still found. */
+const LEGACY_TOKEN_KEY = 'wann.apiToken';
 
-export function getToken(): string | null {
+export function forgetLegacyToken(): void {
   try {
-    return localStorage.getItem(TOKEN_KEY);
+    localStorage.removeItem(LEGACY_TOKEN_KEY);
   } catch {
-    return null;
+    // storage disabled: nothing was kept either
   }
 }
 
-export function setToken(token: string | null): void {
-  if (token) localStorage.setItem(TOKEN_KEY, token);
-  else localStorage.removeItem(TOKEN_KEY);
-}
-
-/**
- * Starts (or renews) the owner's session cookie with `token`; throws an HttpError when the server
- * refuses the token (then nothing is stored).
- */
-export async function startSession(token: string): Promise<void> {
+/** Signs this browser in with the API token (used for this request only, never stored). */
+export async function signIn(token: string): Promise<void> {
   const res = await fetch('/api/session', {
     method: 'POST',
     headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
@@ -35,35 +29,21 @@ export async function startSession(token: string): Promise<void> {
   if (!res.ok) throw await errorOf(res);
 }
 
-/** Ends the owner's session (the server clears the cookie). */
-export async function endSession(): Promise<void> {
+/** Signs this browser out (the server ends its session and clears the cookie). */
+export async function signOut(): Promise<void> {
   await fetch('/api/session', { method: 'DELETE' }).catch(() => undefined);
 }
 
-/** Saves the token and starts a session with it, or (null) forgets both. */
-export async function saveToken(token: string | null): Promise<void> {
-  if (token) {
-    await startSession(token);
-    setToken(token);
-  } else {
-    setToken(null);
-    await endSession();
-  }
+/** Ends every session of the owner, in every browser, this one included. */
+export async function endAllSessions(): Promise<number> {
+  const { ended } = await requestJson<{ ended: number }>('/api/sessions', { method: 'DELETE' });
+  return ended;
 }
 
-/**
- * With a saved token, renews the session so the pages' reads work. False when there is no token or
- * the server refused it (other failures show up in the reads that follow).
- */
-export async function renewSession(): Promise<boolean> {
-  const token = getToken();
-  if (!token) return false;
-  try {
-    await startSession(token);
-  } catch (e) {
-    if (e instanceof HttpError && e.status === 401) return false;
-  }
-  return true;
+/** Until when this browser is signed in, or null when it is not. */
+export async function sessionExpiry(): Promise<Date | null> {
+  const { expiresAt } = await requestJson<{ signedIn: boolean; expiresAt: string | null }>('/api/session');
+  return expiresAt === null ? null : new Date(expiresAt);
 }
 
 export class HttpError extends Error {
@@ -79,8 +59,6 @@ export class HttpError extends Error {
 export interface RequestOptions {
   method?: string;
   body?: unknown;
-  /** Send the stored API token (writes). */
-  auth?: boolean;
   accept?: string;
 }
 
@@ -99,7 +77,7 @@ async function errorOf(res: Response): Promise<HttpError> {
       message = `${message}: ${text.trim().slice(0, 160)}`;
   }
   if (res.status === 401 && code === 'unauthorized') {
-    message = `${message} (enter the API token printed by \`npm start\` on the dashboard)`;
+    message = `${message} (sign in on the dashboard with the API token printed by \`npm start\`)`;
   }
   return new HttpError(res.status, code, message);
 }
@@ -107,11 +85,6 @@ async function errorOf(res: Response): Promise<HttpError> {
 export async function request(path: string, options: RequestOptions = {}): Promise<Response> {
   const headers: Record<string, string> = { Accept: options.accept ?? 'application/json' };
   if (options.body !== undefined) headers['Content-Type'] = 'application/json';
-  const token = options.auth ? getToken() : null;
-  if (options.auth && !token) {
-    throw new HttpError(401, 'no_token', 'this needs the API token: enter it on the dashboard first');
-  }
-  if (token) headers.Authorization = `Bearer ${token}`;
   const res = await fetch(path, {
     method: options.method ?? 'GET',
     headers,

@@ -1,47 +1,85 @@
-/** Dashboard (`/`): the API token, the list of runs, and the form that starts a search. */
-import { getToken, HttpError, type Run, renewSession, requestJson, saveToken, TERMINAL } from './api';
+/**
+ * Dashboard (`/`): signing in with the API token, the list of runs, and the form that starts a
+ * search. The token is sent once to start a session (an HttpOnly cookie) and is never stored.
+ */
+import {
+  endAllSessions,
+  forgetLegacyToken,
+  HttpError,
+  type Run,
+  requestJson,
+  sessionExpiry,
+  signIn,
+  signOut,
+  TERMINAL,
+} from './api';
 import { readFields, renderFields } from './config-form';
 import { byId, el, fmt, mean, pct, replace, when } from './dom';
 
 const tokenInput = byId<HTMLInputElement>('token');
 const tokenState = byId('token-state');
+const signOutButton = byId<HTMLButtonElement>('sign-out');
+const signOutEverywhere = byId<HTMLButtonElement>('sign-out-everywhere');
 const runsBody = byId('runs').querySelector('tbody')!;
 const moreButton = byId<HTMLButtonElement>('runs-more');
 const fields = byId('start-fields');
 const startError = byId('start-error');
 const startSubmit = byId<HTMLButtonElement>('start-submit');
 
-function showTokenState(message?: string): void {
-  const token = getToken();
+/** Until when this browser's session lasts; null when signed out. */
+let signedInUntil: Date | null = null;
+
+function showSessionState(message?: string): void {
   tokenState.textContent =
     message ??
-    (token ? 'Token saved in this browser.' : 'No token yet: needed to see runs and to start searches.');
+    (signedInUntil
+      ? `Signed in until ${signedInUntil.toLocaleString()}.`
+      : 'Not signed in: the API token is needed to see runs and to start searches.');
   tokenState.classList.toggle('error', message !== undefined);
   tokenInput.value = '';
-  tokenInput.placeholder = token ? '•••••••• (saved)' : 'API token';
+  signOutButton.hidden = signedInUntil === null;
+  signOutEverywhere.hidden = signedInUntil === null;
+}
+
+/** Counts session checks: only the latest one's answer is shown (an older one may arrive later). */
+let sessionChecks = 0;
+
+async function refreshSession(message?: string): Promise<void> {
+  const check = ++sessionChecks;
+  const until = await sessionExpiry().catch(() => null);
+  if (check !== sessionChecks) return;
+  signedInUntil = until;
+  showSessionState(message);
+  extra = [];
+  await loadRuns();
 }
 
 byId('token-form').addEventListener('submit', async (e) => {
   e.preventDefault();
   const value = tokenInput.value.trim();
+  tokenInput.value = '';
   if (!value) return;
   try {
-    // The server checks the token and sets the session cookie the pages read with.
-    await saveToken(value);
-    showTokenState();
+    // The server checks the token and sets the session cookie; the token goes no further.
+    await signIn(value);
+    await refreshSession();
   } catch (err) {
-    showTokenState(
-      `Not saved: ${err instanceof HttpError && err.status === 401 ? 'the server refused this token' : (err as Error).message}.`,
+    await refreshSession(
+      `Not signed in: ${err instanceof HttpError && err.status === 401 ? 'the server refused this token' : (err as Error).message}.`,
     );
   }
-  extra = [];
-  await loadRuns();
 });
-byId('token-forget').addEventListener('click', async () => {
-  await saveToken(null);
-  showTokenState();
-  extra = [];
-  await loadRuns();
+signOutButton.addEventListener('click', async () => {
+  await signOut();
+  await refreshSession();
+});
+signOutEverywhere.addEventListener('click', async () => {
+  try {
+    const ended = await endAllSessions();
+    await refreshSession(`Ended ${ended} session${ended === 1 ? '' : 's'}: every browser is signed out.`);
+  } catch (err) {
+    await refreshSession(`Sessions not ended: ${(err as Error).message}.`);
+  }
 });
 
 let next: string | null = null;
@@ -65,8 +103,8 @@ let timer: ReturnType<typeof setTimeout> | undefined;
 async function loadRuns(): Promise<void> {
   clearTimeout(timer);
   let active = false;
-  if (!getToken()) {
-    // The list is the owner's: nothing to ask the server for without the token.
+  if (!signedInUntil) {
+    // The list is the owner's: nothing to ask the server for without a session.
     moreButton.hidden = true;
     replace(
       runsBody,
@@ -99,6 +137,12 @@ async function loadRuns(): Promise<void> {
     active = rows.some((r) => !TERMINAL.has(r.status));
     byId('runs-updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
   } catch (e) {
+    if (e instanceof HttpError && e.status === 401) {
+      // The session ended (expired, signed out or ended elsewhere).
+      signedInUntil = null;
+      showSessionState();
+      return loadRuns();
+    }
     replace(
       runsBody,
       el('tr', {}, el('td', { colspan: 6, class: 'error' }, `Could not list runs: ${(e as Error).message}`)),
@@ -125,10 +169,15 @@ form.addEventListener('reset', (e) => {
 form.addEventListener('submit', async (e) => {
   e.preventDefault();
   startError.hidden = true;
+  if (!signedInUntil) {
+    startError.textContent = 'Not started: sign in with the API token above first.';
+    startError.hidden = false;
+    return;
+  }
   startSubmit.disabled = true;
   try {
     const config = readFields(fields);
-    const run = await requestJson<Run>('/api/runs', { method: 'POST', body: config, auth: true });
+    const run = await requestJson<Run>('/api/runs', { method: 'POST', body: config });
     location.assign(`/runs/${run.id}`);
   } catch (err) {
     startError.textContent =
@@ -139,13 +188,8 @@ form.addEventListener('submit', async (e) => {
 });
 
 async function init(): Promise<void> {
-  showTokenState();
-  // A saved token: renew the session (the cookie may have expired); a refused one is forgotten.
-  if (getToken() && !(await renewSession())) {
-    await saveToken(null);
-    showTokenState('The saved token was refused by the server (was it changed?): enter the current one.');
-  }
-  await loadRuns();
+  forgetLegacyToken();
+  await refreshSession();
 }
 
 void init();

@@ -89,8 +89,6 @@ export interface DigitPanelOptions {
   model: ModelVersion;
   /** Where `POST …/predict` lives, when this viewer may ask the server too. */
   predictUrl: string | null;
-  /** Send the API token with requests (owner pages). */
-  auth: boolean;
 }
 
 export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): void {
@@ -162,9 +160,7 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
   const ready = (async () => {
     try {
       ort = await loadOrt();
-      const bytes = new Uint8Array(
-        await (await request(model.urls.onnx, { auth: options.auth, accept: '*/*' })).arrayBuffer(),
-      );
+      const bytes = new Uint8Array(await (await request(model.urls.onnx, { accept: '*/*' })).arrayBuffer());
       session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
       state.textContent = 'Model ready: draw a digit.';
     } catch (e) {
@@ -270,7 +266,6 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
       const res = await request(options.predictUrl, {
         method: 'POST',
         body: { pixels: [Array.from(pixels)], top_k: 3 },
-        auth: options.auth,
       });
       const body = (await res.json()) as { predictions: { label: number; score: number }[][] };
       const top = body.predictions[0] ?? [];

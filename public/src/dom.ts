@@ -1,4 +1,7 @@
-/** A few DOM helpers: elements are built with text nodes only, never from HTML strings. */
+/**
+ * A few DOM helpers: elements are built with text nodes only, never from HTML strings, and styled
+ * through the CSSOM (the pages' Content-Security-Policy allows no inline script or style).
+ */
 
 type Child = Node | string | number | null | undefined | false;
 type Attrs = Record<string, string | number | boolean | null | undefined>;
@@ -12,6 +15,8 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   for (const [k, v] of Object.entries(attrs)) {
     if (v === null || v === undefined || v === false) continue;
     if (k === 'class') node.className = String(v);
+    // Through the CSSOM: the Content-Security-Policy refuses inline style attributes.
+    else if (k === 'style') node.style.cssText = String(v);
     else node.setAttribute(k, v === true ? '' : String(v));
   }
   append(node, ...children);

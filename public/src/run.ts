@@ -1,18 +1,17 @@
 /**
  * Run page, for the owner at `/runs/{id}` and for a link holder at `/s/{token}`. The owner's page
- * reads `/api/runs/{id}` and adds write controls (cancel, fork, publish, share links) that use the
- * stored API token; a link holder's page reads the mirror `/s/{token}/api/run` and has no write
- * controls at all.
+ * reads `/api/runs/{id}` with the session cookie (signed in on the dashboard) and adds write
+ * controls (cancel, fork, publish, share links), which go with the same cookie; a link holder's
+ * page reads the run's routes under the token, `/s/{token}/api/run`, and has no write controls at all.
  */
 import type { GenerationRecord } from '../../src/wann/record';
 import {
   download,
+  forgetLegacyToken,
   type GenomeJson,
-  getToken,
   HttpError,
   type ModelVersion,
   type Run,
-  renewSession,
   request,
   requestJson,
   TERMINAL,
@@ -52,15 +51,13 @@ function fatal(message: string): void {
   p.hidden = false;
 }
 
-/** The owner's page without (valid) credentials: say what is needed, show nothing of the run. */
-function needsToken(refused: boolean): void {
+/** The owner's page without a session: say what is needed, show nothing of the run. */
+function needsToken(): void {
   const p = byId('fatal');
   replace(
     p,
-    refused
-      ? 'The API token saved in this browser was refused: this run needs the API token. '
-      : 'This run needs the API token: only its owner (or someone with a share link) can see it. ',
-    el('a', { href: '/', id: 'enter-token' }, 'Enter the API token on the dashboard'),
+    'This run needs the API token: only its owner (or someone with a share link) can see it. ',
+    el('a', { href: '/', id: 'enter-token' }, 'Sign in with the API token on the dashboard'),
     ', then come back to this page.',
   );
   p.dataset.reason = 'needs-token';
@@ -126,20 +123,12 @@ function renderOwnerActions(): void {
   if (!owner || !run) return;
   const box = byId('owner-actions');
   const children: HTMLElement[] = [el('a', { href: '/', class: 'button secondary' }, '← All runs')];
-  if (!getToken()) {
-    children.push(
-      el(
-        'span',
-        { class: 'small muted' },
-        'Enter the API token on the dashboard to cancel, fork, publish or share.',
-      ),
-    );
-  } else if (!TERMINAL.has(run.status)) {
+  if (!TERMINAL.has(run.status)) {
     const cancel = el('button', { type: 'button', class: 'danger', id: 'cancel' }, 'Cancel run');
     cancel.addEventListener('click', async () => {
       cancel.disabled = true;
       try {
-        run = await requestJson<Run>(`${mode!.api}/cancel`, { method: 'POST', auth: true });
+        run = await requestJson<Run>(`${mode!.api}/cancel`, { method: 'POST' });
         renderSummary();
       } catch (e) {
         fatal(`Cancel failed: ${(e as Error).message}`);
@@ -328,7 +317,7 @@ function renderModels(): void {
       ),
     );
   }
-  if (owner && getToken() && run?.champion) {
+  if (owner && run?.champion) {
     const publish = el(
       'button',
       { type: 'button', id: 'publish' },
@@ -338,7 +327,7 @@ function renderModels(): void {
       publish.disabled = true;
       publish.textContent = 'Publishing… (evaluates the champion on the 10,000 test images)';
       try {
-        await request(`${mode!.api}/publish`, { method: 'POST', auth: true });
+        await request(`${mode!.api}/publish`, { method: 'POST' });
         await loadModels();
       } catch (e) {
         publish.disabled = false;
@@ -375,13 +364,9 @@ async function renderDigit(): Promise<void> {
   }
   if (digitModel === latest.version) return;
   digitModel = latest.version;
-  const canPredict = owner ? Boolean(getToken()) : run?.access?.scope === 'view+predict';
+  const canPredict = owner || run?.access?.scope === 'view+predict';
   const { mountDigitPanel } = await import('./digit');
-  mountDigitPanel(root, {
-    model: latest,
-    predictUrl: canPredict ? `${mode!.api}/predict` : null,
-    auth: owner && Boolean(getToken()),
-  });
+  mountDigitPanel(root, { model: latest, predictUrl: canPredict ? `${mode!.api}/predict` : null });
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -391,7 +376,7 @@ function downloadButton(label: string, url: string, filename: string, accept?: s
   const button = el('button', { type: 'button', class: 'secondary', 'data-download': label }, label);
   button.addEventListener('click', async () => {
     try {
-      await download(local(url), filename, { accept, auth: owner && Boolean(getToken()) });
+      await download(local(url), filename, { accept });
     } catch (e) {
       fatal(`Download failed: ${(e as Error).message}`);
     }
@@ -457,7 +442,7 @@ function renderConfig(): void {
       : []),
   );
   void forkOf;
-  if (!owner || !getToken()) return;
+  if (!owner) return;
   const fields = el('div', { class: 'fields' });
   const base = config as ConfigValues;
   renderFields(fields, { ...base, generations: Math.max(run.generations, run.generation + 10) }, [
@@ -472,7 +457,7 @@ function renderConfig(): void {
     submit.disabled = true;
     try {
       const edits = changedFields(readFields(fields), base);
-      const fork = await requestJson<Run>(`${mode!.api}/fork`, { method: 'POST', body: edits, auth: true });
+      const fork = await requestJson<Run>(`${mode!.api}/fork`, { method: 'POST', body: edits });
       location.assign(`/runs/${fork.id}`);
     } catch (err) {
       error.textContent = `Not forked: ${(err as Error).message}`;
@@ -507,7 +492,7 @@ interface ShareLink {
 }
 
 async function renderSharePanel(): Promise<void> {
-  if (!owner || !getToken() || !run) return;
+  if (!owner || !run) return;
   const panel = byId('share');
   panel.hidden = false;
   const scope = el(
@@ -532,7 +517,7 @@ async function renderSharePanel(): Promise<void> {
   );
   const refresh = async () => {
     try {
-      const { links } = await requestJson<{ links: ShareLink[] }>(`${mode!.api}/share`, { auth: true });
+      const { links } = await requestJson<{ links: ShareLink[] }>(`${mode!.api}/share`);
       replace(
         list,
         ...links.map((l) => {
@@ -544,7 +529,7 @@ async function renderSharePanel(): Promise<void> {
           revoke.addEventListener('click', async () => {
             revoke.disabled = true;
             try {
-              await request(`${mode!.api}/share/${l.id}`, { method: 'DELETE', auth: true });
+              await request(`${mode!.api}/share/${l.id}`, { method: 'DELETE' });
             } finally {
               await refresh();
             }
@@ -569,7 +554,6 @@ async function renderSharePanel(): Promise<void> {
       const link = await requestJson<ShareLink>(`${mode!.api}/share`, {
         method: 'POST',
         body: { scope: scope.value, expiresIn: expires.value },
-        auth: true,
       });
       const input = el('input', {
         type: 'text',
@@ -622,16 +606,15 @@ async function main(): Promise<void> {
   }
   const modeBadge = byId('mode');
   if (owner) {
+    forgetLegacyToken();
     byId('brand').replaceWith(el('a', { class: 'brand', href: '/', id: 'brand' }, 'WANN'));
-    modeBadge.textContent = getToken() ? 'owner' : 'read-only (no token)';
   }
-  // The owner's reads use the session cookie: renew it while the token is saved here.
-  const refused = owner && getToken() !== null && !(await renewSession());
   try {
+    // The owner's page reads with the session cookie: it loads only for the signed-in owner.
     run = await requestJson<Run>(mode.api);
   } catch (e) {
     if (owner && e instanceof HttpError && e.status === 401) {
-      needsToken(refused);
+      needsToken();
       return;
     }
     fatal(
@@ -641,7 +624,8 @@ async function main(): Promise<void> {
     );
     return;
   }
-  if (!owner) {
+  if (owner) modeBadge.textContent = 'owner';
+  else {
     modeBadge.textContent = `shared view${run.access ? `, until ${new Date(run.access.expiresAt).toLocaleDateString()}` : ''}`;
   }
   byId('crumb').textContent = run.id;

@@ -7,6 +7,18 @@ import { SHARED_WEIGHTS } from './activation-ids';
 
 const probability = z.number().min(0).max(1);
 
+/**
+ * Slice tasks (queue messages) a generation may need: ceil(population / sliceSize). Each is a queue
+ * message, an evaluator invocation and a report, so tiny slices of a large population are refused;
+ * at population 10,000 this means a sliceSize of at least 40.
+ */
+export const MAX_SLICES_PER_GENERATION = 256;
+
+/** Slice tasks per generation of a config: what `MAX_SLICES_PER_GENERATION` bounds. */
+export function slicesPerGeneration(c: { population: number; sliceSize: number }): number {
+  return Math.ceil(c.population / c.sliceSize);
+}
+
 export const searchConfigSchema = z
   .strictObject({
     population: z.number().int().min(4).max(10_000).default(960),
@@ -46,6 +58,15 @@ export const searchConfigSchema = z
   .refine((c) => c.tournamentSize <= c.population, {
     message: 'tournamentSize must not exceed population',
     path: ['tournamentSize'],
+  })
+  .superRefine((c, ctx) => {
+    const slices = slicesPerGeneration(c);
+    if (slices <= MAX_SLICES_PER_GENERATION) return;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['sliceSize'],
+      message: `population ${c.population} in slices of ${c.sliceSize} is ${slices} queue messages per generation; at most ${MAX_SLICES_PER_GENERATION} are allowed, so sliceSize must be at least ${Math.ceil(c.population / MAX_SLICES_PER_GENERATION)}`,
+    });
   });
 
 /** What a user may send (every field optional). */

@@ -1,19 +1,25 @@
 /**
  * End to end in Chromium against `npm start`'s servers: the owner starts a search from the
- * dashboard (saving the token starts the session cookie the pages read with), watches the curves
+ * dashboard (signing in with the token starts the session cookie the pages read and write with;
+ * the browser keeps no token), watches the curves
  * grow and the network appear, draws a digit, and shares the run; a stranger with only the run URL
  * is told it needs the API token and sees nothing; a collaborator opens the link in a fresh
  * browser (no token) and sees the run read-only, draws a digit; the owner revokes the link and it
- * stops working. Screenshots land in
+ * stops working; every page answers with the security headers and runs under its CSP without a
+ * violation; ending all sessions signs every browser out. Screenshots land in
  * tests/browser/screenshots/.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { SECURITY_HEADERS } from '../../workers/api/security-headers';
 import { type Browser, drawSeven, launch, SCREENSHOTS, shot, shownProbabilities } from './browser';
 
 const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
 const SKIP = inject('browserSkip');
+
+/** Signing in takes a few requests in a row; the machine may be busy. */
+const SIGNED_IN = { timeout: 10_000 };
 
 // Long enough to still be running when the page first draws (a generation of 48 takes ~50 ms).
 const RUN = { population: '48', generations: '200', seed: '1' };
@@ -47,7 +53,14 @@ describe.skipIf(SKIP !== null)('owner and collaborator in the browser', () => {
 
     await page.fill('#token', TOKEN);
     await page.click('#token-form button[type=submit]');
-    await expect.poll(() => page.textContent('#token-state')).toContain('saved');
+    await expect.poll(() => page.textContent('#token-state'), SIGNED_IN).toContain('Signed in until');
+    // The browser keeps no token: not in storage, not in a cookie a script could read, not in the form.
+    const kept = (await page.evaluate(
+      'JSON.stringify([{ ...localStorage }, { ...sessionStorage }, document.cookie])',
+    )) as string;
+    expect(kept).not.toContain(TOKEN);
+    expect(kept).not.toContain('wann_session');
+    expect(await page.inputValue('#token')).toBe('');
     await page.fill('#cfg-population', RUN.population);
     await page.fill('#cfg-generations', RUN.generations);
     await page.fill('#cfg-seed', RUN.seed);
@@ -159,7 +172,7 @@ describe.skipIf(SKIP !== null)('owner and collaborator in the browser', () => {
       await expect.poll(() => page.textContent('#runs tbody')).toContain('Enter the API token');
       await page.fill('#token', TOKEN);
       await page.click('#token-form button[type=submit]');
-      await expect.poll(() => page.locator(`#runs tbody tr[data-run="${id}"]`).count()).toBe(1);
+      await expect.poll(() => page.locator(`#runs tbody tr[data-run="${id}"]`).count(), SIGNED_IN).toBe(1);
       await page.goto(runUrl);
       await expect.poll(() => page.textContent('#status')).toBe('completed');
       expect(await page.locator('#fatal').isHidden()).toBe(true);
@@ -168,11 +181,22 @@ describe.skipIf(SKIP !== null)('owner and collaborator in the browser', () => {
       expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/' });
       expect(session.value).not.toContain(TOKEN);
       expect((await stranger.context.request.get(`${URL_}/api/runs/${id}`)).status()).toBe(200);
-      expect(
-        (await stranger.context.request.post(`${URL_}/api/runs/${id}/fork`, { data: {} })).status(),
-      ).toBe(401);
-      // The only console errors are the browser reporting the refused (401) requests.
-      expect(stranger.errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
+      // Writes with the cookie must come from this site's pages: without an Origin, or from
+      // another site, they are refused (403); the page's own fetch is let through.
+      for (const headers of [{}, { Origin: 'http://evil.test' }] as Record<string, string>[]) {
+        const fork = await stranger.context.request.post(`${URL_}/api/runs/${id}/fork`, {
+          data: {},
+          headers,
+        });
+        expect(fork.status()).toBe(403);
+        expect(((await fork.json()) as { error: { code: string } }).error.code).toBe('cross_origin');
+      }
+      const cancel = await page.evaluate(
+        `fetch('/api/runs/${id}/cancel', { method: 'POST' }).then((r) => r.status)`,
+      );
+      expect(cancel).toBe(409); // authorised; the run has already finished
+      // The only console errors are the browser reporting the refused (401) and finished (409) requests.
+      expect(stranger.errors.filter((e) => !/status of (401|409)/.test(e))).toEqual([]);
     } finally {
       await stranger.close();
     }
@@ -287,7 +311,9 @@ describe.skipIf(SKIP !== null)('owner and collaborator in the browser', () => {
       // The list is the owner's: a fresh browser enters the token first.
       await phone.page.fill('#token', TOKEN);
       await phone.page.click('#token-form button[type=submit]');
-      await expect.poll(() => phone.page.locator('#runs tbody tr[data-run]').count()).toBeGreaterThan(0);
+      await expect
+        .poll(() => phone.page.locator('#runs tbody tr[data-run]').count(), SIGNED_IN)
+        .toBeGreaterThan(0);
       const size = await phone.page
         .locator('html')
         .evaluate((el: Sized) => ({ scrollWidth: el.scrollWidth, clientWidth: el.clientWidth }));
@@ -297,5 +323,52 @@ describe.skipIf(SKIP !== null)('owner and collaborator in the browser', () => {
     } finally {
       await phone.close();
     }
+  });
+
+  it('answers pages, scripts and API alike with the security headers', async () => {
+    const link = `${URL_}/s/${'A'.repeat(43)}`;
+    for (const path of [
+      '/',
+      '/build/dashboard.js',
+      '/build/run.js',
+      '/style.css',
+      new URL(runUrl).pathname,
+      link,
+    ]) {
+      const res = await owner.context.request.get(path.startsWith('http') ? path : `${URL_}${path}`);
+      const headers = res.headers();
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) {
+        expect(headers[name.toLowerCase()], `${name} on ${path}`).toBe(value);
+      }
+    }
+  });
+
+  it('ends every session from the dashboard: other browsers are signed out too', async () => {
+    const other = await launch();
+    try {
+      await other.page.goto(`${URL_}/`);
+      await other.page.fill('#token', TOKEN);
+      await other.page.click('#token-form button[type=submit]');
+      await expect
+        .poll(() => other.page.locator('#runs tbody tr[data-run]').count(), SIGNED_IN)
+        .toBeGreaterThan(0);
+
+      const { page } = owner;
+      await page.goto(`${URL_}/`);
+      await expect.poll(() => page.locator('#runs tbody tr[data-run]').count(), SIGNED_IN).toBeGreaterThan(0);
+      await page.click('#sign-out-everywhere');
+      await expect.poll(() => page.textContent('#token-state')).toMatch(/^Ended \d+ sessions?/);
+      await expect.poll(() => page.textContent('#runs tbody')).toContain('Enter the API token');
+
+      // The other browser's cookie is still there, but the server no longer honours it.
+      await other.page.goto(runUrl);
+      await expect.poll(() => other.page.textContent('#fatal')).toContain('needs the API token');
+      await other.page.goto(`${URL_}/`);
+      await expect.poll(() => other.page.textContent('#runs tbody')).toContain('Enter the API token');
+      expect(other.errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
+    } finally {
+      await other.close();
+    }
+    expect(owner.errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { env, exports } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createSessionValue } from '../../workers/api/session';
+import { createSessionValue, SESSION_TTL_S, startSession } from '../../workers/api/session';
 import { type ErrorBody, header, post, request, sessionCookie, startRun, TOKEN, waitFor } from './helpers';
 
 const SMALL = { population: 32, generations: 2, sliceSize: 16, seed: 21, tournamentSize: 8 };
@@ -163,7 +163,8 @@ describe('the owner session cookie', () => {
     expect(cookie).toContain('HttpOnly');
     expect(cookie).toContain('SameSite=Strict');
     expect(cookie).toContain('Path=/');
-    expect(cookie).toMatch(/Max-Age=\d{6,}/);
+    expect(cookie).toContain(`Max-Age=${SESSION_TTL_S}`);
+    expect(SESSION_TTL_S).toBe(12 * 3600);
     expect(cookie).not.toContain('Secure'); // plain http here
     expect(cookie).not.toContain(TOKEN);
     expect(header(res, 'Cache-Control')).toBe('no-store');
@@ -217,9 +218,8 @@ describe('the owner session cookie', () => {
     expect(await events.text()).toContain('event: generation');
   });
 
-  it('never authorises writes: every write with only the cookie is a 401', async () => {
+  it("authorises writes only from this site's pages (Origin), never with the cookie alone", async () => {
     const cookie = await sessionCookie();
-    const only = { token: null, headers: { Cookie: cookie, 'Content-Type': 'application/json' } };
     const writes: [string, string, unknown][] = [
       ['POST', `/api/runs/${runId}/cancel`, undefined],
       ['POST', `/api/runs/${runId}/fork`, {}],
@@ -229,18 +229,54 @@ describe('the owner session cookie', () => {
       ['DELETE', `/api/runs/${runId}/share/x`, undefined],
       ['POST', `/api/runs/${runId}/predict`, { pixels: [] }],
       ['POST', `/v2/models/${runId}/infer`, { inputs: [] }],
+      ['DELETE', '/api/sessions', undefined],
     ];
-    for (const [method, path, body] of writes) {
-      const res = await request(path, {
-        ...only,
-        method,
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      expect(res.status, `${method} ${path}`).toBe(401);
-      await res.arrayBuffer();
+    // No Origin (curl, a replayed cookie), another site, or the opaque `null` origin: 403.
+    for (const origin of [undefined, 'http://evil.test', 'null', 'http://wann.test.evil.test']) {
+      const headers: Record<string, string> = { Cookie: cookie, 'Content-Type': 'application/json' };
+      if (origin) headers.Origin = origin;
+      for (const [method, path, body] of writes) {
+        const res = await request(path, {
+          token: null,
+          headers,
+          method,
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+        expect(res.status, `${method} ${path} from ${origin}`).toBe(403);
+        expect(((await res.json()) as ErrorBody | { error: string }).error).toSatisfy(
+          (e: unknown) => typeof e === 'string' || (e as ErrorBody['error']).code === 'cross_origin',
+        );
+      }
     }
-    // GET of an owner-only write resource (share links) is not a run read either.
-    expect(await statusOf(await request(`/api/runs/${runId}/share`, only))).toBe(401);
+    // Without the cookie, the page's Origin alone is nothing: 401.
+    const bare = await request(`/api/runs/${runId}/cancel`, {
+      method: 'POST',
+      token: null,
+      headers: { Origin: 'http://wann.test' },
+    });
+    expect(bare.status).toBe(401);
+    // Reading the owner's share links needs no Origin (a GET); a share token still cannot.
+    expect(
+      await statusOf(await request(`/api/runs/${runId}/share`, { token: null, headers: { Cookie: cookie } })),
+    ).toBe(200);
+  });
+
+  it("authorises the pages' writes: the cookie with this site's Origin", async () => {
+    const cookie = await sessionCookie();
+    const page = {
+      token: null,
+      headers: { Cookie: cookie, Origin: 'http://wann.test', 'Content-Type': 'application/json' },
+    };
+    const created = await post(`/api/runs/${runId}/share`, { scope: 'view' }, page);
+    expect(created.status).toBe(201);
+    const link = (await created.json()) as CreatedLink;
+    const revoked = await request(`/api/runs/${runId}/share/${link.id}`, { ...page, method: 'DELETE' });
+    expect(revoked.status).toBe(200);
+    // A finished run: the cancel is authorised, then refused as a conflict.
+    expect(await statusOf(await request(`/api/runs/${runId}/cancel`, { ...page, method: 'POST' }))).toBe(409);
+    const predict = await post(`/api/runs/${runId}/predict`, { pixels: [new Array(784).fill(0)] }, page);
+    expect(predict.status).toBe(200);
+    await predict.arrayBuffer();
   });
 
   it('does not override an explicit wrong Authorization header', async () => {
@@ -281,8 +317,22 @@ describe('the owner session cookie', () => {
         await res.arrayBuffer();
       }
     }
-    // The same construction with the right token and a live expiry is accepted (the test is fair).
-    const live = await createSessionValue(env.API_TOKEN!);
+    // A recorded session past its expiry is refused too.
+    const recorded = await startSession(env, Date.now() - 2 * 86_400_000, 86_400);
+    const old = await request('/api/runs', {
+      token: null,
+      headers: { Cookie: `wann_session=${recorded.value}` },
+    });
+    expect(await statusOf(old)).toBe(401);
+    // A signature alone is not a session: the server must have recorded it.
+    const unrecorded = await createSessionValue(env.API_TOKEN!);
+    const forged = await request('/api/runs', {
+      token: null,
+      headers: { Cookie: `wann_session=${unrecorded.value}` },
+    });
+    expect(await statusOf(forged)).toBe(401);
+    // The same construction, recorded and live, is accepted (the test is fair).
+    const live = await startSession(env);
     const ok = await request('/api/runs', { token: null, headers: { Cookie: `wann_session=${live.value}` } });
     expect(await statusOf(ok)).toBe(200);
   });
@@ -292,5 +342,169 @@ describe('the owner session cookie', () => {
     expect(res.status).toBe(204);
     const cookie = header(res, 'Set-Cookie')!;
     expect(cookie).toMatch(/^wann_session=; Max-Age=0; Path=\/; HttpOnly; SameSite=Strict/);
+  });
+});
+
+describe('ending sessions', () => {
+  const cookieOf = (value: string) => ({ token: null, headers: { Cookie: `wann_session=${value}` } });
+  const listStatus = async (value: string) => statusOf(await request('/api/runs', cookieOf(value)));
+
+  it('GET /api/session says whether this browser is signed in, and until when', async () => {
+    const session = await startSession(env);
+    const res = await request('/api/session', cookieOf(session.value));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({
+      signedIn: true,
+      expiresAt: new Date(session.expiresAt).toISOString(),
+    });
+    // Not signed in is an answer, not an error (the dashboard asks on every load).
+    for (const init of [{ token: null }, cookieOf(session.value.replace(/.$/, '-'))]) {
+      const none = await request('/api/session', init);
+      expect(none.status).toBe(200);
+      expect(await none.json()).toEqual({ signedIn: false, expiresAt: null });
+    }
+  });
+
+  it('signing out ends the session on the server, not only in the browser', async () => {
+    const session = await startSession(env);
+    expect(await listStatus(session.value)).toBe(200);
+    const out = await request('/api/session', { method: 'DELETE', ...cookieOf(session.value) });
+    expect(out.status).toBe(204);
+    // A copy of the cookie kept elsewhere is worth nothing now.
+    expect(await listStatus(session.value)).toBe(401);
+    expect(await statusOf(await request(`/api/runs/${runId}`, cookieOf(session.value)))).toBe(401);
+  });
+
+  it('DELETE /api/sessions ends every session at once (API token or the pages)', async () => {
+    const a = await startSession(env);
+    const b = await startSession(env);
+    expect(await listStatus(a.value)).toBe(200);
+    expect(await listStatus(b.value)).toBe(200);
+    const res = await request('/api/sessions', { method: 'DELETE' });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { ended: number }).ended).toBeGreaterThanOrEqual(2);
+    expect(await listStatus(a.value)).toBe(401);
+    expect(await listStatus(b.value)).toBe(401);
+    // New sessions work again; the pages can end them all themselves (cookie + this site's Origin).
+    const c = await startSession(env);
+    const fromPage = await request('/api/sessions', {
+      method: 'DELETE',
+      token: null,
+      headers: { Cookie: `wann_session=${c.value}`, Origin: 'http://wann.test' },
+    });
+    expect(fromPage.status).toBe(200);
+    expect(header(fromPage, 'Set-Cookie')).toMatch(/^wann_session=; Max-Age=0;/);
+    expect(await listStatus(c.value)).toBe(401);
+  });
+
+  it('needs the owner to end them: no credentials, a share token or a wrong token are refused', async () => {
+    const session = await startSession(env);
+    const link = await share(runId);
+    for (const token of [null, link.token, 'wrong']) {
+      const res = await request('/api/sessions', { method: 'DELETE', token });
+      expect(res.status, String(token)).toBe(401);
+      await res.arrayBuffer();
+    }
+    expect(await listStatus(session.value)).toBe(200);
+  });
+});
+
+describe('headers on every answer', () => {
+  const answers: [string, string, RequestInit & { token?: string | null }][] = [
+    ['the run list', '/api/runs', {}],
+    ['a run', '/api/runs/:id', {}],
+    ['a 401', '/api/runs/:id', { token: null }],
+    ['a 404', '/api/nothing', {}],
+    ['health', '/api/health', { token: null }],
+    ['the run page', '/runs/:id', { token: null }],
+    ['a missing run page', '/runs/nothing', { token: null }],
+    ['KServe metadata', '/v2/models/:id', {}],
+    ['KServe 401', '/v2/models/:id', { token: null }],
+    ['a session', '/api/session', { method: 'POST' }],
+  ];
+
+  it.each(answers)(
+    '%s: CSP without inline script, nosniff, no framing, no referrer',
+    async (_, route, init) => {
+      const res = await request(pathFor(route), init);
+      await res.arrayBuffer();
+      const csp = header(res, 'Content-Security-Policy') ?? '';
+      expect(csp).toContain("default-src 'none'");
+      expect(csp).toContain("script-src 'self' 'wasm-unsafe-eval'");
+      expect(csp).not.toContain('unsafe-inline');
+      expect(csp).toContain("frame-ancestors 'none'");
+      expect(header(res, 'X-Content-Type-Options')).toBe('nosniff');
+      expect(header(res, 'X-Frame-Options')).toBe('DENY');
+      expect(header(res, 'Referrer-Policy')).toBe('no-referrer');
+    },
+  );
+
+  it('serves pages with no inline script or handler', async () => {
+    const link = await share(runId);
+    for (const path of [
+      `/runs/${runId}`,
+      new URL(link.url).pathname,
+      '/runs/nothing',
+      `/s/${'A'.repeat(43)}`,
+    ]) {
+      const html = await (await request(path, { token: null })).text();
+      expect(html, path).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/i);
+      expect(html, path).not.toMatch(/\son[a-z]+\s*=/i);
+      expect(html, path).not.toMatch(/\sstyle\s*=/i);
+    }
+  });
+});
+
+describe('caching: nothing read with a credential outlives it', () => {
+  let link: CreatedLink;
+  beforeAll(async () => {
+    link = await share(runId);
+  });
+
+  it.each(RUN_READS)('GET %s with the token, a share token and the session: no-store', async (route) => {
+    const cookie = await sessionCookie();
+    for (const init of [{}, { token: link.token }, { token: null, headers: { Cookie: cookie } }]) {
+      const res = await request(pathFor(route), init);
+      expect(res.status).toBe(200);
+      expect(header(res, 'Cache-Control')).toMatch(/(^|, )no-store(,|$)/);
+      expect(header(res, 'Cache-Control')).not.toMatch(/immutable|max-age|public/);
+      await res.arrayBuffer();
+    }
+  });
+
+  it('under a link: the run, its stream and model downloads are no-store, never immutable', async () => {
+    const base = `${new URL(link.url).pathname}/api/run`;
+    for (const path of [
+      base,
+      `${base}/generations`,
+      `${base}/events?since=-1`,
+      `${base}/models`,
+      `${base}/models/latest/model.onnx`,
+      `${base}/models/1/genome.json`,
+      new URL(link.url).pathname,
+    ]) {
+      const res = await request(path, { token: null });
+      expect(res.status, path).toBe(200);
+      const cacheControl = header(res, 'Cache-Control') ?? '';
+      expect(cacheControl, path).toMatch(/(^|, )no-store(,|$)/);
+      expect(cacheControl, path).not.toMatch(/immutable|max-age|public/);
+      await res.arrayBuffer();
+    }
+    const download = await request(`${base}/models/latest/model.onnx`, { token: null });
+    expect(header(download, 'Cache-Control')).toBe('private, no-store');
+    await download.arrayBuffer();
+  });
+
+  it('errors and refusals are no-store too', async () => {
+    for (const [path, token] of [
+      [`/api/runs/${runId}`, null],
+      [`/api/runs/${runId}`, 'wrong'],
+      [`/s/${'A'.repeat(43)}/api/run`, null],
+    ] as const) {
+      const res = await request(path, { token });
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(header(res, 'Cache-Control'), path).toBe('no-store');
+      await res.arrayBuffer();
+    }
   });
 });

@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { runs } from '../../schema/schema';
 import { preprocessImage } from '../../src/data/preprocess';
 import { decodeShard, shardToBatch } from '../../src/data/shard';
+import { combineEnsemble } from '../../src/onnx/ensemble';
 import { ensemblePredict } from '../../src/wann/accuracy';
 import { SHARED_WEIGHTS } from '../../src/wann/activation-ids';
 import { parseGenome } from '../../src/wann/genome';
@@ -217,6 +218,28 @@ describe('inference: onnxruntime-web in workerd', () => {
     const mean = SHARED_WEIGHTS.reduce((s, w) => s + forwardProbabilities(plan, small, w)[7 * 10 + 4], 0) / 6;
     expect(probs[7 * 10 + 4]).toBeCloseTo(mean, 6);
   });
+
+  it.each([1, 7, 170])(
+    'ensemble of %i image(s), the weights batched into few ORT runs: the six single-weight answers combined',
+    async (count) => {
+      const images = rows(count);
+      const single = [];
+      for (const w of SHARED_WEIGHTS) {
+        const res = await infer(runId, { ...tensor(images, [count, 256]), parameters: { shared_weight: w } });
+        single.push((await res.json()) as InferResponse);
+      }
+      const ensemble = (await (await infer(runId, tensor(images, [count, 256]))).json()) as InferResponse;
+      const output = (r: InferResponse, name: string) => r.outputs.find((o) => o.name === name)!.data;
+      const combined = combineEnsemble(
+        single.map((r) => Float32Array.from(output(r, 'probabilities'))),
+        single.map((r) => Int32Array.from(output(r, 'label'))),
+        count,
+        10,
+      );
+      expect(output(ensemble, 'label')).toEqual(Array.from(combined.labels));
+      expect(output(ensemble, 'probabilities')).toEqual(Array.from(combined.probabilities));
+    },
+  );
 
   it('[N,784] raw images are preprocessed exactly as in training; nested or flat data both work', async () => {
     // Synthetic 28×28 strokes in [0, 1].

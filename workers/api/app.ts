@@ -1,29 +1,33 @@
-/** The main Worker's HTTP app: JSON API under /api, one error shape, a body-size limit. */
+/**
+ * The main Worker's HTTP app: JSON API under /api, one error shape, a body-size limit, security
+ * and caching headers on every answer. A share link's routes are the run's own, mounted again
+ * under `/s/:token/api` (where the run is addressed as `run`) behind the middleware that resolves
+ * the link once; the guards on the routes decide what it allows (auth.ts).
+ */
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
-import { sessionApp } from './auth';
+import { sessionApp, sessionsApp } from './auth';
+import { drainUnreadBody, limitBody } from './body-limit';
 import type { Env } from './env';
-import { ApiError, errorBody, handleError } from './errors';
+import { errorBody, handleError } from './errors';
 import { inferenceProxyApp, modelsApp } from './models';
 import { runPage } from './pages';
 import { runsApp } from './runs';
-import { shareAdminApp, shareHolderApp } from './share';
+import { securityHeaders } from './security-headers';
+import { shareAdminApp, shareHolderApp, shareLinkAccess } from './share';
 
 /** Configs and edits are a few hundred bytes; anything near this is not a config. */
 export const MAX_BODY_BYTES = 64 * 1024;
 
-const configBodyLimit = bodyLimit({
-  maxSize: MAX_BODY_BYTES,
-  onError: () => {
-    throw new ApiError(413, 'payload_too_large', `request bodies are limited to ${MAX_BODY_BYTES} bytes`);
-  },
-});
-/** Prediction bodies (pixels, PNGs) are larger; the inference Worker enforces their limits. */
+const configBodyLimit = limitBody(MAX_BODY_BYTES);
+/** Prediction bodies (pixels, PNGs) are larger: limited by their route (models.ts). */
 const PREDICT_PATH = /^\/api\/runs\/[^/]+\/predict$/;
 
 export const app = new Hono<{ Bindings: Env }>()
+  .use(securityHeaders)
+  .use(drainUnreadBody) // every early answer still reads what the client sends (body-limit.ts)
   .use('/api/*', (c, next) => (PREDICT_PATH.test(c.req.path) ? next() : configBodyLimit(c, next)))
   .route('/api/session', sessionApp)
+  .route('/api/sessions', sessionsApp)
   .route('/api/runs/:id/share', shareAdminApp)
   .route('/api/runs', runsApp)
   .route('/api/runs', modelsApp)
@@ -31,7 +35,11 @@ export const app = new Hono<{ Bindings: Env }>()
   // Pages (public, no data: they read the API with the visitor's credentials): the dashboard and
   // scripts are static assets; the run page and share links go through here.
   .get('/runs/:id', runPage)
+  .use('/s/:token/*', shareLinkAccess)
   .route('/s', shareHolderApp)
+  .route('/s/:token/api/:id/share', shareAdminApp)
+  .route('/s/:token/api', runsApp)
+  .route('/s/:token/api', modelsApp)
   .get('/api/health', (c) => c.json({ ok: true }));
 
 app.notFound((c) => c.json(errorBody('not_found', `no route for ${c.req.method} ${c.req.path}`), 404));

@@ -8,8 +8,10 @@ import { and, desc, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type Context, Hono } from 'hono';
 import { type ModelRow, models } from '../../schema/schema';
+import { MAX_JSON_BYTES } from '../inference/limits';
 import { runPublishTask } from '../shared/publish';
-import { requireApiToken, requireRunAccess } from './auth';
+import { addressedRunId, type RunLinks, requireOwner, requireRunAccess, runLinks } from './auth';
+import { limitForwardedBody } from './body-limit';
 import type { Env } from './env';
 import { ApiError } from './errors';
 import { findRun } from './runs';
@@ -20,8 +22,9 @@ function coordinator(env: Env, runId: string) {
   return env.COORD.get(env.COORD.idFromName(runId));
 }
 
-export function modelResource(row: ModelRow, origin: string) {
-  const base = `${origin}/api/runs/${row.runId}/models/${row.version}`;
+/** A published version; its links are where this request's credential reads it (`links`). */
+export function modelResource(row: ModelRow, links: RunLinks) {
+  const base = `${links.api}/models/${row.version}`;
   return {
     version: row.version,
     generation: row.generation,
@@ -37,7 +40,9 @@ export function modelResource(row: ModelRow, origin: string) {
     urls: {
       onnx: `${base}/model.onnx`,
       genome: `${base}/genome.json`,
-      infer: `${origin}/v2/models/${row.runId}/versions/${row.version}/infer`,
+      ...(links.predict
+        ? { infer: `${links.origin}/v2/models/${row.runId}/versions/${row.version}/infer` }
+        : {}),
     },
   };
 }
@@ -69,14 +74,21 @@ async function download(c: AppContext, key: string, filename: string, contentTyp
     'Content-Type': contentType,
     'Content-Length': String(object.size),
     'Content-Disposition': `attachment; filename="${filename}"`,
-    'Cache-Control': 'private, max-age=31536000, immutable', // a version never changes
+    // A version never changes, but the credential that read it can end: nothing may keep a copy.
+    'Cache-Control': 'private, no-store',
   });
 }
 
-/** Forward to the inference Worker, keeping method, path, headers and the streamed body. */
-async function forward(c: AppContext): Promise<Response> {
+/**
+ * Forward to the inference Worker, keeping method, headers, query and the streamed body; the path
+ * is this request's, or `path` (predictions under a share link go to the run's canonical path).
+ */
+async function forward(c: AppContext, path?: string): Promise<Response> {
+  const url = new URL(c.req.url);
+  const request =
+    path === undefined ? c.req.raw : new Request(`${url.origin}${path}${url.search}`, c.req.raw);
   try {
-    return await c.env.INFERENCE.fetch(c.req.raw);
+    return await c.env.INFERENCE.fetch(request);
   } catch (e) {
     console.error(`api: inference service call failed: ${String(e)}`);
     throw new ApiError(503, 'inference_unavailable', 'the inference service is not available');
@@ -84,7 +96,7 @@ async function forward(c: AppContext): Promise<Response> {
 }
 
 export const modelsApp = new Hono<{ Bindings: Env }>()
-  .post('/:id/publish', requireApiToken, async (c) => {
+  .post('/:id/publish', requireOwner, async (c) => {
     const run = await findRun(c, c.req.param('id'));
     const stub = coordinator(c.env, run.id);
     const request = await stub.requestPublication();
@@ -111,7 +123,7 @@ export const modelsApp = new Hono<{ Bindings: Env }>()
       }
     }
     await stub.publicationDone(task.version, { ok: true, generation: model.generation });
-    const resource = modelResource(model, new URL(c.req.url).origin);
+    const resource = modelResource(model, runLinks(c, run.id));
     return c.json(resource, request.created ? 201 : 200, { Location: resource.urls.onnx });
   })
 
@@ -122,8 +134,8 @@ export const modelsApp = new Hono<{ Bindings: Env }>()
       .from(models)
       .where(eq(models.runId, run.id))
       .orderBy(desc(models.version));
-    const origin = new URL(c.req.url).origin;
-    return c.json({ runId: run.id, models: rows.map((r) => modelResource(r, origin)) });
+    const links = runLinks(c, run.id);
+    return c.json({ runId: run.id, models: rows.map((r) => modelResource(r, links)) });
   })
 
   .get('/:id/models/:version/model.onnx', requireRunAccess('view'), async (c) => {
@@ -138,24 +150,45 @@ export const modelsApp = new Hono<{ Bindings: Env }>()
     return download(c, row.genomeKey, `wann-${run.id}-v${row.version}.genome.json`, 'application/json');
   })
 
-  // Body limits and parsing are the inference Worker's (JSON up to 20 MiB, PNG up to 5 MiB).
-  .post('/:id/predict', requireRunAccess('predict'), forward);
+  // A declared length over the JSON limit is refused here; the inference Worker counts streamed
+  // bodies and applies each type's limit (JSON 20 MiB, PNG ~4 MiB) and every other check.
+  .post('/:id/predict', limitForwardedBody(MAX_JSON_BYTES), requireRunAccess('predict'), (c) =>
+    forward(c, `/api/runs/${encodeURIComponent(addressedRunId(c, c.req.param('id')))}/predict`),
+  );
 
 /** Open Inference Protocol errors are `{"error": "…"}`, whatever the cause (auth included). */
+const V2_ROUTES: readonly [RegExp, 'GET' | 'POST'][] = [
+  [/^\/v2\/?$/, 'GET'],
+  [/^\/v2\/health\/(live|ready)$/, 'GET'],
+  [/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?(\/ready)?$/, 'GET'],
+  [/^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer$/, 'POST'],
+];
+
 export const inferenceProxyApp = new Hono<{ Bindings: Env }>()
-  .get('/', forward)
-  .get('/health/live', forward)
-  .get('/health/ready', forward)
-  .get('/models/:model', requireRunAccess('view', 'model'), forward)
-  .get('/models/:model/ready', requireRunAccess('view', 'model'), forward)
-  .get('/models/:model/versions/:version', requireRunAccess('view', 'model'), forward)
-  .get('/models/:model/versions/:version/ready', requireRunAccess('view', 'model'), forward)
-  .post('/models/:model/infer', requireRunAccess('predict', 'model'), forward)
-  .post('/models/:model/versions/:version/infer', requireRunAccess('predict', 'model'), forward);
+  .use(limitForwardedBody(MAX_JSON_BYTES))
+  .get('/', (c) => forward(c))
+  .get('/health/live', (c) => forward(c))
+  .get('/health/ready', (c) => forward(c))
+  .get('/models/:model', requireRunAccess('view', 'model'), (c) => forward(c))
+  .get('/models/:model/ready', requireRunAccess('view', 'model'), (c) => forward(c))
+  .get('/models/:model/versions/:version', requireRunAccess('view', 'model'), (c) => forward(c))
+  .get('/models/:model/versions/:version/ready', requireRunAccess('view', 'model'), (c) => forward(c))
+  .post('/models/:model/infer', requireRunAccess('predict', 'model'), (c) => forward(c))
+  .post('/models/:model/versions/:version/infer', requireRunAccess('predict', 'model'), (c) => forward(c))
+  // Anything else under /v2, in the protocol's shape too (a sub-app's notFound is not used once
+  // mounted): 405 for a known path with another method, else 404.
+  .all('/*', (c) => {
+    const allowed = V2_ROUTES.find(([path]) => path.test(c.req.path))?.[1];
+    if (allowed) {
+      return c.json({ error: `${c.req.method} is not allowed on ${c.req.path}; use ${allowed}` }, 405, {
+        Allow: allowed,
+      });
+    }
+    return c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404);
+  });
 
 inferenceProxyApp.onError((err, c) => {
   if (err instanceof ApiError) return c.json({ error: err.message }, err.status, err.headers);
   console.error(`api: ${c.req.method} ${c.req.path}:`, err);
   return c.json({ error: 'internal error' }, 500);
 });
-inferenceProxyApp.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));

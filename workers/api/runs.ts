@@ -1,10 +1,10 @@
 /**
  * `/api/runs`: start, list, inspect, watch, cancel and fork searches. D1 answers the reads; each
  * run's SearchCoordinator (Durable Object RPC) does the writes and the live event stream.
- * Writes need the API token; the list needs the owner (token or session cookie); one run's reads
- * need the owner or a share token for that run (see auth.ts).
+ * Writes and the list need the owner (the API token, or the session cookie of the pages); one
+ * run's reads need the owner or a share link for that run (see auth.ts).
  */
-import { and, asc, desc, eq, gt, lt, or } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, or } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
@@ -16,19 +16,64 @@ import type { ForkSource, RunConfig } from '../coordinator/types';
 import { populationSliceKey } from '../shared/contracts';
 import { fromGenerationRow } from '../shared/generation-rows';
 import { readGenomes } from '../shared/population-store';
-import { requireApiToken, requireOwnerRead, requireRunAccess } from './auth';
+import {
+  addressedRunId,
+  type RunLinks,
+  requireOwner,
+  requireOwnerRead,
+  requireRunAccess,
+  runLinks,
+  shareAccessResource,
+} from './auth';
 import type { Env } from './env';
 import { ApiError, describeIssues } from './errors';
+import { credentialCheck, guardEventStream } from './event-stream';
 
 type AppContext = Context<{ Bindings: Env }>;
 
 const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/**
+ * Searches that may be queued or running at once; the next start or fork is refused with 429.
+ * Every running search shares the same evaluators, so more at once only slows each of them down.
+ */
+export const MAX_RUNNING_SEARCHES = 8;
+const ACTIVE_RUN = inArray(runs.status, ['queued', 'running']);
+
+function tooManyRunningSearches(): ApiError {
+  return new ApiError(
+    429,
+    'too_many_running_searches',
+    `${MAX_RUNNING_SEARCHES} searches are already queued or running, the most this server runs at once; cancel one or wait for one to finish`,
+  );
+}
+
+/** Refuses a start or fork early (before any work) when the ceiling is reached. */
+async function requireRunSlot(c: AppContext): Promise<void> {
+  const active = await drizzle(c.env.DB).$count(runs, ACTIVE_RUN);
+  if (active >= MAX_RUNNING_SEARCHES) throw tooManyRunningSearches();
+}
+
+/** Work that must finish after the response (a client that left): waitUntil where there is one. */
+function waitUntil(c: AppContext, work: Promise<unknown>): void {
+  const settled = work.catch((e) => console.error(`after the response: ${String(e)}`));
+  try {
+    c.executionCtx.waitUntil(settled);
+  } catch {
+    // no execution context (app.request in tests): the promise runs on its own
+  }
+}
+
 function coordinator(env: Env, runId: string) {
   return env.COORD.get(env.COORD.idFromName(runId));
 }
 
-/** A JSON object body; an empty body is `{}` (every config field has a default). */
+const JSON_MEDIA_TYPE = /^\s*application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+/**
+ * A JSON object body sent as `application/json`; an empty body is `{}` (every config field has a
+ * default). Not JSON or not an object: 400; a JSON object under another media type: 415.
+ */
 export async function readJsonObject(c: AppContext): Promise<Record<string, unknown>> {
   const text = await c.req.text();
   if (text.trim() === '') return {};
@@ -41,6 +86,9 @@ export async function readJsonObject(c: AppContext): Promise<Record<string, unkn
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new ApiError(400, 'invalid_json', 'the body must be a JSON object');
   }
+  if (!JSON_MEDIA_TYPE.test(c.req.header('Content-Type') ?? '')) {
+    throw new ApiError(415, 'unsupported_media_type', 'send the body as `Content-Type: application/json`');
+  }
   return value as Record<string, unknown>;
 }
 
@@ -50,9 +98,11 @@ function parseQuery<T extends z.ZodType>(c: AppContext, schema: T): z.output<T> 
   return parsed.data;
 }
 
+/** The run a route addresses (`:id`, or a share link's own run under `/s/<token>/api/run`); 404 if none. */
 export async function findRun(c: AppContext, id: string): Promise<RunRow> {
-  if (RUN_ID.test(id)) {
-    const row = await drizzle(c.env.DB).select().from(runs).where(eq(runs.id, id)).get();
+  const runId = addressedRunId(c, id);
+  if (RUN_ID.test(runId)) {
+    const row = await drizzle(c.env.DB).select().from(runs).where(eq(runs.id, runId)).get();
     if (row) return row;
   }
   throw new ApiError(404, 'run_not_found', `no run with id '${id}'`);
@@ -60,9 +110,10 @@ export async function findRun(c: AppContext, id: string): Promise<RunRow> {
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-function runResource(row: RunRow, origin: string) {
+/** A run as the API shows it; its links are where this request's credential reads it (`links`). */
+function runResource(row: RunRow, links: RunLinks) {
   const config = row.config as RunConfig;
-  const self = `${origin}/api/runs/${row.id}`;
+  const self = links.api;
   return {
     id: row.id,
     status: row.status,
@@ -92,11 +143,11 @@ function runResource(row: RunRow, origin: string) {
     urls: {
       self,
       events: `${self}/events`,
-      cancel: `${self}/cancel`,
-      fork: `${self}/fork`,
+      // Owner actions are offered to the owner only (a share link's answers have none).
+      ...(links.owner ? { cancel: `${self}/cancel`, fork: `${self}/fork` } : {}),
       generations: `${self}/generations`,
       champion: `${self}/champion`,
-      page: `${origin}/runs/${row.id}`,
+      page: links.page,
     },
   };
 }
@@ -119,9 +170,20 @@ async function createRun(c: AppContext, config: RunConfig, from?: ForkSource) {
     createdAt: now,
     updatedAt: now,
   });
+  // Starts that raced past requireRunSlot: the later one (in creation order) gives way.
+  const ahead = await db.$count(
+    runs,
+    and(ACTIVE_RUN, or(lt(runs.createdAt, now), and(eq(runs.createdAt, now), lt(runs.id, id)))),
+  );
+  if (ahead >= MAX_RUNNING_SEARCHES) {
+    await db.delete(runs).where(eq(runs.id, id));
+    const copied = await c.env.BLOBS.list({ prefix: `runs/${id}/` });
+    if (copied.objects.length) await c.env.BLOBS.delete(copied.objects.map((o) => o.key));
+    throw tooManyRunningSearches();
+  }
   await startRun(c, id, config, from);
   const row = await db.select().from(runs).where(eq(runs.id, id)).get();
-  const resource = runResource(row!, new URL(c.req.url).origin);
+  const resource = runResource(row!, runLinks(c, id));
   return c.json(resource, 202, { Location: resource.urls.self });
 }
 
@@ -172,16 +234,22 @@ const generationsQuery = z.strictObject({
 });
 
 const eventsQuery = z.strictObject({
-  since: z.coerce.number().int().min(-1).optional(),
+  /** Replay the generations after this one (-1: all of them). */
+  since: z
+    .string()
+    .regex(/^(-1|\d{1,9})$/, 'must be a generation number (an integer ≥ -1)')
+    .transform(Number)
+    .optional(),
 });
 
 const PAGE = 1000;
 
 export const runsApp = new Hono<{ Bindings: Env }>()
-  .post('/', requireApiToken, async (c) => {
+  .post('/', requireOwner, async (c) => {
     const input = await readJsonObject(c);
     const parsed = searchConfigSchema.safeParse(input);
     if (!parsed.success) throw new ApiError(400, 'invalid_config', describeIssues(parsed.error));
+    await requireRunSlot(c);
     const config: RunConfig = resolveConfig(input as SearchConfigInput, randomSeed);
     return createRun(c, config);
   })
@@ -209,12 +277,12 @@ export const runsApp = new Hono<{ Bindings: Env }>()
       rows.length > q.limit && last
         ? `${origin}/api/runs?limit=${q.limit}&cursor=${last.createdAt}.${last.id}`
         : null;
-    return c.json({ runs: page.map((r) => runResource(r, origin)), next });
+    return c.json({ runs: page.map((r) => runResource(r, runLinks(c, r.id))), next });
   })
 
   .get('/:id', requireRunAccess('view'), async (c) => {
     const row = await findRun(c, c.req.param('id'));
-    return c.json(runResource(row, new URL(c.req.url).origin));
+    return c.json({ ...runResource(row, runLinks(c, row.id)), access: shareAccessResource(c) });
   })
 
   .get('/:id/generations', requireRunAccess('view'), async (c) => {
@@ -264,7 +332,7 @@ export const runsApp = new Hono<{ Bindings: Env }>()
     const last = page[page.length - 1];
     const next =
       rows.length > limit && last
-        ? `${new URL(c.req.url).origin}/api/runs/${row.id}/generations?after=${last.gen}&limit=${limit}`
+        ? `${runLinks(c, row.id).api}/generations?after=${last.gen}&limit=${limit}`
         : null;
     return c.json({ runId: row.id, generations: page, next });
   })
@@ -275,10 +343,25 @@ export const runsApp = new Hono<{ Bindings: Env }>()
     // EventSource resends the last `id:` (a generation) when it reconnects: replay from there.
     const lastEventId = c.req.header('Last-Event-ID');
     let since = q.since;
-    if (since === undefined && lastEventId !== undefined && /^\d+$/.test(lastEventId.trim())) {
+    if (since === undefined && lastEventId !== undefined && /^\d{1,9}$/.test(lastEventId.trim())) {
       since = Number(lastEventId.trim());
     }
-    const stream = await coordinator(c.env, row.id).subscribe(since);
+    const subscription = await coordinator(c.env, row.id).subscribe(since);
+    if (!subscription.ok) {
+      throw new ApiError(
+        429,
+        'too_many_subscribers',
+        `run ${row.id} already has ${subscription.limit} open event streams, the most one run serves; close one and try again`,
+        { 'Retry-After': '10' },
+      );
+    }
+    // The credential is asked again every STREAM_RECHECK_MS: revoked or expired, the stream ends
+    // (and the coordinator is told, as a caller's cancel does not always reach it).
+    const runCoordinator = coordinator(c.env, row.id);
+    const stream = guardEventStream(subscription.stream, credentialCheck(c), {
+      onEnd: () => waitUntil(c, runCoordinator.unsubscribe(subscription.id)),
+      signal: c.req.raw.signal,
+    });
     return c.body(stream, 200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
@@ -286,17 +369,17 @@ export const runsApp = new Hono<{ Bindings: Env }>()
     });
   })
 
-  .post('/:id/cancel', requireApiToken, async (c) => {
+  .post('/:id/cancel', requireOwner, async (c) => {
     const row = await findRun(c, c.req.param('id'));
     const outcome = await coordinator(c.env, row.id).cancel();
     if (!outcome.ok) {
       throw new ApiError(409, 'run_finished', `run ${row.id} is already ${outcome.status ?? row.status}`);
     }
     const updated = await findRun(c, row.id);
-    return c.json(runResource(updated, new URL(c.req.url).origin));
+    return c.json(runResource(updated, runLinks(c, row.id)));
   })
 
-  .post('/:id/fork', requireApiToken, async (c) => {
+  .post('/:id/fork', requireOwner, async (c) => {
     const source = await findRun(c, c.req.param('id'));
     const edits = await readJsonObject(c);
     const { forkOf: _, ...base } = source.config as RunConfig;
@@ -319,6 +402,7 @@ export const runsApp = new Hono<{ Bindings: Env }>()
         `generations: must be more than ${from.generation}, the generation this fork continues from`,
       );
     }
+    await requireRunSlot(c);
     const config: RunConfig = {
       ...merged,
       seed: merged.seed ?? base.seed,

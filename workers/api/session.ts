@@ -1,23 +1,25 @@
 /**
- * The owner's browser session: a cookie that lets the owner's pages READ (the run list, run pages'
- * JSON, the SSE stream, `<a href>` downloads), which cannot carry an `Authorization` header.
- * The routes (`sessionApp` in auth.ts):
+ * The owner's browser session: an HttpOnly cookie that stands in for the API token on the owner's
+ * pages, so the token itself is never kept by the browser (a script injected into a page could
+ * read localStorage, but not an HttpOnly cookie, and could not take the token away with it).
+ * The routes are `sessionApp` and `sessionsApp` in auth.ts.
  *
- * - `POST /api/session` with `Authorization: Bearer <API token>` sets `wann_session` (204).
- * - `DELETE /api/session` clears it (logout; 204, no credentials needed).
- *
- * The cookie is never the token: it is `v1.<random session id>.<expiry, unix s>.<HMAC-SHA-256>`,
- * keyed by a key derived (HKDF) from `API_TOKEN`, verified statelessly. Rotating the API token
- * ends every session. Cookies are HttpOnly and SameSite=Strict, and they never authorise writes:
- * every POST/DELETE still needs the Bearer header (so no CSRF through the cookie).
+ * The cookie is `v1.<random session id>.<expiry, unix s>.<HMAC-SHA-256>`, keyed by a key derived
+ * (HKDF) from `API_TOKEN`: the MAC refuses forged or altered cookies without a database read, and
+ * rotating the API token ends every session. A cookie is good only while its row in D1
+ * (`owner_sessions`) is neither revoked nor expired, so the owner can end one session (sign out) or
+ * all of them (`DELETE /api/sessions`) at once, and every later request sees it.
  */
+import { and, eq, gt, isNull, lt } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/d1';
 import type { Context } from 'hono';
 import { getCookie } from 'hono/cookie';
+import { ownerSessions } from '../../schema/schema';
 import type { Env } from './env';
 
 export const SESSION_COOKIE = 'wann_session';
-/** How long a session lasts; the owner's pages renew it whenever they load with the token saved. */
-export const SESSION_TTL_S = 30 * 86_400;
+/** How long a session lasts: a working day. Signing in again (the API token) starts a new one. */
+export const SESSION_TTL_S = 12 * 3600;
 
 const encoder = new TextEncoder();
 const COOKIE_VALUE = /^v1\.([A-Za-z0-9_-]{22})\.(\d{1,12})\.([A-Za-z0-9_-]{43})$/;
@@ -59,38 +61,99 @@ function sessionKey(token: string): Promise<CryptoKey> {
   return cachedKey.key;
 }
 
-/** A new signed session value for `API_TOKEN`, valid until `nowMs + ttlS`. */
-export async function createSessionValue(apiToken: string, nowMs = Date.now(), ttlS = SESSION_TTL_S) {
-  const sid = base64url(crypto.getRandomValues(new Uint8Array(16)));
-  const exp = Math.floor(nowMs / 1000) + ttlS;
-  const payload = `v1.${sid}.${exp}`;
-  const mac = await crypto.subtle.sign('HMAC', await sessionKey(apiToken), encoder.encode(payload));
-  return { value: `${payload}.${base64url(new Uint8Array(mac))}`, expiresAt: exp * 1000 };
+/** A session as the server knows it. */
+export interface OwnerSession {
+  id: string;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
 }
 
-/** Whether `value` is a session this server signed (with the current API token) and not expired. */
+/** A new signed cookie value for `API_TOKEN`, valid until `nowMs + ttlS` (no row: see startSession). */
+export async function createSessionValue(apiToken: string, nowMs = Date.now(), ttlS = SESSION_TTL_S) {
+  const id = base64url(crypto.getRandomValues(new Uint8Array(16)));
+  const exp = Math.floor(nowMs / 1000) + ttlS;
+  const payload = `v1.${id}.${exp}`;
+  const mac = await crypto.subtle.sign('HMAC', await sessionKey(apiToken), encoder.encode(payload));
+  return { value: `${payload}.${base64url(new Uint8Array(mac))}`, id, expiresAt: exp * 1000 };
+}
+
+/** The session `value` names, if this server signed it (with the current API token) and it has not expired. */
 export async function verifySessionValue(
   apiToken: string | undefined,
   value: string | undefined,
   nowMs = Date.now(),
-): Promise<boolean> {
-  if (!apiToken || !value) return false;
+): Promise<OwnerSession | null> {
+  if (!apiToken || !value) return null;
   const match = COOKIE_VALUE.exec(value);
-  if (!match) return false;
-  const [, sid, exp, mac] = match;
+  if (!match) return null;
+  const [, id, exp, mac] = match;
   const signature = fromBase64url(mac);
   // Only the canonical spelling: base64's unused low bits of the last character must be zero.
-  if (signature.byteLength !== 32 || base64url(signature) !== mac) return false;
+  if (signature.byteLength !== 32 || base64url(signature) !== mac) return null;
   const ok = await crypto.subtle.verify(
     'HMAC',
     await sessionKey(apiToken),
     signature,
-    encoder.encode(`v1.${sid}.${exp}`),
+    encoder.encode(`v1.${id}.${exp}`),
   );
-  return ok && Number(exp) * 1000 > nowMs;
+  const expiresAt = Number(exp) * 1000;
+  return ok && expiresAt > nowMs ? { id, expiresAt } : null;
 }
 
-/** Whether the request carries a valid owner session cookie (for reads only: callers check that). */
-export function hasOwnerSession(c: Context<{ Bindings: Env }>): Promise<boolean> {
-  return verifySessionValue(c.env.API_TOKEN, getCookie(c, SESSION_COOKIE));
+/** Signs a new session and records it (deleting rows that have expired); returns the cookie value. */
+export async function startSession(env: Env, nowMs = Date.now(), ttlS = SESSION_TTL_S) {
+  if (!env.API_TOKEN) throw new Error('API_TOKEN is not configured');
+  const session = await createSessionValue(env.API_TOKEN, nowMs, ttlS);
+  const db = drizzle(env.DB);
+  await db.batch([
+    db.delete(ownerSessions).where(lt(ownerSessions.expiresAt, nowMs)),
+    db.insert(ownerSessions).values({ id: session.id, createdAt: nowMs, expiresAt: session.expiresAt }),
+  ]);
+  return session;
+}
+
+/**
+ * The owner session the request's cookie names, if it is valid now: signed by this server, not
+ * expired, not revoked. Reads D1 every call, so a long-lived request (an event stream) can ask
+ * again and learn of a revocation.
+ */
+export async function ownerSession(c: Context<{ Bindings: Env }>): Promise<OwnerSession | null> {
+  const now = Date.now();
+  const session = await verifySessionValue(c.env.API_TOKEN, getCookie(c, SESSION_COOKIE), now);
+  if (!session) return null;
+  const row = await drizzle(c.env.DB)
+    .select({ id: ownerSessions.id })
+    .from(ownerSessions)
+    .where(
+      and(
+        eq(ownerSessions.id, session.id),
+        isNull(ownerSessions.revokedAt),
+        gt(ownerSessions.expiresAt, now),
+      ),
+    )
+    .get();
+  return row ? session : null;
+}
+
+/** Whether the request carries a valid, unrevoked owner session cookie (callers decide what it may do). */
+export async function hasOwnerSession(c: Context<{ Bindings: Env }>): Promise<boolean> {
+  return (await ownerSession(c)) !== null;
+}
+
+/** Ends one session (signing out); idempotent. */
+export async function endSession(env: Env, id: string, nowMs = Date.now()): Promise<void> {
+  await drizzle(env.DB)
+    .update(ownerSessions)
+    .set({ revokedAt: nowMs })
+    .where(and(eq(ownerSessions.id, id), isNull(ownerSessions.revokedAt)));
+}
+
+/** Ends every session that is still live; returns how many there were. */
+export async function endAllSessions(env: Env, nowMs = Date.now()): Promise<number> {
+  const ended = await drizzle(env.DB)
+    .update(ownerSessions)
+    .set({ revokedAt: nowMs })
+    .where(and(isNull(ownerSessions.revokedAt), gt(ownerSessions.expiresAt, nowMs)))
+    .returning({ id: ownerSessions.id });
+  return ended.length;
 }

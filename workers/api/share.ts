@@ -1,21 +1,23 @@
 /**
  * Share links: capabilities that let a collaborator see one run without the API token.
  *
- * Owner API (API token): `POST /api/runs/:id/share` mints a link, `GET …/share` lists them,
+ * Owner API (`requireOwner`): `POST /api/runs/:id/share` mints a link, `GET …/share` lists them,
  * `DELETE …/share/:linkId` revokes one.
  *
  * Holder side, everything under the token's path, so a link is one URL that needs no header:
  * - `GET /s/{token}`: the run page, read-only (the page reads its data from the routes below).
- * - `/s/{token}/api/run[/…]`: a read-only mirror of `/api/runs/{runId}[/…]`: the run, its
- *   generations (JSON, or CSV with `Accept: text/csv`), the SSE event stream, the champion genome,
- *   published models and their downloads, and `POST …/predict` when the scope is `view+predict`.
- *   Links in the JSON answers are rewritten to the mirror; write actions are left out.
+ * - `/s/{token}/api/run[/…]`: the run's own routes (`/api/runs/{runId}[/…]`, the same handlers,
+ *   mounted again in app.ts) read with the link's rights: the run, its generations (JSON, or CSV
+ *   with `Accept: text/csv`), the SSE event stream, the champion genome, published models and
+ *   their downloads, and `POST …/predict` when the scope is `view+predict`. `shareLinkAccess`
+ *   resolves the token once; the routes' guards (auth.ts) decide from it, so writes are refused
+ *   (403) and the answers' links point under the token and offer no owner actions.
  * API clients may instead send the share token as `Authorization: Bearer` to the per-run routes
  * (`/api/runs/{runId}/…` reads, predictions, KServe v2), which all use `requireRunAccess`.
  *
- * The mirror's answers show the run id, but an id alone grants nothing: every per-run read needs
- * the API token, the owner's session or a live share token for that run, so a revoked or expired
- * link leaves its holder with nothing that still works.
+ * The answers show the run id, but an id alone grants nothing: every per-run read needs the API
+ * token, the owner's session or a live share token for that run, so a revoked or expired link
+ * leaves its holder with nothing that still works.
  *
  * An unknown or malformed token is a 404 that says nothing more (the same answer for every wrong
  * token); a revoked or expired one is a 410.
@@ -23,13 +25,13 @@
 import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type Context, Hono } from 'hono';
+import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
 import { runs, SHARE_SCOPES } from '../../schema/schema';
 import { DEFAULT_SHARE_TTL_MS, parseShareTtl } from '../../src/share';
-import { app } from './app';
-import { requireApiToken } from './auth';
+import { requireOwner } from './auth';
 import type { Env } from './env';
-import { ApiError, describeIssues, errorBody } from './errors';
+import { ApiError, describeIssues } from './errors';
 import { htmlPage, runPageHtml } from './pages';
 import { readJsonObject } from './runs';
 import {
@@ -58,7 +60,7 @@ async function requireRunRow(c: AppContext): Promise<string> {
 
 /** Mounted at `/api/runs/:id/share`. */
 export const shareAdminApp = new Hono<{ Bindings: Env }>()
-  .use(requireApiToken)
+  .use(requireOwner)
   .post('/', async (c) => {
     const runId = await requireRunRow(c);
     const parsed = createBody.safeParse(await readJsonObject(c));
@@ -93,13 +95,6 @@ export const shareAdminApp = new Hono<{ Bindings: Env }>()
 // ------------------------------------------------------------------------------------------------
 // Holder side
 
-export const HOLDER_HEADERS = {
-  // The token is in the URL: keep it out of Referer headers, caches and search indexes.
-  'Referrer-Policy': 'no-referrer',
-  'Cache-Control': 'no-store',
-  'X-Robots-Tag': 'noindex',
-};
-
 const NOT_FOUND_MESSAGE = 'there is no share link here; check that the URL was copied completely';
 
 function goneMessage(resolved: ResolvedShareLink): string {
@@ -108,126 +103,31 @@ function goneMessage(resolved: ResolvedShareLink): string {
     : `this share link expired on ${new Date(resolved.link.expiresAt).toISOString()}`;
 }
 
-/** Paths below `/api/runs/{id}` a link holder may read. */
-const READABLE =
-  /^(|\/generations|\/events|\/champion|\/models|\/models\/[^/]+\/(model\.onnx|genome\.json))$/;
-/** Write actions whose links are removed from mirrored JSON. */
-const WRITE_LINKS = new Set(['cancel', 'fork', 'publish', 'share']);
-
-/** Rewrites links into the run's API to the mirror under the token, and drops write links. */
-function rewriteLinks(value: unknown, from: string, to: string, pageFrom: string, pageTo: string): unknown {
-  if (typeof value === 'string') {
-    if (value === pageFrom) return pageTo;
-    return value === from || value.startsWith(`${from}/`) || value.startsWith(`${from}?`)
-      ? to + value.slice(from.length)
-      : value;
+/**
+ * `/s/:token/*`: resolves the link once, for the page and for every API route under it. An unknown
+ * or malformed token is the same 404 for every wrong token (HTML for the page, JSON below it), a
+ * revoked or expired one a 410; a live one becomes the request's only credential
+ * (`c.var.access`, which the guards on the shared routes read): the Authorization header and
+ * cookies are not consulted under a link.
+ */
+export const shareLinkAccess = createMiddleware<{ Bindings: Env }>(async function shareLinkAccess(c, next) {
+  const token = c.req.param('token') ?? '';
+  const page = c.req.path === `/s/${token}`;
+  const resolved = await resolveShareToken(c.env.DB, token);
+  if (!resolved) {
+    if (page) return htmlPage(404, 'Link not found', NOT_FOUND_MESSAGE);
+    throw new ApiError(404, 'not_found', NOT_FOUND_MESSAGE);
   }
-  if (Array.isArray(value)) return value.map((v) => rewriteLinks(v, from, to, pageFrom, pageTo));
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      if (WRITE_LINKS.has(k) && typeof v === 'string') continue;
-      out[k] = rewriteLinks(v, from, to, pageFrom, pageTo);
-    }
-    return out;
-  }
-  return value;
-}
-
-async function mirror(
-  c: AppContext,
-  token: string,
-  resolved: ResolvedShareLink,
-  rest: string,
-): Promise<Response> {
-  const method = c.req.method;
-  const runId = resolved.link.runId;
-  const isRead = method === 'GET' || method === 'HEAD';
-  if (!(isRead && READABLE.test(rest))) {
-    if (rest === '/predict' && method === 'POST') {
-      if (resolved.link.scope !== 'view+predict') {
-        throw new ApiError(403, 'forbidden', 'this share link allows viewing the run, not predictions');
-      }
-    } else if (!isRead) {
-      throw new ApiError(
-        403,
-        'read_only',
-        'share links are read-only: starting, cancelling, forking and publishing need the API token',
-      );
-    } else {
-      throw new ApiError(404, 'not_found', `no route for ${method} ${c.req.path}`);
-    }
-  }
-  const url = new URL(c.req.url);
-  const origin = url.origin;
-  const headers = new Headers(c.req.raw.headers);
-  headers.set('Authorization', `Bearer ${token}`);
-  headers.delete('Cookie'); // the link alone decides what this request may see
-  const inner = new Request(`${origin}/api/runs/${runId}${rest}${url.search}`, {
-    method,
-    headers,
-    body: isRead ? undefined : c.req.raw.body,
-  });
-  let ctx: ExecutionContext | undefined;
-  try {
-    ctx = c.executionCtx;
-  } catch {
-    ctx = undefined; // no execution context (e.g. app.request in tests)
-  }
-  const res: Response = await app.fetch(inner, c.env, ctx);
-  const type = new Headers(res.headers).get('Content-Type') ?? '';
-  if (!type.includes('application/json')) {
-    const out = new Response(res.body, res);
-    for (const [k, v] of Object.entries(HOLDER_HEADERS)) {
-      if (k !== 'Cache-Control' || !type.includes('text/event-stream')) out.headers.set(k, v);
-    }
-    return out;
-  }
-  const json = (await res.json()) as Record<string, unknown>;
-  if (rest === '' && res.ok) {
-    // The run itself: tell the page what this link allows.
-    const { scope, expiresAt } = resolved.link;
-    json.access = { kind: 'share', scope, expiresAt: new Date(expiresAt).toISOString() };
-  }
-  const body = rewriteLinks(
-    json,
-    `${origin}/api/runs/${runId}`,
-    `${origin}/s/${token}/api/run`,
-    `${origin}/runs/${runId}`,
-    `${origin}/s/${token}`,
-  );
-  const out = new Response(JSON.stringify(body), res);
-  out.headers.delete('Content-Length');
-  out.headers.delete('Location');
-  for (const [k, v] of Object.entries(HOLDER_HEADERS)) out.headers.set(k, v);
-  return out;
-}
-
-/** Mounted at `/s`. */
-export const shareHolderApp = new Hono<{ Bindings: Env }>()
-  .get('/:token', async (c) => {
-    const resolved = await resolveShareToken(c.env.DB, c.req.param('token'));
-    if (!resolved) return htmlPage(404, 'Link not found', NOT_FOUND_MESSAGE, HOLDER_HEADERS);
-    if (resolved.status !== 'active') {
+  if (resolved.status !== 'active') {
+    if (page) {
       const title = resolved.status === 'revoked' ? 'Link revoked' : 'Link expired';
-      const message = `${goneMessage(resolved)}. Ask the person who sent it for a new one`;
-      return htmlPage(410, title, message, HOLDER_HEADERS);
+      return htmlPage(410, title, `${goneMessage(resolved)}. Ask the person who sent it for a new one`);
     }
-    return runPageHtml(c, HOLDER_HEADERS);
-  })
-  .all('/:token/*', async (c) => {
-    const token = c.req.param('token');
-    const resolved = await resolveShareToken(c.env.DB, token);
-    if (!resolved) {
-      return c.json(errorBody('not_found', NOT_FOUND_MESSAGE), 404, HOLDER_HEADERS);
-    }
-    if (resolved.status !== 'active') {
-      return c.json(errorBody(`share_link_${resolved.status}`, goneMessage(resolved)), 410, HOLDER_HEADERS);
-    }
-    const prefix = `/s/${token}/api/run`;
-    const path = c.req.path;
-    if (path !== prefix && !path.startsWith(`${prefix}/`)) {
-      throw new ApiError(404, 'not_found', `no route for ${c.req.method} ${path}`);
-    }
-    return mirror(c, token, resolved, path.slice(prefix.length));
-  });
+    throw new ApiError(410, `share_link_${resolved.status}`, goneMessage(resolved));
+  }
+  c.set('access', { kind: 'share', via: 'path', link: resolved.link, token });
+  await next();
+});
+
+/** Mounted at `/s`: the run page of a link (the middleware above has checked it). */
+export const shareHolderApp = new Hono<{ Bindings: Env }>().get('/:token', (c) => runPageHtml(c));

@@ -4,7 +4,7 @@
  * `planGeneration`), sends small slice tasks through the queue, collects one report per slice
  * (objectives and where each member lies in R2), and records the generation. Evaluators breed,
  * evaluate and store the members; publishing is a queued task too. The object's memory is
- * bounded by the population's numbers (~150 bytes per member while completing a generation), not by
+ * bounded by the population's numbers (a few hundred bytes per member while completing a generation), not by
  * its genomes.
  *
  * Storage (SQLite-backed object, synchronous `ctx.storage.sql`):
@@ -35,7 +35,7 @@ import {
   sliceReportSchema,
   unpackObjectives,
 } from '../../src/wann/generation';
-import { type ChampionRecord, finiteOrNull, type GenerationRecord } from '../../src/wann/record';
+import type { GenerationRecord } from '../../src/wann/record';
 import type { Env } from '../api/env';
 import {
   type GenomeLocation,
@@ -106,6 +106,37 @@ const SEND_BATCH_BYTES = 192 * 1024;
 const DELETE_BATCH = 1000;
 const encoder = new TextEncoder();
 const HEARTBEAT = encoder.encode(': keep-alive\n\n');
+const RETRY = encoder.encode('retry: 3000\n\n');
+const READER_BEHIND = encoder.encode(
+  `event: end\ndata: ${JSON.stringify({ code: 'reader_behind', message: 'this stream fell too far behind; reconnect with Last-Event-ID to resume' })}\n\n`,
+);
+
+/**
+ * Open event streams per run (live or still replaying); the next `subscribe` is refused (the API
+ * answers 429). Each live stream costs the object a queue entry per event, nothing more.
+ */
+export const MAX_SUBSCRIBERS_PER_RUN = 32;
+/**
+ * A `since` replay reads the generation log this many generations at a time (one chunk of about
+ * 1 KB per generation), and reads the next page only when the reader has taken the previous one:
+ * a replay of 100,000 generations never holds more than a page or two in the object's memory.
+ */
+export const REPLAY_PAGE = 64;
+/**
+ * A live stream whose reader leaves this many events untaken is dropped (closed): a gone or stuck
+ * reader (the object is not always told when a caller goes away) holds at most this many events.
+ * A client that reconnects with `Last-Event-ID` resumes from the log.
+ */
+export const MAX_QUEUED_EVENTS = 32;
+
+/**
+ * What `subscribe` answers: the event stream and its id (for `unsubscribe`), or why there is none.
+ */
+export type Subscription =
+  | { ok: true; stream: ReadableStream<Uint8Array>; id: number }
+  | { ok: false; reason: 'too_many_subscribers'; limit: number };
+
+type StreamController = ReadableStreamDefaultController<Uint8Array>;
 
 export class SearchCoordinator extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -114,7 +145,11 @@ export class SearchCoordinator extends DurableObject<Env> {
   private metaCache: RunMeta | null = null;
   /** Serialises `drive` and `finish`: only one may await I/O at a time. */
   private tail: Promise<unknown> = Promise.resolve();
-  private readonly subscribers = new Set<ReadableStreamDefaultController<Uint8Array>>();
+  /** Every open event stream (→ its id), live or replaying: what `MAX_SUBSCRIBERS_PER_RUN` counts. */
+  private readonly streams = new Map<StreamController, number>();
+  private lastStreamId = 0;
+  /** The streams that caught up with the log: each new event is queued on them. */
+  private readonly subscribers = new Set<StreamController>();
   private heartbeat: ReturnType<typeof setInterval> | null = null;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -312,35 +347,81 @@ export class SearchCoordinator extends DurableObject<Env> {
   }
 
   /**
-   * Server-Sent Events: a `status` event now, the `generation` events after `since` (replayed from
-   * the log), then one per finished generation and one per status change. The stream ends after a
-   * terminal status. Every `generation` event's data is a GenerationRecord.
+   * Server-Sent Events: the `generation` events after `since` (replayed from the log, page by page
+   * as the reader takes them), then a `status` event, then one event per finished generation and
+   * per status change. The stream ends after a terminal status. Every `generation` event's data is
+   * a GenerationRecord. Refused when the run already has `MAX_SUBSCRIBERS_PER_RUN` open streams.
    */
-  subscribe(since?: number): ReadableStream<Uint8Array> {
-    let self: ReadableStreamDefaultController<Uint8Array> | null = null;
-    return new ReadableStream<Uint8Array>({
+  subscribe(since?: number): Subscription {
+    if (this.streams.size >= MAX_SUBSCRIBERS_PER_RUN) {
+      return { ok: false, reason: 'too_many_subscribers', limit: MAX_SUBSCRIBERS_PER_RUN };
+    }
+    const id = ++this.lastStreamId;
+    let self: StreamController | null = null;
+    /** The last generation replayed; null once the stream is live (or without `since`). */
+    let replayedTo: number | null = since ?? null;
+    const goLive = (controller: StreamController) => {
+      replayedTo = null;
+      controller.enqueue(this.statusEvent());
+      const meta = this.meta();
+      if (!meta || isTerminal(meta.status)) {
+        this.dropStream(controller);
+        controller.close();
+      } else {
+        // Synchronously after the last page: no generation can be finished in between.
+        this.subscribers.add(controller);
+        this.startHeartbeat();
+      }
+    };
+    const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         self = controller;
-        controller.enqueue(encoder.encode('retry: 3000\n\n'));
-        const meta = this.meta();
-        if (since !== undefined && meta) {
-          const rows = this.sql.exec<{ gen: number; entry: string }>(
-            'SELECT gen, entry FROM generation_log WHERE gen > ? ORDER BY gen',
-            since,
-          );
-          for (const row of rows) controller.enqueue(generationEvent(row.gen, row.entry));
+        this.streams.set(controller, id);
+        controller.enqueue(RETRY);
+        if (replayedTo === null || !this.meta()) goLive(controller);
+      },
+      // Called only when the reader has taken what is queued: one page of the log per call.
+      pull: (controller) => {
+        if (replayedTo === null || !this.streams.has(controller)) return;
+        const rows = this.sql
+          .exec<{ gen: number; entry: string }>(
+            'SELECT gen, entry FROM generation_log WHERE gen > ? ORDER BY gen LIMIT ?',
+            replayedTo,
+            REPLAY_PAGE,
+          )
+          .toArray();
+        if (rows.length > 0) {
+          controller.enqueue(encoder.encode(rows.map((r) => generationEventText(r.gen, r.entry)).join('')));
+          replayedTo = rows[rows.length - 1].gen;
         }
-        controller.enqueue(this.statusEvent());
-        if (!meta || isTerminal(meta.status)) controller.close();
-        else {
-          this.subscribers.add(controller);
-          this.startHeartbeat();
-        }
+        if (rows.length < REPLAY_PAGE) goLive(controller);
       },
       cancel: () => {
-        if (self) this.subscribers.delete(self);
+        if (self) this.dropStream(self);
       },
     });
+    return { ok: true, stream, id };
+  }
+
+  /**
+   * The API is done with stream `id` (its client left, or its credential ended): close it here.
+   * Cancelling a stream on the caller's side does not always reach this object, so the API says so.
+   */
+  unsubscribe(id: number): void {
+    for (const [c, streamId] of this.streams) {
+      if (streamId !== id) continue;
+      this.dropStream(c);
+      try {
+        c.close();
+      } catch {
+        // already closed or errored
+      }
+    }
+  }
+
+  /** Open event streams on this run (live or replaying); for tests and diagnostics. */
+  subscriberCount(): number {
+    return this.streams.size;
   }
 
   override async alarm(): Promise<void> {
@@ -645,7 +726,6 @@ export class SearchCoordinator extends DurableObject<Env> {
     const db = drizzle(this.env.DB);
     for (const { gen, entry } of pending) {
       const record = JSON.parse(entry) as GenerationRecord;
-      const champion = record.champion;
       const now = Date.now();
       await db.batch([
         db
@@ -708,14 +788,7 @@ export class SearchCoordinator extends DurableObject<Env> {
       this.sql.exec('DELETE FROM plan');
     });
     this.broadcastStatus();
-    for (const c of this.subscribers) {
-      try {
-        c.close();
-      } catch {
-        // the reader is already gone
-      }
-    }
-    this.subscribers.clear();
+    this.endLiveStreams();
     await this.ctx.storage.deleteAlarm();
     try {
       await this.flushOutbox();
@@ -793,12 +866,40 @@ export class SearchCoordinator extends DurableObject<Env> {
 
   private broadcast(bytes: Uint8Array): void {
     for (const c of this.subscribers) {
+      if ((c.desiredSize ?? 0) <= -MAX_QUEUED_EVENTS) {
+        // Its reader has stopped taking events: end it rather than queue without bound.
+        this.dropStream(c);
+        try {
+          c.enqueue(READER_BEHIND);
+          c.close();
+        } catch {
+          // already closed or errored
+        }
+        continue;
+      }
       try {
         c.enqueue(bytes);
       } catch {
-        this.subscribers.delete(c);
+        this.dropStream(c);
       }
     }
+  }
+
+  /** End every live stream (a terminal status). Streams still replaying end when they catch up. */
+  private endLiveStreams(): void {
+    for (const c of this.subscribers) {
+      this.dropStream(c);
+      try {
+        c.close();
+      } catch {
+        // the reader is already gone
+      }
+    }
+  }
+
+  private dropStream(c: StreamController): void {
+    this.streams.delete(c);
+    this.subscribers.delete(c);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -922,6 +1023,10 @@ function sendBatches(tasks: QueueTask[]): QueueTask[][] {
   return out;
 }
 
+function generationEventText(gen: number, record: string): string {
+  return `event: generation\nid: ${gen}\ndata: ${record}\n\n`;
+}
+
 function generationEvent(gen: number, record: string): Uint8Array {
-  return encoder.encode(`event: generation\nid: ${gen}\ndata: ${record}\n\n`);
+  return encoder.encode(generationEventText(gen, record));
 }

@@ -16,6 +16,7 @@ import { drizzle } from 'drizzle-orm/d1';
 import { type Context, Hono } from 'hono';
 import { type ModelRow, models, runs } from '../../schema/schema';
 import { combineEnsemble } from '../../src/onnx/ensemble';
+import { BodyTooLargeError, drainBody, readBody } from '../shared/request-body';
 import { ModelDirectory } from './directory';
 import {
   type ImageBatch,
@@ -23,10 +24,8 @@ import {
   MAX_JSON_BYTES,
   MAX_PNG_BYTES,
   parseInferRequest,
-  parseJson,
   parsePredictJson,
   parsePredictPng,
-  readBody,
   type WeightChoice,
 } from './protocol';
 import { type LoadedModel, ModelCache } from './runtime';
@@ -127,15 +126,21 @@ function modelMetadata(row: ModelRow, versions: number[]) {
   };
 }
 
-/** An unread request body (answered early, e.g. unknown model) is cancelled, not left dangling. */
-async function discardBody(c: Ctx): Promise<void> {
-  if (c.req.raw.body && !c.req.raw.bodyUsed) await c.req.raw.body.cancel().catch(() => {});
+/** The 4xx an error stands for, or null for a fault of ours (500). */
+function inputError(err: Error): InputError | null {
+  if (err instanceof InputError) return err;
+  if (err instanceof BodyTooLargeError) return new InputError(413, err.message);
+  return null;
 }
 
-/** `{"error": "…"}` (Open Inference Protocol) for /v2. */
+/**
+ * `{"error": "…"}` (Open Inference Protocol) for /v2. An unread request body (answered early, e.g.
+ * an unknown model) is drained first, so the client hears the answer (shared/request-body.ts).
+ */
 async function oipError(err: Error, c: Ctx): Promise<Response> {
-  await discardBody(c);
-  if (err instanceof InputError) return c.json({ error: err.message }, err.status);
+  await drainBody(c.req.raw);
+  const input = inputError(err);
+  if (input) return c.json({ error: input.message }, input.status);
   console.error(`inference: ${c.req.method} ${c.req.path}:`, err);
   return c.json({ error: 'internal error' }, 500);
 }
@@ -143,6 +148,7 @@ async function oipError(err: Error, c: Ctx): Promise<Response> {
 const API_CODES: Record<number, string> = {
   400: 'invalid_input',
   404: 'model_not_found',
+  405: 'method_not_allowed',
   409: 'conflict',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
@@ -176,10 +182,11 @@ for (const base of ['/models/:model', '/models/:model/versions/:version']) {
     return c.json({ name: row.runId, version: String(row.version), ready: true });
   });
   v2.post(`${base}/infer`, async (c) => {
-    // The body is read first: a request stream must not be left unread when we answer early.
-    const bytes = await readBody(c.req.raw.body, c.req.header('Content-Length'), MAX_JSON_BYTES);
+    // The body is parsed as it is read and not kept: its bytes are garbage once the numbers are out.
+    const request = parseInferRequest(
+      await readBody(c.req.raw.body, c.req.header('Content-Length'), MAX_JSON_BYTES),
+    );
     const row = await findModel(c.env, c.req.param('model') ?? '', c.req.param('version'));
-    const request = parseInferRequest(parseJson(bytes));
     const model = await loadModel(c.env, row);
     const result = await answer(model, row, request.batch, request.weight);
     const n = request.batch.count;
@@ -198,7 +205,6 @@ for (const base of ['/models/:model', '/models/:model/versions/:version']) {
   });
 }
 v2.onError(oipError);
-v2.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
 
 /** Classes ranked for top-k: by votes (ensemble) then probability; ties → lower class. */
 function topK(result: Answer, i: number, k: number) {
@@ -216,20 +222,16 @@ function topK(result: Answer, i: number, k: number) {
 const predict = new Hono<{ Bindings: InferenceEnv }>().post('/:id/predict', async (c) => {
   const type = (c.req.header('Content-Type') ?? '').split(';')[0].trim().toLowerCase();
   const png = type === 'image/png';
-  const bytes = await readBody(
-    c.req.raw.body,
-    c.req.header('Content-Length'),
-    png ? MAX_PNG_BYTES : MAX_JSON_BYTES,
-  );
-  const row = await findModel(c.env, c.req.param('id'));
-  let request: ReturnType<typeof parsePredictJson>;
-  if (png) {
-    request = parsePredictPng(bytes, new URL(c.req.url).searchParams);
-  } else if (type === 'application/json' || type === '') {
-    request = parsePredictJson(parseJson(bytes));
-  } else {
+  if (!png && type !== 'application/json' && type !== '') {
     throw new InputError(415, `send application/json ({"pixels": [[…]]}) or image/png, not ${type}`);
   }
+  const body = () =>
+    readBody(c.req.raw.body, c.req.header('Content-Length'), png ? MAX_PNG_BYTES : MAX_JSON_BYTES);
+  // Not kept in a variable: the body's bytes are garbage once parsed.
+  const request = png
+    ? await parsePredictPng(await body(), new URL(c.req.url).searchParams)
+    : parsePredictJson(await body());
+  const row = await findModel(c.env, c.req.param('id'));
   const result = await answer(await loadModel(c.env, row), row, request.batch, request.weight);
   const predictions = [];
   for (let i = 0; i < request.batch.count; i++) predictions.push(topK(result, i, request.topK));
@@ -240,11 +242,12 @@ const predict = new Hono<{ Bindings: InferenceEnv }>().post('/:id/predict', asyn
   });
 });
 predict.onError(async (err, c) => {
-  await discardBody(c);
-  if (err instanceof InputError) {
+  await drainBody(c.req.raw);
+  const input = inputError(err);
+  if (input) {
     return c.json(
-      { error: { code: API_CODES[err.status] ?? 'invalid_input', message: err.message } },
-      err.status,
+      { error: { code: API_CODES[input.status] ?? 'invalid_input', message: input.message } },
+      input.status,
     );
   }
   console.error(`inference: ${c.req.method} ${c.req.path}:`, err);
@@ -254,7 +257,10 @@ predict.onError(async (err, c) => {
 export const inferenceApp = new Hono<{ Bindings: InferenceEnv }>()
   .route('/v2', v2)
   .route('/api/runs', predict);
-inferenceApp.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
+inferenceApp.notFound(async (c) => {
+  await drainBody(c.req.raw);
+  return c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404);
+});
 
 /**
  * The Worker: HTTP (forwarded by the API Worker) plus one RPC method for the publisher. A class

@@ -2,28 +2,25 @@
  * Request parsing and validation for predictions: the Open Inference Protocol (KServe v2) `infer`
  * body and the convenience `predict` body (JSON pixels or a PNG). Every problem is an
  * `InputError` (a 4xx with a message naming what is wrong), never an exception from deep inside.
+ *
+ * Memory is bounded by the body limits: JSON bodies are read by json-body.ts (the pixels go
+ * straight into one Float64Array, refused as soon as they exceed 1,000 images), PNGs are checked by
+ * src/data/png.ts before anything is inflated.
  */
 import { z } from 'zod';
-import { PngImageError, pngToImage28 } from '../../src/data/png';
+import { MAX_PNG_FILE_BYTES, PngImageError, pngToImage28 } from '../../src/data/png';
 import { PREPROCESSED_FEATURES, preprocessImage } from '../../src/data/preprocess';
+import { InputError } from './input-error';
+import { parseJsonBody, TensorData, type TensorSpec } from './json-body';
+import { MAX_IMAGES, MAX_JSON_BYTES } from './limits';
+
+export { InputError, MAX_IMAGES, MAX_JSON_BYTES };
 
 export const RAW_FEATURES = 784;
-/** Images per request. */
-export const MAX_IMAGES = 1000;
-/** JSON bodies: 1,000 × 784 values with ~20 characters each, and some room. */
-export const MAX_JSON_BYTES = 20 * 1024 * 1024;
-export const MAX_PNG_BYTES = 5 * 1024 * 1024;
+/** PNG bodies: the largest image png.ts accepts, stored uncompressed (src/data/png.ts). */
+export const MAX_PNG_BYTES = MAX_PNG_FILE_BYTES;
 /** `shared_weight` as a number must lie in this range. */
 export const WEIGHT_LIMIT = 10;
-
-export class InputError extends Error {
-  constructor(
-    readonly status: 400 | 404 | 409 | 413 | 415 | 503,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 /** A number, or 'ensemble' for the majority vote over the published weights. */
 export type WeightChoice = number | 'ensemble';
@@ -34,50 +31,6 @@ export interface ImageBatch {
   images: Float32Array;
   /** Values per image the client sent: 784 (raw, preprocessed here) or 256. */
   sentFeatures: number;
-}
-
-/**
- * Read a body of at most `max` bytes: the declared Content-Length is checked first, then the stream
- * is counted as it arrives (a chunked body cannot slip past the limit).
- */
-export async function readBody(
-  body: ReadableStream<Uint8Array> | null,
-  contentLength: string | undefined,
-  max: number,
-): Promise<Uint8Array> {
-  if (Number(contentLength ?? Number.NaN) > max) {
-    throw new InputError(413, `request bodies are limited to ${max} bytes`);
-  }
-  if (!body) return new Uint8Array(0);
-  const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel();
-      throw new InputError(413, `request bodies are limited to ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(size);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.byteLength;
-  }
-  return out;
-}
-
-export function parseJson(bytes: Uint8Array): unknown {
-  if (bytes.length === 0) throw new InputError(400, 'the request body is empty; expected JSON');
-  try {
-    return JSON.parse(new TextDecoder().decode(bytes));
-  } catch (e) {
-    throw new InputError(400, `the body is not valid JSON: ${(e as Error).message}`);
-  }
 }
 
 const weightSchema = z.union([z.literal('ensemble'), z.number()]);
@@ -102,7 +55,7 @@ export function parseWeight(value: unknown, field = 'shared_weight'): WeightChoi
  * Check `count` images of `features` values (784 raw or 256 preprocessed) in [0, 1] and turn them
  * into preprocessed 256-value images. `values` is flat, image-major.
  */
-export function toImageBatch(values: ArrayLike<number>, count: number, features: number): ImageBatch {
+export function toImageBatch(values: Float64Array, count: number, features: number): ImageBatch {
   if (!(count >= 1 && count <= MAX_IMAGES)) {
     throw new InputError(400, `a request holds 1 to ${MAX_IMAGES} images, got ${count}`);
   }
@@ -114,7 +67,7 @@ export function toImageBatch(values: ArrayLike<number>, count: number, features:
   }
   for (let i = 0; i < count * features; i++) {
     const v = values[i];
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
+    if (!Number.isFinite(v)) {
       throw new InputError(
         400,
         `value ${i} (image ${Math.floor(i / features)}) is not a finite number: ${String(v)}`,
@@ -128,43 +81,28 @@ export function toImageBatch(values: ArrayLike<number>, count: number, features:
     }
   }
   if (features === PREPROCESSED_FEATURES) {
-    return { count, images: Float32Array.from(values), sentFeatures: features };
+    return { count, images: new Float32Array(values.subarray(0, count * features)), sentFeatures: features };
   }
   // Raw 28×28: exactly the training pipeline's preprocessing (doubles in, float32 out).
   const images = new Float32Array(count * PREPROCESSED_FEATURES);
   const raw = new Float64Array(RAW_FEATURES);
   const one = new Float32Array(PREPROCESSED_FEATURES);
   for (let i = 0; i < count; i++) {
-    for (let p = 0; p < RAW_FEATURES; p++) raw[p] = values[i * RAW_FEATURES + p];
+    raw.set(values.subarray(i * RAW_FEATURES, (i + 1) * RAW_FEATURES));
     preprocessImage(raw, one);
     images.set(one, i * PREPROCESSED_FEATURES);
   }
   return { count, images, sentFeatures: features };
 }
 
-/** Flatten OIP `data` (flat or nested arrays), stopping as soon as it holds more than `limit` values. */
-function flatten(data: unknown, limit: number): unknown[] {
-  const out: unknown[] = [];
-  const stack: { a: unknown[]; i: number }[] = [];
-  if (!Array.isArray(data)) throw new InputError(400, 'inputs[0].data must be an array of numbers');
-  stack.push({ a: data, i: 0 });
-  while (stack.length) {
-    const top = stack[stack.length - 1];
-    if (top.i >= top.a.length) {
-      stack.pop();
-      continue;
-    }
-    const v = top.a[top.i++];
-    if (Array.isArray(v)) {
-      if (stack.length > 8) throw new InputError(400, 'inputs[0].data is nested too deeply');
-      stack.push({ a: v, i: 0 });
-    } else {
-      out.push(v);
-      if (out.length > limit) break;
-    }
-  }
-  return out;
-}
+const INFER_TENSOR: TensorSpec = {
+  path: ['inputs', 0, 'data'],
+  name: 'inputs[0].data',
+  layout: 'nested',
+  maxValues: MAX_IMAGES * RAW_FEATURES,
+  maxRows: 0,
+  maxRowLength: 0,
+};
 
 const oipRequestSchema = z.looseObject({
   id: z.string().max(256).optional(),
@@ -175,12 +113,12 @@ const oipRequestSchema = z.looseObject({
         name: z.string().max(256),
         shape: z.array(z.number().int().min(0)).max(8),
         datatype: z.string().max(16),
-        data: z.unknown(),
+        data: z.instanceof(TensorData, { message: 'must be an array of numbers' }),
         parameters: z.record(z.string(), z.unknown()).optional(),
       }),
     )
-    .min(1, 'inputs: exactly one input tensor is expected')
-    .max(1, 'inputs: exactly one input tensor is expected'),
+    .min(1, 'exactly one input tensor is expected')
+    .max(1, 'exactly one input tensor is expected'),
   outputs: z.array(z.looseObject({ name: z.string().max(256) })).optional(),
 });
 
@@ -194,13 +132,16 @@ export interface InferRequest {
   outputs: readonly (typeof OUTPUT_NAMES)[number][];
 }
 
-export function parseInferRequest(body: unknown): InferRequest {
-  const parsed = oipRequestSchema.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue.path.length ? issue.path.join('.') : '(body)';
-    throw new InputError(400, `${path}: ${issue.message}`);
-  }
+function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  const path = issue.path.length ? issue.path.join('.') : '(body)';
+  return `${path}: ${issue.message}`;
+}
+
+/** An Open Inference Protocol `infer` body (JSON bytes). */
+export function parseInferRequest(bytes: Uint8Array): InferRequest {
+  const parsed = oipRequestSchema.safeParse(parseJsonBody(bytes, INFER_TENSOR).value);
+  if (!parsed.success) throw new InputError(400, firstIssue(parsed.error));
   const req = parsed.data;
   const input = req.inputs[0];
   if (input.datatype !== 'FP32') {
@@ -222,11 +163,11 @@ export function parseInferRequest(body: unknown): InferRequest {
   if (count < 1 || count > MAX_IMAGES) {
     throw new InputError(400, `inputs[0].shape: N must be 1 to ${MAX_IMAGES}, got ${count}`);
   }
-  const values = flatten(input.data, count * features);
+  const { values } = input.data;
   if (values.length !== count * features) {
     throw new InputError(
       400,
-      `inputs[0].data holds ${values.length > count * features ? 'more than ' : ''}${values.length} values; shape ${JSON.stringify(input.shape)} needs ${count * features}`,
+      `inputs[0].data holds ${values.length} values; shape ${JSON.stringify(input.shape)} needs ${count * features}`,
     );
   }
   const weight = parseWeight(
@@ -245,14 +186,25 @@ export function parseInferRequest(body: unknown): InferRequest {
   return {
     id: req.id,
     weight,
-    batch: toImageBatch(values as number[], count, features),
+    batch: toImageBatch(values, count, features),
     inputName: input.name,
     outputs: outputs.length ? outputs : OUTPUT_NAMES,
   };
 }
 
+const PREDICT_TENSOR: TensorSpec = {
+  path: ['pixels'],
+  name: 'pixels',
+  layout: 'rows',
+  maxValues: 0,
+  maxRows: MAX_IMAGES,
+  maxRowLength: RAW_FEATURES,
+};
+
 const predictSchema = z.strictObject({
-  pixels: z.array(z.array(z.unknown())).min(1, 'pixels: at least one image is needed'),
+  pixels: z.instanceof(TensorData, {
+    message: 'must be an array of images, each an array of 784 or 256 numbers',
+  }),
   shared_weight: z.unknown().optional(),
   top_k: z.number().int().min(1).max(10).optional(),
 });
@@ -263,45 +215,21 @@ export interface PredictRequest {
   batch: ImageBatch;
 }
 
-/** `{pixels: [[784 or 256 values], …], shared_weight?, top_k?}`. */
-export function parsePredictJson(body: unknown): PredictRequest {
-  const parsed = predictSchema.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue.path.length ? issue.path.join('.') : '(body)';
-    throw new InputError(400, `${path}: ${issue.message}`);
-  }
+/** `{pixels: [[784 or 256 values], …], shared_weight?, top_k?}` (JSON bytes). */
+export function parsePredictJson(bytes: Uint8Array): PredictRequest {
+  const parsed = predictSchema.safeParse(parseJsonBody(bytes, PREDICT_TENSOR).value);
+  if (!parsed.success) throw new InputError(400, firstIssue(parsed.error));
   const { pixels } = parsed.data;
-  if (pixels.length > MAX_IMAGES) {
-    throw new InputError(400, `a request holds 1 to ${MAX_IMAGES} images, got ${pixels.length}`);
-  }
-  const features = pixels[0].length;
-  const flat: unknown[] = [];
-  pixels.forEach((row, i) => {
-    if (row.length !== features) {
-      throw new InputError(
-        400,
-        `pixels[${i}] has ${row.length} values, pixels[0] has ${features}: all images must match`,
-      );
-    }
-    for (const v of row) flat.push(v);
-  });
+  if (pixels.rows.length === 0) throw new InputError(400, 'pixels: at least one image is needed');
   return {
     weight: parseWeight(parsed.data.shared_weight),
     topK: parsed.data.top_k ?? 3,
-    batch: toImageBatch(flat as number[], pixels.length, features),
+    batch: toImageBatch(pixels.values, pixels.rows.length, pixels.rows[0]),
   };
 }
 
-/** A PNG body (any size; converted to 28×28 grey, then preprocessed). Query: shared_weight, top_k. */
-export function parsePredictPng(bytes: Uint8Array, query: URLSearchParams): PredictRequest {
-  let image: Float64Array;
-  try {
-    image = pngToImage28(bytes);
-  } catch (e) {
-    if (e instanceof PngImageError) throw new InputError(400, e.message);
-    throw e;
-  }
+/** A PNG body (converted to 28×28 grey, then preprocessed). Query: shared_weight, top_k. */
+export async function parsePredictPng(bytes: Uint8Array, query: URLSearchParams): Promise<PredictRequest> {
   const w = query.get('shared_weight');
   const k = query.get('top_k');
   const topK = k === null ? 3 : Number(k);
@@ -309,5 +237,12 @@ export function parsePredictPng(bytes: Uint8Array, query: URLSearchParams): Pred
     throw new InputError(400, `top_k must be an integer from 1 to 10, got ${k}`);
   }
   const weight = parseWeight(w === null || w === 'ensemble' ? w : Number(w));
+  let image: Float64Array;
+  try {
+    image = await pngToImage28(bytes);
+  } catch (e) {
+    if (e instanceof PngImageError) throw new InputError(e.status, e.message);
+    throw e;
+  }
   return { weight, topK, batch: toImageBatch(image, 1, RAW_FEATURES) };
 }

@@ -8,6 +8,7 @@
 
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
 import * as ort from 'onnxruntime-web/wasm';
+import { batchedWeightModel } from './serving-model';
 
 let initialised = false;
 
@@ -37,42 +38,31 @@ export interface ModelAnswer {
   labels: Int32Array;
 }
 
+/**
+ * Rows (images × weights) per `session.run`: an ensemble of up to 166 images is one run; larger
+ * batches go one weight at a time, so a run's intermediate tensors stay as large as before.
+ */
+export const MAX_ROWS_PER_RUN = 1000;
+
 /** One loaded model: runs the exported graph at given shared weights. */
 export class LoadedModel {
-  /**
-   * `shared_weight` tensors by value, made once: the 6 published weights recur on every ensemble
-   * request. A Tensor is only read by `session.run` (copied into the wasm heap), so reuse is safe.
-   */
-  private readonly weightTensors = new Map<number, ort.Tensor>();
-
   private constructor(private readonly session: ort.InferenceSession) {}
 
+  /** `bytes`: the published .onnx; served through its batched-weight variant (serving-model.ts). */
   static async load(bytes: Uint8Array): Promise<LoadedModel> {
     initOrt();
-    const session = await ort.InferenceSession.create(bytes, {
+    const session = await ort.InferenceSession.create(batchedWeightModel(bytes), {
       executionProviders: ['wasm'],
       graphOptimizationLevel: 'all',
     });
     return new LoadedModel(session);
   }
 
-  private weightTensor(weight: number): ort.Tensor {
-    let t = this.weightTensors.get(weight);
-    if (!t) {
-      t = new ort.Tensor('float32', new Float32Array([weight]), [1]);
-      // Arbitrary numeric weights may be asked for: keep the map small.
-      if (this.weightTensors.size >= 64) this.weightTensors.clear();
-      this.weightTensors.set(weight, t);
-    }
-    return t;
-  }
-
   /**
    * One answer per weight, in order. `images`: count × features, image-major (preprocessed, values
-   * in [0, 1]); wrapped in one input tensor shared by every run. The exported graph takes
-   * `shared_weight` as shape [1] (not [N]), so the weights cannot be batched into a single
-   * `session.run` over a tiled image without changing the published model format; each run costs
-   * ~0.1 ms for one image, so 6 sequential runs are not where request time goes.
+   * in [0, 1]). Several weights share one `session.run`: the images are tiled once per weight and
+   * each row gets its weight (`shared_weight` [rows, 1]); ORT's per-run overhead (~0.1 ms) was most
+   * of a 1-image ensemble's inference time when each weight had a run of its own.
    */
   async runWeights(
     images: Float32Array,
@@ -80,15 +70,33 @@ export class LoadedModel {
     features: number,
     weights: readonly number[],
   ): Promise<ModelAnswer[]> {
-    const image = new ort.Tensor('float32', images, [count, features]);
+    const perRun = Math.max(1, Math.min(weights.length, Math.floor(MAX_ROWS_PER_RUN / count)));
     const answers: ModelAnswer[] = [];
-    for (const w of weights) {
-      const out = await this.session.run({ image, shared_weight: this.weightTensor(w) });
+    for (let first = 0; first < weights.length; first += perRun) {
+      const group = weights.slice(first, first + perRun);
+      const rows = group.length * count;
+      let input = images;
+      if (group.length > 1) {
+        input = new Float32Array(rows * features);
+        for (let g = 0; g < group.length; g++) input.set(images, g * images.length);
+      }
+      const rowWeights = new Float32Array(rows);
+      for (let g = 0; g < group.length; g++) rowWeights.fill(group[g], g * count, (g + 1) * count);
+      const out = await this.session.run({
+        image: new ort.Tensor('float32', input, [rows, features]),
+        shared_weight: new ort.Tensor('float32', rowWeights, [rows, 1]),
+      });
       const probabilities = out.probabilities.data as Float32Array;
       const raw = out.label.data as BigInt64Array;
-      const labels = new Int32Array(count);
-      for (let i = 0; i < count; i++) labels[i] = Number(raw[i]);
-      answers.push({ probabilities, labels });
+      const classes = probabilities.length / rows;
+      for (let g = 0; g < group.length; g++) {
+        const labels = new Int32Array(count);
+        for (let i = 0; i < count; i++) labels[i] = Number(raw[g * count + i]);
+        answers.push({
+          probabilities: probabilities.subarray(g * count * classes, (g + 1) * count * classes),
+          labels,
+        });
+      }
     }
     return answers;
   }

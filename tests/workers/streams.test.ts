@@ -1,0 +1,213 @@
+/**
+ * Event streams: revocation, expiry and session end reach streams that are already open (each
+ * ends with an `end` event saying why), the per-run subscriber cap, and the paged `since` replay.
+ */
+import { runInDurableObject } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { STREAM_RECHECK_MS } from '../../workers/api/event-stream';
+import { startSession } from '../../workers/api/session';
+import {
+  MAX_SUBSCRIBERS_PER_RUN,
+  REPLAY_PAGE,
+  type SearchCoordinator,
+} from '../../workers/coordinator/search-coordinator';
+import { type ErrorBody, header, post, request, sessionCookie } from './helpers';
+import { parkedRun } from './parked-run';
+import { readSse, type SseEvent, type SseReader } from './sse';
+
+/** A run that stays `running` (and quiet) for the whole file. */
+let runId: string;
+
+function stub(id: string) {
+  return env.COORD.get(env.COORD.idFromName(id));
+}
+
+async function share(id: string): Promise<{ id: string; token: string; url: string }> {
+  const res = await post(`/api/runs/${id}/share`, { scope: 'view' });
+  if (res.status !== 201) throw new Error(`share → ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+/** Opens a stream and waits for its first event (the `status` snapshot): the stream is live. */
+async function open(path: string, init: Parameters<typeof request>[1] = {}): Promise<SseReader> {
+  const res = await request(path, init);
+  expect(res.status).toBe(200);
+  expect(header(res, 'Content-Type')).toMatch(/^text\/event-stream/);
+  const sse = readSse(res);
+  const first = await sse.next();
+  expect(first?.event).toBe('status');
+  return sse;
+}
+
+/** Reads to the stream's end; its last event. */
+async function lastEvent(sse: SseReader): Promise<SseEvent | undefined> {
+  const events = await sse.rest();
+  return events[events.length - 1];
+}
+
+/** Waits until the coordinator has forgotten every closed stream (closing is asynchronous). */
+async function subscribersSettle(id: string, expected: number): Promise<void> {
+  for (let i = 0; i < 200 && (await stub(id).subscriberCount()) !== expected; i++) {
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  expect(await stub(id).subscriberCount()).toBe(expected);
+}
+
+beforeAll(async () => {
+  runId = await parkedRun(5);
+});
+
+describe('credentials are re-checked while a stream is open', () => {
+  it('re-checks at least twice a second', () => {
+    expect(STREAM_RECHECK_MS).toBeLessThanOrEqual(500);
+  });
+
+  it('revoking a link ends its open streams, under /s/<token> and as a Bearer token', async () => {
+    const link = await share(runId);
+    const mirrored = await open(`/s/${link.token}/api/run/events`, { token: null });
+    const bearer = await open(`/api/runs/${runId}/events`, { token: link.token });
+    const owner = await open(`/api/runs/${runId}/events`);
+
+    const revoked = await request(`/api/runs/${runId}/share/${link.id}`, { method: 'DELETE' });
+    expect(revoked.status).toBe(200);
+
+    for (const sse of [mirrored, bearer]) {
+      const end = await lastEvent(sse);
+      expect(end?.event).toBe('end');
+      expect(JSON.parse(end!.data)).toMatchObject({ code: 'share_link_revoked' });
+    }
+    // The owner's stream is not affected; the link's new requests are refused.
+    await subscribersSettle(runId, 1);
+    await owner.close();
+    expect((await request(`/s/${link.token}/api/run/events`, { token: null })).status).toBe(410);
+    await subscribersSettle(runId, 0);
+  });
+
+  it('an expiring link ends its open streams', async () => {
+    const link = await share(runId);
+    const mirrored = await open(`/s/${link.token}/api/run/events`, { token: null });
+    const bearer = await open(`/api/runs/${runId}/events`, { token: link.token });
+    // A short expiry: the link runs out 100 ms from now, while both streams are open.
+    await env.DB.prepare('UPDATE share_links SET expires_at = ? WHERE id = ?')
+      .bind(Date.now() + 100, link.id)
+      .run();
+    for (const sse of [mirrored, bearer]) {
+      const end = await lastEvent(sse);
+      expect(end?.event).toBe('end');
+      expect(JSON.parse(end!.data)).toMatchObject({ code: 'share_link_expired' });
+    }
+    await subscribersSettle(runId, 0);
+  });
+
+  it('signing out, or ending every session, ends the streams a session opened', async () => {
+    for (const end of [
+      (cookie: string) =>
+        request('/api/session', { method: 'DELETE', token: null, headers: { Cookie: cookie } }),
+      () => request('/api/sessions', { method: 'DELETE' }),
+    ]) {
+      const cookie = await sessionCookie();
+      const sse = await open(`/api/runs/${runId}/events`, { token: null, headers: { Cookie: cookie } });
+      const owner = await open(`/api/runs/${runId}/events`);
+      expect((await end(cookie)).status).toBeLessThan(300);
+      const last = await lastEvent(sse);
+      expect(last?.event).toBe('end');
+      expect(JSON.parse(last!.data)).toMatchObject({ code: 'session_ended' });
+      // A stream opened with the API token is not a session's.
+      await subscribersSettle(runId, 1);
+      await owner.close();
+    }
+    await subscribersSettle(runId, 0);
+  });
+
+  it('an owner session that runs out ends the stream it opened', async () => {
+    // A session valid for 1–2 s (expiry is in whole seconds).
+    const { value } = await startSession(env, Date.now(), 2);
+    const sse = await open(`/api/runs/${runId}/events`, {
+      token: null,
+      headers: { Cookie: `wann_session=${value}` },
+    });
+    const end = await lastEvent(sse);
+    expect(end?.event).toBe('end');
+    expect(JSON.parse(end!.data)).toMatchObject({ code: 'session_ended' });
+    await subscribersSettle(runId, 0);
+  });
+
+  it("a cancelled run's streams end with its final status", async () => {
+    const id = await parkedRun();
+    const sse = await open(`/api/runs/${id}/events`);
+    expect((await post(`/api/runs/${id}/cancel`)).status).toBe(200);
+    const end = await lastEvent(sse);
+    expect(end?.event).toBe('status');
+    expect(JSON.parse(end!.data)).toMatchObject({ status: 'cancelled' });
+  });
+});
+
+describe('subscriber cap', () => {
+  it(`serves ${MAX_SUBSCRIBERS_PER_RUN} streams per run, answers 429 beyond, and frees closed ones`, async () => {
+    const streams: SseReader[] = [];
+    try {
+      for (let i = 0; i < MAX_SUBSCRIBERS_PER_RUN; i++) streams.push(await open(`/api/runs/${runId}/events`));
+      const refused = await request(`/api/runs/${runId}/events`);
+      expect(refused.status).toBe(429);
+      expect(header(refused, 'Retry-After')).toMatch(/^\d+$/);
+      const body = (await refused.json()) as ErrorBody;
+      expect(body.error.code).toBe('too_many_subscribers');
+      expect(body.error.message).toContain(String(MAX_SUBSCRIBERS_PER_RUN));
+      // Everything else is still served.
+      expect((await request(`/api/runs/${runId}`)).status).toBe(200);
+
+      await streams.pop()!.close();
+      await subscribersSettle(runId, MAX_SUBSCRIBERS_PER_RUN - 1);
+      streams.push(await open(`/api/runs/${runId}/events`));
+    } finally {
+      await Promise.all(streams.map((s) => s.close()));
+    }
+    await subscribersSettle(runId, 0);
+  });
+});
+
+describe('since replay', () => {
+  it(`is read in pages of ${REPLAY_PAGE} generations, one page per read, in order`, async () => {
+    const n = 2 * REPLAY_PAGE + 7;
+    const id = await parkedRun(n, 'completed');
+    await runInDurableObject(stub(id), async (object) => {
+      const instance = object as unknown as SearchCoordinator;
+      const subscription = instance.subscribe(-1);
+      if (!subscription.ok) throw new Error('refused');
+      const reader = subscription.stream.getReader();
+      const decoder = new TextDecoder();
+      const perChunk: number[] = [];
+      let text = '';
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        const chunk = decoder.decode(value);
+        perChunk.push((chunk.match(/^event: generation$/gm) ?? []).length);
+        text += chunk;
+      }
+      // retry, three pages, then the status.
+      expect(perChunk).toEqual([0, REPLAY_PAGE, REPLAY_PAGE, 7, 0]);
+      const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
+      expect(ids).toEqual(Array.from({ length: n }, (_, g) => g));
+      expect(text.trimEnd().split('\n\n').pop()).toMatch(/^event: status\ndata: .*"completed"/);
+      expect(instance.subscriberCount()).toBe(0);
+    });
+  });
+
+  it('through the API: `since` and `Last-Event-ID` resume after the given generation', async () => {
+    for (const init of [{ path: '?since=1' }, { path: '', headers: { 'Last-Event-ID': '1' } }]) {
+      const res = await request(`/api/runs/${runId}/events${init.path}`, { headers: init.headers });
+      const sse = readSse(res);
+      const events = [await sse.next(), await sse.next(), await sse.next(), await sse.next()];
+      expect(events.map((e) => `${e?.event} ${e?.id ?? ''}`)).toEqual([
+        'generation 2',
+        'generation 3',
+        'generation 4',
+        'status ',
+      ]);
+      await sse.close();
+    }
+    await subscribersSettle(runId, 0);
+  });
+});

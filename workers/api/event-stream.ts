@@ -1,0 +1,143 @@
+/**
+ * An open event stream outlives the request check that admitted it, so the API re-checks the
+ * credential while the stream is open: `guardEventStream` passes the coordinator's stream through
+ * and asks `check` again every `STREAM_RECHECK_MS`; once the answer is no (a share link revoked or
+ * expired, an owner session ended or expired), it sends a last `end` event saying why, closes the
+ * stream and tells the coordinator to forget the subscriber. Revocation thus reaches every open
+ * stream within `STREAM_RECHECK_MS` plus one check (a D1 read), well under 1 s, without the revoke
+ * path having to know which streams a credential opened.
+ */
+
+import type { Context } from 'hono';
+import type { Env } from './env';
+import { hasOwnerSession } from './session';
+import { resolveShareToken } from './share-links';
+
+/** How often an open event stream re-checks the credential that opened it. */
+export const STREAM_RECHECK_MS = 500;
+
+/** Why access ended (the API error the same request would now get), or null while it holds. */
+export type AccessDenial = { code: string; message: string };
+export type AccessCheck = () => Promise<AccessDenial | null>;
+
+const encoder = new TextEncoder();
+
+/** The last event of a stream whose credential is no longer valid: `event: end`, data {code, message}. */
+export function endEvent(denial: AccessDenial): Uint8Array {
+  return encoder.encode(`event: end\ndata: ${JSON.stringify(denial)}\n\n`);
+}
+
+/**
+ * The credential that admitted `c` (what its route guard put in `c.var.access`, auth.ts), asked
+ * again: a share link must still be active (D1), an owner session still valid and unrevoked
+ * (session.ts, D1). The API token is a Worker secret that cannot change under a running isolate, so
+ * a stream opened with it is not re-checked: it lasts as long as the run and the client.
+ */
+export function credentialCheck(c: Context<{ Bindings: Env }>): AccessCheck {
+  return async () => {
+    const access = c.get('access');
+    if (!access) return { code: 'unauthorized', message: 'this stream was opened without a credential' };
+    if (access.kind === 'owner') {
+      if (access.via === 'token' || (await hasOwnerSession(c))) return null;
+      return {
+        code: 'session_ended',
+        message: 'the owner session has ended (signed out, ended everywhere, or expired): sign in again',
+      };
+    }
+    const resolved = await resolveShareToken(c.env.DB, access.token);
+    if (resolved?.status === 'active' && resolved.link.id === access.link.id) return null;
+    const status = resolved?.status ?? 'revoked';
+    return {
+      code: `share_link_${status}`,
+      message:
+        status === 'expired'
+          ? `this share link expired on ${new Date(access.link.expiresAt).toISOString()}`
+          : 'this share link has been revoked by the owner of the run',
+    };
+  };
+}
+
+export interface GuardOptions {
+  intervalMs?: number;
+  /** Called once when the stream ends for any reason (client gone, access ended, source done). */
+  onEnd?: () => void;
+  /** The request's signal: aborted when the client disconnects. */
+  signal?: AbortSignal;
+}
+
+/**
+ * `source` as long as `check` keeps passing (checked every `intervalMs`, never two at once). A check
+ * that throws (D1 unreachable) ends the stream too: access that cannot be confirmed is not kept;
+ * EventSource reconnects after its retry delay and is checked afresh. Reads stay pull-driven, so
+ * the coordinator's replay keeps its backpressure.
+ */
+export function guardEventStream(
+  source: ReadableStream<Uint8Array>,
+  check: AccessCheck,
+  { intervalMs = STREAM_RECHECK_MS, onEnd, signal }: GuardOptions = {},
+): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  let out: ReadableStreamDefaultController<Uint8Array> | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let ended = false;
+
+  const stop = () => {
+    if (ended) return false;
+    ended = true;
+    clearTimeout(timer);
+    onEnd?.();
+    return true;
+  };
+
+  const finish = (last?: Uint8Array) => {
+    if (!stop()) return;
+    try {
+      if (last) out?.enqueue(last);
+      out?.close();
+    } catch {
+      // the client is already gone
+    }
+    reader.cancel().catch(() => {});
+  };
+
+  const schedule = () => {
+    timer = setTimeout(async () => {
+      let denial: AccessDenial | null;
+      try {
+        denial = await check();
+      } catch (e) {
+        denial = { code: 'access_check_failed', message: `access could not be re-checked: ${String(e)}` };
+      }
+      if (ended) return;
+      if (denial) finish(endEvent(denial));
+      else schedule();
+    }, intervalMs);
+  };
+
+  signal?.addEventListener('abort', () => {
+    if (stop()) reader.cancel().catch(() => {});
+  });
+
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      out = controller;
+      schedule();
+    },
+    async pull(controller) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch {
+        finish(); // the coordinator's stream broke: end ours; the client reconnects
+        return;
+      }
+      if (ended) return;
+      if (next.done) finish();
+      else controller.enqueue(next.value);
+    },
+    cancel() {
+      // The client went away.
+      if (stop()) reader.cancel().catch(() => {});
+    },
+  });
+}
