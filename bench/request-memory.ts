@@ -1,134 +1,76 @@
 /**
- * `npm run bench:request-memory`: the peak memory one request costs the platform, for the largest
- * valid requests and for bodies built to cost far more than their size (issue 9, item 4).
+ * `npm run bench:request-memory`: the peak memory one request costs the Worker that parses
+ * prediction bodies and runs the models (the inference Worker), for the largest valid requests
+ * and for bodies built to cost far more than their size (issue 9, item 4). The API Worker in
+ * front of it only streams these bodies through (or drains and refuses them), so it is not here.
  *
- * How: the local platform (`scripts/local-platform.ts`: `npm start` on a free port, own state, one
- * evaluator) publishes a small search's champion. Before each request, the inference Worker's
- * isolate (where bodies are parsed and models run; the API Worker streams bodies through) is
- * garbage-collected through workerd's inspector (a heap snapshot forces a full GC; workerd answers
- * no `collectGarbage`), its heap is read, and the workers process's peak RSS is reset
- * (`/proc/<pid>/clear_refs` ← 5, Linux). While the request runs, the isolate's heap
- * (`Runtime.getHeapUsage`: JS heap + ArrayBuffer backing stores) is sampled continuously; nothing
- * is collected in between unless V8 decides to, so the largest sample minus the base is an upper
- * bound of what the request kept alive there. That per-isolate peak is what the Workers memory
- * limit (128 MB per isolate) applies to; the target is 64 MB. The process's RSS peak is reported
- * too: it adds what the heap does not show (onnxruntime's wasm memory, which grows once and is
- * kept, and allocator retention) and includes every isolate.
+ * How: the inference Worker as deployed (`npm run build:inference`, or `--dist <dir>` for another
+ * build, e.g. an older commit's) runs alone in Miniflare (one workerd process, real D1 and R2 in
+ * memory) serving a published model of a grown genome (40+ hidden nodes, every activation:
+ * tests/unit/onnx-fixture.ts). Requests go over HTTP to its URL. Before each one, the Worker's
+ * isolate is garbage-collected through workerd's inspector (a heap snapshot starts with a full GC;
+ * workerd answers no `collectGarbage`; under `wrangler dev` the inspector is wrangler's, hence
+ * Miniflare), its heap is read, and the process's peak RSS is reset (`/proc/<pid>/clear_refs` ← 5,
+ * Linux). While the request runs the isolate's heap (`Runtime.getHeapUsage`: JS heap + ArrayBuffer
+ * backing stores) is sampled continuously; nothing is collected in between unless V8 decides to,
+ * so the largest sample minus the base bounds what the request kept alive in the isolate. That
+ * per-isolate peak is what the Workers memory limit (128 MB per isolate) applies to; the target is
+ * 64 MB. The process's RSS peak is reported too: it adds what the heap does not show
+ * (onnxruntime's wasm memory, which grows once and is kept, and allocator retention).
  * Each case runs REPEATS times; the largest cost counts.
  *
- * Results: bench/results/request-memory.json. `--label <name>` names the measured code (e.g. a
- * checkout of an older commit run with this same file); `--out <file>` writes elsewhere.
+ * Results: bench/results/request-memory.json (`--out <file>` to write elsewhere, `--label <name>`
+ * to name the measured build).
  */
-import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { drizzle } from 'drizzle-orm/d1';
 import { encode as encodePng } from 'fast-png';
-import { WebSocket as UndiciWebSocket } from 'undici';
-import { startLocalPlatform } from '../scripts/local-platform';
+import { Miniflare } from 'miniflare';
+import { WebSocket } from 'undici';
+import { models, runs } from '../schema/schema';
+import { freePort } from '../scripts/local-platform';
+import { genomeToOnnx } from '../src/onnx/export';
+import { SHARED_WEIGHTS } from '../src/wann/activation-ids';
+import { grownGenome } from '../tests/unit/onnx-fixture';
 import { hiddenBomb } from '../tests/unit/png-fixtures';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values: args } = parseArgs({
   options: {
     label: { type: 'string', default: 'working tree' },
+    dist: { type: 'string' },
     out: { type: 'string' },
   },
 });
+const DIST = resolve(args.dist ?? join(ROOT, 'workers', 'inference', 'dist'));
 const OUT = args.out ?? join(ROOT, 'bench', 'results', 'request-memory.json');
 const REPEATS = 3;
 const MiB = 1024 * 1024;
 const TARGET_MB = 64;
-/** The isolate whose memory a prediction costs: the API Worker only streams bodies through. */
-const INFERENCE_ISOLATE = 'core:user:wann-inference';
-
-interface Process {
-  pid: number;
-  role: string;
-}
-
-/** TCP ports `pid` listens on (its socket inodes matched against /proc/net/tcp{,6}). */
-function listeningPorts(pid: number): number[] {
-  const inodes = new Set<string>();
-  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) inodes.add(m[1]);
-    } catch {}
-  }
-  const ports: number[] = [];
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[3] === '0A' && inodes.has(f[9])) ports.push(Number.parseInt(f[1].split(':')[1], 16));
-    }
-  }
-  return ports;
-}
-
-/** The address of workerd's inspector among the ports `pid` listens on (it lists the isolates). */
-async function inspectorAddress(pid: number): Promise<string | undefined> {
-  for (const port of listeningPorts(pid)) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/json/list`, { signal: AbortSignal.timeout(2000) });
-      const targets = (await res.json()) as { id: string }[];
-      if (targets.some((t) => t.id === INFERENCE_ISOLATE)) return `127.0.0.1:${port}`;
-    } catch {}
-  }
-  return undefined;
-}
-
-/** Every workerd process under `root` (by parent pid), named by what it serves. */
-function workerdProcesses(root: number, port: number): Process[] {
-  const parent = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {}
-  }
-  const under = (pid: number): boolean => {
-    for (let p = pid; p > 1; p = parent.get(p) ?? 0) if (p === root) return true;
-    return false;
-  };
-  const found: Process[] = [];
-  for (const pid of parent.keys()) {
-    if (!under(pid)) continue;
-    let cmd: string;
-    try {
-      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-    } catch {
-      continue;
-    }
-    if (!cmd.includes('workerd serve')) continue;
-    const role = cmd.includes(`127.0.0.1:${port} `) ? 'wrangler proxy' : 'workers';
-    found.push({ pid, role });
-  }
-  return found;
-}
+const WORKER = 'wann-inference';
 
 /** A Chrome DevTools Protocol session with one Worker isolate of workerd's inspector. */
 class Inspector {
   private next = 0;
   private readonly pending = new Map<number, (result: Record<string, number>) => void>();
-  private constructor(private readonly socket: UndiciWebSocket) {
+  private constructor(private readonly socket: WebSocket) {
     socket.addEventListener('message', (e) => {
       const message = JSON.parse(String(e.data)) as { id?: number; result?: Record<string, number> };
-      if (message.id !== undefined) {
-        this.pending.get(message.id)?.(message.result ?? {});
-        this.pending.delete(message.id);
-      }
+      if (message.id === undefined) return; // events (heap snapshot chunks)
+      this.pending.get(message.id)?.(message.result ?? {});
+      this.pending.delete(message.id);
     });
   }
 
-  static async open(address: string, target: string): Promise<Inspector> {
-    const socket = new UndiciWebSocket(`ws://${address}/${target}`);
+  static async open(url: string): Promise<Inspector> {
+    const socket = new WebSocket(url);
     await new Promise((ok, fail) => {
       socket.addEventListener('open', ok);
-      socket.addEventListener('error', () =>
-        fail(new Error(`cannot open the inspector at ws://${address}/${target}`)),
-      );
+      socket.addEventListener('error', () => fail(new Error(`cannot open the inspector at ${url}`)));
     });
     return new Inspector(socket);
   }
@@ -157,6 +99,21 @@ class Inspector {
   }
 }
 
+/** The workerd process Miniflare started for this Node process. */
+function workerdChild(): number {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes('workerd')) {
+        return Number(entry);
+      }
+    } catch {}
+  }
+  throw new Error('no workerd process found under this one');
+}
+
 function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : 0;
@@ -166,14 +123,15 @@ interface Case {
   name: string;
   method?: 'GET';
   path: string;
-  contentType: string;
-  body: () => Uint8Array | Promise<Uint8Array>;
+  contentType?: string;
+  body?: () => Uint8Array | Promise<Uint8Array>;
   /** Send without a Content-Length (a chunked upload). */
   chunked?: boolean;
   expect: number;
 }
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
+/** Pixel values as a client would send them: byte / 255, printed by JavaScript (up to 17 digits). */
 const pixel = (i: number) => ((i * 7919) % 256) / 255;
 const rows = (count: number, features: number) =>
   Array.from({ length: count }, (_, r) =>
@@ -190,7 +148,7 @@ function cases(runId: string): Case[] {
       }),
     );
   const oversized = () => utf8(`{"pixels": [[${'0.123456789,'.repeat((30 * MiB) / 12)}0]]}`);
-  const bigPng = () => {
+  const noisePng = () => {
     // 1024×1024 RGBA noise: the largest image accepted, barely compressible.
     const data = new Uint8Array(1024 * 1024 * 4);
     let x = 1;
@@ -200,19 +158,18 @@ function cases(runId: string): Case[] {
     }
     return encodePng({ width: 1024, height: 1024, data, channels: 4, depth: 8 });
   };
+  const json = 'application/json';
   return [
     {
-      name: 'model readiness, cold (loads the ORT session once per isolate)',
+      name: 'model readiness, cold (loads the ORT session, once per isolate)',
       method: 'GET',
       path: `/v2/models/${runId}/ready`,
-      contentType: 'application/json',
-      body: () => new Uint8Array(0),
       expect: 200,
     },
     {
       name: 'infer, 1 image (ensemble)',
       path: infer,
-      contentType: 'application/json',
+      contentType: json,
       body: () => inferBody(1, 256),
       expect: 200,
     },
@@ -227,14 +184,14 @@ function cases(runId: string): Case[] {
     {
       name: 'infer, 1,000 × 784 (largest valid)',
       path: infer,
-      contentType: 'application/json',
+      contentType: json,
       body: () => inferBody(1000, 784),
       expect: 200,
     },
     {
       name: 'predict JSON, 1,000 × 784 (largest valid)',
       path: predict,
-      contentType: 'application/json',
+      contentType: json,
       body: () => utf8(JSON.stringify({ pixels: rows(1000, 784) })),
       expect: 200,
     },
@@ -242,7 +199,7 @@ function cases(runId: string): Case[] {
       name: 'predict PNG, 1024×1024 RGBA noise (largest valid)',
       path: predict,
       contentType: 'image/png',
-      body: bigPng,
+      body: noisePng,
       expect: 200,
     },
     {
@@ -255,7 +212,7 @@ function cases(runId: string): Case[] {
     {
       name: 'infer, 19 MiB of zeros for shape [1, 256]',
       path: infer,
-      contentType: 'application/json',
+      contentType: json,
       body: () =>
         utf8(
           `{"inputs":[{"name":"image","shape":[1,256],"datatype":"FP32","data":[${'0,'.repeat((19 * MiB) / 2)}0]}]}`,
@@ -265,21 +222,21 @@ function cases(runId: string): Case[] {
     {
       name: 'predict JSON, 19 MiB of one-value images',
       path: predict,
-      contentType: 'application/json',
+      contentType: json,
       body: () => utf8(`{"pixels": [${'[0],'.repeat((19 * MiB) / 4)}[0]]}`),
       expect: 400,
     },
     {
       name: 'predict JSON, 30 MiB, length declared',
       path: predict,
-      contentType: 'application/json',
+      contentType: json,
       body: oversized,
       expect: 413,
     },
     {
       name: 'predict JSON, 30 MiB, chunked',
       path: predict,
-      contentType: 'application/json',
+      contentType: json,
       body: oversized,
       chunked: true,
       expect: 413,
@@ -287,51 +244,87 @@ function cases(runId: string): Case[] {
   ];
 }
 
-const platform = await startLocalPlatform({ evaluators: 1 });
-process.on('SIGINT', () => {
-  void platform.stop().then(() => process.exit(130));
+if (!args.dist) {
+  console.log('› npm run build:inference');
+  execFileSync('npm', ['run', '-s', 'build:inference'], {
+    cwd: ROOT,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+}
+const inspectorPort = await freePort();
+const mf = new Miniflare({
+  name: WORKER,
+  compatibilityDate: '2026-04-20',
+  modulesRoot: DIST,
+  modules: [
+    { type: 'ESModule', path: join(DIST, 'index.js') },
+    ...readdirSync(DIST)
+      .filter((f) => f.endsWith('.wasm'))
+      .map((f) => ({ type: 'CompiledWasm' as const, path: join(DIST, f) })),
+  ],
+  d1Databases: { DB: 'bench-db' },
+  r2Buckets: { BLOBS: 'bench-blobs' },
+  inspectorPort,
 });
 try {
-  const { url, token } = platform;
-  const port = Number(new URL(url).port);
-  const auth = { Authorization: `Bearer ${token}` };
-  console.log(`› platform on ${url}; a small search to publish a model`);
-  const created = (await (
-    await fetch(`${url}/api/runs`, {
-      method: 'POST',
-      headers: { ...auth, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ population: 32, generations: 2, seed: 1, tournamentSize: 8 }),
-    })
-  ).json()) as { id: string };
-  for (;;) {
-    const run = (await (await fetch(`${url}/api/runs/${created.id}`, { headers: auth })).json()) as {
-      status: string;
-      error: string;
-    };
-    if (run.status === 'completed') break;
-    if (run.status === 'failed') throw new Error(`search failed: ${run.error}`);
-    await new Promise((r) => setTimeout(r, 250));
+  const url = (await mf.ready).href.replace(/\/$/, '');
+  // A published model: the migrations, a run, the ONNX file in R2 and its D1 row.
+  const d1 = await mf.getD1Database('DB');
+  for (const file of readdirSync(join(ROOT, 'migrations'))
+    .filter((f) => f.endsWith('.sql'))
+    .sort()) {
+    for (const statement of readFileSync(join(ROOT, 'migrations', file), 'utf8').split(
+      '--> statement-breakpoint',
+    )) {
+      if (statement.trim()) await d1.prepare(statement).run();
+    }
   }
-  const processes = workerdProcesses(platform.child.pid!, port);
-  const workers = processes.find((p) => p.role === 'workers');
-  const inspector = workers && (await inspectorAddress(workers.pid));
-  if (!workers || !inspector)
-    throw new Error('no workerd process with an inspector found under the platform');
-  await fetch(`${url}/v2/health/live`); // the inference isolate exists before its inspector is opened
-  // One inspector session: workerd's inspector stalled when a second isolate's session was used.
-  const isolate = await Inspector.open(inspector, INFERENCE_ISOLATE);
+  const runId = crypto.randomUUID();
+  const now = Date.now();
+  const db = drizzle(d1 as never);
+  await db.insert(runs).values({
+    id: runId,
+    status: 'completed',
+    config: { population: 4, generations: 1, seed: 1 },
+    seed: 1,
+    createdAt: now,
+    updatedAt: now,
+  });
+  const onnxKey = `models/${runId}/1/model.onnx`;
+  await (await mf.getR2Bucket('BLOBS')).put(onnxKey, genomeToOnnx(grownGenome(), { name: runId }));
+  await db.insert(models).values({
+    runId,
+    version: 1,
+    generation: 1,
+    onnxKey,
+    genomeKey: `models/${runId}/1/genome.json`,
+    weights: [...SHARED_WEIGHTS],
+    testAccuracy: SHARED_WEIGHTS.map(() => 0.1),
+    meanTestAccuracy: 0.1,
+    ensembleTestAccuracy: 0.1,
+    tunedWeight: 1,
+    tunedTestAccuracy: 0.1,
+    connections: 0,
+    hiddenNodes: 0,
+    createdAt: now,
+  });
+
+  await fetch(`${url}/v2/health/live`); // the isolate exists before its inspector is opened
+  const isolate = await Inspector.open(`ws://127.0.0.1:${inspectorPort}/core:user:${WORKER}`);
+  const pid = workerdChild();
+  console.log(`› ${args.label}: ${DIST}, workerd ${pid}`);
 
   const results = [];
-  for (const c of cases(created.id)) {
-    const body = await c.body();
+  for (const c of cases(runId)) {
+    const body = c.body ? await c.body() : undefined;
     let worst = { heap: 0, rss: 0 };
     let status = 0;
     let ms = 0;
     for (let r = 0; r < REPEATS; r++) {
       await isolate.collect();
       const base = await isolate.heap();
-      const rssBefore = statusKb(workers.pid, 'VmRSS');
-      writeFileSync(`/proc/${workers.pid}/clear_refs`, '5');
+      const rssBefore = statusKb(pid, 'VmRSS');
+      writeFileSync(`/proc/${pid}/clear_refs`, '5');
       let peak = base;
       let running = true;
       const sampling = (async () => {
@@ -340,8 +333,8 @@ try {
       const t = performance.now();
       const res = await fetch(`${url}${c.path}`, {
         method: c.method ?? 'POST',
-        headers: { ...auth, 'Content-Type': c.contentType },
-        body: c.method === 'GET' ? undefined : c.chunked ? new Blob([body]).stream() : body,
+        headers: c.contentType ? { 'Content-Type': c.contentType } : {},
+        body: body && (c.chunked ? new Blob([body]).stream() : body),
         duplex: 'half',
       } as RequestInit);
       await res.arrayBuffer();
@@ -352,31 +345,33 @@ try {
       status = res.status;
       worst = {
         heap: Math.max(worst.heap, (peak - base) / MiB),
-        rss: Math.max(worst.rss, (statusKb(workers.pid, 'VmHWM') - rssBefore) / 1024),
+        rss: Math.max(worst.rss, (statusKb(pid, 'VmHWM') - rssBefore) / 1024),
       };
     }
     const round = (x: number) => Math.round(x * 10) / 10;
     results.push({
       request: c.name,
-      bodyBytes: body.length,
+      bodyBytes: body?.length ?? 0,
       chunked: c.chunked ?? false,
       status,
       expectedStatus: c.expect,
       lastMs: Math.round(ms),
-      inferenceIsolatePeakMB: round(worst.heap),
-      workersProcessRssPeakMB: round(worst.rss),
+      isolatePeakMB: round(worst.heap),
+      processRssPeakMB: round(worst.rss),
       withinTarget: worst.heap < TARGET_MB,
     });
     console.log(
-      `${c.name.padEnd(62)} ${String(status).padEnd(4)} inference isolate +${worst.heap.toFixed(1)} MB, workers process RSS +${worst.rss.toFixed(1)} MB (${Math.round(ms)} ms)`,
+      `${c.name.padEnd(64)} ${String(status).padEnd(4)} isolate +${worst.heap.toFixed(1)} MB, process RSS +${worst.rss.toFixed(1)} MB (${Math.round(ms)} ms)`,
     );
   }
   isolate.close();
   const output = {
     label: args.label,
+    worker: `inference Worker bundle ${DIST.startsWith(ROOT) ? DIST.slice(ROOT.length + 1) : DIST}, alone in Miniflare`,
+    model: 'grown genome (tests/unit/onnx-fixture.ts), ensemble of the 6 shared weights',
     targetMB: TARGET_MB,
     method:
-      'inference isolate: largest Runtime.getHeapUsage (usedSize + backingStorageSize) sampled through the inspector during the request, minus the value after a forced GC (heap snapshot) before it; workers process: VmHWM after clear_refs=5 minus VmRSS before (all isolates, onnxruntime wasm memory, allocator retention); `npm start` (wrangler dev --local, one evaluator); largest of 3 repeats',
+      'isolate: largest Runtime.getHeapUsage (usedSize + backingStorageSize) sampled through the inspector during the request, minus the value after a forced GC (heap snapshot) before it; process: VmHWM after clear_refs=5 minus VmRSS before (adds onnxruntime wasm memory and allocator retention); largest of 3 repeats',
     results,
     allWithinTarget: results.every((r) => r.withinTarget),
     allExpectedStatus: results.every((r) => r.status === r.expectedStatus),
@@ -386,5 +381,5 @@ try {
   console.log(`→ ${OUT}`);
   if (!output.allWithinTarget || !output.allExpectedStatus) process.exitCode = 1;
 } finally {
-  await platform.stop();
+  await mf.dispose();
 }
