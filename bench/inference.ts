@@ -198,7 +198,10 @@ updateReadmeTable(
     `| floor: \`GET /api/health\` (dev proxy + API Worker, no work) | ${cells((r) => `${r.floor.healthP50Ms} ms`)} | |`,
     `| floor: \`GET /v2/health/live\` (+ the hop to the inference Worker) | ${cells((r) => `${r.floor.v2HealthP50Ms} ms`)} | |`,
     '',
-    `Load average (1 min, mean) during the runs: ${cells((r) => r.loadAverage1m.mean)} on ${result.cores} cores. ` +
+    `Above the floor (1-image ensemble p50 − \`/v2/health/live\` p50): ${cells((r) => `${round(r.p50Ms - r.floor.v2HealthP50Ms)} ms`)}: ` +
+      'the credential check, the body through the proxy and both Workers, parsing, one ORT run (the 6 weights share it) and the answer; ' +
+      'the floor itself is the dev proxy, Miniflare and the Workers doing nothing, and moves with the machine. ' +
+      `Load average (1 min, mean) during the runs: ${cells((r) => r.loadAverage1m.mean)} on ${result.cores} cores. ` +
       `Model: champion of a 64 × 8 search (${model.connections} connections, ${model.hiddenNodes} hidden nodes). ` +
       `Downloaded .onnx in onnxruntime-node gives the same labels: ${runs.every((r) => r.onnxNodeAgrees) ? 'yes' : 'NO'}. ` +
       'Source: `bench/results/inference.json` (`npm run bench:inference`).',

@@ -12,13 +12,10 @@ import { encode as encodePng } from 'fast-png';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runs } from '../../schema/schema';
 import { MAX_PNG_FILE_BYTES } from '../../src/data/png';
-import { SHARED_WEIGHTS } from '../../src/wann/activation-ids';
 import { MAX_BODY_BYTES } from '../../workers/api/app';
 import { MAX_JSON_BYTES } from '../../workers/inference/limits';
-import { publishModel } from '../../workers/shared/publish';
-import { grownGenome } from '../unit/onnx-fixture';
 import { chunk, digitOne, greyPng, hiddenBomb, iccpBomb, ihdr, png } from '../unit/png-fixtures';
-import { header, request } from './helpers';
+import { header, publishGrown, request } from './helpers';
 
 type Body = string | Uint8Array | ReadableStream<Uint8Array>;
 
@@ -434,26 +431,7 @@ async function stored() {
 describe('bad-input corpus: request bodies', () => {
   let before: Awaited<ReturnType<typeof stored>>;
   beforeAll(async () => {
-    runId = crypto.randomUUID();
-    const now = Date.now();
-    await drizzle(env.DB)
-      .insert(runs)
-      .values({
-        id: runId,
-        status: 'completed',
-        config: { population: 4, generations: 1, seed: 1 },
-        seed: 1,
-        createdAt: now,
-        updatedAt: now,
-      });
-    await publishModel(env, {
-      runId,
-      version: 1,
-      generation: 1,
-      genome: grownGenome(),
-      weights: [...SHARED_WEIGHTS],
-      trainShards: 2,
-    });
+    ({ runId } = await publishGrown());
     expect(await goodPrediction()).toBe(200);
     before = await stored();
   });

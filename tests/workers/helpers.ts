@@ -1,6 +1,11 @@
 /** Helpers for driving the API inside workerd, as a client would. */
-import { exports } from 'cloudflare:workers';
+import { env, exports } from 'cloudflare:workers';
+import { drizzle } from 'drizzle-orm/d1';
+import { runs } from '../../schema/schema';
+import { SHARED_WEIGHTS } from '../../src/wann/activation-ids';
 import type { ChampionRecord, GenerationRecord } from '../../src/wann/record';
+import { publishModel } from '../../workers/shared/publish';
+import { grownGenome } from '../unit/onnx-fixture';
 
 export const TOKEN = 'test-token';
 const ORIGIN = 'http://wann.test';
@@ -100,4 +105,29 @@ export async function championOf(id: string): Promise<unknown> {
 /** A response header. (Node's and Workers' global `Headers` types clash in this tsconfig.) */
 export function header(res: Response, name: string): string | null {
   return new Headers(res.headers).get(name);
+}
+
+/** A grown genome (hidden nodes of every MNIST activation) published as version 1 of a fresh run. */
+export async function publishGrown(): Promise<{ runId: string }> {
+  const runId = crypto.randomUUID();
+  const now = Date.now();
+  await drizzle(env.DB)
+    .insert(runs)
+    .values({
+      id: runId,
+      status: 'completed',
+      config: { population: 4, generations: 1, seed: 1 },
+      seed: 1,
+      createdAt: now,
+      updatedAt: now,
+    });
+  await publishModel(env, {
+    runId,
+    version: 1,
+    generation: 1,
+    genome: grownGenome(),
+    weights: [...SHARED_WEIGHTS],
+    trainShards: 2,
+  });
+  return { runId };
 }

@@ -6,10 +6,8 @@
  * the src/wann forward pass.
  */
 import { env } from 'cloudflare:workers';
-import { drizzle } from 'drizzle-orm/d1';
 import { encode as encodePng } from 'fast-png';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runs } from '../../schema/schema';
 import { preprocessImage } from '../../src/data/preprocess';
 import { decodeShard, shardToBatch } from '../../src/data/shard';
 import { combineEnsemble } from '../../src/onnx/ensemble';
@@ -20,7 +18,7 @@ import { compile, forwardProbabilities, predictLabels } from '../../src/wann/net
 import type { Batch } from '../../src/wann/types';
 import { publishModel } from '../../workers/shared/publish';
 import { grownGenome } from '../unit/onnx-fixture';
-import { header, post, request, startRun, waitFor } from './helpers';
+import { header, post, publishGrown, request, startRun, waitFor } from './helpers';
 
 interface ModelJson {
   version: number;
@@ -61,31 +59,6 @@ function infer(model: string, body: unknown, path = `/v2/models/${model}/infer`,
 
 function tensor(data: number[][] | number[], shape: number[], datatype = 'FP32') {
   return { inputs: [{ name: 'image', shape, datatype, data }] };
-}
-
-/** A grown genome (hidden nodes of every MNIST activation) published as version 1 of a fresh run. */
-async function publishGrown(): Promise<{ runId: string }> {
-  const runId = crypto.randomUUID();
-  const now = Date.now();
-  await drizzle(env.DB)
-    .insert(runs)
-    .values({
-      id: runId,
-      status: 'completed',
-      config: { population: 4, generations: 1, seed: 1 },
-      seed: 1,
-      createdAt: now,
-      updatedAt: now,
-    });
-  await publishModel(env, {
-    runId,
-    version: 1,
-    generation: 1,
-    genome: grownGenome(),
-    weights: [...SHARED_WEIGHTS],
-    trainShards: 2,
-  });
-  return { runId };
 }
 
 describe('publishing a search', () => {
