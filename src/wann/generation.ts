@@ -24,7 +24,7 @@
 import { z } from 'zod';
 import { stream } from '../random';
 import { MNIST_ACTIVATIONS } from './activation-ids';
-import { breedingSizes, rankOrder, tournament } from './breeding';
+import { breedingSizes, tournament } from './breeding';
 import { MNIST_INPUTS, MNIST_OUTPUTS, type SearchConfig } from './config';
 import { cloneGenome, enabledCount, type Genome, initialGenome, lastInnovation } from './genome';
 import { mutate } from './mutation';
@@ -120,8 +120,7 @@ export function planGeneration(
   if (size !== config.population) {
     throw new RangeError(`generation ${gen - 1} has ${size} members, the config says ${config.population}`);
   }
-  const ranking = rankPopulation([mean, second]);
-  const sorted = rankOrder(ranking.rank);
+  const sorted = rankPopulation([mean, second]).order; // member indices, best first
   const { kept, elites, children } = breedingSizes(size, config.cullRatio, config.eliteRatio);
   const parents = new Int32Array(size);
   for (let e = 0; e < elites; e++) parents[e] = sorted[e];

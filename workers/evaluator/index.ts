@@ -32,6 +32,7 @@ import {
   type EvaluatorBindings,
   loadSliceInputs,
   PermanentTaskError,
+  runSlice,
   type SliceInputs,
   type SliceOutput,
   StaleTaskError,
@@ -185,7 +186,7 @@ export async function consumeTasks(messages: readonly Message<unknown>[], env: E
   const peers = await livePeers(env);
   if (peers.length === 0) {
     // Sequential on purpose: the work is CPU-bound, and consecutive slices share cached parents.
-    const local: BreedAndEvaluate = async (task) => breedAndEvaluate(task, await loadSliceInputs(env, task));
+    const local: BreedAndEvaluate = (task) => runSlice(env, task);
     for (const message of messages) await handle(message, env, local);
     return;
   }
