@@ -84,7 +84,8 @@ export default defineConfig({
         },
       },
       {
-        // Browser e2e (Debian's chromium via playwright-core) and CLI tests, against the servers
+        // Browser e2e (playwright-core driving the Chromium that @sparticuz/chromium ships, or
+        // WANN_CHROMIUM's; see tests/browser/browser.ts) and CLI tests, against the servers
         // `npm start` runs (started once by the global setup on a free port, own state).
         test: {
           name: 'browser',

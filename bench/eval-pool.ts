@@ -11,7 +11,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import type { BreedingParams, SliceReport } from '../src/wann/generation';
+import type { BreedingParams, RecheckReport, RecheckSpec, SliceReport } from '../src/wann/generation';
 import { populationOffsets } from '../src/wann/genome';
 import type { Batch, GenomeResult } from '../src/wann/types';
 
@@ -39,12 +39,51 @@ export type ToWorker =
     }
   | { type: 'slice'; id: number; sliceStart: number; sliceEnd: number; elites: number; parents: Int32Array }
   /** Evaluate members of `sources` as they are (benchmarks of fixed populations). */
-  | { type: 'evaluate'; id: number; sliceStart: number; sliceEnd: number };
+  | { type: 'evaluate'; id: number; sliceStart: number; sliceEnd: number }
+  /**
+   * A champion re-check (src/wann/generation.ts): the genomes' bytes in shared memory, the batch
+   * id of each shard of the spec and of the test subset (all sent before, as 'batch').
+   */
+  | {
+      type: 'recheck';
+      id: number;
+      spec: RecheckSpec;
+      weights: readonly number[];
+      champion: GenomeBytes;
+      candidate: GenomeBytes | null;
+      /** [shard, batch id] for every shard of the spec. */
+      shardBatches: [number, number][];
+      testBatch: number;
+    };
+
+/** One genome's bytes (population codec member) inside a shared buffer. */
+export interface GenomeBytes {
+  buffer: SharedArrayBuffer;
+  offset: number;
+  length: number;
+}
+
+/** Member `index` of a stored slice, as bytes. */
+export function memberBytes(s: StoredSlice, index: number): GenomeBytes {
+  const i = index - s.sliceStart;
+  if (i < 0 || index >= s.sliceEnd) throw new RangeError(`member ${index} is not in slice ${s.sliceStart}`);
+  return { buffer: s.buffer, offset: s.offsets[i], length: s.offsets[i + 1] - s.offsets[i] };
+}
+
+/** A re-check to run as one more unit of a generation's work. */
+export interface PoolRecheck {
+  spec: RecheckSpec;
+  champion: GenomeBytes;
+  candidate: GenomeBytes | null;
+  batchForShard: (shard: number) => Batch;
+  testBatch: Batch;
+}
 
 /** A worker's answer to a task. */
 export type TaskAnswer =
   | { type: 'slice'; id: number; report: SliceReport; buffer: SharedArrayBuffer }
   | { type: 'evaluated'; id: number; results: GenomeResult[] }
+  | { type: 'rechecked'; id: number; report: RecheckReport }
   | { type: 'error'; id: number; message: string };
 
 /** Messages from a worker: 'ready' once loaded, then answers. */
@@ -69,12 +108,16 @@ export interface GenerationTask {
   /** Generation gen−1's slices, in member order (empty for generation 0). */
   previous: readonly StoredSlice[];
   sliceSize: number;
+  /** The generation's champion re-check, if it has one: sent first, on a thread of its own. */
+  recheck?: PoolRecheck | null;
 }
 
 export interface GenerationSlices {
   /** In member order. */
   reports: SliceReport[];
   slices: StoredSlice[];
+  /** The re-check's report (null when the generation had none). */
+  recheck: RecheckReport | null;
   /** Wall time from dispatching the first slice to receiving the last. */
   evalMs: number;
   /** Main-thread time spent dispatching and receiving (the rest of evalMs it was idle). */
@@ -171,9 +214,32 @@ export class EvalPool {
       batch: batch.id,
       sources: task.previous,
     };
+    // The re-check goes first: it is one unit as long as a few slices, so the slices fill around it.
+    const recheck = task.recheck ?? null;
+    const recheckBatches: Shared[] = [];
+    if (recheck) {
+      const shardBatches: [number, number][] = recheck.spec.shards.map((shard) => {
+        const shared = this.share(recheck.batchForShard(shard));
+        recheckBatches.push(shared);
+        return [shard, shared.id];
+      });
+      const test = this.share(recheck.testBatch);
+      recheckBatches.push(test);
+      messages.unshift({
+        type: 'recheck',
+        id: bounds.length,
+        spec: recheck.spec,
+        weights: task.weights,
+        champion: recheck.champion,
+        candidate: recheck.candidate,
+        shardBatches,
+        testBatch: test.id,
+      });
+    }
     const prepMs = performance.now() - start;
     const run = await this.schedule(messages, (t) => {
       this.sendBatch(t, batch);
+      for (const b of recheckBatches) this.sendBatch(t, b);
       this.workers[t].postMessage(context);
     });
     const received = performance.now();
@@ -190,9 +256,16 @@ export class EvalPool {
         offsets: done.report.offsets,
       });
     }
+    let rechecked: RecheckReport | null = null;
+    if (recheck) {
+      const done = run.done[bounds.length];
+      if (done.type !== 'rechecked') throw new Error(`re-check: unexpected answer ${done.type}`);
+      rechecked = done.report;
+    }
     return {
       reports,
       slices,
+      recheck: rechecked,
       evalMs: received - start,
       busyMs: prepMs + run.busyMs + (performance.now() - received),
     };

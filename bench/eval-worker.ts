@@ -4,11 +4,11 @@
  * encodes the slice into a SharedArrayBuffer, evaluates it and posts the report with the buffer.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type BreedingParams, breedMember, evaluateMembers } from '../src/wann/generation';
+import { type BreedingParams, breedMember, evaluateMembers, evaluateRecheck } from '../src/wann/generation';
 import { decodeGenomeBytes, encodePopulation, type Genome, populationOffsets } from '../src/wann/genome';
 import { compile, Evaluator } from '../src/wann/network';
 import type { Batch, GenomeResult } from '../src/wann/types';
-import type { FromWorker, StoredSlice, ToWorker, WorkerOptions } from './eval-pool';
+import type { FromWorker, GenomeBytes, StoredSlice, ToWorker, WorkerOptions } from './eval-pool';
 import { loadKernel } from './kernel';
 
 const options = workerData as WorkerOptions;
@@ -77,6 +77,28 @@ function evaluateSlice(ctx: Context, task: Extract<ToWorker, { type: 'evaluate' 
   return { type: 'evaluated', id: task.id, results };
 }
 
+function sharedBatch(id: number): Batch {
+  const batch = batches.get(id);
+  if (!batch) throw new Error(`batch ${id} was never sent to this worker`);
+  return batch;
+}
+
+const decodeBytes = (b: GenomeBytes) => decodeGenomeBytes(new Uint8Array(b.buffer, b.offset, b.length));
+
+/** A champion re-check: needs no generation context, only its own genomes and batches. */
+function recheck(task: Extract<ToWorker, { type: 'recheck' }>): FromWorker {
+  const byShard = new Map(task.shardBatches);
+  const report = evaluateRecheck(
+    evaluator,
+    task.spec,
+    { champion: decodeBytes(task.champion), candidate: task.candidate ? decodeBytes(task.candidate) : null },
+    (shard) => sharedBatch(byShard.get(shard) ?? -1),
+    sharedBatch(task.testBatch),
+    task.weights,
+  );
+  return { type: 'rechecked', id: task.id, report };
+}
+
 parentPort!.postMessage({ type: 'ready' } satisfies FromWorker);
 parentPort!.on('message', (msg: ToWorker) => {
   if (msg.type === 'batch') {
@@ -91,6 +113,10 @@ parentPort!.on('message', (msg: ToWorker) => {
     return;
   }
   try {
+    if (msg.type === 'recheck') {
+      parentPort!.postMessage(recheck(msg));
+      return;
+    }
     if (!context) throw new Error('task before its generation');
     parentPort!.postMessage(msg.type === 'slice' ? breedSlice(context, msg) : evaluateSlice(context, msg));
   } catch (e) {

@@ -1,10 +1,11 @@
 /**
  * `npm run bench:inference`: latency of the Open Inference Protocol through the local platform,
  * measured `--runs` times (default 2), each on a fresh `npm start` (own port, own state): a small
- * search publishes its champion, then warm 1-image requests (ensemble and one weight), 100-image
- * requests, the cold first request, and the floor under every request (`GET /api/health` and
- * `GET /v2/health/live`: the dev proxy and the Workers with no work). Every run is reported, with
- * the machine's load average: the numbers move with what else the machine does.
+ * search publishes its champion, then warm 1-image requests (ensemble, one weight, and a chunked
+ * body), 100-image requests, the cold first request, and the floor under every request (`GET
+ * /api/health` and `GET /v2/health/live`: the dev proxy and the Workers with no work), interleaved
+ * with the 1-image requests. Every run is reported, with the machine's load average: the numbers
+ * move with what else the machine does.
  * Results: bench/results/inference.json and the README's bench:inference block.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -75,9 +76,14 @@ async function measure(platform: LocalPlatform) {
 
   const inferUrl = `${url}/v2/models/${runId}/infer`;
   const headers = { ...auth, 'Content-Type': 'application/json' };
-  async function timed(payload: string): Promise<{ ms: number; labels: number[] }> {
+  /** `chunked`: the body as a stream of unknown length (streamed on to the inference Worker over `fetch`). */
+  async function timed(payload: string, chunked = false): Promise<{ ms: number; labels: number[] }> {
     const t = performance.now();
-    const res = await fetch(inferUrl, { method: 'POST', headers, body: payload });
+    const res = await fetch(inferUrl, {
+      method: 'POST',
+      headers,
+      ...(chunked ? { body: new Blob([payload]).stream(), duplex: 'half' } : { body: payload }),
+    } as RequestInit);
     const json = (await res.json()) as { outputs: { name: string; data: number[] }[]; error?: string };
     const ms = performance.now() - t;
     if (!res.ok) throw new Error(`infer → ${res.status} ${json.error}`);
@@ -85,22 +91,26 @@ async function measure(platform: LocalPlatform) {
   }
   // The floor under every request: GET /api/health is the dev proxy, Miniflare's entry Worker and
   // the API Worker doing nothing; /v2/health/live adds the service-binding hop to the inference
-  // Worker. An inference p50 minus these is what the inference itself costs.
+  // Worker. An inference p50 minus these is what the inference itself costs. Measured in the same
+  // loop as the inference requests, so the subtraction compares like with like.
   async function floor(path: string): Promise<number> {
-    const times: number[] = [];
-    for (let i = 0; i < WARM_1; i++) {
-      const t = performance.now();
-      const res = await fetch(`${url}${path}`);
-      await res.arrayBuffer();
-      times.push(performance.now() - t);
-      if (!res.ok) throw new Error(`${path} → ${res.status}`);
-    }
-    return round(
-      percentile(
-        times.sort((x, y) => x - y),
-        50,
-      ),
-    );
+    const t = performance.now();
+    const res = await fetch(`${url}${path}`);
+    await res.arrayBuffer();
+    if (!res.ok) throw new Error(`${path} → ${res.status}`);
+    return performance.now() - t;
+  }
+  /** The same 1-image body without a credential: through the proxy, read and refused (401) at once. */
+  async function refused(payload: string): Promise<number> {
+    const t = performance.now();
+    const res = await fetch(inferUrl, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: payload,
+    });
+    await res.arrayBuffer();
+    if (res.status !== 401) throw new Error(`infer without a token → ${res.status}`);
+    return performance.now() - t;
   }
 
   const load = [loadavg()[0]];
@@ -108,24 +118,38 @@ async function measure(platform: LocalPlatform) {
   const one = body(1);
   const cold = await timed(one);
   const single = body(1, 1);
-  // Warm-up (not recorded: the first requests also compile the Workers' code), then the two
-  // 1-image kinds alternate, so drift in the machine's load falls on both alike.
+  // Warm-up (not recorded: the first requests also compile the Workers' code), then the three
+  // 1-image kinds and the two floors alternate, so drift in the machine's load falls on all alike.
+  // A body of known length (what clients send) goes from the API Worker to the inference Worker
+  // in one RPC call; the same body chunked (no Content-Length) is streamed over a service-binding
+  // `fetch`, as every request was before: the ratio of the two is that change, in the same run.
   for (let i = 0; i < 50; i++) {
     await timed(one);
     await timed(single);
+    await timed(one, true);
   }
   const warm: number[] = [];
   const warmSingle: number[] = [];
+  const warmChunked: number[] = [];
+  const health: number[] = [];
+  const v2Health: number[] = [];
+  const unauthorised: number[] = [];
   for (let i = 0; i < WARM_1; i++) {
     warm.push((await timed(one)).ms);
     warmSingle.push((await timed(single)).ms);
+    warmChunked.push((await timed(one, true)).ms);
+    health.push(await floor('/api/health'));
+    v2Health.push(await floor('/v2/health/live'));
+    unauthorised.push(await refused(one));
   }
   const hundred = body(100);
   const batch: number[] = [];
   for (let i = 0; i < WARM_100; i++) batch.push((await timed(hundred)).ms);
-  for (const a of [warm, warmSingle, batch]) a.sort((x, y) => x - y);
-  const healthP50Ms = await floor('/api/health');
-  const v2HealthP50Ms = await floor('/v2/health/live');
+  for (const a of [warm, warmSingle, warmChunked, batch, health, v2Health, unauthorised]) {
+    a.sort((x, y) => x - y);
+  }
+  const healthP50Ms = round(percentile(health, 50));
+  const v2HealthP50Ms = round(percentile(v2Health, 50));
   clearInterval(loadTimer);
   load.push(loadavg()[0]);
 
@@ -148,9 +172,10 @@ async function measure(platform: LocalPlatform) {
     p50Ms: round(percentile(warm, 50)),
     p99Ms: round(percentile(warm, 99)),
     singleWeightP50Ms: round(percentile(warmSingle, 50)),
+    chunkedP50Ms: round(percentile(warmChunked, 50)),
     batch100P50Ms: round(percentile(batch, 50)),
     coldMs: round(cold.ms),
-    floor: { healthP50Ms, v2HealthP50Ms },
+    floor: { healthP50Ms, v2HealthP50Ms, refusedP50Ms: round(percentile(unauthorised, 50)) },
     loadAverage1m: {
       mean: round(load.reduce((a, b) => a + b, 0) / load.length),
       max: round(Math.max(...load)),
@@ -181,7 +206,7 @@ const result = {
   requests: { warm1: WARM_1, warm100: WARM_100 },
   cores: availableParallelism(),
   setup:
-    'wrangler dev --local on 127.0.0.1 (npm start, one run per fresh platform), API Worker → INFERENCE service binding → onnxruntime-web 1.30 (wasm, 1 thread); client: Node fetch, one request at a time; default shared_weight = ensemble (the 6 weights in one ORT run)',
+    'wrangler dev --local on 127.0.0.1 (npm start, one run per fresh platform), API Worker → INFERENCE service binding (RPC `handle` for bodies of known length ≤ 1 MiB, `fetch` for chunked ones) → onnxruntime-web 1.30 (wasm, 1 thread); client: Node fetch, one request at a time; default shared_weight = ensemble (the 6 weights in one ORT run)',
 };
 writeFileSync(join(ROOT, 'bench', 'results', 'inference.json'), `${JSON.stringify(result, null, 2)}\n`);
 const cells = (f: (r: (typeof runs)[number]) => string | number) => runs.map((r) => `${f(r)}`).join(' / ');
@@ -193,14 +218,18 @@ updateReadmeTable(
     '|---|---|---|',
     `| 1 image, ensemble of 6 weights (default) | ${cells((r) => `${r.p50Ms} ms`)} | ${cells((r) => `${r.p99Ms} ms`)} |`,
     `| 1 image, one shared weight | ${cells((r) => `${r.singleWeightP50Ms} ms`)} | |`,
+    `| 1 image, ensemble, body chunked (streamed to the inference Worker over \`fetch\`) | ${cells((r) => `${r.chunkedP50Ms} ms`)} | |`,
     `| 100 images, ensemble | ${cells((r) => `${r.batch100P50Ms} ms`)} | |`,
     `| first request to a new model (cold: R2 + ORT session) | ${cells((r) => `${r.coldMs} ms`)} | |`,
     `| floor: \`GET /api/health\` (dev proxy + API Worker, no work) | ${cells((r) => `${r.floor.healthP50Ms} ms`)} | |`,
     `| floor: \`GET /v2/health/live\` (+ the hop to the inference Worker) | ${cells((r) => `${r.floor.v2HealthP50Ms} ms`)} | |`,
+    `| floor: the same 1-image \`POST\` without a token (body through the proxy, read, refused: 401) | ${cells((r) => `${r.floor.refusedP50Ms} ms`)} | |`,
     '',
     `Above the floor (1-image ensemble p50 − \`/v2/health/live\` p50): ${cells((r) => `${round(r.p50Ms - r.floor.v2HealthP50Ms)} ms`)}: ` +
       'the credential check, the body through the proxy and both Workers, parsing, one ORT run (the 6 weights share it) and the answer; ' +
+      `a body of known length goes to the inference Worker in one RPC call, the chunked row streams it over a service-binding \`fetch\` (the way every request went before): p50 ratio chunked / RPC ${cells((r) => round(r.chunkedP50Ms / r.p50Ms))}; ` +
       'the floor itself is the dev proxy, Miniflare and the Workers doing nothing, and moves with the machine. ' +
+      `Above the refused POST (what the token check, the hop and the inference add to carrying the body): ${cells((r) => `${round(r.p50Ms - r.floor.refusedP50Ms)} ms`)}. ` +
       `Load average (1 min, mean) during the runs: ${cells((r) => r.loadAverage1m.mean)} on ${result.cores} cores. ` +
       `Model: champion of a 64 × 8 search (${model.connections} connections, ${model.hiddenNodes} hidden nodes). ` +
       `Downloaded .onnx in onnxruntime-node gives the same labels: ${runs.every((r) => r.onnxNodeAgrees) ? 'yes' : 'NO'}. ` +

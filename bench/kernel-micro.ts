@@ -1,5 +1,6 @@
 /**
- * Per-activation ns/element of the JS row kernels and the WebAssembly kernel (rows of 256).
+ * Per-activation ns/element of the JS row kernels and the WebAssembly kernel's float64 and float32
+ * rows (rows of 256, CPU time would be steadier but these are relative figures within one run).
  *   npx tsx bench/kernel-micro.ts
  */
 import { applyActivation } from '../src/wann/activations';
@@ -34,12 +35,18 @@ for (let rep = 0; rep < 4; rep++) {
     s = performance.now();
     for (let it = 0; it < iters; it++) k.act[id](1.3, 0, n, n);
     const wa = ((performance.now() - s) * 1e6) / (iters * n);
-    out.push(`${names[id]} js ${js.toFixed(2)} wasm ${wa.toFixed(2)}`);
+    s = performance.now();
+    for (let it = 0; it < iters; it++) k.act32[id](1.3, 0, n, n);
+    const w32 = ((performance.now() - s) * 1e6) / (iters * n);
+    out.push(`${names[id]} js ${js.toFixed(2)} wasm f64 ${wa.toFixed(2)} f32 ${w32.toFixed(2)}`);
   }
   for (let i = 0; i < 6; i++) buf[2 * n + 2 * i] = (i * n) % (2 * n);
   for (let i = 0; i < 6; i++) buf[2 * n + 2 * i + 1] = 1;
   const s = performance.now();
   for (let it = 0; it < iters; it++) k.sum(3 * n, 2 * n, 4, 0, n);
-  out.push(`sum4 wasm ${(((performance.now() - s) * 1e6) / (iters * n * 4)).toFixed(3)} ns/elem-term`);
+  out.push(`sum4 wasm f64 ${(((performance.now() - s) * 1e6) / (iters * n * 4)).toFixed(3)} ns/elem-term`);
+  const s32 = performance.now();
+  for (let it = 0; it < iters; it++) k.sum32(3 * n, 2 * n, 4, 0, n);
+  out.push(`sum4 wasm f32 ${(((performance.now() - s32) * 1e6) / (iters * n * 4)).toFixed(3)} ns/elem-term`);
   if (rep >= 2) console.log(out.join('\n'));
 }

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { startLocalPlatform } from '../scripts/local-platform';
 import { shardToBatch } from '../src/data/shard';
 import { resolveConfig, type SearchConfig } from '../src/wann/config';
+import { RECHECK_TEST_SHARD } from '../src/wann/generation';
 import { encodePopulation } from '../src/wann/genome';
 import { LocalSearch } from '../src/wann/local-search';
 import { compile, Evaluator } from '../src/wann/network';
@@ -217,8 +218,13 @@ interface CoreReplay {
   records: GenerationRecord[];
 }
 
-function coreReplay(batches: Batch[]): CoreReplay {
-  const search = new LocalSearch(config, (shard) => batches[shard], new Evaluator({ kernel: loadKernel() }));
+function coreReplay(batches: Batch[], test: Batch): CoreReplay {
+  const search = new LocalSearch(
+    config,
+    (shard) => batches[shard],
+    new Evaluator({ kernel: loadKernel() }),
+    test,
+  );
   const out: CoreReplay = { cpuSeconds: [], seconds: [], records: [] };
   for (let g = 0; g < config.generations; g++) {
     const cpu0 = process.cpuUsage();
@@ -305,6 +311,8 @@ async function main() {
   const batches = Array.from({ length: config.trainShards }, (_, i) =>
     shardToBatch(readShard(dir, 'train', i)),
   );
+  // The champion re-check's test subset (the platform reads the same shard from R2).
+  const test = shardToBatch(readShard(dir, 'test', RECHECK_TEST_SHARD));
   console.log(
     `Platform benchmark: population ${config.population}, ${config.generations} generations, seed ${config.seed}, slice size ${config.sliceSize}; evaluator processes ${evaluatorCounts.join(' and ')}`,
   );
@@ -317,7 +325,7 @@ async function main() {
     if (ROUNDS > 1) console.log(`Round ${round} of ${ROUNDS}`);
     for (const k of evaluatorCounts) runs.push(await platformRunRetrying(k));
     console.log('Core replay in Node (one thread), same seed, same shards:');
-    replays.push(coreReplay(batches));
+    replays.push(coreReplay(batches, test));
   }
   const core = replays[0];
   for (const run of runs) {

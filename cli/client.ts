@@ -2,6 +2,7 @@
  * The CLI's HTTP client: base URL and token, the API's error shape turned into one clear message,
  * and a Server-Sent Events reader over fetch streaming (Node has no EventSource).
  */
+import type { ApiErrorBody, V2ErrorBody } from '../src/api/types';
 
 export class CliError extends Error {
   constructor(
@@ -114,7 +115,8 @@ async function httpError(method: string, path: string, res: Response, hadToken: 
   let code = '';
   const text = await res.text();
   try {
-    const body = JSON.parse(text) as { error?: { code?: string; message?: string } | string };
+    // The API's error shape, or the Open Inference Protocol's (`/v2`).
+    const body = JSON.parse(text) as Partial<ApiErrorBody | V2ErrorBody>;
     if (typeof body.error === 'string') detail = body.error;
     else if (body.error?.message) {
       detail = body.error.message;

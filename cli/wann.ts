@@ -1,43 +1,38 @@
 /**
  * `wann`: start, watch, share and query WANN searches from a terminal.
  *
- *   wann start --population 64 --generations 50 --seed 1 [--watch]
- *   wann watch <run>                 progress bar with live best fitness and accuracy
+ *   wann start --population 64 --generations 50 --seed 1 --name baseline --tags a,b [--watch]
+ *   wann list [--status running] [--tag baseline]   the runs table
+ *   wann watch <run>                 progress bar with live best fitness, accuracy and ETA range
+ *   wann edit <run> --name … --tags … --notes …
+ *   wann fork <run> --generations 200 [--name …]
+ *   wann compare <run> <run>…        side-by-side summary
+ *   wann open <run> [--browser]      the run page's URL
  *   wann predict <run> digit.png     the published model's answer for a PNG
  *   wann share <run> --expires 7d    a read-only link for a collaborator
  *
  * <run> is a run id, a run page URL, or a share link URL (then no API token is needed to watch or
  * predict). Base URL and token: --url / WANN_URL (default http://127.0.0.1:8787), --token / WANN_TOKEN.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { ChampionRecord, GenerationRecord } from '../src/wann/record';
+import type {
+  CreatedShareLink,
+  GenerationRecord,
+  GenerationsPage,
+  ModelList,
+  ModelResource,
+  RunResource as Run,
+  RunList,
+  RunListEntry,
+  ShareLinkList,
+  ShareLinkResource,
+  RunStatusEvent as Snapshot,
+} from '../src/api/types';
+import { type EtaSample, estimateRemaining, formatRange } from '../src/wann/eta';
 import { CliError, Client, type RunTarget, readSse, runTarget } from './client';
-
-/** What the CLI shows of a champion (run resources and status events carry at least this). */
-type Champion = Pick<ChampionRecord, 'fitness' | 'generation' | 'connections' | 'accuracy'>;
-
-interface Run {
-  id: string;
-  status: string;
-  generation: number;
-  generations: number;
-  bestFitness: number | null;
-  champion: Champion | null;
-  error: string | null;
-  config: { seed: number; population: number };
-  urls: Record<string, string>;
-}
-
-interface Snapshot {
-  status: string;
-  generation: number;
-  generations: number;
-  bestEverFitness: number | null;
-  champion: Champion | null;
-  error: string | null;
-}
 
 const TERMINAL = new Set(['completed', 'cancelled', 'failed']);
 
@@ -88,11 +83,73 @@ function summary(id: string, s: Snapshot | Run): string {
   const parts = [
     `run ${id} ${s.status}: generation ${s.generation}/${s.generations}`,
     `best fitness ${fixed(best)}`,
-    `champion accuracy ${percent(mean(s.champion?.accuracy))}`,
+    `champion batch accuracy ${percent(mean(s.champion?.accuracy))}`,
   ];
   if (s.champion) parts.push(`${s.champion.connections} connections`);
   return parts.join(', ') + (s.error ? `\n  error: ${s.error}` : '');
 }
+
+interface IdentityOptions {
+  name?: string;
+  tags?: string;
+  notes?: string;
+}
+
+/** The identity flags as the API's top-level keys (the server validates and normalises them). */
+function identity(opts: IdentityOptions): { name?: string; tags?: string[]; notes?: string } {
+  return {
+    ...(opts.name !== undefined && { name: opts.name }),
+    ...(opts.tags !== undefined && {
+      tags: opts.tags
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    }),
+    ...(opts.notes !== undefined && { notes: opts.notes }),
+  };
+}
+
+function jsonObject(flag: string, text: string | undefined): Record<string, unknown> {
+  if (text === undefined) return {};
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new CliError(`${flag} is not JSON: ${(e as Error).message}`, 2);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new CliError(`${flag} must be a JSON object`, 2);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** An owner's run argument (id or run page URL): a share link cannot do this. */
+function ownerTarget(arg: string, what: string): { api: Client; run: RunTarget } {
+  const t = target(arg);
+  if (t.run.share)
+    throw new CliError(`${what} needs the run id (or its page URL) and the API token, not a share link`, 2);
+  return t;
+}
+
+/** A table with a header row, columns padded to their widest cell. */
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+/** The test accuracy the runs table shows, labelled with what it is measured on. */
+function testAccuracy(r: RunListEntry): string {
+  if (r.stats.bestModelTestAccuracy !== null) return `${percent(r.stats.bestModelTestAccuracy)} model`;
+  if (r.stats.latestCheckTestAccuracy !== null) return `${percent(r.stats.latestCheckTestAccuracy)} check`;
+  return '–';
+}
+
+const short = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 program
   .command('start')
@@ -107,30 +164,25 @@ program
     integer('train shards', 1),
   )
   .option('--config <json>', 'more config fields as a JSON object, e.g. \'{"probAddNode":0.3}\'')
+  .option('--name <name>', 'a name for the run (up to 100 characters)')
+  .option('--tags <tags>', 'comma-separated tags, e.g. baseline,mnist')
+  .option('--notes <text>', 'notes: what this run tries')
   .option('--watch', 'then watch it until it ends')
   .action(
-    async (opts: {
-      population?: number;
-      generations?: number;
-      seed?: number;
-      sliceSize?: number;
-      trainShards?: number;
-      config?: string;
-      watch?: boolean;
-    }) => {
-      let extra: Record<string, unknown> = {};
-      if (opts.config) {
-        try {
-          extra = JSON.parse(opts.config) as Record<string, unknown>;
-        } catch (e) {
-          throw new CliError(`--config is not JSON: ${(e as Error).message}`, 2);
-        }
-        if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) {
-          throw new CliError('--config must be a JSON object', 2);
-        }
-      }
+    async (
+      opts: {
+        population?: number;
+        generations?: number;
+        seed?: number;
+        sliceSize?: number;
+        trainShards?: number;
+        config?: string;
+        watch?: boolean;
+      } & IdentityOptions,
+    ) => {
       const config = {
-        ...extra,
+        ...jsonObject('--config', opts.config),
+        ...identity(opts),
         ...(opts.population !== undefined && { population: opts.population }),
         ...(opts.generations !== undefined && { generations: opts.generations }),
         ...(opts.seed !== undefined && { seed: opts.seed }),
@@ -141,7 +193,7 @@ program
       const run = await api.json<Run>('/api/runs', { method: 'POST', json: config, auth: 'required' });
       console.log(run.urls.page);
       console.error(
-        `started run ${run.id}: population ${run.config.population}, ${run.generations} generations, seed ${run.config.seed}`,
+        `started run ${run.id}${run.name ? ` "${run.name}"` : ''}: population ${run.config.population}, ${run.generations} generations, seed ${run.config.seed}`,
       );
       if (opts.watch) process.exitCode = await watch(api, runTarget(run.id, api.base));
     },
@@ -156,12 +208,30 @@ program
     process.exitCode = await watch(api, run);
   });
 
+const etaSample = (g: GenerationRecord): EtaSample => ({
+  gen: g.gen,
+  durationMs: g.durationMs,
+  meanConnections: g.meanConnections,
+});
+
+/** Every finished generation's timing and size (pages of the generations endpoint). */
+async function generationHistory(api: Client, target: RunTarget): Promise<EtaSample[]> {
+  const out: EtaSample[] = [];
+  let path: string | null = `${target.api}/generations?limit=5000`;
+  while (path) {
+    const page: GenerationsPage = await api.json<GenerationsPage>(path, { auth: 'optional' });
+    for (const g of page.generations) out.push(etaSample(g));
+    path = page.next ? new URL(page.next).pathname + new URL(page.next).search : null;
+  }
+  return out;
+}
+
 async function watch(api: Client, target: RunTarget): Promise<number> {
   const run = await api.json<Run>(target.api, { auth: 'optional' });
   if (TERMINAL.has(run.status)) {
     // Already over (small runs finish in a second): show the final progress line, then the summary.
     process.stderr.write(
-      `gen ${run.generation}/${run.generations} | best fitness ${fixed(run.bestFitness)} | accuracy ${percent(mean(run.champion?.accuracy))}\n`,
+      `gen ${run.generation}/${run.generations} | best fitness ${fixed(run.bestFitness)} | batch accuracy ${percent(mean(run.champion?.accuracy))}\n`,
     );
     console.log(summary(run.id, run));
     return run.status === 'completed' ? 0 : 1;
@@ -169,18 +239,26 @@ async function watch(api: Client, target: RunTarget): Promise<number> {
   const bar = new SingleBar(
     {
       format:
-        'gen {value}/{total} {bar} {percentage}% | best fitness {best} | accuracy {acc} | ETA {eta_formatted}',
+        'gen {value}/{total} {bar} {percentage}% | best fitness {best} | batch accuracy {acc} | ETA {remaining}',
       hideCursor: true,
       noTTYOutput: true,
       notTTYSchedule: 2000,
-      etaBuffer: 20,
       stream: process.stderr,
     },
     Presets.shades_classic,
   );
+  // The ETA is a range fitted to how seconds per generation grow with the networks (src/wann/eta.ts),
+  // from every generation finished so far, not the progress bar's recent-rate guess.
+  const samples: EtaSample[] = await generationHistory(api, target);
+  let total = run.generations;
+  const eta = () => {
+    const range = estimateRemaining(samples, total);
+    return range ? formatRange(range) : '–';
+  };
   bar.start(run.generations, run.generation, {
     best: fixed(run.bestFitness),
     acc: percent(mean(run.champion?.accuracy)),
+    remaining: eta(),
   });
   let since = run.generation - 1;
   let final: Snapshot | null = null;
@@ -197,17 +275,21 @@ async function watch(api: Client, target: RunTarget): Promise<number> {
           if (event.event === 'generation') {
             const g: GenerationRecord = JSON.parse(event.data);
             since = g.gen;
+            if (!samples.length || g.gen > samples[samples.length - 1].gen) samples.push(etaSample(g));
             bar.update(g.gen + 1, {
               best: fixed(g.bestEverFitness),
               acc: percent(g.championAccuracy),
+              remaining: eta(),
             });
           } else if (event.event === 'status') {
             const s = JSON.parse(event.data) as Snapshot | null;
             if (s) {
+              total = s.generations;
               bar.setTotal(s.generations);
               bar.update(s.generation, {
                 best: fixed(s.bestEverFitness),
                 acc: percent(mean(s.champion?.accuracy)),
+                remaining: TERMINAL.has(s.status) ? 'done' : eta(),
               });
               if (TERMINAL.has(s.status)) {
                 final = s;
@@ -279,16 +361,8 @@ program
       const { api, run } = target(arg);
       if (run.share)
         throw new CliError('share links are managed with the run id and the API token, not a share link', 2);
-      interface Link {
-        id: string;
-        scope: string;
-        status: string;
-        expiresAt: string;
-        revokedAt: string | null;
-        url?: string;
-      }
       if (opts.list) {
-        const { links } = await api.json<{ links: Link[] }>(`${run.api}/share`, { auth: 'required' });
+        const { links } = await api.json<ShareLinkList>(`${run.api}/share`, { auth: 'required' });
         if (links.length === 0) console.log('no share links');
         for (const l of links) {
           console.log(`${l.id}  ${l.status.padEnd(7)}  ${l.scope.padEnd(12)}  expires ${l.expiresAt}`);
@@ -296,14 +370,14 @@ program
         return;
       }
       if (opts.revoke) {
-        const l = await api.json<Link>(`${run.api}/share/${encodeURIComponent(opts.revoke)}`, {
+        const l = await api.json<ShareLinkResource>(`${run.api}/share/${encodeURIComponent(opts.revoke)}`, {
           method: 'DELETE',
           auth: 'required',
         });
         console.log(`revoked ${l.id} (at ${l.revokedAt})`);
         return;
       }
-      const link = await api.json<Link>(`${run.api}/share`, {
+      const link = await api.json<CreatedShareLink>(`${run.api}/share`, {
         method: 'POST',
         json: {
           scope: opts.predict ? 'view+predict' : 'view',
@@ -326,6 +400,290 @@ program
     const { api, run } = target(arg);
     const r = await api.json<Run>(`${run.api}/cancel`, { method: 'POST', auth: 'required' });
     console.log(summary(r.id, r));
+  });
+
+program
+  .command('list')
+  .description('the runs table: newest first, with status, progress, config and test accuracy')
+  .option(
+    '--status <statuses>',
+    'only these statuses, comma-separated (queued, running, completed, cancelled, failed)',
+  )
+  .option('--tag <tag>', 'only runs with this tag')
+  .option('--search <text>', 'only runs whose name, notes, tags or id contain this')
+  .option(
+    '--limit <n>',
+    'at most this many runs (pages of 100 are fetched as needed)',
+    integer('limit', 1),
+    20,
+  )
+  .option('--json', 'print the run list entries as JSON instead')
+  .action(async (opts: { status?: string; tag?: string; search?: string; limit: number; json?: boolean }) => {
+    const api = client();
+    const query = new URLSearchParams({ limit: String(Math.min(opts.limit, 100)) });
+    if (opts.status) query.set('status', opts.status);
+    if (opts.tag) query.set('tag', opts.tag);
+    if (opts.search) query.set('q', opts.search);
+    const entries: RunListEntry[] = [];
+    let path: string | null = `/api/runs?${query}`;
+    while (path && entries.length < opts.limit) {
+      const page: RunList = await api.json<RunList>(path, { auth: 'required' });
+      entries.push(...page.runs);
+      path = page.next ? new URL(page.next).pathname + new URL(page.next).search : null;
+    }
+    const runs = entries.slice(0, opts.limit);
+    if (opts.json) {
+      console.log(JSON.stringify(runs, null, 2));
+      return;
+    }
+    if (runs.length === 0) {
+      console.log(opts.status || opts.tag || opts.search ? 'no run matches' : 'no runs yet (wann start)');
+      return;
+    }
+    console.log(
+      table(
+        ['RUN', 'NAME', 'TAGS', 'STATUS', 'GEN', 'POP', 'SEED', 'BEST FITNESS', 'TEST ACC', 'CREATED'],
+        runs.map((r) => [
+          r.id.slice(0, 8),
+          short(r.name || '–', 32),
+          short(r.tags.join(',') || '–', 28),
+          r.status,
+          `${r.generation}/${r.generations}`,
+          String(r.config.population),
+          String(r.config.seed),
+          fixed(r.bestFitness),
+          testAccuracy(r),
+          r.timings.createdAt.slice(0, 16).replace('T', ' '),
+        ]),
+      ),
+    );
+    console.error(
+      'TEST ACC: "model" = best published model, ensemble accuracy on the 10,000 test images; "check" = latest champion re-check on a fixed 1,000 test images. BEST FITNESS is on training batches.',
+    );
+    if (path) console.error(`(more runs: --limit ${opts.limit + 100})`);
+  });
+
+program
+  .command('edit')
+  .description("change a run's name, tags or notes")
+  .argument('<run>', 'run id or run page URL')
+  .option('--name <name>', 'the new name ("" clears it)')
+  .option('--tags <tags>', 'the new tags, comma-separated ("" clears them)')
+  .option('--notes <text>', 'the new notes ("" clears them)')
+  .action(async (arg: string, opts: IdentityOptions) => {
+    const { api, run } = ownerTarget(arg, 'edit');
+    const edit = identity(opts);
+    if (Object.keys(edit).length === 0) throw new CliError('give at least one of --name, --tags, --notes', 2);
+    const r = await api.json<Run>(run.api, { method: 'PATCH', json: edit, auth: 'required' });
+    console.log(
+      `run ${r.id}: name "${r.name}", tags [${r.tags.join(', ')}]${r.notes ? `, notes: ${short(r.notes.replace(/\s+/g, ' '), 60)}` : ''}`,
+    );
+  });
+
+program
+  .command('fork')
+  .description(
+    'continue a run from its latest generation with changes (same population); prints the new page URL',
+  )
+  .argument('<run>', 'run id or run page URL')
+  .option(
+    '--generations <n>',
+    'generation budget of the fork (more than the source has finished)',
+    integer('generations', 1),
+  )
+  .option('--seed <n>', 'random seed from the fork point on', integer('seed', 0))
+  .option('--config <json>', 'more config changes as a JSON object')
+  .option('--name <name>', 'a name (default: "<source name> (fork)")')
+  .option('--tags <tags>', "comma-separated tags (default: the source's)")
+  .option('--notes <text>', 'notes')
+  .option('--watch', 'then watch it until it ends')
+  .action(
+    async (
+      arg: string,
+      opts: { generations?: number; seed?: number; config?: string; watch?: boolean } & IdentityOptions,
+    ) => {
+      const { api, run } = ownerTarget(arg, 'fork');
+      const body = {
+        ...jsonObject('--config', opts.config),
+        ...identity(opts),
+        ...(opts.generations !== undefined && { generations: opts.generations }),
+        ...(opts.seed !== undefined && { seed: opts.seed }),
+      };
+      const fork = await api.json<Run>(`${run.api}/fork`, { method: 'POST', json: body, auth: 'required' });
+      console.log(fork.urls.page);
+      console.error(
+        `forked run ${fork.id} "${fork.name}" from generation ${fork.forkOf?.generation} of ${fork.forkOf?.runId}: ${fork.generations} generations`,
+      );
+      if (opts.watch) process.exitCode = await watch(api, runTarget(fork.id, api.base));
+    },
+  );
+
+program
+  .command('compare')
+  .description(
+    'a side-by-side summary of runs: config, status, progress, fitness, test accuracy, size, speed',
+  )
+  .argument('<runs...>', 'two or more run ids or run page URLs')
+  .action(async (args: string[]) => {
+    if (args.length < 2) throw new CliError('compare needs two or more runs', 2);
+    const targets = args.map((a) => ownerTarget(a, 'compare'));
+    const ids = targets.map((t) => t.run.id!);
+    const { api } = targets[0];
+    const { runs } = await api.json<RunList>(`/api/runs?limit=100&ids=${[...new Set(ids)].join(',')}`, {
+      auth: 'required',
+    });
+    const byId = new Map(runs.map((r) => [r.id, r]));
+    const missing = ids.filter((id) => !byId.has(id));
+    if (missing.length) throw new CliError(`no run with id ${missing.join(', ')}`);
+    const cols = ids.map((id) => byId.get(id)!);
+    const rows: [string, (r: RunListEntry) => string][] = [
+      ['name', (r) => short(r.name || '–', 28)],
+      ['tags', (r) => short(r.tags.join(',') || '–', 28)],
+      ['status', (r) => r.status],
+      ['generations', (r) => `${r.generation}/${r.generations}`],
+      ['forked from', (r) => (r.forkOf ? `${r.forkOf.runId.slice(0, 8)} @ ${r.forkOf.generation}` : '–')],
+      ['best fitness (training batches)', (r) => fixed(r.bestFitness)],
+      ['champion batch accuracy', (r) => percent(mean(r.champion?.accuracy))],
+      ['best test accuracy', testAccuracy],
+      ['champion connections', (r) => (r.champion ? String(r.champion.connections) : '–')],
+      [
+        's/gen (elapsed / generations)',
+        (r) =>
+          r.timings.elapsedMs !== null && r.generation > 0
+            ? (r.timings.elapsedMs / 1000 / r.generation).toFixed(2)
+            : '–',
+      ],
+    ];
+    // Config: every key any of the runs has; the ones that differ are marked with *.
+    const keys = [...new Set(cols.flatMap((r) => Object.keys(r.config)))]
+      .filter((k) => k !== 'forkOf')
+      .sort();
+    const show = (v: unknown) => (v === undefined ? '–' : Array.isArray(v) ? v.join(',') : String(v));
+    for (const key of keys) {
+      const values = cols.map((r) => show((r.config as Record<string, unknown>)[key]));
+      const differs = new Set(values).size > 1;
+      rows.push([
+        `${differs ? '* ' : '  '}config.${key}`,
+        (r) => show((r.config as Record<string, unknown>)[key]),
+      ]);
+    }
+    console.log(
+      table(
+        ['', ...cols.map((r) => r.id.slice(0, 8))],
+        rows.map(([label, f]) => [label, ...cols.map(f)]),
+      ),
+    );
+    console.error(
+      '* config fields that differ. Test accuracy: "model" = best published model on the 10,000 test images; "check" = latest champion re-check on 1,000 test images.',
+    );
+  });
+
+// Published models and trained weights (workers/shared/train.ts).
+function modelRow(m: ModelResource): string[] {
+  const t = m.training;
+  return [
+    String(m.version),
+    m.variant === 'trained' ? `trained from v${m.trainedFrom}` : 'shared',
+    String(m.generation),
+    String(m.connections),
+    m.variant === 'trained' ? '–' : percent(m.meanTestAccuracy),
+    m.variant === 'trained' ? '–' : percent(m.ensembleTestAccuracy),
+    m.variant === 'trained'
+      ? percent(m.testAccuracy[0])
+      : `${percent(m.tunedTestAccuracy)} (w ${m.tunedWeight})`,
+    t
+      ? `${t.status} ${t.step}/${t.steps}${t.version ? ` → v${t.version}` : ''}${t.error ? `: ${t.error}` : ''}`
+      : '',
+  ];
+}
+
+const MODEL_HEADER = [
+  'version',
+  'variant',
+  'gen',
+  'conns',
+  'mean',
+  'ensemble',
+  'tuned / trained',
+  'training',
+];
+
+program
+  .command('models')
+  .description('published model versions: test accuracies (shared weights and trained), training progress')
+  .argument('<run>', 'run id, run page URL or share link URL')
+  .action(async (arg: string) => {
+    const { api, run } = target(arg);
+    const list = await api.json<ModelList>(`${run.api}/models`, { auth: 'optional' });
+    if (list.models.length === 0) console.log('no published model yet');
+    else console.log(table(MODEL_HEADER, list.models.map(modelRow)));
+  });
+
+program
+  .command('train')
+  .description("train a published model's per-connection weights (queued work); prints its progress")
+  .argument('<run>', 'run id or run page URL')
+  .option(
+    '--version <n>',
+    'the shared-weight version to train (default: the newest one)',
+    integer('version', 1),
+  )
+  .option('--steps <n>', 'Adam steps of 128 training images (default 4,800: ~10 epochs)', integer('steps', 1))
+  .option('--wait', 'then wait until it is done and print the trained version')
+  .action(async (arg: string, opts: { version?: number; steps?: number; wait?: boolean }) => {
+    const { api, run } = ownerTarget(arg, 'training');
+    let version = opts.version;
+    if (version === undefined) {
+      const list = await api.json<ModelList>(`${run.api}/models`, { auth: 'optional' });
+      version = list.models.find((m) => (m.variant ?? 'shared') === 'shared')?.version;
+      if (version === undefined) throw new CliError(`run ${run.id} has no published shared-weight model yet`);
+    }
+    let m = await api.json<ModelResource>(`${run.api}/models/${version}/train`, {
+      method: 'POST',
+      json: opts.steps === undefined ? {} : { steps: opts.steps },
+      auth: 'required',
+    });
+    console.log(table(MODEL_HEADER, [modelRow(m)]));
+    if (!opts.wait) return;
+    let last = '';
+    while (m.training && (m.training.status === 'queued' || m.training.status === 'running')) {
+      await new Promise((r) => setTimeout(r, 2_000));
+      m = await api.json<ModelResource>(`${run.api}/models/${version}`, { auth: 'optional' });
+      const line = `step ${m.training?.step}/${m.training?.steps}, loss ${fixed(m.training?.loss)}`;
+      if (line !== last) console.error(line);
+      last = line;
+    }
+    if (m.training?.status !== 'done' || !m.training.version) {
+      throw new CliError(`training failed: ${m.training?.error ?? 'unknown reason'}`);
+    }
+    const trained = await api.json<ModelResource>(`${run.api}/models/${m.training.version}`, {
+      auth: 'optional',
+    });
+    console.log(table(MODEL_HEADER, [modelRow(trained)]));
+  });
+
+program
+  .command('open')
+  .description("print the run page's URL (with --browser, also open it)")
+  .argument('<run>', 'run id, run page URL or share link URL')
+  .option('--browser', "open it in this computer's browser")
+  .action((arg: string, opts: { browser?: boolean }) => {
+    const { api, run } = target(arg);
+    const url = run.share ? `${api.base}${run.api.replace(/\/api\/run$/, '')}` : `${api.base}/runs/${run.id}`;
+    console.log(url);
+    if (opts.browser) {
+      const [command, ...args] =
+        process.platform === 'darwin'
+          ? ['open', url]
+          : process.platform === 'win32'
+            ? ['cmd', '/c', 'start', '', url]
+            : ['xdg-open', url];
+      const child = spawn(command, args, { stdio: 'ignore', detached: true });
+      child.on('error', (e) =>
+        console.error(`wann: could not open a browser (${e.message}); open the URL above`),
+      );
+      child.unref();
+    }
   });
 
 try {

@@ -5,7 +5,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
-import { type ChampionRecord, OBJECTIVE_PAIRS } from '../src/wann/record';
+import { CHAMPION_CHOICES, type ChampionRecord, OBJECTIVE_PAIRS } from '../src/wann/record';
 
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'cancelled', 'failed'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
@@ -28,6 +28,10 @@ export const runs = sqliteTable(
     championConnections: integer('champion_connections'),
     /** Champion batch accuracy per shared weight, as a JSON array. */
     championAccuracy: text('champion_accuracy', { mode: 'json' }).$type<number[]>(),
+    /** How the champion was picked (migration 0004; null in older rows: by batch). */
+    championChosenBy: text('champion_chosen_by', { enum: CHAMPION_CHOICES }),
+    /** The champion's mean fitness at its latest re-check (null if none, and in older rows). */
+    championRecheckedFitness: real('champion_rechecked_fitness'),
     forkOfRun: text('fork_of_run'),
     forkOfGeneration: integer('fork_of_generation'),
     error: text('error'),
@@ -36,8 +40,16 @@ export const runs = sqliteTable(
     updatedAt: integer('updated_at').notNull(),
     startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),
+    /** Run identity (migration 0005): set at start, editable by the owner; see src/api/types.ts. */
+    name: text('name').notNull().default(''),
+    /** Lower-case tags, as a JSON array. */
+    tags: text('tags', { mode: 'json' }).notNull().default([]).$type<string[]>(),
+    notes: text('notes').notNull().default(''),
   },
-  (t) => [index('runs_created_idx').on(t.createdAt, t.id)],
+  (t) => [
+    index('runs_created_idx').on(t.createdAt, t.id),
+    index('runs_status_idx').on(t.status, t.createdAt, t.id),
+  ],
 );
 
 /**
@@ -71,6 +83,11 @@ export const generations = sqliteTable(
     durationMs: integer('duration_ms').notNull(),
     /** The best-ever genome after this generation (a `ChampionRecord`, JSON); null before one exists. */
     champion: text('champion', { mode: 'json' }).$type<ChampionRecord>(),
+    /**
+     * Ensemble accuracy of the champion on test shard 0, on generations with a champion re-check
+     * (migration 0004); null elsewhere and in older rows.
+     */
+    testAccuracy: real('test_accuracy'),
     createdAt: integer('created_at').notNull().default(sql`(unixepoch() * 1000)`),
   },
   (t) => [primaryKey({ columns: [t.runId, t.gen] })],
@@ -78,6 +95,11 @@ export const generations = sqliteTable(
 
 export type RunRow = typeof runs.$inferSelect;
 export type GenerationRow = typeof generations.$inferSelect;
+
+export const MODEL_VARIANTS = ['shared', 'trained'] as const;
+export type ModelVariant = (typeof MODEL_VARIANTS)[number];
+export const TRAINING_STATUSES = ['queued', 'running', 'done', 'failed'] as const;
+export type TrainingStatus = (typeof TRAINING_STATUSES)[number];
 
 /** Published champions: one row per (run, version); blobs in R2 under models/{runId}/{version}. */
 export const models = sqliteTable(
@@ -102,9 +124,50 @@ export const models = sqliteTable(
     connections: integer('connections').notNull(),
     hiddenNodes: integer('hidden_nodes').notNull(),
     createdAt: integer('created_at').notNull(),
+    /**
+     * Migration 0006: 'shared' (the searched network at shared weights) or 'trained' (per-connection
+     * weights trained from version `trainedFrom`; weights [], testAccuracy [its accuracy]).
+     */
+    variant: text('variant', { enum: MODEL_VARIANTS }).notNull().default('shared'),
+    trainedFrom: integer('trained_from'),
   },
   (t) => [primaryKey({ columns: [t.runId, t.version] })],
 );
+
+/**
+ * Training per-connection weights from a shared version (migration 0006, workers/evaluator/
+ * train-task.ts). `step` only moves forward by compare-and-set; the state is in R2.
+ */
+export const trainings = sqliteTable(
+  'trainings',
+  {
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+    /** The shared version trained from. */
+    version: integer('version').notNull(),
+    status: text('status', { enum: TRAINING_STATUSES }).notNull(),
+    step: integer('step').notNull().default(0),
+    steps: integer('steps').notNull(),
+    stepsPerInvocation: integer('steps_per_invocation').notNull(),
+    /** Mean cross-entropy of the last minibatch. */
+    loss: real('loss'),
+    seed: integer('seed').notNull(),
+    batchSize: integer('batch_size').notNull(),
+    learningRate: real('learning_rate').notNull(),
+    /** The weight every connection starts at (the version's tuned weight). */
+    sharedWeight: real('shared_weight').notNull(),
+    /** Training shards the minibatches come from (the run's `trainShards`). */
+    trainShards: integer('train_shards').notNull(),
+    trainedVersion: integer('trained_version'),
+    error: text('error'),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.runId, t.version] })],
+);
+
+export type TrainingRow = typeof trainings.$inferSelect;
 
 export const SHARE_SCOPES = ['view', 'view+predict'] as const;
 export type ShareScope = (typeof SHARE_SCOPES)[number];

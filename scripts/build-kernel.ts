@@ -22,6 +22,14 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
+import {
+  EXP32_MIN,
+  EXP32_POLY,
+  LN2_HI32,
+  LN2_LO32,
+  ROUND_MAGIC32,
+  SIN32_POLY,
+} from '../src/wann/activations';
 
 const OUT_DIR = fileURLToPath(new URL('../src/wann/kernel/', import.meta.url));
 const BUF_BYTE = 1024;
@@ -56,15 +64,22 @@ const lit = (x: number) => {
  * A splatted constant. Inside a function body it is read from a local set once before the loop
  * (V8 would otherwise materialise every v128.const inside the loop, from general registers).
  */
-let constants: Map<number, string> | null = null;
-const C = (x: number) => {
-  if (!constants) return `(v128.const f64x2 ${lit(x)} ${lit(x)})`;
-  let name = constants.get(x);
+let constants: Map<string, string> | null = null;
+/** A v128 constant given as its WAT text (`f64x2 a b`, `f32x4 a b c d`, `i32x4 …`). */
+const V = (text: string) => {
+  if (!constants) return `(v128.const ${text})`;
+  let name = constants.get(text);
   if (!name) {
     name = `c${constants.size}`;
-    constants.set(x, name);
+    constants.set(text, name);
   }
   return `(local.get $${name})`;
+};
+const C = (x: number) => V(`f64x2 ${lit(x)} ${lit(x)}`);
+/** A splatted float32 constant (x rounded to float32). */
+const C32 = (x: number) => {
+  const f = lit(Math.fround(x));
+  return V(`f32x4 ${f} ${f} ${f} ${f}`);
 };
 /** Wraps a function: `build` returns [header, body]; hoisted constants go between them. */
 function withConstants(build: () => [string, string]): string {
@@ -73,7 +88,7 @@ function withConstants(build: () => [string, string]): string {
   const map = constants;
   constants = null;
   const decl = [...map.values()].map((n) => `(local $${n} v128)`).join(' ');
-  const init = [...map].map(([x, n]) => `(local.set $${n} ${C(x)})`).join('\n    ');
+  const init = [...map].map(([text, n]) => `(local.set $${n} (v128.const ${text}))`).join('\n    ');
   return `${head}\n    ${decl}\n    ${init}\n${body}`;
 }
 const g = (name: string) => `(local.get $${name})`;
@@ -397,10 +412,15 @@ function expSumsFunc(): string {
  * (offset_j, scale_j) as doubles at list[2j], list[2j + 1], clamped into ±1e300 and NaN → −1e300
  * (`finiteLogit` in network.ts); max[i], min[i] over j.
  */
-function gatherFunc(): string {
+function gatherFunc(f32: boolean): string {
+  // Float32 rows (gather32): two floats per step, widened exactly.
+  const load = f32
+    ? `(f64x2.promote_low_f32x4 (v128.load64_zero (i32.add ${g('src')} (i32.shr_u ${g('i')} (i32.const 1)))))`
+    : vload(at('src'));
+  const srcAddr = f32 ? addrOf32 : addrOf;
   return withConstants(() => [
     `
-  (func (export "gather") (param $logit i32) (param $tile i32) (param $max i32) (param $min i32)
+  (func (export "${f32 ? 'gather32' : 'gather'}") (param $logit i32) (param $tile i32) (param $max i32) (param $min i32)
     (param $list i32) (param $outputs i32) (param $len i32)
     (local $i i32) (local $end i32) (local $j i32) (local $lp i32) (local $src i32) (local $dst i32) (local $stride i32)
     (local $mx v128) (local $mn v128) ${locals()}`,
@@ -415,10 +435,10 @@ function gatherFunc(): string {
     (local.set $dst (local.get $logit))
     (block $jdone (loop $jnext
       (br_if $jdone (i32.ge_s (local.get $j) (local.get $outputs)))
-      (local.set $src ${addrOf('(i32.trunc_sat_f64_s (f64.load (local.get $lp)))')})
+      (local.set $src ${srcAddr('(i32.trunc_sat_f64_s (f64.load (local.get $lp)))')})
       (local.set $w (f64x2.splat (f64.load offset=8 (local.get $lp))))
       ${loop(`
-        ${set('y', `(f64x2.pmax (f64x2.pmin ${mul(g('w'), vload(at('src')))} ${C(1e300)}) ${C(-1e300)})`)}
+        ${set('y', `(f64x2.pmax (f64x2.pmin ${mul(g('w'), load)} ${C(1e300)}) ${C(-1e300)})`)}
         ${set('y', `(v128.bitselect ${g('y')} ${C(-1e300)} (f64x2.eq ${g('y')} ${g('y')}))`)}
         (v128.store ${at('dst')} ${g('y')})
         (if (i32.eqz (local.get $j))
@@ -434,16 +454,399 @@ function gatherFunc(): string {
   ]);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Float32 search numerics (`*32` exports): rows of float32 values, four examples per f32x4. Every
+// operation is an IEEE-754 float32 operation (no fused multiply-add, no relaxed SIMD), so the
+// results are the same bits on every engine; see "Search numerics" in src/wann/network.ts.
+// Row arguments are element indices of a Float32Array view at BUF_BYTE.
+
+const mul32 = (a: string, b: string) => `(f32x4.mul ${a} ${b})`;
+const add32 = (a: string, b: string) => `(f32x4.add ${a} ${b})`;
+const sub32 = (a: string, b: string) => `(f32x4.sub ${a} ${b})`;
+/** Byte address of float32 element index `idx` (an i32 expression). */
+const addrOf32 = (idx: string) => `(i32.add (i32.const ${BUF_BYTE}) (i32.shl ${idx} (i32.const 2)))`;
+
+function horner32(u: string, cs: readonly number[]): string {
+  let e = C32(cs[cs.length - 1]);
+  for (let k = cs.length - 2; k >= 0; k--) e = add32(C32(cs[k]), mul32(u, e));
+  return e;
+}
+
+/**
+ * e^x of local $x (f32x4, EXP32_MIN ≤ x ≤ EXP32_MAX) into local `out`: k = round(x/ln2) through the
+ * 1.5·2^23 trick, r = x − k·ln2 in two parts, e^r by EXP32_POLY (Horner), times 2^k from k's bits.
+ */
+function expCode32(out: string): string {
+  const pow2 = `(i32x4.shl (i32x4.add ${g('ki')} ${V('i32x4 127 127 127 127')}) (i32.const 23))`;
+  return [
+    set('ki', add32(mul32(g('x'), C32(Math.LOG2E)), C32(ROUND_MAGIC32))),
+    set('k', sub32(g('ki'), C32(ROUND_MAGIC32))),
+    set('r', sub32(sub32(g('x'), mul32(g('k'), C32(LN2_HI32))), mul32(g('k'), C32(LN2_LO32)))),
+    set(out, mul32(horner32(g('r'), EXP32_POLY), pow2)),
+  ].join('\n');
+}
+
+const clamp32 = (x: string, lo: number, hi: number) => `(f32x4.pmax (f32x4.pmin ${x} ${C32(hi)}) ${C32(lo)})`;
+
+/** sin(πy) (cos: `cos`) of local $y into local $v in float32, the reduction of fastSinPi. */
+function sinCosCode32(cos: boolean): string {
+  const poly = (t: string) => mul32(t, horner32(g('u'), SIN32_POLY));
+  const parts = [set('n', `(f32x4.nearest ${g('y')})`), set('r', sub32(g('y'), g('n')))];
+  if (cos) {
+    parts.push(set('t', sub32(C32(0.5), `(f32x4.abs ${g('r')})`)));
+    parts.push(set('u', mul32(g('t'), g('t'))));
+    parts.push(set('v', poly(g('t'))));
+  } else {
+    parts.push(set('u', mul32(g('r'), g('r'))));
+    parts.push(set('v', poly(g('r'))));
+  }
+  // (−1)^n = 1 − 2·(n − 2·floor(n/2)), exact for every integer-valued float32.
+  const odd = sub32(g('n'), mul32(C32(2), `(f32x4.floor ${mul32(g('n'), C32(0.5))})`));
+  parts.push(set('v', mul32(g('v'), sub32(C32(1), mul32(C32(2), odd)))));
+  return parts.join('\n');
+}
+
+/** Code setting $v = act(y) in float32 for local $y, per activation id. */
+const ACT32: Record<number, () => string> = {
+  1: () => set('v', g('y')),
+  2: () => set('v', `(v128.and (f32x4.gt ${g('y')} ${C32(0)}) ${C32(1)})`),
+  3: () => sinCosCode32(false),
+  // exp(−y²/2); arguments below EXP32_MIN (|y| > 13.2) give 0 (NaN stays NaN).
+  4: () =>
+    [
+      set('t', mul32(mul32(C32(-0.5), g('y')), g('y'))),
+      set('x', `(f32x4.pmax ${g('t')} ${C32(EXP32_MIN)})`),
+      expCode32('v'),
+      set('v', `(v128.andnot ${g('v')} (f32x4.lt ${g('t')} ${C32(EXP32_MIN)}))`),
+    ].join('\n'),
+  // (1 − e)/(1 + e), e = exp(−2y), y clamped to ±10 (tanh(10) rounds to 1 in float32).
+  5: () =>
+    [
+      set('x', mul32(C32(-2), clamp32(g('y'), -10, 10))),
+      expCode32('e'),
+      set('v', `(f32x4.div ${sub32(C32(1), g('e'))} ${add32(C32(1), g('e'))})`),
+    ].join('\n'),
+  // 1/(1 + exp(−y)), y clamped to ±87.
+  6: () =>
+    [
+      set('x', `(f32x4.neg ${clamp32(g('y'), -87, 87)})`),
+      expCode32('e'),
+      set('v', `(f32x4.div ${C32(1)} ${add32(C32(1), g('e'))})`),
+    ].join('\n'),
+  7: () => set('v', `(f32x4.neg ${g('y')})`),
+  8: () => set('v', `(f32x4.abs ${g('y')})`),
+  9: () => set('v', `(f32x4.max ${C32(0)} ${g('y')})`),
+  10: () => sinCosCode32(true),
+  11: () => set('v', mul32(g('y'), g('y'))),
+};
+
+/** Loop over byte offsets $i in [0, $end) in steps of 16 (4 floats), $end from $len rounded up to 4. */
+function loop32(body: string): string {
+  return `
+    (local.set $end (i32.shl (i32.and (i32.add (local.get $len) (i32.const 3)) (i32.const -4)) (i32.const 2)))
+    (local.set $i (i32.const 0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      ${body}
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $next)))`;
+}
+
+/** act32_<id>(w, src, dst, len): dst[i] = act(fround(w) · src[i]) in float32. */
+function actFunc32(id: number): string {
+  return withConstants(() => [
+    `
+  (func $act32_${id} (export "act32_${id}") (type $act) (param $wf f64) (param $src i32) (param $dst i32) (param $len i32)
+    (local $i i32) (local $end i32) ${locals()}`,
+    `
+    (local.set $w (f32x4.splat (f32.demote_f64 (local.get $wf))))
+    (local.set $src ${addrOf32('(local.get $src)')})
+    (local.set $dst ${addrOf32('(local.get $dst)')})
+    ${loop32(`
+      ${set('y', mul32(g('w'), vload(at('src'))))}
+      ${ACT32[id]()}
+      (v128.store ${at('dst')} ${g('v')})`)}
+  )`,
+  ]);
+}
+
+/** mir32_<id>(w, src, dst, mirror, len): dst = act(y), mirror = act(−y), y = w · src (step, sigmoid, relu). */
+function mirFunc32(id: number): string {
+  const mirror: Record<number, () => string> = {
+    2: () => set('mv', `(v128.and (f32x4.lt ${g('y')} ${C32(0)}) ${C32(1)})`),
+    6: () => set('mv', sub32(C32(1), g('v'))),
+    9: () => set('mv', sub32(g('v'), g('y'))),
+  };
+  return withConstants(() => [
+    `
+  (func $mir32_${id} (export "mir32_${id}") (type $mir) (param $wf f64) (param $src i32) (param $dst i32) (param $mir i32) (param $len i32)
+    (local $i i32) (local $end i32) ${locals()}`,
+    `
+    (local.set $w (f32x4.splat (f32.demote_f64 (local.get $wf))))
+    (local.set $src ${addrOf32('(local.get $src)')})
+    (local.set $dst ${addrOf32('(local.get $dst)')})
+    (local.set $mir ${addrOf32('(local.get $mir)')})
+    ${loop32(`
+      ${set('y', mul32(g('w'), vload(at('src'))))}
+      ${ACT32[id]()}
+      ${mirror[id]()}
+      (v128.store ${at('dst')} ${g('v')})
+      (v128.store ${at('mir')} ${g('mv')})`)}
+  )`,
+  ]);
+}
+
+/**
+ * sum32: `sum` on float32 rows (offsets are float32 element indices; signs ±1 exact). `i32List`:
+ * the internal $sum32i, whose list is i32 (offset, sign) pairs at byte address `list` (forward32).
+ */
+function sumFunc32(i32List = false): string {
+  const names = ['a', 'b', 'c', 'd'];
+  const variants: string[] = [];
+  for (const signed of [0, 1]) {
+    for (const first of [0, 1]) {
+      for (let take = 1; take <= 4; take++) {
+        const terms = names.slice(0, take).map((nm) => {
+          const v = vload(at(`p${nm}`));
+          return signed ? mul32(g(`s${nm}`), v) : v;
+        });
+        let expr = first ? vload(at('dst')) : terms[0];
+        for (const t of first ? terms : terms.slice(1)) expr = add32(expr, t);
+        variants.push(
+          `(if (i32.and (i32.and (i32.eq (local.get $signed) (i32.const ${signed})) (i32.eq (local.get $first) (i32.const ${first}))) (i32.eq (local.get $take) (i32.const ${take})))
+            (then ${loop32(`(v128.store ${at('dst')} ${expr})`)}))`,
+        );
+      }
+    }
+  }
+  const loadTerm = (nm: string, k: number) =>
+    i32List
+      ? `
+      (local.set $p${nm} ${addrOf32(`(i32.load offset=${8 * k} (local.get $lp))`)})
+      (local.set $s${nm} (f32x4.splat (f32.convert_i32_s (i32.load offset=${8 * k + 4} (local.get $lp)))))`
+      : `
+      (local.set $p${nm} ${addrOf32(`(i32.trunc_sat_f64_s (f64.load (i32.add (local.get $lp) (i32.const ${16 * k}))))`)})
+      (local.set $s${nm} (f32x4.splat (f32.demote_f64 (f64.load (i32.add (local.get $lp) (i32.const ${16 * k + 8}))))))`;
+  const listAt = i32List
+    ? '(i32.add (local.get $list) (i32.shl (local.get $e) (i32.const 3)))'
+    : addrOf('(i32.add (local.get $list) (i32.shl (local.get $e) (i32.const 1)))');
+  return `
+  (func ${i32List ? '$sum32i' : '(export "sum32")'} (param $dst i32) (param $list i32) (param $n i32) (param $signed i32) (param $len i32)
+    (local $i i32) (local $end i32) (local $e i32) (local $take i32) (local $first i32) (local $lp i32)
+    (local $pa i32) (local $pb i32) (local $pc i32) (local $pd i32)
+    (local $sa v128) (local $sb v128) (local $sc v128) (local $sd v128)
+    (local.set $dst ${addrOf32('(local.get $dst)')})
+    (local.set $e (i32.const 0))
+    (local.set $first (i32.const 0))
+    (block $exit (loop $chunk
+      (br_if $exit (i32.ge_s (local.get $e) (local.get $n)))
+      (local.set $take (i32.sub (local.get $n) (local.get $e)))
+      (if (i32.gt_s (local.get $take) (i32.const 4)) (then (local.set $take (i32.const 4))))
+      (local.set $lp ${listAt})
+      ${names.map((nm, k) => loadTerm(nm, k)).join('')}
+      ${variants.join('\n')}
+      (local.set $first (i32.const 1))
+      (local.set $e (i32.add (local.get $e) (local.get $take)))
+      (br $chunk)))
+  )`;
+}
+
+/**
+ * expsums32(logit, tile, max, sum, recip, exps, outputs, len): `expsums` with float32 exps (f32
+ * search numerics), four examples per step: d = logit − max in float64, rounded to float32,
+ * e = exp32(d) (0 below EXP32_MIN), widened, stored at exps (outputs × tile, like the logits) and
+ * summed in float64 (j in order); with recip ≥ 0 also Σ 1/e.
+ */
+function expSumsFunc32(): string {
+  const half = (k: number) => `(i32.add ${g('row')} (i32.add ${g('i')} (i32.const ${16 * k})))`;
+  const hi = (v: string) => `(i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${v} ${v})`;
+  return withConstants(() => [
+    `
+  (func (export "expsums32") (param $logit i32) (param $tile i32) (param $max i32) (param $sum i32)
+    (param $recip i32) (param $exps i32) (param $outputs i32) (param $len i32) (local $erow i32)
+    (local $i i32) (local $end i32) (local $j i32) (local $row i32) (local $stride i32) (local $pair i32)
+    (local $acc0 v128) (local $acc1 v128) (local $rc0 v128) (local $rc1 v128) (local $mx0 v128) (local $mx1 v128)
+    (local $e0 v128) (local $e1 v128) (local $d v128) ${locals()}`,
+    `
+    (local.set $pair (i32.ge_s (local.get $recip) (i32.const 0)))
+    (local.set $stride (i32.shl (local.get $tile) (i32.const 3)))
+    (local.set $logit ${addrOf('(local.get $logit)')})
+    (local.set $max ${addrOf('(local.get $max)')})
+    (local.set $sum ${addrOf('(local.get $sum)')})
+    (local.set $recip ${addrOf('(local.get $recip)')})
+    (local.set $exps ${addrOf('(local.get $exps)')})
+    (local.set $end (i32.shl (i32.and (i32.add (local.get $len) (i32.const 3)) (i32.const -4)) (i32.const 3)))
+    (local.set $i (i32.const 0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $mx0 ${vload(at('max'))})
+      (local.set $mx1 (v128.load offset=16 ${at('max')}))
+      (local.set $row (local.get $logit))
+      (local.set $erow (i32.add (local.get $exps) (local.get $i)))
+      (local.set $j (i32.const 0))
+      (block $jdone (loop $jnext
+        (br_if $jdone (i32.ge_s (local.get $j) (local.get $outputs)))
+        (local.set $d (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+          (f32x4.demote_f64x2_zero ${sub(vload(half(0)), g('mx0'))})
+          (f32x4.demote_f64x2_zero ${sub(vload(half(1)), g('mx1'))})))
+        ${set('x', `(f32x4.pmax ${g('d')} ${C32(EXP32_MIN)})`)}
+        ${expCode32('v')}
+        ${set('v', `(v128.andnot ${g('v')} (f32x4.lt ${g('d')} ${C32(EXP32_MIN)}))`)}
+        (local.set $e0 (f64x2.promote_low_f32x4 ${g('v')}))
+        (local.set $e1 (f64x2.promote_low_f32x4 ${hi(g('v'))}))
+        (v128.store ${g('erow')} ${g('e0')})
+        (v128.store offset=16 ${g('erow')} ${g('e1')})
+        (local.set $erow (i32.add (local.get $erow) (local.get $stride)))
+        (if (i32.eqz (local.get $j))
+          (then (local.set $acc0 (local.get $e0)) (local.set $acc1 (local.get $e1))
+                (local.set $rc0 (f64x2.div ${C(1)} (local.get $e0))) (local.set $rc1 (f64x2.div ${C(1)} (local.get $e1))))
+          (else (local.set $acc0 ${add(g('acc0'), g('e0'))}) (local.set $acc1 ${add(g('acc1'), g('e1'))})
+                (if (local.get $pair) (then
+                  (local.set $rc0 ${add(g('rc0'), `(f64x2.div ${C(1)} ${g('e0')})`)})
+                  (local.set $rc1 ${add(g('rc1'), `(f64x2.div ${C(1)} ${g('e1')})`)})))))
+        (local.set $row (i32.add (local.get $row) (local.get $stride)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $jnext)))
+      (v128.store ${at('sum')} ${g('acc0')})
+      (v128.store offset=16 ${at('sum')} ${g('acc1')})
+      (if (local.get $pair) (then (v128.store ${at('recip')} ${g('rc0')}) (v128.store offset=16 ${at('recip')} ${g('rc1')})))
+      (local.set $i (i32.add (local.get $i) (i32.const 32)))
+      (br $next)))
+  )`,
+  ]);
+}
+
+/**
+ * forward32(prog, rows, w, paired, pre, len): every row of a tile at weight w (and, when `paired`,
+ * at −w), as `Evaluator.forwardKernel` does it row by row, in one call: the program at byte `prog`
+ * (written by the evaluator per plan) holds per row the i32s
+ *   id | parity << 8, dstA, dstB, n | signed << 16, n × (offset, sign)
+ * and for parity NONE (0) a second list (n2 | signed2 << 16, n2 × (offset, sign)) for −w. One
+ * term: the activation reads it directly (weight × its sign); more: summed into row `pre` first.
+ * Parity MIRRORED (3) rows write act(y) and act(−y) in one pass when paired.
+ */
+function forwardFunc32(): string {
+  // $src/$ws of the list at $lp (n | signed << 16 at $lp); advances $lp past it.
+  const terms = (weight: string) => `
+      (local.set $n (i32.and (i32.load (local.get $lp)) (i32.const 65535)))
+      (if (i32.eq (local.get $n) (i32.const 1))
+        (then
+          (local.set $src (i32.load offset=4 (local.get $lp)))
+          (local.set $ws (f64.mul ${weight} (f64.convert_i32_s (i32.load offset=8 (local.get $lp))))))
+        (else
+          (call $sum32i (local.get $pre) (i32.add (local.get $lp) (i32.const 4)) (local.get $n)
+            (i32.shr_u (i32.load (local.get $lp)) (i32.const 16)) (local.get $len))
+          (local.set $src (local.get $pre))
+          (local.set $ws ${weight})))
+      (local.set $lp (i32.add (local.get $lp) (i32.add (i32.const 4) (i32.shl (local.get $n) (i32.const 3)))))`;
+  return `
+  (func (export "forward32") (param $prog i32) (param $rows i32) (param $w f64) (param $paired i32) (param $pre i32) (param $len i32)
+    (local $r i32) (local $id i32) (local $parity i32) (local $dstA i32) (local $dstB i32) (local $lp i32)
+    (local $n i32) (local $src i32) (local $ws f64)
+    (local.set $r (i32.const 0))
+    (local.set $lp (local.get $prog))
+    (block $rdone (loop $rnext
+      (br_if $rdone (i32.ge_s (local.get $r) (local.get $rows)))
+      (local.set $id (i32.and (i32.load (local.get $lp)) (i32.const 255)))
+      (local.set $parity (i32.shr_u (i32.load (local.get $lp)) (i32.const 8)))
+      (local.set $dstA (i32.load offset=4 (local.get $lp)))
+      (local.set $dstB (i32.load offset=8 (local.get $lp)))
+      (local.set $lp (i32.add (local.get $lp) (i32.const 12)))
+      ${terms('(local.get $w)')}
+      (if (i32.and (local.get $paired) (i32.eq (local.get $parity) (i32.const 3)))
+        (then (call_indirect (type $mir) (local.get $ws) (local.get $src) (local.get $dstA) (local.get $dstB) (local.get $len)
+          (i32.add (local.get $id) (i32.const 12))))
+        (else (call_indirect (type $act) (local.get $ws) (local.get $src) (local.get $dstA) (local.get $len) (local.get $id))))
+      (if (i32.eqz (local.get $parity))
+        (then
+          (if (local.get $paired)
+            (then
+              ${terms('(f64.neg (local.get $w))')}
+              (call_indirect (type $act) (local.get $ws) (local.get $src) (local.get $dstB) (local.get $len) (local.get $id)))
+            (else
+              (local.set $lp (i32.add (local.get $lp)
+                (i32.add (i32.const 4) (i32.shl (i32.and (i32.load (local.get $lp)) (i32.const 65535)) (i32.const 3)))))))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rnext)))
+  )`;
+}
+
+/**
+ * insums32(prog, rows, x, len): `insums` into float32 rows (destinations are float32 element
+ * indices): dst[i] = bias + x_1[i] + … + x_n[i] in float32, left to right.
+ */
+function inSumsFunc32(): string {
+  const names = ['a', 'b', 'c', 'd'];
+  const variants: string[] = [];
+  for (const first of [0, 1]) {
+    for (let take = 1; take <= 4; take++) {
+      let expr = first ? vload(at('dst')) : g('bias');
+      for (const nm of names.slice(0, take)) expr = add32(expr, vload(at(`p${nm}`)));
+      variants.push(
+        `(if (i32.and (i32.eq (local.get $first) (i32.const ${first})) (i32.eq (local.get $take) (i32.const ${take})))
+            (then ${loop32(`(v128.store ${at('dst')} ${expr})`)}))`,
+      );
+    }
+  }
+  const loadTerm = (nm: string, k: number) => `
+      (local.set $p${nm} (i32.add (local.get $x) (i32.load offset=${4 * k} (local.get $lp))))`;
+  return `
+  (func (export "insums32") (param $prog i32) (param $rows i32) (param $x i32) (param $len i32)
+    (local $i i32) (local $end i32) (local $r i32) (local $dst i32) (local $n i32)
+    (local $e i32) (local $take i32) (local $first i32) (local $lp i32)
+    (local $pa i32) (local $pb i32) (local $pc i32) (local $pd i32) (local $bias v128)
+    (local.set $r (i32.const 0))
+    (block $rdone (loop $rnext
+      (br_if $rdone (i32.ge_s (local.get $r) (local.get $rows)))
+      (local.set $dst ${addrOf32('(i32.load (local.get $prog))')})
+      (local.set $bias (f32x4.splat (f32.convert_i32_s (i32.load offset=4 (local.get $prog)))))
+      (local.set $n (i32.load offset=8 (local.get $prog)))
+      (local.set $prog (i32.add (local.get $prog) (i32.const 12)))
+      (if (i32.eqz (local.get $n))
+        (then ${loop32(`(v128.store ${at('dst')} (local.get $bias))`)}))
+      (local.set $e (i32.const 0))
+      (local.set $first (i32.const 0))
+      (block $exit (loop $chunk
+        (br_if $exit (i32.ge_s (local.get $e) (local.get $n)))
+        (local.set $take (i32.sub (local.get $n) (local.get $e)))
+        (if (i32.gt_s (local.get $take) (i32.const 4)) (then (local.set $take (i32.const 4))))
+        (local.set $lp (i32.add (local.get $prog) (i32.shl (local.get $e) (i32.const 2))))
+        ${names.map((nm, k) => loadTerm(nm, k)).join('')}
+        ${variants.join('\n')}
+        (local.set $first (i32.const 1))
+        (local.set $e (i32.add (local.get $e) (local.get $take)))
+        (br $chunk)))
+      (local.set $prog (i32.add (local.get $prog) (i32.shl (local.get $n) (i32.const 2))))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $rnext)))
+  )`;
+}
+
 export function kernelWat(): string {
   return `;; Generated by scripts/build-kernel.ts: do not edit.
 (module
   (memory (export "memory") 1)
+  (type $act (func (param f64 i32 i32 i32)))
+  (type $mir (func (param f64 i32 i32 i32 i32)))
+  (table 24 funcref)
+  (elem (i32.const 1) ${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((id) => `$act32_${id}`).join(' ')})
+  (elem (i32.const 14) $mir32_2)
+  (elem (i32.const 18) $mir32_6)
+  (elem (i32.const 21) $mir32_9)
   ${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(actFunc).join('\n')}
   ${[2, 6, 9].map(mirFunc).join('\n')}
   ${sumFunc()}
   ${inSumsFunc()}
   ${expSumsFunc()}
-  ${gatherFunc()}
+  ${gatherFunc(false)}
+  ${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(actFunc32).join('\n')}
+  ${[2, 6, 9].map(mirFunc32).join('\n')}
+  ${sumFunc32()}
+  ${sumFunc32(true)}
+  ${forwardFunc32()}
+  ${expSumsFunc32()}
+  ${inSumsFunc32()}
+  ${gatherFunc(true)}
 )
 `;
 }

@@ -22,7 +22,11 @@ export async function buildPages(options: { log?: (line: string) => void } = {})
   const result = await build({
     metafile: true,
     absWorkingDir: ROOT,
-    entryPoints: { dashboard: 'public/src/dashboard.ts', run: 'public/src/run.ts' },
+    entryPoints: {
+      dashboard: 'public/src/dashboard.ts',
+      run: 'public/src/run.ts',
+      compare: 'public/src/compare.ts',
+    },
     outdir: OUT,
     bundle: true,
     splitting: true,

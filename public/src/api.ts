@@ -7,7 +7,16 @@
  * share token. Errors carry `{error: {code, message}}`.
  */
 
-import type { ChampionRecord } from '../../src/wann/record';
+import type {
+  CreatedShareLink,
+  ModelResource,
+  RunChampion,
+  RunIdentity,
+  RunList,
+  RunResource,
+  RunStatus,
+  ShareLinkResource,
+} from '../../src/api/types';
 
 /** Where earlier versions of the pages kept the API token; removed wherever it is still found. */
 const LEGACY_TOKEN_KEY = 'wann.apiToken';
@@ -111,60 +120,40 @@ export async function download(path: string, filename: string, options: RequestO
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-// Shapes of the API's answers the pages read. Generation statistics (REST pages and SSE events)
-// are `GenerationRecord`s, typed from src/wann/record.ts (a type-only import: no zod in the pages).
+// Shapes of the API's answers the pages read: the API's own (src/api/types.ts), imported as types
+// only, so no zod reaches the page bundles. Generation statistics (REST pages and SSE events) are
+// `GenerationRecord`s.
+
+export type {
+  CreatedShareLink,
+  GenerationRecord,
+  GenerationsPage,
+  GenomeJson,
+  ModelList,
+  RunIdentity,
+  RunList,
+  RunListEntry,
+  RunStats,
+  RunStatus,
+  ShareLinkList,
+  ShareLinkResource,
+} from '../../src/api/types';
 
 /** The run's champion; `index` is null for runs recorded before champions had one. */
-export type Champion = Omit<ChampionRecord, 'index'> & { index: number | null };
+export type Champion = RunChampion;
+export type Run = RunResource;
+export type ModelVersion = ModelResource;
+export type ShareLink = ShareLinkResource & Partial<Pick<CreatedShareLink, 'url' | 'token'>>;
 
-export interface Run {
-  id: string;
-  status: 'queued' | 'running' | 'completed' | 'cancelled' | 'failed';
-  config: Record<string, unknown> & {
-    seed: number;
-    population: number;
-    generations: number;
-    weights: number[];
-  };
-  generation: number;
-  generations: number;
-  bestFitness: number | null;
-  champion: Champion | null;
-  error: string | null;
-  forkOf: { runId: string; generation: number } | null;
-  timings: {
-    createdAt: string;
-    startedAt: string | null;
-    updatedAt: string;
-    finishedAt: string | null;
-    elapsedMs: number | null;
-  };
-  urls: Record<string, string>;
-  /** Present on share-link answers. */
-  access?: { kind: 'share'; scope: 'view' | 'view+predict'; expiresAt: string };
+/** Edits a run's name, tags or notes (owner only); answers the updated run. */
+export function editRun(api: string, edit: Partial<RunIdentity>): Promise<Run> {
+  return requestJson<Run>(api, { method: 'PATCH', body: edit });
 }
 
-export interface ModelVersion {
-  version: number;
-  generation: number;
-  createdAt: string;
-  weights: number[];
-  testAccuracy: number[];
-  meanTestAccuracy: number;
-  ensembleTestAccuracy: number;
-  tunedWeight: number;
-  tunedTestAccuracy: number;
-  connections: number;
-  hiddenNodes: number;
-  urls: { onnx: string; genome: string };
+/** One page of the owner's runs list (`query`: limit, status, tag, q, ids, cursor). */
+export function listRuns(query: URLSearchParams | string): Promise<RunList> {
+  return requestJson<RunList>(`/api/runs?${query}`);
 }
 
-export interface GenomeJson {
-  format: 'wann-genome/1';
-  inputs: number;
-  outputs: number;
-  nodes: { id: number; kind: 'bias' | 'input' | 'output' | 'hidden'; act: number }[];
-  conns: { innov: number; src: number; dst: number; enabled: boolean }[];
-}
-
-export const TERMINAL = new Set(['completed', 'cancelled', 'failed']);
+/** Statuses a run never leaves (the same list as the API's). */
+export const TERMINAL: ReadonlySet<string> = new Set<RunStatus>(['completed', 'cancelled', 'failed']);

@@ -2,7 +2,10 @@
  * The search-config fields as form inputs. Their defaults come from the server's own zod schema
  * (src/wann/config.ts), evaluated at build time (scripts/build-pages.ts defines
  * `WANN_CONFIG_DEFAULTS`) so the form and the API cannot disagree and zod stays out of the page.
+ * The start form also shows how long the search will likely take (src/wann/eta.ts), and errors the
+ * API names a field in are shown next to that field.
  */
+import { estimateRun, formatRange, formatSeconds } from '../../src/wann/eta';
 import { el } from './dom';
 
 export type ConfigValues = Record<string, number | number[] | undefined>;
@@ -31,6 +34,13 @@ export const FIELDS: readonly Field[] = [
   { key: 'probEnable', label: 'P(enable connection)', kind: 'float', help: 'mutation' },
   { key: 'probChangeActivation', label: 'P(change activation)', kind: 'float', help: 'mutation' },
   { key: 'publishEvery', label: 'Publish every', kind: 'int', help: 'generations; 0 = at the end' },
+  {
+    key: 'recheckEvery',
+    label: 'Re-check champion every',
+    kind: 'int',
+    help: 'generations, on more batches + test accuracy; 0 = off',
+  },
+  { key: 'recheckBatches', label: 'Re-check batches', kind: 'int', help: 'training batches per re-check' },
 ];
 
 declare const WANN_CONFIG_DEFAULTS: ConfigValues;
@@ -43,11 +53,45 @@ function show(value: unknown): string {
   return value === undefined || value === null ? '' : String(value);
 }
 
-/** Inputs for every field, filled with `values` (defaults where missing). */
+/**
+ * Evaluators a local search gets: `npm start` runs one per core of this computer (at most 4 peers),
+ * and the page is usually opened on that computer.
+ */
+function localEvaluators(): number {
+  const cores = typeof navigator === 'undefined' ? 2 : navigator.hardwareConcurrency || 2;
+  return Math.max(1, Math.min(4, cores));
+}
+
+/** The estimate line of the start form, from the population, generations and weights typed in. */
+function updateEstimate(container: HTMLElement, out: HTMLElement): void {
+  const number = (key: string) => Number(container.querySelector<HTMLInputElement>(`[name="${key}"]`)?.value);
+  const population = number('population');
+  const generations = number('generations');
+  const weightsText = container.querySelector<HTMLInputElement>('[name="weights"]')?.value ?? '';
+  const weights = weightsText.split(/[\s,]+/).filter(Boolean);
+  if (!(population > 0 && generations > 0)) {
+    out.textContent = 'Estimated time: – (population and generations are needed)';
+    return;
+  }
+  const cores = localEvaluators();
+  const e = estimateRun({ population, generations, weights: weights.map(Number) }, cores);
+  out.textContent = `Estimated time: ${formatRange(e)}, likely ${formatSeconds(e.midS)}, with ${cores} evaluator${cores === 1 ? '' : 's'} (one per core, as \`npm start\` runs it here).`;
+  out.title =
+    'Networks grow during a search, so later generations take longer. The estimate assumes the ' +
+    'connection growth and evaluation speed measured in bench/results (src/wann/eta.ts); the run ' +
+    'page refines it from the generations actually finished.';
+  out.dataset.midS = String(Math.round(e.midS));
+}
+
+/**
+ * Inputs for every field, filled with `values` (defaults where missing). With `estimate` (the
+ * start form; not a fork, which continues bigger networks) a line below says how long it may take.
+ */
 export function renderFields(
   container: HTMLElement,
   values: ConfigValues,
   locked: readonly string[] = [],
+  { estimate = true }: { estimate?: boolean } = {},
 ): void {
   container.replaceChildren();
   for (const f of FIELDS) {
@@ -74,10 +118,69 @@ export function renderFields(
         el('small', { class: 'muted' }, f.help),
       ),
     );
+    input.addEventListener('input', () => clearFieldError(input));
+  }
+  if (estimate) {
+    const out = el('p', { class: 'estimate small', id: 'start-estimate', 'aria-live': 'polite' });
+    container.append(out);
+    updateEstimate(container, out);
+    container.addEventListener('input', () => updateEstimate(container, out));
   }
 }
 
-/** Parses the inputs; throws an Error naming the field on input the browser let through. */
+/** A form value the browser let through but that is not a valid value of `field`. */
+export class FieldError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function clearFieldError(input: HTMLInputElement): void {
+  input.classList.remove('invalid');
+  input.removeAttribute('aria-invalid');
+  input.closest('.field')?.querySelector('.field-error')?.remove();
+}
+
+/** Removes every field's error mark. */
+export function clearFieldErrors(container: HTMLElement): void {
+  for (const input of container.querySelectorAll<HTMLInputElement>('input.invalid')) clearFieldError(input);
+}
+
+/**
+ * Marks the fields an error names and puts its message next to each: a `FieldError` from
+ * `readFields`, or the API's 400 `invalid_config`, whose message lists `path: message` parts
+ * separated by `; ` (workers/api/errors.ts `describeIssues`; a path may carry a prefix such as
+ * `config.`). Returns the fields marked (none: the caller shows the message on its own).
+ */
+export function showFieldErrors(container: HTMLElement, error: unknown): string[] {
+  clearFieldErrors(container);
+  const parts: [string, string][] = [];
+  if (error instanceof FieldError) parts.push([error.field, error.message]);
+  else if (error instanceof Error) {
+    for (const part of error.message.split('; ')) {
+      const match = /^([\w.[\]]+): (.+)$/.exec(part.trim());
+      if (!match) continue;
+      const key = match[1].split(/[.[\]]/).find((seg) => FIELDS.some((f) => f.key === seg));
+      if (key) parts.push([key, match[2]]);
+    }
+  }
+  const marked: string[] = [];
+  for (const [key, message] of parts) {
+    const input = container.querySelector<HTMLInputElement>(`[name="${key}"]`);
+    if (!input || marked.includes(key)) continue;
+    input.classList.add('invalid');
+    input.setAttribute('aria-invalid', 'true');
+    input.closest('.field')?.append(el('small', { class: 'field-error', 'data-field': key }, message));
+    marked.push(key);
+  }
+  if (marked.length) container.querySelector<HTMLInputElement>(`[name="${marked[0]}"]`)?.focus();
+  return marked;
+}
+
+/** Parses the inputs; throws a `FieldError` naming the field on input the browser let through. */
 export function readFields(container: HTMLElement): ConfigValues {
   const out: ConfigValues = {};
   for (const f of FIELDS) {
@@ -91,10 +194,12 @@ export function readFields(container: HTMLElement): ConfigValues {
         .split(/[\s,]+/)
         .filter(Boolean)
         .map(Number);
-      if (parts.some((w) => !Number.isFinite(w))) throw new Error(`${f.label}: numbers separated by commas`);
+      if (parts.some((w) => !Number.isFinite(w)))
+        throw new FieldError(f.key, `${f.label}: numbers separated by commas`);
       out[f.key] = parts;
     } else {
-      if (text === '' || !Number.isFinite(Number(text))) throw new Error(`${f.label}: a number is needed`);
+      if (text === '' || !Number.isFinite(Number(text)))
+        throw new FieldError(f.key, `${f.label}: a number is needed`);
       out[f.key] = Number(text);
     }
   }

@@ -1,20 +1,25 @@
 /**
- * Dashboard (`/`): signing in with the API token, the list of runs, and the form that starts a
- * search. The token is sent once to start a session (an HttpOnly cookie) and is never stored.
+ * Dashboard (`/`): signing in with the API token, the runs table (name, tags, status, progress,
+ * config, best fitness and test accuracy; filtered by the server, sorted here, rows ticked for the
+ * compare page), and the form that starts a search with its name, tags and notes. The token is
+ * sent once to start a session (an HttpOnly cookie) and is never stored.
  */
 import {
   endAllSessions,
   forgetLegacyToken,
   HttpError,
+  listRuns,
   type Run,
+  type RunListEntry,
   requestJson,
   sessionExpiry,
   signIn,
   signOut,
   TERMINAL,
 } from './api';
-import { readFields, renderFields } from './config-form';
-import { byId, el, fmt, mean, pct, replace, when } from './dom';
+import { clearFieldErrors, readFields, renderFields, showFieldErrors } from './config-form';
+import { byId, el, fmt, pct, replace, when } from './dom';
+import { identityFields, readIdentity, showIdentityErrors } from './run-identity';
 
 const tokenInput = byId<HTMLInputElement>('token');
 const tokenState = byId('token-state');
@@ -36,7 +41,8 @@ function showSessionState(message?: string): void {
       ? `Signed in until ${signedInUntil.toLocaleString()}.`
       : 'Not signed in: the API token is needed to see runs and to start searches.');
   tokenState.classList.toggle('error', message !== undefined);
-  tokenInput.value = '';
+  // The token field is cleared by its own submit, never here: a session check that answers while
+  // the user is typing must not wipe what they typed.
   signOutButton.hidden = signedInUntil === null;
   signOutEverywhere.hidden = signedInUntil === null;
 }
@@ -50,7 +56,7 @@ async function refreshSession(message?: string): Promise<void> {
   if (check !== sessionChecks) return;
   signedInUntil = until;
   showSessionState(message);
-  extra = [];
+  pages = 1;
   await loadRuns();
 }
 
@@ -82,93 +88,315 @@ signOutEverywhere.addEventListener('click', async () => {
   }
 });
 
-let next: string | null = null;
-let extra: Run[] = [];
+// ------------------------------------------------------------------------------------------------
+// The runs table: filtered by the server (text, tag, status), sorted here (over the rows loaded),
+// with row checkboxes for the compare page.
 
-function runRow(run: Run): HTMLTableRowElement {
+type SortKey =
+  | 'name'
+  | 'status'
+  | 'generation'
+  | 'population'
+  | 'seed'
+  | 'fitness'
+  | 'testAccuracy'
+  | 'created';
+
+interface Column {
+  label: string;
+  title?: string;
+  sort?: SortKey;
+  /** Hidden at phone width (the table scrolls sideways for the rest). */
+  wide?: boolean;
+}
+
+const COLUMNS: readonly Column[] = [
+  { label: '', title: 'Tick runs to compare' },
+  { label: 'Name', sort: 'name' },
+  { label: 'Tags', wide: true },
+  { label: 'Status', sort: 'status' },
+  { label: 'Generation', sort: 'generation', title: 'generations finished / budget' },
+  {
+    label: 'Best test acc.',
+    sort: 'testAccuracy',
+    title:
+      'model: best published model, ensemble accuracy on the 10,000 test images; check: the champion’s latest re-check, on a fixed 1,000 test images',
+  },
+  { label: 'Best fitness', sort: 'fitness', title: 'best mean fitness, on training batches' },
+  { label: 'Pop.', sort: 'population', title: 'population', wide: true },
+  { label: 'Seed', sort: 'seed', wide: true },
+  { label: 'Config', title: 'shared weights, training shards, champion re-check interval', wide: true },
+  { label: 'Created', sort: 'created', wide: true },
+];
+
+/** Rows loaded so far (first page, then "More"), newest first as the server sends them. */
+let loaded: RunListEntry[] = [];
+let next: string | null = null;
+/** How many pages "More" has added (kept across refreshes). */
+let pages = 1;
+let sort: { key: SortKey; dir: 1 | -1 } = { key: 'created', dir: -1 };
+const selected = new Set<string>();
+/** Counts list requests: only the latest one's answer is shown. */
+let listRequests = 0;
+
+const filterForm = byId<HTMLFormElement>('runs-filter');
+const filterText = byId<HTMLInputElement>('filter-text');
+const filterTag = byId<HTMLInputElement>('filter-tag');
+const filterStatus = byId<HTMLSelectElement>('filter-status');
+const compareButton = byId<HTMLButtonElement>('compare');
+const runsTable = byId<HTMLTableElement>('runs');
+
+/** Test accuracy shown for a run, and what it was measured on. */
+function testAccuracy(r: RunListEntry): { value: number | null; source: 'model' | 'check' | null } {
+  if (r.stats.bestModelTestAccuracy !== null)
+    return { value: r.stats.bestModelTestAccuracy, source: 'model' };
+  if (r.stats.latestCheckTestAccuracy !== null)
+    return { value: r.stats.latestCheckTestAccuracy, source: 'check' };
+  return { value: null, source: null };
+}
+
+function sortValue(r: RunListEntry, key: SortKey): number | string | null {
+  switch (key) {
+    case 'name':
+      return (r.name || r.id).toLowerCase();
+    case 'status':
+      return r.status;
+    case 'generation':
+      return r.generation;
+    case 'population':
+      return r.config.population;
+    case 'seed':
+      return r.config.seed;
+    case 'fitness':
+      return r.bestFitness;
+    case 'testAccuracy':
+      return testAccuracy(r).value;
+    case 'created':
+      return r.timings.createdAt;
+  }
+}
+
+/** Sorted copy; runs without a value go last whichever the direction. */
+function sorted(rows: RunListEntry[]): RunListEntry[] {
+  const { key, dir } = sort;
+  return [...rows].sort((a, b) => {
+    const x = sortValue(a, key);
+    const y = sortValue(b, key);
+    if (x === null || y === null) return x === y ? 0 : x === null ? 1 : -1;
+    return (x < y ? -1 : x > y ? 1 : 0) * dir;
+  });
+}
+
+/** "Nov 27, 20:50": the date and time a run was created, compactly. */
+function shortDate(iso: string): string {
+  const d = new Date(iso);
+  return `${d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })}, ${d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' })}`;
+}
+
+function configSummary(r: RunListEntry): string {
+  const c = r.config as Record<string, unknown>;
+  const parts = [`${r.config.weights.length} w`, `${c.trainShards ?? '–'} shards`];
+  if (typeof c.recheckEvery === 'number') parts.push(c.recheckEvery ? `check ${c.recheckEvery}` : 'no check');
+  return parts.join(', ');
+}
+
+function header(): HTMLTableRowElement {
+  return el(
+    'tr',
+    {},
+    ...COLUMNS.map((col) => {
+      const attrs = { title: col.title, class: col.wide ? 'wide' : undefined, scope: 'col' };
+      if (!col.sort) return el('th', attrs, col.label);
+      const active = sort.key === col.sort;
+      const button = el(
+        'button',
+        { type: 'button', class: 'sort', 'data-sort': col.sort },
+        col.label,
+        active ? (sort.dir === 1 ? ' ▲' : ' ▼') : '',
+      );
+      button.addEventListener('click', () => {
+        sort = { key: col.sort!, dir: active ? (sort.dir === 1 ? -1 : 1) : col.sort === 'name' ? 1 : -1 };
+        render();
+      });
+      return el(
+        'th',
+        { ...attrs, 'aria-sort': active ? (sort.dir === 1 ? 'ascending' : 'descending') : 'none' },
+        button,
+      );
+    }),
+  );
+}
+
+function runRow(run: RunListEntry): HTMLTableRowElement {
+  const box = el('input', {
+    type: 'checkbox',
+    'aria-label': `Select ${run.name || run.id.slice(0, 8)} to compare`,
+    checked: selected.has(run.id),
+    'data-select': run.id,
+  });
+  box.addEventListener('change', () => {
+    if (box.checked) selected.add(run.id);
+    else selected.delete(run.id);
+    updateCompare();
+  });
+  const tags = run.tags.map((t) => {
+    const chip = el('button', { type: 'button', class: 'tag', title: `Only runs tagged ${t}` }, t);
+    chip.addEventListener('click', () => {
+      filterTag.value = t;
+      refilter();
+    });
+    return chip;
+  });
+  const acc = testAccuracy(run);
   return el(
     'tr',
     { 'data-run': run.id },
-    el('td', {}, el('a', { href: `/runs/${run.id}`, class: 'mono' }, run.id.slice(0, 8))),
+    el('td', {}, box),
+    el(
+      'td',
+      { class: 'name' },
+      el('a', { href: `/runs/${run.id}` }, run.name || 'Unnamed'),
+      el('span', { class: 'mono muted small id' }, ` ${run.id.slice(0, 8)}`),
+    ),
+    el('td', { class: 'tags wide' }, ...tags),
     el('td', {}, el('span', { class: `status ${run.status}` }, run.status)),
-    el('td', {}, `${run.generation} / ${run.generations}`),
+    el('td', { 'data-col': 'generation' }, `${run.generation} / ${run.generations}`),
+    el(
+      'td',
+      { 'data-col': 'test-accuracy', 'data-source': acc.source ?? '' },
+      pct(acc.value),
+      acc.source ? el('small', { class: 'muted' }, ` ${acc.source}`) : '',
+    ),
     el('td', {}, fmt(run.bestFitness)),
-    el('td', {}, pct(mean(run.champion?.accuracy))),
-    el('td', { class: 'small' }, when(run.timings.startedAt ?? run.timings.createdAt)),
+    el('td', { class: 'wide' }, run.config.population),
+    el('td', { class: 'wide mono' }, run.config.seed),
+    el('td', { class: 'wide small' }, configSummary(run)),
+    el('td', { class: 'small wide', title: when(run.timings.createdAt) }, shortDate(run.timings.createdAt)),
   );
+}
+
+function message(text: string, className = 'muted', id?: string): HTMLTableRowElement {
+  return el('tr', {}, el('td', { colspan: COLUMNS.length, class: className, id }, text));
+}
+
+function render(): void {
+  replace(runsTable.tHead!, header());
+  const rows = sorted(loaded);
+  if (rows.length === 0) {
+    const filtered = filterText.value.trim() || filterTag.value.trim() || filterStatus.value;
+    replace(runsBody, message(filtered ? 'No run matches these filters.' : 'No runs yet: start one below.'));
+  } else {
+    replace(runsBody, ...rows.map(runRow));
+  }
+  updateCompare();
+}
+
+function updateCompare(): void {
+  const n = selected.size;
+  compareButton.disabled = n < 2;
+  compareButton.textContent = n ? `Compare ${n} run${n === 1 ? '' : 's'}` : 'Compare';
+}
+
+compareButton.addEventListener('click', () => {
+  if (selected.size < 2) return;
+  location.assign(`/compare?runs=${[...selected].join(',')}`);
+});
+
+/** The filters as the list endpoint's query (limit: its documented maximum, 100). */
+function listQuery(): URLSearchParams {
+  const q = new URLSearchParams({ limit: '100' });
+  const text = filterText.value.trim();
+  const tag = filterTag.value.trim().toLowerCase();
+  if (text) q.set('q', text);
+  if (tag) q.set('tag', tag);
+  if (filterStatus.value) q.set('status', filterStatus.value);
+  return q;
 }
 
 let timer: ReturnType<typeof setTimeout> | undefined;
 
 async function loadRuns(): Promise<void> {
   clearTimeout(timer);
-  let active = false;
+  const request = ++listRequests;
   if (!signedInUntil) {
     // The list is the owner's: nothing to ask the server for without a session.
     moreButton.hidden = true;
-    replace(
-      runsBody,
-      el(
-        'tr',
-        {},
-        el(
-          'td',
-          { colspan: 6, class: 'muted', id: 'runs-need-token' },
-          'Enter the API token above to see the runs.',
-        ),
-      ),
-    );
+    loaded = [];
+    replace(runsTable.tHead!, header());
+    replace(runsBody, message('Enter the API token above to see the runs.', 'muted', 'runs-need-token'));
     byId('runs-updated').textContent = '';
     return;
   }
+  let active = false;
   try {
-    const page = await requestJson<{ runs: Run[]; next: string | null }>('/api/runs?limit=20');
-    const rows = [...page.runs, ...extra.filter((r) => !page.runs.some((p) => p.id === r.id))];
-    if (extra.length === 0) next = page.next;
-    moreButton.hidden = next === null;
-    if (rows.length === 0) {
-      replace(
-        runsBody,
-        el('tr', {}, el('td', { colspan: 6, class: 'muted' }, 'No runs yet: start one below.')),
-      );
-    } else {
-      replace(runsBody, ...rows.map(runRow));
+    // The first page, then as many more as "More" has asked for (refreshes keep them).
+    let page = await listRuns(listQuery());
+    const rows = [...page.runs];
+    for (let i = 1; i < pages && page.next; i++) {
+      const url = new URL(page.next);
+      page = await listRuns(url.search.slice(1));
+      rows.push(...page.runs);
     }
+    if (request !== listRequests) return;
+    loaded = rows;
+    next = page.next;
+    moreButton.hidden = next === null;
+    render();
     active = rows.some((r) => !TERMINAL.has(r.status));
-    byId('runs-updated').textContent = `updated ${new Date().toLocaleTimeString()}`;
+    byId('runs-updated').textContent =
+      `${rows.length} run${rows.length === 1 ? '' : 's'}, updated ${new Date().toLocaleTimeString()}`;
   } catch (e) {
+    if (request !== listRequests) return;
     if (e instanceof HttpError && e.status === 401) {
       // The session ended (expired, signed out or ended elsewhere).
       signedInUntil = null;
       showSessionState();
       return loadRuns();
     }
-    replace(
-      runsBody,
-      el('tr', {}, el('td', { colspan: 6, class: 'error' }, `Could not list runs: ${(e as Error).message}`)),
-    );
+    replace(runsBody, message(`Could not list runs: ${(e as Error).message}`, 'error'));
   }
   timer = setTimeout(loadRuns, active ? 3000 : 15000);
 }
 
-moreButton.addEventListener('click', async () => {
+moreButton.addEventListener('click', () => {
   if (!next) return;
-  const url = new URL(next);
-  const page = await requestJson<{ runs: Run[]; next: string | null }>(url.pathname + url.search);
-  extra = [...extra, ...page.runs];
-  next = page.next;
-  await loadRuns();
+  pages++;
+  void loadRuns();
 });
 
+const refilter = () => {
+  pages = 1;
+  void loadRuns();
+};
+filterText.addEventListener('input', refilter);
+filterTag.addEventListener('input', refilter);
+filterStatus.addEventListener('change', refilter);
+filterForm.addEventListener('submit', (e) => e.preventDefault());
+filterForm.addEventListener('reset', (e) => {
+  e.preventDefault();
+  filterText.value = '';
+  filterTag.value = '';
+  filterStatus.value = '';
+  refilter();
+});
+
+// ------------------------------------------------------------------------------------------------
+// Starting a search
+
+const identityBox = identityFields('start');
+byId('start-identity').append(identityBox);
 const form = byId<HTMLFormElement>('start-form');
 renderFields(fields, {});
 form.addEventListener('reset', (e) => {
   e.preventDefault();
   renderFields(fields, {});
+  replace(identityBox, ...identityFields('start').childNodes);
 });
 form.addEventListener('submit', async (e) => {
   e.preventDefault();
   startError.hidden = true;
+  clearFieldErrors(fields);
+  showIdentityErrors(identityBox, null);
   if (!signedInUntil) {
     startError.textContent = 'Not started: sign in with the API token above first.';
     startError.hidden = false;
@@ -177,11 +405,19 @@ form.addEventListener('submit', async (e) => {
   startSubmit.disabled = true;
   try {
     const config = readFields(fields);
-    const run = await requestJson<Run>('/api/runs', { method: 'POST', body: config });
+    const run = await requestJson<Run>('/api/runs', {
+      method: 'POST',
+      body: { ...config, ...readIdentity(identityBox) },
+    });
     location.assign(`/runs/${run.id}`);
   } catch (err) {
-    startError.textContent =
-      err instanceof HttpError ? `Not started: ${err.message}` : `Not started: ${(err as Error).message}`;
+    // An error naming a field is shown beside it too.
+    const marked =
+      err instanceof HttpError && err.code === 'invalid_identity'
+        ? showIdentityErrors(identityBox, err)
+        : showFieldErrors(fields, err);
+    const text = err instanceof HttpError || err instanceof Error ? err.message : String(err);
+    startError.textContent = `Not started: ${text}${marked.length ? ' (see the marked field)' : ''}`;
     startError.hidden = false;
     startSubmit.disabled = false;
   }

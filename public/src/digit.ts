@@ -98,9 +98,10 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
     width: 16,
     height: 16,
     class: 'preview',
+    id: 'digit-preview',
     title: 'what the network sees (16×16)',
   });
-  const clear = el('button', { type: 'button', class: 'secondary' }, 'Clear');
+  const clear = el('button', { type: 'button', class: 'secondary', id: 'digit-clear' }, 'Clear');
   const state = el('p', { class: 'muted small', id: 'digit-state' }, 'Loading the model…');
   const bars = el('ol', { class: 'probs', id: 'digit-probs', start: 0 });
   const vote = el('p', { class: 'vote', id: 'digit-vote' });
@@ -179,8 +180,12 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
     pctx.putImageData(img, 0, 0);
   };
 
+  /** Counts drawings: a prediction still running when Clear is pressed must not show its result. */
+  let drawingId = 0;
   const predict = async () => {
+    const id = ++drawingId;
     await ready;
+    if (id !== drawingId) return;
     pixels = canvasToMnist(canvas);
     if (!pixels || !session || !ort) return;
     const x = preprocessImage(pixels);
@@ -195,6 +200,7 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
       probs.push(out.probabilities.data as Float32Array);
       labels.push(out.label.data as BigInt64Array);
     }
+    if (id !== drawingId) return;
     const result = combineEnsemble(probs, labels, 1, CLASSES);
     const winner = result.labels[0];
     const agree = labels.filter((l) => Number(l[0]) === winner).length;
@@ -252,10 +258,14 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
   canvas.addEventListener('pointerup', end);
   canvas.addEventListener('pointercancel', end);
   clear.addEventListener('click', () => {
+    drawingId++;
     blank();
     bars.replaceChildren();
     vote.textContent = '';
     server.textContent = '';
+    // The preview and the prediction go too: nothing of the old drawing stays on screen.
+    preview.getContext('2d')!.clearRect(0, 0, preview.width, preview.height);
+    if (session) state.textContent = 'Model ready: draw a digit.';
     pixels = null;
     if (serverButton) serverButton.disabled = true;
   });

@@ -86,3 +86,48 @@ export function when(iso: string | null | undefined): string {
   const d = new Date(iso);
   return Number.isNaN(d.getTime()) ? '–' : d.toLocaleString();
 }
+
+/**
+ * A small "i" that explains a term: its `title` shows on hover, and a click or tap (phones have no
+ * hover) toggles the same text in a popover beside it.
+ */
+export function info(text: string, id?: string): HTMLElement {
+  const note = el('span', { class: 'info-text', role: 'tooltip', hidden: true }, text);
+  const button = el(
+    'button',
+    { type: 'button', class: 'info', title: text, 'aria-label': 'what is this?', 'data-info': id },
+    'i',
+  );
+  button.addEventListener('click', () => {
+    note.hidden = !note.hidden;
+  });
+  return el('span', { class: 'info-wrap' }, button, note);
+}
+
+/**
+ * Asks before an action that cannot be undone, in a modal `<dialog>` (not `window.confirm`, which
+ * blocks the page and cannot be styled): resolves true only on the confirm button.
+ */
+export function confirmAction(message: string, confirmLabel: string): Promise<boolean> {
+  const dialog = el('dialog', { class: 'confirm', id: 'confirm-dialog', 'aria-label': confirmLabel });
+  const yes = el('button', { type: 'button', class: 'danger', id: 'confirm-yes' }, confirmLabel);
+  const no = el('button', { type: 'button', class: 'secondary', id: 'confirm-no' }, 'Keep it');
+  append(dialog, el('p', {}, message), el('div', { class: 'row wrap' }, yes, no));
+  document.body.append(dialog);
+  return new Promise((resolve) => {
+    const done = (answer: boolean) => {
+      dialog.close();
+      dialog.remove();
+      resolve(answer);
+    };
+    yes.addEventListener('click', () => done(true));
+    no.addEventListener('click', () => done(false));
+    // Escape closes the dialog: the same as "keep it".
+    dialog.addEventListener('cancel', (e) => {
+      e.preventDefault();
+      done(false);
+    });
+    dialog.showModal();
+    no.focus();
+  });
+}

@@ -4,6 +4,7 @@
  * controls (cancel, fork, publish, share links), which go with the same cookie; a link holder's
  * page reads the run's routes under the token, `/s/{token}/api/run`, and has no write controls at all.
  */
+import { estimateRemaining, formatRange, formatSeconds } from '../../src/wann/eta';
 import type { GenerationRecord } from '../../src/wann/record';
 import {
   download,
@@ -16,10 +17,18 @@ import {
   requestJson,
   TERMINAL,
 } from './api';
-import { SearchCharts, signatureChart } from './charts';
-import { type ConfigValues, changedFields, readFields, renderFields } from './config-form';
-import { byId, duration, el, fmt, mean, pct, replace, when } from './dom';
+import { FITNESS_EXPLAINED, SearchCharts, signatureChart } from './charts';
+import {
+  type ConfigValues,
+  changedFields,
+  clearFieldErrors,
+  readFields,
+  renderFields,
+  showFieldErrors,
+} from './config-form';
+import { byId, confirmAction, duration, el, fmt, info, mean, pct, replace, when } from './dom';
 import { renderNetwork } from './network';
+import { mountRunIdentity } from './run-identity';
 
 interface Mode {
   kind: 'owner' | 'share';
@@ -36,14 +45,62 @@ function detectMode(): Mode | null {
   return null;
 }
 
+/** Progress of training per-connection weights from a shared-weight version (contract (2)). */
+interface Training {
+  status: 'queued' | 'running' | 'done' | 'failed';
+  step: number;
+  steps: number;
+  loss: number | null;
+  version: number | null;
+  error: string | null;
+}
+
+/**
+ * A published version as this page reads it: the trained-weights fields are absent on servers and
+ * rows from before they existed (then the version has shared weights and no training).
+ */
+type Model = ModelVersion & {
+  variant?: 'shared' | 'trained';
+  trainedFrom?: number | null;
+  training?: Training | null;
+};
+
+/** A generation row: those stored before the champion re-check have no `testAccuracy`. */
+type Row = Omit<GenerationRecord, 'testAccuracy'> & { testAccuracy?: number | null };
+
 const mode = detectMode();
 const owner = mode?.kind === 'owner';
 let run: Run | null = null;
-const rows: GenerationRecord[] = [];
+const rows: Row[] = [];
 let charts: SearchCharts | null = null;
 let shownChampionGen = -1;
 let championTimer: ReturnType<typeof setTimeout> | undefined;
-let models: ModelVersion[] | null = null;
+let models: Model[] | null = null;
+
+/** What the page's terms mean (info popovers and titles). */
+const EXPLAIN: Record<string, string> = {
+  fitness: `${FITNESS_EXPLAINED} "champion" is the run's champion, at its fitness on its own generation's batch; the other lines are this generation's population.`,
+  accuracy:
+    "Pink line: the best genome of each generation, its accuracy on that generation's 1,000 training images (mean over the shared weights). Black points: the champion's test accuracy, by majority vote of the shared weights, on a fixed subset of 1,000 test images, measured at each champion re-check (every few generations; none when re-checks are off).",
+  size: 'Enabled connections and hidden nodes (the bias, 256 inputs and 10 outputs are not counted), averaged over the population of each generation.',
+  speed:
+    'Wall time of each generation. Evaluating a genome costs one update per connection, image and shared weight, so generations slow down as the networks grow: the ETA fits this growth.',
+  models:
+    'Each version is a champion evaluated on all 10,000 test images: at each shared weight (their mean), as an ensemble (majority vote of the weights), and at one weight tuned on training data. "Trained weights" versions give every connection its own weight, trained by gradient descent from a shared-weight version.',
+  signature:
+    'A weight-agnostic network keeps its accuracy whatever single weight all its connections share. Filled markers: the weights tested (nothing is measured between them); ring: the weight tuned on training data; dashed: the ensemble of all weights; dotted: trained per-connection weights.',
+  objectives:
+    'Each genome has three objectives: its mean fitness over the shared weights, its best fitness at any one weight, and 1 / its connections (smaller is better). Each generation ranks the population (NSGA-II) on [mean, 1/connections], or on [mean, max] with probability 1 − probConnectionObjective.',
+  eta: 'Fitted to the generations so far: time per generation grows with the mean connections, and connections grow with the generations; the range covers slower and faster growth and the spread of the timings (src/wann/eta.ts). The Seconds per generation chart shows the data.',
+  championFitness:
+    "The champion's fitness on its own generation's 1,000 training images (mean log-likelihood of the correct digit, averaged over the shared weights; 0 is perfect, −2.30 is guessing).",
+  batchAccuracy:
+    "The champion's accuracy on its own generation's 1,000 training images, averaged over the shared weights: a training figure, optimistic. Test accuracy is below.",
+  testAccuracy:
+    "The champion's accuracy by majority vote of the shared weights on a fixed subset of 1,000 test images, at its latest re-check. Published models report all 10,000 test images.",
+  chosenBy:
+    'How the current champion was picked: by its fitness on a single training batch (the best ever seen), or by winning a re-check, where the best recent genome and the champion are evaluated on several more training batches.',
+};
 
 function fatal(message: string): void {
   const p = byId('fatal');
@@ -78,11 +135,37 @@ function local(url: string): string {
 // ------------------------------------------------------------------------------------------------
 // Summary
 
-function eta(): number | null {
-  if (run?.status !== 'running' || rows.length === 0) return null;
-  const recent = rows.slice(-10);
-  const perGen = recent.reduce((s, r) => s + r.durationMs, 0) / recent.length;
-  return perGen * Math.max(0, run.generations - run.generation);
+/** The time left as a range ("1 h 40 m – 2 h 10 m"), fitted to the generations so far. */
+function eta(): { text: string; title: string } {
+  if (!run) return { text: '–', title: '' };
+  if (TERMINAL.has(run.status)) return { text: 'done', title: '' };
+  if (run.status !== 'running') return { text: '–', title: '' };
+  const range = estimateRemaining(rows, run.generations);
+  if (!range) return { text: 'after the first generation', title: '' };
+  return { text: formatRange(range), title: `likely ${formatSeconds(range.midS)}` };
+}
+
+/** The latest measured test accuracy of the champion, with its generation. */
+function latestTest(): { gen: number; value: number } | null {
+  for (let i = rows.length - 1; i >= 0; i--) {
+    const value = rows[i].testAccuracy;
+    if (typeof value === 'number') return { gen: rows[i].gen, value };
+  }
+  return null;
+}
+
+function chosenByText(): string {
+  // The latest generation's record says how its champion was chosen (older run resources may not).
+  const latest = rows.length ? rows[rows.length - 1].champion : null;
+  const champion = (latest ?? run?.champion) as
+    | (Run['champion'] & { chosenBy?: string; recheckedFitness?: number | null })
+    | null;
+  if (!champion) return '–';
+  const batches = Number(run?.config.recheckBatches ?? 0);
+  if (champion.chosenBy === 'recheck') {
+    return `re-check${batches ? ` on ${batches} batches` : ''}${champion.recheckedFitness != null ? `, fitness ${fmt(champion.recheckedFitness)}` : ''}`;
+  }
+  return `best single batch${champion.recheckedFitness != null ? ` (re-checked: ${fmt(champion.recheckedFitness)})` : ''}`;
 }
 
 /** While running, elapsed time counts from the start to now (the API's figure is from its last update). */
@@ -102,30 +185,89 @@ function renderSummary(): void {
   const done = Math.min(1, run.generation / Math.max(1, run.generations));
   byId('progress-bar').style.width = `${(done * 100).toFixed(1)}%`;
   const champion = run.champion;
-  const facts: [string, string][] = [
-    ['Generation', `${run.generation} / ${run.generations}`],
-    ['ETA', run.status === 'running' ? duration(eta()) : TERMINAL.has(run.status) ? 'done' : '–'],
-    ['Elapsed', duration(elapsed())],
-    ['Best fitness', fmt(run.bestFitness)],
-    ['Champion accuracy', pct(mean(champion?.accuracy))],
-    ['Champion connections', champion ? String(champion.connections) : '–'],
-    ['Seed', String(run.config.seed)],
-    ['Started', when(run.timings.startedAt ?? run.timings.createdAt)],
+  const left = eta();
+  const test = latestTest();
+  const published = (models ?? []).reduce<Model | null>(
+    (a, m) => (!a || m.ensembleTestAccuracy > a.ensembleTestAccuracy ? m : a),
+    null,
+  );
+  const last = rows.length ? rows[rows.length - 1] : null;
+  // [key (data-fact), label, value, explanation key]
+  const facts: [string, string, string, string?][] = [
+    ['Generation', 'Generation', `${run.generation} / ${run.generations}`],
+    ['ETA', 'Time left (ETA)', left.text, 'eta'],
+    ['Elapsed', 'Elapsed', duration(elapsed())],
+    ['Champion fitness', 'Champion fitness (training batch)', fmt(run.bestFitness), 'championFitness'],
+    [
+      'Champion batch accuracy',
+      'Champion accuracy (training batch)',
+      pct(mean(champion?.accuracy)),
+      'batchAccuracy',
+    ],
+    [
+      'Champion test accuracy',
+      'Champion test accuracy (1,000 test images)',
+      test ? `${pct(test.value)} at gen ${test.gen}` : '–',
+      'testAccuracy',
+    ],
+    [
+      'Best published test accuracy',
+      'Best model, ensemble (10,000 test images)',
+      published ? `${pct(published.ensembleTestAccuracy)} (v${published.version})` : '–',
+      'models',
+    ],
+    ['Champion chosen by', 'Champion chosen by', chosenByText(), 'chosenBy'],
+    ['Champion connections', 'Champion connections', champion ? String(champion.connections) : '–'],
+    [
+      'Objectives',
+      'Objectives (latest generation)',
+      last ? last.objectives.replace('+', ' + ') : '–',
+      'objectives',
+    ],
+    ['Seed', 'Seed', String(run.config.seed)],
+    ['Started', 'Started', when(run.timings.startedAt ?? run.timings.createdAt)],
   ];
-  replace(byId('facts'), ...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-fact': k }, v)]));
+  const list = byId('facts');
+  const shown = [...list.querySelectorAll<HTMLElement>('dd[data-fact]')];
+  if (shown.length === facts.length && shown.every((dd, i) => dd.dataset.fact === facts[i][0])) {
+    // Only the values change: an open explanation stays open while generations arrive.
+    shown.forEach((dd, i) => {
+      dd.textContent = facts[i][2];
+      if (facts[i][0] === 'ETA') dd.title = left.title;
+    });
+  } else {
+    replace(
+      list,
+      ...facts.flatMap(([key, label, value, explain]) => [
+        el('dt', {}, label, explain ? info(EXPLAIN[explain], key) : null),
+        el('dd', { 'data-fact': key, title: key === 'ETA' ? left.title : null }, value),
+      ]),
+    );
+  }
   const error = byId('run-error');
   error.hidden = !run.error;
   error.textContent = run.error ? `Error: ${run.error}` : '';
   renderOwnerActions();
 }
 
+/** Whether the owner's actions were last drawn for a finished run (null: not drawn yet). */
+let actionsFinished: boolean | null = null;
+
 function renderOwnerActions(): void {
   if (!owner || !run) return;
+  // Drawn again only when the run finishes, not on every generation (a click may be under way).
+  if (actionsFinished === TERMINAL.has(run.status)) return;
+  actionsFinished = TERMINAL.has(run.status);
   const box = byId('owner-actions');
   const children: HTMLElement[] = [el('a', { href: '/', class: 'button secondary' }, '← All runs')];
   if (!TERMINAL.has(run.status)) {
     const cancel = el('button', { type: 'button', class: 'danger', id: 'cancel' }, 'Cancel run');
     cancel.addEventListener('click', async () => {
+      const sure = await confirmAction(
+        `Cancel run ${run!.id.slice(0, 8)} at generation ${run!.generation} of ${run!.generations}? It stops for good; its generations, champion and models stay, and you can fork it later.`,
+        'Cancel the run',
+      );
+      if (!sure) return;
       cancel.disabled = true;
       try {
         run = await requestJson<Run>(`${mode!.api}/cancel`, { method: 'POST' });
@@ -146,7 +288,7 @@ function renderOwnerActions(): void {
 async function loadGenerations(): Promise<void> {
   let url: string | null = `${mode!.api}/generations?limit=5000`;
   while (url) {
-    const page: { generations: GenerationRecord[]; next: string | null } = await requestJson(url);
+    const page: { generations: Row[]; next: string | null } = await requestJson(url);
     for (const g of page.generations) if (!rows.length || g.gen > rows[rows.length - 1].gen) rows.push(g);
     url = page.next ? local(page.next) : null;
   }
@@ -159,16 +301,23 @@ function follow(): void {
   const live = byId('live');
   live.textContent = '● live';
   source.addEventListener('generation', (e) => {
-    const record: GenerationRecord = JSON.parse((e as MessageEvent<string>).data);
+    const record: Row = JSON.parse((e as MessageEvent<string>).data);
     if (rows.length && record.gen <= rows[rows.length - 1].gen) return;
     rows.push(record);
     charts?.update(rows);
     if (run) {
+      const hadChampion = run.champion !== null;
       run.generation = record.gen + 1;
       run.bestFitness = record.bestEverFitness;
       if (record.champion) run.champion = record.champion;
       renderSummary();
       scheduleChampion();
+      // The first champion: the publish button and the champion download appear now.
+      if (!hadChampion && run.champion && models) {
+        renderModels();
+        renderDownloads();
+      }
+      pollModelsIfDue();
     }
   });
   source.addEventListener('status', (e) => {
@@ -183,8 +332,8 @@ function follow(): void {
     if (TERMINAL.has(snap.status)) {
       source.close();
       live.textContent = '';
-      // Final numbers (elapsed time, models published at the end) from the API.
-      setTimeout(() => void refreshRun(true), 800);
+      // Final numbers (elapsed time, the model published at the end, before 'completed') from the API.
+      void refreshRun(true);
     }
   });
   source.addEventListener('error', () => {
@@ -241,10 +390,55 @@ async function loadChampion(): Promise<void> {
 // ------------------------------------------------------------------------------------------------
 // Published models, signature plot, draw-a-digit
 
+/**
+ * The event stream has no event for a published version (publishing is a queued task), so while a
+ * publication is due (`publishEvery`) the models are read again on `generation` events, at most
+ * once every `MODEL_POLL_MS`; while weights are being trained, every `MODEL_POLL_MS` until done.
+ */
+const MODEL_POLL_MS = 2000;
+let lastModelPoll = 0;
+let modelPoll: Promise<void> | null = null;
+let trainingTimer: ReturnType<typeof setTimeout> | undefined;
+
+/**
+ * The latest `publishEvery` multiple whose publication has been seen (or given up on); at load,
+ * the one reached so far (the models read at load show it).
+ */
+let publicationSeen = Number.POSITIVE_INFINITY;
+let publicationTries = 0;
+/** Reads of the models for one due publication before giving up until the next one is due. */
+const MAX_PUBLICATION_POLLS = 15;
+
+function pollModelsIfDue(): void {
+  const every = Number(run?.config.publishEvery ?? 0);
+  if (!run || !(every > 0) || !run.champion || !models) return;
+  const due = Math.floor(run.generation / every) * every;
+  if (due <= publicationSeen || modelPoll || Date.now() - lastModelPoll < MODEL_POLL_MS) return;
+  lastModelPoll = Date.now();
+  const before = models.length;
+  modelPoll = loadModels().finally(() => {
+    modelPoll = null;
+    if ((models?.length ?? 0) > before || ++publicationTries >= MAX_PUBLICATION_POLLS) {
+      publicationSeen = due;
+      publicationTries = 0;
+    }
+  });
+}
+
+function trainingActive(): boolean {
+  return (models ?? []).some((m) => m.training?.status === 'queued' || m.training?.status === 'running');
+}
+
+function followTraining(): void {
+  clearTimeout(trainingTimer);
+  if (!trainingActive()) return;
+  trainingTimer = setTimeout(() => void loadModels(), MODEL_POLL_MS);
+}
+
 async function loadModels(): Promise<void> {
   const body = byId('models-body');
   try {
-    models = (await requestJson<{ models: ModelVersion[] }>(`${mode!.api}/models`)).models;
+    models = (await requestJson<{ models: Model[] }>(`${mode!.api}/models`)).models;
   } catch (e) {
     models = null;
     replace(body, el('p', { class: 'muted' }, `Published models are not available: ${(e as Error).message}`));
@@ -253,7 +447,61 @@ async function loadModels(): Promise<void> {
   }
   renderModels();
   renderDownloads();
+  renderSummary();
+  followTraining();
   await renderDigit();
+}
+
+function variantText(m: Model): string {
+  if (m.variant === 'trained') return `trained${m.trainedFrom ? ` (from v${m.trainedFrom})` : ''}`;
+  return 'shared';
+}
+
+function trainingCell(m: Model): HTMLElement {
+  const cell = el('td', { 'data-training': m.training?.status ?? 'none' });
+  const t = m.training;
+  if (t) {
+    const text =
+      t.status === 'done'
+        ? `done → v${t.version ?? '?'}`
+        : t.status === 'failed'
+          ? `failed${t.error ? `: ${t.error}` : ''}`
+          : `${t.status} ${t.step} / ${t.steps}${t.loss != null ? `, loss ${fmt(t.loss)}` : ''}`;
+    cell.append(el('span', { class: 'small' }, text));
+    if (t.status === 'queued' || t.status === 'running') {
+      const fill = el('span', { class: 'fill' });
+      fill.style.width = `${((100 * t.step) / Math.max(1, t.steps)).toFixed(0)}%`;
+      cell.append(el('span', { class: 'mini-progress' }, fill));
+    }
+  }
+  const canTrain = owner && m.variant !== 'trained' && (!t || t.status === 'failed');
+  // Only where the server has the training route (its models carry the `training` field).
+  if (canTrain && 'training' in m) {
+    const train = el(
+      'button',
+      { type: 'button', class: 'secondary small', 'data-train': m.version },
+      t?.status === 'failed' ? 'Train again' : 'Train weights',
+    );
+    train.title =
+      'Train a weight for every connection of this network (gradient descent on the training set); the result is published as a new version.';
+    train.addEventListener('click', async () => {
+      train.disabled = true;
+      try {
+        const updated = await requestJson<Model>(`${mode!.api}/models/${m.version}/train`, {
+          method: 'POST',
+          body: {},
+        });
+        models = (models ?? []).map((x) => (x.version === updated.version ? updated : x));
+        renderModels();
+        followTraining();
+      } catch (e) {
+        train.disabled = false;
+        fatal(`Training not started: ${(e as Error).message}`);
+      }
+    });
+    cell.append(' ', train);
+  }
+  return cell;
 }
 
 function renderModels(): void {
@@ -266,10 +514,16 @@ function renderModels(): void {
     );
   } else {
     const sorted = [...list].sort((a, b) => b.version - a.version);
+    const anyTraining = list.some((m) => 'training' in m || m.variant !== undefined);
     children.push(
       el(
+        'p',
+        { class: 'scroll-hint small muted', id: 'models-scroll-hint', hidden: true },
+        'The table scrolls sideways →',
+      ),
+      el(
         'div',
-        { class: 'table-wrap' },
+        { class: 'table-wrap scroll-cue', id: 'models-wrap' },
         el(
           'table',
           { id: 'model-table' },
@@ -280,15 +534,17 @@ function renderModels(): void {
               'tr',
               {},
               ...[
-                'Version',
-                'Generation',
-                'Mean test acc.',
-                'Ensemble',
-                'Best weight',
-                'Connections',
-                'Hidden',
-                '',
-              ].map((h) => el('th', {}, h)),
+                ['Version', ''],
+                ['Weights', 'shared weight (weight-agnostic) or trained per-connection weights'],
+                ['Gen.', 'generation of the champion published'],
+                ['Mean test acc.', 'mean over the shared weights, 10,000 test images'],
+                ['Ensemble', 'majority vote of the shared weights, 10,000 test images'],
+                ['Tuned weight', 'the weight tuned on training data → its test accuracy'],
+                ['Conns', 'enabled connections'],
+                ['Hidden', 'hidden nodes'],
+                ...(anyTraining ? [['Training', 'training per-connection weights from this version']] : []),
+                ['', ''],
+              ].map(([h, title]) => el('th', { title: title || null }, h)),
             ),
           ),
           el(
@@ -297,14 +553,20 @@ function renderModels(): void {
             ...sorted.map((m) =>
               el(
                 'tr',
-                {},
+                { 'data-version': m.version, 'data-variant': m.variant ?? 'shared' },
                 el('td', {}, `v${m.version}`),
+                el('td', {}, variantText(m)),
                 el('td', {}, m.generation),
                 el('td', {}, pct(m.meanTestAccuracy)),
                 el('td', {}, pct(m.ensembleTestAccuracy)),
-                el('td', {}, `${m.tunedWeight} → ${pct(m.tunedTestAccuracy)}`),
+                el(
+                  'td',
+                  {},
+                  m.variant === 'trained' ? '–' : `${m.tunedWeight} → ${pct(m.tunedTestAccuracy)}`,
+                ),
                 el('td', {}, m.connections),
                 el('td', {}, m.hiddenNodes),
+                anyTraining ? trainingCell(m) : null,
                 el(
                   'td',
                   {},
@@ -338,19 +600,28 @@ function renderModels(): void {
     children.push(el('div', { class: 'row wrap' }, publish));
   }
   replace(body, ...children);
+  showScrollHint();
   const figure = byId('signature-figure');
   figure.hidden = list.length === 0;
   if (list.length) signatureChart(byId('chart-signature'), list);
 }
 
+/** At phone width the table is wider than the screen: say so (the edge shadow shows it too). */
+function showScrollHint(): void {
+  const wrap = document.getElementById('models-wrap');
+  const hint = document.getElementById('models-scroll-hint');
+  if (wrap && hint) hint.hidden = wrap.scrollWidth <= wrap.clientWidth + 1;
+}
+window.addEventListener('resize', showScrollHint);
+
 let digitModel: number | null = null;
 
 async function renderDigit(): Promise<void> {
   const root = byId('digit-body');
-  const latest = (models ?? []).reduce<ModelVersion | null>(
-    (a, m) => (!a || m.version > a.version ? m : a),
-    null,
-  );
+  // The panel runs the model at each shared weight: the latest version that has them.
+  const latest = (models ?? [])
+    .filter((m) => m.weights.length > 0)
+    .reduce<Model | null>((a, m) => (!a || m.version > a.version ? m : a), null);
   if (!latest) {
     replace(
       root,
@@ -445,22 +716,30 @@ function renderConfig(): void {
   if (!owner) return;
   const fields = el('div', { class: 'fields' });
   const base = config as ConfigValues;
-  renderFields(fields, { ...base, generations: Math.max(run.generations, run.generation + 10) }, [
-    'population',
-  ]);
+  renderFields(
+    fields,
+    { ...base, generations: Math.max(run.generations, run.generation + 10) },
+    ['population'],
+    { estimate: false },
+  );
   const error = el('p', { class: 'error', hidden: true });
   const submit = el('button', { type: 'submit' }, 'Fork with these changes');
   const form = el('form', { id: 'fork-form' }, fields, error, el('div', { class: 'row wrap' }, submit));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     error.hidden = true;
+    clearFieldErrors(fields);
     submit.disabled = true;
     try {
       const edits = changedFields(readFields(fields), base);
       const fork = await requestJson<Run>(`${mode!.api}/fork`, { method: 'POST', body: edits });
       location.assign(`/runs/${fork.id}`);
     } catch (err) {
-      error.textContent = `Not forked: ${(err as Error).message}`;
+      // Errors that name a field are shown next to it; the line below says what happened.
+      const marked = showFieldErrors(fields, err);
+      error.textContent = marked.length
+        ? `Not forked: see the highlighted field${marked.length > 1 ? 's' : ''}.`
+        : `Not forked: ${(err as Error).message}`;
       error.hidden = false;
       submit.disabled = false;
     }
@@ -527,6 +806,11 @@ async function renderSharePanel(): Promise<void> {
             'Revoke',
           );
           revoke.addEventListener('click', async () => {
+            const sure = await confirmAction(
+              `Revoke this ${l.scope} link? Anyone who has it loses access at once, open pages included. It cannot be undone (you can create a new link).`,
+              'Revoke the link',
+            );
+            if (!sure) return;
             revoke.disabled = true;
             try {
               await request(`${mode!.api}/share/${l.id}`, { method: 'DELETE' });
@@ -629,9 +913,28 @@ async function main(): Promise<void> {
     modeBadge.textContent = `shared view${run.access ? `, until ${new Date(run.access.expiresAt).toLocaleDateString()}` : ''}`;
   }
   byId('crumb').textContent = run.id;
+  // Name, tags and notes (the owner edits them in place).
+  mountRunIdentity(byId('run-identity'), {
+    run,
+    api: mode.api,
+    owner,
+    onChange: (edited) =>
+      run && Object.assign(run, { name: edited.name, tags: edited.tags, notes: edited.notes }),
+  });
+  const every = Number(run.config.publishEvery ?? 0);
+  publicationSeen = every > 0 ? Math.floor(run.generation / every) * every : Number.POSITIVE_INFINITY;
   renderSummary();
   renderConfig();
-  charts = new SearchCharts(byId('chart-fitness'), byId('chart-accuracy'), byId('chart-size'));
+  for (const slot of document.querySelectorAll<HTMLElement>('[data-explain]')) {
+    const key = slot.dataset.explain!;
+    if (EXPLAIN[key]) slot.replaceWith(info(EXPLAIN[key], key));
+  }
+  charts = new SearchCharts({
+    fitness: byId('chart-fitness'),
+    accuracy: byId('chart-accuracy'),
+    size: byId('chart-size'),
+    speed: byId('chart-speed'),
+  });
   await loadGenerations();
   charts.update(rows);
   renderSummary();

@@ -16,6 +16,9 @@
  *   columns when a level mixes activations). Hidden values are `Concat`enated level by level. So the
  *   op count grows with depth, not with node count, and an unmutated genome is a single MatMul.
  * - Logits are clamped into ±1e300 and NaN becomes −1e300 before the softmax, as `Evaluator` does.
+ * - Trained weights (`connectionWeights`, src/wann/train.ts): the same graph with each connection's
+ *   own weight in the matrices instead of 0/1 counts, no `Mul` by a shared weight, and no
+ *   `shared_weight` input.
  */
 
 import protobuf from 'protobufjs/minimal.js';
@@ -41,6 +44,13 @@ export interface OnnxExportOptions {
   version?: number;
   /** Extra `metadata_props` (string → string), e.g. run id, generation, weights. */
   metadata?: Record<string, string>;
+  /**
+   * Trained per-connection weights, one per gene of the genome (index = position in `genome.src`;
+   * disabled genes' entries are ignored): src/wann/train.ts `geneWeights`. Given, the weights are
+   * baked into the graph's initializers and the model has no `shared_weight` input: node value =
+   * act(Σ w_c · source), as `trainedForward`/`trainedProbabilities` compute it.
+   */
+  connectionWeights?: Float64Array;
 }
 
 type Attribute = onnx.AttributeProto.$Properties;
@@ -144,8 +154,47 @@ function rowLevels(plan: Plan): Int32Array {
   return level;
 }
 
-/** Build the graph's nodes from a compiled plan; returns the names of the logits (float64 [N, outputs]). */
-function buildNetwork(b: GraphBuilder, plan: Plan, x: string, w: string): string {
+/**
+ * Per-connection weights laid out like the plan: for each row, the summed weight of each bias, input
+ * and hidden source (duplicate genes add up, as their terms do).
+ */
+interface RowWeights {
+  bias: Float64Array;
+  input: Map<number, number>[];
+  hidden: Map<number, number>[];
+}
+
+function rowWeights(genome: Genome, plan: Plan, weights: Float64Array): RowWeights {
+  if (weights.length !== genome.src.length) {
+    throw new RangeError(
+      `connectionWeights has ${weights.length} entries, the genome ${genome.src.length} genes`,
+    );
+  }
+  const rowOf = new Int32Array(genome.acts.length).fill(-1);
+  for (let r = 0; r < plan.rows; r++) rowOf[plan.rowNode[r]] = r;
+  const out: RowWeights = {
+    bias: new Float64Array(plan.rows),
+    input: Array.from({ length: plan.rows }, () => new Map()),
+    hidden: Array.from({ length: plan.rows }, () => new Map()),
+  };
+  for (let k = 0; k < genome.src.length; k++) {
+    const r = genome.enabled[k] ? rowOf[genome.dst[k]] : -1;
+    if (r < 0) continue;
+    const w = weights[k];
+    if (!Number.isFinite(w)) throw new RangeError(`connection weight ${k} is not finite (${w})`);
+    const s = genome.src[k];
+    if (s === 0) out.bias[r] += w;
+    else if (s <= genome.inputs) out.input[r].set(s - 1, (out.input[r].get(s - 1) ?? 0) + w);
+    else out.hidden[r].set(rowOf[s], (out.hidden[r].get(rowOf[s]) ?? 0) + w);
+  }
+  return out;
+}
+
+/**
+ * Build the graph's nodes from a compiled plan; returns the names of the logits (float64 [N, outputs]).
+ * `w` is the shared weight's value name, or per-connection weights (baked into the matrices).
+ */
+function buildNetwork(b: GraphBuilder, plan: Plan, x: string, w: string | RowWeights): string {
   const level = rowLevels(plan);
   const levels = plan.rows === 0 ? 0 : Math.max(...level) + 1;
   /** Column of each computed row in `hidden`, −1 until computed. */
@@ -162,6 +211,15 @@ function buildNetwork(b: GraphBuilder, plan: Plan, x: string, w: string): string
     let anyHidden = false;
     let anyBias = false;
     rows.forEach((r, j) => {
+      if (typeof w !== 'string') {
+        // Trained: the matrices hold the connections' own weights.
+        bias[j] = w.bias[r];
+        for (const [f, v] of w.input[r]) fromInputs[f * k + j] += v;
+        for (const [q, v] of w.hidden[r]) fromHidden[column[q] * k + j] += v;
+        if (bias[j] !== 0) anyBias = true;
+        if (w.hidden[r].size > 0) anyHidden = true;
+        return;
+      }
       bias[j] = plan.rowBias[r];
       if (bias[j] !== 0) anyBias = true;
       for (let e = plan.inputStart[r]; e < plan.inputStart[r + 1]; e++)
@@ -178,7 +236,7 @@ function buildNetwork(b: GraphBuilder, plan: Plan, x: string, w: string): string
       sum = b.op('Add', [sum, h]);
     }
     if (anyBias) sum = b.op('Add', [sum, b.doubles(`bias_level${d}`, bias, [k])]);
-    const pre = b.op('Mul', [sum, w]);
+    const pre = typeof w === 'string' ? b.op('Mul', [sum, w]) : sum;
 
     // One activation op per activation id present, in order of first appearance.
     const acts: number[] = [];
@@ -221,8 +279,11 @@ const tensorType = (elemType: number, dims: (number | string)[]): onnx.TypeProto
 export function genomeToOnnx(genome: Genome, options: OnnxExportOptions = {}): Uint8Array {
   const plan = compile(genome);
   const b = new GraphBuilder();
+  const trained = options.connectionWeights;
   const x = b.op('Cast', [ONNX_INPUT_IMAGE], [intAttr('to', DataType.DOUBLE)], 'image_f64');
-  const w = b.op('Cast', [ONNX_INPUT_WEIGHT], [intAttr('to', DataType.DOUBLE)], 'shared_weight_f64');
+  const w = trained
+    ? rowWeights(genome, plan, trained)
+    : b.op('Cast', [ONNX_INPUT_WEIGHT], [intAttr('to', DataType.DOUBLE)], 'shared_weight_f64');
   const raw = buildNetwork(b, plan, x, w);
   // As Evaluator: logits clamped into ±1e300, NaN → −1e300 (the least likely class).
   const low = b.scalar('logit_min', -1e300);
@@ -239,7 +300,9 @@ export function genomeToOnnx(genome: Genome, options: OnnxExportOptions = {}): U
     producerVersion: '1',
     modelVersion: options.version ?? 1,
     docString:
-      'Weight Agnostic Neural Network: every connection carries the one shared weight (input shared_weight). ' +
+      (trained
+        ? 'Weight Agnostic Neural Network topology with trained per-connection weights (no shared_weight input). '
+        : 'Weight Agnostic Neural Network: every connection carries the one shared weight (input shared_weight). ') +
       'image: preprocessed 16x16 MNIST (/255, resize, deskew), values in [0, 1].',
     graph: {
       name: options.name ?? 'wann',
@@ -247,7 +310,7 @@ export function genomeToOnnx(genome: Genome, options: OnnxExportOptions = {}): U
       initializer: b.initializers,
       input: [
         { name: ONNX_INPUT_IMAGE, type: tensorType(DataType.FLOAT, ['N', genome.inputs]) },
-        { name: ONNX_INPUT_WEIGHT, type: tensorType(DataType.FLOAT, [1]) },
+        ...(trained ? [] : [{ name: ONNX_INPUT_WEIGHT, type: tensorType(DataType.FLOAT, [1]) }]),
       ],
       output: [
         { name: ONNX_OUTPUT_PROBABILITIES, type: tensorType(DataType.FLOAT, ['N', genome.outputs]) },

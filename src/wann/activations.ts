@@ -257,6 +257,112 @@ export function fastCosPi(x: number): number {
   return c * (1 - 2 * (n & 1));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Float32 search numerics: the model of the WebAssembly kernel's float32 rows (`act32_*`,
+// `expsums32` in scripts/build-kernel.ts, which takes its constants from here). Each step is one
+// IEEE-754 float32 operation, written here as a double operation rounded with Math.fround (exact
+// for + − × ÷ of float32 operands: the double result rounds to the same float32), so these give
+// the kernel's bits; tests/unit/kernel.test.ts checks that they do. Accuracy (against the exact
+// functions, at float32 arguments): exp ≤ 1.2e-7 relative, sin/cos ≤ 2.5e-7 absolute, tanh and
+// sigmoid ≤ 2e-7 absolute, gaussian ≤ 1.5e-7 absolute.
+
+const f32 = Math.fround;
+/**
+ * e^r on |r| ≤ ln2/2, degree 6: least squares on Chebyshev nodes (relative), coefficients rounded
+ * to float32; relative error of the float32 evaluation ≤ 1e-7.
+ */
+export const EXP32_POLY: readonly number[] = [
+  1.0, 1.0, 0.49999991059303284, 0.1666642129421234, 0.0416683591902256, 0.008374771103262901,
+  0.0013829420786350965,
+];
+/** sin(πr)/r as a polynomial in u = r², |r| ≤ ½, degree 4 (fitted as above): abs. error ≤ 2e-7. */
+export const SIN32_POLY: readonly number[] = [
+  3.1415927410125732, -5.167710304260254, 2.550079107284546, -0.5982944965362549, 0.07765549421310425,
+];
+/** ln 2 split for float32: the high part has 12 trailing zero bits, so k·hi is exact for |k| < 2^12. */
+export const LN2_HI32 = 0.693359375;
+export const LN2_LO32 = f32(Math.LN2 - 0.693359375);
+/** 1.5·2^23: adding it rounds a float32 of magnitude < 2^22 to an integer in the low bits. */
+export const ROUND_MAGIC32 = 12582912;
+/** Below this argument the float32 exp gives 0 (2^k must stay a normal float32: k ≥ −126). */
+export const EXP32_MIN = -87.3;
+const LOG2E32 = f32(Math.LOG2E);
+const EXP32_MIN32 = f32(EXP32_MIN);
+
+/** The float32 exp core for EXP32_MIN ≤ x ≤ 88 (x a float32), as the kernel's `expCode32`. */
+function exp32Core(x: number): number {
+  const ki = f32(f32(x * LOG2E32) + ROUND_MAGIC32);
+  const k = f32(ki - ROUND_MAGIC32);
+  const r = f32(f32(x - f32(k * LN2_HI32)) - f32(k * LN2_LO32));
+  const c = EXP32_POLY;
+  let p = f32(c[6]);
+  for (let j = 5; j >= 0; j--) p = f32(f32(c[j]) + f32(r * p));
+  return f32(p * 2 ** k);
+}
+
+/** e^x in float32 numerics (x rounded to float32 first): 0 below EXP32_MIN, NaN → NaN. */
+export function exp32(x: number): number {
+  const t = f32(x);
+  return t < EXP32_MIN32 ? 0 : exp32Core(t);
+}
+
+/** sin(πy) (cos: `cos`) in float32, the reduction of `fastSinPi`, as the kernel's `sinCosCode32`. */
+function sinCos32(y: number, cos: boolean): number {
+  // Nearest integer, ties to even (f32x4.nearest).
+  const fl = Math.floor(y);
+  const d = y - fl;
+  const n = d < 0.5 ? fl : d > 0.5 ? fl + 1 : fl % 2 === 0 ? fl : fl + 1;
+  const r = f32(y - n);
+  const t = cos ? f32(0.5 - Math.abs(r)) : r;
+  const u = f32(t * t);
+  const c = SIN32_POLY;
+  let p = f32(c[4]);
+  for (let j = 3; j >= 0; j--) p = f32(f32(c[j]) + f32(u * p));
+  const v = f32(t * p);
+  const odd = f32(n - f32(2 * Math.floor(f32(n * 0.5))));
+  return f32(v * f32(1 - f32(2 * odd)));
+}
+
+/**
+ * Activation `id` of a float32 pre-activation `y` in the kernel's float32 search numerics
+ * (`act32_<id>`): bit for bit what the kernel computes (NaN payloads aside).
+ */
+export function applyActivation32(id: number, y: number): number {
+  y = f32(y);
+  switch (id) {
+    case 1:
+      return y;
+    case 2:
+      return y > 0 ? 1 : 0;
+    case 3:
+      return sinCos32(y, false);
+    case 4: {
+      const t = f32(f32(-0.5 * y) * y);
+      return t < EXP32_MIN32 ? 0 : exp32Core(t);
+    }
+    case 5: {
+      const e = exp32Core(f32(-2 * Math.max(-10, Math.min(10, y))));
+      return f32(f32(1 - e) / f32(1 + e));
+    }
+    case 6: {
+      const e = exp32Core(-Math.max(-87, Math.min(87, y)));
+      return f32(1 / f32(1 + e));
+    }
+    case 7:
+      return -y;
+    case 8:
+      return Math.abs(y);
+    case 9:
+      return Math.max(0, y);
+    case 10:
+      return sinCos32(y, true);
+    case 11:
+      return f32(y * y);
+    default:
+      throw new RangeError(`unknown activation id ${id} (1–11)`);
+  }
+}
+
 /** Fast scalar version of activation `id` (same results as `applyActivation` element-wise). */
 export function applyActivationFast(id: number, x: number): number {
   switch (id) {

@@ -50,6 +50,15 @@ export const searchConfigSchema = z
     probChangeActivation: probability.default(0.5),
     /** Publish the champion every N generations (0 = only at the end). */
     publishEvery: z.number().int().min(0).max(100_000).default(0),
+    /**
+     * Champion re-check (src/wann/generation.ts "Champion"): every N generations the best
+     * single-batch genome since the last check is re-evaluated on `recheckBatches` other training
+     * shards and replaces the champion only if it beats it there. 0 = off: the champion is the best
+     * single-batch mean fitness ever seen. Changes results (which genome is champion).
+     */
+    recheckEvery: z.number().int().min(0).max(100_000).default(8),
+    /** Distinct training shards (1,000 images each, at most `trainShards`) a re-check evaluates on. */
+    recheckBatches: z.number().int().min(1).max(60).default(20),
   })
   .refine((c) => c.probAddConnection + c.probAddNode + c.probEnable + c.probChangeActivation > 0, {
     message: 'at least one mutation probability must be positive',

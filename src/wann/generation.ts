@@ -16,6 +16,30 @@
  *   exactly one mutation operator drawn from stream(seed, g, 'mutate', j). `evaluateMembers` scores
  *   them on the generation's shard (stream(seed, g, 'shard') over `config.trainShards`).
  *
+ * Champion (`completeGeneration`, with the re-check of `recheckEvery` = N generations; N = 0 is off):
+ *   Off: the champion is the best single-batch mean fitness seen so far (a tie keeps the older one,
+ *   within a generation the lower index), chosenBy 'batch'. On (the reference's `checkBest` every
+ *   `save_mod` generations, here with both genomes on the same batches):
+ *   - the run's first champion is the best of the first generation with a finite fitness ('batch');
+ *   - after that, a generation's best (by batch mean fitness, lower index on ties) becomes the
+ *     *candidate* if its batch fitness beats the champion's reference fitness (its
+ *     `recheckedFitness` once it has one, else its batch fitness) and the waiting candidate's batch
+ *     fitness (a tie keeps the earlier candidate). Its R2 object / slice stays while it waits;
+ *   - generation h is a check generation when h > 0 and h % N == 0 and there is a champion. Its
+ *     re-check is one more unit of generation h's work, sent with h's slices; h completes only when
+ *     every slice and the re-check are in. The re-check evaluates the champion and the candidate as
+ *     they stood after generation h−1 on `recheckShards(config, h)`: min(recheckBatches,
+ *     trainShards) distinct training shards drawn from stream(seed, h, 'recheck'), each shard giving
+ *     a genome its mean fitness over the shared weights. The candidate replaces the champion iff its
+ *     mean over those shards is strictly higher ('recheck'; "actually better"), else the champion
+ *     stays ("just lucky"); either way the winner's `recheckedFitness` is its mean there and the
+ *     candidate is cleared. The same unit measures the winner's ensemble accuracy on test shard
+ *     `RECHECK_TEST_SHARD` (1,000 images): record h's `testAccuracy` (null on other generations);
+ *   - `completeGeneration(h)` applies the re-check first, then weighs generation h's own best.
+ *   So a run's champion is a function of the reports, i.e. of config and seed, never of when a
+ *   re-check finished. A candidate still waiting when the run ends is never checked. Selection never
+ *   looks at the champion: the population's trajectory is the same with the re-check on or off.
+ *
  * Nothing here needs a counter shared by the population: a new node's id is the genome's node count
  * and a new gene's innovation number is one above the genome's last (see genome.ts), so a member is a
  * pure function of (config, generation, index, parent), and a run's result depends only on its config
@@ -23,6 +47,7 @@
  */
 import { z } from 'zod';
 import { stream } from '../random';
+import { ensembleAccuracy } from './accuracy';
 import { MNIST_ACTIVATIONS } from './activation-ids';
 import { breedingSizes, tournament } from './breeding';
 import { MNIST_INPUTS, MNIST_OUTPUTS, type SearchConfig } from './config';
@@ -257,20 +282,38 @@ export interface CompletedGeneration {
   objectives: GenerationObjectives;
   record: GenerationRecord;
   champion: ChampionRecord | null;
+  /** The best single-batch genome since the last re-check, waiting for the next (re-check on). */
+  candidate: ChampionRecord | null;
 }
 
+/** What a driver that re-checks hands `completeGeneration` besides the slices' reports. */
+export interface RecheckInput {
+  /** The candidate after generation gen−1 (`CompletedGeneration.candidate`), or null. */
+  candidate: ChampionRecord | null;
+  /** This generation's re-check: required when `recheckSpec` gives one for it, else null. */
+  report: RecheckReport | null;
+}
+
+/** The config fields completing a generation reads. */
+export type CompletionConfig = Pick<
+  SearchConfig,
+  'seed' | 'probConnectionObjective' | 'trainShards' | 'recheckEvery' | 'recheckBatches'
+>;
+
 /**
- * Every slice is in: the generation's objectives, statistics and champion. `reports` must cover
- * [0, population) exactly (any order). The champion is the best mean fitness seen so far; a tie
- * keeps the older champion, and within a generation the lower index.
+ * Every slice (and the re-check, on a check generation) is in: the generation's objectives,
+ * statistics, champion and candidate, by the rule in this file's header. `reports` must cover
+ * [0, population) exactly (any order). Without `recheck` (a driver that does not re-check, e.g. the
+ * serial-part benchmark) or with `recheckEvery` 0 the champion is the best mean fitness seen so far.
  */
 export function completeGeneration(
   gen: number,
-  config: Pick<SearchConfig, 'seed' | 'probConnectionObjective' | 'trainShards'>,
+  config: CompletionConfig,
   population: number,
   reports: readonly SliceReport[],
   previousChampion: ChampionRecord | null,
   durationMs: number,
+  recheck?: RecheckInput,
 ): CompletedGeneration {
   const meanFitness = new Float64Array(population);
   const maxFitness = new Float64Array(population);
@@ -316,15 +359,46 @@ export function completeGeneration(
   for (let i = 0; i < valid; i++) sum += sorted[i];
 
   const bestAccuracy = best >= 0 ? memberAccuracy(reports, best, w) : [];
+  const mine: ChampionRecord | null =
+    best >= 0
+      ? {
+          generation: gen,
+          index: best,
+          fitness: meanFitness[best],
+          accuracy: bestAccuracy,
+          connections: connections[best],
+          chosenBy: 'batch',
+          recheckedFitness: null,
+        }
+      : null;
   let champion = previousChampion;
-  if (best >= 0 && (champion === null || meanFitness[best] > champion.fitness)) {
-    champion = {
-      generation: gen,
-      index: best,
-      fitness: meanFitness[best],
-      accuracy: bestAccuracy,
-      connections: connections[best],
-    };
+  let candidate: ChampionRecord | null = null;
+  let testAccuracy: number | null = null;
+  if (recheck && (config.recheckEvery ?? 0) > 0) {
+    candidate = recheck.candidate;
+    const spec = recheckSpec(config, gen, champion, candidate);
+    if (spec) {
+      const r = recheck.report;
+      if (!r) throw new RangeError(`generation ${gen} needs its re-check`);
+      const mismatch = recheckMismatch(spec, r);
+      if (mismatch) throw new RangeError(`generation ${gen}: the re-check ${mismatch}`);
+      const outcome = recheckOutcome(r);
+      champion =
+        outcome.accepted && candidate
+          ? { ...candidate, chosenBy: 'recheck', recheckedFitness: outcome.candidateFitness }
+          : { ...champion!, recheckedFitness: finiteOrNull(outcome.championFitness) };
+      candidate = null;
+      testAccuracy = r.testAccuracy;
+    } else if (recheck.report) {
+      throw new RangeError(`generation ${gen} has no re-check, yet one was reported`);
+    }
+    if (mine) {
+      if (champion === null) champion = mine;
+      else if (mine.fitness > referenceFitness(champion) && (!candidate || mine.fitness > candidate.fitness))
+        candidate = mine;
+    }
+  } else if (mine && (champion === null || mine.fitness > champion.fitness)) {
+    champion = mine;
   }
   const record: GenerationRecord = {
     gen,
@@ -345,8 +419,9 @@ export function completeGeneration(
     evaluations: population,
     durationMs: Math.max(0, Math.round(durationMs)),
     champion,
+    testAccuracy,
   };
-  return { objectives: { meanFitness, maxFitness, connections }, record, champion };
+  return { objectives: { meanFitness, maxFitness, connections }, record, champion, candidate };
 }
 
 function memberAccuracy(reports: readonly SliceReport[], j: number, w: number): number[] {
@@ -357,6 +432,194 @@ function memberAccuracy(reports: readonly SliceReport[], j: number, w: number): 
     }
   }
   return [];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The champion re-check (see this file's header)
+
+/** The test subset a re-check measures the winner on: test shard 0 (1,000 images). */
+export const RECHECK_TEST_SHARD = 0;
+
+/** A member of some generation. */
+export interface MemberAddress {
+  generation: number;
+  index: number;
+}
+
+/** What the re-check of generation `gen` evaluates: numbers and addresses only. */
+export interface RecheckSpec {
+  gen: number;
+  /** Training shards, in evaluation order. */
+  shards: number[];
+  champion: MemberAddress;
+  candidate: MemberAddress | null;
+}
+
+/** Whether generation `gen` is one whose completion applies a re-check (if there is a champion). */
+export function isRecheckGeneration(config: Pick<SearchConfig, 'recheckEvery'>, gen: number): boolean {
+  const every = config.recheckEvery ?? 0;
+  return every > 0 && gen > 0 && gen % every === 0;
+}
+
+/** min(recheckBatches, trainShards) distinct training shards from stream(seed, gen, 'recheck'). */
+export function recheckShards(
+  config: Pick<SearchConfig, 'seed' | 'trainShards' | 'recheckBatches'>,
+  gen: number,
+): number[] {
+  const all = Array.from({ length: config.trainShards }, (_, i) => i);
+  const rng = stream(config.seed, gen, 'recheck');
+  const n = Math.min(config.recheckBatches, config.trainShards);
+  // The first n steps of a Fisher–Yates shuffle: a uniform sample without replacement.
+  for (let i = 0; i < n; i++) {
+    const j = i + rng.int(all.length - i);
+    const t = all[i];
+    all[i] = all[j];
+    all[j] = t;
+  }
+  return all.slice(0, n);
+}
+
+/**
+ * The re-check generation `gen` needs, given the champion and candidate after generation gen−1;
+ * null when it needs none (not a check generation, or no champion yet).
+ */
+export function recheckSpec(
+  config: Pick<SearchConfig, 'seed' | 'trainShards' | 'recheckEvery' | 'recheckBatches'>,
+  gen: number,
+  champion: MemberAddress | null,
+  candidate: MemberAddress | null,
+): RecheckSpec | null {
+  if (!champion || !isRecheckGeneration(config, gen)) return null;
+  const address = (m: MemberAddress) => ({ generation: m.generation, index: m.index });
+  return {
+    gen,
+    shards: recheckShards(config, gen),
+    champion: address(champion),
+    candidate: candidate ? address(candidate) : null,
+  };
+}
+
+const memberAddressSchema = z.strictObject({
+  generation: z.number().int().min(0),
+  index: z.number().int().min(0),
+});
+
+/**
+ * What a re-check reports: per shard of `shards` (in order), each genome's mean fitness over the
+ * shared weights (NaN if it failed), and the winner's ensemble accuracy on the test subset.
+ */
+export const recheckReportSchema = z
+  .strictObject({
+    gen: z.number().int().min(1),
+    shards: z.array(z.number().int().min(0).max(59)).min(1).max(60),
+    champion: memberAddressSchema,
+    candidate: memberAddressSchema.nullable(),
+    championFitness: z.array(fitnessValue),
+    candidateFitness: z.array(fitnessValue),
+    testAccuracy: z.number().min(0).max(1),
+  })
+  .superRefine((r, ctx) => {
+    const want = (field: string, got: number, n: number) => {
+      if (got !== n)
+        ctx.addIssue({ code: 'custom', path: [field], message: `expected ${n} values, got ${got}` });
+    };
+    want('championFitness', r.championFitness.length, r.shards.length);
+    want('candidateFitness', r.candidateFitness.length, r.candidate ? r.shards.length : 0);
+  });
+export type RecheckReport = z.infer<typeof recheckReportSchema>;
+
+/** Why `report` does not answer `spec` (null when it does). */
+export function recheckMismatch(spec: RecheckSpec, report: RecheckReport): string | null {
+  const same = (a: MemberAddress | null, b: MemberAddress | null) =>
+    a === null || b === null ? a === b : a.generation === b.generation && a.index === b.index;
+  if (report.gen !== spec.gen) return `is of generation ${report.gen}`;
+  if (report.shards.join() !== spec.shards.join())
+    return `used shards [${report.shards}], not [${spec.shards}]`;
+  if (!same(report.champion, spec.champion)) return 'evaluated another champion';
+  if (!same(report.candidate, spec.candidate)) return 'evaluated another candidate';
+  return null;
+}
+
+function meanOf(values: readonly number[]): number {
+  let sum = 0;
+  for (const v of values) sum += v;
+  return sum / values.length;
+}
+
+/**
+ * The rule: the candidate wins iff its mean over the re-check shards is finite and strictly above
+ * the champion's (or the champion's is not finite).
+ */
+export function recheckOutcome(
+  report: Pick<RecheckReport, 'candidate' | 'championFitness' | 'candidateFitness'>,
+): {
+  accepted: boolean;
+  championFitness: number;
+  candidateFitness: number | null;
+} {
+  const championFitness = meanOf(report.championFitness);
+  const candidateFitness = report.candidate ? meanOf(report.candidateFitness) : null;
+  const accepted =
+    candidateFitness !== null &&
+    Number.isFinite(candidateFitness) &&
+    (!Number.isFinite(championFitness) || candidateFitness > championFitness);
+  return { accepted, championFitness, candidateFitness };
+}
+
+/** The fitness a new best must beat to become the candidate. */
+function referenceFitness(champion: ChampionRecord): number {
+  return champion.recheckedFitness ?? champion.fitness;
+}
+
+/**
+ * Run a re-check (evaluator / worker thread side): both genomes on every shard of the spec, the
+ * rule, then the winner's ensemble accuracy on `testBatch` (test shard `RECHECK_TEST_SHARD`).
+ */
+export function evaluateRecheck(
+  evaluator: Evaluator,
+  spec: RecheckSpec,
+  genomes: { champion: Genome; candidate: Genome | null },
+  batchForShard: (shard: number) => Batch,
+  testBatch: Batch,
+  weights: readonly number[],
+): RecheckReport {
+  if (spec.candidate !== null && genomes.candidate === null)
+    throw new RangeError('the re-check has a candidate address but no candidate genome');
+  const champion = compileOrNull(genomes.champion);
+  const candidate = spec.candidate && genomes.candidate ? compileOrNull(genomes.candidate) : null;
+  const championFitness: number[] = [];
+  const candidateFitness: number[] = [];
+  for (const shard of spec.shards) {
+    const batch = batchForShard(shard);
+    championFitness.push(
+      champion ? meanOf(evaluator.evaluate(champion, batch, weights).fitness) : Number.NaN,
+    );
+    if (spec.candidate)
+      candidateFitness.push(
+        candidate ? meanOf(evaluator.evaluate(candidate, batch, weights).fitness) : Number.NaN,
+      );
+  }
+  const accepted = recheckOutcome({ candidate: spec.candidate, championFitness, candidateFitness }).accepted;
+  const winner = accepted ? candidate : champion;
+  return {
+    gen: spec.gen,
+    shards: [...spec.shards],
+    champion: { ...spec.champion },
+    candidate: spec.candidate ? { ...spec.candidate } : null,
+    championFitness,
+    candidateFitness,
+    // A winner that cannot compile (never: both were evaluated before) would classify nothing.
+    testAccuracy: winner ? ensembleAccuracy(winner, testBatch, weights, evaluator) : 0,
+  };
+}
+
+/** A genome that fails to compile scores NaN, as in `evaluateMembers`. */
+function compileOrNull(g: Genome): ReturnType<typeof compile> | null {
+  try {
+    return compile(g);
+  } catch {
+    return null;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

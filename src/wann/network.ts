@@ -16,8 +16,8 @@
  *   topological order with CSR source lists, so the cost is ∝ enabled connections.
  * - Values live batch-major (row × example) in one Float64Array allocated once and reused, a tile
  *   of examples at a time (bounded memory for 10,000-image test sets, rows that stay in cache).
- *   Float64 rather than Float32: float32 rounding of a pre-activation of ~100 already moves sin(πx)
- *   by ~1e-5, and JS arithmetic is double anyway, so doubles cost nothing in speed here.
+ *   The JS path is Float64 (JS arithmetic is double anyway); the kernel's search numerics are
+ *   Float32 (below).
  * - Weight mirroring: the shared weights come in pairs ±w. A row whose hidden sources are all even
  *   (value at −w = value at w) has pre(−w) = −pre(w), so its value at −w is ± its value at w when
  *   its activation is even/odd, or follows from a cheap identity (sigmoid, relu, step). Those rows
@@ -34,6 +34,26 @@
  * fallback and the reference it is tested against. Measured A/B on one thread (bench/kernel-ab.ts):
  * ×1.4–1.7 at ~120 connections, ×1.9 at ~500, ×2.2 at ~2,000 before the input sums moved into the
  * kernel; with them, ×1.9 at ~120 and ×2.45 at ~2,000 (kernel time −19% and −13.5%).
+ *
+ * Search numerics (`EvaluatorOptions.precision`, default 'f32' with a kernel). With the kernel,
+ * node values are float32, four examples per f32x4: input sums (bias + inputs, each addition
+ * rounded to float32), hidden sums, pre-activations w·Σ (w rounded to float32) and activations
+ * (float32 polynomials: `applyActivation32` / `exp32` in activations.ts are their exact model);
+ * logits, the softmax sums (of float32 exps) and the fitness stay float64. The tile is rounded up
+ * to a multiple of 4, and one `forward32` call evaluates every row of a tile from a per-plan
+ * program (no JS between rows). Every operation is a plain IEEE-754 float32/float64 operation (no
+ * fused multiply-add, no relaxed SIMD), so the bits are the same on every engine: Node worker
+ * threads, workerd, any CPU. What this changes: fitness values differ from the float64 path by
+ * ~1e-7 typically (≤ 1e-3 for the 99th percentile of random test genomes; float32 rounding of a
+ * pre-activation of ~100 moves sin(πx) by ~1e-5), so a search's trajectory differs from a
+ * float64 one, and is itself fully deterministic. The float64 paths (the JS path and 'f64') are
+ * for publishing and reporting: `report.ts` (test accuracies of a published model) evaluates with
+ * the JS path, which is what the ONNX export computes. The JS path is also the fallback where the
+ * kernel cannot be instantiated (workers/evaluator/evaluate-slice.ts logs it): a run evaluated
+ * there would not reproduce the kernel's float32 bits, so that fallback exists only for engines
+ * without WebAssembly SIMD (none of the supported ones). Measured A/B on one thread,
+ * bench/kernel-ab.ts, interleaved, this shared 2-core machine at load ~14: ×2.17 over the float64
+ * kernel at ~2,000 connections (see README "Core benchmark" for the current figures).
  *
  * Measured (JS path, this 2-core machine while shared, CPU time of one thread, 1,000 MNIST images, the 6
  * shared weights, bench/populations.ts): ~0.65 ms per genome at ~120 connections, ~2.9 ms at ~500,
@@ -334,6 +354,8 @@ function cycleError(
 
 /** Largest max − min logit range for which the −w softmax is computed as 1/exp (e^700 < 1e305). */
 const PAIR_RANGE_LIMIT = 700;
+/** The same for the float32 exps of the f32 search numerics (e^−80 is still a normal float32). */
+const PAIR_RANGE_LIMIT_32 = 80;
 
 /**
  * Largest batch `inputs` (bytes of float32) the kernel path copies whole into its memory and keeps
@@ -357,10 +379,18 @@ export interface EvaluatorOptions {
   tile?: number;
   /**
    * The compiled WebAssembly SIMD kernel (src/wann/kernel/kernel.wasm, see kernel/kernel.ts), or
-   * nothing for the plain JS path. Same results (bit-identical apart from subnormals and signed
-   * zeros), ~2× faster on grown genomes. With a kernel an odd tile is rounded up to even.
+   * nothing for the plain JS path. With `precision` 'f64' the same results as the JS path (exp-based
+   * values within ~1 ulp), ~2× faster on grown genomes, an odd tile rounded up to even; with 'f32'
+   * (the default) the float32 search numerics above, ~2× faster again, the tile rounded up to a
+   * multiple of 4.
    */
   kernel?: WebAssembly.Module;
+  /**
+   * With a kernel: the search numerics. 'f32' (default): node values are float32, four examples
+   * per f32x4 (see "Search numerics" above); 'f64': the float64 kernel, the JS path's numerics.
+   * Without a kernel the evaluation is always float64 (the publishing path, equal to the ONNX).
+   */
+  precision?: 'f32' | 'f64';
   /**
    * With a kernel: largest batch `inputs` (bytes of float32) copied whole into the kernel's memory
    * and reused while the same batch comes back; larger batches are copied per tile. Default 16 MiB.
@@ -397,6 +427,7 @@ export class Evaluator {
   private minBase = 0;
   private sumBase = 0;
   private recipBase = 0;
+  private expBase = 0;
   private logitOff = new Int32Array(16);
   private logitScale = new Float64Array(16);
   /** Per-row scratch: where each pre-activation term (input sum, hidden sources) is read, its sign. */
@@ -411,6 +442,12 @@ export class Evaluator {
 
   /** The WebAssembly kernel, if one was given: then `buf` is a view of its memory. */
   private readonly kernel: Kernel | null;
+  /** Float32 search numerics (kernel only): rows live in `buf32`, logits and sums in `buf`. */
+  private readonly f32: boolean;
+  /** Float32 view of the kernel's memory at the same base as `buf` (f32 mode). */
+  private buf32: Float32Array = new Float32Array(0);
+  /** act(0) per activation id as the float32 kernel computes it (constant rows, f32 mode). */
+  private readonly constant32 = new Float64Array(12);
   /** Element index in `buf` of the kernel's term list ((offset, sign) pairs). */
   private listBase = 0;
   /** Doubles of `buf` in use by the layout (with a kernel, `buf` views all of its memory). */
@@ -427,13 +464,29 @@ export class Evaluator {
   private readonly inputCacheBytes: number;
   /** Rows in the `insums` program. */
   private progRows = 0;
+  /** Float32 mode: element index in `buf` of the `forward32` program, and its number of rows. */
+  private fwdBase = 0;
+  private fwdRows = 0;
 
   constructor(options: EvaluatorOptions = {}) {
     const tile = options.tile ?? 256;
     if (!(Number.isInteger(tile) && tile >= 1)) throw new RangeError('tile must be a positive integer');
     this.kernel = options.kernel ? new Kernel(options.kernel) : null;
-    // The kernel works two examples at a time: rows need an even stride.
-    this.tile = this.kernel ? tile + (tile & 1) : tile;
+    const precision = options.precision ?? 'f32';
+    if (precision !== 'f32' && precision !== 'f64') throw new RangeError(`precision must be 'f32' or 'f64'`);
+    this.f32 = this.kernel !== null && precision === 'f32';
+    // The kernel works two (float32: four) examples at a time: rows need a stride of that multiple.
+    this.tile = this.f32 ? (tile + 3) & ~3 : this.kernel ? tile + (tile & 1) : tile;
+    if (this.kernel && this.f32) {
+      // Constant rows hold act(0) exactly as the kernel's float32 activation gives it.
+      const k = this.kernel;
+      const v = k.view32();
+      for (let id = 1; id <= 11; id++) {
+        v.fill(0, 0, 8);
+        k.act32[id](1, 0, 4, 4);
+        this.constant32[id] = v[4];
+      }
+    }
     this.inputCacheBytes = options.inputCacheBytes ?? INPUT_CACHE_BYTES;
   }
 
@@ -456,7 +509,10 @@ export class Evaluator {
         this.prepareLogits(plan, weights[k], false);
         const range = this.gatherLogits(plan, len);
         // Logits at −w are the negated logits at w: both softmaxes from one set of exps.
-        const pairOdd = m >= 0 && plan.outputParity === PARITY_ODD && range <= PAIR_RANGE_LIMIT;
+        const pairOdd =
+          m >= 0 &&
+          plan.outputParity === PARITY_ODD &&
+          range <= (this.f32 ? PAIR_RANGE_LIMIT_32 : PAIR_RANGE_LIMIT);
         if (pairOdd) this.scorePairOdd(plan, batch.labels, t0, len);
         else this.score(plan, batch.labels, t0, len);
         logLik[k] += this.tileLogLik;
@@ -554,14 +610,20 @@ export class Evaluator {
     this.minBase = this.maxBase + tile;
     this.sumBase = this.minBase + tile;
     this.recipBase = this.sumBase + tile;
-    this.listBase = this.recipBase + tile;
+    // Float32 numerics: the softmax's exps per output (the label's is read back, not recomputed).
+    this.expBase = this.recipBase + tile;
+    this.listBase = this.expBase + (this.f32 ? plan.outputs * tile : 0);
     this.progBase = this.listBase + 2 * (Math.max(plan.maxHiddenSources, plan.outputs) + 2);
     // The kernel's input-sum program: 3 + sources i32s per summed row, and 4 of slack (it reads 4 offsets).
     const progWords = this.kernel ? 3 * plan.sumCount + plan.inputSource.length + 4 : 0;
-    const need = this.progBase + Math.ceil(progWords / 2);
+    // The float32 forward program (`writeForwardProgram`): at most 5 words a row and 4 per term.
+    this.fwdBase = this.progBase + Math.ceil(progWords / 2);
+    const fwdWords = this.f32 ? 5 * plan.rows + 4 * (plan.hiddenSource.length + plan.rows) + 4 : 0;
+    const need = this.fwdBase + Math.ceil(fwdWords / 2);
     if (this.bufCap < need) {
       const size = Math.max(need, Math.ceil(this.bufCap * 1.5));
       this.buf = this.kernel ? this.kernel.view(size) : new Float64Array(size);
+      if (this.kernel) this.buf32 = this.kernel.view32();
       this.bufCap = size;
       // The inputs copy lives right after the scratch: it moves.
       this.cachedInputs = null;
@@ -592,7 +654,10 @@ export class Evaluator {
     const floats = whole ? n : features * this.tile;
     // +4 floats: odd tiles read one float past a row's last example.
     kernel.ensure(this.inputsByte + (floats + 4) * 4);
-    if (this.buf.buffer !== kernel.buffer) this.buf = kernel.view(this.bufCap);
+    if (this.buf.buffer !== kernel.buffer) {
+      this.buf = kernel.view(this.bufCap);
+      this.buf32 = kernel.view32();
+    }
     const stride = whole ? count : this.tile;
     if (whole && !(this.cachedInputs === batch.inputs && this.cachedLength === n)) {
       new Float32Array(kernel.buffer, this.inputsByte, n).set(batch.inputs.subarray(0, n));
@@ -614,6 +679,47 @@ export class Evaluator {
       rows++;
     }
     this.progRows = rows;
+    if (this.f32) this.writeForwardProgram(kernel, plan);
+  }
+
+  /**
+   * The `forward32` program of the plan (see scripts/build-kernel.ts): per evaluated row, its
+   * activation and parity, its rows in plane A and B, and its terms at w and (parity NONE) at −w,
+   * exactly as `listTerms` gives them.
+   */
+  private writeForwardProgram(kernel: Kernel, plan: Plan): void {
+    const { tile, planeA, planeB } = this;
+    const { rowFlags, rowAct, rowParity, sumIndex, hiddenStart, hiddenSource } = plan;
+    const prog = new Int32Array(kernel.buffer, KERNEL_BUF_BYTE + this.fwdBase * 8);
+    let o = 0;
+    let rows = 0;
+    for (let r = 0; r < plan.rows; r++) {
+      if (rowFlags[r] !== 0) continue;
+      const parity = rowParity[r];
+      prog[o++] = rowAct[r] | (parity << 8);
+      prog[o++] = planeA + r * tile;
+      prog[o++] = planeB + r * tile;
+      for (const mirrored of parity === PARITY_NONE ? [false, true] : [false]) {
+        const head = o++;
+        let n = 0;
+        let signed = 0;
+        if (sumIndex[r] >= 0) {
+          prog[o++] = sumIndex[r] * tile;
+          prog[o++] = 1;
+          n++;
+        }
+        for (let e = hiddenStart[r]; e < hiddenStart[r + 1]; e++, n++) {
+          const h = hiddenSource[e];
+          const p = mirrored ? rowParity[h] : PARITY_EVEN;
+          prog[o++] = (p === PARITY_EVEN || p === PARITY_ODD ? planeA : planeB) + h * tile;
+          prog[o++] = p === PARITY_ODD ? -1 : 1;
+          if (p === PARITY_ODD) signed = 1;
+        }
+        prog[head] = n | (signed << 16);
+      }
+      rows++;
+    }
+    this.fwdRows = rows;
   }
 
   /** Input sums (bias count + Σ input rows) of examples t0..t0+len, and the constant rows. */
@@ -654,11 +760,12 @@ export class Evaluator {
 
   /** `loadTile` with the kernel (the program and inputs from `prepareInputs`): the same sums. */
   private loadTileKernel(kernel: Kernel, plan: Plan, batch: Batch, t0: number, len: number): void {
-    const { buf, tile, planeA, inputsByte } = this;
+    const { buf, buf32, f32, constant32, tile, planeA, inputsByte } = this;
     const { rowFlags, rowAct } = plan;
     for (let r = 0; r < plan.rows; r++) {
       if (rowFlags[r] & CONSTANT) {
-        buf.fill(applyActivationFast(rowAct[r], 0), planeA + r * tile, planeA + r * tile + len);
+        if (f32) buf32.fill(constant32[rowAct[r]], planeA + r * tile, planeA + r * tile + len);
+        else buf.fill(applyActivationFast(rowAct[r], 0), planeA + r * tile, planeA + r * tile + len);
       }
     }
     let x = inputsByte + t0 * 4;
@@ -670,7 +777,7 @@ export class Evaluator {
         copy.set(inputs.subarray(p * count + t0, p * count + t0 + len), p * tile);
       x = inputsByte;
     }
-    kernel.insums(KERNEL_BUF_BYTE + this.progBase * 8, this.progRows, x, len);
+    (f32 ? kernel.insums32 : kernel.insums)(KERNEL_BUF_BYTE + this.progBase * 8, this.progRows, x, len);
   }
 
   /**
@@ -718,9 +825,15 @@ export class Evaluator {
 
   /** `forward` with the WebAssembly kernel: every row's terms are summed in one call, then activated. */
   private forwardKernel(kernel: Kernel, plan: Plan, w: number, paired: boolean, len: number): void {
+    if (this.f32) {
+      // The whole tile in one call (the same steps as below, from the program).
+      const prog = KERNEL_BUF_BYTE + this.fwdBase * 8;
+      kernel.forward32(prog, this.fwdRows, w, paired ? 1 : 0, this.preBase, len);
+      return;
+    }
     const { tile, planeA, planeB, preBase, listBase } = this;
     const { rowFlags, rowAct, rowParity } = plan;
-    const { act, mirror } = kernel;
+    const { act, mirror, sum } = kernel;
     for (let r = 0; r < plan.rows; r++) {
       if (rowFlags[r] !== 0) continue;
       const id = rowAct[r];
@@ -733,7 +846,7 @@ export class Evaluator {
       if (n === 1) {
         src = buf[listBase];
         ws = w * buf[listBase + 1];
-      } else kernel.sum(preBase, listBase, n, this.listSigned ? 1 : 0, len);
+      } else sum(preBase, listBase, n, this.listSigned ? 1 : 0, len);
       if (paired && parity === PARITY_MIRRORED) {
         mirror[id](ws, src, out, planeB + r * tile, len);
         continue;
@@ -746,7 +859,7 @@ export class Evaluator {
         if (n2 === 1) {
           src = buf[listBase];
           ws = -w * buf[listBase + 1];
-        } else kernel.sum(preBase, listBase, n2, this.listSigned ? 1 : 0, len);
+        } else sum(preBase, listBase, n2, this.listSigned ? 1 : 0, len);
         act[id](ws, src, planeB + r * tile, len);
       }
     }
@@ -883,7 +996,8 @@ export class Evaluator {
         buf[listBase + 2 * j] = logitOff[j];
         buf[listBase + 2 * j + 1] = logitScale[j];
       }
-      this.kernel.gather(logitBase, tile, maxBase, minBase, listBase, plan.outputs, len);
+      const gather = this.f32 ? this.kernel.gather32 : this.kernel.gather;
+      gather(logitBase, tile, maxBase, minBase, listBase, plan.outputs, len);
       let range = 0;
       for (let i = 0; i < len; i++) range = Math.max(range, buf[maxBase + i] - buf[minBase + i]);
       return range;
@@ -897,8 +1011,10 @@ export class Evaluator {
    */
   private score(plan: Plan, labels: Uint8Array, t0: number, len: number): void {
     const { buf, tile, logitBase, maxBase, sumBase } = this;
-    if (this.kernel) this.kernel.expsums(logitBase, tile, maxBase, sumBase, -1, plan.outputs, len);
+    if (this.kernel) this.expsums(this.kernel, -1, plan.outputs, len);
     else expSums(buf, logitBase, tile, maxBase, sumBase, plan.outputs, len);
+    // Float32 numerics: the label's exp as the kernel summed it (exp32), read back.
+    const { f32, expBase } = this;
     let logLik = 0;
     // Product of clamped probabilities, flushed through one log when it gets small: each factor is
     // ≥ 1e-12 and the product stays ≥ 1e-300, so one Math.log per ~25 examples instead of one each.
@@ -908,7 +1024,8 @@ export class Evaluator {
       const label = labels[t0 + i];
       const logit = buf[logitBase + label * tile + i];
       const max = buf[maxBase + i];
-      product *= Math.max(fastExp(logit - max) / buf[sumBase + i], MIN_PROBABILITY);
+      const e = f32 ? buf[expBase + label * tile + i] : fastExp(logit - max);
+      product *= Math.max(e / buf[sumBase + i], MIN_PROBABILITY);
       if (product < 1e-288) {
         logLik += Math.log(product);
         product = 1;
@@ -927,8 +1044,9 @@ export class Evaluator {
    */
   private scorePairOdd(plan: Plan, labels: Uint8Array, t0: number, len: number): void {
     const { buf, tile, logitBase, maxBase, minBase, sumBase, recipBase } = this;
-    if (this.kernel) this.kernel.expsums(logitBase, tile, maxBase, sumBase, recipBase, plan.outputs, len);
+    if (this.kernel) this.expsums(this.kernel, recipBase, plan.outputs, len);
     else expSumsPair(buf, logitBase, tile, maxBase, sumBase, recipBase, plan.outputs, len);
+    const { f32, expBase } = this;
     let logLik = 0;
     let logLik2 = 0;
     let product = 1;
@@ -940,7 +1058,7 @@ export class Evaluator {
       const logit = buf[logitBase + label * tile + i];
       const max = buf[maxBase + i];
       const min = buf[minBase + i];
-      const e = fastExp(logit - max);
+      const e = f32 ? buf[expBase + label * tile + i] : fastExp(logit - max);
       product *= Math.max(e / buf[sumBase + i], MIN_PROBABILITY);
       product2 *= Math.max(1 / e / buf[recipBase + i], MIN_PROBABILITY);
       if (product < 1e-288) {
@@ -963,14 +1081,24 @@ export class Evaluator {
   private softmaxInto(plan: Plan, t0: number, len: number, out: Float32Array): void {
     const { buf, tile, logitBase, maxBase, sumBase } = this;
     const no = plan.outputs;
-    if (this.kernel) this.kernel.expsums(logitBase, tile, maxBase, sumBase, -1, no, len);
+    if (this.kernel) this.expsums(this.kernel, -1, no, len);
     else expSums(buf, logitBase, tile, maxBase, sumBase, no, len);
+    const { f32, expBase } = this;
     for (let j = 0; j < no; j++) {
       const off = logitBase + j * tile;
+      const eOff = expBase + j * tile;
       for (let i = 0; i < len; i++) {
-        out[(t0 + i) * no + j] = fastExp(buf[off + i] - buf[maxBase + i]) / buf[sumBase + i];
+        const e = f32 ? buf[eOff + i] : fastExp(buf[off + i] - buf[maxBase + i]);
+        out[(t0 + i) * no + j] = e / buf[sumBase + i];
       }
     }
+  }
+
+  /** Σ exp (and with recip ≥ 0, Σ 1/exp) of the gathered logits with the kernel, in its numerics. */
+  private expsums(kernel: Kernel, recip: number, outputs: number, len: number): void {
+    const { tile, logitBase, maxBase, sumBase, expBase } = this;
+    if (this.f32) kernel.expsums32(logitBase, tile, maxBase, sumBase, recip, expBase, outputs, len);
+    else kernel.expsums(logitBase, tile, maxBase, sumBase, recip, outputs, len);
   }
 
   /** Argmax of the gathered logits (the first output equal to the max: ties → lowest index). */

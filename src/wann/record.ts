@@ -9,7 +9,14 @@ import { z } from 'zod';
 const int = z.number().int().min(0);
 const stat = z.number().nullable();
 
-/** The best genome seen so far, by mean fitness, addressed by (generation, index). */
+/** How the current champion was picked (src/wann/generation.ts "Champion"). */
+export const CHAMPION_CHOICES = ['batch', 'recheck'] as const;
+export type ChampionChoice = (typeof CHAMPION_CHOICES)[number];
+
+/**
+ * The run's champion, addressed by (generation, index): with the re-check off, the best mean
+ * fitness seen so far; with it on, the genome that won the last re-check (see generation.ts).
+ */
 export const championSchema = z.strictObject({
   /** Generation whose population holds the champion. */
   generation: int,
@@ -21,6 +28,13 @@ export const championSchema = z.strictObject({
   accuracy: z.array(z.number()),
   /** Enabled connections. */
   connections: int,
+  /**
+   * 'batch': it became champion on its single-batch fitness (re-check off, or the first champion
+   * of a run); 'recheck': it won a re-check against the champion before it.
+   */
+  chosenBy: z.enum(CHAMPION_CHOICES),
+  /** Its mean fitness over the batches of the latest re-check it took part in; null if none yet. */
+  recheckedFitness: z.number().nullable(),
 });
 export type ChampionRecord = z.infer<typeof championSchema>;
 
@@ -41,7 +55,10 @@ export const generationRecordSchema = z.strictObject({
   fitnessMean: stat,
   fitnessMedian: stat,
   fitnessMax: stat,
-  /** Best mean fitness seen so far (the champion's). */
+  /**
+   * The champion's mean fitness on its own generation's batch: the best seen so far with the
+   * re-check off; with it on, it can fall when a re-check crowns a genome that was luckier less.
+   */
   bestEverFitness: stat,
   /** Mean batch accuracy over the shared weights of this generation's best genome. */
   championAccuracy: stat,
@@ -55,8 +72,13 @@ export const generationRecordSchema = z.strictObject({
   evaluations: int,
   /** Wall time from dispatching the generation to its last slice (ms). */
   durationMs: int,
-  /** The best-ever genome after this generation. */
+  /** The champion after this generation (`bestEverFitness` is its batch fitness). */
   champion: championSchema.nullable(),
+  /**
+   * Ensemble accuracy (fraction) of that champion on a fixed test subset (test shard 0: 1,000
+   * images), measured by the re-check of this generation; null on generations without one.
+   */
+  testAccuracy: z.number().min(0).max(1).nullable(),
 });
 export type GenerationRecord = z.infer<typeof generationRecordSchema>;
 
@@ -77,6 +99,9 @@ export const GENERATION_CSV_COLUMNS = [
   'durationMs',
   'championGeneration',
   'championIndex',
+  'championChosenBy',
+  'championRecheckedFitness',
+  'testAccuracy',
 ] as const;
 
 export function generationCsvLine(r: GenerationRecord): string {
@@ -84,8 +109,20 @@ export function generationCsvLine(r: GenerationRecord): string {
     ...r,
     championGeneration: r.champion?.generation,
     championIndex: r.champion?.index,
+    championChosenBy: r.champion?.chosenBy,
+    championRecheckedFitness: r.champion?.recheckedFitness,
   };
   return GENERATION_CSV_COLUMNS.map((k) => flat[k] ?? '').join(',');
+}
+
+/**
+ * A champion as stored before the re-check existed (D1 rows, a coordinator's state) has neither
+ * `chosenBy` nor `recheckedFitness`: it was chosen by its batch fitness and never re-checked.
+ */
+export function championWithDefaults(
+  c: Omit<ChampionRecord, 'chosenBy' | 'recheckedFitness'> & Partial<ChampionRecord>,
+): ChampionRecord {
+  return { ...c, chosenBy: c.chosenBy ?? 'batch', recheckedFitness: c.recheckedFitness ?? null };
 }
 
 /** NaN and ±Infinity become null (JSON and D1 have neither). */

@@ -1,8 +1,29 @@
-/** Chromium (Debian's, driven by playwright-core) for the browser tests, with console capture. */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+/**
+ * The browser for the browser tests, with console capture. By default the headless Chromium that
+ * the `@sparticuz/chromium` devDependency ships inside its npm tarball (brotli-packed, x64 Linux),
+ * so `npm ci && npm test` needs no system browser: `ensureChromium()` unpacks it once per package
+ * version into node_modules/.cache/wann-chromium/<version>/, next to the NSS/expat libraries and the
+ * SwiftShader libraries from the same package, with a fontconfig file that uses only the DejaVu
+ * fonts of the `dejavu-fonts-ttf` devDependency (screenshots look the same on every machine).
+ * `WANN_CHROMIUM=/path/to/chromium` uses another Chromium instead (e.g. Debian's /usr/bin/chromium).
+ */
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { brotliDecompressSync, createBrotliDecompress } from 'node:zlib';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 
 export const SCREENSHOTS = fileURLToPath(new URL('./screenshots/', import.meta.url));
@@ -18,6 +39,118 @@ const ARGS = [
   '--disable-sync',
 ];
 
+/** The environment variable naming another Chromium binary to use instead of the npm-shipped one. */
+export const CHROMIUM_ENV = 'WANN_CHROMIUM';
+const CACHE = fileURLToPath(new URL('../../node_modules/.cache/wann-chromium/', import.meta.url));
+const LAYOUT = 1;
+
+export interface ChromiumSetup {
+  executablePath: string;
+  /** Environment for the browser process (undefined: this process's own). */
+  env: Record<string, string> | undefined;
+  /** What it is, for messages. */
+  source: string;
+}
+
+/** Files of an uncompressed tar archive (regular files and folders only: all these archives hold). */
+function untar(archive: Uint8Array, into: string): void {
+  const latin1 = new TextDecoder('latin1');
+  for (let at = 0; at + 512 <= archive.length; ) {
+    const header = archive.subarray(at, at + 512);
+    if (header.every((b) => b === 0)) break;
+    const text = (from: number, to: number) => {
+      const end = header.indexOf(0, from);
+      return latin1.decode(header.subarray(from, end === -1 || end > to ? to : end));
+    };
+    // POSIX ustar keeps a name prefix at 345; GNU tar (magic "ustar  ") keeps other fields there.
+    const prefix = text(257, 263) === 'ustar' ? text(345, 500) : '';
+    const name = normalize([prefix, text(0, 100)].filter(Boolean).join('/'));
+    const size = Number.parseInt(text(124, 136).trim() || '0', 8);
+    const type = text(156, 157) || '0';
+    const mode = Number.parseInt(text(100, 108).trim() || '644', 8);
+    if (name.startsWith('..') || name.startsWith('/'))
+      throw new Error(`tar entry outside its folder: ${name}`);
+    const target = join(into, name);
+    if (type === '5') mkdirSync(target, { recursive: true });
+    else if (type === '0') {
+      mkdirSync(dirname(target), { recursive: true });
+      writeFileSync(target, archive.subarray(at + 512, at + 512 + size), { mode: mode & 0o755 });
+    } else throw new Error(`tar entry ${name} has type ${type}: only files and folders are expected`);
+    at += 512 + Math.ceil(size / 512) * 512;
+  }
+}
+
+const FONTS_CONF = (fontDir: string, cacheDir: string) => `<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig>
+  <dir>${fontDir}</dir>
+  <cachedir>${cacheDir}</cachedir>
+  <match target="pattern">
+    <edit name="family" mode="append_last"><string>sans-serif</string></edit>
+  </match>
+  <alias><family>sans-serif</family><prefer><family>DejaVu Sans</family></prefer></alias>
+  <alias><family>system-ui</family><prefer><family>DejaVu Sans</family></prefer></alias>
+  <alias><family>serif</family><prefer><family>DejaVu Serif</family></prefer></alias>
+  <alias><family>monospace</family><prefer><family>DejaVu Sans Mono</family></prefer></alias>
+</fontconfig>
+`;
+
+/**
+ * The Chromium the browser tests drive (see the top of this file). Unpacking takes a few seconds
+ * once after each `npm ci`; it writes a private folder first and renames it into place, so
+ * concurrent callers never see a half-written browser.
+ */
+export async function ensureChromium(): Promise<ChromiumSetup> {
+  const override = process.env[CHROMIUM_ENV];
+  if (override) {
+    if (!existsSync(override)) throw new Error(`${CHROMIUM_ENV}=${override}: no such file`);
+    return { executablePath: override, env: undefined, source: `${override} (from ${CHROMIUM_ENV})` };
+  }
+  const require = createRequire(import.meta.url);
+  const pkg = join(dirname(require.resolve('@sparticuz/chromium')), '..');
+  const version: string = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8')).version;
+  const fonts = join(dirname(require.resolve('dejavu-fonts-ttf/package.json')), 'ttf');
+  // Bump LAYOUT when what is written here changes (fonts.conf, files), so old unpackings are not reused.
+  const dir = join(CACHE, `${version}-layout${LAYOUT}`);
+  const executablePath = join(dir, 'chromium');
+  if (!existsSync(executablePath)) {
+    if (process.platform !== 'linux' || process.arch !== 'x64') {
+      throw new Error(
+        `@sparticuz/chromium ships a browser for x64 Linux only (this is ${process.platform}-${process.arch}): set ${CHROMIUM_ENV} to a Chromium binary`,
+      );
+    }
+    mkdirSync(CACHE, { recursive: true });
+    const work = mkdtempSync(join(CACHE, `.unpacking-${version}-`));
+    try {
+      const bin = join(pkg, 'bin');
+      await pipeline(
+        createReadStream(join(bin, 'chromium.br')),
+        createBrotliDecompress(),
+        createWriteStream(join(work, 'chromium'), { mode: 0o755 }),
+      );
+      // NSS and expat (the binary's only libraries besides glibc), and SwiftShader beside the binary.
+      for (const archive of ['al2023.tar.br', 'swiftshader.tar.br']) {
+        untar(new Uint8Array(brotliDecompressSync(new Uint8Array(readFileSync(join(bin, archive))))), work);
+      }
+      writeFileSync(join(work, 'fonts.conf'), FONTS_CONF(fonts, join(dir, 'fontconfig-cache')));
+      try {
+        renameSync(work, dir);
+      } catch (e) {
+        if (!existsSync(executablePath)) throw e; // else another process got there first
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  }
+  const libs = join(dir, 'lib');
+  const inherited = process.env.LD_LIBRARY_PATH;
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  env.LD_LIBRARY_PATH = inherited ? `${libs}:${inherited}` : libs;
+  env.FONTCONFIG_FILE = join(dir, 'fonts.conf');
+  return { executablePath, env, source: `@sparticuz/chromium ${version}` };
+}
+
 export interface Browser {
   context: BrowserContext;
   page: Page;
@@ -28,10 +161,15 @@ export interface Browser {
 
 /** A fresh profile (no stored token, no cookies): each call is a different person's browser. */
 export async function launch(viewport = { width: 1280, height: 900 }): Promise<Browser> {
+  const { executablePath, env } = await ensureChromium();
   const profile = mkdtempSync(join(tmpdir(), 'wann-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
+    executablePath,
+    env,
     headless: true,
+    // A fixed locale: under LANG=C.UTF-8 (common on servers and CI) the headless shell reports
+    // navigator.language "en-US@posix", which is no valid language tag for Intl and toLocale*.
+    locale: 'en-US',
     viewport,
     args: ARGS,
   });

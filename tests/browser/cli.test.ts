@@ -42,6 +42,8 @@ function wann(args: string[], env: Record<string, string | undefined> = {}): Pro
 const RUN_PAGE = new RegExp(`^${URL_}/runs/([0-9a-f-]{36})$`);
 let dir: string;
 let runId = '';
+/** This file's runs carry this tag (other files' runs share the servers). */
+const MARK = `cli-${Date.now().toString(36)}`;
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'wann-cli-'));
@@ -61,8 +63,23 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('wann CLI', () => {
   it('start prints the run page URL', async () => {
-    const r = await wann(['start', '--population', '32', '--generations', '8', '--seed', '4']);
+    const r = await wann([
+      'start',
+      '--population',
+      '32',
+      '--generations',
+      '8',
+      '--seed',
+      '4',
+      '--name',
+      'cli baseline',
+      '--tags',
+      `${MARK},Baseline`,
+      '--notes',
+      'from the CLI test',
+    ]);
     expect(r.stderr).toContain('started run');
+    expect(r.stderr).toContain('"cli baseline"');
     expect(r.code).toBe(0);
     const match = RUN_PAGE.exec(r.stdout.trim());
     expect(match, r.stdout).not.toBeNull();
@@ -73,9 +90,130 @@ describe('wann CLI', () => {
     const r = await wann(['watch', runId]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`run ${runId} completed: generation 8/8, best fitness -?\\d`));
-    expect(r.stdout).toMatch(/champion accuracy \d+\.\d%/);
+    expect(r.stdout).toMatch(/champion batch accuracy \d+\.\d%/);
     // Progress lines went to stderr (cli-progress, non-TTY: periodic lines and the final state).
     expect(r.stderr).toMatch(/gen \d+\/8 .*best fitness/);
+  });
+
+  it('watch shows an ETA range fitted to the run, never "NFs"', async () => {
+    // --watch attaches while the run is still going (20 generations of 32 take a few seconds).
+    const r = await wann([
+      'start',
+      '--population',
+      '32',
+      '--generations',
+      '20',
+      '--seed',
+      '5',
+      '--tags',
+      MARK,
+      '--watch',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/\| ETA (\d+ [smhd]( – \d+ [smhd])?|–|done)/);
+    expect(r.stderr).not.toMatch(/NFs|NaN|Infinity/);
+  }, 240_000);
+
+  it('list shows the runs table, filtered by tag and status', async () => {
+    const r = await wann(['list', '--tag', MARK]);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(
+      /^RUN\s+NAME\s+TAGS\s+STATUS\s+GEN\s+POP\s+SEED\s+BEST FITNESS\s+TEST ACC\s+CREATED$/,
+    );
+    expect(lines).toHaveLength(3);
+    // Newest first: the 40-generation run, then the named one (published at the end: a model's accuracy).
+    expect(lines[2]).toMatch(
+      new RegExp(
+        `^${runId.slice(0, 8)}\\s+cli baseline\\s+${MARK},baseline\\s+completed\\s+8/8\\s+32\\s+4\\s+-?\\d\\.\\d{4}\\s+\\d+\\.\\d% model\\s+\\d{4}-`,
+      ),
+    );
+    expect(r.stderr).toContain('"model" = best published model');
+    const none = await wann(['list', '--tag', MARK, '--status', 'failed']);
+    expect(none.stdout.trim()).toBe('no run matches');
+    const bad = await wann(['list', '--status', 'sleeping']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/400 invalid_query: status/);
+  });
+
+  it("edit changes a run's name, tags and notes", async () => {
+    const r = await wann(['edit', runId, '--name', 'cli renamed', '--tags', `${MARK},edited`]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      `run ${runId}: name "cli renamed", tags [${MARK}, edited], notes: from the CLI test`,
+    );
+    const list = await wann(['list', '--tag', 'edited', '--search', 'renamed']);
+    expect(list.stdout).toContain('cli renamed');
+    const bad = await wann(['edit', runId, '--tags', 'not ok']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/400 invalid_identity: tags\.0: a tag may use only/);
+    const nothing = await wann(['edit', runId]);
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toContain('give at least one of --name, --tags, --notes');
+  });
+
+  let forkId = '';
+  it('fork continues a run with more generations and a name', async () => {
+    const r = await wann(['fork', runId, '--generations', '12', '--name', 'cli fork', '--watch']);
+    expect(r.code, r.stderr).toBe(0);
+    const match = RUN_PAGE.exec(r.stdout.trim().split('\n')[0]);
+    expect(match, r.stdout).not.toBeNull();
+    forkId = match![1];
+    expect(forkId).not.toBe(runId);
+    expect(r.stderr).toContain(
+      `forked run ${forkId} "cli fork" from generation 8 of ${runId}: 12 generations`,
+    );
+    expect(r.stdout).toMatch(new RegExp(`run ${forkId} completed: generation 12/12`));
+    const defaultName = await wann(['fork', runId, '--generations', '9']);
+    expect(defaultName.stderr).toContain('"cli renamed (fork)"');
+    const bad = await wann(['fork', runId, '--generations', '3']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/400 invalid_config: generations: must be more than 8/);
+  });
+
+  it('compare prints the runs side by side, marking config that differs', async () => {
+    const r = await wann(['compare', runId, `${URL_}/runs/${forkId}`]);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = Object.fromEntries(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((line) => {
+          const cells = line.trim().split(/\s{2,}/);
+          return [cells[0], cells.slice(1)];
+        }),
+    );
+    expect(r.stdout.split('\n')[0]).toMatch(
+      new RegExp(`^\\s+${runId.slice(0, 8)}\\s+${forkId.slice(0, 8)}$`),
+    );
+    expect(rows.name).toEqual(['cli renamed', 'cli fork']);
+    expect(rows.generations).toEqual(['8/8', '12/12']);
+    expect(rows['forked from']).toEqual(['–', `${runId.slice(0, 8)} @ 8`]);
+    expect(rows['* config.generations']).toEqual(['8', '12']);
+    expect(rows['config.population']).toEqual(['32', '32']);
+    for (const key of [
+      'best fitness (training batches)',
+      'champion connections',
+      's/gen (elapsed / generations)',
+    ])
+      for (const cell of rows[key]) expect(cell).toMatch(/^-?\d/);
+    expect(rows['best test accuracy'][0]).toMatch(/^\d+\.\d% model$/);
+
+    const one = await wann(['compare', runId]);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toContain('compare needs two or more runs');
+    const unknown = await wann(['compare', runId, '00000000-0000-4000-8000-000000000000']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('no run with id 00000000-0000-4000-8000-000000000000');
+  });
+
+  it('open prints the page URL of a run or a share link', async () => {
+    const r = await wann(['open', runId]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(`${URL_}/runs/${runId}`);
+    const share = (await wann(['share', runId])).stdout.trim();
+    const viaLink = await wann(['open', share], { WANN_TOKEN: undefined });
+    expect(viaLink.stdout.trim()).toBe(share);
   });
 
   it('share prints a link that expires when asked; the link works without a token', async () => {

@@ -267,7 +267,10 @@ describe.skipIf(SKIP !== null)('owner and collaborator in the browser', () => {
   it('stops working once the owner revokes the link (410 page)', async () => {
     const { page } = owner;
     await page.click('#share-links li[data-status="active"] button[data-revoke]');
-    await expect.poll(() => page.locator('#share-links li[data-status="revoked"]').count()).toBe(1);
+    await page.click('#confirm-yes'); // the run page asks first
+    await expect
+      .poll(() => page.locator('#share-links li[data-status="revoked"]').count(), { timeout: 15_000 })
+      .toBe(1);
 
     const guest = await launch();
     try {

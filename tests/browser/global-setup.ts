@@ -2,23 +2,28 @@
  * Browser project setup: starts the platform exactly as `npm start` does (scripts/start.ts: pages
  * build, D1 migrations, shards into R2, wrangler dev with the evaluators) on a free port of
  * 127.0.0.1, with its own throwaway state directory, and stops its whole process group afterwards.
+ * It first makes sure the browser is there (browser.ts `ensureChromium`: the npm-shipped Chromium
+ * unless WANN_CHROMIUM names another).
  * Tests read the URL and the API token with `inject('wannUrl')` / `inject('wannToken')`.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { type LocalPlatform, startLocalPlatform } from '../../scripts/local-platform';
+import { ensureChromium, launch } from './browser';
 
-export const CHROMIUM = '/usr/bin/chromium';
 const START_TIMEOUT_MS = 180_000;
 
 declare module 'vitest' {
   export interface ProvidedContext {
     wannUrl: string;
     wannToken: string;
-    /** Why browser tests cannot run here (null: they can). */
+    /**
+     * Always null: the browser ships with the devDependencies (see browser.ts), so browser tests
+     * run on every machine; a missing or broken browser fails the setup instead.
+     */
     browserSkip: string | null;
   }
 }
@@ -42,13 +47,14 @@ function killLeftovers(state: string): void {
 }
 
 export default async function setup(project: TestProject) {
-  let browserSkip: string | null = null;
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.CI)
-      throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (.ci/run does)`);
-    browserSkip = `${CHROMIUM} is missing (apt-get install -y chromium): browser tests skipped; CLI tests still run`;
-    console.warn(`\n  ⚠ ${browserSkip}\n`);
+  // Unpacked once here, before any test file launches it (a few seconds after each `npm ci`).
+  const browser = await ensureChromium();
+  try {
+    await (await launch()).close();
+  } catch (e) {
+    throw new Error(`the browser (${browser.source}) does not start: ${(e as Error).message}`);
   }
+  console.log(`  browser tests use ${browser.source}`);
   const state = mkdtempSync(join(tmpdir(), 'wann-browser-state-'));
   let platform: LocalPlatform;
   try {
@@ -60,7 +66,7 @@ export default async function setup(project: TestProject) {
   const { url, token } = platform;
   project.provide('wannUrl', url);
   project.provide('wannToken', token);
-  project.provide('browserSkip', browserSkip);
+  project.provide('browserSkip', null);
 
   return async () => {
     await platform.stop();

@@ -5,9 +5,12 @@ import {
   activationParity,
   applyActivation,
   applyActivation2,
+  applyActivation32,
   applyActivationFast,
   applyActivationMirrored,
   applyActivationReference,
+  EXP32_MIN,
+  exp32,
   FAST_EXP_MAX_REL_ERROR,
   fastExp,
   PARITY_EVEN,
@@ -233,5 +236,56 @@ describe('fastExp', () => {
     // Subnormal results: within 1e-323 absolute.
     for (const x of [-708.5, -720, -740, -745])
       expect(Math.abs(fastExp(x) - Math.exp(x))).toBeLessThan(1e-323);
+  });
+});
+
+describe("float32 search numerics (the model of the kernel's float32 rows)", () => {
+  const f = Math.fround;
+  it('exp32: relative error ≤ 1.2e-7 over the float32 range, 0 below EXP32_MIN, NaN → NaN', () => {
+    const rng = stream(4, 0, 'test', 0);
+    let worst = 0;
+    for (let i = 0; i < 20000; i++) {
+      const x = f(i < 10000 ? (rng.float() - 0.5) * 30 : -87.29 + rng.float() * 175.2);
+      const got = exp32(x);
+      expect(f(got)).toBe(got); // a float32 value
+      worst = Math.max(worst, Math.abs(got - Math.exp(x)) / Math.exp(x));
+    }
+    expect(worst).toBeLessThanOrEqual(1.2e-7);
+    expect(worst).toBeGreaterThan(1e-9); // float32, not float64
+    expect(exp32(0)).toBe(1);
+    expect(exp32(EXP32_MIN - 0.01)).toBe(0);
+    expect(exp32(-1e300)).toBe(0);
+    expect(exp32(Number.NEGATIVE_INFINITY)).toBe(0);
+    expect(Number.isNaN(exp32(Number.NaN))).toBe(true);
+  });
+
+  it('activations: float32 values within the documented bounds of the exact functions', () => {
+    const bounds: Record<number, number> = { 3: 2.5e-7, 4: 1.5e-7, 5: 2e-7, 6: 2e-7, 10: 2.5e-7 };
+    for (const id of IDS) {
+      let worst = 0;
+      for (const x of samples()) {
+        const y = f(x);
+        if (Math.abs(y) > 1e4) continue;
+        const got = applyActivation32(id, y);
+        expect(f(got), `act ${id}(${y})`).toBe(got);
+        const ref = applyActivationReference(id, y);
+        const exact = id === 1 || id === 11 ? Math.abs(ref) * 2 ** -24 : 0; // output rounding
+        worst = Math.max(worst, Math.abs(got - ref) - exact);
+      }
+      expect(worst, `act ${id}`).toBeLessThanOrEqual(bounds[id] ?? 0);
+    }
+    // Exact where the float64 versions are: sin/cos at integers and half-integers, saturation.
+    for (let k = -8; k <= 8; k++) {
+      expect(Math.abs(applyActivation32(3, k))).toBe(0);
+      expect(Math.abs(applyActivation32(10, k + 0.5))).toBe(0);
+    }
+    expect(applyActivation32(5, 50)).toBe(1);
+    expect(applyActivation32(5, -50)).toBe(-1);
+    expect(applyActivation32(6, -1e30)).toBeLessThan(1e-37);
+    expect(applyActivation32(4, 1e30)).toBe(0);
+    for (const id of IDS) {
+      if (id === 2) continue; // step(NaN) = 0, as the reference
+      expect(Number.isNaN(applyActivation32(id, Number.NaN)), `act ${id}(NaN)`).toBe(true);
+    }
   });
 });

@@ -21,6 +21,10 @@ const GENOME_WORK = [
   'compile',
   'publishModel',
   'runPublishTask',
+  'evaluateRecheck',
+  'recheckFromInputs',
+  'runRecheck',
+  'trainSteps',
 ];
 
 describe('the coordinator never touches a genome', () => {

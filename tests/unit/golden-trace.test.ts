@@ -1,10 +1,11 @@
 /**
  * Golden trace: the first 12 generations of a fixed seed (population 48, the real MNIST training
- * shards, trainShards 60), record for record, driven by LocalSearch (one thread, every genome in
- * memory) and by the worker pool (2 threads, slice sizes 5 and 48; the pool also cuts the last slices
- * of a generation smaller, so the two runs slice differently again). Any change to a random
- * draw, to breeding, evaluation or the statistics changes some record and fails here; a pool that
- * depended on slicing or on thread timing would differ from LocalSearch.
+ * shards, trainShards 60, champion re-checks every 4 generations on 5 shards), record for record,
+ * driven by LocalSearch (one thread, every genome in memory) and by the worker pool (2 threads,
+ * slice sizes 5 and 48; the pool also cuts the last slices of a generation smaller, so the two runs
+ * slice differently again, and runs each re-check on a worker thread). Any change to a random
+ * draw, to breeding, evaluation, the statistics or the champion rule changes some record and fails
+ * here; a pool that depended on slicing or on thread timing would differ from LocalSearch.
  *
  * After an intended change, regenerate the fixture (from LocalSearch) and review its diff:
  *   UPDATE_GOLDEN=1 npx vitest run --project unit tests/unit/golden-trace.test.ts
@@ -22,7 +23,7 @@ import { PoolSearch } from '../../bench/pool-search';
 import { buildShards } from '../../scripts/build-shards';
 import { shardToBatch } from '../../src/data/shard';
 import { resolveConfig, type SearchConfigInput } from '../../src/wann/config';
-import { breedingParams, breedMember } from '../../src/wann/generation';
+import { breedingParams, breedMember, RECHECK_TEST_SHARD } from '../../src/wann/generation';
 import { bytesToBase64, encodePopulation, type Genome } from '../../src/wann/genome';
 import { LocalSearch } from '../../src/wann/local-search';
 import { compile, Evaluator } from '../../src/wann/network';
@@ -36,6 +37,8 @@ const INPUT = {
   seed: 20190611,
   generations: 12,
   trainShards: 60,
+  recheckEvery: 4,
+  recheckBatches: 5,
 } satisfies SearchConfigInput;
 const config = resolveConfig(INPUT, () => 0);
 
@@ -68,10 +71,12 @@ const batchForShard = (shard: number): Batch => {
 
 let pool: EvalPool;
 let golden: GoldenTrace;
+let testBatch: Batch;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'wann-golden-'));
   await buildShards(dir, { log: () => {} });
+  testBatch = shardToBatch(readShard(dir, 'test', RECHECK_TEST_SHARD));
   pool = new EvalPool(2, { kernel: true });
   if (!UPDATE) golden = JSON.parse(readFileSync(FIXTURE, 'utf8')) as GoldenTrace;
 }, 60_000);
@@ -83,7 +88,7 @@ afterAll(async () => {
 
 describe('golden trace', () => {
   it('LocalSearch reproduces the committed records', () => {
-    const search = new LocalSearch(config, batchForShard, new Evaluator({ kernel: loadKernel() }));
+    const search = new LocalSearch(config, batchForShard, new Evaluator({ kernel: loadKernel() }), testBatch);
     const records: TracedRecord[] = [];
     for (let g = 0; g < config.generations; g++) records.push(traced(search.step()));
     const champion = genomeBase64(search.championMember());
@@ -98,11 +103,33 @@ describe('golden trace', () => {
   });
 
   it.each([5, 48])('the worker pool (2 threads, slice size %i) reproduces them', async (sliceSize) => {
-    const search = new PoolSearch(config, pool, batchForShard, sliceSize);
+    const search = new PoolSearch(config, pool, batchForShard, sliceSize, testBatch);
     for (let g = 0; g < config.generations; g++) {
       expect(traced(await search.step()), `generation ${g}`).toEqual(golden.records[g]);
     }
     expect(genomeBase64(search.championMember())).toBe(golden.champion);
+  });
+
+  it('re-checks at generations 4 and 8: test accuracy there only, and the population does not change', () => {
+    const withTest = golden.records.filter((r) => r.testAccuracy !== null).map((r) => r.gen);
+    expect(withTest).toEqual([4, 8]);
+    for (const r of golden.records) {
+      if (r.testAccuracy !== null) expect(r.testAccuracy).toBeGreaterThan(0);
+      // Every champion after a re-check carries its re-checked fitness.
+      if (r.gen >= 4) expect(r.champion?.recheckedFitness).not.toBeNull();
+    }
+    // The re-check only picks the champion: with it off, every population statistic is the same.
+    const off = new LocalSearch(
+      { ...config, recheckEvery: 0 },
+      batchForShard,
+      new Evaluator({ kernel: loadKernel() }),
+    );
+    for (let g = 0; g < config.generations; g++) {
+      const { champion: _c, bestEverFitness: _b, testAccuracy, ...population } = traced(off.step());
+      const { champion: _c2, bestEverFitness: _b2, testAccuracy: _t, ...expected } = golden.records[g];
+      expect(population, `generation ${g}`).toEqual(expected);
+      expect(testAccuracy).toBeNull();
+    }
   });
 
   it('the worker pool evaluates a fixed population as one thread does', async () => {

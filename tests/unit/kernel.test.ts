@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { stream } from '../../src/random';
 import {
   ACTIVATION_MAX_ERROR,
+  applyActivation32,
   applyActivationFast,
   applyActivationReference,
+  exp32,
   fastExp,
 } from '../../src/wann/activations';
 import { compileKernel, Kernel } from '../../src/wann/kernel/kernel';
@@ -140,6 +142,144 @@ describe('WebAssembly kernel rows', () => {
       }
       expect(Math.abs(buf[max + tile + i] - s) / s).toBeLessThan(2e-15);
       expect(Math.abs(buf[max + 2 * tile + i] - r) / r).toBeLessThan(2e-15);
+    }
+  });
+});
+
+/** Same float32 value, NaN matching NaN (payloads aside) and +0 ≠ −0 not required. */
+const sameF32 = (a: number, b: number) => a === b || (Number.isNaN(a) && Number.isNaN(b));
+
+describe('WebAssembly kernel float32 search numerics', () => {
+  // The float32 rows must be plain IEEE-754 float32 arithmetic (the same bits on every engine):
+  // the kernel is checked bit for bit against the Math.fround model in activations.ts.
+  const k = new Kernel(module);
+  const n = 4001; // not a multiple of 4: the kernel pads to 4
+  k.view(8 * n + 64);
+  const xs = samples(n);
+  const f = Math.fround;
+
+  it('activation rows equal the float32 model bit for bit, and stay close to the exact functions', () => {
+    const b32 = k.view32();
+    b32.set(xs, 0);
+    const x32 = b32.slice(0, n);
+    // Mismatches collected (one expect per check: 176,000 points).
+    const bad: string[] = [];
+    let checked = 0;
+    for (let id = 1; id <= 11; id++) {
+      for (const w of [1, -2, 0.37, 0.5]) {
+        k.act32[id](w, 0, n + 3, n);
+        const out = k.view32();
+        // Documented bounds (activations.ts "Float32 search numerics") plus the output's rounding.
+        const tol = id === 3 || id === 10 ? 2.5e-7 : id >= 4 && id <= 6 ? 2e-7 : 0;
+        for (let i = 0; i < n; i++) {
+          const y = f(f(w) * x32[i]);
+          const got = out[n + 3 + i];
+          const model = applyActivation32(id, y);
+          if (!sameF32(got, model)) bad.push(`act32 ${id}(${y}) = ${got}, model ${model}`);
+          if (Number.isFinite(y) && Math.abs(y) < 1e4) {
+            const ref = applyActivationReference(id, y);
+            const round = id === 11 || id === 1 ? Math.abs(ref) * 2 ** -24 : 0;
+            if (!(Math.abs(got - ref) <= tol + round)) bad.push(`act32 ${id}(${y}) = ${got}, exact ${ref}`);
+            checked++;
+          }
+        }
+      }
+    }
+    expect(bad.slice(0, 5)).toEqual([]);
+    expect(checked).toBeGreaterThan(100_000);
+  });
+
+  it('mirrored rows give act(y) and act(−y) by the identities, in float32', () => {
+    const b32 = k.view32();
+    b32.set(xs, 0);
+    const x32 = b32.slice(0, n);
+    for (const id of [2, 6, 9]) {
+      k.mirror32[id](1.5, 0, n + 3, 2 * n + 6, n);
+      const out = k.view32();
+      for (let i = 0; i < n; i++) {
+        const y = f(1.5 * x32[i]);
+        const v = applyActivation32(id, y);
+        const m = id === 2 ? (y < 0 ? 1 : 0) : id === 6 ? f(1 - v) : f(v - y);
+        expect(sameF32(out[n + 3 + i], v), `${id}(${y})`).toBe(true);
+        expect(sameF32(out[2 * n + 6 + i], m), `${id}(${-y})`).toBe(true);
+      }
+    }
+  });
+
+  it('sums float32 rows and input rows left to right in float32; exp sums use exp32', () => {
+    const rng = stream(33, 0, 'test', 0);
+    const len = 101;
+    const b32 = k.view32();
+    for (let i = 0; i < 9 * len; i++) b32[i] = (rng.float() - 0.5) * 10;
+    const buf = k.view(0);
+    const list = 10 * len; // float64 index: the term list stays float64
+    for (const terms of [1, 2, 4, 5, 9]) {
+      for (const signed of [0, 1]) {
+        for (let t = 0; t < terms; t++) {
+          buf[list + 2 * t] = t * len;
+          buf[list + 2 * t + 1] = signed && t % 2 ? -1 : 1;
+        }
+        k.sum32(9 * len, list, terms, signed, len);
+        for (let i = 0; i < len; i++) {
+          let s = f(buf[list + 1] * b32[i]);
+          for (let t = 1; t < terms; t++) s = f(s + f(buf[list + 2 * t + 1] * b32[t * len + i]));
+          expect(b32[9 * len + i]).toBe(s);
+        }
+      }
+    }
+    // Input sums: bias + x_1 + … + x_n, each addition rounded to float32; a tile offset t0.
+    const count = 53;
+    const features = 11;
+    const xByte = 1024 + 13000 * 8;
+    const x = new Float32Array(k.buffer, xByte, features * count + 4);
+    for (let q = 0; q < features * count; q++) x[q] = rng.chance(0.3) ? 0 : rng.float() * 3;
+    const prog = new Int32Array(k.buffer, 1024 + 12000 * 8, 400);
+    const rows: { bias: number; srcs: number[] }[] = [];
+    let o = 0;
+    for (const nn of [0, 1, 2, 3, 4, 5, 8, 9, 13]) {
+      const bias = rng.int(4);
+      const srcs = Array.from({ length: nn }, () => rng.int(features));
+      prog[o++] = rows.length * 64;
+      prog[o++] = bias;
+      prog[o++] = nn;
+      for (const src of srcs) prog[o++] = src * count * 4;
+      rows.push({ bias, srcs });
+    }
+    for (const t0 of [0, 4, 17]) {
+      const m = count - t0;
+      k.insums32(1024 + 12000 * 8, rows.length, xByte + 4 * t0, m);
+      const out = k.view32();
+      rows.forEach(({ bias, srcs }, r) => {
+        for (let i = 0; i < m; i++) {
+          let s = bias;
+          for (const src of srcs) s = f(s + x[src * count + t0 + i]);
+          expect(out[r * 64 + i], `row ${r} t0 ${t0} example ${i}`).toBe(s);
+        }
+      });
+    }
+    // Softmax sums from float64 logits: Σ_j exp32(l_j − max) and Σ 1/exp32 in float64, j in order.
+    const tile = 104;
+    for (let j = 0; j < 7; j++) for (let i = 0; i < len; i++) buf[j * tile + i] = (rng.float() - 0.5) * 60;
+    buf[3 * tile + 5] = -1e300; // far below the max: exp32 gives 0
+    const max = 7 * tile;
+    for (let i = 0; i < len; i++) {
+      let mx = -Infinity;
+      for (let j = 0; j < 7; j++) mx = Math.max(mx, buf[j * tile + i]);
+      buf[max + i] = mx;
+    }
+    const exps = max + 3 * tile;
+    k.expsums32(0, tile, max, max + tile, max + 2 * tile, exps, 7, len);
+    for (let i = 0; i < len; i++) {
+      let s = 0;
+      let r = 0;
+      for (let j = 0; j < 7; j++) {
+        const e = exp32(buf[j * tile + i] - buf[max + i]);
+        expect(buf[exps + j * tile + i]).toBe(e);
+        s += e;
+        r += 1 / e;
+      }
+      expect(buf[max + tile + i]).toBe(s);
+      expect(buf[max + 2 * tile + i]).toBe(r);
     }
   });
 });

@@ -208,9 +208,9 @@ describe('forward pass against the reference', () => {
   it('matches on many random genomes at every shared weight (fitness, accuracy, probabilities)', () => {
     const small = new Evaluator({ tile: 7 }); // several tiles per batch, a partial last one
     const big = new Evaluator();
-    // The same with the WebAssembly kernel (tile 7 → 8: odd partial tiles).
-    const smallKernel = new Evaluator({ tile: 7, kernel });
-    const bigKernel = new Evaluator({ kernel });
+    // The same with the float64 WebAssembly kernel (tile 7 → 8: odd partial tiles).
+    const smallKernel = new Evaluator({ tile: 7, kernel, precision: 'f64' });
+    const bigKernel = new Evaluator({ kernel, precision: 'f64' });
     let worstFitness = 0;
     let worstProbability = 0;
     let nearTies = 0;
@@ -581,7 +581,7 @@ describe('WebAssembly kernel', () => {
   // large pre-activations), far below 1e-9.
   it('agrees with the JS path on many random genomes, weights and batch sizes', () => {
     const js = new Evaluator({ tile: 32 });
-    const wasm = new Evaluator({ tile: 32, kernel });
+    const wasm = new Evaluator({ tile: 32, kernel, precision: 'f64' });
     let worst = 0;
     let differentPredictions = 0;
     let predictions = 0;
@@ -623,8 +623,8 @@ describe('WebAssembly kernel', () => {
     // per-tile copy (as the 10,000-image test set does); batches alternate to exercise the cache
     // (same object again, another object, the same inputs array with a smaller count).
     const js = new Evaluator({ tile: 16 });
-    const cached = new Evaluator({ tile: 15, kernel });
-    const perTile = new Evaluator({ tile: 15, kernel, inputCacheBytes: 64 });
+    const cached = new Evaluator({ tile: 15, kernel, precision: 'f64' });
+    const perTile = new Evaluator({ tile: 15, kernel, inputCacheBytes: 64, precision: 'f64' });
     const rng = stream(23, 0, 'test', 0);
     const batches = [randomBatch(rng, 9, 4, 61), randomBatch(rng, 9, 4, 40)];
     const third = batches[0];
@@ -669,7 +669,7 @@ describe('WebAssembly kernel', () => {
   });
 
   it('keeps every result finite on overflow, NaN and extreme weights', () => {
-    const wasm = new Evaluator({ kernel });
+    const wasm = new Evaluator({ kernel, precision: 'f64' });
     const acts = [1, 1, 11, 11, 11, 11, 11, 11, 11, 11, 11, 7];
     const conns: [number, number][] = [[1, 4]];
     for (let v = 4; v < 12; v++) conns.push([v, v + 1]);
@@ -695,7 +695,7 @@ describe('WebAssembly kernel', () => {
   });
 
   it('grows its memory for larger plans and batches, and rejects a foreign module', () => {
-    const wasm = new Evaluator({ kernel });
+    const wasm = new Evaluator({ kernel, precision: 'f64' });
     for (const hidden of [2, 400, 5]) {
       const rng = stream(22, hidden, 'test', 0);
       const g = randomGenome(rng, 30, 10, hidden);
@@ -709,6 +709,106 @@ describe('WebAssembly kernel', () => {
     }
     const empty = compileKernel(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
     expect(() => new Evaluator({ kernel: empty })).toThrow(TypeError);
+  });
+});
+
+describe('WebAssembly kernel, float32 search numerics (the default with a kernel)', () => {
+  // What a search evaluates with. Not the float64 path's numbers (rows are float32), but a fixed
+  // function of plan, batch and weights: the same bits whatever the tile, the input copy or the
+  // entry point, and close to the float64 path.
+  it('stays close to the float64 path, with every fitness in [MIN_FITNESS, 0]', () => {
+    const js = new Evaluator({ tile: 32 });
+    const f32 = new Evaluator({ tile: 32, kernel });
+    const diffs: number[] = [];
+    let accuracyDiffs = 0;
+    let accuracies = 0;
+    for (let t = 0; t < 200; t++) {
+      const rng = stream(24, t, 'test', 0);
+      const inputs = 1 + rng.int(12);
+      const outputs = 1 + rng.int(10);
+      const g = randomGenome(rng, inputs, outputs, rng.int(t < 150 ? 20 : 80));
+      const batch = randomBatch(rng, inputs, outputs, 1 + rng.int(t < 150 ? 70 : 300));
+      const plan = compile(g);
+      const a = js.evaluate(plan, batch, SHARED_WEIGHTS);
+      const b = f32.evaluate(plan, batch, SHARED_WEIGHTS);
+      b.fitness.forEach((f, k) => {
+        expect(f >= MIN_FITNESS && f <= 0, `fitness ${f}`).toBe(true);
+        diffs.push(Math.abs(f - a.fitness[k]));
+        accuracies++;
+        if (Math.abs(b.accuracy[k] - a.accuracy[k]) > 1e-12) accuracyDiffs++;
+      });
+      expect(b.connections).toBe(a.connections);
+    }
+    diffs.sort((x, y) => x - y);
+    // float32 rounding (~6e-8 relative) through a few layers: typically ~1e-7 in the fitness.
+    expect(diffs[Math.floor(diffs.length / 2)]).toBeLessThan(1e-5);
+    expect(diffs[Math.floor(diffs.length * 0.99)]).toBeLessThan(1e-3);
+    expect(accuracyDiffs).toBeLessThan(accuracies * 0.05);
+  });
+
+  it('gives the same bits for either input copy and every entry point; the same values for any tile', () => {
+    const evaluators = [
+      new Evaluator({ kernel }),
+      new Evaluator({ kernel, tile: 7 }), // → 8: several tiles, a partial last one
+      new Evaluator({ kernel, tile: 333 }), // → 336
+      new Evaluator({ kernel, inputCacheBytes: 64 }), // per-tile input copies
+    ];
+    for (let t = 0; t < 40; t++) {
+      const rng = stream(25, t, 'test', 0);
+      const g = randomGenome(rng, 9, 5, rng.int(40));
+      const batch = randomBatch(rng, 9, 5, 1 + rng.int(400));
+      const plan = compile(g);
+      const weights = t % 2 ? SHARED_WEIGHTS : [0.7, -1.3, 1.3, 0, 37.5];
+      const [first, small, large, perTile] = evaluators.map((ev) => ev.evaluate(plan, batch, weights));
+      expect(perTile).toEqual(first);
+      // Node values do not depend on the tile; the fitness is summed per tile (last bits only).
+      for (const other of [small, large]) {
+        expect(other.accuracy).toEqual(first.accuracy);
+        other.fitness.forEach((f, k) => {
+          expect(f).toBeCloseTo(first.fitness[k], 12);
+        });
+      }
+      // Accuracy from the predictions equals evaluate's (same logits, ties → lowest index).
+      const labels = evaluators[1].predictLabelsPerWeight(plan, batch, weights);
+      expect(evaluators[3].predictLabelsPerWeight(plan, batch, weights)).toEqual(labels);
+      weights.forEach((_, k) => {
+        let correct = 0;
+        for (let i = 0; i < batch.count; i++) if (labels[k * batch.count + i] === batch.labels[i]) correct++;
+        expect(correct / batch.count).toBe(first.accuracy[k]);
+      });
+      const probs = evaluators[0].forwardProbabilities(plan, batch, weights[1]);
+      expect(evaluators[2].forwardProbabilities(plan, batch, weights[1])).toEqual(probs);
+      for (let i = 0; i < batch.count; i++) {
+        let sum = 0;
+        for (let j = 0; j < 5; j++) sum += probs[i * 5 + j];
+        expect(Math.abs(sum - 1)).toBeLessThan(1e-5);
+      }
+    }
+  });
+
+  it('keeps every result finite on overflow, NaN and extreme weights', () => {
+    const wasm = new Evaluator({ kernel });
+    const acts = [1, 1, 11, 11, 11, 11, 11, 11, 11, 11, 11, 7];
+    const conns: [number, number][] = [[1, 4]];
+    for (let v = 4; v < 12; v++) conns.push([v, v + 1]);
+    conns.push([12, 2], [12, 13], [13, 3], [12, 3]);
+    const g = genomeOf(1, 2, [1, ...acts.slice(1)], conns);
+    const batch = batchOf(1, [[3], [0.5], [0], [1e30]], [0, 1, 0, 1]);
+    for (const weights of [SHARED_WEIGHTS, [100, -100, 0, 1e-300]]) {
+      for (const f of wasm.evaluate(compile(g), batch, weights).fitness)
+        expect(f >= MIN_FITNESS && f <= 0).toBe(true);
+    }
+    for (let t = 0; t < 30; t++) {
+      const rng = stream(26, t, 'test', 0);
+      const g2 = randomGenome(rng, 3, 3, 10);
+      const batch2 = randomBatch(rng, 3, 3, 20);
+      const r = wasm.evaluate(compile(g2), batch2, [100, -100, 1e-300, 0, 37.5]);
+      for (const f of r.fitness) expect(f >= MIN_FITNESS && f <= 0).toBe(true);
+    }
+  });
+
+  it('rejects an unknown precision', () => {
+    expect(() => new Evaluator({ kernel, precision: 'f16' as 'f32' })).toThrow(/precision/);
   });
 });
 

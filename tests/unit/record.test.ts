@@ -33,7 +33,16 @@ const record: GenerationRecord = {
   meanNodes: 277.5,
   evaluations: 64,
   durationMs: 183,
-  champion: { generation: 5, index: 13, fitness: 0.5, accuracy: [0.25, 0.5, 0.125, 0.0625], connections: 11 },
+  champion: {
+    generation: 5,
+    index: 13,
+    fitness: 0.5,
+    accuracy: [0.25, 0.5, 0.125, 0.0625],
+    connections: 11,
+    chosenBy: 'recheck',
+    recheckedFitness: 0.375,
+  },
+  testAccuracy: 0.8125,
 };
 
 /** Generation 0 with no finite fitness and no champion yet: every nullable field null. */
@@ -48,6 +57,7 @@ const empty: GenerationRecord = {
   championAccuracy: null,
   championConnections: null,
   champion: null,
+  testAccuracy: null,
 };
 
 /** The row as D1 hands it back: each value through its column's driver encoding and back. */
@@ -87,6 +97,8 @@ describe('GenerationRecord ⇄ generations row', () => {
       championIndex: 13,
       championConnections: 11,
       championAccuracy: [0.25, 0.5, 0.125, 0.0625],
+      championChosenBy: 'recheck',
+      championRecheckedFitness: 0.375,
       updatedAt: 5,
     });
     expect(toRunProgress(empty, 5)).toMatchObject({ championIndex: null, championFitness: null });
@@ -130,7 +142,13 @@ describe('GenerationRecord in D1 (Miniflare, migrations applied)', () => {
       .orderBy(asc(generations.gen));
     expect(rows.map(fromGenerationRow)).toEqual([empty, record]);
     const run = await db.select().from(runs).where(eq(runs.id, RUN_ID)).get();
-    expect(run).toMatchObject({ generation: 8, championGeneration: 5, championIndex: 13 });
+    expect(run).toMatchObject({
+      generation: 8,
+      championGeneration: 5,
+      championIndex: 13,
+      championChosenBy: 'recheck',
+      championRecheckedFitness: 0.375,
+    });
   });
 
   it('reads a row written before migration 0002 with a null shard and champion', async () => {
@@ -150,7 +168,36 @@ describe('GenerationRecord in D1 (Miniflare, migrations applied)', () => {
       .where(and(eq(generations.runId, RUN_ID), eq(generations.gen, 99)))
       .get();
     const old = fromGenerationRow(row!);
-    expect(old).toMatchObject({ gen: 99, shard: null, champion: null, evaluations: 64 });
+    expect(old).toMatchObject({ gen: 99, shard: null, champion: null, evaluations: 64, testAccuracy: null });
+    expect(generationRecordSchema.parse(old)).toEqual(old);
+  });
+
+  it('reads a row written before migration 0004: no test accuracy, a champion chosen by batch', async () => {
+    const d1 = await mf.getD1Database('DB');
+    await d1
+      .prepare(
+        `INSERT INTO generations (run_id, gen, objectives, shard, fitness_mean, fitness_median, fitness_max,
+           best_ever_fitness, champion_accuracy, champion_connections, mean_connections, mean_nodes,
+           evaluations, duration_ms, champion) VALUES (?, 98, 'mean+max', 3, 1, 1, 1, 1, 0.5, 3, 4, 5, 64, 10, ?)`,
+      )
+      .bind(RUN_ID, JSON.stringify({ generation: 97, index: 2, fitness: 1, accuracy: [0.5], connections: 3 }))
+      .run();
+    const row = await db
+      .select()
+      .from(generations)
+      .where(and(eq(generations.runId, RUN_ID), eq(generations.gen, 98)))
+      .get();
+    const old = fromGenerationRow(row!);
+    expect(old.testAccuracy).toBeNull();
+    expect(old.champion).toEqual({
+      generation: 97,
+      index: 2,
+      fitness: 1,
+      accuracy: [0.5],
+      connections: 3,
+      chosenBy: 'batch',
+      recheckedFitness: null,
+    });
     expect(generationRecordSchema.parse(old)).toEqual(old);
   });
 });
@@ -162,11 +209,14 @@ describe('generations CSV', () => {
     const at = (name: (typeof GENERATION_CSV_COLUMNS)[number]) =>
       values[GENERATION_CSV_COLUMNS.indexOf(name)];
     for (const name of GENERATION_CSV_COLUMNS) {
-      if (name === 'championGeneration' || name === 'championIndex') continue;
-      expect(at(name), name).toBe(String(record[name]));
+      if (name.startsWith('champion') && !(name in record)) continue;
+      expect(at(name), name).toBe(String(record[name as keyof GenerationRecord]));
     }
     expect(at('championGeneration')).toBe('5');
     expect(at('championIndex')).toBe('13');
+    expect(at('championChosenBy')).toBe('recheck');
+    expect(at('championRecheckedFitness')).toBe('0.375');
+    expect(at('testAccuracy')).toBe('0.8125');
   });
 
   it('leaves null statistics and a missing champion empty', () => {
@@ -178,6 +228,9 @@ describe('generations CSV', () => {
       'championConnections',
       'championGeneration',
       'championIndex',
+      'championChosenBy',
+      'championRecheckedFitness',
+      'testAccuracy',
     ] as const) {
       expect(values[GENERATION_CSV_COLUMNS.indexOf(name)], name).toBe('');
     }

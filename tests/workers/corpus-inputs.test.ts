@@ -474,6 +474,27 @@ describe('bad-input corpus: request bodies', () => {
     expect(await res.json()).toEqual(await plain.json());
   });
 
+  it('a small body (read by the API Worker, forwarded over RPC) and the same body chunked (streamed over fetch) get the same answer', async () => {
+    const bodies = [
+      ['/v2/models/{run}/infer', JSON.stringify(tensor([image256(), zeros(256).fill(0.5)], [2, 256]))],
+      ['/api/runs/{run}/predict', JSON.stringify({ pixels: [zeros(784).fill(0.25)], top_k: 3 })],
+      // A bad one too: the error comes back through either path unchanged.
+      ['/v2/models/{run}/infer', JSON.stringify(tensor([zeros(255)], [1, 255]))],
+    ] as const;
+    for (const [path, text] of bodies) {
+      const url = path.replace('{run}', runId);
+      const small = await request(url, {
+        method: 'POST',
+        headers: { ...JSON_TYPE, ...declared(text) },
+        body: text,
+      });
+      const streamed = await request(url, { method: 'POST', headers: JSON_TYPE, body: chunked(utf8(text)) });
+      expect(small.status).toBe(streamed.status);
+      expect(header(small, 'Content-Type')).toBe(header(streamed, 'Content-Type'));
+      expect(await small.json()).toEqual(await streamed.json());
+    }
+  });
+
   it('nothing stored changed: the run list, the model list and the model file', async () => {
     expect(await stored()).toEqual(before);
   });

@@ -6,6 +6,7 @@
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { MAX_SLICES_PER_GENERATION } from '../../src/wann/config';
+import { LOST_COORDINATOR_ERROR, runningSearches, START_GRACE_MS } from '../../workers/api/run-slots';
 import { MAX_RUNNING_SEARCHES } from '../../workers/api/runs';
 import { MAX_SUBSCRIBERS_PER_RUN } from '../../workers/coordinator/search-coordinator';
 import { type ErrorBody, header, post, request, startRun, waitFor } from './helpers';
@@ -400,16 +401,10 @@ describe('ceilings', () => {
   });
 
   it(`refuses a search beyond ${MAX_RUNNING_SEARCHES} running at once with 429, start and fork alike`, async () => {
-    // Stand-ins for running searches (rows only): with `running`, the ceiling is reached.
-    const fillers = Array.from({ length: MAX_RUNNING_SEARCHES - 1 }, () => crypto.randomUUID());
-    const now = Date.now();
-    await env.DB.batch(
-      fillers.map((id) =>
-        env.DB.prepare(
-          "INSERT INTO runs (id, status, config, seed, created_at, updated_at) VALUES (?, 'running', '{}', 1, ?, ?)",
-        ).bind(id, now, now),
-      ),
-    );
+    // Running searches (a row and a coordinator that both say `running`, parked-run.ts): with
+    // `running`, the ceiling is reached.
+    const fillers: string[] = [];
+    for (let i = 1; i < MAX_RUNNING_SEARCHES; i++) fillers.push(await parkedRun());
     try {
       await expectRefused(await post('/api/runs', STORED), {
         status: 429,
@@ -422,6 +417,55 @@ describe('ceilings', () => {
       });
     } finally {
       await env.DB.batch(fillers.map((id) => env.DB.prepare('DELETE FROM runs WHERE id = ?').bind(id)));
+    }
+  });
+
+  it('rows whose coordinator lost the run, or has finished it, do not hold a slot', async () => {
+    const old = Date.now() - 2 * START_GRACE_MS;
+    const insert = (id: string, status: string, createdAt: number) =>
+      env.DB.prepare(
+        'INSERT INTO runs (id, status, config, seed, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)',
+      ).bind(id, status, '{}', createdAt, createdAt);
+    // Rows only, no coordinator behind them, older than the start grace: lost.
+    const lost = Array.from({ length: MAX_RUNNING_SEARCHES }, () => crypto.randomUUID());
+    await env.DB.batch(lost.map((id, i) => insert(id, i % 2 ? 'queued' : 'running', old)));
+    // A coordinator that finished the run while the row still says `running` (its sync lags).
+    const finished = await parkedRun(0, 'completed');
+    await env.DB.prepare("UPDATE runs SET status = 'running' WHERE id = ?").bind(finished).run();
+    // A start in progress (a `queued` row just written, its coordinator not started yet) holds one.
+    const starting = crypto.randomUUID();
+    await insert(starting, 'queued', Date.now()).run();
+    const created: string[] = [];
+    try {
+      // `running` (beforeAll) and the start in progress.
+      expect(await runningSearches(env, MAX_RUNNING_SEARCHES)).toBe(2);
+      const rows = await env.DB.prepare(
+        `SELECT status, error FROM runs WHERE id IN (${lost.map(() => '?').join(',')})`,
+      )
+        .bind(...lost)
+        .all<{ status: string; error: string }>();
+      expect(rows.results).toHaveLength(lost.length);
+      for (const row of rows.results)
+        expect(row).toEqual({ status: 'failed', error: LOST_COORDINATOR_ERROR });
+      // The finished one is left to its coordinator's status sync, and still does not count.
+      const row = await env.DB.prepare('SELECT status FROM runs WHERE id = ?').bind(finished).first();
+      expect(row).toEqual({ status: 'running' });
+
+      // Through the API: with the lost rows still `running`, a new search is accepted.
+      await env.DB.batch(
+        lost.map((id) => env.DB.prepare("UPDATE runs SET status = 'running' WHERE id = ?").bind(id)),
+      );
+      const res = await post('/api/runs', STORED);
+      expect(res.status, await res.clone().text()).toBe(202);
+      const { id } = (await res.json()) as { id: string };
+      created.push(id);
+      expect((await post(`/api/runs/${id}/cancel`)).status).toBe(200);
+    } finally {
+      const ids = [...lost, finished, starting, ...created];
+      await env.DB.batch([
+        ...ids.map((id) => env.DB.prepare('DELETE FROM generations WHERE run_id = ?').bind(id)),
+        ...ids.map((id) => env.DB.prepare('DELETE FROM runs WHERE id = ?').bind(id)),
+      ]);
     }
   });
 });

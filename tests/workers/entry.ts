@@ -9,7 +9,7 @@ import type { Env } from '../../workers/api/env';
 import api, { SearchCoordinator } from '../../workers/api/index';
 import { breedAndEvaluate, type SliceInputs } from '../../workers/evaluator/evaluate-slice';
 import { consumeTasks, type EvaluatorEnv } from '../../workers/evaluator/index';
-import type { QueueTask, SliceTask } from '../../workers/shared/contracts';
+import type { QueueTask, RecheckTask, SliceTask } from '../../workers/shared/contracts';
 
 export { SearchCoordinator };
 
@@ -21,6 +21,9 @@ export const faults = new Map<string, DeliveryRule>();
 
 /** Every delivery the consumer saw, for assertions: `${runId}:${gen}:${sliceStart}` → count. */
 export const deliveries = new Map<string, number>();
+
+/** Rules for champion re-check tasks, by run id (deliveries counted as `${runId}:${gen}:recheck`). */
+export const recheckFaults = new Map<string, (task: RecheckTask) => Delivery>();
 
 /**
  * Runs whose slices go to stand-in peer evaluators (EVAL_PEER_1 and 2: the peer entry point's code
@@ -57,6 +60,18 @@ export default {
     const kept: Message<unknown>[] = [];
     for (const message of batch.messages) {
       const task = message.body as QueueTask;
+      if (task.kind === 'recheck') {
+        const key = `${task.runId}:${task.gen}:recheck`;
+        deliveries.set(key, (deliveries.get(key) ?? 0) + 1);
+        const action = recheckFaults.get(task.runId)?.(task) ?? 'deliver';
+        if (action === 'drop') {
+          message.ack();
+          continue;
+        }
+        if (action === 'duplicate') await env.EVAL_QUEUE.send(task, { contentType: 'json' });
+        kept.push(message);
+        continue;
+      }
       if (task.kind !== 'slice') {
         kept.push(message);
         continue;

@@ -2,8 +2,9 @@
 import { env, exports } from 'cloudflare:workers';
 import { drizzle } from 'drizzle-orm/d1';
 import { runs } from '../../schema/schema';
+import type { RunResource } from '../../src/api/types';
 import { SHARED_WEIGHTS } from '../../src/wann/activation-ids';
-import type { ChampionRecord, GenerationRecord } from '../../src/wann/record';
+import type { GenerationRecord } from '../../src/wann/record';
 import { publishModel } from '../../workers/shared/publish';
 import { grownGenome } from '../unit/onnx-fixture';
 
@@ -39,20 +40,16 @@ export function post(path: string, body?: unknown, init: RequestInit & { token?:
   });
 }
 
-export interface RunResource {
-  id: string;
-  status: string;
-  config: Record<string, unknown> & { seed: number; forkOf?: { runId: string; generation: number } };
-  generation: number;
-  generations: number;
-  bestFitness: number | null;
-  champion: ChampionRecord | null;
-  error: string | null;
-  urls: Record<string, string>;
-}
+// Answer shapes: the API's own (src/api/types.ts).
+export type { ApiErrorBody as ErrorBody, RunList, RunListEntry, RunResource } from '../../src/api/types';
 
-export interface ErrorBody {
-  error: { code: string; message: string };
+export function patch(path: string, body?: unknown, init: RequestInit & { token?: string | null } = {}) {
+  return request(path, {
+    method: 'PATCH',
+    headers: { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    ...init,
+  });
 }
 
 /** Test R2 holds training shards 0 and 1 only (setup.ts), so runs draw from those two. */
@@ -116,7 +113,7 @@ export async function publishGrown(): Promise<{ runId: string }> {
     .values({
       id: runId,
       status: 'completed',
-      config: { population: 4, generations: 1, seed: 1 },
+      config: { population: 4, generations: 1, seed: 1, weights: [...SHARED_WEIGHTS] },
       seed: 1,
       createdAt: now,
       updatedAt: now,

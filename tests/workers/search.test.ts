@@ -5,8 +5,17 @@
 import { abortAllDurableObjects, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { populationSliceKey } from '../../workers/shared/contracts';
-import { deliveries, faults, peerRuns } from './entry';
+import { decodeShard, shardToBatch } from '../../src/data/shard';
+import { resolveConfig, type SearchConfig, type SearchConfigInput } from '../../src/wann/config';
+import { RECHECK_TEST_SHARD, recheckShards } from '../../src/wann/generation';
+import kernelModule from '../../src/wann/kernel/kernel.wasm';
+import { LocalSearch } from '../../src/wann/local-search';
+import { Evaluator } from '../../src/wann/network';
+import type { GenerationRecord } from '../../src/wann/record';
+import type { Batch } from '../../src/wann/types';
+import type { ChampionAddress } from '../../workers/coordinator/types';
+import { populationSliceKey, testShardKey, trainShardKey } from '../../workers/shared/contracts';
+import { deliveries, faults, peerRuns, recheckFaults } from './entry';
 import {
   championOf,
   comparable,
@@ -25,7 +34,8 @@ const BASE = { population: 32, generations: 3, seed: 20_240_611, tournamentSize:
 function deliveriesOf(runId: string, gen?: number): number[] {
   const counts: number[] = [];
   for (const [key, n] of deliveries) {
-    const [id, g] = key.split(':');
+    const [id, g, what] = key.split(':');
+    if (what === 'recheck') continue;
     if (id === runId && (gen === undefined || Number(g) === gen)) counts.push(n);
   }
   return counts;
@@ -33,6 +43,15 @@ function deliveriesOf(runId: string, gen?: number): number[] {
 
 function stub(runId: string) {
   return env.COORD.get(env.COORD.idFromName(runId));
+}
+
+/** The coordinator's waiting re-check candidate (null when none). */
+async function candidateOf(runId: string): Promise<ChampionAddress | null> {
+  return runInDurableObject(
+    stub(runId),
+    (instance) =>
+      (instance as unknown as { meta(): { candidate?: ChampionAddress | null } }).meta().candidate ?? null,
+  );
 }
 
 let baseline: { run: RunResource; rows: unknown[]; champion: unknown };
@@ -216,13 +235,16 @@ describe('coordinator RPC contract', () => {
 
   it('stores each slice of the population in R2 under the documented key, and drops superseded ones', async () => {
     const run = baseline.run;
-    // The last finished generation (a fork continues from it) and the champion's slice remain.
+    // The last finished generation (a fork continues from it), the champion's slice and the
+    // waiting re-check candidate's remain.
     expect(await env.BLOBS.head(populationSliceKey(run.id, 2, 0))).not.toBeNull();
     const champion = run.champion!;
     expect(await env.BLOBS.head(populationSliceKey(run.id, champion.generation, 0))).not.toBeNull();
+    const candidate = await candidateOf(run.id);
     const listed = await env.BLOBS.list({ prefix: `runs/${run.id}/` });
     const gens = new Set(listed.objects.map((o) => Number(o.key.split('/')[3])));
-    expect([...gens].sort()).toEqual([...new Set([2, champion.generation])].sort());
+    const kept = [2, champion.generation, ...(candidate ? [candidate.champion.generation] : [])];
+    expect([...gens].sort()).toEqual([...new Set(kept)].sort());
   });
 
   it('keeps a failed evaluation (NaN fitness) through storage: ranked last, never champion', async () => {
@@ -316,7 +338,7 @@ describe('reads', () => {
     expect(header(res, 'Content-Type')).toMatch(/^text\/csv/);
     const lines = (await res.text()).trim().split('\n');
     expect(lines[0]).toBe(
-      'gen,objectives,shard,fitnessMean,fitnessMedian,fitnessMax,bestEverFitness,championAccuracy,championConnections,meanConnections,meanNodes,evaluations,durationMs,championGeneration,championIndex',
+      'gen,objectives,shard,fitnessMean,fitnessMedian,fitnessMax,bestEverFitness,championAccuracy,championConnections,meanConnections,meanNodes,evaluations,durationMs,championGeneration,championIndex,championChosenBy,championRecheckedFitness,testAccuracy',
     );
     expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(['0', '1', '2']);
   });
@@ -361,5 +383,178 @@ describe('server-sent events', () => {
     expect(events.map((e) => e.event)).toEqual(['generation', 'status']);
     expect(events[0].id).toBe('2');
     expect(events[1].data).toMatchObject({ status: 'completed' });
+  });
+});
+
+describe('champion re-check', () => {
+  /** Checks at generations 2 and 4, each on both test shards of R2. */
+  const RBASE = { ...BASE, generations: 5, recheckEvery: 2, recheckBatches: 2 };
+  let reference: { rows: unknown[]; champion: unknown; runId: string };
+
+  /** The same search in this isolate with LocalSearch, on the same shards read from R2. */
+  async function localRecords(input: SearchConfigInput): Promise<GenerationRecord[]> {
+    const config: SearchConfig = resolveConfig({ trainShards: 2, ...input }, () => 0);
+    const batchOf = async (key: string) =>
+      shardToBatch(decodeShard(new Uint8Array(await (await env.BLOBS.get(key))!.arrayBuffer())));
+    const train: Batch[] = [await batchOf(trainShardKey(0)), await batchOf(trainShardKey(1))];
+    const test = await batchOf(testShardKey(RECHECK_TEST_SHARD));
+    const search = new LocalSearch(config, (s) => train[s], new Evaluator({ kernel: kernelModule }), test);
+    const records: GenerationRecord[] = [];
+    for (let g = 0; g < config.generations; g++) records.push(search.step());
+    return records;
+  }
+
+  beforeAll(async () => {
+    const run = await waitFor((await startRun({ ...RBASE, sliceSize: 32 })).id);
+    expect(run.status).toBe('completed');
+    reference = {
+      rows: comparable(await generationRows(run.id)),
+      champion: await championOf(run.id),
+      runId: run.id,
+    };
+  });
+
+  async function expectSameAsReference(id: string) {
+    const run = await waitFor(id);
+    expect(run.status).toBe('completed');
+    expect(comparable(await generationRows(id))).toEqual(reference.rows);
+    expect(await championOf(id)).toEqual(reference.champion);
+  }
+
+  it('records test accuracy on check generations, exactly as LocalSearch computes the run', async () => {
+    const rows = reference.rows as GenerationRecord[];
+    expect(rows.map((r) => r.testAccuracy !== null)).toEqual([false, false, true, false, true]);
+    for (const r of rows.filter((x) => x.testAccuracy !== null)) expect(r.testAccuracy).toBeGreaterThan(0);
+    expect(rows[2].champion?.recheckedFitness).not.toBeNull();
+    expect(comparable(await localRecords(RBASE))).toEqual(rows);
+    // A re-check task on check generations only (more than one delivery only if re-sent).
+    expect(deliveries.get(`${reference.runId}:2:recheck`)).toBeGreaterThanOrEqual(1);
+    expect(deliveries.get(`${reference.runId}:4:recheck`)).toBeGreaterThanOrEqual(1);
+    expect(deliveries.get(`${reference.runId}:3:recheck`)).toBeUndefined();
+  });
+
+  it('slice size 4 gives the same records and champion', async () => {
+    await expectSameAsReference((await startRun({ ...RBASE, sliceSize: 4 })).id);
+  });
+
+  it('duplicate re-check messages change nothing', async () => {
+    const created = await startRun({ ...RBASE, sliceSize: 8 });
+    const copied = new Set<number>();
+    recheckFaults.set(created.id, (t) => {
+      if (copied.has(t.gen)) return 'deliver';
+      copied.add(t.gen);
+      return 'duplicate';
+    });
+    await expectSameAsReference(created.id);
+    for (let i = 0; i < 100 && (deliveries.get(`${created.id}:4:recheck`) ?? 0) < 2; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // (A slow machine may add re-sends after the 1.5 s timeout: at least the duplicate.)
+    expect(deliveries.get(`${created.id}:2:recheck`)).toBeGreaterThanOrEqual(2);
+    expect(deliveries.get(`${created.id}:4:recheck`)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a dropped re-check message is re-sent by the alarm, with the same result', async () => {
+    const created = await startRun({ ...RBASE, sliceSize: 16 });
+    let dropped = false;
+    recheckFaults.set(created.id, (t) => {
+      if (t.gen !== 2 || dropped) return 'deliver';
+      dropped = true;
+      return 'drop';
+    });
+    await expectSameAsReference(created.id);
+    expect(dropped).toBe(true);
+    expect(deliveries.get(`${created.id}:2:recheck`)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a generation waits for its re-check; a restart meanwhile resumes with the same result', async () => {
+    const created = await startRun({ ...RBASE, sliceSize: 8 });
+    let hold = true;
+    recheckFaults.set(created.id, (t) => (hold && t.gen === 2 ? 'drop' : 'deliver'));
+    await waitFor(created.id, () => deliveriesOf(created.id, 2).length === 4);
+    // Every slice of generation 2 is in, the re-check is not: the generation does not complete.
+    await runInDurableObject(stub(created.id), async (instance) => {
+      const pending = () => (instance as unknown as { pendingWork(gen: number): number }).pendingWork(2);
+      for (let i = 0; i < 200 && pending() > 1; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(pending()).toBe(1);
+    });
+    expect((await waitFor(created.id, () => true)).generation).toBe(2);
+    await abortAllDurableObjects();
+    hold = false;
+    await expectSameAsReference(created.id);
+    expect(deliveries.get(`${created.id}:2:recheck`)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a fork carries the waiting candidate: the same as a longer run', async () => {
+    const source = await waitFor((await startRun({ ...RBASE, generations: 4, sliceSize: 16 })).id);
+    // Generation 3's best waits for the check of generation 4, which only the fork runs.
+    expect((await candidateOf(source.id))?.champion.generation).toBe(3);
+    const res = await post(`/api/runs/${source.id}/fork`, { generations: 5 });
+    expect(res.status).toBe(202);
+    const fork = (await res.json()) as RunResource;
+    const done = await waitFor(fork.id);
+    expect(done.status).toBe('completed');
+    expect(comparable(await generationRows(fork.id))).toEqual(reference.rows.slice(4));
+    expect(await championOf(fork.id)).toEqual(reference.champion);
+    expect(deliveries.get(`${fork.id}:4:recheck`)).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refuses re-check reports that do not answer the task; ignores duplicates and stale ones', async () => {
+    const created = await startRun({ ...RBASE, generations: 2, recheckEvery: 1, sliceSize: 16 });
+    faults.set(created.id, () => 'drop'); // the test plays the evaluator
+    recheckFaults.set(created.id, () => 'drop');
+    const live = stub(created.id);
+    await waitFor(created.id, (r) => r.status === 'running');
+    // Generation 0: all equal, so member 0 is champion (the first, with no re-check yet).
+    expect(await live.report(created.id, reportOf(0, 0, 16, -1))).toBe('accepted');
+    expect(await live.report(created.id, reportOf(0, 16, 32, -1))).toBe('accepted');
+    await waitFor(created.id, (r) => r.generation === 1);
+    const config = resolveConfig({ ...RBASE, trainShards: 2, recheckEvery: 1 }, () => 0);
+    const valid = {
+      gen: 1,
+      shards: recheckShards(config, 1),
+      champion: { generation: 0, index: 0 },
+      candidate: null,
+      championFitness: [-1.25, -0.75],
+      candidateFitness: [],
+      testAccuracy: 0.3,
+    };
+    expect(await live.recheckReport(created.id, { ...valid, gen: 2 })).toBe('stale');
+    expect(await live.recheckReport(created.id, { ...valid, championFitness: [-1] })).toEqual({
+      rejected: expect.stringContaining('championFitness: expected 2 values, got 1'),
+    });
+    expect(await live.recheckReport(created.id, { ...valid, champion: { generation: 0, index: 3 } })).toEqual(
+      {
+        rejected: expect.stringContaining('another champion'),
+      },
+    );
+    expect(
+      await live.recheckReport(created.id, {
+        ...valid,
+        candidate: { generation: 0, index: 1 },
+        candidateFitness: [0, 0],
+      }),
+    ).toEqual({ rejected: expect.stringContaining('another candidate') });
+    expect(await live.recheckReport(created.id, { ...valid, shards: [...valid.shards].reverse() })).toEqual({
+      rejected: expect.stringContaining('used shards'),
+    });
+    expect(await live.recheckReport('another-run', valid)).toEqual({
+      rejected: expect.stringContaining('does not hold run another-run'),
+    });
+    expect(await live.recheckReport(created.id, valid)).toBe('accepted');
+    expect(await live.recheckReport(created.id, { ...valid, testAccuracy: 0.9 })).toBe('duplicate');
+    expect(await live.report(created.id, reportOf(1, 0, 16, -2))).toBe('accepted');
+    expect(await live.report(created.id, reportOf(1, 16, 32, -2))).toBe('accepted');
+    const run = await waitFor(created.id);
+    expect(run.status).toBe('completed');
+    const rows = await generationRows(created.id);
+    expect(rows[1].testAccuracy).toBe(0.3);
+    expect(rows[1].champion).toMatchObject({
+      generation: 0,
+      index: 0,
+      chosenBy: 'batch',
+      recheckedFitness: -1,
+    });
+    expect(rows[0].testAccuracy).toBeNull();
   });
 });

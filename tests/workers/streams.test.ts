@@ -23,7 +23,7 @@ function stub(id: string) {
   return env.COORD.get(env.COORD.idFromName(id));
 }
 
-async function share(id: string): Promise<{ id: string; token: string; url: string }> {
+async function shareLink(id: string): Promise<{ id: string; token: string; url: string }> {
   const res = await post(`/api/runs/${id}/share`, { scope: 'view' });
   if (res.status !== 201) throw new Error(`share → ${res.status} ${await res.text()}`);
   return res.json();
@@ -46,6 +46,21 @@ async function lastEvent(sse: SseReader): Promise<SseEvent | undefined> {
   return events[events.length - 1];
 }
 
+/** The guarantee: a stream ends within this long after its credential does. */
+const ENDS_WITHIN_MS = 1000;
+
+/**
+ * Reads to the stream's end and checks that it ended with an `end` event of `code`, at most
+ * ENDS_WITHIN_MS after `endedAt` (when the credential ended, `Date.now()` time).
+ */
+async function endsWithin(sse: SseReader, code: string, endedAt: number): Promise<void> {
+  const end = await lastEvent(sse);
+  const late = Date.now() - endedAt;
+  expect(end?.event).toBe('end');
+  expect(JSON.parse(end!.data)).toMatchObject({ code });
+  expect(late).toBeLessThanOrEqual(ENDS_WITHIN_MS);
+}
+
 /** Waits until the coordinator has forgotten every closed stream (closing is asynchronous). */
 async function subscribersSettle(id: string, expected: number): Promise<void> {
   for (let i = 0; i < 200 && (await stub(id).subscriberCount()) !== expected; i++) {
@@ -64,19 +79,16 @@ describe('credentials are re-checked while a stream is open', () => {
   });
 
   it('revoking a link ends its open streams, under /s/<token> and as a Bearer token', async () => {
-    const link = await share(runId);
+    const link = await shareLink(runId);
     const mirrored = await open(`/s/${link.token}/api/run/events`, { token: null });
     const bearer = await open(`/api/runs/${runId}/events`, { token: link.token });
     const owner = await open(`/api/runs/${runId}/events`);
 
     const revoked = await request(`/api/runs/${runId}/share/${link.id}`, { method: 'DELETE' });
     expect(revoked.status).toBe(200);
+    const revokedAt = Date.now();
 
-    for (const sse of [mirrored, bearer]) {
-      const end = await lastEvent(sse);
-      expect(end?.event).toBe('end');
-      expect(JSON.parse(end!.data)).toMatchObject({ code: 'share_link_revoked' });
-    }
+    await Promise.all([mirrored, bearer].map((sse) => endsWithin(sse, 'share_link_revoked', revokedAt)));
     // The owner's stream is not affected; the link's new requests are refused.
     await subscribersSettle(runId, 1);
     await owner.close();
@@ -85,18 +97,13 @@ describe('credentials are re-checked while a stream is open', () => {
   });
 
   it('an expiring link ends its open streams', async () => {
-    const link = await share(runId);
+    const link = await shareLink(runId);
     const mirrored = await open(`/s/${link.token}/api/run/events`, { token: null });
     const bearer = await open(`/api/runs/${runId}/events`, { token: link.token });
     // A short expiry: the link runs out 100 ms from now, while both streams are open.
-    await env.DB.prepare('UPDATE share_links SET expires_at = ? WHERE id = ?')
-      .bind(Date.now() + 100, link.id)
-      .run();
-    for (const sse of [mirrored, bearer]) {
-      const end = await lastEvent(sse);
-      expect(end?.event).toBe('end');
-      expect(JSON.parse(end!.data)).toMatchObject({ code: 'share_link_expired' });
-    }
+    const expiresAt = Date.now() + 100;
+    await env.DB.prepare('UPDATE share_links SET expires_at = ? WHERE id = ?').bind(expiresAt, link.id).run();
+    await Promise.all([mirrored, bearer].map((sse) => endsWithin(sse, 'share_link_expired', expiresAt)));
     await subscribersSettle(runId, 0);
   });
 
@@ -110,9 +117,7 @@ describe('credentials are re-checked while a stream is open', () => {
       const sse = await open(`/api/runs/${runId}/events`, { token: null, headers: { Cookie: cookie } });
       const owner = await open(`/api/runs/${runId}/events`);
       expect((await end(cookie)).status).toBeLessThan(300);
-      const last = await lastEvent(sse);
-      expect(last?.event).toBe('end');
-      expect(JSON.parse(last!.data)).toMatchObject({ code: 'session_ended' });
+      await endsWithin(sse, 'session_ended', Date.now());
       // A stream opened with the API token is not a session's.
       await subscribersSettle(runId, 1);
       await owner.close();
@@ -122,14 +127,32 @@ describe('credentials are re-checked while a stream is open', () => {
 
   it('an owner session that runs out ends the stream it opened', async () => {
     // A session valid for 1–2 s (expiry is in whole seconds).
-    const { value } = await startSession(env, Date.now(), 2);
+    const { value, expiresAt } = await startSession(env, Date.now(), 2);
     const sse = await open(`/api/runs/${runId}/events`, {
       token: null,
       headers: { Cookie: `wann_session=${value}` },
     });
-    const end = await lastEvent(sse);
-    expect(end?.event).toBe('end');
-    expect(JSON.parse(end!.data)).toMatchObject({ code: 'session_ended' });
+    await endsWithin(sse, 'session_ended', expiresAt);
+    await subscribersSettle(runId, 0);
+  });
+
+  it('rotating the API token ends the streams the old token opened', async () => {
+    // Deployed, a new secret is a new deployment and locally a new .dev.vars needs a restart: both
+    // start the Workers again, which ends every stream. An isolate that sees the configured token
+    // change (here: the test's env, which the Worker reads) ends them at its next check.
+    const sse = await open(`/api/runs/${runId}/events`);
+    const share = await open(`/api/runs/${runId}/events`, { token: (await shareLink(runId)).token });
+    const configured = env.API_TOKEN;
+    try {
+      env.API_TOKEN = 'rotated-token';
+      await endsWithin(sse, 'token_rotated', Date.now());
+      expect((await request(`/api/runs/${runId}/events`)).status).toBe(401);
+    } finally {
+      env.API_TOKEN = configured;
+    }
+    // A share link's stream does not depend on the API token.
+    await subscribersSettle(runId, 1);
+    await share.close();
     await subscribersSettle(runId, 0);
   });
 

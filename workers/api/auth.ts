@@ -80,7 +80,7 @@ export async function isApiToken(env: Env, token: string): Promise<boolean> {
 }
 
 /** The token of a `Bearer` Authorization header; undefined without the header; 401 if malformed. */
-function bearerToken(c: AppContext): string | undefined {
+export function bearerToken(c: AppContext): string | undefined {
   const header = c.req.header('Authorization');
   if (header === undefined) return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);

@@ -2,13 +2,14 @@
  * An open event stream outlives the request check that admitted it, so the API re-checks the
  * credential while the stream is open: `guardEventStream` passes the coordinator's stream through
  * and asks `check` again every `STREAM_RECHECK_MS`; once the answer is no (a share link revoked or
- * expired, an owner session ended or expired), it sends a last `end` event saying why, closes the
+ * expired, an owner session ended or expired, the API token rotated), it sends a last `end` event saying why, closes the
  * stream and tells the coordinator to forget the subscriber. Revocation thus reaches every open
  * stream within `STREAM_RECHECK_MS` plus one check (a D1 read), well under 1 s, without the revoke
  * path having to know which streams a credential opened.
  */
 
 import type { Context } from 'hono';
+import { bearerToken, isApiToken } from './auth';
 import type { Env } from './env';
 import { hasOwnerSession } from './session';
 import { resolveShareToken } from './share-links';
@@ -30,15 +31,28 @@ export function endEvent(denial: AccessDenial): Uint8Array {
 /**
  * The credential that admitted `c` (what its route guard put in `c.var.access`, auth.ts), asked
  * again: a share link must still be active (D1), an owner session still valid and unrevoked
- * (session.ts, D1). The API token is a Worker secret that cannot change under a running isolate, so
- * a stream opened with it is not re-checked: it lasts as long as the run and the client.
+ * (session.ts, D1), and the API token a stream was opened with must still be the configured one
+ * (`env.API_TOKEN`, compared in constant time). The API token is revoked by rotating it: a new
+ * secret (`wrangler secret put API_TOKEN`, a new deployment) or a new `.dev.vars` and a restart of
+ * `npm start` locally. Either way the Workers and their coordinator objects start again with the
+ * new value, so the streams the old token opened end (their source is gone), and a reconnect with
+ * the old token is a 401; an isolate that does see `env.API_TOKEN` change ends them at the next
+ * check.
  */
 export function credentialCheck(c: Context<{ Bindings: Env }>): AccessCheck {
   return async () => {
     const access = c.get('access');
     if (!access) return { code: 'unauthorized', message: 'this stream was opened without a credential' };
     if (access.kind === 'owner') {
-      if (access.via === 'token' || (await hasOwnerSession(c))) return null;
+      if (access.via === 'token') {
+        const token = bearerToken(c);
+        if (token !== undefined && (await isApiToken(c.env, token))) return null;
+        return {
+          code: 'token_rotated',
+          message: "the API token this stream was opened with is no longer the server's: use the new one",
+        };
+      }
+      if (await hasOwnerSession(c)) return null;
       return {
         code: 'session_ended',
         message: 'the owner session has ended (signed out, ended everywhere, or expired): sign in again',

@@ -7,14 +7,18 @@
 import { and, desc, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type Context, Hono } from 'hono';
-import { type ModelRow, models } from '../../schema/schema';
-import { MAX_JSON_BYTES } from '../inference/limits';
+import { z } from 'zod';
+import { type ModelRow, models, type TrainingRow, trainings } from '../../schema/schema';
+import type { ModelResource } from '../../src/api/types';
+import { MAX_JSON_BYTES, MAX_RPC_BODY_BYTES } from '../inference/limits';
 import { runPublishTask } from '../shared/publish';
+import { BodyTooLargeError, readBody } from '../shared/request-body';
+import { MAX_TRAINING_STEPS, startTraining, TrainingRequestError, trainingProgress } from '../shared/train';
 import { addressedRunId, type RunLinks, requireOwner, requireRunAccess, runLinks } from './auth';
 import { limitForwardedBody } from './body-limit';
 import type { Env } from './env';
-import { ApiError } from './errors';
-import { findRun } from './runs';
+import { ApiError, describeIssues } from './errors';
+import { findRun, readJsonObject } from './runs';
 
 type AppContext = Context<{ Bindings: Env }>;
 
@@ -22,8 +26,15 @@ function coordinator(env: Env, runId: string) {
   return env.COORD.get(env.COORD.idFromName(runId));
 }
 
-/** A published version; its links are where this request's credential reads it (`links`). */
-export function modelResource(row: ModelRow, links: RunLinks) {
+/**
+ * A published version; its links are where this request's credential reads it (`links`).
+ * `training`: progress of training weights from this (shared) version, if one was started.
+ */
+export function modelResource(
+  row: ModelRow,
+  links: RunLinks,
+  training: TrainingRow | null = null,
+): ModelResource {
   const base = `${links.api}/models/${row.version}`;
   return {
     version: row.version,
@@ -37,6 +48,9 @@ export function modelResource(row: ModelRow, links: RunLinks) {
     tunedTestAccuracy: row.tunedTestAccuracy,
     connections: row.connections,
     hiddenNodes: row.hiddenNodes,
+    variant: row.variant,
+    trainedFrom: row.trainedFrom,
+    training: training && row.variant === 'shared' ? trainingProgress(training) : null,
     urls: {
       onnx: `${base}/model.onnx`,
       genome: `${base}/genome.json`,
@@ -45,6 +59,23 @@ export function modelResource(row: ModelRow, links: RunLinks) {
         : {}),
     },
   };
+}
+
+/** Body of `POST /api/runs/:id/models/:version/train` (every field optional). */
+const trainRequestSchema = z.strictObject({
+  /** Adam steps in all (minibatches of 128 training images). */
+  steps: z.number().int().min(1).max(MAX_TRAINING_STEPS).optional(),
+  /** Steps per queued invocation (at most the model's CPU bound; default that bound). */
+  stepsPerInvocation: z.number().int().min(1).optional(),
+});
+
+async function trainingOf(c: AppContext, row: ModelRow): Promise<TrainingRow | null> {
+  const t = await drizzle(c.env.DB)
+    .select()
+    .from(trainings)
+    .where(and(eq(trainings.runId, row.runId), eq(trainings.version, row.version)))
+    .get();
+  return t ?? null;
 }
 
 /** `:version` is 1, 2, … or `latest`. */
@@ -80,15 +111,47 @@ async function download(c: AppContext, key: string, filename: string, contentTyp
 }
 
 /**
- * Forward to the inference Worker, keeping method, headers, query and the streamed body; the path
- * is this request's, or `path` (predictions under a share link go to the run's canonical path).
+ * Forward to the inference Worker; the path is this request's, or `path` (predictions under a
+ * share link go to the run's canonical path). A request without a body, or with a declared length
+ * of at most MAX_RPC_BODY_BYTES, is read here and sent as plain values over RPC (`handle`: the
+ * cheaper hop, see workers/inference/index.ts); anything else is streamed over `fetch` with its
+ * method, headers and query, and the inference Worker counts it against its limits.
  */
 async function forward(c: AppContext, path?: string): Promise<Response> {
-  const url = new URL(c.req.url);
-  const request =
-    path === undefined ? c.req.raw : new Request(`${url.origin}${path}${url.search}`, c.req.raw);
+  const raw = c.req.raw;
+  const url = new URL(raw.url);
+  const target = path === undefined ? raw.url : `${url.origin}${path}${url.search}`;
+  const length = c.req.header('Content-Length');
+  const declared = length === undefined ? Number.NaN : Number(length);
+  let small: Uint8Array | null | undefined;
+  if (!raw.body) small = null;
+  else if (Number.isInteger(declared) && declared >= 0 && declared <= MAX_RPC_BODY_BYTES) {
+    try {
+      small = await readBody(raw.body, length, MAX_RPC_BODY_BYTES);
+    } catch (e) {
+      if (e instanceof BodyTooLargeError) {
+        throw new ApiError(
+          413,
+          'payload_too_large',
+          `the body is longer than its Content-Length (${length})`,
+        );
+      }
+      throw e;
+    }
+  }
   try {
-    return await c.env.INFERENCE.fetch(request);
+    if (small !== undefined) {
+      const answer = await c.env.INFERENCE.handle({
+        method: raw.method,
+        url: target,
+        contentType: c.req.header('Content-Type') ?? null,
+        body: small,
+      });
+      const headers: Record<string, string> = {};
+      if (answer.contentType !== null) headers['Content-Type'] = answer.contentType;
+      return new Response(answer.body, { status: answer.status, headers });
+    }
+    return await c.env.INFERENCE.fetch(path === undefined ? raw : new Request(target, raw));
   } catch (e) {
     console.error(`api: inference service call failed: ${String(e)}`);
     throw new ApiError(503, 'inference_unavailable', 'the inference service is not available');
@@ -135,7 +198,39 @@ export const modelsApp = new Hono<{ Bindings: Env }>()
       .where(eq(models.runId, run.id))
       .orderBy(desc(models.version));
     const links = runLinks(c, run.id);
-    return c.json({ runId: run.id, models: rows.map((r) => modelResource(r, links)) });
+    const progress = new Map(
+      (await drizzle(c.env.DB).select().from(trainings).where(eq(trainings.runId, run.id))).map((t) => [
+        t.version,
+        t,
+      ]),
+    );
+    return c.json({
+      runId: run.id,
+      models: rows.map((r) => modelResource(r, links, progress.get(r.version) ?? null)),
+    });
+  })
+
+  .get('/:id/models/:version', requireRunAccess('view'), async (c) => {
+    const run = await findRun(c, c.req.param('id'));
+    const row = await findModel(c, run.id, c.req.param('version'));
+    return c.json(modelResource(row, runLinks(c, run.id), await trainingOf(c, row)));
+  })
+
+  // Train per-connection weights from a shared-weight version (queued work: workers/shared/train.ts).
+  .post('/:id/models/:version/train', requireOwner, async (c) => {
+    const run = await findRun(c, c.req.param('id'));
+    const parsed = trainRequestSchema.safeParse(await readJsonObject(c));
+    if (!parsed.success) throw new ApiError(400, 'invalid_training', describeIssues(parsed.error));
+    const row = await findModel(c, run.id, c.req.param('version'));
+    const trainShards = (run.config as { trainShards?: number }).trainShards ?? 60;
+    let training: TrainingRow;
+    try {
+      training = await startTraining(c.env, row, trainShards, parsed.data);
+    } catch (e) {
+      if (e instanceof TrainingRequestError) throw new ApiError(e.status, e.code, e.message);
+      throw e;
+    }
+    return c.json(modelResource(row, runLinks(c, run.id), training), 202);
   })
 
   .get('/:id/models/:version/model.onnx', requireRunAccess('view'), async (c) => {

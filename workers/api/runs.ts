@@ -4,11 +4,21 @@
  * Writes and the list need the owner (the API token, or the session cookie of the pages); one
  * run's reads need the owner or a share link for that run (see auth.ts).
  */
-import { and, asc, desc, eq, gt, inArray, lt, or } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
-import { generations, type RunRow, runs } from '../../schema/schema';
+import { generations, models, RUN_STATUSES, type RunRow, runs } from '../../schema/schema';
+import {
+  RUN_IDENTITY_KEYS,
+  RUN_LIST_DEFAULT_LIMIT,
+  RUN_LIST_MAX_LIMIT,
+  RUN_NAME_MAX,
+  type RunIdentity,
+  type RunListEntry,
+  type RunResource,
+  runIdentityInputSchema,
+} from '../../src/api/types';
 import { resolveConfig, type SearchConfigInput, searchConfigSchema } from '../../src/wann/config';
 import { decodeGenomeBytes, genomeToJson } from '../../src/wann/genome';
 import { GENERATION_CSV_COLUMNS, generationCsvLine } from '../../src/wann/record';
@@ -28,6 +38,7 @@ import {
 import type { Env } from './env';
 import { ApiError, describeIssues } from './errors';
 import { credentialCheck, guardEventStream } from './event-stream';
+import { ACTIVE_RUN, runningSearches } from './run-slots';
 
 type AppContext = Context<{ Bindings: Env }>;
 
@@ -38,7 +49,6 @@ const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * Every running search shares the same evaluators, so more at once only slows each of them down.
  */
 export const MAX_RUNNING_SEARCHES = 8;
-const ACTIVE_RUN = inArray(runs.status, ['queued', 'running']);
 
 function tooManyRunningSearches(): ApiError {
   return new ApiError(
@@ -50,7 +60,8 @@ function tooManyRunningSearches(): ApiError {
 
 /** Refuses a start or fork early (before any work) when the ceiling is reached. */
 async function requireRunSlot(c: AppContext): Promise<void> {
-  const active = await drizzle(c.env.DB).$count(runs, ACTIVE_RUN);
+  // Rows whose coordinator is gone or done do not count (run-slots.ts).
+  const active = await runningSearches(c.env, MAX_RUNNING_SEARCHES);
   if (active >= MAX_RUNNING_SEARCHES) throw tooManyRunningSearches();
 }
 
@@ -108,35 +119,41 @@ export async function findRun(c: AppContext, id: string): Promise<RunRow> {
   throw new ApiError(404, 'run_not_found', `no run with id '${id}'`);
 }
 
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const at = (ms: number) => new Date(ms).toISOString();
+const iso = (ms: number | null) => (ms === null ? null : at(ms));
 
 /** A run as the API shows it; its links are where this request's credential reads it (`links`). */
-function runResource(row: RunRow, links: RunLinks) {
+export function runResource(row: RunRow, links: RunLinks): RunResource {
   const config = row.config as RunConfig;
   const self = links.api;
   return {
     id: row.id,
     status: row.status,
+    name: row.name,
+    tags: row.tags,
+    notes: row.notes,
     config,
     generation: row.generation,
     generations: config.generations,
     bestFitness: row.bestFitness,
     champion:
-      row.championFitness === null
+      row.championFitness === null || row.championGeneration === null
         ? null
         : {
             fitness: row.championFitness,
             generation: row.championGeneration,
             index: row.championIndex,
-            connections: row.championConnections,
-            accuracy: row.championAccuracy,
+            connections: row.championConnections ?? 0,
+            accuracy: row.championAccuracy ?? [],
+            chosenBy: row.championChosenBy ?? 'batch',
+            recheckedFitness: row.championRecheckedFitness,
           },
     error: row.error,
     forkOf: config.forkOf ?? null,
     timings: {
-      createdAt: iso(row.createdAt),
+      createdAt: at(row.createdAt),
       startedAt: iso(row.startedAt),
-      updatedAt: iso(row.updatedAt),
+      updatedAt: at(row.updatedAt),
       finishedAt: iso(row.finishedAt),
       elapsedMs: row.startedAt === null ? null : (row.finishedAt ?? row.updatedAt) - row.startedAt,
     },
@@ -153,7 +170,7 @@ function runResource(row: RunRow, links: RunLinks) {
 }
 
 /** Insert the run row, then start its coordinator; a failed start leaves a `failed` row, not a half run. */
-async function createRun(c: AppContext, config: RunConfig, from?: ForkSource) {
+async function createRun(c: AppContext, config: RunConfig, identity: RunIdentity, from?: ForkSource) {
   const id = crypto.randomUUID();
   // A fork's first parents: the source's last finished generation (and its champion), copied
   // under the new run's id before its coordinator plans from them.
@@ -167,13 +184,15 @@ async function createRun(c: AppContext, config: RunConfig, from?: ForkSource) {
     seed: config.seed,
     forkOfRun: config.forkOf?.runId ?? null,
     forkOfGeneration: config.forkOf?.generation ?? null,
+    ...identity,
     createdAt: now,
     updatedAt: now,
   });
   // Starts that raced past requireRunSlot: the later one (in creation order) gives way.
-  const ahead = await db.$count(
-    runs,
-    and(ACTIVE_RUN, or(lt(runs.createdAt, now), and(eq(runs.createdAt, now), lt(runs.id, id)))),
+  const ahead = await runningSearches(
+    c.env,
+    MAX_RUNNING_SEARCHES,
+    and(ACTIVE_RUN, or(lt(runs.createdAt, now), and(eq(runs.createdAt, now), lt(runs.id, id))))!,
   );
   if (ahead >= MAX_RUNNING_SEARCHES) {
     await db.delete(runs).where(eq(runs.id, id));
@@ -189,9 +208,11 @@ async function createRun(c: AppContext, config: RunConfig, from?: ForkSource) {
 
 async function copyForkObjects(env: Env, sourceId: string, id: string, from: ForkSource): Promise<void> {
   const objects = from.slices.map((s) => ({ gen: from.generation - 1, slice: s.start }));
-  const c = from.champion;
-  if (c && c.champion.generation !== from.generation - 1) {
-    objects.push({ gen: c.champion.generation, slice: c.location.slice });
+  // The champion's and the re-check candidate's objects too, when older (each copied once).
+  for (const c of [from.champion, from.candidate]) {
+    if (!c || c.champion.generation === from.generation - 1) continue;
+    const o = { gen: c.champion.generation, slice: c.location.slice };
+    if (!objects.some((x) => x.gen === o.gen && x.slice === o.slice)) objects.push(o);
   }
   for (const o of objects) {
     const object = await env.BLOBS.get(populationSliceKey(sourceId, o.gen, o.slice));
@@ -219,13 +240,93 @@ function randomSeed(): number {
   return crypto.getRandomValues(new Uint32Array(1))[0];
 }
 
+/**
+ * Splits a body into the run's identity (top-level `name`, `tags`, `notes`) and the rest; the
+ * identity is validated here (400 `invalid_identity` naming the field).
+ */
+function splitIdentity(input: Record<string, unknown>): {
+  identity: Partial<RunIdentity>;
+  rest: Record<string, unknown>;
+} {
+  const rest = { ...input };
+  const given: Record<string, unknown> = {};
+  for (const key of RUN_IDENTITY_KEYS) {
+    if (key in rest) {
+      given[key] = rest[key];
+      delete rest[key];
+    }
+  }
+  const parsed = runIdentityInputSchema.safeParse(given);
+  if (!parsed.success) throw new ApiError(400, 'invalid_identity', describeIssues(parsed.error));
+  return { identity: parsed.data, rest };
+}
+
+const RUN_IDS =
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(,[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})*$/;
+
+/**
+ * `GET /api/runs`: newest first, `limit` per page (at most RUN_LIST_MAX_LIMIT), `next` carries the
+ * filters on. Filters: `status` (comma-separated statuses), `tag` (one tag), `q` (text found in the
+ * name, notes, tags or id; case-insensitive for ASCII), `ids` (comma-separated run ids, at most
+ * RUN_LIST_MAX_LIMIT).
+ */
 const listQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: z.coerce.number().int().min(1).max(RUN_LIST_MAX_LIMIT).default(RUN_LIST_DEFAULT_LIMIT),
   cursor: z
     .string()
     .regex(/^\d{1,15}\.[0-9a-f-]{36}$/, 'not a cursor returned by this API')
     .optional(),
+  status: z
+    .string()
+    .transform((s) => s.split(',').filter(Boolean))
+    .pipe(z.array(z.enum(RUN_STATUSES)).max(RUN_STATUSES.length))
+    .optional(),
+  tag: z
+    .string()
+    .transform((t) => t.trim().toLowerCase())
+    .pipe(z.string().min(1).max(32))
+    .optional(),
+  q: z.string().max(RUN_NAME_MAX).optional(),
+  ids: z
+    .string()
+    .regex(RUN_IDS, 'comma-separated run ids')
+    .transform((s) => s.split(','))
+    .pipe(z.array(z.string()).max(RUN_LIST_MAX_LIMIT))
+    .optional(),
 });
+
+/** The filters of a list query as SQL conditions. */
+function listFilters(q: z.output<typeof listQuery>): SQL[] {
+  const where: SQL[] = [];
+  if (q.status?.length) where.push(inArray(runs.status, q.status));
+  if (q.tag) where.push(sql`exists (select 1 from json_each(${runs.tags}) where value = ${q.tag})`);
+  if (q.ids) where.push(inArray(runs.id, q.ids));
+  const text = q.q?.trim().toLowerCase();
+  if (text) {
+    where.push(
+      sql`(instr(lower(${runs.name}), ${text}) > 0 or instr(lower(${runs.notes}), ${text}) > 0 or instr(${runs.tags}, ${text}) > 0 or instr(${runs.id}, ${text}) > 0)`,
+    );
+  }
+  return where;
+}
+
+/**
+ * The runs table's test accuracies, as correlated subqueries (one page at a time): the best
+ * published model's ensemble accuracy, and the latest champion re-check's test-subset accuracy,
+ * read only for runs whose config re-checks (so the scan stops within `recheckEvery` rows).
+ */
+function statsColumns() {
+  const checked = generations.testAccuracy;
+  return {
+    bestModelTestAccuracy: sql<
+      number | null
+    >`(select max(${models.ensembleTestAccuracy}) from ${models} where ${models.runId} = ${runs.id})`,
+    modelCount: sql<number>`(select count(*) from ${models} where ${models.runId} = ${runs.id})`,
+    latestCheckTestAccuracy: sql<
+      number | null
+    >`(case when coalesce(json_extract(${runs.config}, '$.recheckEvery'), 0) > 0 then (select ${checked} from ${generations} where ${generations.runId} = ${runs.id} and ${checked} is not null order by ${generations.gen} desc limit 1) end)`,
+  };
+}
 
 const generationsQuery = z.strictObject({
   /** Generations after this one (exclusive); -1 = from the start. */
@@ -246,38 +347,46 @@ const PAGE = 1000;
 
 export const runsApp = new Hono<{ Bindings: Env }>()
   .post('/', requireOwner, async (c) => {
-    const input = await readJsonObject(c);
+    const { identity, rest: input } = splitIdentity(await readJsonObject(c));
     const parsed = searchConfigSchema.safeParse(input);
     if (!parsed.success) throw new ApiError(400, 'invalid_config', describeIssues(parsed.error));
     await requireRunSlot(c);
     const config: RunConfig = resolveConfig(input as SearchConfigInput, randomSeed);
-    return createRun(c, config);
+    return createRun(c, config, { name: '', tags: [], notes: '', ...identity });
   })
 
   .get('/', requireOwnerRead, async (c) => {
     const q = parseQuery(c, listQuery);
     const db = drizzle(c.env.DB);
-    let where: ReturnType<typeof or>;
+    const where = listFilters(q);
     if (q.cursor) {
       const dot = q.cursor.indexOf('.');
       const at = Number(q.cursor.slice(0, dot));
       const id = q.cursor.slice(dot + 1);
-      where = or(lt(runs.createdAt, at), and(eq(runs.createdAt, at), lt(runs.id, id)));
+      where.push(or(lt(runs.createdAt, at), and(eq(runs.createdAt, at), lt(runs.id, id)))!);
     }
     const rows = await db
-      .select()
+      .select({ ...getTableColumns(runs), ...statsColumns() })
       .from(runs)
-      .where(where)
+      .where(and(...where))
       .orderBy(desc(runs.createdAt), desc(runs.id))
       .limit(q.limit + 1);
     const page = rows.slice(0, q.limit);
-    const origin = new URL(c.req.url).origin;
     const last = page[page.length - 1];
-    const next =
-      rows.length > q.limit && last
-        ? `${origin}/api/runs?limit=${q.limit}&cursor=${last.createdAt}.${last.id}`
-        : null;
-    return c.json({ runs: page.map((r) => runResource(r, runLinks(c, r.id))), next });
+    let next: string | null = null;
+    if (rows.length > q.limit && last) {
+      const url = new URL(c.req.url);
+      url.searchParams.set('limit', String(q.limit));
+      url.searchParams.set('cursor', `${last.createdAt}.${last.id}`);
+      next = `${url.origin}/api/runs?${url.searchParams}`;
+    }
+    const entries = page.map(
+      ({ bestModelTestAccuracy, latestCheckTestAccuracy, modelCount, ...row }): RunListEntry => ({
+        ...runResource(row, runLinks(c, row.id)),
+        stats: { bestModelTestAccuracy, latestCheckTestAccuracy, models: modelCount },
+      }),
+    );
+    return c.json({ runs: entries, next });
   })
 
   .get('/:id', requireRunAccess('view'), async (c) => {
@@ -369,6 +478,27 @@ export const runsApp = new Hono<{ Bindings: Env }>()
     });
   })
 
+  // Edits the run's identity (owner only; a share link's holder cannot).
+  .patch('/:id', requireOwner, async (c) => {
+    const row = await findRun(c, c.req.param('id'));
+    const { identity, rest } = splitIdentity(await readJsonObject(c));
+    const unknown = Object.keys(rest);
+    if (unknown.length) {
+      throw new ApiError(
+        400,
+        'invalid_identity',
+        `${unknown.map((k) => `${k}: unknown field`).join('; ')} (a run's name, tags and notes can be edited; its config cannot: fork it instead)`,
+      );
+    }
+    if (Object.keys(identity).length === 0) {
+      throw new ApiError(400, 'invalid_identity', '(body): send at least one of name, tags, notes');
+    }
+    const db = drizzle(c.env.DB);
+    await db.update(runs).set(identity).where(eq(runs.id, row.id));
+    const updated = await findRun(c, row.id);
+    return c.json(runResource(updated, runLinks(c, row.id)));
+  })
+
   .post('/:id/cancel', requireOwner, async (c) => {
     const row = await findRun(c, c.req.param('id'));
     const outcome = await coordinator(c.env, row.id).cancel();
@@ -381,7 +511,7 @@ export const runsApp = new Hono<{ Bindings: Env }>()
 
   .post('/:id/fork', requireOwner, async (c) => {
     const source = await findRun(c, c.req.param('id'));
-    const edits = await readJsonObject(c);
+    const { identity, rest: edits } = splitIdentity(await readJsonObject(c));
     const { forkOf: _, ...base } = source.config as RunConfig;
     const parsed = searchConfigSchema.safeParse({ ...base, ...edits });
     if (!parsed.success) throw new ApiError(400, 'invalid_config', describeIssues(parsed.error));
@@ -408,7 +538,19 @@ export const runsApp = new Hono<{ Bindings: Env }>()
       seed: merged.seed ?? base.seed,
       forkOf: { runId: source.id, generation: from.generation },
     };
-    return createRun(c, config, from);
+    // A fork keeps its parent's tags; its name says what it is, unless one is given.
+    const name = `${source.name || source.id.slice(0, 8)} (fork)`;
+    return createRun(
+      c,
+      config,
+      {
+        name: name.length > RUN_NAME_MAX ? name.slice(0, RUN_NAME_MAX) : name,
+        tags: source.tags,
+        notes: '',
+        ...identity,
+      },
+      from,
+    );
   })
 
   .get('/:id/champion', requireRunAccess('view'), async (c) => {

@@ -5,6 +5,7 @@
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type ShareLinkRow, type ShareScope, shareLinks } from '../../schema/schema';
+import type { ShareLinkResource } from '../../src/api/types';
 import {
   hashShareToken,
   isShareTokenFormat,
@@ -71,7 +72,7 @@ export async function revokeShareLink(
 }
 
 /** A link as the owner's API shows it: never the hash, never the token. */
-export function shareLinkResource(link: ShareLinkRow, now = Date.now()) {
+export function shareLinkResource(link: ShareLinkRow, now = Date.now()): ShareLinkResource {
   return {
     id: link.id,
     runId: link.runId,

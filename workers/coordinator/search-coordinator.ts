@@ -15,6 +15,8 @@
  * - `objectives`: the last finished generation's objectives (a BLOB), what a fork plans from.
  * - `generation_log`: the GenerationRecord of every finished generation; the outbox for D1 (rows are
  *   marked synced once written) and the replay source for SSE subscribers.
+ * - `rechecks`: the current generation's champion re-check, if it has one (its task, attempts and
+ *   result: the per-shard fitness of both genomes and the winner's test accuracy).
  * - `publications`: versions, the champion each one publishes, and their tasks' progress.
  * - `garbage`: R2 slice objects no longer needed, deleted off the critical path.
  *
@@ -31,17 +33,22 @@ import {
   generationShard,
   packObjectives,
   planGeneration,
+  type RecheckReport,
+  recheckMismatch,
+  recheckReportSchema,
+  recheckSpec,
   type SliceReport,
   sliceReportSchema,
   unpackObjectives,
 } from '../../src/wann/generation';
-import type { GenerationRecord } from '../../src/wann/record';
+import { type ChampionRecord, championWithDefaults, type GenerationRecord } from '../../src/wann/record';
 import type { Env } from '../api/env';
 import {
   type GenomeLocation,
   type PublishTask,
   populationSliceKey,
   type QueueTask,
+  type RecheckTask,
   type ReportOutcome,
   type SliceTask,
 } from '../shared/contracts';
@@ -71,6 +78,11 @@ interface RunMeta {
   /** When the current generation's slices were first sent (duration of a generation). */
   genStartedAt: number;
   champion: ChampionAddress | null;
+  /**
+   * The best single-batch genome waiting for the next champion re-check (absent in state written
+   * before re-checks existed: none).
+   */
+  candidate?: ChampionAddress | null;
   /** Last status written to D1; differs from `status` while that write is pending. */
   syncedStatus: RunStatus | null;
   /** Consecutive failed `drive` attempts (D1/R2/queue errors); bounded like slice retries. */
@@ -84,6 +96,19 @@ interface SliceRow extends Record<string, SqlStorageValue> {
   attempts: number;
   sent_at: number | null;
   done: number;
+}
+
+interface RecheckRow extends Record<string, SqlStorageValue> {
+  gen: number;
+  /** The RecheckTask sent (JSON). */
+  task: string;
+  attempts: number;
+  sent_at: number | null;
+  done: number;
+  /** Float64 per shard, NaN kept (JSON would turn it into null). */
+  champion_fitness: ArrayBuffer | null;
+  candidate_fitness: ArrayBuffer | null;
+  test_accuracy: number | null;
 }
 
 interface PublicationRow extends Record<string, SqlStorageValue> {
@@ -169,6 +194,9 @@ export class SearchCoordinator extends DurableObject<Env> {
         UNIQUE, champion TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
         sent_at INTEGER, error TEXT);
       CREATE TABLE IF NOT EXISTS garbage (key TEXT PRIMARY KEY);
+      CREATE TABLE IF NOT EXISTS rechecks (gen INTEGER PRIMARY KEY, task TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, sent_at INTEGER, done INTEGER NOT NULL DEFAULT 0,
+        champion_fitness BLOB, candidate_fitness BLOB, test_accuracy REAL);
     `);
   }
 
@@ -193,6 +221,7 @@ export class SearchCoordinator extends DurableObject<Env> {
         gen,
         genStartedAt: now,
         champion: from?.champion ?? null,
+        candidate: from?.candidate ?? null,
         syncedStatus: null,
         driveFailures: 0,
       };
@@ -258,7 +287,43 @@ export class SearchCoordinator extends DurableObject<Env> {
       report.gen,
       report.sliceStart,
     );
-    if (this.pendingSlices(report.gen) === 0) await this.drive();
+    if (this.pendingWork(report.gen) === 0) await this.drive();
+    return 'accepted';
+  }
+
+  /**
+   * A champion re-check's report from an evaluator: kept once for its generation (duplicates,
+   * other generations and reports after the end change nothing); one that does not answer the
+   * generation's re-check task is refused with the reason.
+   */
+  async recheckReport(runId: string, input: unknown): Promise<ReportOutcome> {
+    const parsed = recheckReportSchema.safeParse(input);
+    if (!parsed.success) {
+      const reason = parsed.error.issues
+        .slice(0, 3)
+        .map((i) => `${i.path.join('.') || '(report)'}: ${i.message}`)
+        .join('; ');
+      console.error(`coordinator ${runId}: rejected a re-check report: ${reason}`);
+      return { rejected: reason };
+    }
+    const report = parsed.data;
+    const meta = this.meta();
+    if (!meta || meta.runId !== runId) return { rejected: `this coordinator does not hold run ${runId}` };
+    if (meta.status !== 'running' || report.gen !== meta.gen) return 'stale';
+    const row = this.recheckRow(report.gen);
+    if (!row) return { rejected: `generation ${report.gen} has no champion re-check` };
+    const mismatch = recheckMismatch(specOf(JSON.parse(row.task) as RecheckTask), report);
+    if (mismatch) return { rejected: `the re-check ${mismatch}` };
+    if (row.done) return 'duplicate';
+    this.sql.exec(
+      `UPDATE rechecks SET done = 1, champion_fitness = ?, candidate_fitness = ?, test_accuracy = ?
+       WHERE gen = ?`,
+      Float64Array.from(report.championFitness).buffer,
+      Float64Array.from(report.candidateFitness).buffer,
+      report.testAccuracy,
+      report.gen,
+    );
+    if (this.pendingWork(report.gen) === 0) await this.drive();
     return 'accepted';
   }
 
@@ -310,6 +375,7 @@ export class SearchCoordinator extends DurableObject<Env> {
       slices: this.storedSlices(last),
       objectives: new Float64Array(packed.packed),
       champion: meta.champion,
+      candidate: meta.candidate ?? null,
     };
   }
 
@@ -344,6 +410,24 @@ export class SearchCoordinator extends DurableObject<Env> {
     }
     this.releaseChampionObject(JSON.parse(p.champion) as ChampionAddress);
     await this.drive();
+  }
+
+  /**
+   * The model version number of the trained variant of version `from` (workers/evaluator/
+   * train-task.ts), from the same sequence as publications so the two never collide, and at least
+   * `atLeast` (above every version already in D1). Idempotent: the same `from` always gets the same
+   * number. Recorded as a finished publication without a champion (generation −from).
+   */
+  reserveTrainedVersion(from: number, atLeast: number): number {
+    this.sql.exec(
+      `INSERT OR IGNORE INTO publications (version, generation, champion, status)
+       VALUES (MAX((SELECT COALESCE(MAX(version), 0) + 1 FROM publications), ?), ?, 'null', 'done')`,
+      atLeast,
+      -from,
+    );
+    return this.sql
+      .exec<{ version: number }>('SELECT version FROM publications WHERE generation = ?', -from)
+      .one().version;
   }
 
   /**
@@ -478,7 +562,7 @@ export class SearchCoordinator extends DurableObject<Env> {
       if (every > 0 && gen > 0 && gen % every === 0 && meta.champion)
         this.ensurePublication(gen, meta.champion);
       if (meta.syncedStatus !== 'running') await this.syncStatus();
-      if (this.pendingSlices(gen) === 0) {
+      if (this.pendingWork(gen) === 0) {
         this.completeCurrentGeneration();
         continue;
       }
@@ -490,7 +574,10 @@ export class SearchCoordinator extends DurableObject<Env> {
     }
   }
 
-  /** Plan generation `gen` (parents from gen − 1's objectives) and create its slice rows. */
+  /**
+   * Plan generation `gen` (parents from gen − 1's objectives) and create its slice rows, and its
+   * champion re-check (of the champion and candidate in the meta row, already those after gen − 1).
+   */
   private preparePlan(gen: number, config: RunConfig): void {
     let previous = null;
     if (gen > 0) {
@@ -516,6 +603,24 @@ export class SearchCoordinator extends DurableObject<Env> {
         end,
       );
     }
+    const meta = this.meta()!;
+    const champion = meta.champion;
+    const candidate = meta.candidate ?? null;
+    const spec = recheckSpec(config, gen, champion?.champion ?? null, candidate?.champion ?? null);
+    if (spec && champion) {
+      const task: RecheckTask = {
+        kind: 'recheck',
+        runId: meta.runId,
+        gen,
+        shards: spec.shards,
+        weights: config.weights,
+        champion: { generation: champion.champion.generation, location: champion.location },
+        candidate: candidate
+          ? { generation: candidate.champion.generation, location: candidate.location }
+          : null,
+      };
+      this.sql.exec('INSERT OR IGNORE INTO rechecks (gen, task) VALUES (?, ?)', gen, JSON.stringify(task));
+    }
   }
 
   /** Send never-sent slices and publications, re-send timed-out ones; fail after bounded attempts. */
@@ -540,8 +645,25 @@ export class SearchCoordinator extends DurableObject<Env> {
       );
       return;
     }
+    const recheck = this.sql
+      .exec<RecheckRow>(
+        'SELECT * FROM rechecks WHERE gen = ? AND done = 0 AND (sent_at IS NULL OR sent_at + ? <= ?)',
+        gen,
+        sliceTimeoutMs,
+        now,
+      )
+      .toArray()[0];
+    if (recheck && recheck.attempts >= sliceMaxAttempts) {
+      await this.finishNow(
+        'failed',
+        `generation ${gen}: the champion re-check got no result after ${recheck.attempts} attempts`,
+      );
+      return;
+    }
     if (due.length > 0 && due.every((s) => s.sent_at === null)) this.updateMeta({ genStartedAt: now });
-    const tasks: QueueTask[] = due.length ? this.sliceTasks(meta, due) : [];
+    // The re-check first: it is one unit as long as a few slices, so the slices fill around it.
+    const tasks: QueueTask[] = recheck ? [JSON.parse(recheck.task) as RecheckTask] : [];
+    if (due.length) tasks.push(...this.sliceTasks(meta, due));
 
     const publishTimeout = sliceTimeoutMs * PUBLISH_TIMEOUT_FACTOR;
     const publications = this.sql
@@ -576,6 +698,12 @@ export class SearchCoordinator extends DurableObject<Env> {
               t.gen,
               t.sliceStart,
             );
+          } else if (t.kind === 'recheck') {
+            this.sql.exec(
+              'UPDATE rechecks SET attempts = attempts + 1, sent_at = ? WHERE gen = ?',
+              sentAt,
+              t.gen,
+            );
           } else {
             this.sql.exec(
               'UPDATE publications SET attempts = attempts + 1, sent_at = ? WHERE version = ?',
@@ -587,7 +715,12 @@ export class SearchCoordinator extends DurableObject<Env> {
       });
     }
     const nextSlice = this.sql
-      .exec<{ t: number | null }>('SELECT MIN(sent_at) AS t FROM slices WHERE gen = ? AND done = 0', gen)
+      .exec<{ t: number | null }>(
+        `SELECT MIN(t) AS t FROM (SELECT MIN(sent_at) AS t FROM slices WHERE gen = ? AND done = 0
+         UNION ALL SELECT MIN(sent_at) AS t FROM rechecks WHERE gen = ? AND done = 0)`,
+        gen,
+        gen,
+      )
       .one().t;
     const nextPublication = this.sql
       .exec<{ t: number | null }>("SELECT MIN(sent_at) AS t FROM publications WHERE status = 'pending'")
@@ -645,7 +778,8 @@ export class SearchCoordinator extends DurableObject<Env> {
       if (!r.report) throw new Error(`generation ${gen}: the report of slice ${r.slice_start} is missing`);
       return unpackReport(gen, r.slice_start, r.slice_end, w, new Float64Array(r.report));
     });
-    const previousChampion = meta.champion?.champion ?? null;
+    const previousChampion = meta.champion ? championWithDefaults(meta.champion.champion) : null;
+    const previousCandidate = meta.candidate ?? null;
     const done = completeGeneration(
       gen,
       config,
@@ -653,12 +787,22 @@ export class SearchCoordinator extends DurableObject<Env> {
       reports,
       previousChampion,
       Date.now() - meta.genStartedAt,
+      { candidate: previousCandidate?.champion ?? null, report: this.storedRecheck(gen) },
     );
     const stored = this.storedSlices(gen);
-    let champion = meta.champion;
-    if (done.champion && done.champion !== previousChampion) {
-      champion = { champion: done.champion, location: locate(stored, done.champion.index) };
-    }
+    /** Where a champion or candidate lies: in this generation's slices, or where it lay before. */
+    const addressOf = (c: ChampionRecord | null): ChampionAddress | null => {
+      if (!c) return null;
+      if (c.generation === gen) return { champion: c, location: locate(stored, c.index) };
+      const before = [meta.champion, previousCandidate].find(
+        (a) => a && a.champion.generation === c.generation && a.location.index === c.index,
+      );
+      if (!before) throw new Error(`generation ${c.generation} member ${c.index} has no known location`);
+      return { champion: c, location: before.location };
+    };
+    const champion = addressOf(done.champion);
+    const candidate = addressOf(done.candidate);
+    const keep = [champion, candidate];
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(
         'INSERT OR REPLACE INTO generation_log (gen, entry, synced) VALUES (?, ?, 0)',
@@ -674,22 +818,27 @@ export class SearchCoordinator extends DurableObject<Env> {
       // The reports are folded into the record and objectives; offsets stay for the next parents.
       this.sql.exec('UPDATE slices SET report = NULL WHERE gen = ?', gen);
       // Generation gen − 1's members are no longer anyone's parents.
-      for (const s of this.storedSlices(gen - 1)) this.discard(gen - 1, s.start, champion);
+      for (const s of this.storedSlices(gen - 1)) this.discard(gen - 1, s.start, keep);
       this.sql.exec('DELETE FROM slices WHERE gen < ?', gen);
       this.sql.exec('DELETE FROM plan WHERE gen <= ?', gen);
-      if (meta.champion && champion !== meta.champion) {
-        const old = meta.champion.champion.generation;
-        if (old < gen - 1) this.discard(old, meta.champion.location.slice, champion);
+      this.sql.exec('DELETE FROM rechecks WHERE gen <= ?', gen);
+      // A replaced champion, or a candidate replaced or decided, from before gen − 1.
+      for (const old of [meta.champion, previousCandidate]) {
+        if (old && old.champion.generation < gen - 1)
+          this.discard(old.champion.generation, old.location.slice, keep);
       }
-      this.updateMeta({ gen: gen + 1, champion });
+      this.updateMeta({ gen: gen + 1, champion, candidate });
       if (gen + 1 < config.generations) this.preparePlan(gen + 1, config);
     });
     this.broadcast(generationEvent(gen, JSON.stringify(done.record)));
   }
 
-  /** Queue slice object (gen, slice) for deletion unless the champion or a publication needs it. */
-  private discard(gen: number, slice: number, champion: ChampionAddress | null): void {
-    if (champion && champion.champion.generation === gen && champion.location.slice === slice) return;
+  /**
+   * Queue slice object (gen, slice) for deletion unless one of `keep` (the champion, the candidate)
+   * or a pending publication needs it.
+   */
+  private discard(gen: number, slice: number, keep: readonly (ChampionAddress | null | undefined)[]): void {
+    if (keep.some((k) => k && k.champion.generation === gen && k.location.slice === slice)) return;
     const pinned = this.sql
       .exec<{ champion: string }>("SELECT champion FROM publications WHERE status = 'pending'")
       .toArray()
@@ -711,7 +860,7 @@ export class SearchCoordinator extends DurableObject<Env> {
     if (!meta) return;
     // The last finished generation's objects are the next parents (and what a fork copies).
     if (c.champion.generation >= meta.gen - 1) return;
-    this.discard(c.champion.generation, c.location.slice, meta.champion);
+    this.discard(c.champion.generation, c.location.slice, [meta.champion, meta.candidate]);
   }
 
   /** Write finished generations to D1 (one batch each: record row + run row), then delete garbage. */
@@ -782,10 +931,11 @@ export class SearchCoordinator extends DurableObject<Env> {
       for (const s of this.sql
         .exec<SliceRow>('SELECT * FROM slices WHERE gen = ? AND done = 1', meta.gen)
         .toArray()) {
-        this.discard(meta.gen, s.slice_start, meta.champion);
+        this.discard(meta.gen, s.slice_start, [meta.champion, meta.candidate]);
       }
       this.sql.exec('DELETE FROM slices WHERE gen = ?', meta.gen);
       this.sql.exec('DELETE FROM plan');
+      this.sql.exec('DELETE FROM rechecks');
     });
     this.broadcastStatus();
     this.endLiveStreams();
@@ -947,11 +1097,48 @@ export class SearchCoordinator extends DurableObject<Env> {
       .toArray()[0];
   }
 
-  private pendingSlices(gen: number): number {
+  /** Slices and re-check of generation `gen` not reported yet: the generation completes at 0. */
+  private pendingWork(gen: number): number {
     return this.sql
-      .exec<{ n: number }>('SELECT COUNT(*) AS n FROM slices WHERE gen = ? AND done = 0', gen)
+      .exec<{ n: number }>(
+        `SELECT (SELECT COUNT(*) FROM slices WHERE gen = ? AND done = 0)
+              + (SELECT COUNT(*) FROM rechecks WHERE gen = ? AND done = 0) AS n`,
+        gen,
+        gen,
+      )
       .one().n;
   }
+
+  private recheckRow(gen: number): RecheckRow | undefined {
+    return this.sql.exec<RecheckRow>('SELECT * FROM rechecks WHERE gen = ?', gen).toArray()[0];
+  }
+
+  /** Generation `gen`'s re-check result as `completeGeneration` takes it (null if it has none). */
+  private storedRecheck(gen: number): RecheckReport | null {
+    const row = this.recheckRow(gen);
+    if (!row) return null;
+    if (!row.done || !row.champion_fitness || !row.candidate_fitness || row.test_accuracy === null)
+      throw new Error(`generation ${gen}: the re-check's result is missing`);
+    const spec = specOf(JSON.parse(row.task) as RecheckTask);
+    return {
+      ...spec,
+      championFitness: Array.from(new Float64Array(row.champion_fitness)),
+      candidateFitness: Array.from(new Float64Array(row.candidate_fitness)),
+      testAccuracy: row.test_accuracy,
+    };
+  }
+}
+
+/** The algorithm's view of a re-check task: numbers and addresses. */
+function specOf(task: RecheckTask) {
+  return {
+    gen: task.gen,
+    shards: task.shards,
+    champion: { generation: task.champion.generation, index: task.champion.location.index },
+    candidate: task.candidate
+      ? { generation: task.candidate.generation, index: task.candidate.location.index }
+      : null,
+  };
 }
 
 /** Where member `index` lies among a generation's stored slices (sorted by start). */

@@ -63,4 +63,6 @@ export interface ForkSource {
   /** packObjectives of generation − 1. */
   objectives: Float64Array;
   champion: ChampionAddress | null;
+  /** The best single-batch genome waiting for the next champion re-check (copied like the champion). */
+  candidate?: ChampionAddress | null;
 }

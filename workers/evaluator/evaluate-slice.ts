@@ -5,12 +5,19 @@
  * population blob (which the caller stores in R2) with the report for the coordinator.
  */
 import { decodeShard, shardToBatch } from '../../src/data/shard';
-import { breedMember, evaluateMembers, type SliceReport } from '../../src/wann/generation';
+import {
+  breedMember,
+  evaluateMembers,
+  evaluateRecheck,
+  RECHECK_TEST_SHARD,
+  type RecheckReport,
+  type SliceReport,
+} from '../../src/wann/generation';
 import { decodeGenomeBytes, encodePopulation, type Genome, populationOffsets } from '../../src/wann/genome';
 import kernelModule from '../../src/wann/kernel/kernel.wasm';
 import { Evaluator } from '../../src/wann/network';
 import type { Batch } from '../../src/wann/types';
-import { type SliceTask, trainShardKey } from '../shared/contracts';
+import { type RecheckTask, type SliceTask, testShardKey, trainShardKey } from '../shared/contracts';
 import { LruCache, type ParentBytes, readGenomes } from '../shared/population-store';
 
 export { StaleTaskError } from '../shared/population-store';
@@ -46,14 +53,14 @@ export interface EvaluatorBindings {
   BLOBS: R2Bucket;
 }
 
-async function loadShardBytes(env: EvaluatorBindings, shard: number): Promise<Uint8Array> {
+async function loadShardBytes(env: EvaluatorBindings, shard: number, cache = true): Promise<Uint8Array> {
   const key = trainShardKey(shard);
   const cached = shardBytes.get(key);
   if (cached) return cached;
   const object = await env.BLOBS.get(key);
   if (!object) throw new PermanentTaskError(`training shard ${key} is not in R2 (upload the shards)`);
   const bytes = new Uint8Array(await object.arrayBuffer());
-  shardBytes.set(key, bytes);
+  if (cache) shardBytes.set(key, bytes);
   return bytes;
 }
 
@@ -113,4 +120,67 @@ export function breedAndEvaluate(task: SliceTask, inputs: SliceInputs): SliceOut
 /** Read, breed, evaluate (here, in this isolate). */
 export async function runSlice(env: EvaluatorBindings, task: SliceTask): Promise<SliceOutput> {
   return breedAndEvaluate(task, await loadSliceInputs(env, task));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Champion re-check
+
+/**
+ * What a re-check needs: both genomes' bytes, its training shards' bytes (in the task's order) and
+ * the test subset's. At most 60 + 1 shards of 257 KB (~16 MB; 20 + 1 by default), read for the task
+ * and not cached (they would push the generation's own shard out of the cache).
+ */
+export interface RecheckInputs {
+  champion: Uint8Array;
+  candidate: Uint8Array | null;
+  shards: Uint8Array[];
+  test: Uint8Array;
+}
+
+async function memberBytes(env: EvaluatorBindings, task: RecheckTask, who: RecheckTask['champion']) {
+  const [found] = await readGenomes(env.BLOBS, task.runId, who.generation, [who.location]);
+  return found.bytes;
+}
+
+export async function loadRecheckInputs(env: EvaluatorBindings, task: RecheckTask): Promise<RecheckInputs> {
+  const testKey = testShardKey(RECHECK_TEST_SHARD);
+  const [champion, candidate, shards, test] = await Promise.all([
+    memberBytes(env, task, task.champion),
+    task.candidate ? memberBytes(env, task, task.candidate) : null,
+    Promise.all(task.shards.map((s) => loadShardBytes(env, s, false))),
+    env.BLOBS.get(testKey).then(async (object) => {
+      if (!object) throw new PermanentTaskError(`test shard ${testKey} is not in R2 (upload the shards)`);
+      return new Uint8Array(await object.arrayBuffer());
+    }),
+  ]);
+  return { champion, candidate, shards, test };
+}
+
+/** Evaluate a re-check from its inputs: pure CPU, the same in the consumer and a peer. */
+export function recheckFromInputs(task: RecheckTask, inputs: RecheckInputs): RecheckReport {
+  const byShard = new Map(task.shards.map((s, i) => [s, inputs.shards[i]]));
+  return evaluateRecheck(
+    isolateEvaluator(),
+    {
+      gen: task.gen,
+      shards: task.shards,
+      champion: { generation: task.champion.generation, index: task.champion.location.index },
+      candidate: task.candidate
+        ? { generation: task.candidate.generation, index: task.candidate.location.index }
+        : null,
+    },
+    {
+      champion: decodeGenomeBytes(inputs.champion),
+      candidate: inputs.candidate ? decodeGenomeBytes(inputs.candidate) : null,
+    },
+    // One 1,000-image batch at a time (~1 MB each), made when its shard's turn comes.
+    (shard) => shardToBatch(decodeShard(byShard.get(shard)!)),
+    shardToBatch(decodeShard(inputs.test)),
+    task.weights,
+  );
+}
+
+/** Read and evaluate a re-check here, in this isolate. */
+export async function runRecheck(env: EvaluatorBindings, task: RecheckTask): Promise<RecheckReport> {
+  return recheckFromInputs(task, await loadRecheckInputs(env, task));
 }

@@ -5,6 +5,9 @@
  *   SearchCoordinator over Durable Object RPC.
  * - A publish task: evaluate the champion on the test set, export ONNX, store and register it, and
  *   tell the coordinator (which only records it).
+ * - A recheck task: read the champion and the candidate from R2 by address, re-evaluate them on the
+ *   task's training shards and the winner on the test subset, report to the coordinator
+ *   (src/wann/generation.ts "Champion"); peers do this work too, like slices.
  * Queues deliver at least once; every step is deterministic and the coordinator ignores
  * duplicates, so retrying is always safe.
  *
@@ -18,20 +21,28 @@
  * that fails is dropped and its slice done here: peers change speed, never results.
  */
 import { WorkerEntrypoint } from 'cloudflare:workers';
+import type { RecheckReport } from '../../src/wann/generation';
 import type { SearchCoordinator } from '../coordinator/search-coordinator';
 import {
   type PublishTask,
   populationSliceKey,
+  type QueueTask,
   queueTaskSchema,
+  type RecheckTask,
   type ReportOutcome,
   type SliceTask,
 } from '../shared/contracts';
 import { type PublishBindings, PublishError, runPublishTask } from '../shared/publish';
+import { handleTrainMessage } from '../shared/train';
 import {
   breedAndEvaluate,
   type EvaluatorBindings,
+  loadRecheckInputs,
   loadSliceInputs,
   PermanentTaskError,
+  type RecheckInputs,
+  recheckFromInputs,
+  runRecheck,
   runSlice,
   type SliceInputs,
   type SliceOutput,
@@ -46,6 +57,8 @@ type PeerBinding = Service<SliceEvaluator>;
 export interface EvaluatorEnv extends EvaluatorBindings, PublishBindings {
   /** The main Worker's SearchCoordinator class (`script_name` binding). */
   COORD: DurableObjectNamespace<SearchCoordinator>;
+  /** The task queue (producer): a training sends its next chunk (workers/shared/train.ts). */
+  EVAL_QUEUE: Queue<QueueTask>;
   EVAL_PEER_1?: PeerBinding;
   EVAL_PEER_2?: PeerBinding;
   EVAL_PEER_3?: PeerBinding;
@@ -60,6 +73,10 @@ export class SliceEvaluator extends WorkerEntrypoint {
 
   evaluate(task: SliceTask, inputs: SliceInputs): SliceOutput {
     return breedAndEvaluate(task, inputs);
+  }
+
+  recheck(task: RecheckTask, inputs: RecheckInputs): RecheckReport {
+    return recheckFromInputs(task, inputs);
   }
 }
 
@@ -99,6 +116,7 @@ async function livePeers(env: EvaluatorEnv): Promise<{ name: string; peer: PeerB
 }
 
 type BreedAndEvaluate = (task: SliceTask) => Promise<SliceOutput>;
+type Recheck = (task: RecheckTask) => Promise<RecheckReport>;
 
 function coordinatorOf(env: EvaluatorEnv, runId: string) {
   return env.COORD.get(env.COORD.idFromName(runId));
@@ -121,6 +139,14 @@ async function handleSlice(task: SliceTask, env: EvaluatorEnv, work: BreedAndEva
   }
 }
 
+async function handleRecheck(task: RecheckTask, env: EvaluatorEnv, work: Recheck): Promise<void> {
+  const report = await work(task);
+  const outcome = await coordinatorOf(env, task.runId).recheckReport(task.runId, report);
+  if (typeof outcome !== 'string') {
+    console.error(`evaluator: ${task.runId} gen ${task.gen} re-check: ${describeOutcome(outcome)}`);
+  }
+}
+
 async function handlePublish(task: PublishTask, env: EvaluatorEnv): Promise<void> {
   const model = await runPublishTask(env, task);
   await coordinatorOf(env, task.runId).publicationDone(task.version, {
@@ -129,7 +155,12 @@ async function handlePublish(task: PublishTask, env: EvaluatorEnv): Promise<void
   });
 }
 
-async function handle(message: Message<unknown>, env: EvaluatorEnv, work: BreedAndEvaluate): Promise<void> {
+async function handle(
+  message: Message<unknown>,
+  env: EvaluatorEnv,
+  work: BreedAndEvaluate,
+  recheck: Recheck = (t) => runRecheck(env, t),
+): Promise<void> {
   const parsed = queueTaskSchema.safeParse(message.body);
   if (!parsed.success) {
     // Not ours to interpret; retrying would fail the same way.
@@ -138,12 +169,18 @@ async function handle(message: Message<unknown>, env: EvaluatorEnv, work: BreedA
     return;
   }
   const task = parsed.data;
+  if (task.kind === 'train') {
+    // Its own acking and failure rules (workers/shared/train.ts).
+    await handleTrainMessage(message, task, env);
+    return;
+  }
   try {
     if (task.kind === 'slice') await handleSlice(task, env, work);
+    else if (task.kind === 'recheck') await handleRecheck(task, env, recheck);
     else await handlePublish(task, env);
     message.ack();
   } catch (e) {
-    if (e instanceof StaleTaskError && task.kind === 'slice') {
+    if (e instanceof StaleTaskError && (task.kind === 'slice' || task.kind === 'recheck')) {
       message.ack();
     } else if (
       e instanceof PermanentTaskError ||
@@ -151,7 +188,8 @@ async function handle(message: Message<unknown>, env: EvaluatorEnv, work: BreedA
     ) {
       try {
         const coordinator = coordinatorOf(env, task.runId);
-        if (task.kind === 'slice') await coordinator.reportError(task.gen, e.message);
+        if (task.kind === 'slice' || task.kind === 'recheck')
+          await coordinator.reportError(task.gen, e.message);
         else await coordinator.publicationDone(task.version, { ok: false, error: e.message });
         message.ack();
       } catch {
@@ -182,6 +220,22 @@ function viaPeer(env: EvaluatorEnv, name: string, peer: PeerBinding): BreedAndEv
   };
 }
 
+/** A re-check on a peer; if the peer fails, here (and the peer is dropped until it answers). */
+function recheckViaPeer(env: EvaluatorEnv, name: string, peer: PeerBinding): Recheck {
+  return async (task) => {
+    const inputs = await loadRecheckInputs(env, task);
+    if (peerState.get(name)?.healthy) {
+      try {
+        return await peer.recheck(task, inputs);
+      } catch (e) {
+        markPeer(name, false);
+        console.error(`evaluator: peer ${name} failed (${String(e)}); re-checking here instead`);
+      }
+    }
+    return recheckFromInputs(task, inputs);
+  };
+}
+
 export async function consumeTasks(messages: readonly Message<unknown>[], env: EvaluatorEnv): Promise<void> {
   const peers = await livePeers(env);
   if (peers.length === 0) {
@@ -195,7 +249,8 @@ export async function consumeTasks(messages: readonly Message<unknown>[], env: E
   await Promise.all(
     peers.map(async ({ name, peer }) => {
       const work = viaPeer(env, name, peer);
-      while (next < messages.length) await handle(messages[next++], env, work);
+      const recheck = recheckViaPeer(env, name, peer);
+      while (next < messages.length) await handle(messages[next++], env, work, recheck);
     }),
   );
 }

@@ -1,6 +1,8 @@
 /**
  * Inference Worker: serves published champions with onnxruntime-web. Reached only through the API
- * Worker's `INFERENCE` service binding (which authorises the caller), on the same paths:
+ * Worker's `INFERENCE` service binding (which authorises the caller), on the same paths, as an HTTP
+ * request (`fetch`, bodies streamed) or as plain values over RPC (`handle`, small bodies read by the
+ * API Worker; the cheaper hop):
  * - Open Inference Protocol (KServe v2) REST under /v2: health, model metadata/readiness, infer.
  *   Errors are `{"error": "…"}`, as that protocol specifies.
  * - `POST /api/runs/:id/predict`: JSON pixels or a PNG → top-k labels. Errors in the API's shape,
@@ -89,6 +91,16 @@ async function answer(
   weight: WeightChoice,
 ): Promise<Answer> {
   const features = batch.images.length / batch.count;
+  if (row.variant === 'trained' || model.trained) {
+    // Trained per-connection weights: one network, no shared weight to choose.
+    if (weight !== 'ensemble') {
+      throw new InputError(
+        400,
+        `version ${row.version} has trained per-connection weights: shared_weight does not apply (leave it out)`,
+      );
+    }
+    return model.runTrained(batch.images, batch.count, features);
+  }
   const weights = weight === 'ensemble' ? row.weights : [weight];
   const runs = await model.runWeights(batch.images, batch.count, features, weights);
   if (weight !== 'ensemble') return runs[0];
@@ -122,6 +134,8 @@ function modelMetadata(row: ModelRow, versions: number[]) {
       test_accuracy: row.testAccuracy,
       ensemble_test_accuracy: row.ensembleTestAccuracy,
       tuned_weight: row.tunedWeight,
+      variant: row.variant,
+      trained_from: row.trainedFrom,
     },
   };
 }
@@ -263,12 +277,57 @@ inferenceApp.notFound(async (c) => {
 });
 
 /**
- * The Worker: HTTP (forwarded by the API Worker) plus one RPC method for the publisher. A class
- * (WorkerEntrypoint), because service-binding RPC calls methods on an entrypoint class.
+ * A request the API Worker forwards as plain data (`handle`): its method, URL (path and query),
+ * `Content-Type` and whole body, which the API Worker has already read (small bodies only; larger
+ * ones come as an HTTP request over `fetch`, streamed).
+ */
+export interface ForwardedRequest {
+  method: string;
+  url: string;
+  contentType: string | null;
+  body: Uint8Array | null;
+}
+
+/** The answer to a ForwardedRequest: status and the whole body (every route answers JSON, no other header). */
+export interface ForwardedResponse {
+  status: number;
+  contentType: string | null;
+  body: string;
+}
+
+/**
+ * The Worker: HTTP (forwarded by the API Worker), the same routes as one RPC method (`handle`), and
+ * one RPC method for the publisher. A class (WorkerEntrypoint), because service-binding RPC calls
+ * methods on an entrypoint class.
  */
 export default class InferenceWorker extends WorkerEntrypoint<InferenceEnv> {
   override fetch(request: Request): Response | Promise<Response> {
     return inferenceApp.fetch(request, this.env, this.ctx);
+  }
+
+  /**
+   * The routes of `fetch`, called over RPC with the body already read. Measured under `wrangler
+   * dev`, a service-binding `fetch` that streams the request and the answer between the two
+   * isolates cost about as much as everything else in a warm 1-image request; an RPC call with
+   * the bytes and the answer as plain values costs less than a bodiless `fetch` (README,
+   * bench:inference). The checks are the same: this runs the same Hono app on a Request built
+   * from the parts.
+   */
+  async handle(request: ForwardedRequest): Promise<ForwardedResponse> {
+    const headers = new Headers();
+    if (request.contentType !== null) headers.set('Content-Type', request.contentType);
+    if (request.body !== null) headers.set('Content-Length', String(request.body.byteLength));
+    const response: Response = await inferenceApp.fetch(
+      new Request(request.url, { method: request.method, headers, body: request.body }),
+      this.env,
+      this.ctx,
+    );
+    return {
+      status: response.status,
+      // (A copy: this project's merged Node and Workers typings lose `get` on `Response.headers`.)
+      contentType: new Headers(response.headers).get('Content-Type'),
+      body: await response.text(),
+    };
   }
 
   /**

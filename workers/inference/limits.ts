@@ -11,3 +11,10 @@ export const MAX_IMAGES = 1000;
  * leaves room for 26 bytes per value.
  */
 export const MAX_JSON_BYTES = 20 * 1024 * 1024;
+
+/**
+ * Bodies up to this size are read by the API Worker and handed to the inference Worker in one RPC
+ * call (`handle`); larger ones, and bodies of unknown length, are streamed over `fetch`, so the
+ * API Worker never holds more than this of a request (about 100 images as JSON).
+ */
+export const MAX_RPC_BODY_BYTES = 1024 * 1024;

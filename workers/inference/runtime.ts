@@ -8,7 +8,7 @@
 
 import ortWasm from 'onnxruntime-web/ort-wasm-simd-threaded.wasm';
 import * as ort from 'onnxruntime-web/wasm';
-import { batchedWeightModel } from './serving-model';
+import { batchedWeightModel, hasSharedWeightInput } from './serving-model';
 
 let initialised = false;
 
@@ -46,16 +46,34 @@ export const MAX_ROWS_PER_RUN = 1000;
 
 /** One loaded model: runs the exported graph at given shared weights. */
 export class LoadedModel {
-  private constructor(private readonly session: ort.InferenceSession) {}
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    /** Trained per-connection weights: no `shared_weight` input, one run per request (`runTrained`). */
+    readonly trained: boolean,
+  ) {}
 
-  /** `bytes`: the published .onnx; served through its batched-weight variant (serving-model.ts). */
+  /**
+   * `bytes`: the published .onnx; a shared-weight model is served through its batched-weight
+   * variant (serving-model.ts), a trained one as it is.
+   */
   static async load(bytes: Uint8Array): Promise<LoadedModel> {
     initOrt();
-    const session = await ort.InferenceSession.create(batchedWeightModel(bytes), {
+    const trained = !hasSharedWeightInput(bytes);
+    const session = await ort.InferenceSession.create(trained ? bytes : batchedWeightModel(bytes), {
       executionProviders: ['wasm'],
       graphOptimizationLevel: 'all',
     });
-    return new LoadedModel(session);
+    return new LoadedModel(session, trained);
+  }
+
+  /** A trained model's answer: one `session.run` of the images (count × features, image-major). */
+  async runTrained(images: Float32Array, count: number, features: number): Promise<ModelAnswer> {
+    if (!this.trained) throw new Error('runTrained: this model has a shared_weight input');
+    const out = await this.session.run({ image: new ort.Tensor('float32', images, [count, features]) });
+    const raw = out.label.data as BigInt64Array;
+    const labels = new Int32Array(count);
+    for (let i = 0; i < count; i++) labels[i] = Number(raw[i]);
+    return { probabilities: out.probabilities.data as Float32Array, labels };
   }
 
   /**

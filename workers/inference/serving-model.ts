@@ -90,6 +90,21 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * Whether the graph declares a `shared_weight` input. A model with trained per-connection weights
+ * (src/onnx/export.ts `connectionWeights`) has none: it is served as it is, one run per request.
+ */
+export function hasSharedWeightInput(model: Uint8Array): boolean {
+  const decoder = new TextDecoder();
+  const graph = fields(model, 0, model.length).find((f) => f.number === 7 && f.wireType === LENGTH_DELIMITED);
+  if (!graph) throw new RangeError('the ONNX model has no graph');
+  return fields(model, graph.payload, graph.end).some((f) => {
+    if (f.number !== 11 || f.wireType !== LENGTH_DELIMITED) return false;
+    const name = fields(model, f.payload, f.end).find((g) => g.number === 1);
+    return name !== undefined && decoder.decode(model.subarray(name.payload, name.end)) === WEIGHT_INPUT;
+  });
+}
+
 /** `model` with `shared_weight` declared float32 [W, 1]; throws if the model has no such input. */
 export function batchedWeightModel(model: Uint8Array): Uint8Array {
   const decoder = new TextDecoder();

@@ -67,8 +67,51 @@ export const publishTaskSchema = z.strictObject({
 });
 export type PublishTask = z.infer<typeof publishTaskSchema>;
 
-export const queueTaskSchema = z.discriminatedUnion('kind', [sliceTaskSchema, publishTaskSchema]);
-export type QueueTask = SliceTask | PublishTask;
+/** A genome of generation `generation` and where its bytes lie (its slice object in R2). */
+const storedMemberSchema = z.strictObject({ generation: int, location: genomeLocationSchema });
+
+/**
+ * Re-check the champion (src/wann/generation.ts "Champion"): one more unit of generation `gen`'s
+ * work. Evaluate the champion and the candidate (read from R2 by address) on training shards
+ * `shards`, apply the rule, measure the winner's ensemble accuracy on test shard
+ * `RECHECK_TEST_SHARD` (`testShardKey`), and report with `SearchCoordinator.recheckReport`.
+ */
+export const recheckTaskSchema = z
+  .strictObject({
+    kind: z.literal('recheck'),
+    runId: z.string().min(1).max(64),
+    gen: z.number().int().min(1),
+    shards: z.array(z.number().int().min(0).max(59)).min(1).max(60),
+    weights: z.array(z.number()).min(1).max(16),
+    champion: storedMemberSchema,
+    candidate: storedMemberSchema.nullable(),
+  })
+  .refine((t) => new Set(t.shards).size === t.shards.length, {
+    message: 'shards must be distinct',
+    path: ['shards'],
+  });
+export type RecheckTask = z.infer<typeof recheckTaskSchema>;
+
+/**
+ * One chunk of training per-connection weights from published (shared) version `version`
+ * (workers/evaluator/train-task.ts): continue from the D1 `trainings` row's step (`step` is the step
+ * this message was sent at, for logs), a bounded number of steps, state to R2, then the next chunk.
+ */
+export const trainTaskSchema = z.strictObject({
+  kind: z.literal('train'),
+  runId: z.string().min(1).max(64),
+  version: z.number().int().min(1),
+  step: int,
+});
+export type TrainTask = z.infer<typeof trainTaskSchema>;
+
+export const queueTaskSchema = z.discriminatedUnion('kind', [
+  sliceTaskSchema,
+  publishTaskSchema,
+  recheckTaskSchema,
+  trainTaskSchema,
+]);
+export type QueueTask = SliceTask | PublishTask | RecheckTask | TrainTask;
 
 /** What the coordinator answers to a report; only 'accepted' changes anything. */
 export type ReportOutcome = 'accepted' | 'duplicate' | 'stale' | { rejected: string };
@@ -81,6 +124,16 @@ export function populationSliceKey(runId: string, gen: number, sliceStart: numbe
 /** Every slice object of a run starts with this (R2 list prefix, for cleanup). */
 export function runBlobPrefix(runId: string): string {
   return `runs/${runId}/`;
+}
+
+/** Saved training state (weights + Adam moments) of version `version`'s training after `step` steps. */
+export function trainingStateKey(runId: string, version: number, step: number): string {
+  return `${trainingStatePrefix(runId, version)}${step}.state`;
+}
+
+/** Every saved state of one training (R2 list prefix, for cleanup when it is done). */
+export function trainingStatePrefix(runId: string, version: number): string {
+  return `models/${runId}/${version}/training/`;
 }
 
 /** Training shard `index` (0-based): `shards/train-07.bin`. */

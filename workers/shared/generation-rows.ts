@@ -4,7 +4,7 @@
  * writes with these; the API reads with them.
  */
 import type { GenerationRow, generations, runs } from '../../schema/schema';
-import type { GenerationRecord } from '../../src/wann/record';
+import { championWithDefaults, type GenerationRecord } from '../../src/wann/record';
 
 /** The `generations` insert values holding `record` whole. */
 export function toGenerationRow(
@@ -15,7 +15,10 @@ export function toGenerationRow(
   return { runId, ...record, createdAt };
 }
 
-/** The record a row holds (rows older than migration 0002 have a null shard and champion). */
+/**
+ * The record a row holds (rows older than migration 0002 have a null shard and champion; older than
+ * 0004, a null test accuracy and a champion without `chosenBy`/`recheckedFitness`, filled in here).
+ */
 export function fromGenerationRow(row: GenerationRow): GenerationRecord {
   return {
     gen: row.gen,
@@ -31,7 +34,8 @@ export function fromGenerationRow(row: GenerationRow): GenerationRecord {
     meanNodes: row.meanNodes,
     evaluations: row.evaluations,
     durationMs: row.durationMs,
-    champion: row.champion,
+    champion: row.champion ? championWithDefaults(row.champion) : null,
+    testAccuracy: row.testAccuracy ?? null,
   };
 }
 
@@ -49,6 +53,8 @@ export function toRunProgress(
     championIndex: c?.index ?? null,
     championConnections: c?.connections ?? null,
     championAccuracy: c?.accuracy ?? null,
+    championChosenBy: c?.chosenBy ?? null,
+    championRecheckedFitness: c?.recheckedFitness ?? null,
     updatedAt,
   };
 }

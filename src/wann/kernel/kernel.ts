@@ -4,6 +4,9 @@
  * sums from a Float32 copy of the batch's inputs, and activation / softmax exp rows, logit
  * gathering) two examples per f64x2 vector. Bit-identical to the JS path
  * except exp-based values (gaussian, tanh, sigmoid, softmax): ≤ 5e-16 relative, ~1 ulp apart.
+ * And the float32 search numerics (`*32` exports, see "Search numerics" in network.ts): rows of
+ * float32 values four examples per f32x4, one `forward32` call per tile, bit for bit the Math.fround
+ * model of activations.ts (`applyActivation32`, `exp32`).
  *
  * Platform-agnostic: this file only instantiates an already compiled `WebAssembly.Module`.
  * - Node: `new WebAssembly.Module(readFileSync(new URL('./kernel.wasm', import.meta.url)))`
@@ -74,6 +77,40 @@ export class Kernel {
   readonly expsums: KernelExports['expsums'];
   /** gather(logit, tile, max, min, list, outputs, len): clamped logits and their max/min per example. */
   readonly gather: KernelExports['gather'];
+  /**
+   * Float32 search numerics (see "Search numerics" in network.ts): the same functions on rows of
+   * float32 values, four examples per f32x4. Row indices are element indices of a Float32Array
+   * view at KERNEL_BUF_BYTE (`view32`); term and logit lists, logits and sums stay float64.
+   */
+  readonly act32: ActFn[];
+  readonly mirror32: MirFn[];
+  readonly sum32: KernelExports['sum'];
+  readonly insums32: KernelExports['insums'];
+  /** gather32: as gather, the logit rows read from float32 rows (widened exactly). */
+  readonly gather32: KernelExports['gather'];
+  /**
+   * expsums32(logit, tile, max, sum, recip, exps, outputs, len): as expsums, with float32 exps of
+   * (logit − max) rounded to float32 (exp32 in activations.ts), each also stored at exps.
+   */
+  readonly expsums32: (
+    logit: number,
+    tile: number,
+    max: number,
+    sum: number,
+    recip: number,
+    exps: number,
+    outputs: number,
+    len: number,
+  ) => void;
+  /** forward32(prog, rows, w, paired, pre, len): every row of a tile from a program (build-kernel.ts). */
+  readonly forward32: (
+    prog: number,
+    rows: number,
+    w: number,
+    paired: number,
+    pre: number,
+    len: number,
+  ) => void;
 
   constructor(module: WebAssembly.Module) {
     const exports = new WebAssembly.Instance(module, {}).exports as unknown as KernelExports;
@@ -88,6 +125,14 @@ export class Kernel {
       'mir2',
       'mir6',
       'mir9',
+      'sum32',
+      'insums32',
+      'gather32',
+      'forward32',
+      'expsums32',
+      'act32_1',
+      'act32_11',
+      'mir32_9',
     ]) {
       if (!(name in exports)) throw new TypeError(`not the WANN kernel module: no export ${name}`);
     }
@@ -100,6 +145,15 @@ export class Kernel {
     this.insums = exports.insums;
     this.expsums = exports.expsums;
     this.gather = exports.gather;
+    this.act32 = [];
+    for (let id = 0; id <= 11; id++) this.act32.push(exports[`act32_${id === 0 ? 1 : id}`] as ActFn);
+    this.mirror32 = [];
+    for (let id = 0; id <= 11; id++) this.mirror32.push((exports[`mir32_${id}`] ?? exports.mir32_2) as MirFn);
+    this.sum32 = exports.sum32 as KernelExports['sum'];
+    this.insums32 = exports.insums32 as KernelExports['insums'];
+    this.gather32 = exports.gather32 as KernelExports['gather'];
+    this.forward32 = exports.forward32 as Kernel['forward32'];
+    this.expsums32 = exports.expsums32 as Kernel['expsums32'];
   }
 
   /** Grow the memory to at least `bytes` (growing detaches views of the old buffer). */
@@ -111,6 +165,15 @@ export class Kernel {
   /** The memory's current buffer (views of it are valid until the memory next grows). */
   get buffer(): ArrayBuffer {
     return this.memory.buffer;
+  }
+
+  /** A Float32Array view of the same memory from KERNEL_BUF_BYTE (valid until the memory grows). */
+  view32(): Float32Array {
+    return new Float32Array(
+      this.memory.buffer,
+      KERNEL_BUF_BYTE,
+      (this.memory.buffer.byteLength - KERNEL_BUF_BYTE) / 4,
+    );
   }
 
   /** A Float64Array view of at least `elements` doubles at KERNEL_BUF_BYTE (grows the memory). */

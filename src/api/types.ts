@@ -1,0 +1,265 @@
+/**
+ * The HTTP API's answers, defined once: zod schemas (to validate an answer where that is wanted:
+ * tests, the CLI) and the TypeScript types inferred from them. The API's resource builders
+ * (workers/api/*.ts) are typed with these, the pages (`import type` only: no zod in the page
+ * bundles), the CLI and the tests read them from here.
+ *
+ * Also the one input rule for a run's identity (name, tags, notes), used by POST and PATCH
+ * /api/runs and by forks.
+ *
+ * Fields added by later migrations (model `variant`/`training`, champion `chosenBy`) are optional
+ * here, so an answer from before and after they land validates alike.
+ */
+import { z } from 'zod';
+import { RUN_STATUSES, SHARE_SCOPES } from '../../schema/schema';
+import { championSchema, generationRecordSchema } from '../wann/record';
+
+export {
+  type ChampionRecord,
+  championSchema,
+  type GenerationRecord,
+  generationRecordSchema,
+} from '../wann/record';
+
+const int = z.number().int();
+const isoTime = z.string();
+
+export const runStatusSchema = z.enum(RUN_STATUSES);
+export type RunStatus = z.infer<typeof runStatusSchema>;
+/** Statuses a run never leaves. */
+export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['completed', 'cancelled', 'failed'];
+
+// ------------------------------------------------------------------------------------------------
+// Run identity (input and output)
+
+export const RUN_NAME_MAX = 100;
+export const RUN_TAGS_MAX = 16;
+export const RUN_TAG_MAX = 32;
+export const RUN_NOTES_MAX = 4000;
+/** A tag after lowercasing and trimming. */
+export const RUN_TAG_PATTERN = /^[a-z0-9._-]{1,32}$/;
+
+const tagSchema = z
+  .string()
+  .transform((t) => t.trim().toLowerCase())
+  .pipe(
+    z
+      .string()
+      .min(1, 'a tag must not be empty')
+      .max(RUN_TAG_MAX, `a tag has at most ${RUN_TAG_MAX} characters`)
+      .regex(RUN_TAG_PATTERN, 'a tag may use only a-z, 0-9, dot, underscore and hyphen'),
+  );
+
+/**
+ * `name`, `tags`, `notes` as a client sends them (each optional). Names are trimmed, tags
+ * lowercased, trimmed and de-duplicated (first occurrence kept).
+ */
+export const runIdentityInputSchema = z.strictObject({
+  name: z.string().trim().max(RUN_NAME_MAX, `at most ${RUN_NAME_MAX} characters`).optional(),
+  tags: z
+    .array(tagSchema)
+    .max(RUN_TAGS_MAX, `at most ${RUN_TAGS_MAX} tags`)
+    .transform((tags) => [...new Set(tags)])
+    .optional(),
+  notes: z.string().max(RUN_NOTES_MAX, `at most ${RUN_NOTES_MAX} characters`).optional(),
+});
+export type RunIdentityInput = z.input<typeof runIdentityInputSchema>;
+export type RunIdentityEdit = z.output<typeof runIdentityInputSchema>;
+/** The keys of a run's identity, top level in `POST /api/runs` beside the config's. */
+export const RUN_IDENTITY_KEYS = ['name', 'tags', 'notes'] as const;
+
+export const runIdentitySchema = z.object({
+  name: z.string(),
+  tags: z.array(z.string()),
+  notes: z.string(),
+});
+export type RunIdentity = z.infer<typeof runIdentitySchema>;
+
+// ------------------------------------------------------------------------------------------------
+// Runs
+
+/**
+ * The resolved search config as recorded (older runs lack fields added since, so unknown and
+ * missing fields beyond these are tolerated), plus `forkOf` for forks.
+ */
+export const runConfigResourceSchema = z.looseObject({
+  seed: int,
+  population: int,
+  generations: int,
+  weights: z.array(z.number()),
+  forkOf: z.object({ runId: z.string(), generation: int }).optional(),
+});
+
+/** The run's champion; `index` is null for runs recorded before champions had one. */
+export const runChampionSchema = z.object({
+  fitness: z.number(),
+  generation: int,
+  index: int.nullable(),
+  connections: int,
+  accuracy: z.array(z.number()),
+  /** How the champion was picked (absent before champion re-checks existed). */
+  chosenBy: z.enum(['batch', 'recheck']).optional(),
+  /** Mean fitness over the re-check batches; null if never re-checked. */
+  recheckedFitness: z.number().nullable().optional(),
+});
+
+export const shareAccessSchema = z.object({
+  kind: z.literal('share'),
+  scope: z.enum(SHARE_SCOPES),
+  expiresAt: isoTime,
+});
+
+export const runResourceSchema = z.object({
+  id: z.string(),
+  status: runStatusSchema,
+  ...runIdentitySchema.shape,
+  config: runConfigResourceSchema,
+  /** Generations completed so far. */
+  generation: int,
+  /** The generation budget. */
+  generations: int,
+  bestFitness: z.number().nullable(),
+  champion: runChampionSchema.nullable(),
+  error: z.string().nullable(),
+  forkOf: z.object({ runId: z.string(), generation: int }).nullable(),
+  timings: z.object({
+    createdAt: isoTime,
+    startedAt: isoTime.nullable(),
+    updatedAt: isoTime,
+    finishedAt: isoTime.nullable(),
+    elapsedMs: z.number().nullable(),
+  }),
+  urls: z.object({
+    self: z.string(),
+    events: z.string(),
+    generations: z.string(),
+    champion: z.string(),
+    page: z.string(),
+    /** Owner actions: present for the owner only. */
+    cancel: z.string().optional(),
+    fork: z.string().optional(),
+  }),
+  /** Present on answers read through a share link. */
+  access: shareAccessSchema.optional(),
+});
+export type RunResource = z.infer<typeof runResourceSchema>;
+export type RunChampion = z.infer<typeof runChampionSchema>;
+
+/** What the runs table needs beyond the run itself (the list endpoint only). */
+export const runStatsSchema = z.object({
+  /** Best ensemble accuracy on the 10,000 test images among the run's published models. */
+  bestModelTestAccuracy: z.number().nullable(),
+  /** The latest champion re-check's ensemble accuracy on the 1,000-image test subset. */
+  latestCheckTestAccuracy: z.number().nullable(),
+  /** Published model versions. */
+  models: int,
+});
+export type RunStats = z.infer<typeof runStatsSchema>;
+
+export const runListEntrySchema = runResourceSchema.extend({ stats: runStatsSchema });
+export type RunListEntry = z.infer<typeof runListEntrySchema>;
+
+/** Most runs one page of `GET /api/runs` answers (`limit`). */
+export const RUN_LIST_MAX_LIMIT = 100;
+export const RUN_LIST_DEFAULT_LIMIT = 20;
+
+export const runListSchema = z.object({
+  runs: z.array(runListEntrySchema),
+  /** The next page, or null. */
+  next: z.string().nullable(),
+});
+export type RunList = z.infer<typeof runListSchema>;
+
+export const generationsPageSchema = z.object({
+  runId: z.string(),
+  generations: z.array(generationRecordSchema),
+  next: z.string().nullable(),
+});
+export type GenerationsPage = z.infer<typeof generationsPageSchema>;
+
+/** The `status` event of a run's event stream. */
+export const runStatusEventSchema = z.object({
+  runId: z.string(),
+  status: runStatusSchema,
+  generation: int,
+  generations: int,
+  bestEverFitness: z.number().nullable(),
+  champion: championSchema.nullable(),
+  error: z.string().nullable(),
+});
+export type RunStatusEvent = z.infer<typeof runStatusEventSchema>;
+
+// ------------------------------------------------------------------------------------------------
+// Published models
+
+export const modelTrainingSchema = z.object({
+  status: z.enum(['queued', 'running', 'done', 'failed']),
+  step: int,
+  steps: int,
+  loss: z.number().nullable(),
+  /** The trained model version, once done. */
+  version: int.nullable(),
+  error: z.string().nullable(),
+});
+
+export const modelResourceSchema = z.object({
+  version: int,
+  generation: int,
+  createdAt: isoTime,
+  /** Shared weights the accuracies refer to (empty for a trained version). */
+  weights: z.array(z.number()),
+  /** Test-set (10,000 images) accuracy at each shared weight (one entry for a trained version). */
+  testAccuracy: z.array(z.number()),
+  meanTestAccuracy: z.number(),
+  ensembleTestAccuracy: z.number(),
+  tunedWeight: z.number(),
+  tunedTestAccuracy: z.number(),
+  connections: int,
+  hiddenNodes: int,
+  /** `shared`: the searched network at shared weights; `trained`: per-connection trained weights. */
+  variant: z.enum(['shared', 'trained']).optional(),
+  /** For a trained version: the shared-weight version it was trained from. */
+  trainedFrom: int.nullable().optional(),
+  /** Progress of training weights from this (shared) version. */
+  training: modelTrainingSchema.nullable().optional(),
+  urls: z.object({ onnx: z.string(), genome: z.string(), infer: z.string().optional() }),
+});
+export type ModelResource = z.infer<typeof modelResourceSchema>;
+
+export const modelListSchema = z.object({ runId: z.string(), models: z.array(modelResourceSchema) });
+export type ModelList = z.infer<typeof modelListSchema>;
+
+// ------------------------------------------------------------------------------------------------
+// Share links
+
+export const shareLinkResourceSchema = z.object({
+  id: z.string(),
+  runId: z.string(),
+  scope: z.enum(SHARE_SCOPES),
+  status: z.enum(['active', 'expired', 'revoked']),
+  createdAt: isoTime,
+  expiresAt: isoTime,
+  revokedAt: isoTime.nullable(),
+});
+export type ShareLinkResource = z.infer<typeof shareLinkResourceSchema>;
+
+/** The answer to creating a link: the only time its URL and token are shown. */
+export const createdShareLinkSchema = shareLinkResourceSchema.extend({ url: z.string(), token: z.string() });
+export type CreatedShareLink = z.infer<typeof createdShareLinkSchema>;
+
+export const shareLinkListSchema = z.object({ runId: z.string(), links: z.array(shareLinkResourceSchema) });
+export type ShareLinkList = z.infer<typeof shareLinkListSchema>;
+
+// ------------------------------------------------------------------------------------------------
+// Errors
+
+/** Every `/api` error: `{"error": {"code", "message"}}`. */
+export const apiErrorSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+export type ApiErrorBody = z.infer<typeof apiErrorSchema>;
+
+/** Open Inference Protocol (`/v2`) errors: `{"error": "…"}`. */
+export const v2ErrorSchema = z.object({ error: z.string() });
+export type V2ErrorBody = z.infer<typeof v2ErrorSchema>;
+
+/** A genome as JSON (`wann-genome/1`: champion and published-genome downloads). */
+export type { GenomeJson } from '../wann/genome';

@@ -1,0 +1,412 @@
+/**
+ * Training per-connection weights of a published (shared-weight) model as queued work: the math is
+ * src/wann/train.ts; this file holds the storage and the chunking.
+ *
+ * - Start (`startTraining`, from `POST /api/runs/:id/models/:version/train`): a D1 `trainings` row
+ *   (hyperparameters, step 0, status 'queued') and one `train` task on the queue.
+ * - Each task (`runTrainTask`, in the evaluator Worker, never on the coordinator's thread): continue
+ *   from the row's step, at most `stepsPerInvocation` Adam steps, save the state (weights + Adam's
+ *   moments) to R2 keyed by its step, then move the row's step forward by compare-and-set and send
+ *   the next task. Workers' clocks do not advance while JavaScript computes, so the bound per
+ *   invocation is a step count sized from the work per step (`defaultStepsPerInvocation`), not a
+ *   timer. Duplicate deliveries compute the same chunk; only one compare-and-set succeeds and only
+ *   it sends the next task. A lost `send` leaves the message to be retried, and a retried task
+ *   continues from whatever step the row holds. So at-least-once delivery changes nothing, and
+ *   the result is bit-identical to an uninterrupted training (resumed state is exact).
+ * - Done: test accuracy on the 10,000 test images, ONNX with the weights baked in, a new model
+ *   version (`variant: 'trained'`, its number reserved from the run's publication sequence by the
+ *   SearchCoordinator so it never collides with a publication), the inference Worker told, the
+ *   saved states deleted.
+ *
+ * Memory per invocation: the training shards as bytes (60 shards: 15.4 MB, kept in the isolate
+ * between tasks), the test set for the last task (10.2 MB as float32), the network's scratch
+ * (rows × batch doubles: < 4 MB for 2,000-node genomes at batch 128). Within a Worker's 128 MB.
+ */
+import { and, desc, eq } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/d1';
+import { type ModelRow, models, type TrainingRow, trainings } from '../../schema/schema';
+import { concatShards, decodeShard, type Shard, shardsToBatch } from '../../src/data/shard';
+import { genomeToOnnx } from '../../src/onnx/export';
+import { enabledCount, firstHidden, type Genome, genomeToJson, parseGenome } from '../../src/wann/genome';
+import {
+  compileTrainable,
+  decodeTrainingState,
+  encodeTrainingState,
+  geneWeights,
+  initialTrainingState,
+  parameterCount,
+  TRAINING_DEFAULTS,
+  Trainer,
+  type TrainingState,
+  TrainingStateFormatError,
+  trainedAccuracy,
+} from '../../src/wann/train';
+import type { SearchCoordinator } from '../coordinator/search-coordinator';
+import {
+  type QueueTask,
+  type TrainTask,
+  testShardKey,
+  trainingStateKey,
+  trainingStatePrefix,
+  trainShardKey,
+} from './contracts';
+import { modelKeys, type PublishBindings, TEST_SHARDS } from './publish';
+
+/** Most steps one training may ask for (~34 epochs of 60,000 images at batch 128). */
+export const MAX_TRAINING_STEPS = 32_000;
+/**
+ * Work of one invocation, in (parameter × example) products per step summed over its steps: ~9 s
+ * of one core at the ~35 M per second measured (README "Trained weights"); Workers allow 30 s of
+ * CPU by default and at most 5 minutes.
+ */
+export const WORK_PER_INVOCATION = 3e8;
+/** A training whose row has not moved for this long is stalled (its task lost): it may be restarted. */
+export const TRAINING_STALL_MS = 5 * 60_000;
+
+export interface TrainBindings extends PublishBindings {
+  /** The run's SearchCoordinator: reserves the trained version's number. */
+  COORD: DurableObjectNamespace<SearchCoordinator>;
+  EVAL_QUEUE: Queue<QueueTask>;
+}
+
+/** The `training` field of a shared model resource (src/api/types.ts `modelTrainingSchema`). */
+export function trainingProgress(row: TrainingRow) {
+  return {
+    status: row.status,
+    step: row.step,
+    steps: row.steps,
+    loss: row.loss,
+    version: row.trainedVersion,
+    error: row.error,
+  };
+}
+
+/** Steps per invocation for `connections` trainable connections (≥ 1). */
+export function defaultStepsPerInvocation(
+  connections: number,
+  batchSize: number = TRAINING_DEFAULTS.batchSize,
+): number {
+  return Math.max(1, Math.floor(WORK_PER_INVOCATION / (Math.max(1, connections) * batchSize)));
+}
+
+export class TrainingRequestError extends Error {
+  override name = 'TrainingRequestError';
+  constructor(
+    readonly status: 400 | 409,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface TrainingRequest {
+  steps?: number;
+  stepsPerInvocation?: number;
+}
+
+/**
+ * Start (or restart, if it failed or stalled) training weights from shared version `model`; queues
+ * the first task. Throws TrainingRequestError (409) if it is a trained version, or already queued,
+ * running or done.
+ */
+export async function startTraining(
+  env: TrainBindings,
+  model: ModelRow,
+  trainShards: number,
+  request: TrainingRequest,
+  now = Date.now(),
+): Promise<TrainingRow> {
+  if (model.variant === 'trained') {
+    throw new TrainingRequestError(
+      409,
+      'trained_model',
+      `version ${model.version} already has trained weights (trained from version ${model.trainedFrom}); train a shared-weight version`,
+    );
+  }
+  const db = drizzle(env.DB);
+  const key = and(eq(trainings.runId, model.runId), eq(trainings.version, model.version));
+  const existing = await db.select().from(trainings).where(key).get();
+  const active = existing?.status === 'running' || existing?.status === 'queued';
+  if (existing && (existing.status === 'done' || (active && now - existing.updatedAt < TRAINING_STALL_MS))) {
+    throw new TrainingRequestError(
+      409,
+      existing.status === 'done' ? 'already_trained' : 'already_training',
+      existing.status === 'done'
+        ? `version ${model.version} is already trained: version ${existing.trainedVersion}`
+        : `version ${model.version} is already training (step ${existing.step} of ${existing.steps})`,
+    );
+  }
+  const genome = await readGenome(env, model);
+  const params = parameterCount(compileTrainable(genome));
+  const limit = defaultStepsPerInvocation(params);
+  const stepsPerInvocation = request.stepsPerInvocation ?? limit;
+  if (stepsPerInvocation > limit) {
+    throw new TrainingRequestError(
+      400,
+      'invalid_training',
+      `stepsPerInvocation: at most ${limit} for this model (${params} connections × batch ${TRAINING_DEFAULTS.batchSize}: the CPU bound of one invocation)`,
+    );
+  }
+  const steps = request.steps ?? TRAINING_DEFAULTS.steps;
+  if (existing && active) {
+    // Its task was lost: continue from the saved step with the stored hyperparameters.
+    await db.update(trainings).set({ updatedAt: now }).where(key);
+  } else {
+    const fresh = {
+      status: 'queued' as const,
+      step: 0,
+      steps,
+      stepsPerInvocation,
+      loss: null,
+      // Fixed, so the trained weights depend only on the model (and the steps asked for).
+      seed: 1,
+      batchSize: TRAINING_DEFAULTS.batchSize,
+      learningRate: TRAINING_DEFAULTS.learningRate,
+      sharedWeight: model.tunedWeight,
+      trainShards,
+      trainedVersion: null,
+      error: null,
+      updatedAt: now,
+    };
+    if (existing)
+      await db.update(trainings).set(fresh).where(key); // failed before: start over
+    else {
+      await db
+        .insert(trainings)
+        .values({ runId: model.runId, version: model.version, createdAt: now, ...fresh })
+        .onConflictDoNothing();
+    }
+  }
+  const row = await db.select().from(trainings).where(key).get();
+  if (!row) throw new Error(`training of ${model.runId} v${model.version} was not recorded`);
+  await env.EVAL_QUEUE.send(
+    { kind: 'train', runId: row.runId, version: row.version, step: row.step },
+    { contentType: 'json' },
+  );
+  return row;
+}
+
+/** A failure that retrying cannot fix (missing or malformed stored data): the training fails. */
+export class TrainingFailure extends Error {
+  override name = 'TrainingFailure';
+}
+
+async function readGenome(env: PublishBindings, model: ModelRow): Promise<Genome> {
+  const object = await env.BLOBS.get(model.genomeKey);
+  if (!object)
+    throw new TrainingFailure(`the genome of version ${model.version} (${model.genomeKey}) is missing`);
+  try {
+    return parseGenome(await object.json());
+  } catch (e) {
+    throw new TrainingFailure(`the genome of version ${model.version} is malformed: ${(e as Error).message}`);
+  }
+}
+
+async function readShards(bucket: R2Bucket, keys: string[]): Promise<Shard[]> {
+  return Promise.all(
+    keys.map(async (key) => {
+      const object = await bucket.get(key);
+      if (!object)
+        throw new TrainingFailure(`shard ${key} is missing from R2 (npm start uploads the shards)`);
+      return decodeShard(new Uint8Array(await object.arrayBuffer()));
+    }),
+  );
+}
+
+/** The training images of the first `count` shards, kept in the isolate (shards never change). */
+let trainingData: { count: number; data: Promise<Shard> } | null = null;
+function trainingImages(bucket: R2Bucket, count: number): Promise<Shard> {
+  if (trainingData?.count !== count) {
+    const data = readShards(
+      bucket,
+      Array.from({ length: count }, (_, i) => trainShardKey(i)),
+    ).then(concatShards);
+    data.catch(() => {
+      if (trainingData?.data === data) trainingData = null;
+    });
+    trainingData = { count, data };
+  }
+  return trainingData.data;
+}
+
+async function loadState(env: TrainBindings, row: TrainingRow, genome: Genome): Promise<TrainingState> {
+  const net = compileTrainable(genome);
+  if (row.step === 0) {
+    return initialTrainingState(net, row.sharedWeight, {
+      seed: row.seed,
+      batchSize: row.batchSize,
+      learningRate: row.learningRate,
+    });
+  }
+  const key = trainingStateKey(row.runId, row.version, row.step);
+  const object = await env.BLOBS.get(key);
+  if (!object) throw new TrainingFailure(`the saved training state ${key} is missing`);
+  try {
+    const state = decodeTrainingState(new Uint8Array(await object.arrayBuffer()));
+    if (state.step !== row.step || state.weights.length !== parameterCount(net)) {
+      throw new TrainingStateFormatError(`holds step ${state.step} with ${state.weights.length} weights`);
+    }
+    return state;
+  } catch (e) {
+    throw new TrainingFailure(`the saved training state ${key} is unusable: ${(e as Error).message}`);
+  }
+}
+
+/** One queued chunk of a training (see the module comment). */
+export async function runTrainTask(
+  env: TrainBindings,
+  task: TrainTask,
+  now = () => Date.now(),
+): Promise<void> {
+  const db = drizzle(env.DB);
+  const key = and(eq(trainings.runId, task.runId), eq(trainings.version, task.version));
+  const row = await db.select().from(trainings).where(key).get();
+  if (!row || row.status === 'done' || row.status === 'failed') return; // duplicate or finished
+  const model = await db
+    .select()
+    .from(models)
+    .where(and(eq(models.runId, task.runId), eq(models.version, task.version)))
+    .get();
+  if (!model) throw new TrainingFailure(`run ${task.runId} has no model version ${task.version}`);
+  const genome = await readGenome(env, model);
+  const state = await loadState(env, row, genome);
+  if (state.step < row.steps) {
+    const trainer = new Trainer(genome, await trainingImages(env.BLOBS, row.trainShards));
+    trainer.steps(state, Math.min(row.stepsPerInvocation, row.steps - state.step));
+    await env.BLOBS.put(trainingStateKey(row.runId, row.version, state.step), encodeTrainingState(state));
+    const moved = await env.DB.prepare(
+      `UPDATE trainings SET step = ?, loss = ?, status = 'running', updated_at = ?
+       WHERE run_id = ? AND version = ? AND step = ? AND status IN ('queued', 'running')`,
+    )
+      .bind(state.step, state.loss, now(), row.runId, row.version, row.step)
+      .run();
+    if (moved.meta.changes !== 1) return; // another delivery of this chunk got there first
+    if (state.step < row.steps) {
+      await env.EVAL_QUEUE.send(
+        { kind: 'train', runId: row.runId, version: row.version, step: state.step },
+        { contentType: 'json' },
+      );
+      return;
+    }
+  }
+  await finishTraining(env, row, model, genome, state, now);
+}
+
+async function finishTraining(
+  env: TrainBindings,
+  row: TrainingRow,
+  model: ModelRow,
+  genome: Genome,
+  state: TrainingState,
+  now: () => number,
+): Promise<void> {
+  const net = compileTrainable(genome);
+  const test = shardsToBatch(
+    await readShards(
+      env.BLOBS,
+      Array.from({ length: TEST_SHARDS }, (_, i) => testShardKey(i)),
+    ),
+  );
+  const accuracy = trainedAccuracy(net, state.weights, test);
+  const db = drizzle(env.DB);
+  const newest = await db
+    .select({ version: models.version })
+    .from(models)
+    .where(eq(models.runId, row.runId))
+    .orderBy(desc(models.version))
+    .get();
+  const coordinator = env.COORD.get(env.COORD.idFromName(row.runId));
+  const version = await coordinator.reserveTrainedVersion(row.version, (newest?.version ?? 0) + 1);
+  const keys = modelKeys(row.runId, version);
+  const onnx = genomeToOnnx(genome, {
+    name: row.runId,
+    version,
+    connectionWeights: geneWeights(net, state.weights),
+    metadata: {
+      run_id: row.runId,
+      version: String(version),
+      generation: String(model.generation),
+      variant: 'trained',
+      trained_from: String(row.version),
+      test_accuracy: String(accuracy),
+      steps: String(state.step),
+      batch_size: String(state.batchSize),
+      learning_rate: String(state.learningRate),
+    },
+  });
+  await env.BLOBS.put(keys.onnx, onnx, { httpMetadata: { contentType: 'application/octet-stream' } });
+  await env.BLOBS.put(keys.genome, JSON.stringify(genomeToJson(genome)), {
+    httpMetadata: { contentType: 'application/json' },
+  });
+  await db
+    .insert(models)
+    .values({
+      runId: row.runId,
+      version,
+      generation: model.generation,
+      onnxKey: keys.onnx,
+      genomeKey: keys.genome,
+      weights: [],
+      testAccuracy: [accuracy],
+      meanTestAccuracy: accuracy,
+      ensembleTestAccuracy: accuracy,
+      tunedWeight: 0,
+      tunedTestAccuracy: accuracy,
+      connections: enabledCount(genome),
+      hiddenNodes: genome.acts.length - firstHidden(genome),
+      createdAt: now(),
+      variant: 'trained',
+      trainedFrom: row.version,
+    })
+    .onConflictDoNothing();
+  await db
+    .update(trainings)
+    .set({ status: 'done', trainedVersion: version, step: state.step, error: null, updatedAt: now() })
+    .where(and(eq(trainings.runId, row.runId), eq(trainings.version, row.version)));
+  try {
+    await env.INFERENCE?.modelPublished(row.runId);
+  } catch (e) {
+    console.warn(
+      `training ${row.runId} v${row.version}: could not notify the inference Worker: ${String(e)}`,
+    );
+  }
+  // The intermediate states are no longer needed (best effort: a leftover costs only storage).
+  try {
+    const listed = await env.BLOBS.list({ prefix: trainingStatePrefix(row.runId, row.version) });
+    if (listed.objects.length) await env.BLOBS.delete(listed.objects.map((o) => o.key));
+  } catch (e) {
+    console.warn(`training ${row.runId} v${row.version}: could not delete saved states: ${String(e)}`);
+  }
+}
+
+/**
+ * The evaluator's handling of a `train` message: ack when done; a TrainingFailure marks the
+ * training failed (with its reason) and acks; anything else (R2, D1, the queue unavailable) retries.
+ */
+export async function handleTrainMessage(
+  message: Message<unknown>,
+  task: TrainTask,
+  env: TrainBindings,
+): Promise<void> {
+  try {
+    await runTrainTask(env, task);
+    message.ack();
+  } catch (e) {
+    if (e instanceof TrainingFailure) {
+      console.error(`evaluator: training ${task.runId} v${task.version} failed: ${e.message}`);
+      try {
+        await drizzle(env.DB)
+          .update(trainings)
+          .set({ status: 'failed', error: e.message, updatedAt: Date.now() })
+          .where(and(eq(trainings.runId, task.runId), eq(trainings.version, task.version)));
+        message.ack();
+      } catch {
+        message.retry({ delaySeconds: 1 });
+      }
+      return;
+    }
+    console.error(`evaluator: training ${task.runId} v${task.version} step ${task.step}: ${String(e)}`);
+    message.retry({ delaySeconds: 1 });
+  }
+}
