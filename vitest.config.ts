@@ -95,6 +95,9 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 60_000,
+          // expect.poll waits for what a page shows after a request; a loaded 2-core machine can
+          // take more than the default 1 s to answer one.
+          expect: { poll: { timeout: 15_000 } },
         },
       },
     ],

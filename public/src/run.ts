@@ -7,6 +7,7 @@
 import { estimateRemaining, formatRange, formatSeconds } from '../../src/wann/eta';
 import type { GenerationRecord } from '../../src/wann/record';
 import {
+  type CreatedShareLink,
   download,
   forgetLegacyToken,
   type GenomeJson,
@@ -15,6 +16,7 @@ import {
   type Run,
   request,
   requestJson,
+  type ShareLinkList,
   TERMINAL,
 } from './api';
 import { FITNESS_EXPLAINED, SearchCharts, signatureChart } from './charts';
@@ -760,16 +762,6 @@ function renderConfig(): void {
   );
 }
 
-interface ShareLink {
-  id: string;
-  scope: string;
-  status: string;
-  createdAt: string;
-  expiresAt: string;
-  revokedAt: string | null;
-  url?: string;
-}
-
 async function renderSharePanel(): Promise<void> {
   if (!owner || !run) return;
   const panel = byId('share');
@@ -796,7 +788,7 @@ async function renderSharePanel(): Promise<void> {
   );
   const refresh = async () => {
     try {
-      const { links } = await requestJson<{ links: ShareLink[] }>(`${mode!.api}/share`);
+      const { links } = await requestJson<ShareLinkList>(`${mode!.api}/share`);
       replace(
         list,
         ...links.map((l) => {
@@ -835,7 +827,7 @@ async function renderSharePanel(): Promise<void> {
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     try {
-      const link = await requestJson<ShareLink>(`${mode!.api}/share`, {
+      const link = await requestJson<CreatedShareLink>(`${mode!.api}/share`, {
         method: 'POST',
         body: { scope: scope.value, expiresIn: expires.value },
       });

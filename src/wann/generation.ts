@@ -25,7 +25,10 @@
  *     *candidate* if its batch fitness beats the champion's reference fitness (its
  *     `recheckedFitness` once it has one, else its batch fitness) and the waiting candidate's batch
  *     fitness (a tie keeps the earlier candidate). Its R2 object / slice stays while it waits;
- *   - generation h is a check generation when h > 0 and h % N == 0 and there is a champion. Its
+ *   - generation h is a check generation when h > 0, there is a champion and h % N == 0 or h is the
+ *     run's last generation (config.generations − 1: a run's final champion is re-checked; a fork
+ *     continues from that state, so it equals a fresh longer run only when the source's last
+ *     generation is a multiple of N). Its
  *     re-check is one more unit of generation h's work, sent with h's slices; h completes only when
  *     every slice and the re-check are in. The re-check evaluates the champion and the candidate as
  *     they stood after generation h−1 on `recheckShards(config, h)`: min(recheckBatches,
@@ -37,7 +40,7 @@
  *     `RECHECK_TEST_SHARD` (1,000 images): record h's `testAccuracy` (null on other generations);
  *   - `completeGeneration(h)` applies the re-check first, then weighs generation h's own best.
  *   So a run's champion is a function of the reports, i.e. of config and seed, never of when a
- *   re-check finished. A candidate still waiting when the run ends is never checked. Selection never
+ *   re-check finished. Only the last generation's own best is never checked. Selection never
  *   looks at the champion: the population's trajectory is the same with the re-check on or off.
  *
  * Nothing here needs a counter shared by the population: a new node's id is the genome's node count
@@ -297,7 +300,7 @@ export interface RecheckInput {
 /** The config fields completing a generation reads. */
 export type CompletionConfig = Pick<
   SearchConfig,
-  'seed' | 'probConnectionObjective' | 'trainShards' | 'recheckEvery' | 'recheckBatches'
+  'seed' | 'probConnectionObjective' | 'trainShards' | 'recheckEvery' | 'recheckBatches' | 'generations'
 >;
 
 /**
@@ -455,10 +458,17 @@ export interface RecheckSpec {
   candidate: MemberAddress | null;
 }
 
-/** Whether generation `gen` is one whose completion applies a re-check (if there is a champion). */
-export function isRecheckGeneration(config: Pick<SearchConfig, 'recheckEvery'>, gen: number): boolean {
+/**
+ * Whether generation `gen` is one whose completion applies a re-check (if there is a champion):
+ * every `recheckEvery`-th generation, and the run's last one (so a run's final champion has been
+ * re-checked, unless the run ends on the generation that found it).
+ */
+export function isRecheckGeneration(
+  config: Pick<SearchConfig, 'recheckEvery' | 'generations'>,
+  gen: number,
+): boolean {
   const every = config.recheckEvery ?? 0;
-  return every > 0 && gen > 0 && gen % every === 0;
+  return every > 0 && gen > 0 && (gen % every === 0 || gen === config.generations - 1);
 }
 
 /** min(recheckBatches, trainShards) distinct training shards from stream(seed, gen, 'recheck'). */
@@ -484,7 +494,7 @@ export function recheckShards(
  * null when it needs none (not a check generation, or no champion yet).
  */
 export function recheckSpec(
-  config: Pick<SearchConfig, 'seed' | 'trainShards' | 'recheckEvery' | 'recheckBatches'>,
+  config: Pick<SearchConfig, 'seed' | 'trainShards' | 'recheckEvery' | 'recheckBatches' | 'generations'>,
   gen: number,
   champion: MemberAddress | null,
   candidate: MemberAddress | null,

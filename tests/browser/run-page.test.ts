@@ -82,6 +82,9 @@ async function signedIn(viewport?: { width: number; height: number }): Promise<B
     timeout: 90_000, // the first request of a fresh server on a busy machine
   });
   expect(session.ok(), `POST /api/session: ${session.status()}`).toBe(true);
+  // Busy machine: pages and requests may take longer than Playwright's 30 s defaults.
+  b.page.setDefaultNavigationTimeout(90_000);
+  b.page.setDefaultTimeout(60_000);
   return b;
 }
 

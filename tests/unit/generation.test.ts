@@ -646,7 +646,11 @@ describe('champion re-check', () => {
       true,
       true,
     ]);
-    expect(isRecheckGeneration({ recheckEvery: 0 }, 8)).toBe(false);
+    expect(isRecheckGeneration({ recheckEvery: 0, generations: 9 }, 8)).toBe(false);
+    // The run's last generation is a check generation too, whatever its number.
+    expect(isRecheckGeneration({ recheckEvery: 4, generations: 8 }, 7)).toBe(true);
+    expect(isRecheckGeneration({ recheckEvery: 4, generations: 8 }, 6)).toBe(false);
+    expect(isRecheckGeneration({ recheckEvery: 0, generations: 8 }, 7)).toBe(false);
     const shards = recheckShards(cfg, 8);
     expect(shards).toHaveLength(3);
     expect(new Set(shards).size).toBe(3);

@@ -110,9 +110,9 @@ describe('golden trace', () => {
     expect(genomeBase64(search.championMember())).toBe(golden.champion);
   });
 
-  it('re-checks at generations 4 and 8: test accuracy there only, and the population does not change', () => {
+  it('re-checks at generations 4 and 8 and the last (11): test accuracy there only, and the population does not change', () => {
     const withTest = golden.records.filter((r) => r.testAccuracy !== null).map((r) => r.gen);
-    expect(withTest).toEqual([4, 8]);
+    expect(withTest).toEqual([4, 8, 11]);
     for (const r of golden.records) {
       if (r.testAccuracy !== null) expect(r.testAccuracy).toBeGreaterThan(0);
       // Every champion after a re-check carries its re-checked fitness.

@@ -2,8 +2,8 @@
  * An open event stream outlives the request check that admitted it, so the API re-checks the
  * credential while the stream is open: `guardEventStream` passes the coordinator's stream through
  * and asks `check` again every `STREAM_RECHECK_MS`; once the answer is no (a share link revoked or
- * expired, an owner session ended or expired, the API token rotated), it sends a last `end` event saying why, closes the
- * stream and tells the coordinator to forget the subscriber. Revocation thus reaches every open
+ * expired, an owner session ended or expired, the API token rotated), it sends a last `end` event
+ * saying why, closes the stream and tells the coordinator to forget the subscriber. Revocation thus reaches every open
  * stream within `STREAM_RECHECK_MS` plus one check (a D1 read), well under 1 s, without the revoke
  * path having to know which streams a credential opened.
  */
