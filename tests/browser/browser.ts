@@ -215,3 +215,26 @@ export async function shownProbabilities(page: Page): Promise<number[]> {
   const texts = await page.locator('#digit-probs li .p').allTextContents();
   return texts.map((t) => Number.parseFloat(t) / 100);
 }
+
+/**
+ * One JSON request to the platform with the API token (as the owner's scripts would), answered
+ * with its status and parsed body. `base` and `token` are the global setup's `wannUrl` and
+ * `wannToken`.
+ */
+export async function ownerApi<T>(
+  base: string,
+  token: string,
+  path: string,
+  init: { method?: string; body?: unknown } = {},
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${base}${path}`, {
+    method: init.method ?? 'GET',
+    headers: {
+      Authorization: `Bearer ${token}`,
+      Accept: 'application/json',
+      ...(init.body === undefined ? {} : { 'Content-Type': 'application/json' }),
+    },
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+  return { status: res.status, body: (await res.json()) as T };
+}

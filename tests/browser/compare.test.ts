@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { GenerationRecord } from '../../src/wann/record';
 import { SECURITY_HEADERS } from '../../workers/api/security-headers';
-import { type Browser, launch, SCREENSHOTS, shot } from './browser';
+import { type Browser, launch, ownerApi, SCREENSHOTS, shot } from './browser';
 
 const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
@@ -49,20 +49,8 @@ const CHARTS = [
 const GENERATIONS = 20;
 const FORK_GENERATIONS = 32;
 
-async function api<T>(
-  path: string,
-  init: { method?: string; body?: unknown } = {},
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${URL_}${path}`, {
-    method: init.method ?? 'GET',
-    headers: {
-      Authorization: `Bearer ${TOKEN}`,
-      Accept: 'application/json',
-      ...(init.body === undefined ? {} : { 'Content-Type': 'application/json' }),
-    },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  return { status: res.status, body: (await res.json()) as T };
+function api<T>(path: string, init: { method?: string; body?: unknown } = {}) {
+  return ownerApi<T>(URL_, TOKEN, path, init);
 }
 
 async function finished(id: string): Promise<ApiRun> {

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { GenerationRecord } from '../../src/wann/record';
-import { type Browser, drawSeven, launch, SCREENSHOTS, shot } from './browser';
+import { type Browser, drawSeven, launch, ownerApi, SCREENSHOTS, shot } from './browser';
 
 const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
@@ -52,20 +52,8 @@ const WATCHED = {
 /** This machine may be busy (other work, other tests): waits are long, results are not timed. */
 const SLOW = 240_000;
 
-async function api<T>(
-  path: string,
-  init: { method?: string; body?: unknown } = {},
-): Promise<{ status: number; body: T }> {
-  const res = await fetch(`${URL_}${path}`, {
-    method: init.method ?? 'GET',
-    headers: {
-      Authorization: `Bearer ${TOKEN}`,
-      Accept: 'application/json',
-      ...(init.body === undefined ? {} : { 'Content-Type': 'application/json' }),
-    },
-    body: init.body === undefined ? undefined : JSON.stringify(init.body),
-  });
-  return { status: res.status, body: (await res.json()) as T };
+function api<T>(path: string, init: { method?: string; body?: unknown } = {}) {
+  return ownerApi<T>(URL_, TOKEN, path, init);
 }
 
 async function startRun(config: Record<string, number>): Promise<string> {

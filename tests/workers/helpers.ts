@@ -104,8 +104,11 @@ export function header(res: Response, name: string): string | null {
   return new Headers(res.headers).get(name);
 }
 
-/** A grown genome (hidden nodes of every MNIST activation) published as version 1 of a fresh run. */
-export async function publishGrown(): Promise<{ runId: string }> {
+/**
+ * A grown genome (hidden nodes of every MNIST activation) published as version 1 of a fresh run
+ * (its stored config: a small one, with `config`'s fields on top).
+ */
+export async function publishGrown(config: Record<string, unknown> = {}): Promise<{ runId: string }> {
   const runId = crypto.randomUUID();
   const now = Date.now();
   await drizzle(env.DB)
@@ -113,7 +116,7 @@ export async function publishGrown(): Promise<{ runId: string }> {
     .values({
       id: runId,
       status: 'completed',
-      config: { population: 4, generations: 1, seed: 1, weights: [...SHARED_WEIGHTS] },
+      config: { population: 4, generations: 1, seed: 1, weights: [...SHARED_WEIGHTS], ...config },
       seed: 1,
       createdAt: now,
       updatedAt: now,

@@ -8,6 +8,7 @@
 import { env } from 'cloudflare:workers';
 import { encode as encodePng } from 'fast-png';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { ModelResource } from '../../src/api/types';
 import { preprocessImage } from '../../src/data/preprocess';
 import { decodeShard, shardToBatch } from '../../src/data/shard';
 import { combineEnsemble } from '../../src/onnx/ensemble';
@@ -20,19 +21,7 @@ import { publishModel } from '../../workers/shared/publish';
 import { grownGenome } from '../unit/onnx-fixture';
 import { header, post, publishGrown, request, startRun, waitFor } from './helpers';
 
-interface ModelJson {
-  version: number;
-  generation: number;
-  weights: number[];
-  testAccuracy: number[];
-  meanTestAccuracy: number;
-  ensembleTestAccuracy: number;
-  tunedWeight: number;
-  tunedTestAccuracy: number;
-  connections: number;
-  hiddenNodes: number;
-  urls: { onnx: string; genome: string };
-}
+type ModelJson = ModelResource;
 
 interface InferResponse {
   model_name: string;

@@ -7,11 +7,9 @@
  * (the pre-bundled inference Worker, onnxruntime-web) under its own version.
  */
 import { env } from 'cloudflare:workers';
-import { drizzle } from 'drizzle-orm/d1';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runs } from '../../schema/schema';
+import type { ModelResource } from '../../src/api/types';
 import { concatShards, decodeShard, shardsToBatch, shardToBatch } from '../../src/data/shard';
-import { SHARED_WEIGHTS } from '../../src/wann/activation-ids';
 import {
   compileTrainable,
   initialTrainingState,
@@ -20,33 +18,10 @@ import {
   trainSteps,
 } from '../../src/wann/train';
 import type { Batch } from '../../src/wann/types';
-import { publishModel } from '../../workers/shared/publish';
 import { grownGenome } from '../unit/onnx-fixture';
-import { post, request, startRun, waitFor } from './helpers';
+import { post, publishGrown, request, startRun, waitFor } from './helpers';
 
-interface Training {
-  status: string;
-  step: number;
-  steps: number;
-  loss: number | null;
-  version: number | null;
-  error: string | null;
-}
-
-interface ModelJson {
-  version: number;
-  generation: number;
-  weights: number[];
-  testAccuracy: number[];
-  meanTestAccuracy: number;
-  ensembleTestAccuracy: number;
-  tunedWeight: number;
-  tunedTestAccuracy: number;
-  variant: 'shared' | 'trained';
-  trainedFrom: number | null;
-  training: Training | null;
-  urls: { onnx: string; genome: string; infer?: string };
-}
+type ModelJson = ModelResource;
 
 const STEPS = 60;
 const PER_INVOCATION = 20;
@@ -54,27 +29,7 @@ const bytes = (name: string) => new Uint8Array((env as unknown as Record<string,
 
 /** A grown genome published as version 1 of a fresh run whose training shards are the two in R2. */
 async function publishGrownRun(): Promise<string> {
-  const runId = crypto.randomUUID();
-  const now = Date.now();
-  await drizzle(env.DB)
-    .insert(runs)
-    .values({
-      id: runId,
-      status: 'completed',
-      config: { population: 4, generations: 1, seed: 1, trainShards: 2 },
-      seed: 1,
-      createdAt: now,
-      updatedAt: now,
-    });
-  await publishModel(env, {
-    runId,
-    version: 1,
-    generation: 1,
-    genome: grownGenome(),
-    weights: [...SHARED_WEIGHTS],
-    trainShards: 2,
-  });
-  return runId;
+  return (await publishGrown({ trainShards: 2 })).runId;
 }
 
 async function modelList(runId: string): Promise<ModelJson[]> {
