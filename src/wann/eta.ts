@@ -171,14 +171,15 @@ export function estimateRemaining(records: readonly EtaSample[], totalGeneration
 /**
  * Constants of `estimateRun`, each measured (2026-11-27, on this project's 2-core machine):
  * - `updatesPerCoreSecond`: one update = one connection × one image × one shared weight. Likely:
- *   0.6 G per core, what whole searches achieve with everything included (bench/results/search.json:
- *   508 generations of population 960 in 600 s on 2 threads with connections growing from 128 to
- *   ~350; bench/results/platform.json: the platform with 2 evaluator processes, 0.519 s per generation
- *   at ~110 connections, 1.2 G updates/s). Fastest: 1.8 G per core, the kernel alone
- *   (bench/results/core.json, 2 threads, 3.6–3.8 G/s). Slowest: 0.4 G per core (a busy machine).
- * - `connectionGrowthPerGeneration`: bench/results/search.json's champion had 348 connections at
- *   generation 508, from 128 at the start (initEnableProb 0.05 × 256 inputs × 10 outputs): 0.43 per
- *   generation; range 0.3–0.6 (growth depends on the seed and the mutation probabilities).
+ *   1.7 G per core, what a whole search achieves with everything included (bench/results/search.json:
+ *   1,079 generations of population 960 in 601 s on 2 threads, float32 kernel, quiet machine, with
+ *   connections growing from 128 to ~480). Fastest: 3.5 G per core, the float32 kernel alone at
+ *   ~2,000 connections (bench/results/core.json). Slowest: 0.5 G per core: a busy machine, or the
+ *   platform under `wrangler dev` (bench/results/platform.json measured 0.6 G per evaluator process
+ *   with the earlier float64 kernel; not yet re-measured with the float32 one).
+ * - `connectionGrowthPerGeneration`: bench/results/search.json's champion had 483 connections at
+ *   generation 1,079, from 128 at the start (initEnableProb 0.05 × 256 inputs × 10 outputs): 0.33 per
+ *   generation; range 0.25–0.5 (growth depends on the seed and the mutation probabilities).
  * - `overheadSecondsPerGeneration`: the serial part and queue latency (bench/results/generation.json,
  *   platform.json's generation 0 against later ones): ~0.05 s.
  */
@@ -186,8 +187,8 @@ export const ETA_CONSTANTS = {
   imagesPerGeneration: 1000,
   inputs: 256,
   outputs: 10,
-  updatesPerCoreSecond: { slow: 0.4e9, likely: 0.6e9, fast: 1.8e9 },
-  connectionGrowthPerGeneration: { low: 0.3, likely: 0.43, high: 0.6 },
+  updatesPerCoreSecond: { slow: 0.5e9, likely: 1.7e9, fast: 3.5e9 },
+  connectionGrowthPerGeneration: { low: 0.25, likely: 0.33, high: 0.5 },
   overheadSecondsPerGeneration: 0.05,
 } as const;
 
