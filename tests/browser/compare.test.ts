@@ -12,6 +12,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { RunResource } from '../../src/api/types';
 import type { GenerationRecord } from '../../src/wann/record';
 import { SECURITY_HEADERS } from '../../workers/api/security-headers';
 import { type Browser, launch, ownerApi, SCREENSHOTS, shot } from './browser';
@@ -21,17 +22,8 @@ const TOKEN = inject('wannToken');
 const SKIP = inject('browserSkip');
 const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
 
-interface ApiRun {
-  id: string;
-  name?: string;
-  status: string;
-  generation: number;
-  generations: number;
-  bestFitness: number | null;
-  champion: { connections: number } | null;
-  forkOf: { runId: string; generation: number } | null;
-}
-type ApiRecord = GenerationRecord & { testAccuracy?: number | null };
+type ApiRun = RunResource;
+type ApiRecord = GenerationRecord;
 interface SeriesSummary {
   runId: string;
   label: string;

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ModelResource, RunResource } from '../../src/api/types';
 import type { GenerationRecord } from '../../src/wann/record';
 import { type Browser, drawSeven, launch, ownerApi, SCREENSHOTS, shot } from './browser';
 
@@ -22,19 +23,9 @@ const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
 const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
 
-interface ApiRun {
-  id: string;
-  status: string;
-  generation: number;
-  generations: number;
-}
-type ApiRecord = GenerationRecord & { testAccuracy?: number | null };
-interface ApiModel {
-  version: number;
-  weights: number[];
-  training?: unknown;
-  variant?: string;
-}
+type ApiRun = RunResource;
+type ApiRecord = GenerationRecord;
+type ApiModel = ModelResource;
 
 /**
  * Watched while running, with publications and champion re-checks along the way, then cancelled:

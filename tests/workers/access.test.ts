@@ -5,6 +5,7 @@
  */
 import { env, exports } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { CreatedShareLink } from '../../src/api/types';
 import { createSessionValue, SESSION_TTL_S, startSession } from '../../workers/api/session';
 import { type ErrorBody, header, post, request, sessionCookie, startRun, TOKEN, waitFor } from './helpers';
 
@@ -13,11 +14,7 @@ const SMALL = { population: 32, generations: 2, sliceSize: 16, seed: 21, tournam
 let runId = '';
 let otherRunId = '';
 
-interface CreatedLink {
-  id: string;
-  token: string;
-  url: string;
-}
+type CreatedLink = CreatedShareLink;
 
 async function share(id: string, body: unknown = {}): Promise<CreatedLink> {
   const res = await post(`/api/runs/${id}/share`, body);

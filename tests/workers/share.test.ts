@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { CreatedShareLink } from '../../src/api/types';
 import { hashShareToken, newShareToken } from '../../src/share';
 import { requireRunAccess } from '../../workers/api/auth';
 import { handleError } from '../../workers/api/errors';
@@ -8,17 +9,7 @@ import { type ErrorBody, header, post, request, startRun, waitFor } from './help
 
 const SMALL = { population: 32, generations: 2, sliceSize: 16, seed: 11, tournamentSize: 8 };
 
-interface CreatedLink {
-  id: string;
-  runId: string;
-  url: string;
-  token: string;
-  scope: string;
-  status: string;
-  expiresAt: string;
-  createdAt: string;
-  revokedAt: string | null;
-}
+type CreatedLink = CreatedShareLink;
 
 async function share(runId: string, body: unknown = {}): Promise<CreatedLink> {
   const res = await post(`/api/runs/${runId}/share`, body);
