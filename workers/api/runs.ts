@@ -312,7 +312,7 @@ function listFilters(q: z.output<typeof listQuery>): SQL[] {
 
 /**
  * The runs table's test accuracies, as correlated subqueries (one page at a time): the best
- * published model's ensemble accuracy, and the latest champion re-check's test-subset accuracy,
+ * published shared-weight model's ensemble accuracy (a trained version has no ensemble), and the latest champion re-check's test-subset accuracy,
  * read only for runs whose config re-checks (so the scan stops within `recheckEvery` rows).
  */
 function statsColumns() {
@@ -320,7 +320,7 @@ function statsColumns() {
   return {
     bestModelTestAccuracy: sql<
       number | null
-    >`(select max(${models.ensembleTestAccuracy}) from ${models} where ${models.runId} = ${runs.id})`,
+    >`(select max(${models.ensembleTestAccuracy}) from ${models} where ${models.runId} = ${runs.id} and ${models.variant} = 'shared')`,
     modelCount: sql<number>`(select count(*) from ${models} where ${models.runId} = ${runs.id})`,
     latestCheckTestAccuracy: sql<
       number | null
