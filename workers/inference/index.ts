@@ -91,7 +91,7 @@ async function answer(
   weight: WeightChoice,
 ): Promise<Answer> {
   const features = batch.images.length / batch.count;
-  if (row.variant === 'trained' || model.trained) {
+  if (model.trained) {
     // Trained per-connection weights: one network, no shared weight to choose.
     if (weight !== 'ensemble') {
       throw new InputError(
