@@ -204,36 +204,48 @@ async function handle(
   }
 }
 
-/** Breed and evaluate on a peer; if the peer fails, here (and the peer is dropped until it answers). */
-function viaPeer(env: EvaluatorEnv, name: string, peer: PeerBinding): BreedAndEvaluate {
+/**
+ * Work on a peer with its inputs read here; if the peer fails, the same work here (and the peer is
+ * dropped until it answers). The peer and this isolate run the same pure function of the inputs.
+ */
+function onPeerOrHere<T, I, O>(
+  name: string,
+  load: (task: T) => Promise<I>,
+  remote: (task: T, inputs: I) => Promise<O>,
+  local: (task: T, inputs: I) => O,
+): (task: T) => Promise<O> {
   return async (task) => {
-    const inputs = await loadSliceInputs(env, task);
+    const inputs = await load(task);
     if (peerState.get(name)?.healthy) {
       try {
-        return await peer.evaluate(task, inputs);
+        return await remote(task, inputs);
       } catch (e) {
         markPeer(name, false);
-        console.error(`evaluator: peer ${name} failed (${String(e)}); evaluating here instead`);
+        console.error(`evaluator: peer ${name} failed (${String(e)}); working here instead`);
       }
     }
-    return breedAndEvaluate(task, inputs);
+    return local(task, inputs);
   };
 }
 
-/** A re-check on a peer; if the peer fails, here (and the peer is dropped until it answers). */
+/** Breed and evaluate a slice on a peer, or here. */
+function viaPeer(env: EvaluatorEnv, name: string, peer: PeerBinding): BreedAndEvaluate {
+  return onPeerOrHere(
+    name,
+    (task: SliceTask) => loadSliceInputs(env, task),
+    (task, inputs) => peer.evaluate(task, inputs),
+    breedAndEvaluate,
+  );
+}
+
+/** A re-check on a peer, or here. */
 function recheckViaPeer(env: EvaluatorEnv, name: string, peer: PeerBinding): Recheck {
-  return async (task) => {
-    const inputs = await loadRecheckInputs(env, task);
-    if (peerState.get(name)?.healthy) {
-      try {
-        return await peer.recheck(task, inputs);
-      } catch (e) {
-        markPeer(name, false);
-        console.error(`evaluator: peer ${name} failed (${String(e)}); re-checking here instead`);
-      }
-    }
-    return recheckFromInputs(task, inputs);
-  };
+  return onPeerOrHere(
+    name,
+    (task: RecheckTask) => loadRecheckInputs(env, task),
+    (task, inputs) => peer.recheck(task, inputs),
+    recheckFromInputs,
+  );
 }
 
 export async function consumeTasks(messages: readonly Message<unknown>[], env: EvaluatorEnv): Promise<void> {
