@@ -15,6 +15,7 @@ import {
   generationShard,
   planGeneration,
   recheckSpec,
+  type SearchVariant,
 } from '../src/wann/generation';
 import { decodeGenomeBytes, type Genome } from '../src/wann/genome';
 import type { ChampionRecord, GenerationRecord } from '../src/wann/record';
@@ -55,16 +56,26 @@ export class PoolSearch {
     readonly sliceSize = config.sliceSize,
     /** The re-check's test subset (test shard RECHECK_TEST_SHARD); needed when `recheckEvery` > 0. */
     private readonly testBatch: Batch | null = null,
+    /**
+     * Ablations only (bench/ablation.ts): departures from the paper's rules, and the batch of each
+     * generation in place of its seeded training shard (the re-checks keep the shards).
+     */
+    private readonly variant: SearchVariant & { batchForGeneration?: (gen: number) => Batch } = {},
   ) {
-    this.breeding = breedingParams(config);
+    this.breeding = {
+      ...breedingParams(config),
+      ...(variant.keepHiddenSplits ? { keepHiddenSplits: true } : {}),
+    };
   }
 
   /** Plan, breed and evaluate (workers), and complete one generation; returns its record. */
   async step(): Promise<GenerationRecord> {
     const start = performance.now();
     const gen = this.generation;
-    const plan = planGeneration(this.config, gen, this.objectives);
-    const batch = this.batch(generationShard(this.config, gen));
+    const plan = planGeneration(this.config, gen, this.objectives, this.variant);
+    const batch = this.variant.batchForGeneration
+      ? this.variant.batchForGeneration(gen)
+      : this.batch(generationShard(this.config, gen));
     const spec = recheckSpec(this.config, gen, this.champion, this.candidate);
     if (spec && !this.testBatch)
       throw new Error(`generation ${gen} re-checks the champion: PoolSearch needs a test batch`);

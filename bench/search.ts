@@ -17,7 +17,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { concatShards, shardToBatch } from '../src/data/shard';
+import { concatShards, type Shard, seededSubset, shardToBatch } from '../src/data/shard';
+import { stream } from '../src/random';
 import { resolveConfig } from '../src/wann/config';
 import { RECHECK_TEST_SHARD } from '../src/wann/generation';
 import { firstHidden, type Genome, genomeToJson } from '../src/wann/genome';
@@ -50,8 +51,19 @@ const { values: args } = parseArgs({
     /** Adam steps training the champion's per-connection weights after the search (0: none). */
     'train-steps': { type: 'string', default: String(TRAINING_DEFAULTS.steps) },
     record: { type: 'boolean', default: false },
+    // Ablation variants (bench/ablation.ts; generation.ts `SearchVariant`). Defaults: the paper's.
+    crowding: { type: 'string', default: 'textbook' },
+    'keep-hidden-splits': { type: 'boolean', default: false },
+    /** shards: each generation one of the trainShards fixed shards; subsets: one of 1,000 seeded subsets. */
+    batches: { type: 'string', default: 'shards' },
+    /** Write the summary here instead of bench/results/search.json (and leave the README alone). */
+    out: { type: 'string' },
   },
 });
+if (args.crowding !== 'textbook' && args.crowding !== 'reference')
+  throw new Error(`--crowding must be textbook or reference, not ${args.crowding}`);
+if (args.batches !== 'shards' && args.batches !== 'subsets')
+  throw new Error(`--batches must be shards or subsets, not ${args.batches}`);
 
 const minutes = args.minutes ? Number(args.minutes) : undefined;
 const config = resolveConfig(
@@ -74,7 +86,28 @@ const test = testSet(dir);
 const trainBatch = (shard: number): Batch => shardToBatch(readShard(dir, 'train', shard));
 const pool = new EvalPool(Number(args.threads));
 const recheckTest = shardToBatch(readShard(dir, 'test', RECHECK_TEST_SHARD));
-const search = new PoolSearch(config, pool, trainBatch, config.sliceSize, recheckTest);
+/** --batches subsets: 1,000 seeded subsets of 1,000 images of the training shards, as the reference draws. */
+const SUBSETS = 1000;
+const subsetCache = new Map<number, Batch>();
+let trainImages: Shard | null = null;
+const subsetBatch = (gen: number): Batch => {
+  const s = stream(config.seed, gen, 'subset').int(SUBSETS);
+  let b = subsetCache.get(s);
+  if (!b) {
+    trainImages ??= concatShards(
+      Array.from({ length: config.trainShards }, (_, i) => readShard(dir, 'train', i)),
+    );
+    b = shardToBatch(seededSubset(trainImages, 1000, stream(config.seed, s, 'subset-images')));
+    subsetCache.set(s, b);
+  }
+  return b;
+};
+const variant = {
+  crowding: args.crowding,
+  keepHiddenSplits: args['keep-hidden-splits'],
+  ...(args.batches === 'subsets' ? { batchForGeneration: subsetBatch } : {}),
+} as const;
+const search = new PoolSearch(config, pool, trainBatch, config.sliceSize, recheckTest, variant);
 /** Each re-check's outcome: the champion after it and its accuracy on the test subset. */
 const rechecks: {
   gen: number;
@@ -210,35 +243,40 @@ if (trainingSteps > 0) {
 }
 
 const results = join(HERE, 'results');
-writeFileSync(join(results, 'champion.json'), `${JSON.stringify(genomeToJson(best))}\n`);
-if (record) {
-  const summary = {
-    measured: new Date().toISOString().slice(0, 10),
-    population: config.population,
-    seed: config.seed,
-    trainShards: config.trainShards,
-    recheckEvery: config.recheckEvery,
-    recheckBatches: config.recheckBatches,
-    threads: pool.threads,
-    budgetMinutes: minutes ?? null,
-    generations,
-    seconds: Math.round(seconds),
-    secondsPerGeneration: +(seconds / generations).toFixed(3),
-    championConnections: address.connections,
-    championHiddenNodes: hiddenNodes,
-    /** Mean 1-minute load average over the run (≈ threads on an otherwise idle machine). */
-    meanLoadAverage: +(loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length).toFixed(2),
-    cores: availableParallelism(),
-    ...report,
-    /** Test accuracy of the champion with trained per-connection weights (null: --train-steps 0). */
-    trainedTestAccuracy,
-    trainingSteps: trainedTestAccuracy === null ? 0 : trainingSteps,
-    trainingSeconds,
-    checkpoints,
-    /** The champion after each re-check, with its ensemble accuracy on test shard 0. */
-    rechecks,
-  };
-  writeFileSync(join(results, 'search.json'), `${JSON.stringify(summary, null, 2)}\n`);
+if (!args.out) writeFileSync(join(results, 'champion.json'), `${JSON.stringify(genomeToJson(best))}\n`);
+const summary = {
+  measured: new Date().toISOString().slice(0, 10),
+  population: config.population,
+  seed: config.seed,
+  trainShards: config.trainShards,
+  recheckEvery: config.recheckEvery,
+  recheckBatches: config.recheckBatches,
+  crowding: variant.crowding,
+  keepHiddenSplits: variant.keepHiddenSplits,
+  batches: args.batches,
+  threads: pool.threads,
+  budgetMinutes: minutes ?? null,
+  generations,
+  seconds: Math.round(seconds),
+  secondsPerGeneration: +(seconds / generations).toFixed(3),
+  championConnections: address.connections,
+  championHiddenNodes: hiddenNodes,
+  /** Mean 1-minute load average over the run (≈ threads on an otherwise idle machine). */
+  meanLoadAverage: +(loadSamples.reduce((a, b) => a + b, 0) / loadSamples.length).toFixed(2),
+  cores: availableParallelism(),
+  ...report,
+  /** Test accuracy of the champion with trained per-connection weights (null: --train-steps 0). */
+  trainedTestAccuracy,
+  trainingSteps: trainedTestAccuracy === null ? 0 : trainingSteps,
+  trainingSeconds,
+  checkpoints,
+  /** The champion after each re-check, with its ensemble accuracy on test shard 0. */
+  rechecks,
+};
+if (record || args.out) {
+  writeFileSync(args.out ?? join(results, 'search.json'), `${JSON.stringify(summary, null, 2)}\n`);
+}
+if (record && !args.out) {
   updateReadmeTable(
     'search',
     [

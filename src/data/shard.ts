@@ -13,7 +13,7 @@
  * precision that matters (one grey level).
  */
 
-import { stream } from '../random';
+import { type Rng, stream } from '../random';
 import type { Batch } from '../wann/types';
 
 export interface Shard {
@@ -247,4 +247,28 @@ export function concatShards(shards: readonly Shard[]): Shard {
  */
 export function trainingShardIndex(seed: number, generation: number, shardCount: number): number {
   return stream(seed, generation, 'shard').int(shardCount);
+}
+
+/**
+ * `count` distinct images of `shard` drawn by `rng` (a partial Fisher–Yates over the indices), in
+ * draw order: a seeded subset, as the WANN reference draws its batches (bench/ablation.ts).
+ */
+export function seededSubset(shard: Shard, count: number, rng: Rng): Shard {
+  if (!Number.isInteger(count) || count < 1 || count > shard.count) {
+    throw new RangeError(`seededSubset: count must be in [1, ${shard.count}], got ${count}`);
+  }
+  const features = shard.width * shard.height;
+  const order = new Int32Array(shard.count);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  const pixels = new Uint8Array(count * features);
+  const labels = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    const j = i + rng.int(shard.count - i);
+    const pick = order[j];
+    order[j] = order[i];
+    order[i] = pick;
+    pixels.set(shard.pixels.subarray(pick * features, (pick + 1) * features), i * features);
+    labels[i] = shard.labels[pick];
+  }
+  return { count, width: shard.width, height: shard.height, pixels, labels };
 }

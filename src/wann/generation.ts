@@ -58,7 +58,7 @@ import { cloneGenome, enabledCount, type Genome, initialGenome, lastInnovation }
 import { mutate } from './mutation';
 import type { Evaluator } from './network';
 import { compile } from './network';
-import { rankPopulation } from './nsga2';
+import { type CrowdingRule, rankPopulation } from './nsga2';
 import { type ChampionRecord, finiteOrNull, type GenerationRecord, type ObjectivePair } from './record';
 import type { Batch } from './types';
 
@@ -66,7 +66,10 @@ import type { Batch } from './types';
 export type BreedingParams = Pick<
   SearchConfig,
   'seed' | 'initEnableProb' | 'probAddConnection' | 'probAddNode' | 'probEnable' | 'probChangeActivation'
->;
+> & {
+  /** Ablation only (SearchVariant); never set by the platform. */
+  keepHiddenSplits?: boolean;
+};
 
 export const breedingParamsSchema = z.strictObject({
   seed: z.number().int().min(0).max(0xffffffff),
@@ -75,11 +78,27 @@ export const breedingParamsSchema = z.strictObject({
   probAddNode: z.number().min(0).max(1),
   probEnable: z.number().min(0).max(1),
   probChangeActivation: z.number().min(0).max(1),
+  /** Ablation only (SearchVariant): add-node leaves a split hidden→hidden connection enabled. */
+  keepHiddenSplits: z.boolean().optional(),
 });
 
 export function breedingParams(config: BreedingParams): BreedingParams {
   const { seed, initEnableProb, probAddConnection, probAddNode, probEnable, probChangeActivation } = config;
   return { seed, initEnableProb, probAddConnection, probAddNode, probEnable, probChangeActivation };
+}
+
+/**
+ * Departures from the paper's rules, measured by the ablation (bench/ablation.ts, Node only; the
+ * platform always runs the defaults, which are the paper's):
+ * - `crowding: 'reference'`: the WANN reference's crowding scale (nsga2.ts `CrowdingRule`);
+ * - `keepHiddenSplits`: the reference's disabled-gene behaviour as far as it matters for what is
+ *   evaluated: there, a connection split by add-node stays active when both its ends are hidden
+ *   (its weight matrix keeps it), so here add-node leaves such a connection enabled. (Unlike the
+ *   reference, it then counts as a connection and can be split again.)
+ */
+export interface SearchVariant {
+  crowding?: CrowdingRule;
+  keepHiddenSplits?: boolean;
 }
 
 /** The training shard generation g is evaluated on: one seeded draw per generation. */
@@ -125,6 +144,7 @@ export function planGeneration(
   config: SearchConfig,
   gen: number,
   previous: GenerationObjectives | null,
+  variant: SearchVariant = {},
 ): GenerationPlan {
   if (gen === 0 || previous === null) {
     if (gen !== 0) throw new RangeError(`generation ${gen} needs the objectives of generation ${gen - 1}`);
@@ -148,7 +168,7 @@ export function planGeneration(
   if (size !== config.population) {
     throw new RangeError(`generation ${gen - 1} has ${size} members, the config says ${config.population}`);
   }
-  const sorted = rankPopulation([mean, second]).order; // member indices, best first
+  const sorted = rankPopulation([mean, second], variant.crowding).order; // member indices, best first
   const { kept, elites, children } = breedingSizes(size, config.cullRatio, config.eliteRatio);
   const parents = new Int32Array(size);
   for (let e = 0; e < elites; e++) parents[e] = sorted[e];
@@ -188,7 +208,11 @@ export function breedMember(
   }
   if (!parent) throw new RangeError(`member ${index} of generation ${gen} needs its parent`);
   if (index < elites) return cloneGenome(parent);
-  const ctx = { nextInnovation: lastInnovation(parent) + 1, activations: MNIST_ACTIVATIONS };
+  const ctx = {
+    nextInnovation: lastInnovation(parent) + 1,
+    activations: MNIST_ACTIVATIONS,
+    keepHiddenSplits: params.keepHiddenSplits === true,
+  };
   return mutate(parent, stream(params.seed, gen, 'mutate', index), ctx, params).genome;
 }
 

@@ -38,6 +38,11 @@ export interface MutationContext {
   nextInnovation: number;
   /** Activation ids a new or changed hidden node may take (MNIST_ACTIVATIONS for MNIST). */
   readonly activations: readonly number[];
+  /**
+   * Ablation only (generation.ts `SearchVariant`): add-node leaves the split connection enabled
+   * when both its ends are hidden nodes, as the reference's evaluation effectively does.
+   */
+  readonly keepHiddenSplits?: boolean;
 }
 
 export type MutationProbabilities = Pick<
@@ -168,7 +173,8 @@ function tryAddNode(g: Genome, rng: Rng, ctx: MutationContext): Genome | null {
   const id = g.acts.length;
   const out = cloneWithRoom(g, 1, 2);
   out.acts[id] = act;
-  out.enabled[split] = 0;
+  const h0 = firstHidden(g);
+  out.enabled[split] = ctx.keepHiddenSplits && g.src[split] >= h0 && g.dst[split] >= h0 ? 1 : 0;
   // src→new first, then new→dst: two fresh innovations, appended so the arrays stay sorted.
   out.innov[m] = ctx.nextInnovation++;
   out.src[m] = g.src[split];

@@ -140,7 +140,19 @@ function fronts2(f0: Float64Array, f1: Float64Array): number[][] {
   return result;
 }
 
-function crowding(obj: Float64Array[], front: readonly number[]): Float64Array {
+/**
+ * How crowding gaps are scaled: 'textbook' divides each objective's gap by its range in the front
+ * (Deb et al.); 'reference' multiplies it by |1/max − min|, what the WANN reference's
+ * `crowd *= abs((1/sortedObj[-1]-sortedObj[0]))` computes (operator precedence), with both ends
+ * infinite even when the objective is flat. Only for ablations (bench/ablation.ts).
+ */
+export type CrowdingRule = 'textbook' | 'reference';
+
+function crowding(
+  obj: Float64Array[],
+  front: readonly number[],
+  rule: CrowdingRule = 'textbook',
+): Float64Array {
   const size = front.length;
   const dist = new Float64Array(size);
   if (size === 0) return dist;
@@ -157,13 +169,19 @@ function crowding(obj: Float64Array[], front: readonly number[]): Float64Array {
     });
     const lo = v[pos[0]];
     const hi = v[pos[size - 1]];
+    if (rule === 'reference') {
+      dist[pos[0]] = Number.POSITIVE_INFINITY;
+      dist[pos[size - 1]] = Number.POSITIVE_INFINITY;
+    }
     // A flat objective says nothing about spread; its "boundary" would only be an index artefact.
     if (!(hi > lo)) continue;
     const range = hi - lo;
+    const scale = Math.abs(1 / hi - lo);
     dist[pos[0]] = Number.POSITIVE_INFINITY;
     dist[pos[size - 1]] = Number.POSITIVE_INFINITY;
     for (let j = 1; j < size - 1; j++) {
-      const gap = (v[pos[j + 1]] - v[pos[j - 1]]) / range;
+      const diff = v[pos[j + 1]] - v[pos[j - 1]];
+      const gap = rule === 'reference' ? diff * scale : diff / range;
       // Infinite values give ∞/∞ = NaN; count it as no spread rather than poison the sort.
       if (!Number.isNaN(gap)) dist[pos[j]] += gap;
     }
@@ -193,12 +211,16 @@ export function nonDominatedFrontsPairwise(objectives: Objectives): number[][] {
  * get Infinity. An objective whose values are all equal on this front contributes 0 to every member
  * (boundaries included).
  */
-export function crowdingDistances(objectives: Objectives, front: readonly number[]): Float64Array {
-  return crowding(sanitize(objectives), front);
+export function crowdingDistances(
+  objectives: Objectives,
+  front: readonly number[],
+  rule: CrowdingRule = 'textbook',
+): Float64Array {
+  return crowding(sanitize(objectives), front, rule);
 }
 
 /** NSGA-II ranking: rank = position when sorted by (front asc, crowding desc, index asc). */
-export function rankPopulation(objectives: Objectives): Ranking {
+export function rankPopulation(objectives: Objectives, rule: CrowdingRule = 'textbook'): Ranking {
   const obj = sanitize(objectives);
   const n = obj[0].length;
   const front = new Int32Array(n);
@@ -206,7 +228,7 @@ export function rankPopulation(objectives: Objectives): Ranking {
   const order = new Int32Array(n);
   let at = 0;
   fronts(obj).forEach((members, f) => {
-    const dist = crowding(obj, members);
+    const dist = crowding(obj, members, rule);
     const pos = new Int32Array(members.length);
     for (let j = 0; j < pos.length; j++) pos[j] = j;
     // Members are in ascending index order, so equal distances keep index order.

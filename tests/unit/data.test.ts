@@ -12,11 +12,13 @@ import {
   encodeShard,
   type Shard,
   ShardFormatError,
+  seededSubset,
   shardFileName,
   shardsToBatch,
   shardToBatch,
   toShardPixel,
 } from '../../src/data/shard';
+import { stream } from '../../src/random';
 
 function idx(type: number, dims: number[], bodyLength = dims.reduce((a, b) => a * b, 1)): Uint8Array {
   const bytes = new Uint8Array(4 + 4 * dims.length + bodyLength);
@@ -120,6 +122,32 @@ describe('shards', () => {
     const bytes = corrupt(encodeShard(sampleShard(5)));
     expect(() => decodeShard(bytes)).toThrow(ShardFormatError);
     expect(() => decodeShard(bytes)).toThrow(message);
+  });
+
+  it('seededSubset draws distinct images with their labels, the same for the same stream', () => {
+    // 50 images whose pixels encode their index, label index % 10.
+    const n = 50;
+    const whole: Shard = {
+      count: n,
+      width: 3,
+      height: 2,
+      pixels: Uint8Array.from({ length: n * 6 }, (_, i) => Math.floor(i / 6)),
+      labels: Uint8Array.from({ length: n }, (_, i) => i % 10),
+    };
+    const a = seededSubset(whole, 20, stream(7, 3, 'subset-images'));
+    const b = seededSubset(whole, 20, stream(7, 3, 'subset-images'));
+    const c = seededSubset(whole, 20, stream(7, 4, 'subset-images'));
+    expect(a).toEqual(b);
+    expect(a.count).toBe(20);
+    const picked = Array.from({ length: 20 }, (_, i) => a.pixels[i * 6]);
+    expect(new Set(picked).size).toBe(20);
+    for (const [i, p] of picked.entries()) {
+      expect([...a.pixels.subarray(i * 6, i * 6 + 6)]).toEqual([p, p, p, p, p, p]);
+      expect(a.labels[i]).toBe(p % 10);
+    }
+    expect([...c.pixels]).not.toEqual([...a.pixels]);
+    expect([...seededSubset(whole, n, stream(1, 0, 'x')).labels].sort()).toEqual([...whole.labels].sort());
+    expect(() => seededSubset(whole, 51, stream(1, 0, 'x'))).toThrow(/count must be in \[1, 50\]/);
   });
 
   it('encodeShard rejects inconsistent shapes', () => {

@@ -159,6 +159,30 @@ describe('addNode', () => {
     expect(ctx.nextInnovation).toBe(g.innov.length + 1);
   });
 
+  it('with keepHiddenSplits (ablation) leaves a split hidden→hidden connection enabled, and only that', () => {
+    // Grow hidden→hidden connections, then split every enabled connection once each way.
+    let g = initialGenome(4, 2, 1, stream(3, 0, 'test'));
+    for (let i = 0; i < 6; i++) g = addNode(g, stream(3, 0, 'test', 10 + i), ctxFor(g));
+    const h0 = firstHidden(g);
+    let hiddenSplits = 0;
+    let otherSplits = 0;
+    for (let k = 0; k < 200; k++) {
+      const paper = addNode(g, stream(4, 0, 'test', k), ctxFor(g));
+      const kept = addNode(g, stream(4, 0, 'test', k), { ...ctxFor(g), keepHiddenSplits: true });
+      const split = [...g.enabled].findIndex((e, i) => e === 1 && paper.enabled[i] === 0);
+      // The same draws: the same split, the same new node and connections.
+      expect([...kept.src]).toEqual([...paper.src]);
+      expect([...kept.acts]).toEqual([...paper.acts]);
+      const hidden = g.src[split] >= h0 && g.dst[split] >= h0;
+      expect(kept.enabled[split]).toBe(hidden ? 1 : 0);
+      if (hidden) hiddenSplits++;
+      else otherSplits++;
+      expectValid(kept);
+    }
+    expect(hiddenSplits).toBeGreaterThan(0);
+    expect(otherSplits).toBeGreaterThan(0);
+  });
+
   it('refuses an innovation counter that is not ahead of the genome', () => {
     const g = initialGenome(3, 2, 1, stream(1, 0, 'test'));
     expect(() => addNode(g, stream(1, 0, 'test'), { nextInnovation: 3, activations: [1] })).toThrow(

@@ -80,6 +80,43 @@ describe('crowding distance', () => {
     expect([...crowdingDistances(flat, [1])]).toEqual([0]);
   });
 
+  it("with the reference's rule scales gaps by |1/max − min| and keeps boundaries Infinity on a flat objective", () => {
+    const obj = columns([
+      [0, 10],
+      [1, 6],
+      [3, 3],
+      [4, 0],
+    ]);
+    const d = crowdingDistances(obj, [0, 1, 2, 3], 'reference');
+    // obj0: max 4, min 0 → scale |1/4 − 0| = 0.25; obj1: max 10, min 0 → 0.1.
+    expect(d[0]).toBe(INF);
+    expect(d[3]).toBe(INF);
+    expect(d[1]).toBeCloseTo(3 * 0.25 + 7 * 0.1, 12);
+    expect(d[2]).toBeCloseTo(3 * 0.25 + 6 * 0.1, 12);
+    // Negative fitness and 1/connections, as the search ranks them: the scales differ from 1/range.
+    const search = columns([
+      [-2, 0.01],
+      [-1.5, 0.005],
+      [-1.2, 0.004],
+      [-1, 0.002],
+    ]);
+    const r = crowdingDistances(search, [0, 1, 2, 3], 'reference');
+    const s0 = Math.abs(1 / -1 - -2); // 1
+    const s1 = Math.abs(1 / 0.01 - 0.002); // 99.998
+    expect(r[1]).toBeCloseTo(0.8 * s0 + 0.006 * s1, 10);
+    expect(r[2]).toBeCloseTo(0.5 * s0 + 0.003 * s1, 10);
+    const t = crowdingDistances(search, [0, 1, 2, 3]);
+    expect(t[1]).toBeCloseTo(0.8 / 1 + 0.006 / 0.008, 12);
+    // A flat objective: the reference still marks both ends.
+    const flat = columns([
+      [5, 1],
+      [5, 2],
+      [5, 3],
+    ]);
+    expect([...crowdingDistances(flat, [0, 1, 2], 'reference')]).toEqual([INF, 2 * Math.abs(1 / 3 - 1), INF]);
+    expect(rankPopulation(search, 'reference').order.length).toBe(4);
+  });
+
   it('only looks at the front it is given', () => {
     const obj = columns([
       [0, 10],
