@@ -36,6 +36,7 @@ import { EvalPool } from './eval-pool';
 import { ensureShards, readShard, testSet } from './mnist';
 import { PoolSearch } from './pool-search';
 import { updateReadmeTable } from './readme-table';
+import { searchReadmeBlock } from './search-readme';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const { values: args } = parseArgs({
@@ -276,29 +277,4 @@ const summary = {
 if (record || args.out) {
   writeFileSync(args.out ?? join(results, 'search.json'), `${JSON.stringify(summary, null, 2)}\n`);
 }
-if (record && !args.out) {
-  updateReadmeTable(
-    'search',
-    [
-      `| budget | generations | s / generation | champion connections | test acc. (mean over weights) | ensemble | tuned weight |`,
-      '|---|---:|---:|---:|---:|---:|---:|',
-      `| ${minutes ?? '-'} min, ${pool.threads} threads | ${generations} | ${summary.secondsPerGeneration} | ${summary.championConnections} | ${pct(report.meanTestAccuracy)} | ${pct(report.ensembleTestAccuracy)} | ${pct(report.tunedTestAccuracy)} (w = ${report.tunedWeight}) |`,
-      '',
-      ...(trainedTestAccuracy === null
-        ? []
-        : [
-            `Trained weights (the champion's topology, per-connection weights by Adam, ${trainingSteps} steps, ${trainingSeconds} s on one thread): ${pct(trainedTestAccuracy)} (paper: 94.2%).`,
-            '',
-          ]),
-      ...(rechecks.length === 0
-        ? []
-        : [
-            `Champion re-checks (every ${config.recheckEvery} generations on ${Math.min(config.recheckBatches, config.trainShards)} shards): ${rechecks.length}, ${rechecks.filter((c, i) => c.chosenBy === 'recheck' && c.championGeneration !== rechecks[i - 1]?.championGeneration).length} of them crowned a new champion; test-subset (test shard 0) accuracy after the last: ${pct(rechecks[rechecks.length - 1].testAccuracy)}.`,
-            '',
-          ]),
-      `Per minute (champion on the test set): ${checkpoints.map((c) => `${Math.round(c.seconds / 60)} min → gen ${c.generation}, ensemble ${pct(c.ensembleTestAccuracy)}`).join('; ')}.`,
-      '',
-      `_Measured ${summary.measured} by \`npm run search -- ${minutes === undefined ? `--generations ${config.generations}` : `--minutes ${minutes}`}\` (population ${config.population}, seed ${config.seed}, ${config.trainShards} training shards; mean load average ${summary.meanLoadAverage} on ${summary.cores} cores). The paper: 91.6% ensemble after 4,096 generations._`,
-    ].join('\n'),
-  );
-}
+if (record && !args.out) updateReadmeTable('search', searchReadmeBlock(summary));

@@ -1,0 +1,95 @@
+/**
+ * The README's budgeted-search block (`<!-- bench:search -->`) from a `bench/search.ts` summary:
+ * our figures beside the paper's MNIST table, the per-minute test curve and the re-checks. Written
+ * by `npm run search -- --minutes N` at the end of a run; re-rendered from the recorded summary by
+ *   npx tsx bench/search-readme.ts        (reads bench/results/search.json)
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { updateReadmeTable } from './readme-table';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+
+/** What the block reads of bench/results/search.json. */
+export interface SearchSummary {
+  measured: string;
+  population: number;
+  seed: number;
+  trainShards: number;
+  recheckEvery: number;
+  recheckBatches: number;
+  threads: number;
+  budgetMinutes: number | null;
+  generations: number;
+  secondsPerGeneration: number;
+  championConnections: number;
+  championHiddenNodes: number;
+  meanLoadAverage: number;
+  cores: number;
+  weights: number[];
+  testAccuracy: number[];
+  meanTestAccuracy: number;
+  ensembleTestAccuracy: number;
+  tunedWeight: number;
+  tunedTestAccuracy: number;
+  trainedTestAccuracy: number | null;
+  trainingSteps: number;
+  trainingSeconds: number | null;
+  checkpoints: {
+    seconds: number;
+    generation: number;
+    ensembleTestAccuracy: number;
+    meanTestAccuracy: number;
+  }[];
+  rechecks: { gen: number; testAccuracy: number; chosenBy: string; championGeneration: number }[];
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
+
+export function searchReadmeBlock(s: SearchSummary): string {
+  const sd = Math.sqrt(
+    s.testAccuracy.reduce((a, x) => a + (x - s.meanTestAccuracy) ** 2, 0) / s.testAccuracy.length,
+  );
+  const budget = s.budgetMinutes === null ? `${s.generations} generations` : `${s.budgetMinutes} min`;
+  const newChampions = s.rechecks.filter(
+    (c, i) => c.chosenBy === 'recheck' && c.championGeneration !== s.rechecks[i - 1]?.championGeneration,
+  ).length;
+  // Every minute up to 12 checkpoints; beyond, minutes 1–5 and every 5th (search.json has them all).
+  const minute = (c: { seconds: number }) => Math.round(c.seconds / 60);
+  const shown =
+    s.checkpoints.length <= 12
+      ? s.checkpoints
+      : s.checkpoints.filter((c) => minute(c) <= 5 || minute(c) % 5 === 0);
+  const command =
+    s.budgetMinutes === null ? `--generations ${s.generations}` : `--minutes ${s.budgetMinutes}`;
+  return [
+    `| MNIST test accuracy (10,000 images) | paper: 4,096 generations of population 960 on 96 cores | ours: ${budget} on ${s.threads} threads, ${s.generations} generations of population ${s.population} |`,
+    '|---|---:|---:|',
+    `| shared weight, mean over weights (± s.d.) | 82.0 % ± 18.7 (random weights) | ${pct(s.meanTestAccuracy)} ± ${(100 * sd).toFixed(1)} (the ${s.weights.length} weights ${s.weights.join(', ')}) |`,
+    `| ensemble of the shared weights (majority vote) | 91.6 % | **${pct(s.ensembleTestAccuracy)}** |`,
+    `| tuned shared weight | 91.9 % | ${pct(s.tunedTestAccuracy)} (w = ${s.tunedWeight}, tuned on a training shard) |`,
+    `| trained individual weights | 94.2 % | ${s.trainedTestAccuracy === null ? 'not run' : `${pct(s.trainedTestAccuracy)} (Adam, ${s.trainingSteps} steps, ${s.trainingSeconds} s on one thread)`} |`,
+    '',
+    `Champion: ${s.championConnections} connections, ${s.championHiddenNodes} hidden nodes; ${s.secondsPerGeneration} s per generation over the run.`,
+    ...(s.rechecks.length === 0
+      ? []
+      : [
+          `Re-checks (every ${s.recheckEvery} generations on ${Math.min(s.recheckBatches, s.trainShards)} training shards): ${s.rechecks.length}, of which ${newChampions} crowned a new champion; the last one's test-subset (test shard 0) accuracy: ${pct(s.rechecks[s.rechecks.length - 1].testAccuracy)}.`,
+        ]),
+    '',
+    'Ensemble test accuracy of the champion, per minute:',
+    '',
+    `| minute | ${shown.map(minute).join(' | ')} |`,
+    `|---|${shown.map(() => '---:|').join('')}`,
+    `| generation | ${shown.map((c) => c.generation).join(' | ')} |`,
+    `| ensemble % | ${shown.map((c) => (100 * c.ensembleTestAccuracy).toFixed(2)).join(' | ')} |`,
+    '',
+    `_Measured ${s.measured} by \`npm run search -- ${command}\` (seed ${s.seed}, ${s.trainShards} training shards; mean load average ${s.meanLoadAverage} on ${s.cores} cores); the full record, with every re-check, is \`bench/results/search.json\`._`,
+  ].join('\n');
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const summary = JSON.parse(readFileSync(join(HERE, 'results', 'search.json'), 'utf8')) as SearchSummary;
+  updateReadmeTable('search', searchReadmeBlock(summary));
+}
