@@ -116,9 +116,12 @@ describe('training a published model', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as {
       model_version: string;
+      parameters: Record<string, unknown>;
       outputs: { name: string; data: number[] }[];
     };
     expect(body.model_version).toBe('2');
+    // No shared weight was used: the answer says so instead of "ensemble".
+    expect(body.parameters).toEqual({ weights: 'trained' });
     const probabilities = body.outputs.find((o) => o.name === 'probabilities')!.data;
     const expected = trainedProbabilities(net, state.weights, batch);
     let max = 0;
@@ -132,7 +135,14 @@ describe('training a published model', () => {
     expect(newest.status).toBe(400);
     expect(((await newest.json()) as { error: string }).error).toMatch(/trained per-connection weights/);
     const meta = await request(`/v2/models/${runId}/versions/2`);
-    expect(((await meta.json()) as { parameters: { variant: string } }).parameters.variant).toBe('trained');
+    const parameters = ((await meta.json()) as { parameters: { variant: string; shared_weight: string } })
+      .parameters;
+    expect(parameters.variant).toBe('trained');
+    expect(parameters.shared_weight).toMatch(/^not applicable/);
+    const shared = await request(`/v2/models/${runId}/versions/1`);
+    expect(
+      ((await shared.json()) as { parameters: { shared_weight: string } }).parameters.shared_weight,
+    ).toMatch(/ensemble/);
   });
 
   it('refuses a second training, training a trained version, bad bodies and non-owners', async () => {

@@ -129,7 +129,10 @@ function modelMetadata(row: ModelRow, versions: number[]) {
       version: row.version,
       generation: row.generation,
       input_shapes: '[N,784] raw 28x28 in [0,1] (preprocessed here) or [N,256] preprocessed 16x16',
-      shared_weight: 'a number in [-10, 10], or "ensemble" (default): majority vote over the weights',
+      shared_weight:
+        row.variant === 'trained'
+          ? 'not applicable: this version has trained per-connection weights (leave shared_weight out)'
+          : 'a number in [-10, 10], or "ensemble" (default): majority vote over the weights',
       weights: row.weights,
       test_accuracy: row.testAccuracy,
       ensemble_test_accuracy: row.ensembleTestAccuracy,
@@ -213,7 +216,7 @@ for (const base of ['/models/:model', '/models/:model/versions/:version']) {
       model_name: row.runId,
       model_version: String(row.version),
       ...(request.id === undefined ? {} : { id: request.id }),
-      parameters: { shared_weight: request.weight },
+      parameters: model.trained ? { weights: 'trained' } : { shared_weight: request.weight },
       outputs,
     });
   });
