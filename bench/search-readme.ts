@@ -7,12 +7,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ChampionReport } from '../src/wann/report';
 import { updateReadmeTable } from './readme-table';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 
 /** What the block reads of bench/results/search.json. */
-export interface SearchSummary {
+export interface SearchSummary extends ChampionReport {
   measured: string;
   population: number;
   seed: number;
@@ -27,12 +28,6 @@ export interface SearchSummary {
   championHiddenNodes: number;
   meanLoadAverage: number;
   cores: number;
-  weights: number[];
-  testAccuracy: number[];
-  meanTestAccuracy: number;
-  ensembleTestAccuracy: number;
-  tunedWeight: number;
-  tunedTestAccuracy: number;
   trainedTestAccuracy: number | null;
   trainingSteps: number;
   trainingSeconds: number | null;
