@@ -7,7 +7,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { concatShards, shardToBatch } from '../src/data/shard';
@@ -61,7 +61,7 @@ while (state.step < total) {
 const productsPerSecond = (parameterCount(net) * state.batchSize * state.step) / seconds;
 const result = {
   measured: new Date().toISOString().slice(0, 10),
-  genome: args.genome,
+  genome: relative(join(HERE, '..'), args.genome ?? ''),
   connections: parameterCount(net),
   batchSize: state.batchSize,
   learningRate: state.learningRate,
