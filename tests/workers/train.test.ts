@@ -139,9 +139,9 @@ describe('training a published model', () => {
       .parameters;
     expect(parameters.variant).toBe('trained');
     expect(parameters.shared_weight).toMatch(/^not applicable/);
-    const shared = await request(`/v2/models/${runId}/versions/1`);
+    const sharedMeta = await request(`/v2/models/${runId}/versions/1`);
     expect(
-      ((await shared.json()) as { parameters: { shared_weight: string } }).parameters.shared_weight,
+      ((await sharedMeta.json()) as { parameters: { shared_weight: string } }).parameters.shared_weight,
     ).toMatch(/ensemble/);
   });
 
