@@ -96,9 +96,12 @@ const runOne = (run: Run): Promise<void> =>
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let tail = '';
+    let partial = '';
     child.stdout.on('data', (d: Buffer) => {
       tail = (tail + d.toString()).slice(-4000);
-      for (const line of d.toString().split('\n')) {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
         if (line.includes('test set @')) console.log(`[${run.variant} seed ${run.seed}]${line}`);
       }
     });
