@@ -87,18 +87,23 @@ const test = testSet(dir);
 const trainBatch = (shard: number): Batch => shardToBatch(readShard(dir, 'train', shard));
 const pool = new EvalPool(Number(args.threads));
 const recheckTest = shardToBatch(readShard(dir, 'test', RECHECK_TEST_SHARD));
-/** --batches subsets: 1,000 seeded subsets of 1,000 images of the training shards, as the reference draws. */
+/** The training shards as one shard (read once: subsets and the trained weights both use it). */
+let trainImages: Shard | null = null;
+const allTrainImages = (): Shard =>
+  (trainImages ??= concatShards(
+    Array.from({ length: config.trainShards }, (_, i) => readShard(dir, 'train', i)),
+  ));
+/**
+ * --batches subsets: 1,000 seeded subsets of 1,000 images of the training shards, as the reference
+ * draws. Each is kept once made: at most 1,000 batches of 1 MB, plus the pool's shared copies.
+ */
 const SUBSETS = 1000;
 const subsetCache = new Map<number, Batch>();
-let trainImages: Shard | null = null;
 const subsetBatch = (gen: number): Batch => {
   const s = stream(config.seed, gen, 'subset').int(SUBSETS);
   let b = subsetCache.get(s);
   if (!b) {
-    trainImages ??= concatShards(
-      Array.from({ length: config.trainShards }, (_, i) => readShard(dir, 'train', i)),
-    );
-    b = shardToBatch(seededSubset(trainImages, 1000, stream(config.seed, s, 'subset-images')));
+    b = shardToBatch(seededSubset(allTrainImages(), 1000, stream(config.seed, s, 'subset-images')));
     subsetCache.set(s, b);
   }
   return b;
@@ -229,9 +234,7 @@ const trainingSteps = Number(args['train-steps']);
 let trainedTestAccuracy: number | null = null;
 let trainingSeconds: number | null = null;
 if (trainingSteps > 0) {
-  const images = concatShards(
-    Array.from({ length: config.trainShards }, (_, i) => readShard(dir, 'train', i)),
-  );
+  const images = allTrainImages();
   const net = compileTrainable(best);
   const state = initialTrainingState(net, report.tunedWeight, { seed: 1 });
   const t0 = performance.now();

@@ -169,16 +169,15 @@ function crowding(
     });
     const lo = v[pos[0]];
     const hi = v[pos[size - 1]];
-    if (rule === 'reference') {
-      dist[pos[0]] = Number.POSITIVE_INFINITY;
-      dist[pos[size - 1]] = Number.POSITIVE_INFINITY;
-    }
-    // A flat objective says nothing about spread; its "boundary" would only be an index artefact.
-    if (!(hi > lo)) continue;
-    const range = hi - lo;
-    const scale = Math.abs(1 / hi - lo);
+    // A flat objective says nothing about spread; its "boundary" would only be an index artefact
+    // (the reference marks its ends all the same).
+    const flat = !(hi > lo);
+    if (flat && rule === 'textbook') continue;
     dist[pos[0]] = Number.POSITIVE_INFINITY;
     dist[pos[size - 1]] = Number.POSITIVE_INFINITY;
+    if (flat) continue;
+    const range = hi - lo;
+    const scale = Math.abs(1 / hi - lo);
     for (let j = 1; j < size - 1; j++) {
       const diff = v[pos[j + 1]] - v[pos[j - 1]];
       const gap = rule === 'reference' ? diff * scale : diff / range;
