@@ -28,7 +28,7 @@ import { compile, Evaluator } from '../src/wann/network';
 import { EvalPool } from './eval-pool';
 import { loadKernel } from './kernel';
 import { ensureShards, readShard } from './mnist';
-import { benchPopulation, meanOf } from './populations';
+import { BRED_GENERATIONS, bredPopulation, distinctRowFraction, meanOf } from './populations';
 import { updateReadmeTable } from './readme-table';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -44,6 +44,9 @@ const useKernel = !process.argv.includes('--js');
 if (!useKernel) process.env.WANN_JS = '1';
 const ENGINE = useKernel ? 'wann-edge (TypeScript + wasm SIMD, float32 search)' : 'wann-edge (TypeScript)';
 const ENGINE_F64 = 'wann-edge (TypeScript + wasm SIMD, float64; before float32)';
+/** The search's default slice size: a generation's members are evaluated in slices of this many. */
+const SLICE = 64;
+const ENGINE_SHARED = `wann-edge (TypeScript + wasm SIMD, float32, ${SLICE}-member slices, shared rows once)`;
 
 interface Row {
   meanConnections: number;
@@ -55,6 +58,8 @@ interface Row {
   engine: string;
   /** Mean 1-minute load average over this row's repetitions. */
   loadAvg1: number;
+  /** Distinct rows over the members' rows in the population's 64-member slices. */
+  distinctRows?: number;
 }
 
 const cpuSeconds = () => {
@@ -77,27 +82,36 @@ async function main() {
   try {
     for (const target of TARGETS) {
       const t0 = performance.now();
-      const population = benchPopulation(POPULATION, target);
+      const population = bredPopulation(POPULATION, target, BRED_GENERATIONS);
+      const distinct = distinctRowFraction(population, SLICE);
       const made = (performance.now() - t0) / 1000;
       const conns = meanOf(population.map(enabledCount));
       const hidden = meanOf(population.map((g) => nodeCount(g) - 267));
       const updates = conns * batch.count * weights.length * POPULATION;
       console.log(
-        `\n~${target} connections: mean ${conns.toFixed(0)} enabled, ${hidden.toFixed(0)} hidden nodes (made in ${made.toFixed(1)} s)`,
+        `\n~${target} connections: mean ${conns.toFixed(0)} enabled, ${hidden.toFixed(0)} hidden nodes, ${(100 * distinct).toFixed(1)} % of rows distinct in ${SLICE}-member slices (made in ${made.toFixed(1)} s)`,
       );
 
       // One thread: compile + evaluate every genome, as a generation does. The compared one-thread
       // rows alternate rep by rep (order reversed every other rep); CPU time of this thread.
+      // The shared-rows row evaluates as a search's generation does (`evaluateMembers`: each slice
+      // of 64 members merged, rows they share evaluated once); the others one genome at a time.
       const paths: { engine: string; run: () => void; secs: number[]; loads: number[] }[] = [];
-      const addPath = (engine: string, evaluator: Evaluator) =>
+      const addPath = (engine: string, evaluator: Evaluator, shared = false) =>
         paths.push({
           engine,
-          run: () => {
-            for (const g of population) evaluator.evaluate(compile(g), batch, weights);
-          },
+          run: shared
+            ? () => {
+                for (let s = 0; s < population.length; s += SLICE)
+                  evaluator.evaluateMany(population.slice(s, s + SLICE).map(compile), batch, weights);
+              }
+            : () => {
+                for (const g of population) evaluator.evaluate(compile(g), batch, weights);
+              },
           secs: [],
           loads: [],
         });
+      if (useKernel) addPath(ENGINE_SHARED, new Evaluator({ kernel: loadKernel() }), true);
       addPath(ENGINE, new Evaluator(useKernel ? { kernel: loadKernel() } : {}));
       if (useKernel) addPath(ENGINE_F64, new Evaluator({ kernel: loadKernel(), precision: 'f64' }));
       // Dense reference-style evaluation (numpy), same genomes and images, on a sample of genomes
@@ -158,7 +172,7 @@ async function main() {
         ...paths.map(
           (p) => [p.engine, 1, median(p.secs), p.loads, 4] as [string, number, number, number[], number],
         ),
-        [ENGINE, threads, median(multi), multiLoads, 4],
+        [useKernel ? ENGINE_SHARED : ENGINE, threads, median(multi), multiLoads, 4],
       ];
       if (dense.secs.length)
         measured.push(['dense numpy, reference-style', 1, median(dense.secs), dense.loads, 3]);
@@ -173,6 +187,7 @@ async function main() {
           updatesPerSecond: Math.round(updates / secs),
           engine,
           loadAvg1: +meanOf(loads).toFixed(2),
+          distinctRows: +distinct.toFixed(3),
         };
         rows.push(row);
         console.log(
@@ -202,11 +217,15 @@ async function main() {
       return `| ${r.meanConnections} | ${r.meanHiddenNodes} | ${r.engine} | ${r.threads} | ${r.secondsPerGeneration} | ${r.genomeEvalsPerSecond} | ${(r.updatesPerSecond / 1e9).toFixed(2)} G | ${ratio} | ${r.loadAvg1} |`;
     }),
   ].join('\n');
+  const distinctNote = () =>
+    [...new Map(rows.map((r) => [r.meanConnections, r.distinctRows ?? 1])).entries()]
+      .map(([c, d]) => `${(100 * d).toFixed(0)} % at ~${c} connections`)
+      .join(', ');
   console.log(`\n${table}`);
   if (!quick)
     updateReadmeTable(
       'core',
-      `${table}\n\n_Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench\` (population 960, 1,000 images, 6 weights; ${availableParallelism()} cores; one-thread rows: CPU time, compared rows interleaved rep by rep; load = mean 1-minute load average during the row's repetitions)._`,
+      `${table}\n\n_Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench\` (population 960 bred for ${BRED_GENERATIONS} generations by the search's own selection and mutation, \`bredPopulation\`; distinct rows in its ${SLICE}-member slices: ${distinctNote()}; 1,000 images, 6 weights; ${availableParallelism()} cores; one-thread rows: CPU time, compared rows interleaved rep by rep; load = mean 1-minute load average during the row's repetitions; updates / s counts every member's connections, shared or not)._`,
     );
 }
 

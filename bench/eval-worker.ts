@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { type BreedingParams, breedMember, evaluateMembers, evaluateRecheck } from '../src/wann/generation';
 import { decodeGenomeBytes, encodePopulation, type Genome, populationOffsets } from '../src/wann/genome';
-import { compile, Evaluator } from '../src/wann/network';
+import { compile, Evaluator, type Plan } from '../src/wann/network';
 import type { Batch, GenomeResult } from '../src/wann/types';
 import type { FromWorker, GenomeBytes, StoredSlice, ToWorker, WorkerOptions } from './eval-pool';
 import { loadKernel } from './kernel';
@@ -70,10 +70,10 @@ function breedSlice(ctx: Context, task: Extract<ToWorker, { type: 'slice' }>): F
 }
 
 function evaluateSlice(ctx: Context, task: Extract<ToWorker, { type: 'evaluate' }>): FromWorker {
-  const results: GenomeResult[] = [];
-  for (let j = task.sliceStart; j < task.sliceEnd; j++) {
-    results.push(evaluator.evaluate(compile(member(ctx, j)), ctx.batch, ctx.weights));
-  }
+  const plans: Plan[] = [];
+  for (let j = task.sliceStart; j < task.sliceEnd; j++) plans.push(compile(member(ctx, j)));
+  // Shared rows evaluated once, as `evaluateMembers` does (bit-identical to one genome at a time).
+  const results: GenomeResult[] = evaluator.evaluateMany(plans, ctx.batch, ctx.weights);
   return { type: 'evaluated', id: task.id, results };
 }
 

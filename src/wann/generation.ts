@@ -57,10 +57,10 @@ import { MNIST_INPUTS, MNIST_OUTPUTS, type SearchConfig } from './config';
 import { cloneGenome, enabledCount, type Genome, initialGenome, lastInnovation } from './genome';
 import { mutate } from './mutation';
 import type { Evaluator } from './network';
-import { compile } from './network';
+import { compile, type Plan } from './network';
 import { type CrowdingRule, rankPopulation } from './nsga2';
 import { type ChampionRecord, finiteOrNull, type GenerationRecord, type ObjectivePair } from './record';
-import type { Batch } from './types';
+import type { Batch, GenomeResult } from './types';
 
 /** What breeding needs of a run's config (a slice task carries exactly this). */
 export type BreedingParams = Pick<
@@ -280,16 +280,15 @@ export function evaluateMembers(
     nodes: new Array<number>(n),
     offsets: Array.from(offsets),
   };
+  const plans: Plan[] = [];
+  const planned: number[] = [];
   for (let i = 0; i < n; i++) {
     const g = genomes[i];
     report.connections[i] = enabledCount(g);
     report.nodes[i] = g.acts.length;
     try {
-      const r = evaluator.evaluate(compile(g), batch, weights);
-      for (let k = 0; k < w; k++) {
-        report.fitness[i * w + k] = r.fitness[k];
-        report.accuracy[i * w + k] = r.accuracy[k];
-      }
+      plans.push(compile(g));
+      planned.push(i);
     } catch (e) {
       // Deterministic (the same genome fails every time): NaN ranks it last, never champion.
       onError(slice.sliceStart + i, e);
@@ -297,6 +296,32 @@ export function evaluateMembers(
         report.fitness[i * w + k] = Number.NaN;
         report.accuracy[i * w + k] = 0;
       }
+    }
+  }
+  const store = (i: number, r: GenomeResult | null) => {
+    for (let k = 0; k < w; k++) {
+      report.fitness[i * w + k] = r ? r.fitness[k] : Number.NaN;
+      report.accuracy[i * w + k] = r ? r.accuracy[k] : 0;
+    }
+  };
+  // Together, so the rows members share are evaluated once (bit-identical to one at a time).
+  let results: GenomeResult[] | null = null;
+  try {
+    results = plans.length ? evaluator.evaluateMany(plans, batch, weights) : [];
+  } catch {
+    // Find who fails (e.g. a batch that does not fit): each member on its own, as above.
+  }
+  for (let p = 0; p < plans.length; p++) {
+    const i = planned[p];
+    if (results) {
+      store(i, results[p]);
+      continue;
+    }
+    try {
+      store(i, evaluator.evaluate(plans[p], batch, weights));
+    } catch (e) {
+      onError(slice.sliceStart + i, e);
+      store(i, null);
     }
   }
   return report;

@@ -321,6 +321,164 @@ export function compile(genome: Genome): Plan {
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Shared rows: plans evaluated together
+
+/**
+ * Most rows of one merged group (`mergePlans`): each row is two planes of `tile` doubles plus an
+ * input sum, so at the default tile of 256 a group's scratch stays under ~24 MB. A plan larger
+ * than this on its own is a group by itself (as it would be evaluated alone).
+ */
+export const MAX_MERGED_ROWS = 4096;
+
+/** One member of a merged group: where its outputs are among the merged rows. */
+export interface MergedMember {
+  readonly outputRow: Int32Array;
+  readonly outputParity: number;
+  readonly connections: number;
+}
+
+/** Plans [start, end) merged: `plan` holds every structurally distinct row once. */
+export interface MergedPlans {
+  readonly plan: Plan;
+  readonly members: readonly MergedMember[];
+  readonly start: number;
+  readonly end: number;
+  /** Rows of the members' own plans, for the sharing ratio. */
+  readonly memberRows: number;
+}
+
+/**
+ * Merge plans [start, …) into one plan whose rows are the members' rows with every structurally
+ * identical row kept once, taking members while the merged rows stay ≤ maxRows (at least one).
+ * Two rows are identical when they have the same activation, flags, bias count, input sources in
+ * the same order and hidden sources that are (recursively) identical rows in the same order: then
+ * they are the same sequence of float operations on the same values, so evaluating the row once
+ * gives every member the bits it would get alone. Rows keep each member's topological order
+ * (a member's new rows are appended in its order), so the merged plan is topologically ordered.
+ * Genomes of one generation share most of their rows (children of the same parents): see
+ * `Evaluator.evaluateMany`.
+ */
+export function mergePlans(plans: readonly Plan[], start = 0, maxRows = MAX_MERGED_ROWS): MergedPlans {
+  if (!(start >= 0 && start < plans.length)) throw new RangeError(`no plan at ${start}`);
+  const first = plans[start];
+  const rowAct: number[] = [];
+  const rowBias: number[] = [];
+  const rowFlags: number[] = [];
+  const rowParity: number[] = [];
+  const inputStart: number[] = [0];
+  const inputSource: number[] = [];
+  const hiddenStart: number[] = [0];
+  const hiddenSource: number[] = [];
+  /** Hash → first merged row with it; further rows with the same hash chain through `nextSame`. */
+  const byHash = new Map<number, number>();
+  const nextSame: number[] = [];
+  const members: MergedMember[] = [];
+  let memberRows = 0;
+  let rid = new Int32Array(0);
+
+  const hashRow = (p: Plan, r: number): number => {
+    let h = Math.imul(p.rowAct[r] ^ (p.rowFlags[r] << 8) ^ (p.rowBias[r] << 12), 0x9e3779b1);
+    for (let e = p.inputStart[r]; e < p.inputStart[r + 1]; e++) {
+      h = Math.imul(h ^ p.inputSource[e], 0x85ebca6b);
+      h ^= h >>> 15;
+    }
+    h = Math.imul(h ^ 0x7fffffff, 0xc2b2ae35);
+    for (let e = p.hiddenStart[r]; e < p.hiddenStart[r + 1]; e++) {
+      h = Math.imul(h ^ rid[p.hiddenSource[e]], 0x27d4eb2f);
+      h ^= h >>> 13;
+    }
+    return h;
+  };
+  const sameRow = (p: Plan, r: number, m: number): boolean => {
+    if (p.rowAct[r] !== rowAct[m] || p.rowFlags[r] !== rowFlags[m] || p.rowBias[r] !== rowBias[m])
+      return false;
+    const i0 = p.inputStart[r];
+    const ni = p.inputStart[r + 1] - i0;
+    if (ni !== inputStart[m + 1] - inputStart[m]) return false;
+    for (let e = 0; e < ni; e++) if (p.inputSource[i0 + e] !== inputSource[inputStart[m] + e]) return false;
+    const h0 = p.hiddenStart[r];
+    const nh = p.hiddenStart[r + 1] - h0;
+    if (nh !== hiddenStart[m + 1] - hiddenStart[m]) return false;
+    for (let e = 0; e < nh; e++)
+      if (rid[p.hiddenSource[h0 + e]] !== hiddenSource[hiddenStart[m] + e]) return false;
+    return true;
+  };
+  const find = (p: Plan, r: number, h: number): number => {
+    for (let m = byHash.get(h) ?? -1; m >= 0; m = nextSame[m]) if (sameRow(p, r, m)) return m;
+    return -1;
+  };
+
+  let end = start;
+  for (; end < plans.length; end++) {
+    const p = plans[end];
+    if (p.inputs !== first.inputs || p.outputs !== first.outputs)
+      throw new RangeError(`plan ${end} has another shape than plan ${start}`);
+    if (rid.length < p.rows) rid = new Int32Array(p.rows);
+    // Count the rows this member would add (new rows get ids past the merged ones, so rows fed by
+    // them are new too); stop before a member that would pass maxRows.
+    let added = 0;
+    for (let r = 0; r < p.rows; r++) {
+      const m = find(p, r, hashRow(p, r));
+      rid[r] = m >= 0 ? m : rowAct.length + added++;
+    }
+    if (end > start && rowAct.length + added > maxRows) break;
+    for (let r = 0; r < p.rows; r++) {
+      const h = hashRow(p, r);
+      let m = find(p, r, h);
+      if (m < 0) {
+        m = rowAct.length;
+        rowAct.push(p.rowAct[r]);
+        rowBias.push(p.rowBias[r]);
+        rowFlags.push(p.rowFlags[r]);
+        rowParity.push(p.rowParity[r]);
+        for (let e = p.inputStart[r]; e < p.inputStart[r + 1]; e++) inputSource.push(p.inputSource[e]);
+        inputStart.push(inputSource.length);
+        for (let e = p.hiddenStart[r]; e < p.hiddenStart[r + 1]; e++)
+          hiddenSource.push(rid[p.hiddenSource[e]]);
+        hiddenStart.push(hiddenSource.length);
+        nextSame.push(byHash.get(h) ?? -1);
+        byHash.set(h, m);
+      }
+      rid[r] = m;
+    }
+    const outputRow = new Int32Array(p.outputs);
+    for (let j = 0; j < p.outputs; j++) outputRow[j] = rid[p.outputRow[j]];
+    members.push({ outputRow, outputParity: p.outputParity, connections: p.connections });
+    memberRows += p.rows;
+  }
+
+  const rows = rowAct.length;
+  const sumIndex = new Int32Array(rows);
+  let sumCount = 0;
+  let maxHiddenSources = 0;
+  for (let r = 0; r < rows; r++) {
+    sumIndex[r] = rowBias[r] > 0 || inputStart[r + 1] > inputStart[r] ? sumCount++ : -1;
+    maxHiddenSources = Math.max(maxHiddenSources, hiddenStart[r + 1] - hiddenStart[r]);
+  }
+  const plan: Plan = {
+    inputs: first.inputs,
+    outputs: first.outputs,
+    connections: first.connections,
+    rows,
+    rowNode: new Int32Array(rows).fill(-1),
+    rowAct: Uint8Array.from(rowAct),
+    rowBias: Int32Array.from(rowBias),
+    inputStart: Int32Array.from(inputStart),
+    inputSource: Int32Array.from(inputSource),
+    hiddenStart: Int32Array.from(hiddenStart),
+    hiddenSource: Int32Array.from(hiddenSource),
+    outputRow: members[0].outputRow,
+    sumIndex,
+    sumCount,
+    rowFlags: Uint8Array.from(rowFlags),
+    rowParity: Uint8Array.from(rowParity),
+    outputParity: members[0].outputParity,
+    maxHiddenSources,
+  };
+  return { plan, members, start, end, memberRows };
+}
+
 /** Name a node on a cycle (and the cycle) among the nodes Kahn's algorithm could not order. */
 function cycleError(
   n: number,
@@ -492,11 +650,75 @@ export class Evaluator {
 
   /** Fitness and accuracy of the plan on the batch at each weight. */
   evaluate(plan: Plan, batch: Batch, weights: readonly number[] = SHARED_WEIGHTS): GenomeResult {
+    return this.evaluateViews(plan, [plan], batch, weights)[0];
+  }
+
+  /**
+   * `evaluate` of each plan, in order, with the rows that plans share evaluated once: the plans
+   * are merged in groups of at most `maxRows` distinct rows (`mergePlans`). Every result is bit
+   * for bit what `evaluate` gives the plan alone (a shared row is the same operations on the same
+   * values), so how plans are grouped, or sliced, never changes a result. The members of one
+   * generation are children of a few parents and share most of their rows (a search's 64-member
+   * slices: ~13 % of their rows are distinct; bench/results/core.json).
+   */
+  evaluateMany(
+    plans: readonly Plan[],
+    batch: Batch,
+    weights: readonly number[] = SHARED_WEIGHTS,
+    maxRows = MAX_MERGED_ROWS,
+  ): GenomeResult[] {
+    const results: GenomeResult[] = [];
+    for (let start = 0; start < plans.length; ) {
+      const merged = mergePlans(plans, start, maxRows);
+      results.push(...this.evaluateMerged(merged, batch, weights));
+      start = merged.end;
+    }
+    return results;
+  }
+
+  /** Each member's results of a merged group (`mergePlans`). */
+  evaluateMerged(
+    merged: MergedPlans,
+    batch: Batch,
+    weights: readonly number[] = SHARED_WEIGHTS,
+  ): GenomeResult[] {
+    const { plan } = merged;
+    // Members whose outputs are the same merged rows score the same: once (the connection count,
+    // which the scores do not read, is each member's own).
+    const views: Plan[] = [];
+    const viewOf = new Map<string, number>();
+    const which = merged.members.map((m) => {
+      const key = `${m.outputParity}:${m.outputRow.join(',')}`;
+      let v = viewOf.get(key);
+      if (v === undefined) {
+        v = views.length;
+        viewOf.set(key, v);
+        views.push({ ...plan, outputRow: m.outputRow, outputParity: m.outputParity });
+      }
+      return v;
+    });
+    const results = this.evaluateViews(plan, views, batch, weights);
+    return merged.members.map((m, i) => {
+      const r = results[which[i]];
+      return { fitness: [...r.fitness], accuracy: [...r.accuracy], connections: m.connections };
+    });
+  }
+
+  /**
+   * The rows of `plan` evaluated once per tile and weight pair; each view (the same rows, its own
+   * outputs) scored from them in turn.
+   */
+  private evaluateViews(
+    plan: Plan,
+    views: readonly Plan[],
+    batch: Batch,
+    weights: readonly number[],
+  ): GenomeResult[] {
     checkBatch(plan, batch, true);
     const nw = weights.length;
     const mirror = mirrorIndex(weights);
-    const logLik = new Float64Array(nw);
-    const correct = new Float64Array(nw);
+    const logLiks = views.map(() => new Float64Array(nw));
+    const corrects = views.map(() => new Float64Array(nw));
     this.reserve(plan);
     if (this.kernel) this.prepareInputs(this.kernel, plan, batch);
     for (let t0 = 0; t0 < batch.count; t0 += this.tile) {
@@ -506,39 +728,46 @@ export class Evaluator {
         if (mirror[k] >= 0 && mirror[k] < k) continue; // done with its pair
         const m = mirror[k];
         this.forward(plan, weights[k], m >= 0, len);
-        this.prepareLogits(plan, weights[k], false);
-        const range = this.gatherLogits(plan, len);
-        // Logits at −w are the negated logits at w: both softmaxes from one set of exps.
-        const pairOdd =
-          m >= 0 &&
-          plan.outputParity === PARITY_ODD &&
-          range <= (this.f32 ? PAIR_RANGE_LIMIT_32 : PAIR_RANGE_LIMIT);
-        if (pairOdd) this.scorePairOdd(plan, batch.labels, t0, len);
-        else this.score(plan, batch.labels, t0, len);
-        logLik[k] += this.tileLogLik;
-        correct[k] += this.tileCorrect;
-        if (m < 0) continue;
-        if (pairOdd) {
-          logLik[m] += this.tileLogLik2;
-          correct[m] += this.tileCorrect2;
-          continue;
+        for (let v = 0; v < views.length; v++) {
+          const view = views[v];
+          const logLik = logLiks[v];
+          const correct = corrects[v];
+          this.prepareLogits(view, weights[k], false);
+          const range = this.gatherLogits(view, len);
+          // Logits at −w are the negated logits at w: both softmaxes from one set of exps.
+          const pairOdd =
+            m >= 0 &&
+            view.outputParity === PARITY_ODD &&
+            range <= (this.f32 ? PAIR_RANGE_LIMIT_32 : PAIR_RANGE_LIMIT);
+          if (pairOdd) this.scorePairOdd(view, batch.labels, t0, len);
+          else this.score(view, batch.labels, t0, len);
+          logLik[k] += this.tileLogLik;
+          correct[k] += this.tileCorrect;
+          if (m < 0) continue;
+          if (pairOdd) {
+            logLik[m] += this.tileLogLik2;
+            correct[m] += this.tileCorrect2;
+            continue;
+          }
+          if (view.outputParity !== PARITY_EVEN) {
+            this.prepareLogits(view, -weights[k], true);
+            this.gatherLogits(view, len);
+            this.score(view, batch.labels, t0, len);
+          } // else the logits at −w are the same, and so are the scores
+          logLik[m] += this.tileLogLik;
+          correct[m] += this.tileCorrect;
         }
-        if (plan.outputParity !== PARITY_EVEN) {
-          this.prepareLogits(plan, -weights[k], true);
-          this.gatherLogits(plan, len);
-          this.score(plan, batch.labels, t0, len);
-        } // else the logits at −w are the same, and so are the scores
-        logLik[m] += this.tileLogLik;
-        correct[m] += this.tileCorrect;
       }
     }
-    const fitness: number[] = [];
-    const accuracy: number[] = [];
-    for (let k = 0; k < nw; k++) {
-      fitness.push(logLik[k] / batch.count);
-      accuracy.push(correct[k] / batch.count);
-    }
-    return { fitness, accuracy, connections: plan.connections };
+    return views.map((view, v) => {
+      const fitness: number[] = [];
+      const accuracy: number[] = [];
+      for (let k = 0; k < nw; k++) {
+        fitness.push(logLiks[v][k] / batch.count);
+        accuracy.push(corrects[v][k] / batch.count);
+      }
+      return { fitness, accuracy, connections: view.connections };
+    });
   }
 
   /** Softmax probabilities at one weight, example-major: out[i·outputs + j]. */
