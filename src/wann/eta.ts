@@ -173,8 +173,8 @@ export function estimateRemaining(records: readonly EtaSample[], totalGeneration
  * - `updatesPerCoreSecond`: one update = one connection × one image × one shared weight. Likely:
  *   1.7 G per core, what a whole search achieves with everything included (bench/results/search.json:
  *   1,079 generations of population 960 in 601 s on 2 threads, float32 kernel, quiet machine, with
- *   connections growing from 128 to ~480). Fastest: 3.5 G per core, the float32 kernel alone at
- *   ~2,000 connections (bench/results/core.json). Slowest: 0.5 G per core: a busy machine, or the
+ *   connections growing from 128 to ~480). Fastest: 4.6 G per core, evaluation alone at ~2,000
+ *   connections with the rows members share evaluated once (bench/results/core.json, 2026-11-28). Slowest: 0.5 G per core: a busy machine, or the
  *   platform under `wrangler dev` (bench/results/platform.json measured 0.6 G per evaluator process
  *   with the earlier float64 kernel; not yet re-measured with the float32 one).
  * - `connectionGrowthPerGeneration`: bench/results/search.json's champion had 483 connections at
@@ -187,7 +187,7 @@ export const ETA_CONSTANTS = {
   imagesPerGeneration: 1000,
   inputs: 256,
   outputs: 10,
-  updatesPerCoreSecond: { slow: 0.5e9, likely: 1.7e9, fast: 3.5e9 },
+  updatesPerCoreSecond: { slow: 0.5e9, likely: 1.7e9, fast: 4.6e9 },
   connectionGrowthPerGeneration: { low: 0.25, likely: 0.33, high: 0.5 },
   overheadSecondsPerGeneration: 0.05,
 } as const;
