@@ -169,17 +169,20 @@ export function estimateRemaining(records: readonly EtaSample[], totalGeneration
 }
 
 /**
- * Constants of `estimateRun`, each measured (2026-11-27, on this project's 2-core machine):
+ * Constants of `estimateRun`, each measured (2026-11-27/28, on this project's 2-core machine):
  * - `updatesPerCoreSecond`: one update = one connection × one image × one shared weight. Likely:
- *   1.7 G per core, what a whole search achieves with everything included (bench/results/search.json:
- *   1,079 generations of population 960 in 601 s on 2 threads, float32 kernel, quiet machine, with
- *   connections growing from 128 to ~480). Fastest: 4.6 G per core, evaluation alone at ~2,000
- *   connections with the rows members share evaluated once (bench/results/core.json, 2026-11-28). Slowest: 0.5 G per core: a busy machine, or the
- *   platform under `wrangler dev` (bench/results/platform.json measured 0.6 G per evaluator process
- *   with the earlier float64 kernel; not yet re-measured with the float32 one).
- * - `connectionGrowthPerGeneration`: bench/results/search.json's champion had 483 connections at
- *   generation 1,079, from 128 at the start (initEnableProb 0.05 × 256 inputs × 10 outputs): 0.33 per
- *   generation; range 0.25–0.5 (growth depends on the seed and the mutation probabilities).
+ *   3.0 G per core, what a whole search achieves with everything included over its first 10 minutes
+ *   (bench/results/search.json: 1,630 generations of population 960 in 600 s on 2 threads, float32
+ *   kernel with shared rows, quiet machine, mean connections growing from 128 to ~520; over the
+ *   whole hour 4.4 G, as sharing grows with the genomes). Fastest: 4.6 G per core, evaluation alone
+ *   at ~2,000 connections with shared rows (bench/results/core.json, 2026-11-28). Slowest: 0.5 G per
+ *   core: a busy machine, or the platform under `wrangler dev` (bench/results/platform.json measured
+ *   0.6 G per evaluator process with the earlier float64 kernel; not yet re-measured since).
+ * - `connectionGrowthPerGeneration`: the champion of bench/results/search.json's run had 482
+ *   connections at generation 1,079, from 128 at the start (initEnableProb 0.05 × 256 inputs × 10
+ *   outputs): 0.33 per generation; range 0.25–0.5 (growth depends on the seed and the mutation
+ *   probabilities). Growth slows in long runs (791 connections at generation 8,742: 0.08 per
+ *   generation overall), so the estimate of a run of thousands of generations is pessimistic.
  * - `overheadSecondsPerGeneration`: the serial part and queue latency (bench/results/generation.json,
  *   platform.json's generation 0 against later ones): ~0.05 s.
  */
@@ -187,7 +190,7 @@ export const ETA_CONSTANTS = {
   imagesPerGeneration: 1000,
   inputs: 256,
   outputs: 10,
-  updatesPerCoreSecond: { slow: 0.5e9, likely: 1.7e9, fast: 4.6e9 },
+  updatesPerCoreSecond: { slow: 0.5e9, likely: 3.0e9, fast: 4.6e9 },
   connectionGrowthPerGeneration: { low: 0.25, likely: 0.33, high: 0.5 },
   overheadSecondsPerGeneration: 0.05,
 } as const;

@@ -152,8 +152,9 @@ describe('estimateRun', () => {
     const base = estimateRun({ population: 960, generations: 4096 }, 2);
     expect(base.lowS).toBeLessThan(base.midS);
     expect(base.midS).toBeLessThan(base.highS);
-    // The reference search takes hours on 2 cores.
-    expect(base.midS).toBeGreaterThan(3600);
+    // The reference search's 4,096 generations take most of an hour on 2 cores (the recorded hour
+    // passed generation 4,096 at ~1,600 s; linear growth overestimates long runs).
+    expect(base.midS).toBeGreaterThan(1500);
     const twice = estimateRun({ population: 1920, generations: 4096 }, 4);
     expect(twice.midS).toBeCloseTo(base.midS, 0);
     const half = estimateRun({ population: 960, generations: 2048 }, 2);
@@ -164,8 +165,8 @@ describe('estimateRun', () => {
   });
 
   it('agrees with the measured search it was calibrated on (bench/results/search.json)', () => {
-    // 1,079 generations of population 960 took 601 s on 2 cores.
-    const e = estimateRun({ population: 960, generations: 1079 }, 2);
+    // 1,630 generations of population 960 took 600 s on 2 cores (its minute-10 checkpoint).
+    const e = estimateRun({ population: 960, generations: 1630 }, 2);
     expect(e.lowS).toBeLessThan(600);
     expect(e.highS).toBeGreaterThan(600);
     expect(Math.abs(e.midS - 600) / 600).toBeLessThan(0.25);
