@@ -662,8 +662,9 @@ export class Evaluator {
    * are merged in groups of at most `maxRows` distinct rows (`mergePlans`). Every result is bit
    * for bit what `evaluate` gives the plan alone (a shared row is the same operations on the same
    * values), so how plans are grouped, or sliced, never changes a result. The members of one
-   * generation are children of a few parents and share most of their rows (a search's 64-member
-   * slices: ~13 % of their rows are distinct; bench/results/core.json).
+   * generation are children of a few parents and share most of their rows (measured in a search,
+   * seed 1, generations 50–200: 9–14 % of a 64-member slice's rows are distinct; the benchmark's
+   * populations: `distinctRows` in bench/results/core.json).
    */
   evaluateMany(
     plans: readonly Plan[],
