@@ -231,7 +231,15 @@ describe('coordinator RPC contract', () => {
     const res = await post(`/api/runs/${created.id}/cancel`);
     expect(res.status).toBe(200);
     expect(((await res.json()) as RunResource).status).toBe('cancelled');
+    // Slices in flight at the cancel store their objects, then report: the late report drops the
+    // reporting slice's object (nothing reads it), and only that one.
+    await env.BLOBS.put(populationSliceKey(created.id, gen, 0), new Uint8Array([1, 2, 3]));
+    await env.BLOBS.put(populationSliceKey(created.id, gen, 16), new Uint8Array([1, 2, 3]));
     expect(await live.report(created.id, reportOf(gen, 0, 16, -1))).toBe('stale');
+    expect(await env.BLOBS.head(populationSliceKey(created.id, gen, 0))).toBeNull();
+    expect(await env.BLOBS.head(populationSliceKey(created.id, gen, 16))).not.toBeNull();
+    expect(await live.report(created.id, reportOf(gen, 16, 32, -1))).toBe('stale');
+    expect(await env.BLOBS.head(populationSliceKey(created.id, gen, 16))).toBeNull();
   });
 
   it('stores each slice of the population in R2 under the documented key, and drops superseded ones', async () => {

@@ -268,7 +268,16 @@ export class SearchCoordinator extends DurableObject<Env> {
     const report = parsed.data;
     const meta = this.meta();
     if (!meta || meta.runId !== runId) return { rejected: `this coordinator does not hold run ${runId}` };
-    if (meta.status !== 'running' || report.gen !== meta.gen) return 'stale';
+    if (meta.status !== 'running' || report.gen !== meta.gen) {
+      // A slice of the generation a cancel or failure cut short, in flight then: the evaluator
+      // stored its object before reporting, after `finishNow` discarded that generation's finished
+      // slices. Nothing will read it (a fork starts from the generation before): drop it too.
+      if (isTerminal(meta.status) && report.gen === meta.gen) {
+        this.discard(report.gen, report.sliceStart, [meta.champion, meta.candidate]);
+        await this.deleteGarbage();
+      }
+      return 'stale';
+    }
     const row = this.sliceRow(report.gen, report.sliceStart);
     if (!row) return { rejected: `generation ${report.gen} has no slice starting at ${report.sliceStart}` };
     if (row.slice_end !== report.sliceEnd) {
@@ -885,6 +894,11 @@ export class SearchCoordinator extends DurableObject<Env> {
       ]);
       this.sql.exec('UPDATE generation_log SET synced = 1 WHERE gen = ?', gen);
     }
+    await this.deleteGarbage();
+  }
+
+  /** Delete a batch of the objects listed as garbage from R2 (and from the list). */
+  private async deleteGarbage(): Promise<void> {
     const keys = this.sql
       .exec<{ key: string }>('SELECT key FROM garbage LIMIT ?', DELETE_BATCH)
       .toArray()
