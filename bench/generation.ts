@@ -17,7 +17,7 @@
  *   npm run bench:generation -- --quick   (fewer repetitions and generations; writes neither)
  */
 import { writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
@@ -30,6 +30,7 @@ import {
   completeGeneration,
   type GenerationObjectives,
   planGeneration,
+  RECHECK_TEST_SHARD,
   type SliceReport,
 } from '../src/wann/generation';
 import { encodePopulation } from '../src/wann/genome';
@@ -173,11 +174,17 @@ interface SearchRun {
   cpuSeconds: number;
 }
 
-async function timeSearch(config: SearchConfig, threads: number, batchForShard: (s: number) => Batch) {
+async function timeSearch(
+  config: SearchConfig,
+  threads: number,
+  batchForShard: (s: number) => Batch,
+  recheckTest: Batch,
+) {
   const pool = new EvalPool(threads);
   try {
     await pool.ready();
-    const search = new PoolSearch(config, pool, batchForShard);
+    // The reference config re-checks its champion every 8 generations (on a test subset).
+    const search = new PoolSearch(config, pool, batchForShard, config.sliceSize, recheckTest);
     let evalMs = 0;
     let serialMs = 0;
     const cpu0 = cpuSeconds();
@@ -236,6 +243,7 @@ async function main() {
     return b;
   };
   for (let s = 0; s < config.trainShards; s++) batchForShard(s); // read before timing
+  const recheckTest = shardToBatch(readShard(dir, 'test', RECHECK_TEST_SHARD));
 
   console.log(
     `Search, population ${config.population}, seed ${config.seed}, generations 0–${GENERATIONS - 1}:`,
@@ -246,7 +254,8 @@ async function main() {
   for (let rep = 0; rep < REPS; rep++) {
     // Alternate which thread count goes first, so a drift in machine load cancels out.
     const order = rep % 2 === 0 ? THREADS : [...THREADS].reverse();
-    for (const threads of order) runs.get(threads)!.push(await timeSearch(config, threads, batchForShard));
+    for (const threads of order)
+      runs.get(threads)!.push(await timeSearch(config, threads, batchForShard, recheckTest));
     for (const threads of order) {
       evals.get(threads)!.push(await timeEvaluation(fixed, config.population, threads, batchForShard(0)));
     }
@@ -323,7 +332,7 @@ async function main() {
       '',
       `2 threads vs 1: search ${speedup('search')}, evaluation only ${speedup('evaluation only (fixed population)')}.`,
       '',
-      `_Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench:generation\` (medians of ${REPS} interleaved repetitions; ${availableParallelism()} cores, shared with other work)._`,
+      `_Measured ${new Date().toISOString().slice(0, 10)} by \`npm run bench:generation\` (medians of ${REPS} interleaved repetitions; ${availableParallelism()} cores; 1-minute load average ${loadavg()[0].toFixed(2)} at the end, the benchmark's own threads included)._`,
     ].join('\n'),
   );
 }
