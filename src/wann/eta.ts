@@ -176,8 +176,9 @@ export function estimateRemaining(records: readonly EtaSample[], totalGeneration
  *   kernel with shared rows, quiet machine, mean connections growing from 128 to ~520; over the
  *   whole hour 4.4 G, as sharing grows with the genomes). Fastest: 4.6 G per core, evaluation alone
  *   at ~2,000 connections with shared rows (bench/results/core.json, 2026-11-28). Slowest: 0.5 G per
- *   core: a busy machine, or the platform under `wrangler dev` (bench/results/platform.json measured
- *   0.6 G per evaluator process with the earlier float64 kernel; not yet re-measured since).
+ *   core: a busy machine. (The platform under `wrangler dev` with one evaluator process did 2.0 G
+ *   per second at ~124 connections, its fixed cost per generation included: bench/results/
+ *   platform.json, 2026-11-28; 0.6 G before the float32 kernel and shared rows.)
  * - `connectionGrowthPerGeneration`: the champion of bench/results/search.json's run had 482
  *   connections at generation 1,079, from 128 at the start (initEnableProb 0.05 × 256 inputs × 10
  *   outputs): 0.33 per generation; range 0.25–0.5 (growth depends on the seed and the mutation
