@@ -280,6 +280,12 @@ export function evaluateMembers(
     nodes: new Array<number>(n),
     offsets: Array.from(offsets),
   };
+  const store = (i: number, r: GenomeResult | null) => {
+    for (let k = 0; k < w; k++) {
+      report.fitness[i * w + k] = r ? r.fitness[k] : Number.NaN;
+      report.accuracy[i * w + k] = r ? r.accuracy[k] : 0;
+    }
+  };
   const plans: Plan[] = [];
   const planned: number[] = [];
   for (let i = 0; i < n; i++) {
@@ -292,18 +298,9 @@ export function evaluateMembers(
     } catch (e) {
       // Deterministic (the same genome fails every time): NaN ranks it last, never champion.
       onError(slice.sliceStart + i, e);
-      for (let k = 0; k < w; k++) {
-        report.fitness[i * w + k] = Number.NaN;
-        report.accuracy[i * w + k] = 0;
-      }
+      store(i, null);
     }
   }
-  const store = (i: number, r: GenomeResult | null) => {
-    for (let k = 0; k < w; k++) {
-      report.fitness[i * w + k] = r ? r.fitness[k] : Number.NaN;
-      report.accuracy[i * w + k] = r ? r.accuracy[k] : 0;
-    }
-  };
   // Together, so the rows members share are evaluated once (bit-identical to one at a time).
   let results: GenomeResult[] | null = null;
   try {

@@ -380,6 +380,8 @@ export function mergePlans(plans: readonly Plan[], start = 0, maxRows = MAX_MERG
   const members: MergedMember[] = [];
   let memberRows = 0;
   let rid = new Int32Array(0);
+  /** Per row of the member being merged: the merged row it equals, or −1 (a new row). */
+  let found = new Int32Array(0);
 
   const hashRow = (p: Plan, r: number): number => {
     let h = Math.imul(p.rowAct[r] ^ (p.rowFlags[r] << 8) ^ (p.rowBias[r] << 12), 0x9e3779b1);
@@ -422,12 +424,16 @@ export function mergePlans(plans: readonly Plan[], start = 0, maxRows = MAX_MERG
     // Count the rows this member would add (new rows get ids past the merged ones, so rows fed by
     // them are new too); stop before a member that would pass maxRows.
     let added = 0;
+    if (found.length < p.rows) found = new Int32Array(p.rows);
     for (let r = 0; r < p.rows; r++) {
-      const m = find(p, r, hashRow(p, r));
-      rid[r] = m >= 0 ? m : rowAct.length + added++;
+      found[r] = find(p, r, hashRow(p, r));
+      rid[r] = found[r] >= 0 ? found[r] : rowAct.length + added++;
     }
     if (end > start && rowAct.length + added > maxRows) break;
     for (let r = 0; r < p.rows; r++) {
+      // A row found above reads only merged rows: its id is final. A new one is looked up again
+      // (with its sources' final ids: it may equal an earlier new row of the same member).
+      if (found[r] >= 0) continue;
       const h = hashRow(p, r);
       let m = find(p, r, h);
       if (m < 0) {
