@@ -27,6 +27,17 @@ export interface RunTarget {
   share: boolean;
 }
 
+/**
+ * What a client sends to prove who it is. The API token goes to the configured `--url` / `WANN_URL`
+ * origin and nowhere else: a pasted URL on another origin gets no credential (it could be anyone's
+ * server, and over `http://` anyone on the path could read it), and a share link is its own
+ * capability (the token in its path), so nothing else is sent with it.
+ */
+export type Credential =
+  | { kind: 'token'; origin: string }
+  | { kind: 'share'; origin: string }
+  | { kind: 'none'; origin: string; reason: 'no-token' | 'other-origin'; tokenOrigin: string };
+
 const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
@@ -53,14 +64,61 @@ function trimSlash(url: string): string {
   return url.replace(/\/+$/, '');
 }
 
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    throw new CliError(`'${url}' is not a URL: set --url or WANN_URL to the platform's base URL`, 2);
+  }
+}
+
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/;
+
+/** Plain `http://` to a host off this machine: a token sent there crosses the network readable. */
+export function cleartextRemote(origin: string): boolean {
+  const url = new URL(origin);
+  return url.protocol === 'http:' && !LOOPBACK.test(url.hostname);
+}
+
+/** One line for a person: which credential the CLI uses for `origin`, and why. */
+export function describeCredential(c: Credential): string {
+  switch (c.kind) {
+    case 'token':
+      return `using the API token (WANN_TOKEN / --token) for ${c.origin}`;
+    case 'share':
+      return `using the share link as the credential; the API token is not sent to ${c.origin}`;
+    case 'none':
+      return c.reason === 'other-origin'
+        ? `sending no credential to ${c.origin}: the API token goes only to WANN_URL / --url (${c.tokenOrigin})`
+        : `sending no credential to ${c.origin} (no API token: pass --token or set WANN_TOKEN)`;
+  }
+}
+
 export class Client {
   readonly base: string;
-  constructor(private readonly options: ClientOptions) {
+  /** The origin of the configured `--url` / `WANN_URL`: the only one the API token is sent to. */
+  private readonly tokenOrigin: string;
+  readonly credential: Credential;
+
+  constructor(
+    private readonly options: ClientOptions,
+    tokenOrigin?: string,
+    share = false,
+  ) {
     this.base = trimSlash(options.url);
+    this.tokenOrigin = tokenOrigin ?? originOf(options.url);
+    const origin = originOf(this.base);
+    if (share) this.credential = { kind: 'share', origin };
+    else if (!options.token)
+      this.credential = { kind: 'none', origin, reason: 'no-token', tokenOrigin: this.tokenOrigin };
+    else if (origin !== this.tokenOrigin)
+      this.credential = { kind: 'none', origin, reason: 'other-origin', tokenOrigin: this.tokenOrigin };
+    else this.credential = { kind: 'token', origin };
   }
 
-  withBase(base: string): Client {
-    return new Client({ ...this.options, url: base });
+  /** A client for a run argument: its origin, with the credential that origin may receive. */
+  forRun(run: RunTarget): Client {
+    return new Client({ ...this.options, url: run.base }, this.tokenOrigin, run.share);
   }
 
   async fetch(
@@ -77,13 +135,21 @@ export class Client {
     const method = init.method ?? 'GET';
     const headers: Record<string, string> = { Accept: init.accept ?? 'application/json' };
     const { token } = this.options;
-    if (init.auth === 'required' && !token) {
+    const c = this.credential;
+    if (init.auth === 'required' && c.kind !== 'token') {
       throw new CliError(
-        `${method} ${path} needs the API token: pass --token or set WANN_TOKEN (npm start prints it)`,
+        c.kind === 'none' && c.reason === 'other-origin'
+          ? `${method} ${path} needs the API token, which is sent only to WANN_URL / --url (${c.tokenOrigin}), not to ${c.origin}: pass --url ${c.origin} if that is your platform`
+          : c.kind === 'share'
+            ? `${method} ${path} needs the run id and the API token, not a share link`
+            : `${method} ${path} needs the API token: pass --token or set WANN_TOKEN (npm start prints it)`,
         2,
       );
     }
-    if (token && init.auth) headers.Authorization = `Bearer ${token}`;
+    // The credential was decided for this client's origin; the URL actually fetched is checked too,
+    // so no path handed to this method can carry the token to another origin.
+    if (token && init.auth && c.kind === 'token' && originOf(`${this.base}${path}`) === this.tokenOrigin)
+      headers.Authorization = `Bearer ${token}`;
     let body: string | Uint8Array | undefined;
     if (init.json !== undefined) {
       headers['Content-Type'] = 'application/json';
@@ -94,14 +160,15 @@ export class Client {
     }
     let res: Response;
     try {
-      res = await fetch(`${this.base}${path}`, { method, headers, body });
+      // Redirects are not followed: a 3xx to another origin must not receive the Authorization header.
+      res = await fetch(`${this.base}${path}`, { method, headers, body, redirect: 'manual' });
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       throw new CliError(
         `cannot reach ${this.base} (${cause?.code ?? cause?.message ?? (e as Error).message}): is \`npm start\` running? Set --url or WANN_URL`,
       );
     }
-    if (!res.ok) throw await httpError(method, path, res, Boolean(token));
+    if (!res.ok) throw await httpError(method, path, res, c);
     return res;
   }
 
@@ -110,7 +177,7 @@ export class Client {
   }
 }
 
-async function httpError(method: string, path: string, res: Response, hadToken: boolean): Promise<CliError> {
+async function httpError(method: string, path: string, res: Response, c: Credential): Promise<CliError> {
   let detail = res.statusText;
   let code = '';
   const text = await res.text();
@@ -126,10 +193,14 @@ async function httpError(method: string, path: string, res: Response, hadToken: 
     if (text.trim()) detail = text.trim().slice(0, 200);
   }
   let hint = '';
-  if (res.status === 401) {
-    hint = hadToken
-      ? ' (check --token / WANN_TOKEN: it must be the API token printed by npm start, or a share token for this run)'
-      : ' (pass --token or set WANN_TOKEN; without the API token a run is readable only through a share link URL)';
+  if (res.status >= 300 && res.status < 400) {
+    hint =
+      ' (a redirect: the CLI does not follow redirects, so no credential leaves for another URL; use the final URL)';
+  } else if (res.status === 401) {
+    hint =
+      c.kind === 'token'
+        ? ' (check --token / WANN_TOKEN: it must be the API token printed by npm start, or a share token for this run)'
+        : ` (${describeCredential(c)}; without the API token a run is readable only through a share link URL)`;
   }
   const label = code ? `${res.status} ${code}` : String(res.status);
   return new CliError(`${method} ${path} failed: ${label}: ${detail}${hint}`);

@@ -32,7 +32,15 @@ import type {
   RunStatusEvent as Snapshot,
 } from '../src/api/types';
 import { type EtaSample, estimateRemaining, formatRange } from '../src/wann/eta';
-import { CliError, Client, type RunTarget, readSse, runTarget } from './client';
+import {
+  CliError,
+  Client,
+  cleartextRemote,
+  describeCredential,
+  type RunTarget,
+  readSse,
+  runTarget,
+} from './client';
 
 const TERMINAL = new Set(['completed', 'cancelled', 'failed']);
 
@@ -69,13 +77,26 @@ const program = new Command()
 
 function client(): Client {
   const { url, token } = program.opts<{ url: string; token?: string }>();
-  return new Client({ url, token });
+  const api = new Client({ url, token });
+  if (api.credential.kind === 'token' && cleartextRemote(api.credential.origin))
+    console.error(
+      `wann: warning: ${api.credential.origin} is plain http off this machine: the API token crosses the network readable; use https`,
+    );
+  return api;
 }
 
+/**
+ * A run argument's client. A pasted URL is resolved against its own origin, and the CLI says on
+ * stderr which credential it sends there (the API token only to WANN_URL's origin, a share link as
+ * the capability it is, or nothing).
+ */
 function target(arg: string): { api: Client; run: RunTarget } {
   const base = client();
   const run = runTarget(arg, base.base);
-  return { api: run.base === base.base ? base : base.withBase(run.base), run };
+  const api = base.forRun(run);
+  if (arg.includes('://') || api.credential.kind !== 'token')
+    console.error(`wann: ${describeCredential(api.credential)}`);
+  return { api, run };
 }
 
 function summary(id: string, s: Snapshot | Run): string {

@@ -1,0 +1,135 @@
+/**
+ * The CLI's API token goes only to the configured `WANN_URL` origin. The real `wann` binary runs
+ * against two loopback servers that record every request's Authorization header: the configured one
+ * and "another origin" standing in for a pasted URL on someone else's host.
+ */
+import { execFile } from 'node:child_process';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+const TOKEN = 'cli-credentials-test-token-0123456789abcdef';
+const RUN = '0b7e7a2e-3c1d-4f6a-9e2b-5d8c1a0f4e93';
+const SHARE = 'AbCdEfGhIjKlMnOpQrStUv';
+
+interface Seen {
+  method: string;
+  path: string;
+  authorization: string | undefined;
+}
+
+class Recorder {
+  readonly seen: Seen[] = [];
+  private server: Server | null = null;
+  origin = '';
+
+  constructor(private readonly respond: (req: IncomingMessage, res: ServerResponse) => void) {}
+
+  async listen(): Promise<void> {
+    this.server = createServer((req, res) => {
+      this.seen.push({
+        method: req.method ?? '',
+        path: req.url ?? '',
+        authorization: req.headers.authorization,
+      });
+      req.resume();
+      req.on('end', () => this.respond(req, res));
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    this.origin = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+const notFound = (_req: IncomingMessage, res: ServerResponse) => {
+  res.writeHead(404, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ error: { code: 'not_found', message: 'no such run' } }));
+};
+
+const configured = new Recorder(notFound);
+const other = new Recorder(notFound);
+// The configured origin answering a run URL with a redirect to the other origin.
+const redirecting = new Recorder((_req, res) => {
+  res.writeHead(302, { location: `${other.origin}/api/runs/${RUN}` });
+  res.end();
+});
+
+function wann(args: string[], url = configured.origin): Promise<{ code: number; stderr: string }> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      ['bin/wann.mjs', ...args],
+      { env: { ...process.env, WANN_URL: url, WANN_TOKEN: TOKEN }, timeout: 60_000 },
+      (error, _stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stderr }),
+    );
+  });
+}
+
+beforeAll(async () => {
+  await Promise.all([configured.listen(), other.listen(), redirecting.listen()]);
+});
+afterAll(async () => {
+  await Promise.all([configured.close(), other.close(), redirecting.close()]);
+});
+beforeEach(() => {
+  for (const r of [configured, other, redirecting]) r.seen.length = 0;
+});
+
+describe('the CLI sends the API token to WANN_URL only', () => {
+  it.each(['status', 'watch', 'models'])(
+    '%s <run URL on another origin> sends no token there',
+    async (command) => {
+      const r = await wann([command, `${other.origin}/runs/${RUN}`]);
+      expect(r.code).not.toBe(0);
+      expect(other.seen.length).toBeGreaterThan(0);
+      for (const s of other.seen) expect(s.authorization, `${s.method} ${s.path}`).toBeUndefined();
+      expect(configured.seen).toEqual([]);
+      expect(r.stderr).toContain(`sending no credential to ${other.origin}`);
+      expect(r.stderr).toContain(`goes only to WANN_URL / --url (${configured.origin})`);
+    },
+  );
+
+  it('a share link on another origin is its own credential: no token goes with it', async () => {
+    const r = await wann(['status', `${other.origin}/s/${SHARE}`]);
+    expect(r.code).not.toBe(0);
+    expect(other.seen.map((s) => s.path)).toEqual([`/s/${SHARE}/api/run`]);
+    expect(other.seen[0].authorization).toBeUndefined();
+    expect(r.stderr).toContain('using the share link as the credential');
+  });
+
+  it('a share link on the configured origin is used as the capability too, without the token', async () => {
+    const r = await wann(['models', `${configured.origin}/s/${SHARE}`]);
+    expect(r.code).not.toBe(0);
+    expect(configured.seen.map((s) => s.path)).toEqual([`/s/${SHARE}/api/run/models`]);
+    expect(configured.seen[0].authorization).toBeUndefined();
+  });
+
+  it('a run id or a run URL on WANN_URL gets the token', async () => {
+    const byId = await wann(['status', RUN]);
+    const byUrl = await wann(['status', `${configured.origin}/runs/${RUN}`]);
+    expect(byId.code).not.toBe(0);
+    expect(byUrl.code).not.toBe(0);
+    expect(configured.seen.map((s) => s.authorization)).toEqual([`Bearer ${TOKEN}`, `Bearer ${TOKEN}`]);
+    expect(byUrl.stderr).toContain(`using the API token (WANN_TOKEN / --token) for ${configured.origin}`);
+  });
+
+  it('an owner command on another origin is refused before the token could leave', async () => {
+    const r = await wann(['train', `${other.origin}/runs/${RUN}`, '--version', '1']);
+    expect(r.code).toBe(2);
+    expect(other.seen).toEqual([]);
+    expect(r.stderr).toContain(
+      `is sent only to WANN_URL / --url (${configured.origin}), not to ${other.origin}`,
+    );
+  });
+
+  it('a redirect from WANN_URL to another origin is not followed', async () => {
+    const r = await wann(['status', RUN], redirecting.origin);
+    expect(r.code).not.toBe(0);
+    expect(redirecting.seen.map((s) => s.authorization)).toEqual([`Bearer ${TOKEN}`]);
+    expect(other.seen).toEqual([]);
+    expect(r.stderr).toContain('302');
+  });
+});
