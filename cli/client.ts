@@ -4,6 +4,19 @@
  */
 import type { ApiErrorBody, V2ErrorBody } from '../src/api/types';
 
+/**
+ * Text from a server, made safe to print on a terminal: control characters (escape sequences could
+ * rewrite the screen or the title) and bidirectional controls (they reorder what a person reads, so
+ * a run name can pose as another) are shown as `\u{…}` escapes. Newlines and tabs stay.
+ */
+export function terminalText(text: string): string {
+  return text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly what is escaped
+    /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u{${c.codePointAt(0)?.toString(16)}}`,
+  );
+}
+
 export class CliError extends Error {
   constructor(
     message: string,

@@ -40,6 +40,7 @@ import {
   type RunTarget,
   readSse,
   runTarget,
+  terminalText,
 } from './client';
 
 const TERMINAL = new Set(['completed', 'cancelled', 'failed']);
@@ -75,11 +76,15 @@ const program = new Command()
   .showHelpAfterError()
   .configureOutput({ outputError: (text, write) => write(text) });
 
+/** stdout and stderr lines, with server-provided text escaped for the terminal (`terminalText`). */
+const out = (text: string) => console.log(terminalText(text));
+const err = (text: string) => console.error(terminalText(text));
+
 function client(): Client {
   const { url, token } = program.opts<{ url: string; token?: string }>();
   const api = new Client({ url, token });
   if (api.credential.kind === 'token' && cleartextRemote(api.credential.origin))
-    console.error(
+    err(
       `wann: warning: ${api.credential.origin} is plain http off this machine: the API token crosses the network readable; use https`,
     );
   return api;
@@ -95,7 +100,7 @@ function target(arg: string): { api: Client; run: RunTarget } {
   const run = runTarget(arg, base.base);
   const api = base.forRun(run);
   if (arg.includes('://') || api.credential.kind !== 'token')
-    console.error(`wann: ${describeCredential(api.credential)}`);
+    err(`wann: ${describeCredential(api.credential)}`);
   return { api, run };
 }
 
@@ -212,8 +217,8 @@ program
       };
       const api = client();
       const run = await api.json<Run>('/api/runs', { method: 'POST', json: config, auth: 'required' });
-      console.log(run.urls.page);
-      console.error(
+      out(run.urls.page);
+      err(
         `started run ${run.id}${run.name ? ` "${run.name}"` : ''}: population ${run.config.population}, ${run.generations} generations, seed ${run.config.seed}`,
       );
       if (opts.watch) process.exitCode = await watch(api, runTarget(run.id, api.base));
@@ -251,10 +256,10 @@ async function watch(api: Client, target: RunTarget): Promise<number> {
   const run = await api.json<Run>(target.api, { auth: 'optional' });
   if (TERMINAL.has(run.status)) {
     // Already over (small runs finish in a second): show the final progress line, then the summary.
-    process.stderr.write(
-      `gen ${run.generation}/${run.generations} | best fitness ${fixed(run.bestFitness)} | batch accuracy ${percent(mean(run.champion?.accuracy))}\n`,
+    err(
+      `gen ${run.generation}/${run.generations} | best fitness ${fixed(run.bestFitness)} | batch accuracy ${percent(mean(run.champion?.accuracy))}`,
     );
-    console.log(summary(run.id, run));
+    out(summary(run.id, run));
     return run.status === 'completed' ? 0 : 1;
   }
   const bar = new SingleBar(
@@ -328,7 +333,7 @@ async function watch(api: Client, target: RunTarget): Promise<number> {
   } finally {
     bar.stop();
   }
-  console.log(summary(run.id, final));
+  out(summary(run.id, final));
   return final.status === 'completed' ? 0 : 1;
 }
 
@@ -339,7 +344,7 @@ program
   .action(async (arg: string) => {
     const { api, run } = target(arg);
     const r = await api.json<Run>(run.api, { auth: 'optional' });
-    console.log(summary(r.id, r));
+    out(summary(r.id, r));
   });
 
 program
@@ -365,7 +370,7 @@ program
         { method: 'POST', body: bytes, contentType: 'image/png', auth: run.share ? undefined : 'required' },
       );
       const top = body.predictions[0] ?? [];
-      console.log(`${file}: ${top.map((p) => `${p.label} (${(p.score * 100).toFixed(1)}%)`).join(', ')}`);
+      out(`${file}: ${top.map((p) => `${p.label} (${(p.score * 100).toFixed(1)}%)`).join(', ')}`);
     }
   });
 
@@ -384,9 +389,9 @@ program
         throw new CliError('share links are managed with the run id and the API token, not a share link', 2);
       if (opts.list) {
         const { links } = await api.json<ShareLinkList>(`${run.api}/share`, { auth: 'required' });
-        if (links.length === 0) console.log('no share links');
+        if (links.length === 0) out('no share links');
         for (const l of links) {
-          console.log(`${l.id}  ${l.status.padEnd(7)}  ${l.scope.padEnd(12)}  expires ${l.expiresAt}`);
+          out(`${l.id}  ${l.status.padEnd(7)}  ${l.scope.padEnd(12)}  expires ${l.expiresAt}`);
         }
         return;
       }
@@ -395,7 +400,7 @@ program
           method: 'DELETE',
           auth: 'required',
         });
-        console.log(`revoked ${l.id} (at ${l.revokedAt})`);
+        out(`revoked ${l.id} (at ${l.revokedAt})`);
         return;
       }
       const link = await api.json<CreatedShareLink>(`${run.api}/share`, {
@@ -406,8 +411,8 @@ program
         },
         auth: 'required',
       });
-      console.log(link.url);
-      console.error(
+      out(link.url);
+      err(
         `scope ${link.scope}, expires ${link.expiresAt}, link id ${link.id} (revoke: wann share ${run.id} --revoke ${link.id})`,
       );
     },
@@ -420,7 +425,7 @@ program
   .action(async (arg: string) => {
     const { api, run } = target(arg);
     const r = await api.json<Run>(`${run.api}/cancel`, { method: 'POST', auth: 'required' });
-    console.log(summary(r.id, r));
+    out(summary(r.id, r));
   });
 
 program
@@ -454,14 +459,14 @@ program
     }
     const runs = entries.slice(0, opts.limit);
     if (opts.json) {
-      console.log(JSON.stringify(runs, null, 2));
+      out(JSON.stringify(runs, null, 2));
       return;
     }
     if (runs.length === 0) {
-      console.log(opts.status || opts.tag || opts.search ? 'no run matches' : 'no runs yet (wann start)');
+      out(opts.status || opts.tag || opts.search ? 'no run matches' : 'no runs yet (wann start)');
       return;
     }
-    console.log(
+    out(
       table(
         ['RUN', 'NAME', 'TAGS', 'STATUS', 'GEN', 'POP', 'SEED', 'BEST FITNESS', 'TEST ACC', 'CREATED'],
         runs.map((r) => [
@@ -478,10 +483,10 @@ program
         ]),
       ),
     );
-    console.error(
+    err(
       'TEST ACC: "model" = best published model, ensemble accuracy on the 10,000 test images; "check" = latest champion re-check on a fixed 1,000 test images. BEST FITNESS is on training batches.',
     );
-    if (path) console.error(`(more runs: --limit ${opts.limit + 100})`);
+    if (path) err(`(more runs: --limit ${opts.limit + 100})`);
   });
 
 program
@@ -496,7 +501,7 @@ program
     const edit = identity(opts);
     if (Object.keys(edit).length === 0) throw new CliError('give at least one of --name, --tags, --notes', 2);
     const r = await api.json<Run>(run.api, { method: 'PATCH', json: edit, auth: 'required' });
-    console.log(
+    out(
       `run ${r.id}: name "${r.name}", tags [${r.tags.join(', ')}]${r.notes ? `, notes: ${short(r.notes.replace(/\s+/g, ' '), 60)}` : ''}`,
     );
   });
@@ -531,8 +536,8 @@ program
         ...(opts.seed !== undefined && { seed: opts.seed }),
       };
       const fork = await api.json<Run>(`${run.api}/fork`, { method: 'POST', json: body, auth: 'required' });
-      console.log(fork.urls.page);
-      console.error(
+      out(fork.urls.page);
+      err(
         `forked run ${fork.id} "${fork.name}" from generation ${fork.forkOf?.generation} of ${fork.forkOf?.runId}: ${fork.generations} generations`,
       );
       if (opts.watch) process.exitCode = await watch(api, runTarget(fork.id, api.base));
@@ -588,13 +593,13 @@ program
         (r) => show((r.config as Record<string, unknown>)[key]),
       ]);
     }
-    console.log(
+    out(
       table(
         ['', ...cols.map((r) => r.id.slice(0, 8))],
         rows.map(([label, f]) => [label, ...cols.map(f)]),
       ),
     );
-    console.error(
+    err(
       '* config fields that differ. Test accuracy: "model" = best published model on the 10,000 test images; "check" = latest champion re-check on 1,000 test images.',
     );
   });
@@ -636,8 +641,8 @@ program
   .action(async (arg: string) => {
     const { api, run } = target(arg);
     const list = await api.json<ModelList>(`${run.api}/models`, { auth: 'optional' });
-    if (list.models.length === 0) console.log('no published model yet');
-    else console.log(table(MODEL_HEADER, list.models.map(modelRow)));
+    if (list.models.length === 0) out('no published model yet');
+    else out(table(MODEL_HEADER, list.models.map(modelRow)));
   });
 
 program
@@ -664,14 +669,14 @@ program
       json: opts.steps === undefined ? {} : { steps: opts.steps },
       auth: 'required',
     });
-    console.log(table(MODEL_HEADER, [modelRow(m)]));
+    out(table(MODEL_HEADER, [modelRow(m)]));
     if (!opts.wait) return;
     let last = '';
     while (m.training && (m.training.status === 'queued' || m.training.status === 'running')) {
       await new Promise((r) => setTimeout(r, 2_000));
       m = await api.json<ModelResource>(`${run.api}/models/${version}`, { auth: 'optional' });
       const line = `step ${m.training?.step}/${m.training?.steps}, loss ${fixed(m.training?.loss)}`;
-      if (line !== last) console.error(line);
+      if (line !== last) err(line);
       last = line;
     }
     if (m.training?.status !== 'done' || !m.training.version) {
@@ -680,7 +685,7 @@ program
     const trained = await api.json<ModelResource>(`${run.api}/models/${m.training.version}`, {
       auth: 'optional',
     });
-    console.log(table(MODEL_HEADER, [modelRow(trained)]));
+    out(table(MODEL_HEADER, [modelRow(trained)]));
   });
 
 program
@@ -691,7 +696,7 @@ program
   .action((arg: string, opts: { browser?: boolean }) => {
     const { api, run } = target(arg);
     const url = run.share ? `${api.base}${run.api.replace(/\/api\/run$/, '')}` : `${api.base}/runs/${run.id}`;
-    console.log(url);
+    out(url);
     if (opts.browser) {
       const [command, ...args] =
         process.platform === 'darwin'
@@ -700,9 +705,7 @@ program
             ? ['cmd', '/c', 'start', '', url]
             : ['xdg-open', url];
       const child = spawn(command, args, { stdio: 'ignore', detached: true });
-      child.on('error', (e) =>
-        console.error(`wann: could not open a browser (${e.message}); open the URL above`),
-      );
+      child.on('error', (e) => err(`wann: could not open a browser (${e.message}); open the URL above`));
       child.unref();
     }
   });
@@ -711,7 +714,7 @@ try {
   await program.parseAsync();
 } catch (e) {
   if (e instanceof CliError) {
-    console.error(`wann: ${e.message}`);
+    err(`wann: ${e.message}`);
     process.exitCode = e.exitCode;
   } else {
     throw e;

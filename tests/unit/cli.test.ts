@@ -1,12 +1,14 @@
 /**
- * The CLI's API token goes only to the configured `WANN_URL` origin. The real `wann` binary runs
- * against two loopback servers that record every request's Authorization header: the configured one
- * and "another origin" standing in for a pasted URL on someone else's host.
+ * The CLI's credentials and terminal output. The API token goes only to the configured `WANN_URL`
+ * origin: the real `wann` binary runs against loopback servers that record every request's
+ * Authorization header, the configured one and "another origin" standing in for a pasted URL on
+ * someone else's host. Text a server sends is escaped before it reaches the terminal.
  */
 import { execFile } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { terminalText } from '../../cli/client';
 
 const TOKEN = 'cli-credentials-test-token-0123456789abcdef';
 const RUN = '0b7e7a2e-3c1d-4f6a-9e2b-5d8c1a0f4e93';
@@ -49,7 +51,14 @@ const notFound = (_req: IncomingMessage, res: ServerResponse) => {
   res.end(JSON.stringify({ error: { code: 'not_found', message: 'no such run' } }));
 };
 
+/** A name that clears the screen and reverses the text after it, as a hostile server might send. */
+const HOSTILE = 'evil\u001b[2J\u202egnp.exe\u0007';
+
 const configured = new Recorder(notFound);
+const hostile = new Recorder((_req, res) => {
+  res.writeHead(404, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ error: { code: 'not_found', message: `no run named ${HOSTILE}` } }));
+});
 const other = new Recorder(notFound);
 // The configured origin answering a run URL with a redirect to the other origin.
 const redirecting = new Recorder((_req, res) => {
@@ -69,10 +78,10 @@ function wann(args: string[], url = configured.origin): Promise<{ code: number; 
 }
 
 beforeAll(async () => {
-  await Promise.all([configured.listen(), other.listen(), redirecting.listen()]);
+  await Promise.all([configured.listen(), other.listen(), redirecting.listen(), hostile.listen()]);
 });
 afterAll(async () => {
-  await Promise.all([configured.close(), other.close(), redirecting.close()]);
+  await Promise.all([configured.close(), other.close(), redirecting.close(), hostile.close()]);
 });
 beforeEach(() => {
   for (const r of [configured, other, redirecting]) r.seen.length = 0;
@@ -131,5 +140,20 @@ describe('the CLI sends the API token to WANN_URL only', () => {
     expect(redirecting.seen.map((s) => s.authorization)).toEqual([`Bearer ${TOKEN}`]);
     expect(other.seen).toEqual([]);
     expect(r.stderr).toContain('302');
+  });
+});
+
+describe('server text reaches the terminal escaped', () => {
+  it('escapes control and bidirectional characters, keeping newlines, tabs and ordinary text', () => {
+    expect(terminalText(HOSTILE)).toBe('evil\\u{1b}[2J\\u{202e}gnp.exe\\u{7}');
+    expect(terminalText('a\tb\nc, ünïcödé 7 %')).toBe('a\tb\nc, ünïcödé 7 %');
+    expect(terminalText('\u2066x\u2069\u200f\u0085')).toBe('\\u{2066}x\\u{2069}\\u{200f}\\u{85}');
+  });
+
+  it('an error message from the server is printed escaped', async () => {
+    const r = await wann(['status', RUN], hostile.origin);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('no run named evil\\u{1b}[2J\\u{202e}gnp.exe\\u{7}');
+    for (const raw of ['\u001b', '\u202e', '\u0007']) expect(r.stderr).not.toContain(raw);
   });
 });
