@@ -56,7 +56,7 @@ export default defineConfig({
               wrangler: { configPath: './wrangler.toml' },
               miniflare: {
                 bindings: {
-                  API_TOKEN: 'test-token',
+                  API_TOKEN: 'wann-test-token-7f3c9a2e5b8d41c6',
                   SLICE_TIMEOUT_MS: '1500',
                   SLICE_MAX_ATTEMPTS: '4',
                   TEST_MIGRATIONS: await readD1Migrations('./migrations'),

@@ -20,6 +20,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Miniflare } from 'miniflare';
+import { weakApiTokenReason } from '../src/api/token-strength';
 import { buildPages } from './build-pages';
 import { buildShards } from './build-shards';
 import { DEV_VARS, readApiToken } from './local-platform';
@@ -94,6 +95,13 @@ step('shards → local R2');
 
 const devVars = DEV_VARS;
 let token = readApiToken();
+const weak = token ? weakApiTokenReason(token) : null;
+if (weak) {
+  console.error(
+    `npm start: ${weak}.\nReplace the API_TOKEN line in ${devVars} (or delete it: a strong one is then created).`,
+  );
+  process.exit(1);
+}
 if (!token) {
   token = randomBytes(24).toString('base64url');
   const previous = existsSync(devVars) ? readFileSync(devVars, 'utf8') : '';

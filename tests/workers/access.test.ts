@@ -342,6 +342,58 @@ describe('the owner session cookie', () => {
   });
 });
 
+describe('over https', () => {
+  const https = (path: string, init: RequestInit = {}) =>
+    exports.default.fetch(new Request(`https://wann.test${path}`, init));
+
+  it('the session cookie is `__Host-` prefixed and Secure, and only that name is honoured there', async () => {
+    const res = await https('/api/session', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${TOKEN}` },
+    });
+    expect(res.status).toBe(204);
+    const cookie = header(res, 'Set-Cookie')!;
+    expect(cookie).toMatch(/^__Host-wann_session=v1\.[A-Za-z0-9_-]{22}\.\d+\.[A-Za-z0-9_-]{43}; /);
+    expect(cookie).toContain('; Secure');
+    expect(cookie).toContain('Path=/');
+    expect(cookie).not.toContain('Domain');
+    const pair = cookie.split(';')[0];
+    expect((await https('/api/runs', { headers: { Cookie: pair } })).status).toBe(200);
+    // The unprefixed name (which any plain-http page or sibling host could set) grants nothing.
+    const plain = `wann_session=${pair.slice(pair.indexOf('=') + 1)}`;
+    expect((await https('/api/runs', { headers: { Cookie: plain } })).status).toBe(401);
+  });
+
+  it('every answer carries HSTS over https, none over http', async () => {
+    for (const path of ['/api/health', '/api/runs', '/']) {
+      expect(header(await https(path), 'Strict-Transport-Security'), path).toBe(
+        'max-age=31536000; includeSubDomains',
+      );
+      expect(header(await request(path, { token: null }), 'Strict-Transport-Security'), path).toBeNull();
+    }
+  });
+});
+
+describe('a weak configured API token', () => {
+  it.each(['password123', 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'Tr0ub4dor&3'])(
+    "'%s' is refused for every use with a 503 saying why",
+    async (weak) => {
+      const configured = env.API_TOKEN;
+      try {
+        env.API_TOKEN = weak;
+        const res = await post('/api/runs', SMALL, { token: weak });
+        expect(res.status).toBe(503);
+        expect(((await res.json()) as ErrorBody).error.message).toMatch(
+          /API_TOKEN is too weak .* at least 128/,
+        );
+        expect((await request('/api/session', { method: 'POST', token: weak })).status).toBe(503);
+      } finally {
+        env.API_TOKEN = configured;
+      }
+    },
+  );
+});
+
 describe('ending sessions', () => {
   const cookieOf = (value: string) => ({ token: null, headers: { Cookie: `wann_session=${value}` } });
   const listStatus = async (value: string) => statusOf(await request('/api/runs', cookieOf(value)));

@@ -8,7 +8,7 @@ import type { GenerationRecord } from '../../src/wann/record';
 import { publishModel } from '../../workers/shared/publish';
 import { grownGenome } from '../unit/onnx-fixture';
 
-export const TOKEN = 'test-token';
+export const TOKEN = 'wann-test-token-7f3c9a2e5b8d41c6';
 const ORIGIN = 'http://wann.test';
 
 export function request(path: string, init: RequestInit & { token?: string | null } = {}): Promise<Response> {

@@ -5,7 +5,7 @@ import type { CreatedShareLink } from '../../src/api/types';
 import { hashShareToken, newShareToken } from '../../src/share';
 import { requireRunAccess } from '../../workers/api/auth';
 import { handleError } from '../../workers/api/errors';
-import { type ErrorBody, header, post, request, startRun, waitFor } from './helpers';
+import { type ErrorBody, header, post, request, startRun, TOKEN, waitFor } from './helpers';
 
 const SMALL = { population: 32, generations: 2, sliceSize: 16, seed: 11, tournamentSize: 8 };
 
@@ -233,8 +233,8 @@ describe('requireRunAccess (the check every per-run read and prediction uses)', 
     probe.request(path, { method, headers: token ? { Authorization: `Bearer ${token}` } : {} }, env);
 
   it('lets the owner do everything and nobody without credentials do anything', async () => {
-    expect((await call('POST', `/runs/${runId}/predict`, 'test-token')).status).toBe(200);
-    expect((await call('GET', `/runs/${runId}/view`, 'test-token')).status).toBe(200);
+    expect((await call('POST', `/runs/${runId}/predict`, TOKEN)).status).toBe(200);
+    expect((await call('GET', `/runs/${runId}/view`, TOKEN)).status).toBe(200);
     for (const [method, path] of [
       ['GET', `/runs/${runId}/view`],
       ['POST', `/runs/${runId}/predict`],

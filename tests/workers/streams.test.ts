@@ -144,7 +144,7 @@ describe('credentials are re-checked while a stream is open', () => {
     const share = await open(`/api/runs/${runId}/events`, { token: (await shareLink(runId)).token });
     const configured = env.API_TOKEN;
     try {
-      env.API_TOKEN = 'rotated-token';
+      env.API_TOKEN = 'rotated-token-5d1e8b7c2a9f4e03';
       await endsWithin(sse, 'token_rotated', Date.now());
       expect((await request(`/api/runs/${runId}/events`)).status).toBe(401);
     } finally {

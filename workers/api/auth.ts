@@ -21,6 +21,7 @@
 import { type Context, Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { ShareLinkRow } from '../../schema/schema';
+import { weakApiTokenReason } from '../../src/api/token-strength';
 import { shareLinkStatus } from '../../src/share';
 import type { Env } from './env';
 import { ApiError } from './errors';
@@ -28,8 +29,8 @@ import {
   endAllSessions,
   endSession,
   ownerSession,
-  SESSION_COOKIE,
   SESSION_TTL_S,
+  sessionCookieName,
   startSession,
 } from './session';
 import { resolveShareToken } from './share-links';
@@ -72,9 +73,12 @@ function digestOfExpected(token: string): Promise<ArrayBuffer> {
 
 const CHALLENGE = { 'WWW-Authenticate': 'Bearer realm="wann"' };
 
-/** Whether `token` is this server's API token (constant-time; false when none is configured). */
+/**
+ * Whether `token` is this server's API token (constant-time; false when none is configured, or
+ * when the configured one is too weak to be used at all: see `checkApiToken`).
+ */
 export async function isApiToken(env: Env, token: string): Promise<boolean> {
-  if (!env.API_TOKEN) return false;
+  if (!env.API_TOKEN || weakApiTokenReason(env.API_TOKEN)) return false;
   const [a, b] = await Promise.all([digest(token), digestOfExpected(env.API_TOKEN)]);
   return crypto.subtle.timingSafeEqual(a, b);
 }
@@ -94,6 +98,15 @@ export function bearerToken(c: AppContext): string | undefined {
 async function checkApiToken(c: AppContext, token: string): Promise<void> {
   if (!c.env.API_TOKEN) {
     throw new ApiError(503, 'not_configured', 'the API token is not configured on this server');
+  }
+  const weak = weakApiTokenReason(c.env.API_TOKEN);
+  if (weak) {
+    console.error(`wann: ${weak}`);
+    throw new ApiError(
+      503,
+      'not_configured',
+      `${weak}: the server accepts no API token until it is replaced`,
+    );
   }
   if (!(await isApiToken(c.env, token))) {
     throw new ApiError(401, 'unauthorized', 'the API token is not valid', CHALLENGE);
@@ -319,10 +332,10 @@ export function shareAccessResource(c: Context) {
 // The owner's sessions (see session.ts).
 
 function setSessionCookie(c: AppContext, value: string, maxAge: number): void {
-  const secure = new URL(c.req.url).protocol === 'https:' ? '; Secure' : '';
+  const https = new URL(c.req.url).protocol === 'https:';
   c.header(
     'Set-Cookie',
-    `${SESSION_COOKIE}=${value}; Max-Age=${maxAge}; Path=/; HttpOnly; SameSite=Strict${secure}`,
+    `${sessionCookieName(https)}=${value}; Max-Age=${maxAge}; Path=/; HttpOnly; SameSite=Strict${https ? '; Secure' : ''}`,
   );
 }
 

@@ -22,6 +22,9 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** Sent on every answer over https (browsers ignore it over http, where local development runs). */
+export const HSTS = 'max-age=31536000; includeSubDomains';
+
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Content-Security-Policy': CONTENT_SECURITY_POLICY,
   'X-Content-Type-Options': 'nosniff',
@@ -42,6 +45,8 @@ export const securityHeaders = createMiddleware<{ Bindings: Env }>(async functio
   const res = new Response(c.res.body, c.res);
   for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.headers.set(name, value);
   res.headers.set('X-Robots-Tag', 'noindex');
+  // Over https, browsers remember to use nothing else (cookies and share tokens never go in clear).
+  if (new URL(c.req.url).protocol === 'https:') res.headers.set('Strict-Transport-Security', HSTS);
   const cacheControl = res.headers.get('Cache-Control') ?? '';
   if (!/(^|[\s,])no-store([\s,]|$)/.test(cacheControl)) {
     res.headers.set(

@@ -18,6 +18,15 @@ import { ownerSessions } from '../../schema/schema';
 import type { Env } from './env';
 
 export const SESSION_COOKIE = 'wann_session';
+
+/**
+ * The cookie's name: over https it carries the `__Host-` prefix, so a browser takes it only with
+ * Secure, Path=/ and no Domain (no sibling subdomain or plain-http page can set or shadow it).
+ * Local `http://127.0.0.1` cannot use the prefix (it needs Secure), so there the name is plain.
+ */
+export function sessionCookieName(https: boolean): string {
+  return https ? `__Host-${SESSION_COOKIE}` : SESSION_COOKIE;
+}
 /** How long a session lasts: a working day. Signing in again (the API token) starts a new one. */
 export const SESSION_TTL_S = 12 * 3600;
 
@@ -119,7 +128,11 @@ export async function startSession(env: Env, nowMs = Date.now(), ttlS = SESSION_
  */
 export async function ownerSession(c: Context<{ Bindings: Env }>): Promise<OwnerSession | null> {
   const now = Date.now();
-  const session = await verifySessionValue(c.env.API_TOKEN, getCookie(c, SESSION_COOKIE), now);
+  const session = await verifySessionValue(
+    c.env.API_TOKEN,
+    getCookie(c, sessionCookieName(new URL(c.req.url).protocol === 'https:')),
+    now,
+  );
   if (!session) return null;
   const row = await drizzle(c.env.DB)
     .select({ id: ownerSessions.id })
