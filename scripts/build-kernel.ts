@@ -15,7 +15,7 @@
  *
  * Memory layout: the evaluator's Float64Array scratch view starts at byte BUF_BYTE (1024). All kernel arguments are element indices into that view,
  * except `insums`' program and inputs (byte addresses: a Float32 copy of the batch's inputs lives
- * after the scratch view, see `Evaluator` in src/wann/network.ts).
+ * after the scratch view, see src/wann/evaluator/kernel-scratch.ts).
  * Rows are processed two elements at a time: when `len` is odd, one element past `len` is read
  * and written, so rows must have an even stride (the evaluator rounds its tile up to even).
  */
@@ -312,7 +312,7 @@ function sumFunc(): string {
 }
 
 /**
- * insums(prog, rows, x, len): the input sums of a tile (`loadTile` in network.ts). `prog` (byte
+ * insums(prog, rows, x, len): the input sums of a tile (`loadTile` of the kernel backends, src/wann/evaluator/). `prog` (byte
  * address) holds, per row, i32s: destination (element index of the view), bias count, n, then n
  * byte offsets of its input rows from `x` (byte address of the tile's first example in the Float32
  * inputs copy). dst[i] = bias + x_1[i] + … + x_n[i], left to right (each float32 widened exactly),
@@ -410,7 +410,7 @@ function expSumsFunc(): string {
 /**
  * gather(logit, tile, max, min, list, outputs, len): logit row j = clamp(scale_j · row_j), with
  * (offset_j, scale_j) as doubles at list[2j], list[2j + 1], clamped into ±1e300 and NaN → −1e300
- * (`finiteLogit` in network.ts); max[i], min[i] over j.
+ * (`finiteLogit` in src/wann/evaluator/js-float64.ts); max[i], min[i] over j.
  */
 function gatherFunc(f32: boolean): string {
   // Float32 rows (gather32): two floats per step, widened exactly.
@@ -457,7 +457,7 @@ function gatherFunc(f32: boolean): string {
 // ---------------------------------------------------------------------------------------------
 // Float32 search numerics (`*32` exports): rows of float32 values, four examples per f32x4. Every
 // operation is an IEEE-754 float32 operation (no fused multiply-add, no relaxed SIMD), so the
-// results are the same bits on every engine; see "Search numerics" in src/wann/network.ts.
+// results are the same bits on every engine; see src/wann/evaluator/wasm-float32.ts.
 // Row arguments are element indices of a Float32Array view at BUF_BYTE.
 
 const mul32 = (a: string, b: string) => `(f32x4.mul ${a} ${b})`;

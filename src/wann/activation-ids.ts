@@ -13,6 +13,9 @@ export const ACTIVATION_IDS = {
   squared: 11,
 } as const;
 
+/** Number of activation functions; ids run 1..ACTIVATION_COUNT. */
+export const ACTIVATION_COUNT = 11;
+
 export type ActivationId = (typeof ACTIVATION_IDS)[keyof typeof ACTIVATION_IDS];
 
 /** Activations evolution may give a hidden node for MNIST: no step, never squared. */

@@ -36,8 +36,6 @@
 
 import { ACTIVATION_IDS } from './activation-ids';
 
-export const ACTIVATION_COUNT = 11;
-
 /** Reference implementation: each activation exactly as its formula, with `Math.*`. */
 export function applyActivationReference(id: number, x: number): number {
   switch (id) {
