@@ -13,7 +13,7 @@ import type { Batch } from '../types';
  * Element indices into the scratch `buf` (a Float64Array) for one plan:
  * [input sums | values at w (plane A) | values at −w (plane B) | pre-activation row | logits
  * (outputs × tile) | per example: max logit, min logit, Σ exp, Σ 1/exp | exps (outputs × tile) |
- * the label's exp | the kernel's term list | the kernel's programs].
+ * the kernel's term list | the kernel's programs].
  * The float32 backend keeps its rows as float32 at the same element indices of a Float32Array view
  * of the same memory; logits and the softmax's sums stay float64.
  */
@@ -27,10 +27,8 @@ export interface ScratchLayout {
   readonly minBase: number;
   readonly sumBase: number;
   readonly recipBase: number;
-  /** Every output's exp(logit − max), output-major (`NumericBackend.exps`). */
+  /** exp(logit − max) per output and example, output-major (`labelExps`, `exps`). */
   readonly expBase: number;
-  /** Per example: exp(logit of the label − max) (`NumericBackend.labelExps`). */
-  readonly labelExpBase: number;
   /** The kernel's term or logit list: (offset, sign or scale) pairs. */
   readonly listBase: number;
   /** The kernel's input-sum program (i32s). */
@@ -60,8 +58,7 @@ export function scratchLayout(
   const sumBase = minBase + tile;
   const recipBase = sumBase + tile;
   const expBase = recipBase + tile;
-  const labelExpBase = expBase + plan.outputs * tile;
-  const listBase = labelExpBase + tile;
+  const listBase = expBase + plan.outputs * tile;
   const progBase = listBase + 2 * (Math.max(plan.maxHiddenSources, plan.outputs) + 2);
   const fwdBase = progBase + Math.ceil(progWords / 2);
   const size = fwdBase + Math.ceil(fwdWords / 2);
@@ -76,7 +73,6 @@ export function scratchLayout(
     sumBase,
     recipBase,
     expBase,
-    labelExpBase,
     listBase,
     progBase,
     fwdBase,
@@ -118,17 +114,14 @@ export interface NumericBackend {
    */
   forward(plan: Plan, w: number, paired: boolean, len: number): void;
   /**
-   * The tile's logits, clamped into ±LOGIT_LIMIT (NaN → −LOGIT_LIMIT), into the logit block
+   * The tile's logits, clamped into ±1e300 (NaN → −1e300, the least likely class), into the logit block
    * (output-major), and per example their max and min.
    */
   gatherLogits(sources: LogitSources, outputs: number, len: number): void;
   /** Per example Σ_j exp(logit_j − max) at sumBase, and with `recip` Σ_j 1/exp(…) at recipBase. */
   expSums(outputs: number, len: number, recip: boolean): void;
-  /** Per example exp(logit of its label − max) at labelExpBase, as `expSums` summed it. */
+  /** Per example, exp(logit of its label − max) at its place in the exps, as `expSums` summed it. */
   labelExps(labels: Uint8Array, t0: number, len: number): void;
-  /** Every output's exp(logit − max) at expBase, as `expSums` summed them. */
+  /** Every output's exp(logit − max) in the exps, as `expSums` summed them. */
   exps(outputs: number, len: number): void;
 }
-
-/** Logits are clamped into ±LOGIT_LIMIT, NaN to −LOGIT_LIMIT, before the softmax (see Evaluator). */
-export const LOGIT_LIMIT = 1e300;

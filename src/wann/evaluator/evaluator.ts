@@ -343,7 +343,7 @@ export class Evaluator {
     this.backend.expSums(plan.outputs, len, pair);
     this.backend.labelExps(labels, t0, len);
     const { buf } = s;
-    const { tile, logitBase, maxBase, minBase, sumBase, recipBase, labelExpBase } = s.layout;
+    const { tile, logitBase, maxBase, minBase, sumBase, recipBase, expBase } = s.layout;
     let logLik = 0;
     let logLik2 = 0;
     // Product of clamped probabilities, flushed through one log when it gets small: each factor is
@@ -356,7 +356,7 @@ export class Evaluator {
       const label = labels[t0 + i];
       const logit = buf[logitBase + label * tile + i];
       const max = buf[maxBase + i];
-      const e = buf[labelExpBase + i];
+      const e = buf[expBase + label * tile + i];
       product *= Math.max(e / buf[sumBase + i], MIN_PROBABILITY);
       if (product < 1e-288) {
         logLik += Math.log(product);

@@ -100,10 +100,8 @@ export class WasmFloat32Backend implements NumericBackend {
     );
   }
 
-  labelExps(labels: Uint8Array, t0: number, len: number): void {
-    const { buf, layout } = this.scratch;
-    const { tile, expBase, labelExpBase } = layout;
-    for (let i = 0; i < len; i++) buf[labelExpBase + i] = buf[expBase + labels[t0 + i] * tile + i];
+  labelExps(_labels: Uint8Array, _t0: number, _len: number): void {
+    // `expSums` stored every exp.
   }
 
   exps(_outputs: number, _len: number): void {
