@@ -728,8 +728,9 @@ function expSumsFunc32(): string {
 
 /**
  * forward32(prog, rows, w, paired, pre, len): every row of a tile at weight w (and, when `paired`,
- * at −w), as `Evaluator.forwardKernel` does it row by row, in one call: the program at byte `prog`
- * (written by the evaluator per plan) holds per row the i32s
+ * at −w), as the float64 kernel backend (src/wann/evaluator/wasm-float64.ts) does it row by row,
+ * in one call: the program at byte `prog` (written by wasm-float32.ts per plan) holds per row the
+ * i32s
  *   id | parity << 8, dstA, dstB, n | signed << 16, n × (offset, sign)
  * and for parity NONE (0) a second list (n2 | signed2 << 16, n2 × (offset, sign)) for −w. One
  * term: the activation reads it directly (weight × its sign); more: summed into row `pre` first.
