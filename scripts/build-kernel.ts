@@ -15,21 +15,31 @@
  *
  * Memory layout: the evaluator's Float64Array scratch view starts at byte BUF_BYTE (1024). All kernel arguments are element indices into that view,
  * except `insums`' program and inputs (byte addresses: a Float32 copy of the batch's inputs lives
- * after the scratch view, see `Evaluator` in src/wann/network.ts).
+ * after the scratch view, see src/wann/evaluator/kernel-scratch.ts).
  * Rows are processed two elements at a time: when `len` is odd, one element past `len` is read
  * and written, so rows must have an even stride (the evaluator rounds its tile up to even).
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
+import { ACTIVATION_COUNT, ACTIVATION_IDS } from '../src/wann/activation-ids';
 import {
   EXP32_MIN,
   EXP32_POLY,
   LN2_HI32,
   LN2_LO32,
+  PARITY_MIRRORED,
   ROUND_MAGIC32,
   SIN32_POLY,
 } from '../src/wann/activations';
+
+const { linear, step, sin, gaussian, tanh, sigmoid, inverse, abs, relu, cos, squared } = ACTIVATION_IDS;
+/** Every activation id, in id order (the functions are emitted in this order). */
+const ALL_IDS: readonly number[] = Object.values(ACTIVATION_IDS);
+/** The activations with a mirror identity (parity MIRRORED): `mir<id>` / `mir32_<id>`. */
+const MIRRORED_IDS: readonly number[] = [step, sigmoid, relu];
+/** `forward32`'s function table: act32_<id> at index id, mir32_<id> at MIR32_TABLE_BASE + id. */
+const MIR32_TABLE_BASE = ACTIVATION_COUNT + 1;
 
 const OUT_DIR = fileURLToPath(new URL('../src/wann/kernel/', import.meta.url));
 const BUF_BYTE = 1024;
@@ -179,30 +189,30 @@ function sinCosCode(cos: boolean): string {
 
 /** Code setting $v = act(y) for local $y, per activation id. */
 const ACT: Record<number, () => string> = {
-  1: () => set('v', g('y')),
-  2: () => set('v', `(v128.and (f64x2.gt ${g('y')} ${C(0)}) ${C(1)})`),
-  3: () => sinCosCode(false),
-  4: () =>
+  [linear]: () => set('v', g('y')),
+  [step]: () => set('v', `(v128.and (f64x2.gt ${g('y')} ${C(0)}) ${C(1)})`),
+  [sin]: () => sinCosCode(false),
+  [gaussian]: () =>
     [set('x', `(f64x2.pmax ${mul(mul(C(-0.5), g('y')), g('y'))} ${C(-745.2)})`), expCode('v', true)].join(
       '\n',
     ),
-  5: () =>
+  [tanh]: () =>
     [
       set('x', mul(C(-2), clamp(g('y'), -20, 20))),
       expCode('e', false),
       set('v', `(f64x2.div ${sub(C(1), g('e'))} ${add(C(1), g('e'))})`),
     ].join('\n'),
-  6: () =>
+  [sigmoid]: () =>
     [
       set('x', `(f64x2.neg ${clamp(g('y'), -700, 700)})`),
       expCode('e', false),
       set('v', `(f64x2.div ${C(1)} ${add(C(1), g('e'))})`),
     ].join('\n'),
-  7: () => set('v', `(f64x2.neg ${g('y')})`),
-  8: () => set('v', `(f64x2.abs ${g('y')})`),
-  9: () => set('v', `(f64x2.max ${C(0)} ${g('y')})`),
-  10: () => sinCosCode(true),
-  11: () => set('v', mul(g('y'), g('y'))),
+  [inverse]: () => set('v', `(f64x2.neg ${g('y')})`),
+  [abs]: () => set('v', `(f64x2.abs ${g('y')})`),
+  [relu]: () => set('v', `(f64x2.max ${C(0)} ${g('y')})`),
+  [cos]: () => sinCosCode(true),
+  [squared]: () => set('v', mul(g('y'), g('y'))),
 };
 
 const V128_LOCALS = ['w', 'y', 'v', 'x', 'k', 'r', 'ki', 'p', 'f', 'e', 'n', 't', 'u', 'mv'];
@@ -241,9 +251,9 @@ function actFunc(id: number): string {
 /** mir_<id>(w, src, dst, mirror, len): dst = act(y), mirror = act(−y), y = w · src (step, sigmoid, relu). */
 function mirFunc(id: number): string {
   const mirror: Record<number, () => string> = {
-    2: () => set('mv', `(v128.and (f64x2.lt ${g('y')} ${C(0)}) ${C(1)})`),
-    6: () => set('mv', sub(C(1), g('v'))),
-    9: () => set('mv', sub(g('v'), g('y'))),
+    [step]: () => set('mv', `(v128.and (f64x2.lt ${g('y')} ${C(0)}) ${C(1)})`),
+    [sigmoid]: () => set('mv', sub(C(1), g('v'))),
+    [relu]: () => set('mv', sub(g('v'), g('y'))),
   };
   return withConstants(() => [
     `
@@ -312,7 +322,7 @@ function sumFunc(): string {
 }
 
 /**
- * insums(prog, rows, x, len): the input sums of a tile (`loadTile` in network.ts). `prog` (byte
+ * insums(prog, rows, x, len): the input sums of a tile (`loadTile` of the kernel backends, src/wann/evaluator/). `prog` (byte
  * address) holds, per row, i32s: destination (element index of the view), bias count, n, then n
  * byte offsets of its input rows from `x` (byte address of the tile's first example in the Float32
  * inputs copy). dst[i] = bias + x_1[i] + … + x_n[i], left to right (each float32 widened exactly),
@@ -410,7 +420,7 @@ function expSumsFunc(): string {
 /**
  * gather(logit, tile, max, min, list, outputs, len): logit row j = clamp(scale_j · row_j), with
  * (offset_j, scale_j) as doubles at list[2j], list[2j + 1], clamped into ±1e300 and NaN → −1e300
- * (`finiteLogit` in network.ts); max[i], min[i] over j.
+ * (`finiteLogit` in src/wann/evaluator/js-float64.ts); max[i], min[i] over j.
  */
 function gatherFunc(f32: boolean): string {
   // Float32 rows (gather32): two floats per step, widened exactly.
@@ -457,7 +467,7 @@ function gatherFunc(f32: boolean): string {
 // ---------------------------------------------------------------------------------------------
 // Float32 search numerics (`*32` exports): rows of float32 values, four examples per f32x4. Every
 // operation is an IEEE-754 float32 operation (no fused multiply-add, no relaxed SIMD), so the
-// results are the same bits on every engine; see "Search numerics" in src/wann/network.ts.
+// results are the same bits on every engine; see src/wann/evaluator/wasm-float32.ts.
 // Row arguments are element indices of a Float32Array view at BUF_BYTE.
 
 const mul32 = (a: string, b: string) => `(f32x4.mul ${a} ${b})`;
@@ -508,11 +518,11 @@ function sinCosCode32(cos: boolean): string {
 
 /** Code setting $v = act(y) in float32 for local $y, per activation id. */
 const ACT32: Record<number, () => string> = {
-  1: () => set('v', g('y')),
-  2: () => set('v', `(v128.and (f32x4.gt ${g('y')} ${C32(0)}) ${C32(1)})`),
-  3: () => sinCosCode32(false),
+  [linear]: () => set('v', g('y')),
+  [step]: () => set('v', `(v128.and (f32x4.gt ${g('y')} ${C32(0)}) ${C32(1)})`),
+  [sin]: () => sinCosCode32(false),
   // exp(−y²/2); arguments below EXP32_MIN (|y| > 13.2) give 0 (NaN stays NaN).
-  4: () =>
+  [gaussian]: () =>
     [
       set('t', mul32(mul32(C32(-0.5), g('y')), g('y'))),
       set('x', `(f32x4.pmax ${g('t')} ${C32(EXP32_MIN)})`),
@@ -520,24 +530,24 @@ const ACT32: Record<number, () => string> = {
       set('v', `(v128.andnot ${g('v')} (f32x4.lt ${g('t')} ${C32(EXP32_MIN)}))`),
     ].join('\n'),
   // (1 − e)/(1 + e), e = exp(−2y), y clamped to ±10 (tanh(10) rounds to 1 in float32).
-  5: () =>
+  [tanh]: () =>
     [
       set('x', mul32(C32(-2), clamp32(g('y'), -10, 10))),
       expCode32('e'),
       set('v', `(f32x4.div ${sub32(C32(1), g('e'))} ${add32(C32(1), g('e'))})`),
     ].join('\n'),
   // 1/(1 + exp(−y)), y clamped to ±87.
-  6: () =>
+  [sigmoid]: () =>
     [
       set('x', `(f32x4.neg ${clamp32(g('y'), -87, 87)})`),
       expCode32('e'),
       set('v', `(f32x4.div ${C32(1)} ${add32(C32(1), g('e'))})`),
     ].join('\n'),
-  7: () => set('v', `(f32x4.neg ${g('y')})`),
-  8: () => set('v', `(f32x4.abs ${g('y')})`),
-  9: () => set('v', `(f32x4.max ${C32(0)} ${g('y')})`),
-  10: () => sinCosCode32(true),
-  11: () => set('v', mul32(g('y'), g('y'))),
+  [inverse]: () => set('v', `(f32x4.neg ${g('y')})`),
+  [abs]: () => set('v', `(f32x4.abs ${g('y')})`),
+  [relu]: () => set('v', `(f32x4.max ${C32(0)} ${g('y')})`),
+  [cos]: () => sinCosCode32(true),
+  [squared]: () => set('v', mul32(g('y'), g('y'))),
 };
 
 /** Loop over byte offsets $i in [0, $end) in steps of 16 (4 floats), $end from $len rounded up to 4. */
@@ -573,9 +583,9 @@ function actFunc32(id: number): string {
 /** mir32_<id>(w, src, dst, mirror, len): dst = act(y), mirror = act(−y), y = w · src (step, sigmoid, relu). */
 function mirFunc32(id: number): string {
   const mirror: Record<number, () => string> = {
-    2: () => set('mv', `(v128.and (f32x4.lt ${g('y')} ${C32(0)}) ${C32(1)})`),
-    6: () => set('mv', sub32(C32(1), g('v'))),
-    9: () => set('mv', sub32(g('v'), g('y'))),
+    [step]: () => set('mv', `(v128.and (f32x4.lt ${g('y')} ${C32(0)}) ${C32(1)})`),
+    [sigmoid]: () => set('mv', sub32(C32(1), g('v'))),
+    [relu]: () => set('mv', sub32(g('v'), g('y'))),
   };
   return withConstants(() => [
     `
@@ -718,8 +728,9 @@ function expSumsFunc32(): string {
 
 /**
  * forward32(prog, rows, w, paired, pre, len): every row of a tile at weight w (and, when `paired`,
- * at −w), as `Evaluator.forwardKernel` does it row by row, in one call: the program at byte `prog`
- * (written by the evaluator per plan) holds per row the i32s
+ * at −w), as the float64 kernel backend (src/wann/evaluator/wasm-float64.ts) does it row by row,
+ * in one call: the program at byte `prog` (written by wasm-float32.ts per plan) holds per row the
+ * i32s
  *   id | parity << 8, dstA, dstB, n | signed << 16, n × (offset, sign)
  * and for parity NONE (0) a second list (n2 | signed2 << 16, n2 × (offset, sign)) for −w. One
  * term: the activation reads it directly (weight × its sign); more: summed into row `pre` first.
@@ -753,9 +764,9 @@ function forwardFunc32(): string {
       (local.set $dstB (i32.load offset=8 (local.get $lp)))
       (local.set $lp (i32.add (local.get $lp) (i32.const 12)))
       ${terms('(local.get $w)')}
-      (if (i32.and (local.get $paired) (i32.eq (local.get $parity) (i32.const 3)))
+      (if (i32.and (local.get $paired) (i32.eq (local.get $parity) (i32.const ${PARITY_MIRRORED})))
         (then (call_indirect (type $mir) (local.get $ws) (local.get $src) (local.get $dstA) (local.get $dstB) (local.get $len)
-          (i32.add (local.get $id) (i32.const 12))))
+          (i32.add (local.get $id) (i32.const ${MIR32_TABLE_BASE}))))
         (else (call_indirect (type $act) (local.get $ws) (local.get $src) (local.get $dstA) (local.get $len) (local.get $id))))
       (if (i32.eqz (local.get $parity))
         (then
@@ -824,23 +835,26 @@ function inSumsFunc32(): string {
 
 export function kernelWat(): string {
   return `;; Generated by scripts/build-kernel.ts: do not edit.
+;; Activation ids (src/wann/activation-ids.ts): ${Object.entries(ACTIVATION_IDS)
+    .map(([name, id]) => `${id} ${name}`)
+    .join(', ')}.
+;; act<id> / act32_<id>: activation id; mir<id> / mir32_<id>: its mirror (step, sigmoid, relu);
+;; forward32's table: act32_<id> at id, mir32_<id> at ${MIR32_TABLE_BASE} + id.
 (module
   (memory (export "memory") 1)
   (type $act (func (param f64 i32 i32 i32)))
   (type $mir (func (param f64 i32 i32 i32 i32)))
-  (table 24 funcref)
-  (elem (i32.const 1) ${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((id) => `$act32_${id}`).join(' ')})
-  (elem (i32.const 14) $mir32_2)
-  (elem (i32.const 18) $mir32_6)
-  (elem (i32.const 21) $mir32_9)
-  ${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(actFunc).join('\n')}
-  ${[2, 6, 9].map(mirFunc).join('\n')}
+  (table ${2 * MIR32_TABLE_BASE} funcref)
+  (elem (i32.const 1) ${ALL_IDS.map((id) => `$act32_${id}`).join(' ')})
+  ${MIRRORED_IDS.map((id) => `(elem (i32.const ${MIR32_TABLE_BASE + id}) $mir32_${id})`).join('\n  ')}
+  ${ALL_IDS.map(actFunc).join('\n')}
+  ${MIRRORED_IDS.map(mirFunc).join('\n')}
   ${sumFunc()}
   ${inSumsFunc()}
   ${expSumsFunc()}
   ${gatherFunc(false)}
-  ${[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map(actFunc32).join('\n')}
-  ${[2, 6, 9].map(mirFunc32).join('\n')}
+  ${ALL_IDS.map(actFunc32).join('\n')}
+  ${MIRRORED_IDS.map(mirFunc32).join('\n')}
   ${sumFunc32()}
   ${sumFunc32(true)}
   ${forwardFunc32()}

@@ -34,37 +34,35 @@
  * which follow their reference definitions (step(NaN) = 0, relu(NaN) = NaN).
  */
 
-import { ACTIVATION_IDS } from './activation-ids';
-
-export const ACTIVATION_COUNT = 11;
+import { ACTIVATION_COUNT, ACTIVATION_IDS, tableById } from './activation-ids';
 
 /** Reference implementation: each activation exactly as its formula, with `Math.*`. */
 export function applyActivationReference(id: number, x: number): number {
   switch (id) {
-    case 1:
+    case ACTIVATION_IDS.linear:
       return x;
-    case 2:
+    case ACTIVATION_IDS.step:
       return x > 0 ? 1 : 0;
-    case 3:
+    case ACTIVATION_IDS.sin:
       return Math.sin(Math.PI * x);
-    case 4:
+    case ACTIVATION_IDS.gaussian:
       return Math.exp((-x * x) / 2);
-    case 5:
+    case ACTIVATION_IDS.tanh:
       return Math.tanh(x);
-    case 6:
+    case ACTIVATION_IDS.sigmoid:
       return (Math.tanh(x / 2) + 1) / 2;
-    case 7:
+    case ACTIVATION_IDS.inverse:
       return -x;
-    case 8:
+    case ACTIVATION_IDS.abs:
       return Math.abs(x);
-    case 9:
+    case ACTIVATION_IDS.relu:
       return Math.max(0, x);
-    case 10:
+    case ACTIVATION_IDS.cos:
       return Math.cos(Math.PI * x);
-    case 11:
+    case ACTIVATION_IDS.squared:
       return x * x;
     default:
-      throw new RangeError(`unknown activation id ${id} (1–11)`);
+      throw new RangeError(`unknown activation id ${id} (1–${ACTIVATION_COUNT})`);
   }
 }
 
@@ -330,66 +328,66 @@ function sinCos32(y: number, cos: boolean): number {
 export function applyActivation32(id: number, y: number): number {
   y = f32(y);
   switch (id) {
-    case 1:
+    case ACTIVATION_IDS.linear:
       return y;
-    case 2:
+    case ACTIVATION_IDS.step:
       return y > 0 ? 1 : 0;
-    case 3:
+    case ACTIVATION_IDS.sin:
       return sinCos32(y, false);
-    case 4: {
+    case ACTIVATION_IDS.gaussian: {
       const t = f32(f32(-0.5 * y) * y);
       return t < EXP32_MIN32 ? 0 : exp32Core(t);
     }
-    case 5: {
+    case ACTIVATION_IDS.tanh: {
       const e = exp32Core(f32(-2 * Math.max(-10, Math.min(10, y))));
       return f32(f32(1 - e) / f32(1 + e));
     }
-    case 6: {
+    case ACTIVATION_IDS.sigmoid: {
       const e = exp32Core(-Math.max(-87, Math.min(87, y)));
       return f32(1 / f32(1 + e));
     }
-    case 7:
+    case ACTIVATION_IDS.inverse:
       return -y;
-    case 8:
+    case ACTIVATION_IDS.abs:
       return Math.abs(y);
-    case 9:
+    case ACTIVATION_IDS.relu:
       return Math.max(0, y);
-    case 10:
+    case ACTIVATION_IDS.cos:
       return sinCos32(y, true);
-    case 11:
+    case ACTIVATION_IDS.squared:
       return f32(y * y);
     default:
-      throw new RangeError(`unknown activation id ${id} (1–11)`);
+      throw new RangeError(`unknown activation id ${id} (1–${ACTIVATION_COUNT})`);
   }
 }
 
 /** Fast scalar version of activation `id` (same results as `applyActivation` element-wise). */
 export function applyActivationFast(id: number, x: number): number {
   switch (id) {
-    case 1:
+    case ACTIVATION_IDS.linear:
       return x;
-    case 2:
+    case ACTIVATION_IDS.step:
       return x > 0 ? 1 : 0;
-    case 3:
+    case ACTIVATION_IDS.sin:
       return fastSinPi(x);
-    case 4:
+    case ACTIVATION_IDS.gaussian:
       return fastGaussian(x);
-    case 5:
+    case ACTIVATION_IDS.tanh:
       return fastTanh(x);
-    case 6:
+    case ACTIVATION_IDS.sigmoid:
       return fastSigmoid(x);
-    case 7:
+    case ACTIVATION_IDS.inverse:
       return -x;
-    case 8:
+    case ACTIVATION_IDS.abs:
       return Math.abs(x);
-    case 9:
+    case ACTIVATION_IDS.relu:
       return Math.max(0, x);
-    case 10:
+    case ACTIVATION_IDS.cos:
       return fastCosPi(x);
-    case 11:
+    case ACTIVATION_IDS.squared:
       return x * x;
     default:
-      throw new RangeError(`unknown activation id ${id} (1–11)`);
+      throw new RangeError(`unknown activation id ${id} (1–${ACTIVATION_COUNT})`);
   }
 }
 
@@ -581,38 +579,37 @@ function squaredRow2(
     out[o + i] = v * v;
   }
 }
-/** Row kernels by activation id (index 0 unused). Called through these tables, never inlined. */
-const ROW_KERNELS: readonly RowKernel[] = [
-  linearRow,
-  linearRow,
-  stepRow,
-  sinRow,
-  gaussianRow,
-  tanhRow,
-  sigmoidRow,
-  inverseRow,
-  absRow,
-  reluRow,
-  cosRow,
-  squaredRow,
-];
-const ROW_KERNELS_2: readonly RowKernel2[] = [
-  linearRow2,
-  linearRow2,
-  stepRow2,
-  sinRow2,
-  gaussianRow2,
-  tanhRow2,
-  sigmoidRow2,
-  inverseRow2,
-  absRow2,
-  reluRow2,
-  cosRow2,
-  squaredRow2,
-];
+/** Row kernels by activation id (index 0, no activation, gets linear's). Called through these tables, never inlined. */
+const ROW_KERNELS: readonly RowKernel[] = tableById({
+  linear: linearRow,
+  step: stepRow,
+  sin: sinRow,
+  gaussian: gaussianRow,
+  tanh: tanhRow,
+  sigmoid: sigmoidRow,
+  inverse: inverseRow,
+  abs: absRow,
+  relu: reluRow,
+  cos: cosRow,
+  squared: squaredRow,
+});
+const ROW_KERNELS_2: readonly RowKernel2[] = tableById({
+  linear: linearRow2,
+  step: stepRow2,
+  sin: sinRow2,
+  gaussian: gaussianRow2,
+  tanh: tanhRow2,
+  sigmoid: sigmoidRow2,
+  inverse: inverseRow2,
+  abs: absRow2,
+  relu: reluRow2,
+  cos: cosRow2,
+  squared: squaredRow2,
+});
 
 function checkId(id: number): void {
-  if (!(id >= 1 && id <= 11)) throw new RangeError(`unknown activation id ${id} (1–11)`);
+  if (!(id >= 1 && id <= ACTIVATION_COUNT))
+    throw new RangeError(`unknown activation id ${id} (1–${ACTIVATION_COUNT})`);
 }
 
 /**
@@ -661,15 +658,15 @@ export const PARITY_MIRRORED = 3;
 /** Parity of activation `id`: odd linear/sin/tanh/inverse, even gaussian/abs/cos/squared, else mirrored. */
 export function activationParity(id: number): number {
   switch (id) {
-    case 1:
-    case 3:
-    case 5:
-    case 7:
+    case ACTIVATION_IDS.linear:
+    case ACTIVATION_IDS.sin:
+    case ACTIVATION_IDS.tanh:
+    case ACTIVATION_IDS.inverse:
       return PARITY_ODD;
-    case 4:
-    case 8:
-    case 10:
-    case 11:
+    case ACTIVATION_IDS.gaussian:
+    case ACTIVATION_IDS.abs:
+    case ACTIVATION_IDS.cos:
+    case ACTIVATION_IDS.squared:
       return PARITY_EVEN;
     default:
       return PARITY_MIRRORED; // step, sigmoid, relu
@@ -703,21 +700,21 @@ export function applyActivationMirrored(
   }
   const w = weight;
   switch (id) {
-    case 2:
+    case ACTIVATION_IDS.step:
       for (let i = 0; i < len; i++) {
         const y = w * (x[a + i] + sign * x[b + i]);
         out[outStart + i] = y > 0 ? 1 : 0;
         mirror[mirrorStart + i] = y < 0 ? 1 : 0;
       }
       return;
-    case 6:
+    case ACTIVATION_IDS.sigmoid:
       for (let i = 0; i < len; i++) {
         const v = fastSigmoid(w * (x[a + i] + sign * x[b + i]));
         out[outStart + i] = v;
         mirror[mirrorStart + i] = 1 - v;
       }
       return;
-    case 9:
+    case ACTIVATION_IDS.relu:
       for (let i = 0; i < len; i++) {
         const y = w * (x[a + i] + sign * x[b + i]);
         const v = Math.max(0, y);
@@ -726,7 +723,7 @@ export function applyActivationMirrored(
       }
       return;
     default:
-      throw new RangeError(`activation ${id} is not one of the mirrored ones (2, 6, 9)`);
+      throw new RangeError(`activation ${id} is not one of the mirrored ones (step, sigmoid, relu)`);
   }
 }
 
@@ -742,21 +739,21 @@ function mirroredRow(
   len: number,
 ): void {
   switch (id) {
-    case 2:
+    case ACTIVATION_IDS.step:
       for (let i = 0; i < len; i++) {
         const y = w * x[a + i];
         out[outStart + i] = y > 0 ? 1 : 0;
         mirror[mirrorStart + i] = y < 0 ? 1 : 0;
       }
       return;
-    case 6:
+    case ACTIVATION_IDS.sigmoid:
       for (let i = 0; i < len; i++) {
         const v = fastSigmoid(w * x[a + i]);
         out[outStart + i] = v;
         mirror[mirrorStart + i] = 1 - v;
       }
       return;
-    case 9:
+    case ACTIVATION_IDS.relu:
       for (let i = 0; i < len; i++) {
         const y = w * x[a + i];
         const v = Math.max(0, y);
@@ -765,6 +762,6 @@ function mirroredRow(
       }
       return;
     default:
-      throw new RangeError(`activation ${id} is not one of the mirrored ones (2, 6, 9)`);
+      throw new RangeError(`activation ${id} is not one of the mirrored ones (step, sigmoid, relu)`);
   }
 }

@@ -161,7 +161,7 @@ function formatZodIssue(issue: z.core.$ZodIssue): string {
  * Parse and validate a wann-genome/1 document (a JSON string or an already parsed value). Every
  * structural rule is checked here, so a malformed genome is a clear GenomeFormatError naming the
  * offending field, never a crash deep inside evaluation. Cycles over enabled connections are
- * rejected by `compile` (src/wann/network.ts), the step every evaluation goes through.
+ * rejected by `compile` (src/wann/plan.ts), the step every evaluation goes through.
  */
 export function parseGenome(input: unknown): Genome {
   let value = input;

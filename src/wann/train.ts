@@ -25,6 +25,7 @@
  * free. Measured numbers are in the README ("Trained weights").
  */
 import { stream } from '../random';
+import { ACTIVATION_COUNT, ACTIVATION_IDS } from './activation-ids';
 import { applyActivation, fastCosPi, fastSinPi } from './activations';
 import type { Genome } from './genome';
 import { compile } from './network';
@@ -276,43 +277,43 @@ function derivativeRow(
   len: number,
 ): void {
   switch (id) {
-    case 1:
+    case ACTIVATION_IDS.linear:
       return; // d unchanged
-    case 2:
+    case ACTIVATION_IDS.step:
       for (let i = 0; i < len; i++) d[o + i] = 0;
       return;
-    case 3:
+    case ACTIVATION_IDS.sin:
       for (let i = 0; i < len; i++) d[o + i] *= Math.PI * fastCosPi(pre[o + i]);
       return;
-    case 4:
+    case ACTIVATION_IDS.gaussian:
       for (let i = 0; i < len; i++) d[o + i] *= -pre[o + i] * val[o + i];
       return;
-    case 5:
+    case ACTIVATION_IDS.tanh:
       for (let i = 0; i < len; i++) d[o + i] *= 1 - val[o + i] * val[o + i];
       return;
-    case 6:
+    case ACTIVATION_IDS.sigmoid:
       for (let i = 0; i < len; i++) d[o + i] *= val[o + i] * (1 - val[o + i]);
       return;
-    case 7:
+    case ACTIVATION_IDS.inverse:
       for (let i = 0; i < len; i++) d[o + i] = -d[o + i];
       return;
-    case 8:
+    case ACTIVATION_IDS.abs:
       for (let i = 0; i < len; i++) {
         const x = pre[o + i];
         d[o + i] *= x > 0 ? 1 : x < 0 ? -1 : 0;
       }
       return;
-    case 9:
+    case ACTIVATION_IDS.relu:
       for (let i = 0; i < len; i++) d[o + i] *= pre[o + i] > 0 ? 1 : 0;
       return;
-    case 10:
+    case ACTIVATION_IDS.cos:
       for (let i = 0; i < len; i++) d[o + i] *= -Math.PI * fastSinPi(pre[o + i]);
       return;
-    case 11:
+    case ACTIVATION_IDS.squared:
       for (let i = 0; i < len; i++) d[o + i] *= 2 * pre[o + i];
       return;
     default:
-      throw new RangeError(`unknown activation id ${id} (1–11)`);
+      throw new RangeError(`unknown activation id ${id} (1–${ACTIVATION_COUNT})`);
   }
 }
 

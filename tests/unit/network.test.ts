@@ -17,6 +17,7 @@ import {
   Evaluator,
   evaluate,
   forwardProbabilities,
+  KernelStartError,
   MIN_FITNESS,
   MIN_PROBABILITY,
   predictLabels,
@@ -708,7 +709,26 @@ describe('WebAssembly kernel', () => {
       });
     }
     const empty = compileKernel(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]));
-    expect(() => new Evaluator({ kernel: empty })).toThrow(TypeError);
+    expect(() => new Evaluator({ kernel: empty })).toThrow(KernelStartError);
+    expect(() => new Evaluator({ kernel: empty })).toThrow(/no export memory/);
+  });
+
+  it('fails loudly where a configured kernel cannot start, and never picks other numerics', () => {
+    // A module that imports env.f (not given): instantiation itself fails.
+    const needsImport = compileKernel(
+      new Uint8Array([
+        ...[0, 97, 115, 109, 1, 0, 0, 0],
+        ...[1, 4, 1, 0x60, 0, 0], // one type: () → ()
+        ...[2, 9, 1, 3, 101, 110, 118, 1, 102, 0, 0], // import env.f: function of type 0
+      ]),
+    );
+    for (const precision of ['f32', 'f64', undefined] as const) {
+      expect(() => new Evaluator({ kernel: needsImport, precision })).toThrow(KernelStartError);
+      expect(() => new Evaluator({ kernel: needsImport, precision })).toThrow(/cannot be instantiated/);
+    }
+    // The float32 search numerics exist only in the kernel: without it, no silent float64.
+    expect(() => new Evaluator({ precision: 'f32' })).toThrow(/needs the wasm kernel/);
+    expect(() => new Evaluator({ precision: 'f64' })).not.toThrow();
   });
 });
 

@@ -2,9 +2,9 @@
  * The optional WebAssembly SIMD kernel of `Evaluator` (src/wann/kernel/kernel.wasm, generated with
  * its WAT by scripts/build-kernel.ts): the hot loops (summing a row's sources, the per-tile input
  * sums from a Float32 copy of the batch's inputs, and activation / softmax exp rows, logit
- * gathering) two examples per f64x2 vector. Bit-identical to the JS path
+ * gathering) two examples per f64x2 vector. Bit-identical to the JS float64 backend
  * except exp-based values (gaussian, tanh, sigmoid, softmax): ≤ 5e-16 relative, ~1 ulp apart.
- * And the float32 search numerics (`*32` exports, see "Search numerics" in network.ts): rows of
+ * And the float32 search numerics (`*32` exports, src/wann/evaluator/wasm-float32.ts): rows of
  * float32 values four examples per f32x4, one `forward32` call per tile, bit for bit the Math.fround
  * model of activations.ts (`applyActivation32`, `exp32`).
  *
@@ -14,6 +14,8 @@
  * - Workers: `import kernel from '…/src/wann/kernel/kernel.wasm'` (wrangler's default
  *   CompiledWasm rule gives a Module); instantiating a precompiled Module synchronously is allowed.
  */
+
+import { ACTIVATION_COUNT, ACTIVATION_IDS } from '../activation-ids';
 
 /**
  * Compile the kernel's bytes synchronously (Node: bytes read with fs). Workers get the Module from
@@ -58,6 +60,38 @@ interface KernelExports {
 
 const PAGE = 65536;
 
+const { linear, step, sigmoid, relu, squared } = ACTIVATION_IDS;
+
+/**
+ * Exports the kernel must have. Activation `id` is `act${id}` (float32: `act32_${id}`); the
+ * activations with a mirror identity (step, sigmoid, relu) also have `mir${id}` (`mir32_${id}`).
+ */
+const REQUIRED_EXPORTS = [
+  'memory',
+  'sum',
+  'insums',
+  'expsums',
+  'gather',
+  `act${linear}`,
+  `act${squared}`,
+  `mir${step}`,
+  `mir${sigmoid}`,
+  `mir${relu}`,
+  'sum32',
+  'insums32',
+  'gather32',
+  'forward32',
+  'expsums32',
+  `act32_${linear}`,
+  `act32_${squared}`,
+  `mir32_${relu}`,
+];
+
+/** The configured wasm kernel cannot start: evaluating with other numerics would change results. */
+export class KernelStartError extends Error {
+  override name = 'KernelStartError';
+}
+
 /** An instance of the kernel and its memory, which holds the evaluator's scratch buffer. */
 export class Kernel {
   private readonly memory: WebAssembly.Memory;
@@ -78,7 +112,7 @@ export class Kernel {
   /** gather(logit, tile, max, min, list, outputs, len): clamped logits and their max/min per example. */
   readonly gather: KernelExports['gather'];
   /**
-   * Float32 search numerics (see "Search numerics" in network.ts): the same functions on rows of
+   * Float32 search numerics (src/wann/evaluator/wasm-float32.ts): the same functions on rows of
    * float32 values, four examples per f32x4. Row indices are element indices of a Float32Array
    * view at KERNEL_BUF_BYTE (`view32`); term and logit lists, logits and sums stay float64.
    */
@@ -112,43 +146,40 @@ export class Kernel {
     len: number,
   ) => void;
 
+  /**
+   * Instantiate the kernel. Throws KernelStartError when it cannot start (not the WANN kernel
+   * module, no WebAssembly SIMD, no memory): the caller configured these numerics, so it must not
+   * carry on with others.
+   */
   constructor(module: WebAssembly.Module) {
-    const exports = new WebAssembly.Instance(module, {}).exports as unknown as KernelExports;
-    for (const name of [
-      'memory',
-      'sum',
-      'insums',
-      'expsums',
-      'gather',
-      'act1',
-      'act11',
-      'mir2',
-      'mir6',
-      'mir9',
-      'sum32',
-      'insums32',
-      'gather32',
-      'forward32',
-      'expsums32',
-      'act32_1',
-      'act32_11',
-      'mir32_9',
-    ]) {
-      if (!(name in exports)) throw new TypeError(`not the WANN kernel module: no export ${name}`);
+    let exports: KernelExports;
+    try {
+      exports = new WebAssembly.Instance(module, {}).exports as unknown as KernelExports;
+    } catch (e) {
+      throw new KernelStartError(`the wasm kernel cannot be instantiated: ${String(e)}`, { cause: e });
+    }
+    for (const name of REQUIRED_EXPORTS) {
+      if (!(name in exports)) throw new KernelStartError(`not the WANN kernel module: no export ${name}`);
     }
     this.memory = exports.memory;
+    // Indexed by activation id; index 0 (no activation) and ids without a mirror identity get
+    // linear's / step's function so that every slot is callable.
     this.act = [];
-    for (let id = 0; id <= 11; id++) this.act.push(exports[`act${id === 0 ? 1 : id}`] as ActFn);
+    for (let id = 0; id <= ACTIVATION_COUNT; id++)
+      this.act.push(exports[`act${id === 0 ? linear : id}`] as ActFn);
     this.mirror = [];
-    for (let id = 0; id <= 11; id++) this.mirror.push((exports[`mir${id}`] ?? exports.mir2) as MirFn);
+    for (let id = 0; id <= ACTIVATION_COUNT; id++)
+      this.mirror.push((exports[`mir${id}`] ?? exports[`mir${step}`]) as MirFn);
     this.sum = exports.sum;
     this.insums = exports.insums;
     this.expsums = exports.expsums;
     this.gather = exports.gather;
     this.act32 = [];
-    for (let id = 0; id <= 11; id++) this.act32.push(exports[`act32_${id === 0 ? 1 : id}`] as ActFn);
+    for (let id = 0; id <= ACTIVATION_COUNT; id++)
+      this.act32.push(exports[`act32_${id === 0 ? linear : id}`] as ActFn);
     this.mirror32 = [];
-    for (let id = 0; id <= 11; id++) this.mirror32.push((exports[`mir32_${id}`] ?? exports.mir32_2) as MirFn);
+    for (let id = 0; id <= ACTIVATION_COUNT; id++)
+      this.mirror32.push((exports[`mir32_${id}`] ?? exports[`mir32_${step}`]) as MirFn);
     this.sum32 = exports.sum32 as KernelExports['sum'];
     this.insums32 = exports.insums32 as KernelExports['insums'];
     this.gather32 = exports.gather32 as KernelExports['gather'];

@@ -1,0 +1,141 @@
+/**
+ * The float32 kernel backend, the search numerics (`precision: 'f32'`, the default with a kernel).
+ * Node values are float32, four examples per f32x4: input sums (bias + inputs, each addition
+ * rounded to float32), hidden sums, pre-activations w·Σ (w rounded to float32) and activations
+ * (float32 polynomials: `applyActivation32` / `exp32` in activations.ts are their exact model);
+ * logits, the softmax sums (of float32 exps) and the fitness stay float64. The tile is rounded up
+ * to a multiple of 4, and one `forward32` call evaluates every row of a tile from a per-plan
+ * program (no JS between rows). Every operation is a plain IEEE-754 float32/float64 operation (no
+ * fused multiply-add, no relaxed SIMD), so the bits are the same on every engine: Node worker
+ * threads, workerd, any CPU.
+ *
+ * What this changes: fitness values differ from the float64 backends by ~1e-7 typically (≤ 1e-3
+ * for the 99th percentile of random test genomes; float32 rounding of a pre-activation of ~100
+ * moves sin(πx) by ~1e-5), so a search's trajectory differs from a float64 one, and is itself
+ * fully deterministic. Measured A/B on one thread, bench/kernel-ab.ts: ×2.17 over the float64
+ * kernel at ~2,000 connections (see README "Core benchmark" for the current figures).
+ */
+import { ACTIVATION_COUNT } from '../activation-ids';
+import { KERNEL_BUF_BYTE, type Kernel } from '../kernel/kernel';
+import { PARITY_NONE, type Plan, ROW_CONSTANT } from '../plan';
+import type { Batch } from '../types';
+import { type LogitSources, type NumericBackend, type Scratch, scratchLayout } from './backend';
+import { inputProgramWords, KernelScratch } from './kernel-scratch';
+import { TermList } from './terms';
+
+/** Widest logit range whose 1/exp cannot overflow (e^−80 is still a normal float32). */
+const PAIR_RANGE_LIMIT_32 = 80;
+
+export class WasmFloat32Backend implements NumericBackend {
+  /** The kernel works four examples at a time: the tile is rounded up to a multiple of 4. */
+  readonly tile: number;
+  readonly pairRangeLimit = PAIR_RANGE_LIMIT_32;
+  private readonly scratch: KernelScratch;
+  private readonly terms = new TermList();
+  /** act(0) per activation id as the float32 kernel computes it (the constant rows' value). */
+  private readonly constant32 = new Float64Array(ACTIVATION_COUNT + 1);
+  /** Rows in the `forward32` program. */
+  private fwdRows = 0;
+
+  constructor(kernel: Kernel, tile: number, inputCacheBytes: number) {
+    this.tile = (tile + 3) & ~3;
+    const empty = scratchLayout({ sumCount: 0, rows: 0, outputs: 0, maxHiddenSources: 0 }, this.tile, 0, 0);
+    this.scratch = new KernelScratch(kernel, empty, inputCacheBytes);
+    const v = kernel.view32();
+    for (let id = 1; id <= ACTIVATION_COUNT; id++) {
+      v.fill(0, 0, 8);
+      kernel.act32[id](1, 0, 4, 4);
+      this.constant32[id] = v[4];
+    }
+  }
+
+  prepare(plan: Plan, batch: Batch): Scratch {
+    // The forward program: at most 5 words a row and 4 per term.
+    const fwdWords = 5 * plan.rows + 4 * (plan.hiddenSource.length + plan.rows) + 4;
+    this.scratch.prepare(scratchLayout(plan, this.tile, inputProgramWords(plan), fwdWords), plan, batch);
+    this.terms.reserve(plan);
+    this.writeForwardProgram(plan);
+    return this.scratch;
+  }
+
+  loadTile(plan: Plan, batch: Batch, t0: number, len: number): void {
+    const { scratch, constant32 } = this;
+    const { buf32, layout } = scratch;
+    const { tile, planeA } = layout;
+    const { rowFlags, rowAct } = plan;
+    for (let r = 0; r < plan.rows; r++) {
+      if (rowFlags[r] & ROW_CONSTANT)
+        buf32.fill(constant32[rowAct[r]], planeA + r * tile, planeA + r * tile + len);
+    }
+    const x = scratch.tileInputs(batch, t0, len);
+    scratch.kernel.insums32(scratch.progByte, scratch.progRows, x, len);
+  }
+
+  /** The whole tile in one call, from the program. */
+  forward(_plan: Plan, w: number, paired: boolean, len: number): void {
+    const { scratch } = this;
+    const prog = KERNEL_BUF_BYTE + scratch.layout.fwdBase * 8;
+    scratch.kernel.forward32(prog, this.fwdRows, w, paired ? 1 : 0, scratch.layout.preBase, len);
+  }
+
+  gatherLogits(sources: LogitSources, outputs: number, len: number): void {
+    const { scratch } = this;
+    const { logitBase, tile, maxBase, minBase, listBase } = scratch.layout;
+    scratch.writeLogitList(sources, outputs);
+    scratch.kernel.gather32(logitBase, tile, maxBase, minBase, listBase, outputs, len);
+  }
+
+  /** The sums of float32 exps, each exp also stored at expBase (read back, never recomputed). */
+  expSums(outputs: number, len: number, recip: boolean): void {
+    const { logitBase, tile, maxBase, sumBase, recipBase, expBase } = this.scratch.layout;
+    this.scratch.kernel.expsums32(
+      logitBase,
+      tile,
+      maxBase,
+      sumBase,
+      recip ? recipBase : -1,
+      expBase,
+      outputs,
+      len,
+    );
+  }
+
+  labelExps(_labels: Uint8Array, _t0: number, _len: number): void {
+    // `expSums` stored every exp.
+  }
+
+  exps(_outputs: number, _len: number): void {
+    // `expSums` stored them.
+  }
+
+  /**
+   * The `forward32` program of the plan (see scripts/build-kernel.ts): per evaluated row, its
+   * activation and parity, its rows in plane A and B, and its terms at w and (parity NONE) at −w.
+   */
+  private writeForwardProgram(plan: Plan): void {
+    const { scratch, terms } = this;
+    const { layout } = scratch;
+    const { tile, planeA, planeB } = layout;
+    const { rowFlags, rowAct, rowParity } = plan;
+    const prog = new Int32Array(scratch.kernel.buffer, KERNEL_BUF_BYTE + layout.fwdBase * 8);
+    let o = 0;
+    let rows = 0;
+    for (let r = 0; r < plan.rows; r++) {
+      if (rowFlags[r] !== 0) continue;
+      const parity = rowParity[r];
+      prog[o++] = rowAct[r] | (parity << 8);
+      prog[o++] = planeA + r * tile;
+      prog[o++] = planeB + r * tile;
+      for (const mirrored of parity === PARITY_NONE ? [false, true] : [false]) {
+        terms.load(plan, layout, r, mirrored);
+        prog[o++] = terms.count | ((terms.signed ? 1 : 0) << 16);
+        for (let t = 0; t < terms.count; t++) {
+          prog[o++] = terms.off[t];
+          prog[o++] = terms.sign[t];
+        }
+      }
+      rows++;
+    }
+    this.fwdRows = rows;
+  }
+}
