@@ -19,8 +19,15 @@
  * (onnxruntime's wasm memory, which grows once and is kept, and allocator retention).
  * Each case runs REPEATS times; the largest cost counts.
  *
+ * Then the model cache (issue 21, item 2): VERSIONS versions of the model are published; once the
+ * cache holds as many sessions as it keeps (CACHED_SESSIONS, the first versions' `/ready`), the
+ * isolate's heap (after a GC) and the process's RSS are read, every version's `/ready` is asked
+ * for in turn, PASSES times (a session loaded and evicted per request; the RSS read after each
+ * pass), and both are read again. A
+ * session evicted without `release()` keeps its share of onnxruntime's wasm memory.
+ *
  * Results: bench/results/request-memory.json (`--out <file>` to write elsewhere, `--label <name>`
- * to name the measured build).
+ * to name the measured build, `--only cycle` to measure the version cycle alone).
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -44,6 +51,7 @@ const { values: args } = parseArgs({
     label: { type: 'string', default: 'working tree' },
     dist: { type: 'string' },
     out: { type: 'string' },
+    only: { type: 'string' },
   },
 });
 const DIST = resolve(args.dist ?? join(ROOT, 'workers', 'inference', 'dist'));
@@ -52,6 +60,12 @@ const REPEATS = 3;
 const MiB = 1024 * 1024;
 const TARGET_MB = 64;
 const WORKER = 'wann-inference';
+/** Published versions the cache cycle goes through. */
+const VERSIONS = 50;
+/** Times the cycle goes through every version. */
+const PASSES = 4;
+/** Sessions the inference Worker's cache keeps (ModelCache's default). */
+const CACHED_SESSIONS = 8;
 
 /** A Chrome DevTools Protocol session with one Worker isolate of workerd's inspector. */
 class Inspector {
@@ -290,24 +304,29 @@ try {
     createdAt: now,
     updatedAt: now,
   });
-  const onnxKey = `models/${runId}/1/model.onnx`;
-  await (await mf.getR2Bucket('BLOBS')).put(onnxKey, genomeToOnnx(grownGenome(), { name: runId }));
-  await db.insert(models).values({
-    runId,
-    version: 1,
-    generation: 1,
-    onnxKey,
-    genomeKey: `models/${runId}/1/genome.json`,
-    weights: [...SHARED_WEIGHTS],
-    testAccuracy: SHARED_WEIGHTS.map(() => 0.1),
-    meanTestAccuracy: 0.1,
-    ensembleTestAccuracy: 0.1,
-    tunedWeight: 1,
-    tunedTestAccuracy: 0.1,
-    connections: 0,
-    hiddenNodes: 0,
-    createdAt: now,
-  });
+  // VERSIONS versions of one model (for the cache cycle); the request cases use the newest.
+  const onnx = genomeToOnnx(grownGenome(), { name: runId });
+  for (let version = 1; version <= VERSIONS; version++) await publishVersion(version);
+  async function publishVersion(version: number) {
+    const onnxKey = `models/${runId}/${version}/model.onnx`;
+    await (await mf.getR2Bucket('BLOBS')).put(onnxKey, onnx);
+    await db.insert(models).values({
+      runId,
+      version,
+      generation: 1,
+      onnxKey,
+      genomeKey: `models/${runId}/${version}/genome.json`,
+      weights: [...SHARED_WEIGHTS],
+      testAccuracy: SHARED_WEIGHTS.map(() => 0.1),
+      meanTestAccuracy: 0.1,
+      ensembleTestAccuracy: 0.1,
+      tunedWeight: 1,
+      tunedTestAccuracy: 0.1,
+      connections: 0,
+      hiddenNodes: 0,
+      createdAt: now,
+    });
+  }
 
   await fetch(`${url}/v2/health/live`); // the isolate exists before its inspector is opened
   const isolate = await Inspector.open(`ws://127.0.0.1:${inspectorPort}/core:user:${WORKER}`);
@@ -315,7 +334,7 @@ try {
   console.log(`› ${args.label}: ${DIST}, workerd ${pid}`);
 
   const results = [];
-  for (const c of cases(runId)) {
+  for (const c of args.only === 'cycle' ? [] : cases(runId)) {
     const body = c.body ? await c.body() : undefined;
     let worst = { heap: 0, rss: 0 };
     let status = 0;
@@ -364,6 +383,39 @@ try {
       `${c.name.padEnd(64)} ${String(status).padEnd(4)} isolate +${worst.heap.toFixed(1)} MB, process RSS +${worst.rss.toFixed(1)} MB (${Math.round(ms)} ms)`,
     );
   }
+  // The cache cycle: one session per version, most of them evicted.
+  const mb = (bytes: number) => Math.round((bytes / MiB) * 10) / 10;
+  const ready = async (version: number) => {
+    const res = await fetch(`${url}/v2/models/${runId}/versions/${version}/ready`);
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`version ${version}: /ready answered ${res.status}`);
+  };
+  for (let version = 1; version <= CACHED_SESSIONS; version++) await ready(version);
+  await isolate.collect();
+  const heapBefore = await isolate.heap();
+  const rssBefore = statusKb(pid, 'VmRSS');
+  const t = performance.now();
+  const rssAfterPassMB: number[] = [];
+  for (let pass = 0; pass < PASSES; pass++) {
+    for (let version = 1; version <= VERSIONS; version++) await ready(version);
+    rssAfterPassMB.push(mb(statusKb(pid, 'VmRSS') * 1024));
+  }
+  const cycleMs = performance.now() - t;
+  await isolate.collect();
+  const cycle = {
+    versions: VERSIONS,
+    passes: PASSES,
+    cachedSessions: CACHED_SESSIONS,
+    isolateHeapBeforeMB: mb(heapBefore),
+    isolateHeapAfterMB: mb(await isolate.heap()),
+    processRssBeforeMB: mb(rssBefore * 1024),
+    processRssAfterMB: mb(statusKb(pid, 'VmRSS') * 1024),
+    rssAfterPassMB,
+    ms: Math.round(cycleMs),
+  };
+  console.log(
+    `/ready of ${VERSIONS} versions in turn, ${PASSES} times: isolate heap ${cycle.isolateHeapBeforeMB} → ${cycle.isolateHeapAfterMB} MB, process RSS ${cycle.processRssBeforeMB} → ${rssAfterPassMB.join(' → ')} MB after each pass (${cycle.ms} ms)`,
+  );
   isolate.close();
   const output = {
     label: args.label,
@@ -373,6 +425,7 @@ try {
     method:
       'isolate: largest Runtime.getHeapUsage (usedSize + backingStorageSize) sampled through the inspector during the request, minus the value after a forced GC (heap snapshot) before it; process: VmHWM after clear_refs=5 minus VmRSS before (adds onnxruntime wasm memory and allocator retention); largest of 3 repeats',
     results,
+    cycle,
     allWithinTarget: results.every((r) => r.withinTarget),
     allExpectedStatus: results.every((r) => r.status === r.expectedStatus),
     date: new Date().toISOString(),

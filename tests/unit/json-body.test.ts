@@ -46,7 +46,7 @@ describe('parseJsonBody: everything but the tensor is what JSON.parse gives', ()
     'true',
     'null',
     ' {"a": [1, 2.5e3, -0.125, {"b": null}], "c": "d\\"e\\\\f\\/g\\b\\f\\n\\r\\t", "u": "\\u00e9\\uD83D\\uDE00 é 😀 中"} ',
-    '{"__proto__": {"polluted": 1}, "k": 1, "k": 2}',
+    '{"__proto__": {"polluted": 1}, "k": 1}',
     '{"deep": [[[[[[[[[[[[1]]]]]]]]]]]]}',
     '\ufeff{"bom": true}',
   ])('%s', (text) => {
@@ -152,6 +152,33 @@ describe('the tensor', () => {
     ['data after the value', '{} {}', ROWS, /not valid JSON/],
     ['a huge number token', `[1${'0'.repeat(600)}]`, ROWS, /numbers in the body are limited/],
     ['too many other values', `{"x": [${'0,'.repeat(MAX_OTHER_VALUES)}0]}`, ROWS, /besides pixels/],
+    [
+      'keys count as values',
+      `{${Array.from({ length: MAX_OTHER_VALUES / 2 + 1 }, (_, i) => `"k${i}":0`)}}`,
+      ROWS,
+      /more than 4096 values besides pixels/,
+    ],
+    ['a repeated key', '{"k": 1, "k": 2}', ROWS, /the key "k" appears twice in one object/],
+    ['a repeated key, before its value is read', '{"k": 1, "k": ', ROWS, /the key "k" appears twice/],
+    ['a repeated "__proto__"', '{"__proto__": 1, "__proto__": 2}', ROWS, /the key "__proto__" appears twice/],
+    [
+      'the tensor key repeated',
+      `{${'"pixels":[],'.repeat(1000)}"pixels":[]}`,
+      ROWS,
+      /the key "pixels" appears twice in one object/,
+    ],
+    [
+      'the tensor key repeated in inputs[0]',
+      `{"inputs":[{${'"data":[],'.repeat(1000)}"data":[]}]}`,
+      NESTED,
+      /the key "data" appears twice in one object/,
+    ],
+    [
+      'a repeated key, shown shortened',
+      `{"${'k'.repeat(100)}":1,"${'k'.repeat(100)}":2}`,
+      ROWS,
+      /"k{40}…" appears twice/,
+    ],
     ['too deep elsewhere', `${'['.repeat(40)}${']'.repeat(40)}`, ROWS, /nested deeper/],
   ])('%s → 400', (_name, text, spec, message) => {
     const e = failure(text, spec);

@@ -405,3 +405,44 @@ describe('inference: the newest version is cached, and a publish is served at on
     expect(await ask()).toBe('2');
   });
 });
+
+describe('inference: sessions evicted from the cache are released, not lost', () => {
+  it('cycling more versions than the cache holds, while a request runs, keeps every version answering the same', async () => {
+    const { runId } = await publishGrown();
+    const VERSIONS = 10; // the inference Worker keeps 8 sessions
+    for (let version = 2; version <= VERSIONS; version++) {
+      await publishModel(env, {
+        runId,
+        version,
+        generation: version,
+        genome: grownGenome(),
+        weights: [...SHARED_WEIGHTS],
+        trainShards: 2,
+      });
+    }
+    const answer = async (version: number, count = 2) => {
+      const res = await infer(
+        runId,
+        tensor(rows(count), [count, 256]),
+        `/v2/models/${runId}/versions/${version}/infer`,
+      );
+      expect(res.status, `version ${version}`).toBe(200);
+      const body = (await res.json()) as InferResponse;
+      expect(body.model_version).toBe(String(version));
+      return body.outputs;
+    };
+    const first = await answer(1);
+    // A large request on version 1 runs while every other version is loaded, evicting it.
+    const running = answer(1, N);
+    const readies = [];
+    for (let version = 2; version <= VERSIONS; version++) {
+      readies.push(request(`/v2/models/${runId}/versions/${version}/ready`));
+    }
+    for (const res of await Promise.all(readies)) expect(res.status).toBe(200);
+    expect((await running)[0].shape).toEqual([N, 10]);
+    // Twice more round all the versions: each evicted session was released, and loads again.
+    for (let pass = 0; pass < 2; pass++) {
+      for (let version = 1; version <= VERSIONS; version++) expect(await answer(version)).toEqual(first);
+    }
+  });
+});

@@ -21,6 +21,14 @@ export function errorBody(code: string, message: string) {
   return { error: { code, message } };
 }
 
+/**
+ * A path as it may be logged: a share link's token is its capability (`/s/<token>/…`), and logs are
+ * read by more people than hold the link.
+ */
+export function loggablePath(path: string): string {
+  return path.replace(/^\/s\/[^/]+/, '/s/<redacted>');
+}
+
 /** `onError`: ApiError and hono's own HTTPExceptions as JSON; anything else is a logged 500. */
 export function handleError(err: Error, c: Context): Response {
   if (err instanceof ApiError) {
@@ -30,7 +38,7 @@ export function handleError(err: Error, c: Context): Response {
     const code = err.status === 413 ? 'payload_too_large' : `http_${err.status}`;
     return c.json(errorBody(code, err.message || 'request failed'), err.status);
   }
-  console.error(`unhandled error on ${c.req.method} ${c.req.path}:`, err);
+  console.error(`unhandled error on ${c.req.method} ${loggablePath(c.req.path)}:`, err);
   return c.json(errorBody('internal', 'internal error'), 500);
 }
 

@@ -20,6 +20,7 @@ import { type ModelRow, models, runs } from '../../schema/schema';
 import { combineEnsemble } from '../../src/onnx/ensemble';
 import { BodyTooLargeError, drainBody, readBody } from '../shared/request-body';
 import { ModelDirectory } from './directory';
+import { ModelCache } from './model-cache';
 import {
   type ImageBatch,
   InputError,
@@ -30,7 +31,7 @@ import {
   parsePredictPng,
   type WeightChoice,
 } from './protocol';
-import { type LoadedModel, ModelCache } from './runtime';
+import { LoadedModel } from './runtime';
 
 export interface InferenceEnv {
   DB: D1Database;
@@ -41,7 +42,7 @@ type Ctx = Context<{ Bindings: InferenceEnv }>;
 
 const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const CLASSES = 10;
-const cache = new ModelCache();
+const cache = new ModelCache(LoadedModel.load);
 const directory = new ModelDirectory();
 
 /** The published model row for (run, version or newest); rows are cached (see directory.ts). */
@@ -69,12 +70,18 @@ async function findModel(env: InferenceEnv, runId: string, version?: string): Pr
   throw new InputError(404, `run ${runId} has no published model yet (POST /api/runs/${runId}/publish)`);
 }
 
-function loadModel(env: InferenceEnv, row: ModelRow): Promise<LoadedModel> {
-  return cache.get(`${row.runId}/${row.version}`, async () => {
+/** Run `work` on the row's session, loaded on a miss; held (not released) until `work` ends. */
+function withModel<T>(
+  env: InferenceEnv,
+  row: ModelRow,
+  work: (model: LoadedModel) => Promise<T> | T,
+): Promise<T> {
+  const load = async () => {
     const object = await env.BLOBS.get(row.onnxKey);
     if (!object) throw new InputError(503, `model file ${row.onnxKey} is missing from storage`);
     return new Uint8Array(await object.arrayBuffer());
-  });
+  };
+  return cache.use(`${row.runId}/${row.version}`, load, work);
 }
 
 interface Answer {
@@ -195,7 +202,7 @@ for (const base of ['/models/:model', '/models/:model/versions/:version']) {
   // Ready = loaded: this also warms the session, so the first inference is not the slow one.
   v2.get(`${base}/ready`, async (c) => {
     const row = await findModel(c.env, c.req.param('model') ?? '', c.req.param('version'));
-    await loadModel(c.env, row);
+    await withModel(c.env, row, () => undefined);
     return c.json({ name: row.runId, version: String(row.version), ready: true });
   });
   v2.post(`${base}/infer`, async (c) => {
@@ -204,8 +211,10 @@ for (const base of ['/models/:model', '/models/:model/versions/:version']) {
       await readBody(c.req.raw.body, c.req.header('Content-Length'), MAX_JSON_BYTES),
     );
     const row = await findModel(c.env, c.req.param('model') ?? '', c.req.param('version'));
-    const model = await loadModel(c.env, row);
-    const result = await answer(model, row, request.batch, request.weight);
+    const { trained, result } = await withModel(c.env, row, async (model) => ({
+      trained: model.trained,
+      result: await answer(model, row, request.batch, request.weight),
+    }));
     const n = request.batch.count;
     const outputs = request.outputs.map((name) =>
       name === 'probabilities'
@@ -216,7 +225,7 @@ for (const base of ['/models/:model', '/models/:model/versions/:version']) {
       model_name: row.runId,
       model_version: String(row.version),
       ...(request.id === undefined ? {} : { id: request.id }),
-      parameters: model.trained ? { weights: 'trained' } : { shared_weight: request.weight },
+      parameters: trained ? { weights: 'trained' } : { shared_weight: request.weight },
       outputs,
     });
   });
@@ -249,7 +258,7 @@ const predict = new Hono<{ Bindings: InferenceEnv }>().post('/:id/predict', asyn
     ? await parsePredictPng(await body(), new URL(c.req.url).searchParams)
     : parsePredictJson(await body());
   const row = await findModel(c.env, c.req.param('id'));
-  const result = await answer(await loadModel(c.env, row), row, request.batch, request.weight);
+  const result = await withModel(c.env, row, (model) => answer(model, row, request.batch, request.weight));
   const predictions = [];
   for (let i = 0; i < request.batch.count; i++) predictions.push(topK(result, i, request.topK));
   return c.json({

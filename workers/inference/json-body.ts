@@ -216,11 +216,18 @@ class BodyReader {
       this.space();
       if (this.bytes[this.pos] !== QUOTE) this.syntax('expected a key');
       const key = this.string();
+      // A repeated key is refused before its value is read: repeating the tensor's key would
+      // otherwise read (and allocate) the tensor once per repeat. Keys count as values.
+      if (Object.hasOwn(out, key)) {
+        const shown = key.length > 40 ? `${key.slice(0, 40)}…` : key;
+        throw new InputError(400, `the key ${JSON.stringify(shown)} appears twice in one object`);
+      }
+      this.counted();
       this.space();
       this.expect(COLON, "':'");
       this.space();
       const value = this.value(this.next(level, key), depth);
-      // As JSON.parse: an own property, even for "__proto__"; the last duplicate wins.
+      // As JSON.parse: an own property, even for "__proto__".
       Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
       this.space();
       if (this.bytes[this.pos] === COMMA) {
@@ -525,21 +532,24 @@ class BodyReader {
 }
 
 /**
- * A Float64Array that doubles up to a fixed capacity. It starts at what the body could hold (a
- * number and its separator take at least 2 bytes), so the usual request allocates it once.
+ * A Float64Array that doubles up to a fixed capacity. Its first allocation, at the first number
+ * (an empty tensor allocates nothing), is what the body could hold (a number and its separator
+ * take at least 2 bytes), so the usual request allocates it once.
  */
 class GrowingValues {
-  private buffer: Float64Array;
+  private buffer = new Float64Array(0);
+  private readonly initial: number;
   length = 0;
   constructor(
     private readonly capacity: number,
     bodyBytes: number,
   ) {
-    this.buffer = new Float64Array(Math.min(capacity, Math.ceil(bodyBytes / 2)));
+    this.initial = Math.min(capacity, Math.ceil(bodyBytes / 2));
   }
   push(v: number): void {
     if (this.length === this.buffer.length) {
-      const grown = new Float64Array(Math.min(this.capacity, Math.max(16, this.buffer.length * 2)));
+      const size = this.length === 0 ? this.initial : this.buffer.length * 2;
+      const grown = new Float64Array(Math.min(this.capacity, Math.max(16, size)));
       grown.set(this.buffer);
       this.buffer = grown;
     }

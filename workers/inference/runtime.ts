@@ -66,6 +66,11 @@ export class LoadedModel {
     return new LoadedModel(session, trained);
   }
 
+  /** Give the session's wasm memory back to onnxruntime (ModelCache, on eviction); unusable after. */
+  release(): Promise<void> {
+    return this.session.release();
+  }
+
   /** A trained model's answer: one `session.run` of the images (count × features, image-major). */
   async runTrained(images: Float32Array, count: number, features: number): Promise<ModelAnswer> {
     if (!this.trained) throw new Error('runTrained: this model has a shared_weight input');
@@ -117,32 +122,5 @@ export class LoadedModel {
       }
     }
     return answers;
-  }
-}
-
-/** Sessions per model version, kept in the isolate (least recently used dropped beyond `limit`). */
-export class ModelCache {
-  private readonly entries = new Map<string, Promise<LoadedModel>>();
-  constructor(private readonly limit = 8) {}
-
-  get(key: string, load: () => Promise<Uint8Array>): Promise<LoadedModel> {
-    let entry = this.entries.get(key);
-    if (entry) {
-      this.entries.delete(key); // re-insert: most recently used last
-    } else {
-      entry = load().then((bytes) => LoadedModel.load(bytes));
-      // A failed load is not cached: the next request tries again.
-      entry.catch(() => this.entries.delete(key));
-    }
-    this.entries.set(key, entry);
-    while (this.entries.size > this.limit) {
-      const oldest = this.entries.keys().next().value as string;
-      this.entries.delete(oldest);
-    }
-    return entry;
-  }
-
-  has(key: string): boolean {
-    return this.entries.has(key);
   }
 }
