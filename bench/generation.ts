@@ -27,7 +27,6 @@ import { SHARED_WEIGHTS } from '../src/wann/activation-ids';
 import { resolveConfig, type SearchConfig } from '../src/wann/config';
 import {
   breedingParams,
-  completeGeneration,
   type GenerationObjectives,
   planGeneration,
   RECHECK_TEST_SHARD,
@@ -35,6 +34,7 @@ import {
 } from '../src/wann/generation';
 import { encodePopulation } from '../src/wann/genome';
 import type { ChampionRecord } from '../src/wann/record';
+import { completeGeneration } from '../src/wann/tell';
 import type { Batch } from '../src/wann/types';
 import { EvalPool, type StoredSlice, sliceBounds, type ToWorker } from './eval-pool';
 import { ensureShards, readShard } from './mnist';
@@ -147,7 +147,7 @@ function serialPart(population: number, threads: number, generations: number): n
       buffer: buffers[i],
       offsets: r.offsets,
     }));
-    const done = completeGeneration(gen, config, population, reports, champion, 0);
+    const done = completeGeneration({ gen, config, population, reports, champion, durationMs: 0 });
     if (done.champion && done.champion !== champion) {
       const index = done.champion.index;
       championSlice = slices.find((s) => index >= s.sliceStart && index < s.sliceEnd);
