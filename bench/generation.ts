@@ -326,7 +326,7 @@ async function main() {
   updateReadmeTable(
     'generation',
     [
-      "`npm run bench:generation` times a generation of the Node search (`bench/pool-search.ts`: the main thread ranks and selects, worker threads breed and evaluate their slices): the serial part on synthetic objectives and reports at populations 960 and 10,000, and the search on the reference config (population 960, seed 1, generations 0–40) at 1 and 2 threads, split into evaluation and serial part, with the same interleaved evaluation of a fixed population as the machine's ceiling (`bench/results/generation.json`):",
+      "`npm run bench:generation` times a generation of the Node search (`node/pool-search.ts`: the main thread ranks and selects, worker threads breed and evaluate their slices): the serial part on synthetic objectives and reports at populations 960 and 10,000, and the search on the reference config (population 960, seed 1, generations 0–40) at 1 and 2 threads, split into evaluation and serial part, with the same interleaved evaluation of a fixed population as the machine's ceiling (`bench/results/generation.json`):",
       '',
       table,
       '',

@@ -1,7 +1,7 @@
 /**
  * The evaluator's work for one slice task: read the parents it needs from generation gen−1's slice
- * objects in R2 (ranged reads, merged when close, cached in the isolate), breed the slice's members
- * (src/wann/generation.ts), evaluate them on the generation's shard, and return the slice's
+ * objects in R2 (ranged reads, merged when close, cached in the isolate), breed and evaluate the
+ * slice's members on the generation's shard (`evaluateSlice`, src/wann/slice.ts), and return the slice's
  * population blob (which the caller stores in R2) with the report for the coordinator.
  */
 import { decodeShard, shardToBatch } from '../../src/data/shard';
