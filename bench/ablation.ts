@@ -1,5 +1,5 @@
 /**
- * Ablation: equal-budget searches (`bench/search.ts`, same seeds), each varying one thing from the
+ * Ablation: equal-budget searches (`node/search.ts`, same seeds), each varying one thing from the
  * default (the paper's rules), to find what moves test accuracy per minute (issue "The paper's
  * MNIST table in an hour", item 5). Every variant runs once per seed; the runs of one variant run
  * side by side (one worker thread each, `--parallel` at a time), so the load of the machine falls
@@ -9,7 +9,7 @@
  *   npm run bench:ablation -- --minutes 2 --seeds 1 --variants default,no-recheck   (a quick look;
  *     writes neither bench/results/ablation.json nor the README)
  *
- * Variants (bench/search.ts flags; src/wann/generation.ts `SearchVariant`):
+ * Variants (node/search.ts flags; src/wann/generation.ts `SearchVariant`):
  * - default: the paper's rules as the platform runs them (re-check on, 60 fixed training shards,
  *   textbook crowding, disabled genes carry nothing);
  * - no-recheck: champion = best single-batch mean fitness (`--recheck-every 0`);
@@ -24,7 +24,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { updateReadmeTable } from './readme-table';
+import { updateReadmeTable } from '../scripts/readme-table';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 
@@ -82,7 +82,7 @@ const runOne = (run: Run): Promise<void> =>
       [
         '--import',
         'tsx',
-        join(HERE, 'search.ts'),
+        join(HERE, '..', 'node', 'search.ts'),
         '--minutes',
         String(minutes),
         '--seed',

@@ -21,15 +21,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { EvalPool } from '../node/eval-pool';
+import { loadKernel } from '../node/kernel';
+import { ensureShards, readShard } from '../node/mnist';
+import { updateReadmeTable } from '../scripts/readme-table';
 import { shardToBatch } from '../src/data/shard';
 import { SHARED_WEIGHTS } from '../src/wann/activation-ids';
 import { enabledCount, encodePopulation, genomeToJson, nodeCount } from '../src/wann/genome';
 import { compile, Evaluator } from '../src/wann/network';
-import { EvalPool } from './eval-pool';
-import { loadKernel } from './kernel';
-import { ensureShards, readShard } from './mnist';
 import { BRED_GENERATIONS, bredPopulation, distinctRowFraction, meanOf } from './populations';
-import { updateReadmeTable } from './readme-table';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 

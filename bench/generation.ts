@@ -21,13 +21,16 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
+import { EvalPool, type StoredSlice, sliceBounds, type ToWorker } from '../node/eval-pool';
+import { ensureShards, readShard } from '../node/mnist';
+import { PoolSearch } from '../node/pool-search';
+import { updateReadmeTable } from '../scripts/readme-table';
 import { shardToBatch } from '../src/data/shard';
 import { stream } from '../src/random';
 import { SHARED_WEIGHTS } from '../src/wann/activation-ids';
 import { resolveConfig, type SearchConfig } from '../src/wann/config';
 import {
   breedingParams,
-  completeGeneration,
   type GenerationObjectives,
   planGeneration,
   RECHECK_TEST_SHARD,
@@ -35,12 +38,9 @@ import {
 } from '../src/wann/generation';
 import { encodePopulation } from '../src/wann/genome';
 import type { ChampionRecord } from '../src/wann/record';
+import { completeGeneration } from '../src/wann/tell';
 import type { Batch } from '../src/wann/types';
-import { EvalPool, type StoredSlice, sliceBounds, type ToWorker } from './eval-pool';
-import { ensureShards, readShard } from './mnist';
-import { PoolSearch } from './pool-search';
 import { benchPopulation } from './populations';
-import { updateReadmeTable } from './readme-table';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -147,7 +147,7 @@ function serialPart(population: number, threads: number, generations: number): n
       buffer: buffers[i],
       offsets: r.offsets,
     }));
-    const done = completeGeneration(gen, config, population, reports, champion, 0);
+    const done = completeGeneration({ gen, config, population, reports, champion, durationMs: 0 });
     if (done.champion && done.champion !== champion) {
       const index = done.champion.index;
       championSlice = slices.find((s) => index >= s.sliceStart && index < s.sliceEnd);
@@ -326,7 +326,7 @@ async function main() {
   updateReadmeTable(
     'generation',
     [
-      "`npm run bench:generation` times a generation of the Node search (`bench/pool-search.ts`: the main thread ranks and selects, worker threads breed and evaluate their slices): the serial part on synthetic objectives and reports at populations 960 and 10,000, and the search on the reference config (population 960, seed 1, generations 0–40) at 1 and 2 threads, split into evaluation and serial part, with the same interleaved evaluation of a fixed population as the machine's ceiling (`bench/results/generation.json`):",
+      "`npm run bench:generation` times a generation of the Node search (`node/pool-search.ts`: the main thread ranks and selects, worker threads breed and evaluate their slices): the serial part on synthetic objectives and reports at populations 960 and 10,000, and the search on the reference config (population 960, seed 1, generations 0–40) at 1 and 2 threads, split into evaluation and serial part, with the same interleaved evaluation of a fixed population as the machine's ceiling (`bench/results/generation.json`):",
       '',
       table,
       '',

@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { type LocalPlatform, startLocalPlatform } from '../scripts/local-platform';
+import { updateReadmeTable } from '../scripts/readme-table';
 import { decodeShard } from '../src/data/shard';
-import { updateReadmeTable } from './readme-table';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '2' } } });

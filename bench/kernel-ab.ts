@@ -10,12 +10,12 @@
  *   npx tsx bench/kernel-ab.ts [--targets 120,2000] [--reps 3] [--genomes 960] [--paths f64,f32]
  */
 import { loadavg } from 'node:os';
+import { loadKernel } from '../node/kernel';
+import { ensureShards, readShard } from '../node/mnist';
 import { shardToBatch } from '../src/data/shard';
 import { SHARED_WEIGHTS } from '../src/wann/activation-ids';
 import { enabledCount } from '../src/wann/genome';
 import { compile, Evaluator } from '../src/wann/network';
-import { loadKernel } from './kernel';
-import { ensureShards, readShard } from './mnist';
 import { benchPopulation, meanOf } from './populations';
 
 const arg = (name: string, dflt: string) => {

@@ -3,9 +3,10 @@
  * rows (rows of 256, CPU time would be steadier but these are relative figures within one run).
  *   npx tsx bench/kernel-micro.ts
  */
+
+import { loadKernel } from '../node/kernel';
 import { applyActivation } from '../src/wann/activations';
 import { Kernel } from '../src/wann/kernel/kernel';
-import { loadKernel } from './kernel';
 
 const k = new Kernel(loadKernel());
 const n = 256;

@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readSse } from '../cli/client';
 import { type LocalPlatform, startLocalPlatform } from '../scripts/local-platform';
+import { updateReadmeTable } from '../scripts/readme-table';
 import { decodeShard } from '../src/data/shard';
-import { updateReadmeTable } from './readme-table';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values: args } = parseArgs({

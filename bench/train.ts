@@ -10,6 +10,7 @@ import { loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { ensureShards, readShard, testSet } from '../node/mnist';
 import { concatShards, shardToBatch } from '../src/data/shard';
 import { tuneWeight } from '../src/wann/accuracy';
 import { parseGenome } from '../src/wann/genome';
@@ -22,7 +23,6 @@ import {
   Trainer,
   trainedAccuracy,
 } from '../src/wann/train';
-import { ensureShards, readShard, testSet } from './mnist';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const { values: args } = parseArgs({

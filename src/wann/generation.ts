@@ -7,8 +7,8 @@
  *   of its parent in generation g−1: members j < elites are the best-ranked genomes copied
  *   unchanged; member j ≥ elites is child c = j − elites, the better of two size-`tournamentSize`
  *   tournaments drawn from stream(seed, g, 'select', c) over the kept (not culled) ranks.
- *   `completeGeneration` turns the slices' reports into the generation's objectives, its
- *   `GenerationRecord` and the champion.
+ *   `tell` (tell.ts) turns the slices' reports into the generation's objectives, its
+ *   `GenerationRecord` and the next search state (champion and candidate).
  *
  * Slice side (parallel: any subset of members, in any order, on any machine):
  *   `breedMember` builds member j of generation g from its parent alone: generation 0 is
@@ -16,7 +16,7 @@
  *   exactly one mutation operator drawn from stream(seed, g, 'mutate', j). `evaluateMembers` scores
  *   them on the generation's shard (stream(seed, g, 'shard') over `config.trainShards`).
  *
- * Champion (`completeGeneration`, with the re-check of `recheckEvery` = N generations; N = 0 is off):
+ * Champion (`tell` in tell.ts, with the re-check of `recheckEvery` = N generations; N = 0 is off):
  *   Off: the champion is the best single-batch mean fitness seen so far (a tie keeps the older one,
  *   within a generation the lower index), chosenBy 'batch'. On (the reference's `checkBest` every
  *   `save_mod` generations, here with both genomes on the same batches):
@@ -38,7 +38,7 @@
  *     stays ("just lucky"); either way the winner's `recheckedFitness` is its mean there and the
  *     candidate is cleared. The same unit measures the winner's ensemble accuracy on test shard
  *     `RECHECK_TEST_SHARD` (1,000 images): record h's `testAccuracy` (null on other generations);
- *   - `completeGeneration(h)` applies the re-check first, then weighs generation h's own best.
+ *   - completing generation h applies the re-check first, then weighs generation h's own best.
  *   So a run's champion is a function of the reports, i.e. of config and seed, never of when a
  *   re-check finished. Only the last generation's own best is never checked. Selection never
  *   looks at the champion: the population's trajectory is the same with the re-check on or off.
@@ -59,7 +59,7 @@ import { mutate } from './mutation';
 import type { Evaluator } from './network';
 import { compile, type Plan } from './network';
 import { type CrowdingRule, rankPopulation } from './nsga2';
-import { type ChampionRecord, finiteOrNull, type GenerationRecord, type ObjectivePair } from './record';
+import type { ObjectivePair } from './record';
 import type { Batch, GenomeResult } from './types';
 
 /** What breeding needs of a run's config (a slice task carries exactly this). */
@@ -325,165 +325,6 @@ export function evaluateMembers(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Completing a generation (coordinator side)
-
-export interface CompletedGeneration {
-  objectives: GenerationObjectives;
-  record: GenerationRecord;
-  champion: ChampionRecord | null;
-  /** The best single-batch genome since the last re-check, waiting for the next (re-check on). */
-  candidate: ChampionRecord | null;
-}
-
-/** What a driver that re-checks hands `completeGeneration` besides the slices' reports. */
-export interface RecheckInput {
-  /** The candidate after generation gen−1 (`CompletedGeneration.candidate`), or null. */
-  candidate: ChampionRecord | null;
-  /** This generation's re-check: required when `recheckSpec` gives one for it, else null. */
-  report: RecheckReport | null;
-}
-
-/** The config fields completing a generation reads. */
-export type CompletionConfig = Pick<
-  SearchConfig,
-  'seed' | 'probConnectionObjective' | 'trainShards' | 'recheckEvery' | 'recheckBatches' | 'generations'
->;
-
-/**
- * Every slice (and the re-check, on a check generation) is in: the generation's objectives,
- * statistics, champion and candidate, by the rule in this file's header. `reports` must cover
- * [0, population) exactly (any order). Without `recheck` (a driver that does not re-check, e.g. the
- * serial-part benchmark) or with `recheckEvery` 0 the champion is the best mean fitness seen so far.
- */
-export function completeGeneration(
-  gen: number,
-  config: CompletionConfig,
-  population: number,
-  reports: readonly SliceReport[],
-  previousChampion: ChampionRecord | null,
-  durationMs: number,
-  recheck?: RecheckInput,
-): CompletedGeneration {
-  const meanFitness = new Float64Array(population);
-  const maxFitness = new Float64Array(population);
-  const connections = new Uint32Array(population);
-  const seen = new Uint8Array(population);
-  let nodes = 0;
-  let w = 0;
-  for (const r of reports) {
-    if (r.gen !== gen) throw new RangeError(`report of generation ${r.gen} in generation ${gen}`);
-    w = r.weights;
-    for (let i = 0; i < r.sliceEnd - r.sliceStart; i++) {
-      const j = r.sliceStart + i;
-      if (j >= population || seen[j]) throw new RangeError(`member ${j} reported twice or out of range`);
-      seen[j] = 1;
-      let sum = 0;
-      let max = Number.NEGATIVE_INFINITY;
-      for (let k = 0; k < r.weights; k++) {
-        const f = r.fitness[i * r.weights + k];
-        sum += f;
-        if (f > max) max = f;
-      }
-      meanFitness[j] = sum / r.weights;
-      maxFitness[j] = Number.isFinite(meanFitness[j]) ? max : Number.NaN;
-      connections[j] = r.connections[i];
-      nodes += r.nodes[i];
-    }
-  }
-  for (let j = 0; j < population; j++) if (!seen[j]) throw new RangeError(`member ${j} has no report`);
-
-  let best = -1;
-  const finite: number[] = [];
-  let connectionSum = 0;
-  for (let j = 0; j < population; j++) {
-    connectionSum += connections[j];
-    const m = meanFitness[j];
-    if (!Number.isFinite(m)) continue;
-    finite.push(m);
-    if (best < 0 || m > meanFitness[best]) best = j;
-  }
-  const sorted = Float64Array.from(finite).sort();
-  const valid = sorted.length;
-  let sum = 0;
-  for (let i = 0; i < valid; i++) sum += sorted[i];
-
-  const bestAccuracy = best >= 0 ? memberAccuracy(reports, best, w) : [];
-  const mine: ChampionRecord | null =
-    best >= 0
-      ? {
-          generation: gen,
-          index: best,
-          fitness: meanFitness[best],
-          accuracy: bestAccuracy,
-          connections: connections[best],
-          chosenBy: 'batch',
-          recheckedFitness: null,
-        }
-      : null;
-  let champion = previousChampion;
-  let candidate: ChampionRecord | null = null;
-  let testAccuracy: number | null = null;
-  if (recheck && (config.recheckEvery ?? 0) > 0) {
-    candidate = recheck.candidate;
-    const spec = recheckSpec(config, gen, champion, candidate);
-    if (spec) {
-      const r = recheck.report;
-      if (!r) throw new RangeError(`generation ${gen} needs its re-check`);
-      const mismatch = recheckMismatch(spec, r);
-      if (mismatch) throw new RangeError(`generation ${gen}: the re-check ${mismatch}`);
-      const outcome = recheckOutcome(r);
-      champion =
-        outcome.accepted && candidate
-          ? { ...candidate, chosenBy: 'recheck', recheckedFitness: outcome.candidateFitness }
-          : { ...champion!, recheckedFitness: finiteOrNull(outcome.championFitness) };
-      candidate = null;
-      testAccuracy = r.testAccuracy;
-    } else if (recheck.report) {
-      throw new RangeError(`generation ${gen} has no re-check, yet one was reported`);
-    }
-    if (mine) {
-      if (champion === null) champion = mine;
-      else if (mine.fitness > referenceFitness(champion) && (!candidate || mine.fitness > candidate.fitness))
-        candidate = mine;
-    }
-  } else if (mine && (champion === null || mine.fitness > champion.fitness)) {
-    champion = mine;
-  }
-  const record: GenerationRecord = {
-    gen,
-    objectives: objectivePair(config, gen),
-    shard: generationShard(config, gen),
-    fitnessMean: valid ? finiteOrNull(sum / valid) : null,
-    fitnessMedian: valid
-      ? valid % 2
-        ? sorted[valid >> 1]
-        : (sorted[(valid >> 1) - 1] + sorted[valid >> 1]) / 2
-      : null,
-    fitnessMax: valid ? sorted[valid - 1] : null,
-    bestEverFitness: champion ? champion.fitness : null,
-    championAccuracy: best >= 0 ? bestAccuracy.reduce((a, b) => a + b, 0) / bestAccuracy.length : null,
-    championConnections: best >= 0 ? connections[best] : null,
-    meanConnections: connectionSum / population,
-    meanNodes: nodes / population,
-    evaluations: population,
-    durationMs: Math.max(0, Math.round(durationMs)),
-    champion,
-    testAccuracy,
-  };
-  return { objectives: { meanFitness, maxFitness, connections }, record, champion, candidate };
-}
-
-function memberAccuracy(reports: readonly SliceReport[], j: number, w: number): number[] {
-  for (const r of reports) {
-    if (j >= r.sliceStart && j < r.sliceEnd) {
-      const i = j - r.sliceStart;
-      return r.accuracy.slice(i * w, i * w + w);
-    }
-  }
-  return [];
-}
-
-// ---------------------------------------------------------------------------------------------
 // The champion re-check (see this file's header)
 
 /** The test subset a re-check measures the winner on: test shard 0 (1,000 images). */
@@ -620,11 +461,6 @@ export function recheckOutcome(
     Number.isFinite(candidateFitness) &&
     (!Number.isFinite(championFitness) || candidateFitness > championFitness);
   return { accepted, championFitness, candidateFitness };
-}
-
-/** The fitness a new best must beat to become the candidate. */
-function referenceFitness(champion: ChampionRecord): number {
-  return champion.recheckedFitness ?? champion.fitness;
 }
 
 /**

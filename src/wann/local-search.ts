@@ -7,28 +7,22 @@
 import type { SearchConfig } from './config';
 import {
   breedingParams,
-  breedMember,
-  completeGeneration,
-  evaluateMembers,
   evaluateRecheck,
   type GenerationObjectives,
   generationShard,
   planGeneration,
   recheckSpec,
 } from './generation';
-import { encodePopulation, type Genome, populationOffsets } from './genome';
+import type { Genome } from './genome';
 import type { Evaluator } from './network';
 import type { ChampionRecord, GenerationRecord } from './record';
+import { evaluateSlice } from './slice';
+import { initialSearchState, type SearchState, tell } from './tell';
 import type { Batch } from './types';
 
 export class LocalSearch {
-  /** The generation `step` evaluates next. */
-  generation = 0;
-  champion: ChampionRecord | null = null;
-  /** The best single-batch genome waiting for the next re-check (re-check on). */
-  candidate: ChampionRecord | null = null;
-  private championGenome: Genome | null = null;
-  private candidateGenome: Genome | null = null;
+  /** Generations completed, champion and candidate (each located by its genome). */
+  state: SearchState<Genome> = initialSearchState();
   private population: Genome[] = [];
   private objectives: GenerationObjectives | null = null;
 
@@ -43,72 +37,66 @@ export class LocalSearch {
     private readonly testBatch: Batch | null = null,
   ) {}
 
+  /** The generation `step` evaluates next. */
+  get generation(): number {
+    return this.state.generation;
+  }
+
+  get champion(): ChampionRecord | null {
+    return this.state.champion?.champion ?? null;
+  }
+
+  /** The best single-batch genome waiting for the next re-check (re-check on). */
+  get candidate(): ChampionRecord | null {
+    return this.state.candidate?.champion ?? null;
+  }
+
   /** Breed, evaluate and complete one generation (with its re-check, if due); returns its record. */
   step(): GenerationRecord {
-    const gen = this.generation;
-    const plan = planGeneration(this.config, gen, this.objectives);
-    const params = breedingParams(this.config);
-    const genomes: Genome[] = [];
-    for (let j = 0; j < this.config.population; j++) {
-      const parent = gen === 0 ? null : this.population[plan.parents[j]];
-      genomes.push(breedMember(params, gen, j, plan.elites, parent));
-    }
-    const batch = this.batchForShard(generationShard(this.config, gen));
-    const offsets = populationOffsets(encodePopulation(genomes));
-    const report = evaluateMembers(
+    const { config, state } = this;
+    const gen = state.generation;
+    const plan = planGeneration(config, gen, this.objectives);
+    const { members, report } = evaluateSlice(
       this.evaluator,
-      genomes,
-      batch,
-      this.config.weights,
       {
         gen,
         sliceStart: 0,
+        sliceEnd: config.population,
+        elites: plan.elites,
+        parents: plan.parents,
+        breeding: breedingParams(config),
+        weights: config.weights,
       },
-      offsets,
+      (index) => this.population[index],
+      this.batchForShard(generationShard(config, gen)),
     );
-    const spec = recheckSpec(this.config, gen, this.champion, this.candidate);
+    const spec = recheckSpec(config, gen, this.champion, this.candidate);
     let recheck = null;
-    if (spec) {
+    if (spec && state.champion) {
       if (!this.testBatch)
         throw new Error(`generation ${gen} re-checks the champion: LocalSearch needs a test batch`);
       recheck = evaluateRecheck(
         this.evaluator,
         spec,
-        { champion: this.championGenome!, candidate: this.candidateGenome },
+        { champion: state.champion.location, candidate: state.candidate?.location ?? null },
         this.batchForShard,
         this.testBatch,
-        this.config.weights,
+        config.weights,
       );
     }
-    const done = completeGeneration(gen, this.config, genomes.length, [report], this.champion, 0, {
-      candidate: this.candidate,
-      report: recheck,
-    });
-    this.championGenome = this.genomeOf(done.champion, genomes);
-    this.candidateGenome = this.genomeOf(done.candidate, genomes);
-    this.champion = done.champion;
-    this.candidate = done.candidate;
-    this.objectives = done.objectives;
-    this.population = genomes;
-    this.generation = gen + 1;
-    return done.record;
+    const told = tell(
+      state,
+      { slices: [report], recheck, locate: (index) => members[index], durationMs: 0 },
+      config,
+    );
+    this.state = told.state;
+    this.objectives = told.objectives;
+    this.population = members;
+    return told.record;
   }
 
   /** The champion's genome, or null before the first generation. */
   championMember(): Genome | null {
-    return this.championGenome;
-  }
-
-  /** The genome at `who`'s address: this generation's, or the champion's or candidate's before. */
-  private genomeOf(who: ChampionRecord | null, current: Genome[]): Genome | null {
-    if (!who) return null;
-    if (who.generation === this.generation) return current[who.index];
-    for (const [c, g] of [
-      [this.champion, this.championGenome],
-      [this.candidate, this.candidateGenome],
-    ] as const) {
-      if (c && g && c.generation === who.generation && c.index === who.index) return g;
-    }
-    throw new Error(`no genome for generation ${who.generation} member ${who.index}`);
+    return this.state.champion?.location ?? null;
   }
 }

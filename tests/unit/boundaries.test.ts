@@ -3,7 +3,7 @@
  * and record, but must not decode, encode, breed or evaluate a genome. A guard against the old
  * design creeping back in, checked on the source itself.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -17,6 +17,7 @@ const GENOME_WORK = [
   'genomeToJson',
   'breedMember',
   'evaluateMembers',
+  'evaluateSlice',
   'mutate',
   'compile',
   'publishModel',
@@ -40,7 +41,29 @@ describe('the coordinator never touches a genome', () => {
   it('imports nothing from the genome, mutation, network or ONNX modules', () => {
     for (const file of files) {
       const source = readFileSync(join(dir, file), 'utf8');
-      expect(source).not.toMatch(/from '[^']*src\/(wann\/(genome|mutation|network|report)|onnx\/)[^']*'/);
+      expect(source).not.toMatch(
+        /from '[^']*src\/(wann\/(genome|mutation|network|report|slice)|onnx\/)[^']*'/,
+      );
     }
   });
+});
+
+describe('bench/ holds benchmarks only', () => {
+  /** Every TypeScript file under `dir`, recursively. */
+  const sources = (dir: string): string[] =>
+    readdirSync(dir).flatMap((f) => {
+      const path = join(dir, f);
+      if (statSync(path).isDirectory()) return f === 'node_modules' || f === 'dist' ? [] : sources(path);
+      return /\.(ts|mjs)$/.test(f) ? [path] : [];
+    });
+
+  it.each(['src', 'workers', 'node', 'cli', 'scripts', 'schema'])(
+    '%s/ imports nothing from bench/',
+    (dir) => {
+      const offenders = sources(dir).filter((file) =>
+        /from '(\.\.\/)+bench\/|import\('(\.\.\/)+bench\//.test(readFileSync(file, 'utf8')),
+      );
+      expect(offenders).toEqual([]);
+    },
+  );
 });

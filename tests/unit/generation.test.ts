@@ -7,7 +7,6 @@ import { resolveConfig, type SearchConfig, type SearchConfigInput } from '../../
 import {
   breedingParams,
   breedMember,
-  completeGeneration,
   evaluateRecheck,
   type GenerationObjectives,
   generationShard,
@@ -35,6 +34,7 @@ import { mutate } from '../../src/wann/mutation';
 import { compile, Evaluator } from '../../src/wann/network';
 import { rankPopulation } from '../../src/wann/nsga2';
 import { type ChampionRecord, type GenerationRecord, generationRecordSchema } from '../../src/wann/record';
+import { completeGeneration, initialSearchState, type SearchState, tell } from '../../src/wann/tell';
 import type { Batch } from '../../src/wann/types';
 
 const SMALL = { inputs: 8, outputs: 3 };
@@ -152,15 +152,15 @@ function run(
           cfg.weights,
         )
       : null;
-    const done = completeGeneration(
+    const done = completeGeneration({
       gen,
-      cfg,
-      cfg.population,
+      config: cfg,
+      population: cfg.population,
       reports,
       champion,
-      0,
-      recheck ? { candidate, report: rechecked } : undefined,
-    );
+      durationMs: 0,
+      recheck: recheck ? { candidate, report: rechecked } : undefined,
+    });
     champion = done.champion;
     candidate = done.candidate;
     objectives = done.objectives;
@@ -482,7 +482,14 @@ describe('completeGeneration', () => {
   });
 
   it('computes the record by hand', () => {
-    const done = completeGeneration(0, cfg, 6, [report(4, 6), report(0, 4)], null, 1234.4);
+    const done = completeGeneration({
+      gen: 0,
+      config: cfg,
+      population: 6,
+      reports: [report(4, 6), report(0, 4)],
+      champion: null,
+      durationMs: 1234.4,
+    });
     expect(Array.from(done.objectives.meanFitness)).toEqual([-2, -1, -2, -1, Number.NaN, -3]);
     expect(Array.from(done.objectives.maxFitness)).toEqual([-2, -0.5, -1, -0.5, Number.NaN, -2]);
     expect(Array.from(done.objectives.connections)).toEqual(connections);
@@ -522,7 +529,10 @@ describe('completeGeneration', () => {
     // Means −2 −1 −2 −1 −1.5 −3, sorted −3 −2 −2 −1.5 −1 −1.
     const even = fitness.map((f, j) => (j === 4 ? [-1.5, -1.5, -1.5] : f));
     const r: SliceReport = { ...report(0, 6), fitness: even.flat() };
-    expect(completeGeneration(0, cfg, 6, [r], null, 0).record.fitnessMedian).toBe(-1.75);
+    expect(
+      completeGeneration({ gen: 0, config: cfg, population: 6, reports: [r], champion: null, durationMs: 0 })
+        .record.fitnessMedian,
+    ).toBe(-1.75);
   });
 
   it('replaces the champion only with a strictly better mean fitness', () => {
@@ -535,15 +545,36 @@ describe('completeGeneration', () => {
       chosenBy: 'batch',
       recheckedFitness: null,
     };
-    const tie = completeGeneration(4, cfg, 6, [report(0, 6, 4)], older, 0);
+    const tie = completeGeneration({
+      gen: 4,
+      config: cfg,
+      population: 6,
+      reports: [report(0, 6, 4)],
+      champion: older,
+      durationMs: 0,
+    });
     expect(tie.champion).toBe(older);
     expect(tie.record.champion).toEqual(older);
     expect(tie.record.bestEverFitness).toBe(-1);
     // This generation's best is still reported, by index.
     expect(tie.record.championConnections).toBe(7);
-    const better = completeGeneration(4, cfg, 6, [report(0, 6, 4)], { ...older, fitness: -1.5 }, 0);
+    const better = completeGeneration({
+      gen: 4,
+      config: cfg,
+      population: 6,
+      reports: [report(0, 6, 4)],
+      champion: { ...older, fitness: -1.5 },
+      durationMs: 0,
+    });
     expect(better.champion).toMatchObject({ generation: 4, index: 1, fitness: -1 });
-    const worse = completeGeneration(4, cfg, 6, [report(0, 6, 4)], { ...older, fitness: -0.5 }, 0);
+    const worse = completeGeneration({
+      gen: 4,
+      config: cfg,
+      population: 6,
+      reports: [report(0, 6, 4)],
+      champion: { ...older, fitness: -0.5 },
+      durationMs: 0,
+    });
     expect(worse.champion?.fitness).toBe(-0.5);
   });
 
@@ -553,10 +584,26 @@ describe('completeGeneration', () => {
       ...report(0, 6),
       fitness: fitness.flatMap((f, j) => (j === 4 ? [100, Number.NaN, 100] : f)),
     };
-    expect(completeGeneration(0, cfg, 6, [huge], null, 0).champion?.index).toBe(1);
+    expect(
+      completeGeneration({
+        gen: 0,
+        config: cfg,
+        population: 6,
+        reports: [huge],
+        champion: null,
+        durationMs: 0,
+      }).champion?.index,
+    ).toBe(1);
 
     const failed: SliceReport = { ...report(0, 6), fitness: fitness.flat().map(() => Number.NaN) };
-    const done = completeGeneration(0, cfg, 6, [failed], null, 0);
+    const done = completeGeneration({
+      gen: 0,
+      config: cfg,
+      population: 6,
+      reports: [failed],
+      champion: null,
+      durationMs: 0,
+    });
     expect(done.champion).toBeNull();
     expect(done.record).toMatchObject({
       fitnessMean: null,
@@ -573,11 +620,36 @@ describe('completeGeneration', () => {
   });
 
   it('refuses reports that do not cover the population exactly', () => {
-    expect(() => completeGeneration(0, cfg, 6, [report(0, 4)], null, 0)).toThrow(/member 4 has no report/);
-    expect(() => completeGeneration(0, cfg, 6, [report(0, 4), report(3, 6)], null, 0)).toThrow(
-      /member 3 reported twice/,
-    );
-    expect(() => completeGeneration(1, cfg, 6, [report(0, 6)], null, 0)).toThrow(/report of generation 0/);
+    expect(() =>
+      completeGeneration({
+        gen: 0,
+        config: cfg,
+        population: 6,
+        reports: [report(0, 4)],
+        champion: null,
+        durationMs: 0,
+      }),
+    ).toThrow(/member 4 has no report/);
+    expect(() =>
+      completeGeneration({
+        gen: 0,
+        config: cfg,
+        population: 6,
+        reports: [report(0, 4), report(3, 6)],
+        champion: null,
+        durationMs: 0,
+      }),
+    ).toThrow(/member 3 reported twice/);
+    expect(() =>
+      completeGeneration({
+        gen: 1,
+        config: cfg,
+        population: 6,
+        reports: [report(0, 6)],
+        champion: null,
+        durationMs: 0,
+      }),
+    ).toThrow(/report of generation 0/);
   });
 });
 
@@ -636,6 +708,105 @@ describe('champion re-check', () => {
     return { ...spec, championFitness, candidateFitness, testAccuracy };
   };
 
+  describe('tell', () => {
+    /** A driver's opaque handle; here a string, so the state stays plain JSON. */
+    const locateIn = (gen: number) => (index: number) => `generation ${gen} member ${index}`;
+    const nowhere = () => {
+      throw new Error('asked to locate a member that is neither the new champion nor the candidate');
+    };
+
+    it("locates a new candidate by the driver's handle and keeps the champion's", () => {
+      const state: SearchState<string> = {
+        generation: 5,
+        champion: { champion: member(2, 0, -1.5), location: 'champion object' },
+        candidate: null,
+      };
+      const told = tell(
+        state,
+        { slices: [report(5)], recheck: null, locate: locateIn(5), durationMs: 7 },
+        cfg,
+      );
+      expect(told.state).toEqual({
+        generation: 6,
+        champion: state.champion,
+        candidate: {
+          champion: { ...member(5, 1, -1), accuracy: [0.1, 0.2, 0.3], connections: 7 },
+          location: 'generation 5 member 1',
+        },
+      });
+      expect(JSON.parse(JSON.stringify(told.state))).toEqual(told.state);
+      expect(told.record).toEqual(
+        completeGeneration({
+          gen: 5,
+          config: cfg,
+          population: 6,
+          reports: [report(5)],
+          champion: member(2, 0, -1.5),
+          durationMs: 7,
+          recheck: { candidate: null, report: null },
+        }).record,
+      );
+    });
+
+    it("applies the re-check and carries the winner's location from before", () => {
+      const state: SearchState<string> = {
+        generation: 8,
+        champion: { champion, location: 'champion object' },
+        candidate: { champion: candidate, location: 'candidate object' },
+      };
+      const recheck = recheckOf(8, champion, candidate, [-1, -1, -1], [-0.9, -0.9, -0.9]);
+      const told = tell(state, { slices: [report(8)], recheck, locate: nowhere, durationMs: 0 }, cfg);
+      expect(told.state).toEqual({
+        generation: 9,
+        champion: {
+          champion: { ...candidate, chosenBy: 'recheck', recheckedFitness: -0.9 },
+          location: 'candidate object',
+        },
+        candidate: null,
+      });
+      expect(told.record.testAccuracy).toBe(0.42);
+    });
+
+    it('never makes a failed (NaN) member best, nor asks where it lies', () => {
+      const state: SearchState<string> = {
+        generation: 9,
+        champion: { champion, location: 'champion object' },
+        candidate: { champion: candidate, location: 'candidate object' },
+      };
+      // Member 4 is far the best at two weights and NaN at the third; the rest failed outright.
+      const nan: SliceReport = {
+        ...report(9),
+        fitness: fitness.flatMap((_, j) => (j === 4 ? [100, Number.NaN, 100] : [Number.NaN, 0, 0])),
+      };
+      const told = tell(state, { slices: [nan], recheck: null, locate: nowhere, durationMs: 0 }, cfg);
+      expect(told.state).toEqual({ ...state, generation: 10 });
+      expect(told.record).toMatchObject({
+        fitnessMax: null,
+        championConnections: null,
+        bestEverFitness: -0.8,
+      });
+      // From the start, an all-failed generation leaves no champion.
+      const first = tell(
+        initialSearchState<string>(),
+        { slices: [{ ...nan, gen: 0 }], recheck: null, locate: nowhere, durationMs: 0 },
+        cfg,
+      );
+      expect(first.state).toEqual({ generation: 1, champion: null, candidate: null });
+    });
+
+    it('refuses a re-check the state does not call for', () => {
+      const state: SearchState<string> = {
+        generation: 9,
+        champion: { champion, location: 'champion object' },
+        candidate: null,
+      };
+      const recheck = recheckOf(8, champion, null, [-1, -1, -1], []);
+      expect(() =>
+        tell(state, { slices: [report(9)], recheck, locate: locateIn(9), durationMs: 0 }, cfg),
+      ).toThrow(/generation 9 has no re-check, yet one was reported/);
+    });
+  });
+
   it('checks at every recheckEvery-th generation after 0, on distinct seeded shards', () => {
     expect([0, 1, 3, 4, 5, 8, 12].map((g) => isRecheckGeneration(cfg, g))).toEqual([
       false,
@@ -672,43 +843,96 @@ describe('champion re-check', () => {
 
   it('between checks, a better batch fitness waits as the candidate; the champion stays', () => {
     const low = member(2, 0, -1.5);
-    const done = completeGeneration(5, cfg, 6, [report(5)], low, 0, { candidate: null, report: null });
+    const done = completeGeneration({
+      gen: 5,
+      config: cfg,
+      population: 6,
+      reports: [report(5)],
+      champion: low,
+      durationMs: 0,
+      recheck: { candidate: null, report: null },
+    });
     expect(done.champion).toBe(low);
     expect(done.candidate).toEqual({ ...member(5, 1, -1), accuracy: [0.1, 0.2, 0.3], connections: 7 });
     expect(done.record).toMatchObject({ bestEverFitness: -1.5, champion: low, testAccuracy: null });
     // The champion's reference is its batch fitness until re-checked: −1 does not beat −0.5…
-    const higher = completeGeneration(5, cfg, 6, [report(5)], member(2, 0, -0.5), 0, {
-      candidate: null,
-      report: null,
+    const higher = completeGeneration({
+      gen: 5,
+      config: cfg,
+      population: 6,
+      reports: [report(5)],
+      champion: member(2, 0, -0.5),
+      durationMs: 0,
+      recheck: {
+        candidate: null,
+        report: null,
+      },
     });
     expect(higher.candidate).toBeNull();
     // A champion with a re-checked fitness is beaten by beating that instead.
-    const rechecked = completeGeneration(5, cfg, 6, [report(5)], member(2, 0, -0.5, -1.2), 0, {
-      candidate: null,
-      report: null,
+    const rechecked = completeGeneration({
+      gen: 5,
+      config: cfg,
+      population: 6,
+      reports: [report(5)],
+      champion: member(2, 0, -0.5, -1.2),
+      durationMs: 0,
+      recheck: {
+        candidate: null,
+        report: null,
+      },
     });
     expect(rechecked.candidate?.index).toBe(1);
     // A waiting candidate is replaced only by a strictly better batch fitness.
     const tie = member(3, 2, -1);
     expect(
-      completeGeneration(5, cfg, 6, [report(5)], member(2, 0, -2), 0, { candidate: tie, report: null })
-        .candidate,
+      completeGeneration({
+        gen: 5,
+        config: cfg,
+        population: 6,
+        reports: [report(5)],
+        champion: member(2, 0, -2),
+        durationMs: 0,
+        recheck: { candidate: tie, report: null },
+      }).candidate,
     ).toBe(tie);
     const better = member(3, 2, -0.95);
     expect(
-      completeGeneration(5, cfg, 6, [report(5)], member(2, 0, -2), 0, { candidate: better, report: null })
-        .candidate,
+      completeGeneration({
+        gen: 5,
+        config: cfg,
+        population: 6,
+        reports: [report(5)],
+        champion: member(2, 0, -2),
+        durationMs: 0,
+        recheck: { candidate: better, report: null },
+      }).candidate,
     ).toBe(better);
     const worse = member(3, 2, -1.2);
     expect(
-      completeGeneration(5, cfg, 6, [report(5)], member(2, 0, -2), 0, { candidate: worse, report: null })
-        .candidate,
+      completeGeneration({
+        gen: 5,
+        config: cfg,
+        population: 6,
+        reports: [report(5)],
+        champion: member(2, 0, -2),
+        durationMs: 0,
+        recheck: { candidate: worse, report: null },
+      }).candidate,
     ).toMatchObject({ generation: 5, index: 1 });
   });
 
   it('rejects a lucky candidate: the champion stays, re-measured', () => {
     const r = recheckOf(8, champion, candidate, [-1.2, -1, -1.1], [-1.5, -1.3, -1.4]);
-    const done = completeGeneration(8, cfg, 6, [report(8)], champion, 0, { candidate, report: r });
+    const done = completeGeneration({
+      gen: 8,
+      config: cfg,
+      population: 6,
+      reports: [report(8)],
+      champion,
+      durationMs: 0,
+      recheck: { candidate, report: r },
+    });
     expect(done.champion).toEqual({ ...champion, recheckedFitness: (-1.2 - 1 - 1.1) / 3 });
     expect(done.champion?.chosenBy).toBe('batch');
     // Generation 8's best (−1) beats the re-checked −1.1: it is the next candidate.
@@ -718,7 +942,15 @@ describe('champion re-check', () => {
 
   it('accepts a truly better candidate', () => {
     const r = recheckOf(8, champion, candidate, [-1.2, -1, -1.1], [-0.9, -0.8, -1], 0.61);
-    const done = completeGeneration(8, cfg, 6, [report(8)], champion, 0, { candidate, report: r });
+    const done = completeGeneration({
+      gen: 8,
+      config: cfg,
+      population: 6,
+      reports: [report(8)],
+      champion,
+      durationMs: 0,
+      recheck: { candidate, report: r },
+    });
     expect(done.champion).toEqual({ ...candidate, chosenBy: 'recheck', recheckedFitness: -0.9 });
     // Generation 8's best (−1) does not beat the new champion's −0.9.
     expect(done.candidate).toBeNull();
@@ -726,16 +958,40 @@ describe('champion re-check', () => {
     // A tie keeps the champion; a failed champion loses to any finite candidate.
     const tie = recheckOf(8, champion, candidate, [-1, -1, -1], [-1, -1, -1]);
     expect(
-      completeGeneration(8, cfg, 6, [report(8)], champion, 0, { candidate, report: tie }).champion?.index,
+      completeGeneration({
+        gen: 8,
+        config: cfg,
+        population: 6,
+        reports: [report(8)],
+        champion,
+        durationMs: 0,
+        recheck: { candidate, report: tie },
+      }).champion?.index,
     ).toBe(0);
     const failed = recheckOf(8, champion, candidate, [Number.NaN, -1, -1], [-3, -3, -3]);
-    const replaced = completeGeneration(8, cfg, 6, [report(8)], champion, 0, { candidate, report: failed });
+    const replaced = completeGeneration({
+      gen: 8,
+      config: cfg,
+      population: 6,
+      reports: [report(8)],
+      champion,
+      durationMs: 0,
+      recheck: { candidate, report: failed },
+    });
     expect(replaced.champion).toMatchObject({ generation: 6, index: 3, chosenBy: 'recheck' });
   });
 
   it('re-measures the champion when no candidate is waiting', () => {
     const r = recheckOf(8, champion, null, [-0.5, -0.7, -0.6], []);
-    const done = completeGeneration(8, cfg, 6, [report(8)], champion, 0, { candidate: null, report: r });
+    const done = completeGeneration({
+      gen: 8,
+      config: cfg,
+      population: 6,
+      reports: [report(8)],
+      champion,
+      durationMs: 0,
+      recheck: { candidate: null, report: r },
+    });
     expect(done.champion).toEqual({ ...champion, recheckedFitness: -0.6 });
     expect(done.candidate).toBeNull(); // −1 does not beat −0.6
     expect(done.record.testAccuracy).toBe(0.42);
@@ -743,12 +999,37 @@ describe('champion re-check', () => {
 
   it('off (recheckEvery 0) is the best-ever rule, whatever the driver passes', () => {
     const off = { ...cfg, recheckEvery: 0 };
-    const done = completeGeneration(8, off, 6, [report(8)], champion, 0, { candidate, report: null });
+    const done = completeGeneration({
+      gen: 8,
+      config: off,
+      population: 6,
+      reports: [report(8)],
+      champion,
+      durationMs: 0,
+      recheck: { candidate, report: null },
+    });
     expect(done.champion).toBe(champion); // −1 does not beat −0.8
     expect(done.candidate).toBeNull();
     const worse = member(2, 0, -1.5);
-    const replaced = completeGeneration(8, off, 6, [report(8)], worse, 0, { candidate: null, report: null });
-    expect(replaced.champion).toEqual(completeGeneration(8, off, 6, [report(8)], worse, 0).champion);
+    const replaced = completeGeneration({
+      gen: 8,
+      config: off,
+      population: 6,
+      reports: [report(8)],
+      champion: worse,
+      durationMs: 0,
+      recheck: { candidate: null, report: null },
+    });
+    expect(replaced.champion).toEqual(
+      completeGeneration({
+        gen: 8,
+        config: off,
+        population: 6,
+        reports: [report(8)],
+        champion: worse,
+        durationMs: 0,
+      }).champion,
+    );
     expect(replaced.champion).toMatchObject({
       generation: 8,
       index: 1,
@@ -761,7 +1042,15 @@ describe('champion re-check', () => {
   it('refuses a missing, unexpected or mismatched re-check', () => {
     const r = recheckOf(8, champion, candidate, [-1, -1, -1], [-1, -1, -1]);
     const complete = (gen: number, rep: RecheckReport | null, cand: ChampionRecord | null = candidate) =>
-      completeGeneration(gen, cfg, 6, [report(gen)], champion, 0, { candidate: cand, report: rep });
+      completeGeneration({
+        gen,
+        config: cfg,
+        population: 6,
+        reports: [report(gen)],
+        champion,
+        durationMs: 0,
+        recheck: { candidate: cand, report: rep },
+      });
     expect(() => complete(8, null)).toThrow(/generation 8 needs its re-check/);
     expect(() => complete(9, { ...r, gen: 9 })).toThrow(/generation 9 has no re-check/);
     expect(() => complete(8, r, null)).toThrow(/evaluated another candidate/);

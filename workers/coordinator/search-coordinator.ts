@@ -29,7 +29,6 @@ import { drizzle } from 'drizzle-orm/d1';
 import { generations, type RunStatus, runs } from '../../schema/schema';
 import {
   breedingParams,
-  completeGeneration,
   generationShard,
   packObjectives,
   planGeneration,
@@ -41,7 +40,8 @@ import {
   sliceReportSchema,
   unpackObjectives,
 } from '../../src/wann/generation';
-import { type ChampionRecord, championWithDefaults, type GenerationRecord } from '../../src/wann/record';
+import { championWithDefaults, type GenerationRecord } from '../../src/wann/record';
+import { tell } from '../../src/wann/tell';
 import type { Env } from '../api/env';
 import {
   type GenomeLocation,
@@ -787,41 +787,36 @@ export class SearchCoordinator extends DurableObject<Env> {
       if (!r.report) throw new Error(`generation ${gen}: the report of slice ${r.slice_start} is missing`);
       return unpackReport(gen, r.slice_start, r.slice_end, w, new Float64Array(r.report));
     });
-    const previousChampion = meta.champion ? championWithDefaults(meta.champion.champion) : null;
-    const previousCandidate = meta.candidate ?? null;
-    const done = completeGeneration(
-      gen,
-      config,
-      config.population,
-      reports,
-      previousChampion,
-      Date.now() - meta.genStartedAt,
-      { candidate: previousCandidate?.champion ?? null, report: this.storedRecheck(gen) },
-    );
     const stored = this.storedSlices(gen);
-    /** Where a champion or candidate lies: in this generation's slices, or where it lay before. */
-    const addressOf = (c: ChampionRecord | null): ChampionAddress | null => {
-      if (!c) return null;
-      if (c.generation === gen) return { champion: c, location: locate(stored, c.index) };
-      const before = [meta.champion, previousCandidate].find(
-        (a) => a && a.champion.generation === c.generation && a.location.index === c.index,
-      );
-      if (!before) throw new Error(`generation ${c.generation} member ${c.index} has no known location`);
-      return { champion: c, location: before.location };
-    };
-    const champion = addressOf(done.champion);
-    const candidate = addressOf(done.candidate);
+    const previousCandidate = meta.candidate ?? null;
+    const told = tell<GenomeLocation>(
+      {
+        generation: gen,
+        champion: meta.champion
+          ? { champion: championWithDefaults(meta.champion.champion), location: meta.champion.location }
+          : null,
+        candidate: previousCandidate,
+      },
+      {
+        slices: reports,
+        recheck: this.storedRecheck(gen),
+        locate: (index) => locate(stored, index),
+        durationMs: Date.now() - meta.genStartedAt,
+      },
+      config,
+    );
+    const { champion, candidate } = told.state;
     const keep = [champion, candidate];
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(
         'INSERT OR REPLACE INTO generation_log (gen, entry, synced) VALUES (?, ?, 0)',
         gen,
-        JSON.stringify(done.record),
+        JSON.stringify(told.record),
       );
       this.sql.exec(
         'INSERT OR REPLACE INTO objectives (gen, packed) VALUES (?, ?)',
         gen,
-        packObjectives(done.objectives).buffer,
+        packObjectives(told.objectives).buffer,
       );
       this.sql.exec('DELETE FROM objectives WHERE gen < ?', gen);
       // The reports are folded into the record and objectives; offsets stay for the next parents.
@@ -836,10 +831,10 @@ export class SearchCoordinator extends DurableObject<Env> {
         if (old && old.champion.generation < gen - 1)
           this.discard(old.champion.generation, old.location.slice, keep);
       }
-      this.updateMeta({ gen: gen + 1, champion, candidate });
+      this.updateMeta({ gen: told.state.generation, champion, candidate });
       if (gen + 1 < config.generations) this.preparePlan(gen + 1, config);
     });
-    this.broadcast(generationEvent(gen, JSON.stringify(done.record)));
+    this.broadcast(generationEvent(gen, JSON.stringify(told.record)));
   }
 
   /**

@@ -1,21 +1,20 @@
 /**
  * The evaluator's work for one slice task: read the parents it needs from generation gen−1's slice
- * objects in R2 (ranged reads, merged when close, cached in the isolate), breed the slice's members
- * (src/wann/generation.ts), evaluate them on the generation's shard, and return the slice's
+ * objects in R2 (ranged reads, merged when close, cached in the isolate), breed and evaluate the
+ * slice's members on the generation's shard (`evaluateSlice`, src/wann/slice.ts), and return the slice's
  * population blob (which the caller stores in R2) with the report for the coordinator.
  */
 import { decodeShard, shardToBatch } from '../../src/data/shard';
 import {
-  breedMember,
-  evaluateMembers,
   evaluateRecheck,
   RECHECK_TEST_SHARD,
   type RecheckReport,
   type SliceReport,
 } from '../../src/wann/generation';
-import { decodeGenomeBytes, encodePopulation, type Genome, populationOffsets } from '../../src/wann/genome';
+import { decodeGenomeBytes, type Genome } from '../../src/wann/genome';
 import kernelModule from '../../src/wann/kernel/kernel.wasm';
 import { Evaluator } from '../../src/wann/network';
+import { evaluateSlice } from '../../src/wann/slice';
 import type { Batch } from '../../src/wann/types';
 import { type RecheckTask, type SliceTask, testShardKey, trainShardKey } from '../shared/contracts';
 import { LruCache, type ParentBytes, readGenomes } from '../shared/population-store';
@@ -94,25 +93,14 @@ export function breedAndEvaluate(task: SliceTask, inputs: SliceInputs): SliceOut
   }
   const parents = new Map<number, Genome>();
   for (const p of inputs.parents) if (!parents.has(p.index)) parents.set(p.index, decodeGenomeBytes(p.bytes));
-  const members: Genome[] = [];
-  for (let j = task.sliceStart; j < task.sliceEnd; j++) {
-    let parent: Genome | null = null;
-    if (task.gen > 0) {
-      const index = task.parents[j - task.sliceStart];
-      parent = parents.get(index) ?? null;
-      if (!parent) throw new PermanentTaskError(`parent ${index} of member ${j} was not among the sources`);
-    }
-    members.push(breedMember(task.breeding, task.gen, j, task.elites, parent));
-  }
-  const blob = encodePopulation(members);
-  const report = evaluateMembers(
-    isolateEvaluator(),
-    members,
-    batch,
-    task.weights,
-    { gen: task.gen, sliceStart: task.sliceStart },
-    populationOffsets(blob),
-    (index, e) => console.error(`evaluator: ${task.runId} gen ${task.gen} member ${index}: ${String(e)}`),
+  const parentOf = (index: number, member: number) => {
+    const parent = parents.get(index);
+    if (!parent)
+      throw new PermanentTaskError(`parent ${index} of member ${member} was not among the sources`);
+    return parent;
+  };
+  const { blob, report } = evaluateSlice(isolateEvaluator(), task, parentOf, batch, (index, e) =>
+    console.error(`evaluator: ${task.runId} gen ${task.gen} member ${index}: ${String(e)}`),
   );
   return { blob, report };
 }

@@ -10,7 +10,7 @@
  *
  * Platform-agnostic: this file only instantiates an already compiled `WebAssembly.Module`.
  * - Node: `new WebAssembly.Module(readFileSync(new URL('./kernel.wasm', import.meta.url)))`
- *   (see bench/kernel.ts).
+ *   (see node/kernel.ts).
  * - Workers: `import kernel from '…/src/wann/kernel/kernel.wasm'` (wrangler's default
  *   CompiledWasm rule gives a Module); instantiating a precompiled Module synchronously is allowed.
  */

@@ -1,16 +1,15 @@
 /**
  * The generation contract driven across worker threads (EvalPool): the main thread ranks and
  * selects (`planGeneration`), hands out slices, and completes the generation from the reports
- * (`completeGeneration`); genomes exist only in the workers and in shared slice buffers. Must match
+ * (`tell`); genomes exist only in the workers and in shared slice buffers. Must match
  * `LocalSearch` (src/wann/local-search.ts) generation for generation (tests/unit/golden-trace.test.ts).
  * A check generation's champion re-check runs on a worker thread as one more unit of that
- * generation's work; the main thread only applies its report in `completeGeneration`.
+ * generation's work; the main thread only applies its report in `tell`.
  */
 
 import type { SearchConfig } from '../src/wann/config';
 import {
   breedingParams,
-  completeGeneration,
   type GenerationObjectives,
   generationShard,
   planGeneration,
@@ -19,6 +18,7 @@ import {
 } from '../src/wann/generation';
 import { decodeGenomeBytes, type Genome } from '../src/wann/genome';
 import type { ChampionRecord, GenerationRecord } from '../src/wann/record';
+import { initialSearchState, type SearchState, tell } from '../src/wann/tell';
 import type { Batch } from '../src/wann/types';
 import { type EvalPool, memberBytes, type StoredSlice } from './eval-pool';
 
@@ -33,16 +33,9 @@ export interface StepTiming {
 }
 
 export class PoolSearch {
-  /** The generation `step` evaluates next. */
-  generation = 0;
-  champion: ChampionRecord | null = null;
-  /** The best single-batch genome waiting for the next re-check (re-check on). */
-  candidate: ChampionRecord | null = null;
+  /** Generations completed, champion and candidate, each located by the slice that holds it. */
+  state: SearchState<StoredSlice> = initialSearchState();
   lastStep: StepTiming = { serialMs: 0, evalMs: 0, totalMs: 0 };
-  /** The slice holding the champion: kept alive so the champion can be decoded when asked for. */
-  private championSlice: StoredSlice | null = null;
-  /** The slice holding the candidate, kept alive until its re-check. */
-  private candidateSlice: StoredSlice | null = null;
   private previous: StoredSlice[] = [];
   private objectives: GenerationObjectives | null = null;
   private readonly batches = new Map<number, Batch>();
@@ -68,10 +61,25 @@ export class PoolSearch {
     };
   }
 
+  /** The generation `step` evaluates next. */
+  get generation(): number {
+    return this.state.generation;
+  }
+
+  get champion(): ChampionRecord | null {
+    return this.state.champion?.champion ?? null;
+  }
+
+  /** The best single-batch genome waiting for the next re-check (re-check on). */
+  get candidate(): ChampionRecord | null {
+    return this.state.candidate?.champion ?? null;
+  }
+
   /** Plan, breed and evaluate (workers), and complete one generation; returns its record. */
   async step(): Promise<GenerationRecord> {
     const start = performance.now();
-    const gen = this.generation;
+    const { state } = this;
+    const gen = state.generation;
     const plan = planGeneration(this.config, gen, this.objectives, this.variant);
     const batch = this.variant.batchForGeneration
       ? this.variant.batchForGeneration(gen)
@@ -91,63 +99,48 @@ export class PoolSearch {
       previous: this.previous,
       sliceSize: this.sliceSize,
       recheck:
-        spec && this.testBatch
+        spec && state.champion && this.testBatch
           ? {
               spec,
-              champion: memberBytes(this.championSlice!, spec.champion.index),
-              candidate: spec.candidate ? memberBytes(this.candidateSlice!, spec.candidate.index) : null,
+              champion: memberBytes(state.champion.location, spec.champion.index),
+              candidate:
+                spec.candidate && state.candidate
+                  ? memberBytes(state.candidate.location, spec.candidate.index)
+                  : null,
               batchForShard: (shard) => this.batch(shard),
               testBatch: this.testBatch,
             }
           : null,
     });
     const completing = performance.now();
-    const done = completeGeneration(
-      gen,
+    const holding = (index: number) => {
+      const s = run.slices.find((s) => index >= s.sliceStart && index < s.sliceEnd);
+      if (!s) throw new RangeError(`member ${index} is in no slice of generation ${gen}`);
+      return s;
+    };
+    const told = tell(
+      state,
+      { slices: run.reports, recheck: run.recheck, locate: holding, durationMs: run.evalMs },
       this.config,
-      this.config.population,
-      run.reports,
-      this.champion,
-      run.evalMs,
-      { candidate: this.candidate, report: run.recheck },
     );
-    const championSlice = this.sliceOf(done.champion, run.slices);
-    this.candidateSlice = this.sliceOf(done.candidate, run.slices);
-    this.championSlice = championSlice;
-    this.champion = done.champion;
-    this.candidate = done.candidate;
-    this.objectives = done.objectives;
+    this.state = told.state;
+    this.objectives = told.objectives;
     this.previous = run.slices;
-    this.generation = gen + 1;
     const end = performance.now();
     this.lastStep = {
       serialMs: planned - start + run.busyMs + (end - completing),
       evalMs: run.evalMs,
       totalMs: end - start,
     };
-    return done.record;
+    return told.record;
   }
 
   /** The best-ever genome (by mean fitness), decoded from its slice; null before the first generation. */
   championMember(): Genome | null {
-    const s = this.championSlice;
-    if (!this.champion || !s) return null;
-    const i = this.champion.index - s.sliceStart;
-    return decodeGenomeBytes(new Uint8Array(s.buffer, s.offsets[i], s.offsets[i + 1] - s.offsets[i]));
-  }
-
-  /** The slice holding `who`: this generation's, or the champion's or candidate's before. */
-  private sliceOf(who: ChampionRecord | null, current: StoredSlice[]): StoredSlice | null {
-    if (!who) return null;
-    const holds = (s: StoredSlice) => who.index >= s.sliceStart && who.index < s.sliceEnd;
-    if (who.generation === this.generation) return current.find(holds) ?? null;
-    for (const [c, s] of [
-      [this.champion, this.championSlice],
-      [this.candidate, this.candidateSlice],
-    ] as const) {
-      if (c && s && c.generation === who.generation && c.index === who.index) return s;
-    }
-    throw new Error(`no slice for generation ${who.generation} member ${who.index}`);
+    const c = this.state.champion;
+    if (!c) return null;
+    const b = memberBytes(c.location, c.champion.index);
+    return decodeGenomeBytes(new Uint8Array(b.buffer, b.offset, b.length));
   }
 
   private batch(shard: number): Batch {

@@ -4,9 +4,10 @@
  * encodes the slice into a SharedArrayBuffer, evaluates it and posts the report with the buffer.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type BreedingParams, breedMember, evaluateMembers, evaluateRecheck } from '../src/wann/generation';
-import { decodeGenomeBytes, encodePopulation, type Genome, populationOffsets } from '../src/wann/genome';
+import { type BreedingParams, evaluateRecheck } from '../src/wann/generation';
+import { decodeGenomeBytes, type Genome } from '../src/wann/genome';
 import { compile, Evaluator, type Plan } from '../src/wann/network';
+import { evaluateSlice } from '../src/wann/slice';
 import type { Batch, GenomeResult } from '../src/wann/types';
 import type { FromWorker, GenomeBytes, StoredSlice, ToWorker, WorkerOptions } from './eval-pool';
 import { loadKernel } from './kernel';
@@ -49,27 +50,20 @@ function member(ctx: Context, index: number): Genome {
 
 function breedSlice(ctx: Context, task: Extract<ToWorker, { type: 'slice' }>): FromWorker {
   if (!ctx.breeding) throw new Error('slice task without breeding parameters');
-  const members: Genome[] = [];
-  for (let j = task.sliceStart; j < task.sliceEnd; j++) {
-    const parent = ctx.gen === 0 ? null : member(ctx, task.parents[j - task.sliceStart]);
-    members.push(breedMember(ctx.breeding, ctx.gen, j, task.elites, parent));
-  }
-  const blob = encodePopulation(members);
-  const buffer = new SharedArrayBuffer(blob.length);
-  new Uint8Array(buffer).set(blob);
-  const report = evaluateMembers(
+  const { blob, report } = evaluateSlice(
     evaluator,
-    members,
+    { ...task, gen: ctx.gen, breeding: ctx.breeding, weights: ctx.weights },
+    (index) => member(ctx, index),
     ctx.batch,
-    ctx.weights,
-    { gen: ctx.gen, sliceStart: task.sliceStart },
-    populationOffsets(blob),
     (index, e) => console.error(`generation ${ctx.gen}, member ${index}: ${String(e)}`),
   );
+  const buffer = new SharedArrayBuffer(blob.length);
+  new Uint8Array(buffer).set(blob);
   return { type: 'slice', id: task.id, report, buffer };
 }
 
-function evaluateSlice(ctx: Context, task: Extract<ToWorker, { type: 'evaluate' }>): FromWorker {
+/** Evaluate members already bred (the benchmarks' fixed populations): no breeding, no blob. */
+function evaluateStored(ctx: Context, task: Extract<ToWorker, { type: 'evaluate' }>): FromWorker {
   const plans: Plan[] = [];
   for (let j = task.sliceStart; j < task.sliceEnd; j++) plans.push(compile(member(ctx, j)));
   // Shared rows evaluated once, as `evaluateMembers` does (bit-identical to one genome at a time).
@@ -118,7 +112,7 @@ parentPort!.on('message', (msg: ToWorker) => {
       return;
     }
     if (!context) throw new Error('task before its generation');
-    parentPort!.postMessage(msg.type === 'slice' ? breedSlice(context, msg) : evaluateSlice(context, msg));
+    parentPort!.postMessage(msg.type === 'slice' ? breedSlice(context, msg) : evaluateStored(context, msg));
   } catch (e) {
     parentPort!.postMessage({ type: 'error', id: msg.id, message: String((e as Error)?.stack ?? e) });
   }

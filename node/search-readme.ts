@@ -1,14 +1,14 @@
 /**
- * The README's budgeted-search block (`<!-- bench:search -->`) from a `bench/search.ts` summary:
+ * The README's budgeted-search block (`<!-- bench:search -->`) from a `node/search.ts` summary:
  * our figures beside the paper's MNIST table, the per-minute test curve and the re-checks. Written
  * by `npm run search -- --minutes N` at the end of a run; re-rendered from the recorded summary by
- *   npx tsx bench/search-readme.ts        (reads bench/results/search.json)
+ *   npx tsx node/search-readme.ts        (reads bench/results/search.json)
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { updateReadmeTable } from '../scripts/readme-table';
 import type { ChampionReport } from '../src/wann/report';
-import { updateReadmeTable } from './readme-table';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 
@@ -85,6 +85,8 @@ export function searchReadmeBlock(s: SearchSummary): string {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const summary = JSON.parse(readFileSync(join(HERE, 'results', 'search.json'), 'utf8')) as SearchSummary;
+  const summary = JSON.parse(
+    readFileSync(join(HERE, '..', 'bench', 'results', 'search.json'), 'utf8'),
+  ) as SearchSummary;
   updateReadmeTable('search', searchReadmeBlock(summary));
 }

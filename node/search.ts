@@ -1,6 +1,6 @@
 /**
  * A WANN search on MNIST in Node: the reference hyperparameters (population 960), seeded, bred and
- * evaluated across cores with worker_threads (bench/pool-search.ts: the main thread ranks and
+ * evaluated across cores with worker_threads (node/pool-search.ts: the main thread ranks and
  * selects, the workers breed and evaluate their slices and run the champion re-checks). Logs each
  * generation's record (with the champion's re-check and test-subset accuracy on check generations),
  * checks the champion on the test set every minute, and at the end reports test accuracy per shared
@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
+import { updateReadmeTable } from '../scripts/readme-table';
 import { concatShards, type Shard, seededSubset, shardToBatch } from '../src/data/shard';
 import { stream } from '../src/random';
 import { resolveConfig } from '../src/wann/config';
@@ -35,7 +36,6 @@ import type { Batch } from '../src/wann/types';
 import { EvalPool } from './eval-pool';
 import { ensureShards, readShard, testSet } from './mnist';
 import { PoolSearch } from './pool-search';
-import { updateReadmeTable } from './readme-table';
 import { searchReadmeBlock } from './search-readme';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
@@ -246,7 +246,8 @@ if (trainingSteps > 0) {
   );
 }
 
-const results = join(HERE, 'results');
+// Recorded results stay with the benchmarks' (README and ETA constants cite them there).
+const results = join(HERE, '..', 'bench', 'results');
 if (!args.out) writeFileSync(join(results, 'champion.json'), `${JSON.stringify(genomeToJson(best))}\n`);
 const summary = {
   measured: new Date().toISOString().slice(0, 10),
