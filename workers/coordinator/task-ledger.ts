@@ -386,18 +386,26 @@ export class TaskLedger {
   }
 }
 
-/** A re-check result as stored: [testAccuracy, championFitness (n), candidateFitness (n)]. */
+/**
+ * A re-check result as stored: [testAccuracy, n, championFitness (n), candidateFitness (0 or n)]
+ * (a re-check without a candidate reports no candidate fitness).
+ */
 export function packRecheck(
   r: Pick<RecheckReport, 'championFitness' | 'candidateFitness' | 'testAccuracy'>,
 ): Float64Array {
-  return Float64Array.from([r.testAccuracy, ...r.championFitness, ...r.candidateFitness]);
+  return Float64Array.from([
+    r.testAccuracy,
+    r.championFitness.length,
+    ...r.championFitness,
+    ...r.candidateFitness,
+  ]);
 }
 
 function unpackRecheck(p: Float64Array) {
-  const n = (p.length - 1) / 2;
+  const n = p[1];
   return {
     testAccuracy: p[0],
-    championFitness: Array.from(p.subarray(1, 1 + n)),
-    candidateFitness: Array.from(p.subarray(1 + n, 1 + 2 * n)),
+    championFitness: Array.from(p.subarray(2, 2 + n)),
+    candidateFitness: Array.from(p.subarray(2 + n)),
   };
 }
