@@ -3,7 +3,7 @@
  * how they are cut into `sendBatch` calls.
  */
 import { breedingParams, generationShard } from '../../src/wann/generation';
-import type { GenomeLocation, PublishTask, QueueTask, SliceTask } from '../shared/contracts';
+import type { GenomeLocation, PublishTask, QueueTask, RecheckTask, SliceTask } from '../shared/contracts';
 import type { StoredPlan } from './population-index';
 import type { RunMeta } from './run-state';
 import type { PublicationEntry, SliceEntry } from './task-ledger';
@@ -54,6 +54,24 @@ export function publishTask(meta: RunMeta, p: PublicationEntry): PublishTask {
     champion: { generation: p.champion.champion.generation, location: p.champion.location },
     weights: meta.config.weights,
     trainShards: meta.config.trainShards,
+  };
+}
+
+/**
+ * The re-check of generation `gen` on training shards `shards`: the champion and the candidate in
+ * `meta` (already those after gen − 1), by where they lie.
+ */
+export function recheckTask(meta: RunMeta, gen: number, shards: number[]): RecheckTask {
+  const { champion, candidate } = meta;
+  if (!champion) throw new Error(`generation ${gen}: a re-check without a champion`);
+  return {
+    kind: 'recheck',
+    runId: meta.runId,
+    gen,
+    shards,
+    weights: meta.config.weights,
+    champion: { generation: champion.champion.generation, location: champion.location },
+    candidate: candidate ? { generation: candidate.champion.generation, location: candidate.location } : null,
   };
 }
 

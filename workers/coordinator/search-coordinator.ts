@@ -21,6 +21,7 @@
  * whatever a crash or restart interrupted: re-send tasks, complete a generation, re-sync D1.
  */
 import { DurableObject } from 'cloudflare:workers';
+import type { z } from 'zod';
 import type { RunStatus } from '../../schema/schema';
 import {
   completeGeneration,
@@ -35,9 +36,9 @@ import {
 } from '../../src/wann/generation';
 import { type ChampionRecord, championWithDefaults } from '../../src/wann/record';
 import type { Env } from '../api/env';
-import type { QueueTask, RecheckTask, ReportOutcome } from '../shared/contracts';
+import type { QueueTask, ReportOutcome } from '../shared/contracts';
 import { BlobGc } from './blob-gc';
-import { locate, publishTask, sendBatches, sliceTasks } from './dispatch';
+import { locate, publishTask, recheckTask, sendBatches, sliceTasks } from './dispatch';
 import { EventHub, type Subscription } from './event-hub';
 import { GenerationLog, syncRunStatus } from './generation-log';
 import { migrateLegacyTables } from './legacy-tables';
@@ -137,12 +138,7 @@ export class SearchCoordinator extends DurableObject<Env> {
   async report(runId: string, input: unknown): Promise<ReportOutcome> {
     const parsed = sliceReportSchema.safeParse(input);
     if (!parsed.success) {
-      const reason = parsed.error.issues
-        .slice(0, 3)
-        .map((i) => `${i.path.join('.') || '(report)'}: ${i.message}`)
-        .join('; ');
-      console.error(`coordinator ${runId}: rejected a slice report: ${reason}`);
-      return { rejected: reason };
+      return rejected(runId, 'slice', parsed.error);
     }
     const report = parsed.data;
     const meta = this.meta();
@@ -182,12 +178,7 @@ export class SearchCoordinator extends DurableObject<Env> {
   async recheckReport(runId: string, input: unknown): Promise<ReportOutcome> {
     const parsed = recheckReportSchema.safeParse(input);
     if (!parsed.success) {
-      const reason = parsed.error.issues
-        .slice(0, 3)
-        .map((i) => `${i.path.join('.') || '(report)'}: ${i.message}`)
-        .join('; ');
-      console.error(`coordinator ${runId}: rejected a re-check report: ${reason}`);
-      return { rejected: reason };
+      return rejected(runId, 're-check', parsed.error);
     }
     const report = parsed.data;
     const meta = this.meta();
@@ -389,23 +380,8 @@ export class SearchCoordinator extends DurableObject<Env> {
     this.population.putPlan(gen, plan.elites, plan.parents);
     this.ledger.addSlices(gen, config.population, config.sliceSize);
     const meta = this.meta()!;
-    const champion = meta.champion;
-    const candidate = meta.candidate ?? null;
-    const spec = recheckSpec(config, gen, champion?.champion ?? null, candidate?.champion ?? null);
-    if (spec && champion) {
-      const task: RecheckTask = {
-        kind: 'recheck',
-        runId: meta.runId,
-        gen,
-        shards: spec.shards,
-        weights: config.weights,
-        champion: { generation: champion.champion.generation, location: champion.location },
-        candidate: candidate
-          ? { generation: candidate.champion.generation, location: candidate.location }
-          : null,
-      };
-      this.ledger.addRecheck(task);
-    }
+    const spec = recheckSpec(config, gen, meta.champion?.champion ?? null, meta.candidate?.champion ?? null);
+    if (spec && meta.champion) this.ledger.addRecheck(recheckTask(meta, gen, spec.shards));
   }
 
   /**
@@ -606,4 +582,14 @@ export class SearchCoordinator extends DurableObject<Env> {
     if (!result) throw new Error(`generation ${gen}: the re-check's result is missing`);
     return { ...specOf(task.task), ...result };
   }
+}
+
+/** A report that does not parse: refused with (up to three of) its issues, and logged. */
+function rejected(runId: string, what: string, error: z.ZodError): ReportOutcome {
+  const reason = error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join('.') || '(report)'}: ${i.message}`)
+    .join('; ');
+  console.error(`coordinator ${runId}: rejected a ${what} report: ${reason}`);
+  return { rejected: reason };
 }
