@@ -34,7 +34,9 @@ function stub(runId: string) {
 /** Open a fresh instance of the object (the constructor runs again) and look at it. */
 async function reopened<T>(runId: string, look: (c: SearchCoordinator, sql: SqlStorage) => T | Promise<T>) {
   await abortAllDurableObjects();
-  return runInDurableObject(stub(runId), (instance, state) => look(instance, state.storage.sql));
+  return runInDurableObject(stub(runId), (object, state) =>
+    look(object as unknown as SearchCoordinator, state.storage.sql),
+  );
 }
 
 function tables(sql: SqlStorage): string[] {
@@ -147,7 +149,8 @@ describe('a coordinator with the old tables', () => {
 describe('trained versions', () => {
   it('are numbered once per source, from the sequence publications use, at least as asked', async () => {
     const runId = crypto.randomUUID();
-    await runInDurableObject(stub(runId), (instance) => {
+    await runInDurableObject(stub(runId), (object) => {
+      const instance = object as unknown as SearchCoordinator;
       expect(instance.reserveTrainedVersion(3, 5)).toBe(5);
       expect(instance.reserveTrainedVersion(3, 9)).toBe(5);
       expect(instance.reserveTrainedVersion(4, 1)).toBe(6);
