@@ -46,7 +46,7 @@ import { PopulationIndex } from './population-index';
 import { type RunMeta, RunState } from './run-state';
 import { type CoordinatorSettings, readSettings } from './settings';
 import { packReport, specOf, unpackReport } from './slice-report';
-import { retryPolicies, TaskLedger } from './task-ledger';
+import { retryPolicies, type SentKind, TaskLedger } from './task-ledger';
 import {
   type CancelOutcome,
   type ChampionAddress,
@@ -64,6 +64,13 @@ export {
   REPLAY_PAGE,
   type Subscription,
 } from './event-hub';
+
+/** How a failed run's error names a task that got no result. */
+const TASK_NAMES: Record<SentKind, string> = {
+  slice: 'slice',
+  recheck: 'champion re-check',
+  publish: 'publication',
+};
 
 export class SearchCoordinator extends DurableObject<Env> {
   private readonly settings: CoordinatorSettings;
@@ -393,15 +400,22 @@ export class SearchCoordinator extends DurableObject<Env> {
     const now = Date.now();
     const gen = meta.gen;
     const { due, exhausted } = this.ledger.due(gen, now);
-    for (const t of exhausted) {
-      if (t.kind === 'publish') {
-        this.ledger.settlePublication(t.version, `no answer after ${t.attempts} attempts`);
-        this.releaseChampionObject(t.champion);
-        continue;
-      }
-      const what = t.kind === 'slice' ? `slice [${t.start}, ${t.end})` : 'the champion re-check';
-      await this.finishNow('failed', `generation ${gen}: ${what} got no result after ${t.attempts} attempts`);
+    const failsRun = exhausted.find((t) => this.ledger.policy(t.kind).exhaustionFails === 'run');
+    if (failsRun) {
+      const what =
+        failsRun.kind === 'slice'
+          ? `slice [${failsRun.start}, ${failsRun.end})`
+          : `the ${TASK_NAMES[failsRun.kind]}`;
+      await this.finishNow(
+        'failed',
+        `generation ${gen}: ${what} got no result after ${failsRun.attempts} attempts`,
+      );
       return;
+    }
+    for (const t of exhausted) {
+      this.ledger.fail(t.id, `no answer after ${t.attempts} attempts`);
+      // A failed publication no longer pins its champion's object.
+      if (t.kind === 'publish') this.releaseChampionObject(t.champion);
     }
     const slices = due.filter((t) => t.kind === 'slice');
     if (slices.length > 0 && slices.every((s) => s.sentAt === null)) this.run.update({ genStartedAt: now });

@@ -188,6 +188,15 @@ export class TaskLedger {
     return { due: due.filter((t) => !exhausted.includes(t)), exhausted };
   }
 
+  policy(kind: SentKind): RetryPolicy {
+    return this.policies[kind];
+  }
+
+  /** Task `id` is given up (exhausted, its policy failing only itself), with the reason. */
+  fail(id: number, error: string): void {
+    this.sql.exec("UPDATE tasks SET status = 'failed', error = ? WHERE id = ?", error, id);
+  }
+
   /** `ids` were sent at `sentAt`: one more attempt each. */
   markSent(ids: readonly number[], sentAt: number): void {
     for (const id of ids)
