@@ -67,3 +67,34 @@ describe('bench/ holds benchmarks only', () => {
     },
   );
 });
+
+describe('the coordinator is a shell over collaborators that own their tables', () => {
+  const dir = 'workers/coordinator';
+  const files = readdirSync(dir).filter((f) => f.endsWith('.ts'));
+  const sources = new Map(files.map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+
+  it('has its collaborators as files of their own (the shell is not the only file)', () => {
+    for (const f of ['task-ledger.ts', 'generation-log.ts', 'event-hub.ts', 'blob-gc.ts', 'rows.ts']) {
+      expect(files).toContain(f);
+    }
+  });
+
+  it('creates each table in exactly one file, and none in the shell', () => {
+    const owners = new Map<string, string[]>();
+    for (const [file, source] of sources) {
+      for (const m of source.matchAll(/CREATE TABLE IF NOT EXISTS (\w+)/g)) {
+        owners.set(m[1], [...(owners.get(m[1]) ?? []), file]);
+      }
+    }
+    expect(owners.size).toBeGreaterThanOrEqual(6);
+    for (const [table, owner] of owners) expect([table, owner.length]).toEqual([table, 1]);
+    expect(sources.get('search-coordinator.ts')).not.toMatch(/\.exec\(/);
+  });
+
+  it('reads rows through decoders: no unchecked `JSON.parse(…) as T` and no typed `exec<T>`', () => {
+    for (const [file, source] of sources) {
+      expect([file, source.match(/JSON\.parse\([^;]*\)\s+as\s/)?.[0] ?? null]).toEqual([file, null]);
+      expect([file, source.match(/\.exec<[^>]+>\(/)?.[0] ?? null]).toEqual([file, null]);
+    }
+  });
+});
