@@ -578,7 +578,7 @@ program
     );
   });
 
-// Published models and trained weights (workers/shared/train.ts).
+// Published models and trained weights (workers/models/train.ts).
 function modelRow(m: ModelResource): string[] {
   const t = m.training;
   return [

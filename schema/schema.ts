@@ -54,7 +54,7 @@ export const runs = sqliteTable(
 
 /**
  * One row per finished generation: a `GenerationRecord` (src/wann/record.ts) stored whole, read and
- * written only through workers/shared/generation-rows.ts. `shard` and `champion` are null in rows
+ * written only through workers/contracts/generation-rows.ts. `shard` and `champion` are null in rows
  * written before migration 0002.
  */
 export const generations = sqliteTable(

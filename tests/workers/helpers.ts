@@ -5,7 +5,7 @@ import { runs } from '../../schema/schema';
 import type { RunResource } from '../../src/api/types';
 import { SHARED_WEIGHTS } from '../../src/wann/activation-ids';
 import type { GenerationRecord } from '../../src/wann/record';
-import { publishModel } from '../../workers/shared/publish';
+import { publishModel } from '../../workers/models/publish';
 import { grownGenome } from '../unit/onnx-fixture';
 
 export const TOKEN = 'test-token';

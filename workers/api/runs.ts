@@ -22,10 +22,10 @@ import {
 import { resolveConfig, type SearchConfigInput, searchConfigSchema } from '../../src/wann/config';
 import { decodeGenomeBytes, genomeToJson } from '../../src/wann/genome';
 import { GENERATION_CSV_COLUMNS, generationCsvLine } from '../../src/wann/record';
+import { populationSliceKey } from '../contracts/blob-keys';
+import { fromGenerationRow } from '../contracts/generation-rows';
 import type { ForkSource, RunConfig } from '../coordinator/types';
-import { populationSliceKey } from '../shared/contracts';
-import { fromGenerationRow } from '../shared/generation-rows';
-import { readGenomes } from '../shared/population-store';
+import { readGenomes } from '../storage/population';
 import {
   addressedRunId,
   type RunLinks,

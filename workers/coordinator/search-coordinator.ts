@@ -43,16 +43,16 @@ import {
 } from '../../src/wann/generation';
 import { type ChampionRecord, championWithDefaults, type GenerationRecord } from '../../src/wann/record';
 import type { Env } from '../api/env';
-import {
-  type GenomeLocation,
-  type PublishTask,
-  populationSliceKey,
-  type QueueTask,
-  type RecheckTask,
-  type ReportOutcome,
-  type SliceTask,
-} from '../shared/contracts';
-import { toGenerationRow, toRunProgress } from '../shared/generation-rows';
+import { populationSliceKey } from '../contracts/blob-keys';
+import { toGenerationRow, toRunProgress } from '../contracts/generation-rows';
+import type {
+  GenomeLocation,
+  PublishTask,
+  QueueTask,
+  RecheckTask,
+  ReportOutcome,
+  SliceTask,
+} from '../contracts/queue-tasks';
 import { type CoordinatorSettings, readSettings } from './settings';
 import {
   type CancelOutcome,
@@ -965,7 +965,7 @@ export class SearchCoordinator extends DurableObject<Env> {
   }
 
   // ------------------------------------------------------------------------------------------
-  // Publications (the work is a queued task: workers/shared/publish.ts run by an evaluator)
+  // Publications (the work is a queued task: workers/models/publish.ts run by an evaluator)
 
   /** The publication of the champion after `gen` generations: the existing one, or a new version. */
   private ensurePublication(gen: number, champion: ChampionAddress): PublicationRow {

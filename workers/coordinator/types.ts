@@ -2,7 +2,7 @@
 import type { RunStatus } from '../../schema/schema';
 import type { SearchConfig } from '../../src/wann/config';
 import type { ChampionRecord } from '../../src/wann/record';
-import type { GenomeLocation, PublishTask } from '../shared/contracts';
+import type { GenomeLocation, PublishTask } from '../contracts/queue-tasks';
 
 /** A run's configuration as recorded: the resolved search config, plus its origin for forks. */
 export type RunConfig = SearchConfig & { forkOf?: { runId: string; generation: number } };

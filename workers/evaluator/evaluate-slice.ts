@@ -17,10 +17,13 @@ import { decodeGenomeBytes, encodePopulation, type Genome, populationOffsets } f
 import kernelModule from '../../src/wann/kernel/kernel.wasm';
 import { Evaluator } from '../../src/wann/network';
 import type { Batch } from '../../src/wann/types';
-import { type RecheckTask, type SliceTask, testShardKey, trainShardKey } from '../shared/contracts';
-import { LruCache, type ParentBytes, readGenomes } from '../shared/population-store';
+import { testShardKey, trainShardKey } from '../contracts/blob-keys';
+import type { RecheckTask, SliceTask } from '../contracts/queue-tasks';
+import { LruCache } from '../storage/isolate-cache';
+import { type ParentBytes, readGenomes } from '../storage/population';
+import type { EvaluatorEnv } from './worker-configuration';
 
-export { StaleTaskError } from '../shared/population-store';
+export { StaleTaskError } from '../storage/population';
 
 const batches = new LruCache<string, Batch>(8); // ~1 MB of float32 inputs per 1,000-image shard
 const shardBytes = new LruCache<string, Uint8Array>(8); // 257 KB each; kept only when forwarding
@@ -49,9 +52,7 @@ export class PermanentTaskError extends Error {
   override name = 'PermanentTaskError';
 }
 
-export interface EvaluatorBindings {
-  BLOBS: R2Bucket;
-}
+export type EvaluatorBindings = Pick<EvaluatorEnv, 'BLOBS'>;
 
 async function loadShardBytes(env: EvaluatorBindings, shard: number, cache = true): Promise<Uint8Array> {
   const key = trainShardKey(shard);
