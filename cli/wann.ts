@@ -31,10 +31,11 @@ import type {
   ShareLinkResource,
   RunStatusEvent as Snapshot,
 } from '../src/api/types';
+import { TERMINAL_RUN_STATUSES } from '../src/api/vocabulary';
 import { type EtaSample, estimateRemaining, formatRange } from '../src/wann/eta';
 import { CliError, Client, type RunTarget, readSse, runTarget } from './client';
 
-const TERMINAL = new Set(['completed', 'cancelled', 'failed']);
+const TERMINAL: ReadonlySet<string> = new Set(TERMINAL_RUN_STATUSES);
 
 function integer(name: string, min: number) {
   return (value: string): number => {

@@ -26,7 +26,8 @@
 import { DurableObject } from 'cloudflare:workers';
 import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
-import { generations, type RunStatus, runs } from '../../schema/schema';
+import { generations, runs } from '../../schema/schema';
+import type { RunStatus } from '../../src/api/vocabulary';
 import {
   breedingParams,
   completeGeneration,
