@@ -1,7 +1,7 @@
 /**
  * Trained weights (src/wann/train.ts) on a champion: test accuracy against Adam steps, and the
  * training's speed on one thread (what sizes the platform's per-invocation step bound,
- * workers/shared/train.ts WORK_PER_INVOCATION). Records bench/results/train.json.
+ * workers/models/train.ts WORK_PER_INVOCATION). Records bench/results/train.json.
  *
  *   npx tsx bench/train.ts [--genome bench/results/champion.json] [--steps 9600] [--weight tuned]
  */

@@ -31,6 +31,7 @@ import type {
   ShareLinkResource,
   RunStatusEvent as Snapshot,
 } from '../src/api/types';
+import { TERMINAL_RUN_STATUSES } from '../src/api/vocabulary';
 import { type EtaSample, estimateRemaining, formatRange } from '../src/wann/eta';
 import {
   CliError,
@@ -43,7 +44,7 @@ import {
   terminalText,
 } from './client';
 
-const TERMINAL = new Set(['completed', 'cancelled', 'failed']);
+const TERMINAL: ReadonlySet<string> = new Set(TERMINAL_RUN_STATUSES);
 
 function integer(name: string, min: number) {
   return (value: string): number => {
@@ -604,7 +605,7 @@ program
     );
   });
 
-// Published models and trained weights (workers/shared/train.ts).
+// Published models and trained weights (workers/models/train.ts).
 function modelRow(m: ModelResource): string[] {
   const t = m.training;
   return [

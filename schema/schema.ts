@@ -5,10 +5,8 @@
  */
 import { sql } from 'drizzle-orm';
 import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+import { MODEL_VARIANTS, RUN_STATUSES, SHARE_SCOPES, TRAINING_STATUSES } from '../src/api/vocabulary';
 import { CHAMPION_CHOICES, type ChampionRecord, OBJECTIVE_PAIRS } from '../src/wann/record';
-
-export const RUN_STATUSES = ['queued', 'running', 'completed', 'cancelled', 'failed'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const runs = sqliteTable(
   'runs',
@@ -54,7 +52,7 @@ export const runs = sqliteTable(
 
 /**
  * One row per finished generation: a `GenerationRecord` (src/wann/record.ts) stored whole, read and
- * written only through workers/shared/generation-rows.ts. `shard` and `champion` are null in rows
+ * written only through workers/contracts/generation-rows.ts. `shard` and `champion` are null in rows
  * written before migration 0002.
  */
 export const generations = sqliteTable(
@@ -96,11 +94,6 @@ export const generations = sqliteTable(
 export type RunRow = typeof runs.$inferSelect;
 export type GenerationRow = typeof generations.$inferSelect;
 
-export const MODEL_VARIANTS = ['shared', 'trained'] as const;
-export type ModelVariant = (typeof MODEL_VARIANTS)[number];
-export const TRAINING_STATUSES = ['queued', 'running', 'done', 'failed'] as const;
-export type TrainingStatus = (typeof TRAINING_STATUSES)[number];
-
 /** Published champions: one row per (run, version); blobs in R2 under models/{runId}/{version}. */
 export const models = sqliteTable(
   'models',
@@ -135,8 +128,8 @@ export const models = sqliteTable(
 );
 
 /**
- * Training per-connection weights from a shared version (migration 0006, workers/evaluator/
- * train-task.ts). `step` only moves forward by compare-and-set; the state is in R2.
+ * Training per-connection weights from a shared version (migration 0006, workers/models/train.ts).
+ * `step` only moves forward by compare-and-set; the state is in R2.
  */
 export const trainings = sqliteTable(
   'trainings',
@@ -168,9 +161,6 @@ export const trainings = sqliteTable(
 );
 
 export type TrainingRow = typeof trainings.$inferSelect;
-
-export const SHARE_SCOPES = ['view', 'view+predict'] as const;
-export type ShareScope = (typeof SHARE_SCOPES)[number];
 
 /** Share links: capabilities to view (and maybe query) one run. Only the token's hash is stored. */
 export const shareLinks = sqliteTable(
@@ -211,5 +201,3 @@ export const ownerSessions = sqliteTable(
   },
   (t) => [index('owner_sessions_expires_idx').on(t.expiresAt)],
 );
-
-export type OwnerSessionRow = typeof ownerSessions.$inferSelect;

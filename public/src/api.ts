@@ -17,6 +17,7 @@ import type {
   RunStatus,
   ShareLinkResource,
 } from '../../src/api/types';
+import { TERMINAL_RUN_STATUSES } from '../../src/api/vocabulary';
 
 /** Where earlier versions of the pages kept the API token; removed wherever it is still found. */
 const LEGACY_TOKEN_KEY = 'wann.apiToken';
@@ -156,4 +157,4 @@ export function listRuns(query: URLSearchParams | string): Promise<RunList> {
 }
 
 /** Statuses a run never leaves (the same list as the API's). */
-export const TERMINAL: ReadonlySet<string> = new Set<RunStatus>(['completed', 'cancelled', 'failed']);
+export const TERMINAL: ReadonlySet<string> = new Set<RunStatus>(TERMINAL_RUN_STATUSES);

@@ -214,9 +214,6 @@ export class SearchCharts {
 
 const VERSION_COLOURS = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9', '#6d4c41'];
 
-/** A published version as the pages may receive it (trained-weights fields may be absent). */
-type SignatureVersion = ModelVersion & { variant?: 'shared' | 'trained'; trainedFrom?: number | null };
-
 /**
  * Test accuracy (10,000 test images) against the shared weight, one set of markers per published
  * version (latest few): markers only at the weights that were tested (nothing is drawn between
@@ -224,7 +221,7 @@ type SignatureVersion = ModelVersion & { variant?: 'shared' | 'trained'; trained
  * trained per-connection weights has no shared weight: its accuracy is a dotted level. This is the
  * WANN signature: a good weight-agnostic network keeps its accuracy across the weights.
  */
-export function signatureChart(container: HTMLElement, versions: readonly SignatureVersion[]): uPlot | null {
+export function signatureChart(container: HTMLElement, versions: readonly ModelVersion[]): uPlot | null {
   const shown = [...versions].sort((a, b) => a.version - b.version).slice(-VERSION_COLOURS.length);
   if (shown.length === 0) return null;
   const shared = shown.filter((v) => v.weights.length > 0);

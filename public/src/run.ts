@@ -47,26 +47,6 @@ function detectMode(): Mode | null {
   return null;
 }
 
-/** Progress of training per-connection weights from a shared-weight version (contract (2)). */
-interface Training {
-  status: 'queued' | 'running' | 'done' | 'failed';
-  step: number;
-  steps: number;
-  loss: number | null;
-  version: number | null;
-  error: string | null;
-}
-
-/**
- * A published version as this page reads it: the trained-weights fields are absent on servers and
- * rows from before they existed (then the version has shared weights and no training).
- */
-type Model = ModelVersion & {
-  variant?: 'shared' | 'trained';
-  trainedFrom?: number | null;
-  training?: Training | null;
-};
-
 /** A generation row: those stored before the champion re-check have no `testAccuracy`. */
 type Row = Omit<GenerationRecord, 'testAccuracy'> & { testAccuracy?: number | null };
 
@@ -77,7 +57,7 @@ const rows: Row[] = [];
 let charts: SearchCharts | null = null;
 let shownChampionGen = -1;
 let championTimer: ReturnType<typeof setTimeout> | undefined;
-let models: Model[] | null = null;
+let models: ModelVersion[] | null = null;
 
 /** What the page's terms mean (info popovers and titles). */
 const EXPLAIN: Record<string, string> = {
@@ -189,7 +169,7 @@ function renderSummary(): void {
   const champion = run.champion;
   const left = eta();
   const test = latestTest();
-  const published = (models ?? []).reduce<Model | null>(
+  const published = (models ?? []).reduce<ModelVersion | null>(
     (a, m) => (!a || m.ensembleTestAccuracy > a.ensembleTestAccuracy ? m : a),
     null,
   );
@@ -440,7 +420,7 @@ function followTraining(): void {
 async function loadModels(): Promise<void> {
   const body = byId('models-body');
   try {
-    models = (await requestJson<{ models: Model[] }>(`${mode!.api}/models`)).models;
+    models = (await requestJson<{ models: ModelVersion[] }>(`${mode!.api}/models`)).models;
   } catch (e) {
     models = null;
     replace(body, el('p', { class: 'muted' }, `Published models are not available: ${(e as Error).message}`));
@@ -454,12 +434,12 @@ async function loadModels(): Promise<void> {
   await renderDigit();
 }
 
-function variantText(m: Model): string {
+function variantText(m: ModelVersion): string {
   if (m.variant === 'trained') return `trained${m.trainedFrom ? ` (from v${m.trainedFrom})` : ''}`;
   return 'shared';
 }
 
-function trainingCell(m: Model): HTMLElement {
+function trainingCell(m: ModelVersion): HTMLElement {
   const cell = el('td', { 'data-training': m.training?.status ?? 'none' });
   const t = m.training;
   if (t) {
@@ -489,7 +469,7 @@ function trainingCell(m: Model): HTMLElement {
     train.addEventListener('click', async () => {
       train.disabled = true;
       try {
-        const updated = await requestJson<Model>(`${mode!.api}/models/${m.version}/train`, {
+        const updated = await requestJson<ModelVersion>(`${mode!.api}/models/${m.version}/train`, {
           method: 'POST',
           body: {},
         });
@@ -623,7 +603,7 @@ async function renderDigit(): Promise<void> {
   // The panel runs the model at each shared weight: the latest version that has them.
   const latest = (models ?? [])
     .filter((m) => m.weights.length > 0)
-    .reduce<Model | null>((a, m) => (!a || m.version > a.version ? m : a), null);
+    .reduce<ModelVersion | null>((a, m) => (!a || m.version > a.version ? m : a), null);
   if (!latest) {
     replace(
       root,

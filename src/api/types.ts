@@ -11,8 +11,8 @@
  * here, so an answer from before and after they land validates alike.
  */
 import { z } from 'zod';
-import { RUN_STATUSES, SHARE_SCOPES } from '../../schema/schema';
 import { championSchema, generationRecordSchema } from '../wann/record';
+import { MODEL_VARIANTS, RUN_STATUSES, SHARE_SCOPES, TRAINING_STATUSES } from './vocabulary';
 
 export {
   type ChampionRecord,
@@ -25,9 +25,7 @@ const int = z.number().int();
 const isoTime = z.string();
 
 export const runStatusSchema = z.enum(RUN_STATUSES);
-export type RunStatus = z.infer<typeof runStatusSchema>;
-/** Statuses a run never leaves. */
-export const TERMINAL_RUN_STATUSES: readonly RunStatus[] = ['completed', 'cancelled', 'failed'];
+export type { RunStatus } from './vocabulary';
 
 // ------------------------------------------------------------------------------------------------
 // Run identity (input and output)
@@ -193,7 +191,7 @@ export type RunStatusEvent = z.infer<typeof runStatusEventSchema>;
 // Published models
 
 export const modelTrainingSchema = z.object({
-  status: z.enum(['queued', 'running', 'done', 'failed']),
+  status: z.enum(TRAINING_STATUSES),
   step: int,
   steps: int,
   loss: z.number().nullable(),
@@ -217,7 +215,7 @@ export const modelResourceSchema = z.object({
   connections: int,
   hiddenNodes: int,
   /** `shared`: the searched network at shared weights; `trained`: per-connection trained weights. */
-  variant: z.enum(['shared', 'trained']).optional(),
+  variant: z.enum(MODEL_VARIANTS).optional(),
   /** For a trained version: the shared-weight version it was trained from. */
   trainedFrom: int.nullable().optional(),
   /** Progress of training weights from this (shared) version. */

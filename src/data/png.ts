@@ -82,12 +82,6 @@ interface PngLayout {
 
 const chunkType = (bytes: Uint8Array, at: number) => String.fromCharCode(...bytes.subarray(at, at + 4));
 
-/** Width and height from the IHDR chunk, checked before anything is decompressed. */
-export function pngSize(bytes: Uint8Array): { width: number; height: number } {
-  const { width, height } = readHeader(bytes);
-  return { width, height };
-}
-
 function readHeader(bytes: Uint8Array): PngHeader {
   if (bytes.length < 8 || SIGNATURE.some((b, i) => bytes[i] !== b)) {
     throw new PngImageError('the body is not a PNG image (bad signature)');

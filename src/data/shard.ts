@@ -13,7 +13,7 @@
  * precision that matters (one grey level).
  */
 
-import { type Rng, stream } from '../random';
+import type { Rng } from '../random';
 import type { Batch } from '../wann/types';
 
 export interface Shard {
@@ -239,14 +239,6 @@ export function concatShards(shards: readonly Shard[]): Shard {
     at += s.count;
   }
   return { count, width, height, pixels, labels };
-}
-
-/**
- * The training shard a generation evaluates on: one seeded draw per generation, so every genome of
- * a generation sees the same 1,000 images and the choice never depends on who evaluates.
- */
-export function trainingShardIndex(seed: number, generation: number, shardCount: number): number {
-  return stream(seed, generation, 'shard').int(shardCount);
 }
 
 /**

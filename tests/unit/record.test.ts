@@ -15,7 +15,7 @@ import {
   generationCsvLine,
   generationRecordSchema,
 } from '../../src/wann/record';
-import { fromGenerationRow, toGenerationRow, toRunProgress } from '../../workers/shared/generation-rows';
+import { fromGenerationRow, toGenerationRow, toRunProgress } from '../../workers/contracts/generation-rows';
 
 const RUN_ID = '00000000-0000-4000-8000-000000000001';
 

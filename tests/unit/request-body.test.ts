@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BodyTooLargeError, readBody } from '../../workers/shared/request-body';
+import { BodyTooLargeError, readBody } from '../../workers/http/request-body';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

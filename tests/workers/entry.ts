@@ -7,9 +7,9 @@
 
 import type { Env } from '../../workers/api/env';
 import api, { SearchCoordinator } from '../../workers/api/index';
+import type { QueueTask, RecheckTask, SliceTask } from '../../workers/contracts/queue-tasks';
 import { breedAndEvaluate, type SliceInputs } from '../../workers/evaluator/evaluate-slice';
 import { consumeTasks, type EvaluatorEnv } from '../../workers/evaluator/index';
-import type { QueueTask, RecheckTask, SliceTask } from '../../workers/shared/contracts';
 
 export { SearchCoordinator };
 

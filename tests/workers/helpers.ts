@@ -3,9 +3,10 @@ import { env, exports } from 'cloudflare:workers';
 import { drizzle } from 'drizzle-orm/d1';
 import { runs } from '../../schema/schema';
 import type { RunResource } from '../../src/api/types';
+import { TERMINAL_RUN_STATUSES } from '../../src/api/vocabulary';
 import { SHARED_WEIGHTS } from '../../src/wann/activation-ids';
 import type { GenerationRecord } from '../../src/wann/record';
-import { publishModel } from '../../workers/shared/publish';
+import { publishModel } from '../../workers/models/publish';
 import { grownGenome } from '../unit/onnx-fixture';
 
 export const TOKEN = 'wann-test-token-7f3c9a2e5b8d41c6';
@@ -65,7 +66,7 @@ export async function getRun(id: string): Promise<RunResource> {
   return res.json();
 }
 
-const TERMINAL = new Set(['completed', 'cancelled', 'failed']);
+const TERMINAL: ReadonlySet<string> = new Set(TERMINAL_RUN_STATUSES);
 
 /** Polls until the run reaches a terminal status (or `until` holds). */
 export async function waitFor(

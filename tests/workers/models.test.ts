@@ -17,7 +17,7 @@ import { SHARED_WEIGHTS } from '../../src/wann/activation-ids';
 import { parseGenome } from '../../src/wann/genome';
 import { compile, forwardProbabilities, predictLabels } from '../../src/wann/network';
 import type { Batch } from '../../src/wann/types';
-import { publishModel } from '../../workers/shared/publish';
+import { publishModel } from '../../workers/models/publish';
 import { grownGenome } from '../unit/onnx-fixture';
 import { header, post, publishGrown, request, startRun, waitFor } from './helpers';
 

@@ -13,8 +13,8 @@ import { LocalSearch } from '../../src/wann/local-search';
 import { Evaluator } from '../../src/wann/network';
 import type { GenerationRecord } from '../../src/wann/record';
 import type { Batch } from '../../src/wann/types';
+import { populationSliceKey, testShardKey, trainShardKey } from '../../workers/contracts/blob-keys';
 import type { ChampionAddress } from '../../workers/coordinator/types';
-import { populationSliceKey, testShardKey, trainShardKey } from '../../workers/shared/contracts';
 import { deliveries, faults, peerRuns, recheckFaults } from './entry';
 import {
   championOf,

@@ -2,7 +2,7 @@
 // MNIST training shards in R2 (test runs use trainShards: 2), and the test shards.
 import { applyD1Migrations } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { testShardKey, trainShardKey } from '../../workers/shared/contracts';
+import { testShardKey, trainShardKey } from '../../workers/contracts/blob-keys';
 
 await applyD1Migrations(env.DB, env.TEST_MIGRATIONS);
 await env.BLOBS.put(trainShardKey(0), env.SHARD_TRAIN_00);

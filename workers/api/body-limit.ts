@@ -1,10 +1,10 @@
 /**
  * Request body limits for the API Worker, each refused with a 413 the client actually receives:
- * the rest of an oversized body is read and thrown away before the answer (shared/request-body.ts
+ * the rest of an oversized body is read and thrown away before the answer (workers/http/request-body.ts
  * says why), and so is any body an early answer (401, 404, …) left unread.
  */
 import { createMiddleware } from 'hono/factory';
-import { BodyTooLargeError, drainBody, readBody } from '../shared/request-body';
+import { BodyTooLargeError, drainBody, readBody } from '../http/request-body';
 import type { Env } from './env';
 import { ApiError } from './errors';
 

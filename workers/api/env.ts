@@ -1,21 +1,11 @@
-/** Bindings of the main Worker (the API and the SearchCoordinator objects it hosts). */
-import type { SearchCoordinator } from '../coordinator/search-coordinator';
-import type { SettingsVars } from '../coordinator/settings';
-import type InferenceWorker from '../inference/index';
-import type { QueueTask } from '../shared/contracts';
+/**
+ * Bindings of the main Worker (the API and the SearchCoordinator objects it hosts): generated from
+ * wrangler.toml by `npm run types` (worker-configuration.d.ts; secrets' names from
+ * .dev.vars.example), with the task queue's message type, which a wrangler config cannot state.
+ */
+import type { TaskQueue } from '../contracts/queue-tasks';
+import type { Env as GeneratedEnv } from './worker-configuration';
 
-export interface Env extends SettingsVars {
-  COORD: DurableObjectNamespace<SearchCoordinator>;
-  DB: D1Database;
-  BLOBS: R2Bucket;
-  EVAL_QUEUE: Queue<QueueTask>;
-  /** Static assets (`public/`): dashboard, run page, scripts. */
-  ASSETS: Fetcher;
-  /**
-   * The inference Worker (onnxruntime-web): `/v2/*` and predictions are forwarded to it (fetch);
-   * publishing tells it about new versions (RPC `modelPublished`).
-   */
-  INFERENCE: Fetcher<InferenceWorker>;
-  /** Bearer token for writes: a secret deployed, `.dev.vars` locally. */
-  API_TOKEN?: string;
+export interface Env extends Omit<GeneratedEnv, 'EVAL_QUEUE'> {
+  EVAL_QUEUE: TaskQueue;
 }

@@ -10,10 +10,10 @@ import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { type ModelRow, models, type TrainingRow, trainings } from '../../schema/schema';
 import type { ModelResource } from '../../src/api/types';
+import { BodyTooLargeError, readBody } from '../http/request-body';
 import { MAX_JSON_BYTES, MAX_RPC_BODY_BYTES } from '../inference/limits';
-import { runPublishTask } from '../shared/publish';
-import { BodyTooLargeError, readBody } from '../shared/request-body';
-import { MAX_TRAINING_STEPS, startTraining, TrainingRequestError, trainingProgress } from '../shared/train';
+import { runPublishTask } from '../models/publish';
+import { MAX_TRAINING_STEPS, startTraining, TrainingRequestError, trainingProgress } from '../models/train';
 import { addressedRunId, type RunLinks, requireOwner, requireRunAccess, runLinks } from './auth';
 import { limitForwardedBody } from './body-limit';
 import type { Env } from './env';
@@ -216,7 +216,7 @@ export const modelsApp = new Hono<{ Bindings: Env }>()
     return c.json(modelResource(row, runLinks(c, run.id), await trainingOf(c, row)));
   })
 
-  // Train per-connection weights from a shared-weight version (queued work: workers/shared/train.ts).
+  // Train per-connection weights from a shared-weight version (queued work: workers/models/train.ts).
   .post('/:id/models/:version/train', requireOwner, async (c) => {
     const run = await findRun(c, c.req.param('id'));
     const parsed = trainRequestSchema.safeParse(await readJsonObject(c));

@@ -18,13 +18,14 @@
 import { and, eq, inArray, type SQL } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { runs } from '../../schema/schema';
+import { ACTIVE_RUN_STATUSES } from '../../src/api/vocabulary';
 import { isTerminal, type RunSnapshot } from '../coordinator/types';
 import type { Env } from './env';
 
 /** How long a `queued` row may exist before its coordinator has a record of it. */
 export const START_GRACE_MS = 60_000;
 
-export const ACTIVE_RUN = inArray(runs.status, ['queued', 'running']);
+export const ACTIVE_RUN = inArray(runs.status, [...ACTIVE_RUN_STATUSES]);
 
 /** The reason recorded on a row whose coordinator has no record of the run. */
 export const LOST_COORDINATOR_ERROR =

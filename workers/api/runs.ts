@@ -8,7 +8,7 @@ import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, or, type SQL, sql
 import { drizzle } from 'drizzle-orm/d1';
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
-import { generations, models, RUN_STATUSES, type RunRow, runs } from '../../schema/schema';
+import { generations, models, type RunRow, runs } from '../../schema/schema';
 import {
   RUN_IDENTITY_KEYS,
   RUN_LIST_DEFAULT_LIMIT,
@@ -19,13 +19,14 @@ import {
   type RunResource,
   runIdentityInputSchema,
 } from '../../src/api/types';
+import { RUN_STATUSES } from '../../src/api/vocabulary';
 import { resolveConfig, type SearchConfigInput, searchConfigSchema } from '../../src/wann/config';
 import { decodeGenomeBytes, genomeToJson } from '../../src/wann/genome';
 import { GENERATION_CSV_COLUMNS, generationCsvLine } from '../../src/wann/record';
+import { populationSliceKey } from '../contracts/blob-keys';
+import { fromGenerationRow } from '../contracts/generation-rows';
 import type { ForkSource, RunConfig } from '../coordinator/types';
-import { populationSliceKey } from '../shared/contracts';
-import { fromGenerationRow } from '../shared/generation-rows';
-import { readGenomes } from '../shared/population-store';
+import { readGenomes } from '../storage/population';
 import {
   addressedRunId,
   type RunLinks,

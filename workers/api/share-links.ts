@@ -4,8 +4,9 @@
  */
 import { and, desc, eq, isNull } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
-import { type ShareLinkRow, type ShareScope, shareLinks } from '../../schema/schema';
+import { type ShareLinkRow, shareLinks } from '../../schema/schema';
 import type { ShareLinkResource } from '../../src/api/types';
+import type { ShareScope } from '../../src/api/vocabulary';
 import {
   hashShareToken,
   isShareTokenFormat,

@@ -3,7 +3,7 @@
  * are listed in table `garbage` (in the same transaction that made them garbage) and deleted off the
  * critical path, a batch at a time.
  */
-import { populationSliceKey } from '../shared/contracts';
+import { populationSliceKey } from '../contracts/blob-keys';
 import { all, text } from './rows';
 import type { ChampionAddress } from './types';
 

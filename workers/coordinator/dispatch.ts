@@ -3,7 +3,13 @@
  * how they are cut into `sendBatch` calls.
  */
 import { breedingParams, generationShard } from '../../src/wann/generation';
-import type { GenomeLocation, PublishTask, QueueTask, RecheckTask, SliceTask } from '../shared/contracts';
+import type {
+  GenomeLocation,
+  PublishTask,
+  QueueTask,
+  RecheckTask,
+  SliceTask,
+} from '../contracts/queue-tasks';
 import type { StoredPlan } from './population-index';
 import type { RunMeta } from './run-state';
 import type { PublicationEntry, SliceEntry } from './task-ledger';

@@ -8,7 +8,7 @@ import { eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { generations, runs } from '../../schema/schema';
 import { type GenerationRecord, generationRecordSchema } from '../../src/wann/record';
-import { toGenerationRow, toRunProgress } from '../shared/generation-rows';
+import { toGenerationRow, toRunProgress } from '../contracts/generation-rows';
 import { all, int, json, text } from './rows';
 import type { RunMeta } from './run-state';
 

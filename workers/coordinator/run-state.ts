@@ -4,10 +4,10 @@
  * cached; every write goes to storage first.
  */
 import { z } from 'zod';
-import { RUN_STATUSES } from '../../schema/schema';
+import { RUN_STATUSES } from '../../src/api/vocabulary';
 import { searchConfigSchema } from '../../src/wann/config';
 import { championSchema, championWithDefaults } from '../../src/wann/record';
-import { genomeLocationSchema } from '../shared/contracts';
+import { genomeLocationSchema } from '../contracts/queue-tasks';
 import { first, json } from './rows';
 import type { ChampionAddress, RunConfig } from './types';
 

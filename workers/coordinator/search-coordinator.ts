@@ -22,7 +22,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { z } from 'zod';
-import type { RunStatus } from '../../schema/schema';
+import type { RunStatus } from '../../src/api/vocabulary';
 import {
   packObjectives,
   planGeneration,
@@ -36,7 +36,7 @@ import {
 import { championWithDefaults } from '../../src/wann/record';
 import { tell } from '../../src/wann/tell';
 import type { Env } from '../api/env';
-import type { GenomeLocation, QueueTask, ReportOutcome } from '../shared/contracts';
+import type { GenomeLocation, QueueTask, ReportOutcome } from '../contracts/queue-tasks';
 import { BlobGc } from './blob-gc';
 import { locate, publishTask, recheckTask, sendBatches, sliceTasks } from './dispatch';
 import { EventHub, type Subscription } from './event-hub';
@@ -275,7 +275,7 @@ export class SearchCoordinator extends DurableObject<Env> {
   }
 
   /**
-   * The model version number of the trained variant of version `from` (workers/shared/train.ts),
+   * The model version number of the trained variant of version `from` (workers/models/train.ts),
    * from the same sequence as publications so the two never collide, and at least `atLeast` (above
    * every version already in D1). Idempotent: the same `from` always gets the same number.
    */

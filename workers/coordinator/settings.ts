@@ -4,6 +4,7 @@
  * shards a run draws from changes results, so it is the run's config field `trainShards`.)
  */
 import { z } from 'zod';
+import type { Env } from '../api/env';
 
 const intVar = (def: number, min: number, max: number) =>
   z
@@ -24,10 +25,8 @@ export interface CoordinatorSettings {
   sliceMaxAttempts: number;
 }
 
-export interface SettingsVars {
-  SLICE_TIMEOUT_MS?: string;
-  SLICE_MAX_ATTEMPTS?: string;
-}
+/** The Worker vars the settings come from (wrangler.toml `[vars]`; optional: defaults apply). */
+export type SettingsVars = Partial<Pick<Env, 'SLICE_TIMEOUT_MS' | 'SLICE_MAX_ATTEMPTS'>>;
 
 export function readSettings(env: SettingsVars): CoordinatorSettings {
   const s = settingsSchema.parse({

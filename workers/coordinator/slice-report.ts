@@ -3,7 +3,7 @@
  * and a re-check task as the algorithm sees it.
  */
 import type { SliceReport } from '../../src/wann/generation';
-import type { RecheckTask } from '../shared/contracts';
+import type { RecheckTask } from '../contracts/queue-tasks';
 
 /** A slice report as stored: [fitness (n·w), accuracy (n·w), connections (n), nodes (n)]. */
 export function packReport(r: SliceReport): Float64Array {

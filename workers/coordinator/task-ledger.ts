@@ -15,7 +15,7 @@
  *   trained versions share one sequence of version numbers, so the two never collide.
  */
 import type { RecheckReport } from '../../src/wann/generation';
-import { type RecheckTask, recheckTaskSchema } from '../shared/contracts';
+import { type RecheckTask, recheckTaskSchema } from '../contracts/queue-tasks';
 import { all, blobOrNull, first, int, intOrNull, json, oneOf, type Row } from './rows';
 import { championAddressSchema } from './run-state';
 import type { CoordinatorSettings } from './settings';

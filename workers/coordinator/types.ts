@@ -1,8 +1,8 @@
 /** Shapes the SearchCoordinator exchanges with the API and the evaluators over RPC. */
-import type { RunStatus } from '../../schema/schema';
+import { type RunStatus, TERMINAL_RUN_STATUSES } from '../../src/api/vocabulary';
 import type { SearchConfig } from '../../src/wann/config';
 import type { ChampionRecord } from '../../src/wann/record';
-import type { GenomeLocation, PublishTask } from '../shared/contracts';
+import type { GenomeLocation, PublishTask } from '../contracts/queue-tasks';
 
 /** A run's configuration as recorded: the resolved search config, plus its origin for forks. */
 export type RunConfig = SearchConfig & { forkOf?: { runId: string; generation: number } };
@@ -22,7 +22,7 @@ export interface RunSnapshot {
 
 export type CancelOutcome = { ok: true; snapshot: RunSnapshot } | { ok: false; status: RunStatus | null };
 
-export const TERMINAL_STATUSES: readonly RunStatus[] = ['completed', 'cancelled', 'failed'];
+export const TERMINAL_STATUSES: readonly RunStatus[] = TERMINAL_RUN_STATUSES;
 export function isTerminal(status: RunStatus): boolean {
   return TERMINAL_STATUSES.includes(status);
 }

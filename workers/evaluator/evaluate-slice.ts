@@ -16,10 +16,13 @@ import kernelModule from '../../src/wann/kernel/kernel.wasm';
 import { Evaluator } from '../../src/wann/network';
 import { evaluateSlice } from '../../src/wann/slice';
 import type { Batch } from '../../src/wann/types';
-import { type RecheckTask, type SliceTask, testShardKey, trainShardKey } from '../shared/contracts';
-import { LruCache, type ParentBytes, readGenomes } from '../shared/population-store';
+import { testShardKey, trainShardKey } from '../contracts/blob-keys';
+import type { RecheckTask, SliceTask } from '../contracts/queue-tasks';
+import { LruCache } from '../storage/isolate-cache';
+import { type ParentBytes, readGenomes } from '../storage/population';
+import type { EvaluatorEnv } from './worker-configuration';
 
-export { StaleTaskError } from '../shared/population-store';
+export { StaleTaskError } from '../storage/population';
 
 const batches = new LruCache<string, Batch>(8); // ~1 MB of float32 inputs per 1,000-image shard
 const shardBytes = new LruCache<string, Uint8Array>(8); // 257 KB each; kept only when forwarding
@@ -27,8 +30,9 @@ const shardBytes = new LruCache<string, Uint8Array>(8); // 257 KB each; kept onl
  * One evaluator per isolate (it reuses its scratch buffers across genomes), with the WebAssembly
  * SIMD kernel: wrangler's default CompiledWasm rule makes the `.wasm` import a compiled
  * `WebAssembly.Module`, which may be instantiated synchronously (compiling bytes may not). Created
- * on first use, so the kernel is not instantiated at startup. If instantiation throws, the JS path
- * (same results but for ~1 ulp on exp-based activations), logged once per isolate.
+ * on first use, so the kernel is not instantiated at startup. A kernel that cannot start fails the
+ * task with the reason (the run's numerics are the kernel's float32: carrying on with the JS float64
+ * path would change its results); a failed start is not cached, so another isolate may succeed.
  */
 let evaluator: Evaluator | undefined;
 function isolateEvaluator(): Evaluator {
@@ -36,8 +40,9 @@ function isolateEvaluator(): Evaluator {
     try {
       evaluator = new Evaluator({ kernel: kernelModule });
     } catch (e) {
-      console.error(`evaluator: wasm kernel unavailable (${String(e)}); evaluating with the JS path`);
-      evaluator = new Evaluator();
+      throw new PermanentTaskError(
+        `the evaluator's WebAssembly kernel cannot start (${(e as Error).message}); the search stops rather than compute with other numerics`,
+      );
     }
   }
   return evaluator;
@@ -48,9 +53,7 @@ export class PermanentTaskError extends Error {
   override name = 'PermanentTaskError';
 }
 
-export interface EvaluatorBindings {
-  BLOBS: R2Bucket;
-}
+export type EvaluatorBindings = Pick<EvaluatorEnv, 'BLOBS'>;
 
 async function loadShardBytes(env: EvaluatorBindings, shard: number, cache = true): Promise<Uint8Array> {
   const key = trainShardKey(shard);

@@ -22,21 +22,19 @@
  */
 import { WorkerEntrypoint } from 'cloudflare:workers';
 import type { RecheckReport } from '../../src/wann/generation';
-import type { SearchCoordinator } from '../coordinator/search-coordinator';
+import { populationSliceKey } from '../contracts/blob-keys';
 import {
   type PublishTask,
-  populationSliceKey,
-  type QueueTask,
   queueTaskSchema,
   type RecheckTask,
   type ReportOutcome,
   type SliceTask,
-} from '../shared/contracts';
-import { type PublishBindings, PublishError, runPublishTask } from '../shared/publish';
-import { handleTrainMessage } from '../shared/train';
+  type TaskQueue,
+} from '../contracts/queue-tasks';
+import { PublishError, runPublishTask } from '../models/publish';
+import { handleTrainMessage } from '../models/train';
 import {
   breedAndEvaluate,
-  type EvaluatorBindings,
   loadRecheckInputs,
   loadSliceInputs,
   PermanentTaskError,
@@ -48,21 +46,23 @@ import {
   type SliceOutput,
   StaleTaskError,
 } from './evaluate-slice';
+import type { EvaluatorEnv as GeneratedEnv } from './worker-configuration';
 
 /** Peer service bindings the local configuration may declare (workers/evaluator/wrangler.toml). */
 const PEER_BINDINGS = ['EVAL_PEER_1', 'EVAL_PEER_2', 'EVAL_PEER_3', 'EVAL_PEER_4'] as const;
 
 type PeerBinding = Service<SliceEvaluator>;
+type PeerName = (typeof PEER_BINDINGS)[number];
 
-export interface EvaluatorEnv extends EvaluatorBindings, PublishBindings {
-  /** The main Worker's SearchCoordinator class (`script_name` binding). */
-  COORD: DurableObjectNamespace<SearchCoordinator>;
-  /** The task queue (producer): a training sends its next chunk (workers/shared/train.ts). */
-  EVAL_QUEUE: Queue<QueueTask>;
-  EVAL_PEER_1?: PeerBinding;
-  EVAL_PEER_2?: PeerBinding;
-  EVAL_PEER_3?: PeerBinding;
-  EVAL_PEER_4?: PeerBinding;
+/**
+ * The evaluator's bindings: generated from its wrangler.toml (`npm run types`), with what a config
+ * cannot state: the task queue's message type (a training sends its next chunk,
+ * workers/models/train.ts) and the peers' entry point (they run under names no config declares).
+ */
+export interface EvaluatorEnv
+  extends Omit<GeneratedEnv, 'EVAL_QUEUE' | PeerName>,
+    Partial<Record<PeerName, PeerBinding>> {
+  EVAL_QUEUE: TaskQueue;
 }
 
 /** A peer evaluator process's entry point: breed and evaluate one slice from the inputs it is sent. */
@@ -170,7 +170,7 @@ async function handle(
   }
   const task = parsed.data;
   if (task.kind === 'train') {
-    // Its own acking and failure rules (workers/shared/train.ts).
+    // Its own acking and failure rules (workers/models/train.ts).
     await handleTrainMessage(message, task, env);
     return;
   }

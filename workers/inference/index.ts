@@ -18,7 +18,7 @@ import { drizzle } from 'drizzle-orm/d1';
 import { type Context, Hono } from 'hono';
 import { type ModelRow, models, runs } from '../../schema/schema';
 import { combineEnsemble } from '../../src/onnx/ensemble';
-import { BodyTooLargeError, drainBody, readBody } from '../shared/request-body';
+import { BodyTooLargeError, drainBody, readBody } from '../http/request-body';
 import { ModelDirectory } from './directory';
 import { ModelCache } from './model-cache';
 import {
@@ -32,11 +32,7 @@ import {
   type WeightChoice,
 } from './protocol';
 import { LoadedModel } from './runtime';
-
-export interface InferenceEnv {
-  DB: D1Database;
-  BLOBS: R2Bucket;
-}
+import type { InferenceEnv } from './worker-configuration';
 
 type Ctx = Context<{ Bindings: InferenceEnv }>;
 
@@ -159,7 +155,7 @@ function inputError(err: Error): InputError | null {
 
 /**
  * `{"error": "…"}` (Open Inference Protocol) for /v2. An unread request body (answered early, e.g.
- * an unknown model) is drained first, so the client hears the answer (shared/request-body.ts).
+ * an unknown model) is drained first, so the client hears the answer (workers/http/request-body.ts).
  */
 async function oipError(err: Error, c: Ctx): Promise<Response> {
   await drainBody(c.req.raw);

@@ -1,7 +1,8 @@
 /**
- * Contracts between the Workers of this project: the queue messages and the R2 keys both sides
- * derive. Kept apart from either Worker so the producer (coordinator) and the consumer (evaluator)
- * cannot drift. The algorithm's own contract (plans, slice reports, records) is src/wann/generation.ts.
+ * The queue messages between the Workers of this project (the R2 keys both sides derive are
+ * blob-keys.ts). Kept apart from either Worker so the producer (coordinator) and the consumer
+ * (evaluator) cannot drift. The algorithm's own contract (plans, slice reports, records) is
+ * src/wann/generation.ts.
  */
 import { z } from 'zod';
 import { breedingParamsSchema } from '../../src/wann/generation';
@@ -74,7 +75,7 @@ const storedMemberSchema = z.strictObject({ generation: int, location: genomeLoc
  * Re-check the champion (src/wann/generation.ts "Champion"): one more unit of generation `gen`'s
  * work. Evaluate the champion and the candidate (read from R2 by address) on training shards
  * `shards`, apply the rule, measure the winner's ensemble accuracy on test shard
- * `RECHECK_TEST_SHARD` (`testShardKey`), and report with `SearchCoordinator.recheckReport`.
+ * `RECHECK_TEST_SHARD` (`testShardKey`, blob-keys.ts), and report with `SearchCoordinator.recheckReport`.
  */
 export const recheckTaskSchema = z
   .strictObject({
@@ -94,7 +95,7 @@ export type RecheckTask = z.infer<typeof recheckTaskSchema>;
 
 /**
  * One chunk of training per-connection weights from published (shared) version `version`
- * (workers/evaluator/train-task.ts): continue from the D1 `trainings` row's step (`step` is the step
+ * (workers/models/train.ts): continue from the D1 `trainings` row's step (`step` is the step
  * this message was sent at, for logs), a bounded number of steps, state to R2, then the next chunk.
  */
 export const trainTaskSchema = z.strictObject({
@@ -116,32 +117,8 @@ export type QueueTask = SliceTask | PublishTask | RecheckTask | TrainTask;
 /** What the coordinator answers to a report; only 'accepted' changes anything. */
 export type ReportOutcome = 'accepted' | 'duplicate' | 'stale' | { rejected: string };
 
-/** Members [sliceStart, …) of generation `gen`, written by the slice that bred them. */
-export function populationSliceKey(runId: string, gen: number, sliceStart: number): string {
-  return `runs/${runId}/gen/${gen}/${sliceStart}`;
-}
-
-/** Every slice object of a run starts with this (R2 list prefix, for cleanup). */
-export function runBlobPrefix(runId: string): string {
-  return `runs/${runId}/`;
-}
-
-/** Saved training state (weights + Adam moments) of version `version`'s training after `step` steps. */
-export function trainingStateKey(runId: string, version: number, step: number): string {
-  return `${trainingStatePrefix(runId, version)}${step}.state`;
-}
-
-/** Every saved state of one training (R2 list prefix, for cleanup when it is done). */
-export function trainingStatePrefix(runId: string, version: number): string {
-  return `models/${runId}/${version}/training/`;
-}
-
-/** Training shard `index` (0-based): `shards/train-07.bin`. */
-export function trainShardKey(index: number): string {
-  return `shards/train-${String(index).padStart(2, '0')}.bin`;
-}
-
-/** Test shard `index` (0-based): `shards/test-3.bin`. */
-export function testShardKey(index: number): string {
-  return `shards/test-${index}.bin`;
-}
+/**
+ * The task queue's binding with its message type (`EVAL_QUEUE`): wrangler's generated Env types it
+ * `Queue` (messages unknown), since a wrangler config cannot state what a queue carries.
+ */
+export type TaskQueue = Queue<QueueTask>;

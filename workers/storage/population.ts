@@ -3,43 +3,13 @@
  * population codec): ranged reads, merged when close, cached in the isolate. Used by breeders (the
  * parents of a slice), publishing, forks and the champion download.
  */
-import { type GenomeLocation, populationSliceKey } from './contracts';
+import { populationSliceKey } from '../contracts/blob-keys';
+import type { GenomeLocation } from '../contracts/queue-tasks';
+import { LruCache } from './isolate-cache';
 
 /** The object is gone: its generation was superseded (or the run's blobs were removed). */
 export class StaleTaskError extends Error {
   override name = 'StaleTaskError';
-}
-
-/** A small insertion-ordered LRU bounded by a total size (the isolate has 128 MB). */
-export class LruCache<K, V> {
-  private readonly map = new Map<K, V>();
-  private total = 0;
-  constructor(
-    private readonly capacity: number,
-    private readonly sizeOf: (v: V) => number = () => 1,
-  ) {}
-  get(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-  set(key: K, value: V): void {
-    const old = this.map.get(key);
-    if (old !== undefined) {
-      this.total -= this.sizeOf(old);
-      this.map.delete(key);
-    }
-    this.map.set(key, value);
-    this.total += this.sizeOf(value);
-    while (this.total > this.capacity && this.map.size > 1) {
-      const first = this.map.keys().next().value as K;
-      this.total -= this.sizeOf(this.map.get(first) as V);
-      this.map.delete(first);
-    }
-  }
 }
 
 /** Parent genomes' bytes by `${runId}:${gen}:${index}`: consecutive slices share most parents. */

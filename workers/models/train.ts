@@ -25,9 +25,8 @@
 import { and, desc, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type ModelRow, models, type TrainingRow, trainings } from '../../schema/schema';
-import { concatShards, decodeShard, type Shard, shardsToBatch } from '../../src/data/shard';
 import { genomeToOnnx } from '../../src/onnx/export';
-import { enabledCount, firstHidden, type Genome, genomeToJson, parseGenome } from '../../src/wann/genome';
+import { type Genome, parseGenome } from '../../src/wann/genome';
 import {
   compileTrainable,
   decodeTrainingState,
@@ -41,16 +40,11 @@ import {
   TrainingStateFormatError,
   trainedAccuracy,
 } from '../../src/wann/train';
-import type { SearchCoordinator } from '../coordinator/search-coordinator';
-import {
-  type QueueTask,
-  type TrainTask,
-  testShardKey,
-  trainingStateKey,
-  trainingStatePrefix,
-  trainShardKey,
-} from './contracts';
-import { modelKeys, type PublishBindings, TEST_SHARDS } from './publish';
+import { trainingStateKey, trainingStatePrefix } from '../contracts/blob-keys';
+import type { TaskQueue, TrainTask } from '../contracts/queue-tasks';
+import type { EvaluatorEnv } from '../evaluator/worker-configuration';
+import { loadTestSet, trainingImages } from '../storage/shards';
+import { type ModelStoreBindings, notifyInference, storeModel } from './model-store';
 
 /** Most steps one training may ask for (~34 epochs of 60,000 images at batch 128). */
 export const MAX_TRAINING_STEPS = 32_000;
@@ -63,11 +57,11 @@ export const WORK_PER_INVOCATION = 3e8;
 /** A training whose row has not moved for this long is stalled (its task lost): it may be restarted. */
 export const TRAINING_STALL_MS = 5 * 60_000;
 
-export interface TrainBindings extends PublishBindings {
-  /** The run's SearchCoordinator: reserves the trained version's number. */
-  COORD: DurableObjectNamespace<SearchCoordinator>;
-  EVAL_QUEUE: Queue<QueueTask>;
-}
+/**
+ * What training needs: model storage, the run's SearchCoordinator (it reserves the trained version's
+ * number) and the task queue (each chunk sends the next).
+ */
+export type TrainBindings = ModelStoreBindings & Pick<EvaluatorEnv, 'COORD'> & { EVAL_QUEUE: TaskQueue };
 
 /** The `training` field of a shared model resource (src/api/types.ts `modelTrainingSchema`). */
 export function trainingProgress(row: TrainingRow) {
@@ -192,7 +186,7 @@ export class TrainingFailure extends Error {
   override name = 'TrainingFailure';
 }
 
-async function readGenome(env: PublishBindings, model: ModelRow): Promise<Genome> {
+async function readGenome(env: ModelStoreBindings, model: ModelRow): Promise<Genome> {
   const object = await env.BLOBS.get(model.genomeKey);
   if (!object)
     throw new TrainingFailure(`the genome of version ${model.version} (${model.genomeKey}) is missing`);
@@ -203,32 +197,8 @@ async function readGenome(env: PublishBindings, model: ModelRow): Promise<Genome
   }
 }
 
-async function readShards(bucket: R2Bucket, keys: string[]): Promise<Shard[]> {
-  return Promise.all(
-    keys.map(async (key) => {
-      const object = await bucket.get(key);
-      if (!object)
-        throw new TrainingFailure(`shard ${key} is missing from R2 (npm start uploads the shards)`);
-      return decodeShard(new Uint8Array(await object.arrayBuffer()));
-    }),
-  );
-}
-
-/** The training images of the first `count` shards, kept in the isolate (shards never change). */
-let trainingData: { count: number; data: Promise<Shard> } | null = null;
-function trainingImages(bucket: R2Bucket, count: number): Promise<Shard> {
-  if (trainingData?.count !== count) {
-    const data = readShards(
-      bucket,
-      Array.from({ length: count }, (_, i) => trainShardKey(i)),
-    ).then(concatShards);
-    data.catch(() => {
-      if (trainingData?.data === data) trainingData = null;
-    });
-    trainingData = { count, data };
-  }
-  return trainingData.data;
-}
+/** A missing shard fails the training (retrying cannot bring it back). */
+const missingShard = (message: string) => new TrainingFailure(message);
 
 async function loadState(env: TrainBindings, row: TrainingRow, genome: Genome): Promise<TrainingState> {
   const net = compileTrainable(genome);
@@ -272,7 +242,7 @@ export async function runTrainTask(
   const genome = await readGenome(env, model);
   const state = await loadState(env, row, genome);
   if (state.step < row.steps) {
-    const trainer = new Trainer(genome, await trainingImages(env.BLOBS, row.trainShards));
+    const trainer = new Trainer(genome, await trainingImages(env.BLOBS, row.trainShards, missingShard));
     trainer.steps(state, Math.min(row.stepsPerInvocation, row.steps - state.step));
     await env.BLOBS.put(trainingStateKey(row.runId, row.version, state.step), encodeTrainingState(state));
     const moved = await env.DB.prepare(
@@ -302,12 +272,7 @@ async function finishTraining(
   now: () => number,
 ): Promise<void> {
   const net = compileTrainable(genome);
-  const test = shardsToBatch(
-    await readShards(
-      env.BLOBS,
-      Array.from({ length: TEST_SHARDS }, (_, i) => testShardKey(i)),
-    ),
-  );
+  const test = await loadTestSet(env.BLOBS, missingShard);
   const accuracy = trainedAccuracy(net, state.weights, test);
   const db = drizzle(env.DB);
   const newest = await db
@@ -318,7 +283,6 @@ async function finishTraining(
     .get();
   const coordinator = env.COORD.get(env.COORD.idFromName(row.runId));
   const version = await coordinator.reserveTrainedVersion(row.version, (newest?.version ?? 0) + 1);
-  const keys = modelKeys(row.runId, version);
   const onnx = genomeToOnnx(genome, {
     name: row.runId,
     version,
@@ -335,42 +299,27 @@ async function finishTraining(
       learning_rate: String(state.learningRate),
     },
   });
-  await env.BLOBS.put(keys.onnx, onnx, { httpMetadata: { contentType: 'application/octet-stream' } });
-  await env.BLOBS.put(keys.genome, JSON.stringify(genomeToJson(genome)), {
-    httpMetadata: { contentType: 'application/json' },
-  });
-  await db
-    .insert(models)
-    .values({
-      runId: row.runId,
-      version,
+  await storeModel(
+    env,
+    { runId: row.runId, version, genome, onnx },
+    {
       generation: model.generation,
-      onnxKey: keys.onnx,
-      genomeKey: keys.genome,
       weights: [],
       testAccuracy: [accuracy],
       meanTestAccuracy: accuracy,
       ensembleTestAccuracy: accuracy,
       tunedWeight: 0,
       tunedTestAccuracy: accuracy,
-      connections: enabledCount(genome),
-      hiddenNodes: genome.acts.length - firstHidden(genome),
       createdAt: now(),
       variant: 'trained',
       trainedFrom: row.version,
-    })
-    .onConflictDoNothing();
+    },
+  );
   await db
     .update(trainings)
     .set({ status: 'done', trainedVersion: version, step: state.step, error: null, updatedAt: now() })
     .where(and(eq(trainings.runId, row.runId), eq(trainings.version, row.version)));
-  try {
-    await env.INFERENCE?.modelPublished(row.runId);
-  } catch (e) {
-    console.warn(
-      `training ${row.runId} v${row.version}: could not notify the inference Worker: ${String(e)}`,
-    );
-  }
+  await notifyInference(env, row.runId, `training ${row.runId} v${row.version}`);
   // The intermediate states are no longer needed (best effort: a leftover costs only storage).
   try {
     const listed = await env.BLOBS.list({ prefix: trainingStatePrefix(row.runId, row.version) });

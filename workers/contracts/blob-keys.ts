@@ -1,0 +1,35 @@
+/**
+ * Every R2 key of this project, in one place: the writer and the readers of an object derive its
+ * key from the same function (population slices, dataset shards, published models, training states).
+ */
+
+/** Members [sliceStart, …) of generation `gen`, written by the slice that bred them. */
+export function populationSliceKey(runId: string, gen: number, sliceStart: number): string {
+  return `runs/${runId}/gen/${gen}/${sliceStart}`;
+}
+
+/** Training shard `index` (0-based): `shards/train-07.bin`. */
+export function trainShardKey(index: number): string {
+  return `shards/train-${String(index).padStart(2, '0')}.bin`;
+}
+
+/** Test shard `index` (0-based): `shards/test-3.bin`. */
+export function testShardKey(index: number): string {
+  return `shards/test-${index}.bin`;
+}
+
+/** The blobs of model version `version`: its ONNX file and its genome JSON. */
+export function modelKeys(runId: string, version: number): { onnx: string; genome: string } {
+  const base = `models/${runId}/${version}`;
+  return { onnx: `${base}/model.onnx`, genome: `${base}/genome.json` };
+}
+
+/** Saved training state (weights + Adam moments) of version `version`'s training after `step` steps. */
+export function trainingStateKey(runId: string, version: number, step: number): string {
+  return `${trainingStatePrefix(runId, version)}${step}.state`;
+}
+
+/** Every saved state of one training (R2 list prefix, for cleanup when it is done). */
+export function trainingStatePrefix(runId: string, version: number): string {
+  return `models/${runId}/${version}/training/`;
+}
