@@ -114,6 +114,21 @@ export const queueTaskSchema = z.discriminatedUnion('kind', [
 ]);
 export type QueueTask = SliceTask | PublishTask | RecheckTask | TrainTask;
 
+/**
+ * The algorithm's view of a re-check task (src/wann/generation.ts `RecheckSpec`): numbers and
+ * addresses, as the evaluator evaluates it and the coordinator checks its report.
+ */
+export function recheckSpecOf(task: RecheckTask) {
+  return {
+    gen: task.gen,
+    shards: task.shards,
+    champion: { generation: task.champion.generation, index: task.champion.location.index },
+    candidate: task.candidate
+      ? { generation: task.candidate.generation, index: task.candidate.location.index }
+      : null,
+  };
+}
+
 /** What the coordinator answers to a report; only 'accepted' changes anything. */
 export type ReportOutcome = 'accepted' | 'duplicate' | 'stale' | { rejected: string };
 

@@ -36,7 +36,12 @@ import {
 import { championWithDefaults } from '../../src/wann/record';
 import { tell } from '../../src/wann/tell';
 import type { Env } from '../api/env';
-import type { GenomeLocation, QueueTask, ReportOutcome } from '../contracts/queue-tasks';
+import {
+  type GenomeLocation,
+  type QueueTask,
+  type ReportOutcome,
+  recheckSpecOf,
+} from '../contracts/queue-tasks';
 import { BlobGc } from './blob-gc';
 import { locate, publishTask, recheckTask, sendBatches, sliceTasks } from './dispatch';
 import { EventHub, type Subscription } from './event-hub';
@@ -45,7 +50,7 @@ import { migrateLegacyTables } from './legacy-tables';
 import { PopulationIndex } from './population-index';
 import { type RunMeta, RunState } from './run-state';
 import { type CoordinatorSettings, readSettings } from './settings';
-import { packReport, specOf, unpackReport } from './slice-report';
+import { packReport, unpackReport } from './slice-report';
 import { retryPolicies, type SentKind, TaskLedger } from './task-ledger';
 import {
   type CancelOutcome,
@@ -193,7 +198,7 @@ export class SearchCoordinator extends DurableObject<Env> {
     if (meta.status !== 'running' || report.gen !== meta.gen) return 'stale';
     const task = this.ledger.recheck(report.gen);
     if (!task) return { rejected: `generation ${report.gen} has no champion re-check` };
-    const mismatch = recheckMismatch(specOf(task.task), report);
+    const mismatch = recheckMismatch(recheckSpecOf(task.task), report);
     if (mismatch) return { rejected: `the re-check ${mismatch}` };
     if (task.done) return 'duplicate';
     this.ledger.completeRecheck(task.id, report);
@@ -589,7 +594,7 @@ export class SearchCoordinator extends DurableObject<Env> {
     if (!task) return null;
     const result = task.done ? this.ledger.recheckResult(task.id) : null;
     if (!result) throw new Error(`generation ${gen}: the re-check's result is missing`);
-    return { ...specOf(task.task), ...result };
+    return { ...recheckSpecOf(task.task), ...result };
   }
 }
 

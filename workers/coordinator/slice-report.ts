@@ -3,7 +3,6 @@
  * and a re-check task as the algorithm sees it.
  */
 import type { SliceReport } from '../../src/wann/generation';
-import type { RecheckTask } from '../contracts/queue-tasks';
 
 /** A slice report as stored: [fitness (n·w), accuracy (n·w), connections (n), nodes (n)]. */
 export function packReport(r: SliceReport): Float64Array {
@@ -35,17 +34,5 @@ export function unpackReport(
     connections: Array.from(p.subarray(2 * n * w, 2 * n * w + n)),
     nodes: Array.from(p.subarray(2 * n * w + n, 2 * n * w + 2 * n)),
     offsets: [],
-  };
-}
-
-/** The algorithm's view of a re-check task: numbers and addresses. */
-export function specOf(task: RecheckTask) {
-  return {
-    gen: task.gen,
-    shards: task.shards,
-    champion: { generation: task.champion.generation, index: task.champion.location.index },
-    candidate: task.candidate
-      ? { generation: task.candidate.generation, index: task.candidate.location.index }
-      : null,
   };
 }

@@ -17,7 +17,7 @@ import { Evaluator } from '../../src/wann/network';
 import { evaluateSlice } from '../../src/wann/slice';
 import type { Batch } from '../../src/wann/types';
 import { testShardKey, trainShardKey } from '../contracts/blob-keys';
-import type { RecheckTask, SliceTask } from '../contracts/queue-tasks';
+import { type RecheckTask, recheckSpecOf, type SliceTask } from '../contracts/queue-tasks';
 import { LruCache } from '../storage/isolate-cache';
 import { type ParentBytes, readGenomes } from '../storage/population';
 import type { EvaluatorEnv } from './worker-configuration';
@@ -152,14 +152,7 @@ export function recheckFromInputs(task: RecheckTask, inputs: RecheckInputs): Rec
   const byShard = new Map(task.shards.map((s, i) => [s, inputs.shards[i]]));
   return evaluateRecheck(
     isolateEvaluator(),
-    {
-      gen: task.gen,
-      shards: task.shards,
-      champion: { generation: task.champion.generation, index: task.champion.location.index },
-      candidate: task.candidate
-        ? { generation: task.candidate.generation, index: task.candidate.location.index }
-        : null,
-    },
+    recheckSpecOf(task),
     {
       champion: decodeGenomeBytes(inputs.champion),
       candidate: inputs.candidate ? decodeGenomeBytes(inputs.candidate) : null,
