@@ -4,7 +4,7 @@
  * by `npm run search -- --minutes N` at the end of a run; re-rendered from the recorded summary by
  *   npx tsx node/search-readme.ts        (reads bench/results/search.json)
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { updateReadmeTable } from '../scripts/readme-table';
@@ -40,9 +40,42 @@ export interface SearchSummary extends ChampionReport {
   rechecks: { gen: number; testAccuracy: number; chosenBy: string; championGeneration: number }[];
 }
 
+/** What the baseline row reads of bench/results/baseline.json (`npm run bench:baseline`). */
+export interface BaselineSummary {
+  learningRate: number;
+  batchSize: number;
+  platformDefaultEpochs: number;
+  summary: { epochs: number; testAccuracy: number }[];
+}
+
+const BASELINE_FILE = join(HERE, '..', 'bench', 'results', 'baseline.json');
+
+/** The recorded MNIST baseline, or null where `npm run bench:baseline` has not been run. */
+export function recordedBaseline(): BaselineSummary | null {
+  return existsSync(BASELINE_FILE)
+    ? (JSON.parse(readFileSync(BASELINE_FILE, 'utf8')) as BaselineSummary)
+    : null;
+}
+
 const pct = (x: number) => `${(100 * x).toFixed(2)} %`;
 
-export function searchReadmeBlock(s: SearchSummary): string {
+/** The linear baseline beside the WANN's figures (issue 18): its longest run, the platform's default and one epoch. */
+function baselineRow(b: BaselineSummary): string {
+  const longest = b.summary.reduce((a, x) => (x.epochs > a.epochs ? x : a));
+  const others = b.summary
+    .filter((x) => x !== longest && (x.epochs === 1 || x.epochs === b.platformDefaultEpochs))
+    .sort((x, y) => y.epochs - x.epochs)
+    .map(
+      (x) =>
+        `${pct(x.testAccuracy)} after ${x.epochs}${x.epochs === b.platformDefaultEpochs ? " (the platform's default)" : ''}`,
+    );
+  return `| single layer, softmax regression (our shards) | - | ${pct(longest.testAccuracy)} (Adam lr ${b.learningRate}, batch ${b.batchSize}, ${longest.epochs} epochs; ${others.join(', ')}; \`npm run bench:baseline\`, \`bench/results/baseline.json\`) |`;
+}
+
+export function searchReadmeBlock(
+  s: SearchSummary,
+  baseline: BaselineSummary | null = recordedBaseline(),
+): string {
   const sd = Math.sqrt(
     s.testAccuracy.reduce((a, x) => a + (x - s.meanTestAccuracy) ** 2, 0) / s.testAccuracy.length,
   );
@@ -65,6 +98,7 @@ export function searchReadmeBlock(s: SearchSummary): string {
     `| ensemble of the shared weights (majority vote) | 91.6 % | **${pct(s.ensembleTestAccuracy)}** |`,
     `| tuned shared weight | 91.9 % | ${pct(s.tunedTestAccuracy)} (w = ${s.tunedWeight}, tuned on a training shard) |`,
     `| trained individual weights | 94.2 % | ${s.trainedTestAccuracy === null ? 'not run' : `${pct(s.trainedTestAccuracy)} (Adam, ${s.trainingSteps} steps, ${s.trainingSeconds} s on one thread)`} |`,
+    ...(baseline ? [baselineRow(baseline)] : []),
     '',
     `Champion: ${s.championConnections} connections, ${s.championHiddenNodes} hidden nodes; ${s.secondsPerGeneration} s per generation over the run.`,
     ...(s.rechecks.length === 0
