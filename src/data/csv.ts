@@ -21,15 +21,7 @@
  * errors also give the line the record starts on (they differ when quoted fields hold line ends).
  */
 
-/** Largest table an upload may hold (documented in the README's limits). */
-export const CSV_LIMITS = {
-  /** Data rows (header excluded), train and test files separately. */
-  maxRows: 1_000_000,
-  /** Feature columns (every column but the label). */
-  maxFeatures: 4096,
-  /** Distinct labels; also the most classes a shard's uint8 label can hold. */
-  maxClasses: 256,
-} as const;
+import { formatCount, UPLOAD_LIMITS } from './limits';
 
 /** A problem with the uploaded text, meant to be shown to the person who uploaded it (HTTP 400). */
 export class CsvFormatError extends Error {
@@ -105,6 +97,8 @@ export class CsvRecordReader {
           } else if (c === COMMA) {
             this.fields.push('');
           } else if (c === LF || c === CR) {
+            // After a separator the line end closes a last, empty field ("a,b,").
+            if (this.fields.length > 0) this.fields.push('');
             this.endRecord(c);
           } else {
             this.state = State.Unquoted;
@@ -339,10 +333,8 @@ export class CsvTableReader {
     const { names, labelColumn } = this.columns;
     const row = this.rows + 1;
     const where = `data row ${row} (line ${line})`;
-    if (row > CSV_LIMITS.maxRows) {
-      throw new CsvFormatError(
-        `${where}: too many rows; the limit is ${CSV_LIMITS.maxRows.toLocaleString('en')}`,
-      );
+    if (row > UPLOAD_LIMITS.maxRows) {
+      throw new CsvFormatError(`${where}: too many rows; the limit is ${formatCount(UPLOAD_LIMITS.maxRows)}`);
     }
     if (fields.length !== names.length) {
       throw new CsvFormatError(
@@ -359,10 +351,10 @@ export class CsvTableReader {
       throw new CsvFormatError(`${where}, column "${names[labelColumn]}": the label is empty`);
     const seen = this.counts.get(label);
     if (seen === undefined) {
-      if (this.counts.size === CSV_LIMITS.maxClasses) {
+      if (this.counts.size === UPLOAD_LIMITS.maxClasses) {
         throw new CsvFormatError(
           `${where}, column "${names[labelColumn]}": too many classes: label "${label}" would be class ` +
-            `${CSV_LIMITS.maxClasses + 1}; the limit is ${CSV_LIMITS.maxClasses}`,
+            `${UPLOAD_LIMITS.maxClasses + 1}; the limit is ${UPLOAD_LIMITS.maxClasses}`,
         );
       }
       this.counts.set(label, 1);
@@ -393,9 +385,9 @@ export class CsvTableReader {
         `header: no column named "${this.labelName}" for the label (columns: ${names.map((n) => `"${n}"`).join(', ')})`,
       );
     }
-    if (names.length - 1 > CSV_LIMITS.maxFeatures) {
+    if (names.length - 1 > UPLOAD_LIMITS.maxFeatures) {
       throw new CsvFormatError(
-        `header: too many features: ${names.length - 1} feature columns; the limit is ${CSV_LIMITS.maxFeatures.toLocaleString('en')}`,
+        `header: too many features: ${formatCount(names.length - 1)} feature columns; the limit is ${formatCount(UPLOAD_LIMITS.maxFeatures)}`,
       );
     }
     return { names, labelColumn, features: names.filter((_, i) => i !== labelColumn) };

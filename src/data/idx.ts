@@ -4,6 +4,8 @@
  * Only uint8 bodies (type 0x08) are supported: that is all MNIST uses.
  */
 
+import { formatCount, UPLOAD_LIMITS } from './limits';
+
 export interface IdxImages {
   readonly count: number;
   readonly rows: number;
@@ -105,16 +107,6 @@ export function parseIdxLabels(bytes: Uint8Array, what = 'IDX labels'): IdxLabel
 
 // ---------------------------------------------------------------------------------------------
 // Uploads: any image size, gzipped or plain, read as the bytes arrive.
-
-/** Largest idx upload accepted (documented in the README's limits). */
-export const IDX_LIMITS = {
-  /** Images (and labels) per file. */
-  maxImages: 1_000_000,
-  /** Pixels of one raw image (512 × 512); the preprocessed size is limited separately. */
-  maxImagePixels: 512 * 512,
-  /** Distinct labels; a uint8 label file cannot exceed it, a lower configured limit can. */
-  maxClasses: 256,
-} as const;
 
 /** The header of an idx upload: `rows`/`cols` are 0 for a label file. */
 export interface IdxHeader {
@@ -223,7 +215,7 @@ function concatBytes(chunks: readonly Uint8Array[], total: number): Uint8Array {
 /**
  * An idx upload (plain bytes; see `idxPlainBytes`) read as it arrives: `push` returns the whole
  * items completed so far (images or labels, back to back, a copy), `end` checks the length. Any
- * image size within `IDX_LIMITS`; uint8 only. The header decides the body size, so trailing bytes
+ * image size within `UPLOAD_LIMITS`; uint8 only. The header decides the body size, so trailing bytes
  * are refused as soon as they arrive rather than after reading a decompression bomb.
  */
 export class IdxStreamReader {
@@ -322,15 +314,15 @@ export class IdxStreamReader {
     const itemBytes = this.kind === 'images' ? rows * cols : 1;
     if (count === 0)
       throw new IdxFormatError(`${this.what}: the header says 0 ${this.kind}; the file holds no data`);
-    if (count > IDX_LIMITS.maxImages) {
+    if (count > UPLOAD_LIMITS.maxRows) {
       throw new IdxFormatError(
-        `${this.what}: too many ${this.kind}: ${count}; the limit is ${IDX_LIMITS.maxImages.toLocaleString('en')}`,
+        `${this.what}: too many ${this.kind}: ${count}; the limit is ${formatCount(UPLOAD_LIMITS.maxRows)}`,
       );
     }
-    if (this.kind === 'images' && (itemBytes === 0 || itemBytes > IDX_LIMITS.maxImagePixels)) {
+    if (this.kind === 'images' && (itemBytes === 0 || itemBytes > UPLOAD_LIMITS.maxImagePixels)) {
       throw new IdxFormatError(
         `${this.what}: image size ${rows}×${cols} is ${itemBytes === 0 ? 'empty' : 'too large'}; ` +
-          `at most ${IDX_LIMITS.maxImagePixels.toLocaleString('en')} pixels per image`,
+          `at most ${formatCount(UPLOAD_LIMITS.maxImagePixels)} pixels per image`,
       );
     }
     return { kind: this.kind, count, rows, cols, itemBytes };
@@ -397,7 +389,7 @@ export interface IdxClasses {
 export function idxClasses(
   imageCount: number,
   labels: Uint8Array,
-  maxClasses: number = IDX_LIMITS.maxClasses,
+  maxClasses: number = UPLOAD_LIMITS.maxClasses,
   what = 'idx upload',
 ): IdxClasses {
   if (imageCount !== labels.length) {

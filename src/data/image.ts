@@ -19,15 +19,14 @@
  * the tests pin this module to it rather than the other way round.
  */
 
+import { UPLOAD_LIMITS } from './limits';
+
 /** Image preprocessing as a dataset manifest records it. */
 export interface ImagePreprocessing {
   readonly width: number;
   readonly height: number;
   readonly deskew: boolean;
 }
-
-/** Largest preprocessed image: its pixels are the network's inputs (features ≤ 4,096). */
-export const MAX_IMAGE_FEATURES = 4096;
 
 const BYTE_TO_UNIT = new Float64Array(256);
 for (let v = 0; v < 256; v++) BYTE_TO_UNIT[v] = v / 255;
@@ -207,8 +206,8 @@ export function preprocessGrayImage(
       `image must have ${srcWidth}×${srcHeight} = ${srcWidth * srcHeight} bytes, got ${pixels.length}`,
     );
   }
-  if (width * height > MAX_IMAGE_FEATURES) {
-    throw new RangeError(`${width}×${height} is more than ${MAX_IMAGE_FEATURES} inputs`);
+  if (width * height > UPLOAD_LIMITS.maxFeatures) {
+    throw new RangeError(`${width}×${height} is more than ${UPLOAD_LIMITS.maxFeatures} inputs`);
   }
   const unit = new Float64Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) unit[i] = BYTE_TO_UNIT[pixels[i]];
