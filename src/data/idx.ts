@@ -155,12 +155,16 @@ export async function* idxPlainBytes(
   }
   const first = head.length === 1 ? head[0] : concatBytes(head, headBytes);
   if (!isGzip(first)) {
-    if (first.length > 0) yield first;
-    if (ended) return;
-    for (;;) {
-      const next = await it.next();
-      if (next.done) return;
-      yield next.value;
+    try {
+      if (first.length > 0) yield first;
+      if (ended) return;
+      for (;;) {
+        const next = await it.next();
+        if (next.done) return;
+        yield next.value;
+      }
+    } finally {
+      if (!ended) await it.return?.(); // the consumer stopped early: release the source
     }
   }
   const inflate = new DecompressionStream('gzip');
