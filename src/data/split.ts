@@ -5,14 +5,15 @@
  * `stratifiedSplit`: for each class c with n_c rows, t_c = min(n_c − 1, round(n_c · testFraction))
  * of its rows go to the test split (round: half up); a class with a single row keeps it in
  * training. So every class with ≥ 2 rows keeps at least one training row, and each class is held
- * out in proportion. Which rows: the first t_c of a Fisher–Yates shuffle of the class's row
- * numbers (ascending before the shuffle) drawn from `stream(seed, 0, 'split', c)`, one stream per
- * class so a class's choice does not depend on the others. Both splits are returned in ascending
- * row order.
+ * out in proportion. Which rows: with a = the class's row numbers in ascending order and
+ * rng = `stream(seed, 0, 'split', c)`, for k = 0 … t_c − 1: j = k + rng.int(n_c − k), swap a[k] and
+ * a[j]; a[0 … t_c − 1] are the test rows (a forward partial Fisher–Yates). One stream per class, so
+ * a class's choice does not depend on the others. Both splits are returned in ascending row order.
  *
  * `shardOrder`: the training rows permuted once by `stream(seed, 0, 'shard-permutation')` (the
  * stream MNIST's one-time permutation uses, scripts/build-shards.ts), so every shard is a uniform
- * sample of the classes; `shardRanges` cuts that order into shards.
+ * sample of the classes; `shardRanges` cuts that order into shards and `shardOfRows` tells each
+ * row of the file its shard.
  */
 
 import { stream } from '../random';
@@ -115,4 +116,25 @@ export function shardRanges(count: number, rowsPerShard: number): Array<readonly
   const ranges: Array<readonly [number, number]> = [];
   for (let s = 0; s < count; s += rowsPerShard) ranges.push([s, Math.min(count, s + rowsPerShard)]);
   return ranges;
+}
+
+/**
+ * For each of `rows` rows of a file, the shard it lands in when `order` (e.g. `shardOrder` of the
+ * training rows) is cut into shards of `rowsPerShard`: position p of `order` goes to shard
+ * floor(p / rowsPerShard); rows not in `order` (the test split) get −1. A builder that cannot hold
+ * the table streams it once per group of shards and appends each row to its shard.
+ */
+export function shardOfRows(order: ArrayLike<number>, rows: number, rowsPerShard: number): Int32Array {
+  if (!Number.isInteger(rowsPerShard) || rowsPerShard < 1) {
+    throw new RangeError(`rows per shard must be a positive integer, got ${rowsPerShard}`);
+  }
+  const shard = new Int32Array(rows).fill(-1);
+  for (let p = 0; p < order.length; p++) {
+    const r = order[p];
+    if (!(r >= 0 && r < rows) || shard[r] !== -1) {
+      throw new RangeError(`order position ${p} holds row ${r}: not a distinct row of ${rows}`);
+    }
+    shard[r] = Math.floor(p / rowsPerShard);
+  }
+  return shard;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { shardOrder, shardRanges, stratifiedSplit, testRowsOfClass } from '../../src/data/split';
+import { shardOfRows, shardOrder, shardRanges, stratifiedSplit, testRowsOfClass } from '../../src/data/split';
 import { stream } from '../../src/random';
 
 /** Labels with `sizes[c]` rows of class c, interleaved as an upload might hold them. */
@@ -97,6 +97,19 @@ describe('shard order', () => {
     expect(Array.from(order)).toEqual(expected);
     expect(Array.from(order).sort((a, b) => a - b)).toEqual(rows);
     expect(Array.from(shardOrder(rows, 10))).not.toEqual(expected);
+  });
+
+  it('tells each row of the file its shard (−1: not a training row)', () => {
+    const { train } = stratifiedSplit(
+      Uint8Array.from({ length: 30 }, (_, i) => i % 3),
+      { seed: 4 },
+    );
+    const order = shardOrder(train, 4);
+    const shard = shardOfRows(order, 30, 10);
+    for (const [p, r] of order.entries()) expect(shard[r]).toBe(Math.floor(p / 10));
+    expect(Array.from(shard).filter((s) => s === -1)).toHaveLength(30 - train.length);
+    expect(() => shardOfRows([1, 1], 3, 2)).toThrow(/order position 1 holds row 1: not a distinct row of 3/);
+    expect(() => shardOfRows([5], 3, 2)).toThrow(/not a distinct row/);
   });
 
   it('cuts rows into shards with a short last one', () => {
