@@ -10,7 +10,19 @@
  *   then count uint8 labels.
  *
  * uint8 keeps a 1,000-image shard at 257 KB; the rounding is below the preprocessing's own
- * precision that matters (one grey level).
+ * precision that matters (one grey level). Any image dataset (MNIST, Fashion-MNIST, uploaded idx
+ * images at any preprocessed W×H) uses this format.
+ *
+ * Feature shards (tabular datasets: standardised values, not in [0, 1]):
+ *
+ *   bytes 0–3   ASCII "WSH2"
+ *   bytes 4–7   uint32 LE row count
+ *   bytes 8–11  uint32 LE feature count (1 … 4,096 in practice; any uint32 ≥ 1 decodes)
+ *   bytes 12–15 zero (reserved)
+ *   then count × features float32 LE values (preprocessed: standardised), row-major,
+ *   then count uint8 labels (class indices).
+ *
+ * `decodeAnyShard` reads either; `shardToBatch` and `shardsToBatch` take either.
  */
 
 import type { Rng } from '../random';
@@ -25,12 +37,35 @@ export interface Shard {
   readonly labels: Uint8Array;
 }
 
+/** A WSH2 shard: `count` rows of `features` float32 values each, and their labels. */
+export interface FeatureShard {
+  readonly count: number;
+  readonly features: number;
+  /** count × features, row-major (the preprocessed values the network reads as they are). */
+  readonly values: Float32Array;
+  readonly labels: Uint8Array;
+}
+
+/** Either shard format, as `decodeAnyShard` returns it. */
+export type AnyShard = Shard | FeatureShard;
+
+/** Whether a decoded shard is a WSH2 feature shard (else a WSH1 image shard). */
+export function isFeatureShard(shard: AnyShard): shard is FeatureShard {
+  return 'values' in shard;
+}
+
+/** Inputs per example of either shard format. */
+export function shardFeatures(shard: AnyShard): number {
+  return isFeatureShard(shard) ? shard.features : shard.width * shard.height;
+}
+
 export class ShardFormatError extends Error {
   override name = 'ShardFormatError';
 }
 
 export const SHARD_MAGIC = 'WSH1';
 export const SHARD_HEADER_BYTES = 16;
+export const FEATURE_SHARD_MAGIC = 'WSH2';
 
 /** `data/shards/manifest.json`, written by scripts/build-shards.ts. */
 export const SHARD_MANIFEST_FORMAT = 'wann-shards/1';
@@ -122,7 +157,12 @@ export function decodeShard(input: Uint8Array | ArrayBuffer): Shard {
   }
   const magic = String.fromCharCode(bytes[0], bytes[1], bytes[2], bytes[3]);
   if (magic !== SHARD_MAGIC) {
-    throw new ShardFormatError(`shard: bad magic ${JSON.stringify(magic)}, expected "${SHARD_MAGIC}"`);
+    throw new ShardFormatError(
+      `shard: bad magic ${JSON.stringify(magic)}, expected "${SHARD_MAGIC}"` +
+        (magic === FEATURE_SHARD_MAGIC
+          ? ' (this is a feature shard: decodeAnyShard reads both formats)'
+          : ''),
+    );
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const count = view.getUint32(4, true);
@@ -147,6 +187,88 @@ export function decodeShard(input: Uint8Array | ArrayBuffer): Shard {
   return { count, width, height, pixels, labels };
 }
 
+/** Serialises a WSH2 feature shard; every value must be finite. */
+export function encodeFeatureShard(shard: FeatureShard): Uint8Array {
+  const { count, features, values, labels } = shard;
+  if (!Number.isInteger(count) || count < 0 || count > 0xffffffff) {
+    throw new RangeError(`encodeFeatureShard: count must be an integer in [0, 2^32), got ${count}`);
+  }
+  if (!Number.isInteger(features) || features < 1 || features > 0xffffffff) {
+    throw new RangeError(`encodeFeatureShard: features must be a positive integer, got ${features}`);
+  }
+  if (values.length !== count * features) {
+    throw new RangeError(
+      `encodeFeatureShard: values has ${values.length} entries, expected count·features = ${count * features}`,
+    );
+  }
+  if (labels.length !== count) {
+    throw new RangeError(`encodeFeatureShard: labels has ${labels.length} values, expected ${count}`);
+  }
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) {
+      throw new RangeError(
+        `encodeFeatureShard: value ${values[i]} of row ${Math.floor(i / features)} is not finite`,
+      );
+    }
+  }
+  const valueBytes = 4 * values.length;
+  const bytes = new Uint8Array(SHARD_HEADER_BYTES + valueBytes + count);
+  for (let i = 0; i < 4; i++) bytes[i] = FEATURE_SHARD_MAGIC.charCodeAt(i);
+  const view = new DataView(bytes.buffer);
+  view.setUint32(4, count, true);
+  view.setUint32(8, features, true);
+  if (LITTLE_ENDIAN) {
+    bytes.set(new Uint8Array(values.buffer, values.byteOffset, valueBytes), SHARD_HEADER_BYTES);
+  } else {
+    for (let i = 0; i < values.length; i++) view.setFloat32(SHARD_HEADER_BYTES + 4 * i, values[i], true);
+  }
+  bytes.set(labels, SHARD_HEADER_BYTES + valueBytes);
+  return bytes;
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function decodeFeatureShard(bytes: Uint8Array): FeatureShard {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = view.getUint32(4, true);
+  const features = view.getUint32(8, true);
+  if (view.getUint32(12, true) !== 0) {
+    throw new ShardFormatError('shard: reserved header bytes 12–15 must be zero (unknown shard version?)');
+  }
+  if (features === 0) throw new ShardFormatError('shard: a feature shard with 0 features');
+  const valueBytes = 4 * count * features;
+  const expected = SHARD_HEADER_BYTES + valueBytes + count;
+  if (bytes.length !== expected) {
+    throw new ShardFormatError(
+      `shard: ${bytes.length < expected ? 'truncated' : 'trailing bytes'}: header says ${count} rows ` +
+        `of ${features} features, so ${expected} bytes are expected, got ${bytes.length}`,
+    );
+  }
+  const start = bytes.byteOffset + SHARD_HEADER_BYTES;
+  let values: Float32Array;
+  if (LITTLE_ENDIAN && start % 4 === 0) {
+    values = new Float32Array(bytes.buffer, start, count * features); // a view, as WSH1 pixels are
+  } else {
+    values = new Float32Array(count * features);
+    for (let i = 0; i < values.length; i++) values[i] = view.getFloat32(SHARD_HEADER_BYTES + 4 * i, true);
+  }
+  const labels = bytes.subarray(SHARD_HEADER_BYTES + valueBytes, expected);
+  return { count, features, values, labels };
+}
+
+/**
+ * Parses a shard of either format by its magic: WSH1 as `decodeShard` does, WSH2 into a
+ * `FeatureShard` whose values are a view into `input` when it is 4-byte aligned (else a copy).
+ */
+export function decodeAnyShard(input: Uint8Array | ArrayBuffer): AnyShard {
+  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
+  if (bytes.length >= SHARD_HEADER_BYTES) {
+    const magic = String.fromCharCode(bytes[0], bytes[1], bytes[2], bytes[3]);
+    if (magic === FEATURE_SHARD_MAGIC) return decodeFeatureShard(bytes);
+  }
+  return decodeShard(bytes);
+}
+
 // Stored byte → network input, p / 255 in float32.
 const BYTE_TO_INPUT = new Float32Array(256);
 for (let v = 0; v < 256; v++) BYTE_TO_INPUT[v] = v / 255;
@@ -156,7 +278,7 @@ for (let v = 0; v < 256; v++) BYTE_TO_INPUT[v] = v / 255;
  * input row) from column `column` on, and their labels into `labels` from `column` on.
  */
 function transposeInto(
-  shard: Shard,
+  shard: AnyShard,
   start: number,
   count: number,
   inputs: Float32Array,
@@ -164,6 +286,16 @@ function transposeInto(
   stride: number,
   column: number,
 ): void {
+  if (isFeatureShard(shard)) {
+    const { features, values } = shard;
+    for (let i = 0; i < count; i++) {
+      const src = (start + i) * features;
+      let dst = column + i;
+      for (let p = 0; p < features; p++, dst += stride) inputs[dst] = values[src + p];
+    }
+    labels.set(shard.labels.subarray(start, start + count), column);
+    return;
+  }
   const features = shard.width * shard.height;
   const { pixels } = shard;
   // Image-outer order reads each image's 256 bytes contiguously; writes stride through rows of the
@@ -177,10 +309,10 @@ function transposeInto(
 }
 
 /**
- * Images [start, start + count) of a shard as a Batch: input-major Float32Array, value of input p
- * for example i at inputs[p · count + i] = pixel / 255.
+ * Examples [start, start + count) of a shard as a Batch: input-major Float32Array, value of input p
+ * for example i at inputs[p · count + i] = pixel / 255 (WSH1) or the stored value (WSH2).
  */
-export function shardToBatch(shard: Shard, start = 0, count = shard.count - start): Batch {
+export function shardToBatch(shard: AnyShard, start = 0, count = shard.count - start): Batch {
   if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0) {
     throw new RangeError(`shardToBatch: bad range start=${start} count=${count}`);
   }
@@ -189,25 +321,28 @@ export function shardToBatch(shard: Shard, start = 0, count = shard.count - star
       `shardToBatch: images [${start}, ${start + count}) are outside the shard's ${shard.count} images`,
     );
   }
-  const features = shard.width * shard.height;
+  const features = shardFeatures(shard);
   const inputs = new Float32Array(features * count);
   const labels = new Uint8Array(count);
   transposeInto(shard, start, count, inputs, labels, count, 0);
   return { count, features, inputs, labels };
 }
 
-/** One Batch holding every image of several shards, in order (e.g. the 10 test shards). */
-export function shardsToBatch(shards: readonly Shard[]): Batch {
+/** One Batch holding every example of several shards of one format and size, in order. */
+export function shardsToBatch(shards: readonly AnyShard[]): Batch {
   if (shards.length === 0) throw new RangeError('shardsToBatch: no shards');
-  const { width, height } = shards[0];
+  const shape = (s: AnyShard) => (isFeatureShard(s) ? `${s.features} features` : `${s.width}×${s.height}`);
+  const first = shape(shards[0]);
   let count = 0;
   for (const s of shards) {
-    if (s.width !== width || s.height !== height) {
-      throw new RangeError(`shardsToBatch: mixed image sizes ${width}×${height} and ${s.width}×${s.height}`);
+    const other = shape(s);
+    if (other !== first) {
+      const images = !isFeatureShard(s) && !isFeatureShard(shards[0]);
+      throw new RangeError(`shardsToBatch: mixed ${images ? 'image sizes' : 'shapes'} ${first} and ${other}`);
     }
     count += s.count;
   }
-  const features = width * height;
+  const features = shardFeatures(shards[0]);
   const inputs = new Float32Array(features * count);
   const labels = new Uint8Array(count);
   let column = 0;

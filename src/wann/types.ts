@@ -2,8 +2,10 @@
 
 /**
  * A batch of examples laid out input-major ("node × batch"): the value of input p for example i is
- * `inputs[p * count + i]`, in [0, 1]. Labels are class indices. Treat a batch as immutable once it
- * has been evaluated: the wasm kernel caches a copy of `inputs` by identity.
+ * `inputs[p * count + i]`: any finite value (image shards give pixel / 255 in [0, 1], feature
+ * shards standardised values; nothing in evaluation assumes a range). Labels are class indices.
+ * Treat a batch as immutable once it has been evaluated: the wasm kernel caches a copy of `inputs`
+ * by identity.
  */
 export interface Batch {
   readonly count: number;
