@@ -43,27 +43,30 @@ export const datasetPreprocessingSchema = z.discriminatedUnion('kind', [
 ]);
 export type DatasetPreprocessing = z.infer<typeof datasetPreprocessingSchema>;
 
+/** The manifest's fields (the API's dataset resource extends them, src/api/types.ts). */
+export const datasetManifestShape = {
+  name: datasetNameSchema,
+  kind: z.enum(['image', 'tabular']),
+  /** One raw row's shape as a client sends it: [height, width] for images, [columns] for tables. */
+  rawShape: z.array(z.number().int().min(1)).min(1).max(3),
+  /** Values per row after preprocessing: the genome's input count. */
+  features: z.number().int().min(1).max(MAX_FEATURES),
+  /** Class names, by label value. */
+  classes: z.array(z.string().min(1).max(64)).min(2).max(MAX_CLASSES),
+  /** Rows per split. The test split feeds only reported test accuracy. */
+  splits: z.strictObject({ train: z.number().int().min(1), test: z.number().int().min(1) }),
+  shards: z.strictObject({
+    train: z.number().int().min(1),
+    test: z.number().int().min(1),
+    rowsPerShard: z.number().int().min(1),
+  }),
+  preprocessing: datasetPreprocessingSchema,
+  /** What the rows were built from (a built-in: the source files' description). */
+  sourceHash: z.string().min(1).max(200),
+};
+
 export const datasetManifestSchema = z
-  .strictObject({
-    name: datasetNameSchema,
-    kind: z.enum(['image', 'tabular']),
-    /** One raw row's shape as a client sends it: [height, width] for images, [columns] for tables. */
-    rawShape: z.array(z.number().int().min(1)).min(1).max(3),
-    /** Values per row after preprocessing: the genome's input count. */
-    features: z.number().int().min(1).max(MAX_FEATURES),
-    /** Class names, by label value. */
-    classes: z.array(z.string().min(1).max(64)).min(2).max(MAX_CLASSES),
-    /** Rows per split. The test split feeds only reported test accuracy. */
-    splits: z.strictObject({ train: z.number().int().min(1), test: z.number().int().min(1) }),
-    shards: z.strictObject({
-      train: z.number().int().min(1),
-      test: z.number().int().min(1),
-      rowsPerShard: z.number().int().min(1),
-    }),
-    preprocessing: datasetPreprocessingSchema,
-    /** What the rows were built from (a built-in: the source files' description). */
-    sourceHash: z.string().min(1).max(200),
-  })
+  .strictObject(datasetManifestShape)
   .refine((m) => m.kind === m.preprocessing.kind, {
     message: 'preprocessing must be of the dataset kind',
     path: ['preprocessing'],

@@ -6,6 +6,7 @@
  * here first.
  */
 import { Hono } from 'hono';
+import type { DatasetList, DatasetResource } from '../../src/api/types';
 import {
   BUILTIN_DATASETS,
   buildCommand,
@@ -19,14 +20,6 @@ import { testShardKey, trainShardKey } from '../contracts/blob-keys';
 import { requireOwnerRead } from './auth';
 import type { Env } from './env';
 import { ApiError } from './errors';
-
-/** A dataset as the API answers it: its manifest and the shapes a model of it takes. */
-export interface DatasetResource extends DatasetManifest {
-  /** What a `/v2` client sends per row: [-1, 784] for 28×28 images. */
-  inputShape: number[];
-  /** What the network sees per row after preprocessing: [-1, 256] for 16×16. */
-  preprocessedInputShape: number[];
-}
 
 export function datasetResource(manifest: DatasetManifest): DatasetResource {
   const preprocessed = preprocessedShape(manifest).reduce((a, b) => a * b, 1);
@@ -72,7 +65,8 @@ export async function requireLoadedDataset(bucket: R2Bucket, name: string): Prom
 export const datasetsApp = new Hono<{ Bindings: Env }>()
   .get('/', requireOwnerRead, async (c) => {
     const loaded = await Promise.all(BUILTIN_DATASETS.map((d) => isDatasetLoaded(c.env.BLOBS, d)));
-    return c.json({ datasets: BUILTIN_DATASETS.filter((_, i) => loaded[i]).map(datasetResource) });
+    const list: DatasetList = { datasets: BUILTIN_DATASETS.filter((_, i) => loaded[i]).map(datasetResource) };
+    return c.json(list);
   })
   .get('/:name', requireOwnerRead, async (c) => {
     const name = c.req.param('name');
