@@ -10,10 +10,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedShareLink, DatasetList, DatasetResource, ModelList } from '../../src/api/types';
 import { FASHION_MNIST } from '../../src/data/dataset';
 import { resize28to16 } from '../../src/data/preprocess';
-import { encodeShard, type Shard, shardsToBatch, toShardPixels } from '../../src/data/shard';
+import { concatShards, encodeShard, type Shard, shardsToBatch, toShardPixels } from '../../src/data/shard';
 import { stream } from '../../src/random';
 import { parseGenome } from '../../src/wann/genome';
 import { championReport } from '../../src/wann/report';
+import { compileTrainable, initialTrainingState, trainedAccuracy, trainSteps } from '../../src/wann/train';
 import { testShardKey, trainShardKey } from '../../workers/contracts/blob-keys';
 import { type ErrorBody, post, request, startRun, waitFor } from './helpers';
 
@@ -187,6 +188,37 @@ describe('a search on a built-in dataset off MNIST', () => {
       predictions: { label: number; className: string }[][];
     };
     for (const p of predictions[0]) expect(p.className).toBe(FASHION_MNIST.classes[p.label]);
+  });
+
+  it('trains per-connection weights on its training shards, tested on its test set', async () => {
+    const models = (await (await request(`/api/runs/${runId}/models`)).json()) as ModelList;
+    const shared = models.models.find((m) => m.variant !== 'trained')!;
+    const steps = 20;
+    const started = await post(`/api/runs/${runId}/models/${shared.version}/train`, { steps });
+    expect(started.status).toBe(202);
+    const deadline = Date.now() + 45_000;
+    let trainedVersion: number | null = null;
+    for (;;) {
+      const list = (await (await request(`/api/runs/${runId}/models`)).json()) as ModelList;
+      const t = list.models.find((m) => m.version === shared.version)?.training;
+      if (t?.status === 'failed') throw new Error(`training failed: ${t.error}`);
+      if (t?.status === 'done') {
+        trainedVersion = t.version;
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`training did not finish: ${JSON.stringify(t)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const trained = (await (await request(`/api/runs/${runId}/models/${trainedVersion}`)).json()) as {
+      testAccuracy: number[];
+    };
+    const genome = parseGenome(
+      await (await request(`/api/runs/${runId}/models/${shared.version}/genome.json`)).json(),
+    );
+    const net = compileTrainable(genome);
+    const state = initialTrainingState(net, shared.tunedWeight, { seed: 1 });
+    trainSteps(net, state, concatShards(train), steps);
+    expect(trained.testAccuracy[0]).toBe(trainedAccuracy(net, state.weights, shardsToBatch(test)));
   });
 
   it('a fork keeps its dataset', async () => {
