@@ -200,6 +200,8 @@ describe('building a built-in-shaped dataset from gzipped idx files', () => {
     shards: { train: 2, test: 1, rowsPerShard: 1000 },
   };
 
+  const gz = (bytes: Uint8Array) => new Uint8Array(gzipSync(bytes));
+
   function idx(magic: number, dims: number[], body: Uint8Array): Uint8Array {
     const header = new Uint8Array(4 + 4 * dims.length);
     const view = new DataView(header.buffer);
@@ -217,8 +219,8 @@ describe('building a built-in-shaped dataset from gzipped idx files', () => {
     for (let i = 0; i < pixels.length; i++) pixels[i] = rng.int(256);
     const labels = new Uint8Array(count);
     for (let i = 0; i < count; i++) labels[i] = rng.int(3);
-    writeFileSync(join(dir, `${prefix}-images-idx3-ubyte.gz`), gzipSync(idx(0x803, [count, 28, 28], pixels)));
-    writeFileSync(join(dir, `${prefix}-labels-idx1-ubyte.gz`), gzipSync(idx(0x801, [count], labels)));
+    writeFileSync(join(dir, `${prefix}-images-idx3-ubyte.gz`), gz(idx(0x803, [count, 28, 28], pixels)));
+    writeFileSync(join(dir, `${prefix}-labels-idx1-ubyte.gz`), gz(idx(0x801, [count], labels)));
     return { pixels, labels };
   }
 
@@ -256,17 +258,14 @@ describe('building a built-in-shaped dataset from gzipped idx files', () => {
       const labels = new Uint8Array(2000).fill(5);
       writeFileSync(
         join(bad, 'train-images-idx3-ubyte.gz'),
-        gzipSync(idx(0x803, [2000, 28, 28], new Uint8Array(2000 * 784))),
+        gz(idx(0x803, [2000, 28, 28], new Uint8Array(2000 * 784))),
       );
-      writeFileSync(join(bad, 'train-labels-idx1-ubyte.gz'), gzipSync(idx(0x801, [2000], labels)));
+      writeFileSync(join(bad, 'train-labels-idx1-ubyte.gz'), gz(idx(0x801, [2000], labels)));
       writeFileSync(
         join(bad, 't10k-images-idx3-ubyte.gz'),
-        gzipSync(idx(0x803, [1000, 28, 28], new Uint8Array(1000 * 784))),
+        gz(idx(0x803, [1000, 28, 28], new Uint8Array(1000 * 784))),
       );
-      writeFileSync(
-        join(bad, 't10k-labels-idx1-ubyte.gz'),
-        gzipSync(idx(0x801, [1000], new Uint8Array(1000))),
-      );
+      writeFileSync(join(bad, 't10k-labels-idx1-ubyte.gz'), gz(idx(0x801, [1000], new Uint8Array(1000))));
       await expect(
         buildShards(join(bad, 'out'), { dataset: tiny, sourceDir: bad, log: () => {} }),
       ).rejects.toThrow(/training set: labels must be 0–2/);
