@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ensureDatasetShards } from '../../node/shards';
 import { buildShards, resizeImages } from '../../scripts/build-shards';
 import {
   BUILTIN_DATASETS,
@@ -95,6 +96,15 @@ describe('built-in manifests', () => {
     expect(JSON.parse(metadata.raw_shape)).toEqual([28, 28]);
     expect(JSON.parse(metadata.preprocessed_shape)).toEqual([16, 16]);
     expect(metadata.dataset).toBe('fashion-mnist');
+  });
+});
+
+describe('the Node search without the shards of a dataset', () => {
+  it('fails naming the command that builds them', async () => {
+    const absent = { ...FASHION_MNIST, name: 'not-built-here' };
+    await expect(ensureDatasetShards(absent)).rejects.toThrow(
+      /dataset not-built-here has no shards in .*data\/datasets\/not-built-here: build them with `npm run data -- --dataset not-built-here`/,
+    );
   });
 });
 
