@@ -16,7 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ensureShards, readShard } from '../node/mnist';
+import { ensureShards, readShard } from '../node/shards';
 import { shardToBatch } from '../src/data/shard';
 import { SHARED_WEIGHTS } from '../src/wann/activation-ids';
 import { enabledCount, type Genome } from '../src/wann/genome';

@@ -12,7 +12,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureShards, readShard } from '../node/mnist';
+import { ensureShards, readShard } from '../node/shards';
 import { shardsToBatch, shardToBatch } from '../src/data/shard';
 import {
   BASELINE_DEFAULTS,

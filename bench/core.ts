@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EvalPool } from '../node/eval-pool';
 import { loadKernel } from '../node/kernel';
-import { ensureShards, readShard } from '../node/mnist';
+import { ensureShards, readShard } from '../node/shards';
 import { updateReadmeTable } from '../scripts/readme-table';
 import { shardToBatch } from '../src/data/shard';
 import { SHARED_WEIGHTS } from '../src/wann/activation-ids';

@@ -11,7 +11,7 @@
  */
 import { loadavg } from 'node:os';
 import { loadKernel } from '../node/kernel';
-import { ensureShards, readShard } from '../node/mnist';
+import { ensureShards, readShard } from '../node/shards';
 import { shardToBatch } from '../src/data/shard';
 import { SHARED_WEIGHTS } from '../src/wann/activation-ids';
 import { enabledCount } from '../src/wann/genome';

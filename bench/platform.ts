@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadKernel } from '../node/kernel';
-import { ensureShards, readShard } from '../node/mnist';
+import { ensureShards, readShard } from '../node/shards';
 import { startLocalPlatform } from '../scripts/local-platform';
 import { updateReadmeTable } from '../scripts/readme-table';
 import { shardToBatch } from '../src/data/shard';

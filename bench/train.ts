@@ -10,7 +10,7 @@ import { loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureShards, readShard, testSet } from '../node/mnist';
+import { ensureShards, readShard, testSet } from '../node/shards';
 import { concatShards, shardToBatch } from '../src/data/shard';
 import { tuneWeight } from '../src/wann/accuracy';
 import { parseGenome } from '../src/wann/genome';

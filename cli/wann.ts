@@ -10,6 +10,9 @@
  *   wann open <run> [--browser]      the run page's URL
  *   wann predict <run> digit.png     the published model's answer for a PNG
  *   wann share <run> --expires 7d    a read-only link for a collaborator
+ *   wann datasets list               the datasets a run can search on (loaded on the server)
+ *   wann datasets show <name>        a dataset's manifest: shapes, classes, splits, preprocessing
+ *   wann start --dataset fashion-mnist …   a search on another dataset (default mnist)
  *
  * <run> is a run id, a run page URL, or a share link URL (then no API token is needed to watch or
  * predict). Base URL and token: --url / WANN_URL (default http://127.0.0.1:8787), --token / WANN_TOKEN.
@@ -20,6 +23,8 @@ import { Presets, SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type {
   CreatedShareLink,
+  DatasetList,
+  DatasetResource,
   GenerationRecord,
   GenerationsPage,
   ModelList,
@@ -190,6 +195,7 @@ program
     'training shards (1,000 images each) batches are drawn from',
     integer('train shards', 1),
   )
+  .option('--dataset <name>', 'the dataset to search on (default mnist; `wann datasets list` shows them)')
   .option('--config <json>', 'more config fields as a JSON object, e.g. \'{"probAddNode":0.3}\'')
   .option('--name <name>', 'a name for the run (up to 100 characters)')
   .option('--tags <tags>', 'comma-separated tags, e.g. baseline,mnist')
@@ -203,6 +209,7 @@ program
         seed?: number;
         sliceSize?: number;
         trainShards?: number;
+        dataset?: string;
         config?: string;
         watch?: boolean;
       } & IdentityOptions,
@@ -215,6 +222,7 @@ program
         ...(opts.seed !== undefined && { seed: opts.seed }),
         ...(opts.sliceSize !== undefined && { sliceSize: opts.sliceSize }),
         ...(opts.trainShards !== undefined && { trainShards: opts.trainShards }),
+        ...(opts.dataset !== undefined && { dataset: opts.dataset }),
       };
       const api = client();
       const run = await api.json<Run>('/api/runs', { method: 'POST', json: config, auth: 'required' });
@@ -687,6 +695,41 @@ program
       auth: 'optional',
     });
     out(table(MODEL_HEADER, [modelRow(trained)]));
+  });
+
+// Datasets (read-only: workers/api/datasets.ts).
+function datasetRow(d: DatasetResource): string[] {
+  const p = d.preprocessing;
+  return [
+    d.name,
+    d.kind,
+    d.rawShape.join('×'),
+    String(d.features),
+    String(d.classes.length),
+    `${d.splits.train.toLocaleString('en')} / ${d.splits.test.toLocaleString('en')}`,
+    p.kind === 'image' ? `resize ${p.width}×${p.height}${p.deskew ? ', deskew' : ''}` : 'standardise',
+  ];
+}
+
+const DATASET_HEADER = ['name', 'kind', 'raw', 'features', 'classes', 'train / test', 'preprocessing'];
+
+const datasets = program.command('datasets').description('the datasets a run can search on (read-only)');
+datasets
+  .command('list')
+  .description('the datasets loaded on the server')
+  .action(async () => {
+    const list = await client().json<DatasetList>('/api/datasets', { auth: 'required' });
+    out(table(DATASET_HEADER, list.datasets.map(datasetRow)));
+  });
+datasets
+  .command('show')
+  .description("a dataset's manifest as JSON: shapes, classes, splits, preprocessing")
+  .argument('<name>', 'the dataset name, e.g. fashion-mnist')
+  .action(async (name: string) => {
+    const d = await client().json<DatasetResource>(`/api/datasets/${encodeURIComponent(name)}`, {
+      auth: 'required',
+    });
+    out(JSON.stringify(d, null, 2));
   });
 
 program

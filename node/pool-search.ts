@@ -11,7 +11,9 @@ import type { SearchConfig } from '../src/wann/config';
 import {
   breedingParams,
   type GenerationObjectives,
+  type GenomeShape,
   generationShard,
+  MNIST_SHAPE,
   planGeneration,
   recheckSpec,
   type SearchVariant,
@@ -54,9 +56,11 @@ export class PoolSearch {
      * generation in place of its seeded training shard (the re-checks keep the shards).
      */
     private readonly variant: SearchVariant & { batchForGeneration?: (gen: number) => Batch } = {},
+    /** The genome's inputs and outputs: the run's dataset's features and classes. */
+    shape: GenomeShape = MNIST_SHAPE,
   ) {
     this.breeding = {
-      ...breedingParams(config),
+      ...breedingParams(config, shape),
       ...(variant.keepHiddenSplits ? { keepHiddenSplits: true } : {}),
     };
   }

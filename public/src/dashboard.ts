@@ -4,6 +4,7 @@
  * compare page), and the form that starts a search with its name, tags and notes. The token is
  * sent once to start a session (an HttpOnly cookie) and is never stored.
  */
+import type { DatasetList } from '../../src/api/types';
 import {
   endAllSessions,
   forgetLegacyToken,
@@ -28,6 +29,7 @@ const signOutEverywhere = byId<HTMLButtonElement>('sign-out-everywhere');
 const runsBody = byId('runs').querySelector('tbody')!;
 const moreButton = byId<HTMLButtonElement>('runs-more');
 const fields = byId('start-fields');
+const datasetSelect = byId<HTMLSelectElement>('start-dataset');
 const startError = byId('start-error');
 const startSubmit = byId<HTMLButtonElement>('start-submit');
 
@@ -57,7 +59,24 @@ async function refreshSession(message?: string): Promise<void> {
   signedInUntil = until;
   showSessionState(message);
   pages = 1;
-  await loadRuns();
+  await Promise.all([loadRuns(), loadDatasets()]);
+}
+
+/**
+ * The dataset picker: the loaded datasets (GET /api/datasets, signed in). Signed out, or if the
+ * list cannot be read, it keeps what it has (mnist at first), the default every server has.
+ */
+async function loadDatasets(): Promise<void> {
+  if (!signedInUntil) return;
+  const list = await requestJson<DatasetList>('/api/datasets').catch(() => null);
+  if (!list) return;
+  const chosen = datasetSelect.value;
+  datasetSelect.replaceChildren(
+    ...list.datasets.map((d) =>
+      el('option', { value: d.name }, `${d.name} (${d.classes.length} classes, ${d.rawShape.join('×')})`),
+    ),
+  );
+  if (list.datasets.some((d) => d.name === chosen)) datasetSelect.value = chosen;
 }
 
 byId('token-form').addEventListener('submit', async (e) => {
@@ -405,9 +424,12 @@ form.addEventListener('submit', async (e) => {
   startSubmit.disabled = true;
   try {
     const config = readFields(fields);
+    // mnist is the default: left out, the request is the one the form always sent.
+    const dataset =
+      datasetSelect.value && datasetSelect.value !== 'mnist' ? { dataset: datasetSelect.value } : {};
     const run = await requestJson<Run>('/api/runs', {
       method: 'POST',
-      body: { ...config, ...readIdentity(identityBox) },
+      body: { ...config, ...dataset, ...readIdentity(identityBox) },
     });
     location.assign(`/runs/${run.id}`);
   } catch (err) {

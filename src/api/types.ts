@@ -11,6 +11,7 @@
  * here, so an answer from before and after they land validates alike.
  */
 import { z } from 'zod';
+import { datasetManifestShape } from '../data/dataset';
 import { championSchema, generationRecordSchema } from '../wann/record';
 import { MODEL_VARIANTS, RUN_STATUSES, SHARE_SCOPES, TRAINING_STATUSES } from './vocabulary';
 
@@ -247,6 +248,22 @@ export type CreatedShareLink = z.infer<typeof createdShareLinkSchema>;
 
 export const shareLinkListSchema = z.object({ runId: z.string(), links: z.array(shareLinkResourceSchema) });
 export type ShareLinkList = z.infer<typeof shareLinkListSchema>;
+
+// ------------------------------------------------------------------------------------------------
+// Datasets (GET /api/datasets, /api/datasets/:name, /api/runs/:id/dataset)
+
+/** A dataset's manifest (src/data/dataset.ts) and the input shapes a model of it takes. */
+export const datasetResourceSchema = z.object({
+  ...datasetManifestShape,
+  /** What a `/v2` client sends per row: [-1, 784] for 28×28 images. */
+  inputShape: z.array(int),
+  /** What the network sees per row after preprocessing: [-1, 256] for 16×16. */
+  preprocessedInputShape: z.array(int),
+});
+export type DatasetResource = z.infer<typeof datasetResourceSchema>;
+
+export const datasetListSchema = z.object({ datasets: z.array(datasetResourceSchema) });
+export type DatasetList = z.infer<typeof datasetListSchema>;
 
 // ------------------------------------------------------------------------------------------------
 // Errors

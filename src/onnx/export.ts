@@ -51,7 +51,13 @@ export interface OnnxExportOptions {
    * act(Σ w_c · source), as `trainedForward`/`trainedProbabilities` compute it.
    */
   connectionWeights?: Float64Array;
+  /** What the `image` input holds (the model's doc string says it); default: MNIST's preprocessing. */
+  inputDescription?: string;
 }
+
+/** The `image` input of a model searched on MNIST. */
+export const MNIST_INPUT_DESCRIPTION =
+  'image: preprocessed 16x16 MNIST (/255, resize, deskew), values in [0, 1].';
 
 type Attribute = onnx.AttributeProto.$Properties;
 
@@ -303,7 +309,7 @@ export function genomeToOnnx(genome: Genome, options: OnnxExportOptions = {}): U
       (trained
         ? 'Weight Agnostic Neural Network topology with trained per-connection weights (no shared_weight input). '
         : 'Weight Agnostic Neural Network: every connection carries the one shared weight (input shared_weight). ') +
-      'image: preprocessed 16x16 MNIST (/255, resize, deskew), values in [0, 1].',
+      (options.inputDescription ?? MNIST_INPUT_DESCRIPTION),
     graph: {
       name: options.name ?? 'wann',
       node: b.nodes,

@@ -59,6 +59,17 @@ export const searchConfigSchema = z
     recheckEvery: z.number().int().min(0).max(100_000).default(8),
     /** Distinct training shards (1,000 images each, at most `trainShards`) a re-check evaluates on. */
     recheckBatches: z.number().int().min(1).max(60).default(20),
+    /**
+     * The dataset searched on, by name (src/data/dataset.ts). Absent means `mnist` (DEFAULT_DATASET):
+     * `resolveConfig` drops an explicit 'mnist', so an MNIST run's recorded config is byte for byte
+     * what it was before datasets existed, and the two spellings are one run.
+     */
+    dataset: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(/^[a-z0-9][a-z0-9-]*$/, 'a dataset name: lower-case letters, digits and dashes')
+      .optional(),
   })
   .refine((c) => c.probAddConnection + c.probAddNode + c.probEnable + c.probChangeActivation > 0, {
     message: 'at least one mutation probability must be positive',
@@ -85,8 +96,17 @@ export type SearchConfig = z.output<typeof searchConfigSchema> & { seed: number 
 
 /** Defaults filled in; throws a ZodError naming the field on bad input. */
 export function resolveConfig(input: SearchConfigInput, fallbackSeed: () => number): SearchConfig {
-  const parsed = searchConfigSchema.parse(input);
-  return { ...parsed, seed: parsed.seed ?? fallbackSeed() };
+  const { dataset, ...parsed } = searchConfigSchema.parse(input);
+  const named = dataset !== undefined && dataset !== DEFAULT_DATASET_NAME ? { dataset } : {};
+  return { ...parsed, ...named, seed: parsed.seed ?? fallbackSeed() };
+}
+
+/** The dataset a config without a `dataset` field searches on (src/data/dataset.ts DEFAULT_DATASET). */
+export const DEFAULT_DATASET_NAME = 'mnist';
+
+/** The name of the dataset a config searches on (recorded configs from before datasets read as mnist). */
+export function configDataset(config: { dataset?: string }): string {
+  return config.dataset ?? DEFAULT_DATASET_NAME;
 }
 
 /** MNIST geometry: 16×16 preprocessed inputs, 10 classes. */

@@ -69,7 +69,22 @@ export type BreedingParams = Pick<
 > & {
   /** Ablation only (SearchVariant); never set by the platform. */
   keepHiddenSplits?: boolean;
+  /**
+   * The genome's input and output counts (the run's dataset: its features and classes). Absent
+   * means MNIST's 256 and 10, so an MNIST slice task is the same message it always was.
+   */
+  inputs?: number;
+  outputs?: number;
 };
+
+/** A genome's input and output node counts. */
+export interface GenomeShape {
+  inputs: number;
+  outputs: number;
+}
+
+/** MNIST geometry: what a genome has when breeding params name no shape. */
+export const MNIST_SHAPE: GenomeShape = { inputs: MNIST_INPUTS, outputs: MNIST_OUTPUTS };
 
 export const breedingParamsSchema = z.strictObject({
   seed: z.number().int().min(0).max(0xffffffff),
@@ -80,11 +95,24 @@ export const breedingParamsSchema = z.strictObject({
   probChangeActivation: z.number().min(0).max(1),
   /** Ablation only (SearchVariant): add-node leaves a split hidden→hidden connection enabled. */
   keepHiddenSplits: z.boolean().optional(),
+  inputs: z.number().int().min(1).max(4096).optional(),
+  outputs: z.number().int().min(2).max(256).optional(),
 });
 
-export function breedingParams(config: BreedingParams): BreedingParams {
+/**
+ * The breeding params of a config searching genomes of `shape` (its dataset's; default MNIST's).
+ * The shape is written only when it is not MNIST's, so MNIST params are unchanged.
+ */
+export function breedingParams(config: BreedingParams, shape: GenomeShape = MNIST_SHAPE): BreedingParams {
   const { seed, initEnableProb, probAddConnection, probAddNode, probEnable, probChangeActivation } = config;
-  return { seed, initEnableProb, probAddConnection, probAddNode, probEnable, probChangeActivation };
+  const params = { seed, initEnableProb, probAddConnection, probAddNode, probEnable, probChangeActivation };
+  if (shape.inputs === MNIST_SHAPE.inputs && shape.outputs === MNIST_SHAPE.outputs) return params;
+  return { ...params, inputs: shape.inputs, outputs: shape.outputs };
+}
+
+/** The genome shape breeding params produce. */
+export function breedingShape(params: BreedingParams): GenomeShape {
+  return { inputs: params.inputs ?? MNIST_SHAPE.inputs, outputs: params.outputs ?? MNIST_SHAPE.outputs };
 }
 
 /**
@@ -184,8 +212,6 @@ export function planGeneration(
 // ---------------------------------------------------------------------------------------------
 // Slice side
 
-const MNIST_SHAPE = { inputs: MNIST_INPUTS, outputs: MNIST_OUTPUTS };
-
 /**
  * Member `index` of generation `gen`: built from its parent alone (null for generation 0). The
  * returned genome is new; the parent is not modified.
@@ -196,7 +222,7 @@ export function breedMember(
   index: number,
   elites: number,
   parent: Genome | null,
-  shape: { inputs: number; outputs: number } = MNIST_SHAPE,
+  shape: GenomeShape = breedingShape(params),
 ): Genome {
   if (gen === 0) {
     return initialGenome(

@@ -9,7 +9,9 @@ import {
   breedingParams,
   evaluateRecheck,
   type GenerationObjectives,
+  type GenomeShape,
   generationShard,
+  MNIST_SHAPE,
   planGeneration,
   recheckSpec,
 } from './generation';
@@ -35,6 +37,8 @@ export class LocalSearch {
      * a check generation (`recheckEvery` > 0).
      */
     private readonly testBatch: Batch | null = null,
+    /** The genome's inputs and outputs: the run's dataset's features and classes. */
+    private readonly shape: GenomeShape = MNIST_SHAPE,
   ) {}
 
   /** The generation `step` evaluates next. */
@@ -64,7 +68,7 @@ export class LocalSearch {
         sliceEnd: config.population,
         elites: plan.elites,
         parents: plan.parents,
-        breeding: breedingParams(config),
+        breeding: breedingParams(config, this.shape),
         weights: config.weights,
       },
       (index) => this.population[index],

@@ -3,7 +3,7 @@
  * bit-identical reruns and resumes, a separable problem learnt exactly, and a quick real-MNIST run.
  */
 import { describe, expect, it } from 'vitest';
-import { ensureShards, readShard } from '../../node/mnist';
+import { ensureShards, readShard } from '../../node/shards';
 import { shardsToBatch, shardToBatch } from '../../src/data/shard';
 import { stream } from '../../src/random';
 import {

@@ -157,3 +157,53 @@ describe('server text reaches the terminal escaped', () => {
     for (const raw of ['\u001b', '\u202e', '\u0007']) expect(r.stderr).not.toContain(raw);
   });
 });
+
+describe('datasets in the CLI', () => {
+  /** Records each request with its body, answering 404 (the CLI then exits non-zero: enough here). */
+  const requests: { method: string; path: string; body: string; authorization?: string }[] = [];
+  let origin = '';
+  let server: Server;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        requests.push({
+          method: req.method ?? '',
+          path: req.url ?? '',
+          body,
+          authorization: req.headers.authorization,
+        });
+        notFound(req, res);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  beforeEach(() => {
+    requests.length = 0;
+  });
+
+  it('wann start --dataset NAME sends it in the config', async () => {
+    await wann(['start', '--dataset', 'fashion-mnist', '--population', '16'], origin);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]).toMatchObject({
+      method: 'POST',
+      path: '/api/runs',
+      authorization: `Bearer ${TOKEN}`,
+    });
+    expect(JSON.parse(requests[0].body)).toEqual({ dataset: 'fashion-mnist', population: 16 });
+  });
+
+  it.each([
+    [['datasets', 'list'], '/api/datasets'],
+    [['datasets', 'show', 'fashion-mnist'], '/api/datasets/fashion-mnist'],
+  ])('wann %j reads %s with the token', async (args, path) => {
+    const r = await wann(args, origin);
+    expect(r.code).not.toBe(0);
+    expect(requests).toEqual([{ method: 'GET', path, body: '', authorization: `Bearer ${TOKEN}` }]);
+  });
+});

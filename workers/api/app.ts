@@ -7,6 +7,7 @@
 import { Hono } from 'hono';
 import { sessionApp, sessionsApp } from './auth';
 import { drainUnreadBody, limitBody } from './body-limit';
+import { datasetsApp } from './datasets';
 import type { Env } from './env';
 import { errorBody, handleError } from './errors';
 import { inferenceProxyApp, modelsApp } from './models';
@@ -31,6 +32,7 @@ export const app = new Hono<{ Bindings: Env }>()
   .route('/api/runs/:id/share', shareAdminApp)
   .route('/api/runs', runsApp)
   .route('/api/runs', modelsApp)
+  .route('/api/datasets', datasetsApp)
   .route('/v2', inferenceProxyApp)
   // Pages (public, no data: they read the API with the visitor's credentials): the dashboard and
   // scripts are static assets; the run page and share links go through here.

@@ -20,7 +20,14 @@ import {
   runIdentityInputSchema,
 } from '../../src/api/types';
 import { RUN_STATUSES } from '../../src/api/vocabulary';
-import { resolveConfig, type SearchConfigInput, searchConfigSchema } from '../../src/wann/config';
+import { builtinDataset } from '../../src/data/dataset';
+import {
+  configDataset,
+  DEFAULT_DATASET_NAME,
+  resolveConfig,
+  type SearchConfigInput,
+  searchConfigSchema,
+} from '../../src/wann/config';
 import { decodeGenomeBytes, genomeToJson } from '../../src/wann/genome';
 import { GENERATION_CSV_COLUMNS, generationCsvLine } from '../../src/wann/record';
 import { populationSliceKey } from '../contracts/blob-keys';
@@ -36,6 +43,7 @@ import {
   runLinks,
   shareAccessResource,
 } from './auth';
+import { datasetResource, requireLoadedDataset } from './datasets';
 import type { Env } from './env';
 import { ApiError, describeIssues } from './errors';
 import { credentialCheck, guardEventStream } from './event-stream';
@@ -351,6 +359,7 @@ export const runsApp = new Hono<{ Bindings: Env }>()
     const { identity, rest: input } = splitIdentity(await readJsonObject(c));
     const parsed = searchConfigSchema.safeParse(input);
     if (!parsed.success) throw new ApiError(400, 'invalid_config', describeIssues(parsed.error));
+    if (parsed.data.dataset !== undefined) await requireLoadedDataset(c.env.BLOBS, parsed.data.dataset);
     await requireRunSlot(c);
     const config: RunConfig = resolveConfig(input as SearchConfigInput, randomSeed);
     return createRun(c, config, { name: '', tags: [], notes: '', ...identity });
@@ -393,6 +402,16 @@ export const runsApp = new Hono<{ Bindings: Env }>()
   .get('/:id', requireRunAccess('view'), async (c) => {
     const row = await findRun(c, c.req.param('id'));
     return c.json({ ...runResource(row, runLinks(c, row.id)), access: shareAccessResource(c) });
+  })
+
+  .get('/:id/dataset', requireRunAccess('view'), async (c) => {
+    // A share link reads its run's dataset here, and no other.
+    const row = await findRun(c, c.req.param('id'));
+    const name = configDataset(row.config as { dataset?: string });
+    const manifest = builtinDataset(name);
+    if (!manifest)
+      throw new ApiError(404, 'dataset_not_found', `run ${row.id}'s dataset '${name}' is not known`);
+    return c.json(datasetResource(manifest));
   })
 
   .get('/:id/generations', requireRunAccess('view'), async (c) => {
@@ -516,7 +535,17 @@ export const runsApp = new Hono<{ Bindings: Env }>()
     const { forkOf: _, ...base } = source.config as RunConfig;
     const parsed = searchConfigSchema.safeParse({ ...base, ...edits });
     if (!parsed.success) throw new ApiError(400, 'invalid_config', describeIssues(parsed.error));
-    const merged = parsed.data;
+    // An explicit 'mnist' is no field at all, as resolveConfig records it.
+    const { dataset, ...rest } = parsed.data;
+    const merged: typeof rest & { dataset?: string } =
+      dataset === undefined || dataset === DEFAULT_DATASET_NAME ? rest : { ...rest, dataset };
+    if (configDataset(merged) !== configDataset(base)) {
+      throw new ApiError(
+        400,
+        'invalid_config',
+        `dataset: a fork keeps the dataset of the run it continues (${configDataset(base)})`,
+      );
+    }
     if (merged.population !== base.population) {
       throw new ApiError(
         400,

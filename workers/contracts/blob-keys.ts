@@ -8,14 +8,22 @@ export function populationSliceKey(runId: string, gen: number, sliceStart: numbe
   return `runs/${runId}/gen/${gen}/${sliceStart}`;
 }
 
-/** Training shard `index` (0-based): `shards/train-07.bin`. */
-export function trainShardKey(index: number): string {
-  return `shards/train-${String(index).padStart(2, '0')}.bin`;
+/**
+ * The R2 folder of a dataset's shards: MNIST's stay where they always were (`shards/`), every other
+ * dataset has its own (`datasets/fashion-mnist/`). Absent = MNIST.
+ */
+export function shardPrefix(dataset?: string): string {
+  return dataset === undefined || dataset === 'mnist' ? 'shards/' : `datasets/${dataset}/`;
 }
 
-/** Test shard `index` (0-based): `shards/test-3.bin`. */
-export function testShardKey(index: number): string {
-  return `shards/test-${index}.bin`;
+/** Training shard `index` (0-based) of `dataset` (absent: MNIST): `shards/train-07.bin`. */
+export function trainShardKey(index: number, dataset?: string): string {
+  return `${shardPrefix(dataset)}train-${String(index).padStart(2, '0')}.bin`;
+}
+
+/** Test shard `index` (0-based) of `dataset` (absent: MNIST): `shards/test-3.bin`. */
+export function testShardKey(index: number, dataset?: string): string {
+  return `${shardPrefix(dataset)}test-${index}.bin`;
 }
 
 /** The blobs of model version `version`: its ONNX file and its genome JSON. */

@@ -5,9 +5,16 @@
  * src/wann/generation.ts.
  */
 import { z } from 'zod';
+import { datasetNameSchema } from '../../src/data/dataset';
 import { breedingParamsSchema } from '../../src/wann/generation';
 
 const int = z.number().int().min(0);
+
+/**
+ * The run's dataset, whose shards the task reads (blob-keys.ts `shardPrefix`). Absent means MNIST,
+ * so an MNIST run's messages are the ones they always were.
+ */
+const taskDataset = datasetNameSchema.optional();
 
 /**
  * Where a parent genome of generation gen−1 lies in R2: bytes [offset, offset + length) of the
@@ -43,6 +50,7 @@ export const sliceTaskSchema = z
     /** One parent index per member of the slice; empty in generation 0. */
     parents: z.array(int).max(1_000),
     sources: z.array(genomeLocationSchema).max(1_000),
+    dataset: taskDataset,
   })
   .refine((t) => t.sliceEnd > t.sliceStart && t.sliceEnd - t.sliceStart <= 1_000, {
     message: 'a slice holds 1 to 1,000 members',
@@ -65,6 +73,7 @@ export const publishTaskSchema = z.strictObject({
   champion: z.strictObject({ generation: int, location: genomeLocationSchema }),
   weights: z.array(z.number()).min(1).max(16),
   trainShards: z.number().int().min(1).max(60),
+  dataset: taskDataset,
 });
 export type PublishTask = z.infer<typeof publishTaskSchema>;
 
@@ -86,6 +95,7 @@ export const recheckTaskSchema = z
     weights: z.array(z.number()).min(1).max(16),
     champion: storedMemberSchema,
     candidate: storedMemberSchema.nullable(),
+    dataset: taskDataset,
   })
   .refine((t) => new Set(t.shards).size === t.shards.length, {
     message: 'shards must be distinct',

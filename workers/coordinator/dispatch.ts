@@ -2,6 +2,8 @@
  * The queue messages the ledger's due tasks become (numbers and R2 addresses, never a genome), and
  * how they are cut into `sendBatch` calls.
  */
+import { genomeShape, requireBuiltinDataset } from '../../src/data/dataset';
+import { configDataset, type SearchConfig } from '../../src/wann/config';
 import { breedingParams, generationShard } from '../../src/wann/generation';
 import type {
   GenomeLocation,
@@ -19,6 +21,11 @@ import type { StoredSlice } from './types';
 const SEND_BATCH = 100;
 const SEND_BATCH_BYTES = 192 * 1024;
 
+/** `{ dataset }` for a run off MNIST, nothing for MNIST (whose tasks stay as they always were). */
+function datasetField(config: SearchConfig): { dataset?: string } {
+  return config.dataset === undefined ? {} : { dataset: configDataset(config) };
+}
+
 /**
  * The messages for `due` slices of the current generation: parent indices (from `plan`) and where
  * each distinct parent lies among `previous` (generation gen − 1's stored slices).
@@ -31,7 +38,11 @@ export function sliceTasks(
 ): SliceTask[] {
   const gen = meta.gen;
   const shard = generationShard(meta.config, gen);
-  const breeding = breedingParams(meta.config);
+  // A genome has one input per feature and one output per class of the run's dataset.
+  const breeding = breedingParams(
+    meta.config,
+    genomeShape(requireBuiltinDataset(configDataset(meta.config))),
+  );
   return due.map((s) => {
     const own = gen > 0 ? Array.from(plan.parents.subarray(s.start, s.end)) : [];
     const distinct = [...new Set(own)].sort((a, b) => a - b);
@@ -47,6 +58,7 @@ export function sliceTasks(
       elites: plan.elites,
       parents: own,
       sources: distinct.map((index) => locate(previous, index)),
+      ...datasetField(meta.config),
     };
   });
 }
@@ -60,6 +72,7 @@ export function publishTask(meta: RunMeta, p: PublicationEntry): PublishTask {
     champion: { generation: p.champion.champion.generation, location: p.champion.location },
     weights: meta.config.weights,
     trainShards: meta.config.trainShards,
+    ...datasetField(meta.config),
   };
 }
 
@@ -78,6 +91,7 @@ export function recheckTask(meta: RunMeta, gen: number, shards: number[]): Reche
     weights: meta.config.weights,
     champion: { generation: champion.champion.generation, location: champion.location },
     candidate: candidate ? { generation: candidate.champion.generation, location: candidate.location } : null,
+    ...datasetField(meta.config),
   };
 }
 

@@ -20,6 +20,7 @@ import { testShardKey, trainShardKey } from '../contracts/blob-keys';
 import { type RecheckTask, recheckSpecOf, type SliceTask } from '../contracts/queue-tasks';
 import { LruCache } from '../storage/isolate-cache';
 import { type ParentBytes, readGenomes } from '../storage/population';
+import { missingShardAdvice } from '../storage/shards';
 import type { EvaluatorEnv } from './worker-configuration';
 
 export { StaleTaskError } from '../storage/population';
@@ -55,12 +56,26 @@ export class PermanentTaskError extends Error {
 
 export type EvaluatorBindings = Pick<EvaluatorEnv, 'BLOBS'>;
 
-async function loadShardBytes(env: EvaluatorBindings, shard: number, cache = true): Promise<Uint8Array> {
-  const key = trainShardKey(shard);
+/** Where to find a shard that is not in R2: MNIST's message as it was; a dataset's names its build. */
+function shardAbsent(what: string, key: string, dataset: string | undefined): PermanentTaskError {
+  return new PermanentTaskError(
+    dataset === undefined
+      ? `${what} ${key} is not in R2 (upload the shards)`
+      : `${what} ${missingShardAdvice(key, dataset)}`,
+  );
+}
+
+async function loadShardBytes(
+  env: EvaluatorBindings,
+  shard: number,
+  dataset: string | undefined,
+  cache = true,
+): Promise<Uint8Array> {
+  const key = trainShardKey(shard, dataset);
   const cached = shardBytes.get(key);
   if (cached) return cached;
   const object = await env.BLOBS.get(key);
-  if (!object) throw new PermanentTaskError(`training shard ${key} is not in R2 (upload the shards)`);
+  if (!object) throw shardAbsent('training', key, dataset);
   const bytes = new Uint8Array(await object.arrayBuffer());
   if (cache) shardBytes.set(key, bytes);
   return bytes;
@@ -75,7 +90,7 @@ export interface SliceInputs {
 export async function loadSliceInputs(env: EvaluatorBindings, task: SliceTask): Promise<SliceInputs> {
   const [parents, shard] = await Promise.all([
     task.gen === 0 ? [] : readGenomes(env.BLOBS, task.runId, task.gen - 1, task.sources),
-    loadShardBytes(env, task.shard),
+    loadShardBytes(env, task.shard, task.dataset),
   ]);
   return { parents, shard };
 }
@@ -88,7 +103,7 @@ export interface SliceOutput {
 
 /** Breed and evaluate one slice from its inputs: pure CPU, the same in the consumer and a peer. */
 export function breedAndEvaluate(task: SliceTask, inputs: SliceInputs): SliceOutput {
-  const key = `${trainShardKey(task.shard)}:${inputs.shard.byteLength}`;
+  const key = `${trainShardKey(task.shard, task.dataset)}:${inputs.shard.byteLength}`;
   let batch = batches.get(key);
   if (!batch) {
     batch = shardToBatch(decodeShard(inputs.shard));
@@ -134,13 +149,13 @@ async function memberBytes(env: EvaluatorBindings, task: RecheckTask, who: Reche
 }
 
 export async function loadRecheckInputs(env: EvaluatorBindings, task: RecheckTask): Promise<RecheckInputs> {
-  const testKey = testShardKey(RECHECK_TEST_SHARD);
+  const testKey = testShardKey(RECHECK_TEST_SHARD, task.dataset);
   const [champion, candidate, shards, test] = await Promise.all([
     memberBytes(env, task, task.champion),
     task.candidate ? memberBytes(env, task, task.candidate) : null,
-    Promise.all(task.shards.map((s) => loadShardBytes(env, s, false))),
+    Promise.all(task.shards.map((s) => loadShardBytes(env, s, task.dataset, false))),
     env.BLOBS.get(testKey).then(async (object) => {
-      if (!object) throw new PermanentTaskError(`test shard ${testKey} is not in R2 (upload the shards)`);
+      if (!object) throw shardAbsent('test', testKey, task.dataset);
       return new Uint8Array(await object.arrayBuffer());
     }),
   ]);

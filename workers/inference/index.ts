@@ -8,6 +8,9 @@
  * - `POST /api/runs/:id/predict`: JSON pixels or a PNG → top-k labels. Errors in the API's shape,
  *   `{"error": {"code", "message"}}`.
  * The model is the run id; the version is the newest published unless `/versions/{v}` says otherwise.
+ * A model of a dataset other than MNIST (its run's config names it, src/data/dataset.ts) is served
+ * as that dataset says: its preprocessing of raw rows, its class count, its class names in answers;
+ * an MNIST model's answers are exactly what they were before datasets existed.
  * Sessions are cached per (run, version) in the isolate, and so are the D1 rows naming them: a newly
  * published version is served within NEWEST_TTL_MS (2 s), at once where `modelPublished` reached
  * (directory.ts).
@@ -17,6 +20,7 @@ import { and, desc, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type Context, Hono } from 'hono';
 import { type ModelRow, models, runs } from '../../schema/schema';
+import { builtinDataset, type DatasetManifest, preprocessedShape, rawFeatures } from '../../src/data/dataset';
 import { combineEnsemble } from '../../src/onnx/ensemble';
 import { BodyTooLargeError, drainBody, readBody } from '../http/request-body';
 import { ModelDirectory } from './directory';
@@ -30,6 +34,7 @@ import {
   parsePredictJson,
   parsePredictPng,
   type WeightChoice,
+  withoutDeskew,
 } from './protocol';
 import { LoadedModel } from './runtime';
 import type { InferenceEnv } from './worker-configuration';
@@ -37,9 +42,37 @@ import type { InferenceEnv } from './worker-configuration';
 type Ctx = Context<{ Bindings: InferenceEnv }>;
 
 const RUN_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** MNIST's classes (digits 0–9): every model whose run names no other dataset. */
 const CLASSES = 10;
 const cache = new ModelCache(LoadedModel.load);
 const directory = new ModelDirectory();
+
+/**
+ * The dataset of a run off MNIST (null: MNIST). A run's config never changes, so it is read once
+ * per isolate; the map is emptied when it grows past a bound, never read stale.
+ */
+const runDatasets = new Map<string, DatasetManifest | null>();
+const MAX_RUN_DATASETS = 1024;
+async function modelDataset(env: InferenceEnv, runId: string): Promise<DatasetManifest | null> {
+  const known = runDatasets.get(runId);
+  if (known !== undefined) return known;
+  const row = await drizzle(env.DB)
+    .select({ config: runs.config })
+    .from(runs)
+    .where(eq(runs.id, runId))
+    .get();
+  const name = (row?.config as { dataset?: unknown } | undefined)?.dataset;
+  const dataset = typeof name === 'string' && name !== 'mnist' ? (builtinDataset(name) ?? null) : null;
+  if (runDatasets.size >= MAX_RUN_DATASETS) runDatasets.clear();
+  runDatasets.set(runId, dataset);
+  return dataset;
+}
+
+/** The batch as the model's dataset preprocesses raw rows (MNIST's deskew was applied in parsing). */
+function forDataset(batch: ImageBatch, dataset: DatasetManifest | null): ImageBatch {
+  const p = dataset?.preprocessing;
+  return p?.kind === 'image' && !p.deskew ? withoutDeskew(batch) : batch;
+}
 
 /** The published model row for (run, version or newest); rows are cached (see directory.ts). */
 async function findModel(env: InferenceEnv, runId: string, version?: string): Promise<ModelRow> {
@@ -90,9 +123,12 @@ interface Answer {
 async function answer(
   model: LoadedModel,
   row: ModelRow,
-  batch: ImageBatch,
+  sent: ImageBatch,
   weight: WeightChoice,
+  dataset: DatasetManifest | null,
 ): Promise<Answer> {
+  const classes = dataset?.classes.length ?? CLASSES;
+  const batch = forDataset(sent, dataset);
   const features = batch.images.length / batch.count;
   if (model.trained) {
     // Trained per-connection weights: one network, no shared weight to choose.
@@ -111,21 +147,34 @@ async function answer(
     runs.map((r) => r.probabilities),
     runs.map((r) => r.labels),
     batch.count,
-    CLASSES,
+    classes,
   );
-  const votes = new Int32Array(batch.count * CLASSES);
-  for (const r of runs) for (let i = 0; i < batch.count; i++) votes[i * CLASSES + r.labels[i]]++;
+  const votes = new Int32Array(batch.count * classes);
+  for (const r of runs) for (let i = 0; i < batch.count; i++) votes[i * classes + r.labels[i]]++;
   return { ...combined, votes };
 }
 
-function modelMetadata(row: ModelRow, versions: number[]) {
+/** What a model of a dataset off MNIST declares beside MNIST's metadata: its input shapes and classes. */
+function datasetParameters(dataset: DatasetManifest) {
+  const preprocessed = preprocessedShape(dataset);
+  return {
+    dataset: dataset.name,
+    raw_input_shape: [-1, rawFeatures(dataset)],
+    preprocessed_input_shape: [-1, dataset.features],
+    input_shapes: `[N,${rawFeatures(dataset)}] raw ${dataset.rawShape.join('x')} in [0,1] (preprocessed here) or [N,${dataset.features}] preprocessed ${preprocessed.join('x')}`,
+    preprocessing: dataset.preprocessing,
+    classes: dataset.classes,
+  };
+}
+
+function modelMetadata(row: ModelRow, versions: number[], dataset: DatasetManifest | null) {
   return {
     name: row.runId,
     versions: versions.map(String),
     platform: 'onnxruntime_onnx',
     inputs: [{ name: 'image', datatype: 'FP32', shape: [-1, -1] }],
     outputs: [
-      { name: 'probabilities', datatype: 'FP32', shape: [-1, CLASSES] },
+      { name: 'probabilities', datatype: 'FP32', shape: [-1, dataset?.classes.length ?? CLASSES] },
       { name: 'label', datatype: 'INT64', shape: [-1] },
     ],
     parameters: {
@@ -142,6 +191,7 @@ function modelMetadata(row: ModelRow, versions: number[]) {
       tuned_weight: row.tunedWeight,
       variant: row.variant,
       trained_from: row.trainedFrom,
+      ...(dataset ? datasetParameters(dataset) : {}),
     },
   };
 }
@@ -192,6 +242,7 @@ for (const base of ['/models/:model', '/models/:model/versions/:version']) {
       modelMetadata(
         row,
         versions.map((v) => v.version),
+        await modelDataset(c.env, row.runId),
       ),
     );
   });
@@ -207,15 +258,26 @@ for (const base of ['/models/:model', '/models/:model/versions/:version']) {
       await readBody(c.req.raw.body, c.req.header('Content-Length'), MAX_JSON_BYTES),
     );
     const row = await findModel(c.env, c.req.param('model') ?? '', c.req.param('version'));
+    const dataset = await modelDataset(c.env, row.runId);
     const { trained, result } = await withModel(c.env, row, async (model) => ({
       trained: model.trained,
-      result: await answer(model, row, request.batch, request.weight),
+      result: await answer(model, row, request.batch, request.weight, dataset),
     }));
     const n = request.batch.count;
+    const classes = dataset?.classes.length ?? CLASSES;
     const outputs = request.outputs.map((name) =>
       name === 'probabilities'
-        ? { name, datatype: 'FP32', shape: [n, CLASSES], data: Array.from(result.probabilities) }
-        : { name, datatype: 'INT64', shape: [n], data: Array.from(result.labels) },
+        ? { name, datatype: 'FP32', shape: [n, classes], data: Array.from(result.probabilities) }
+        : {
+            name,
+            datatype: 'INT64',
+            shape: [n],
+            data: Array.from(result.labels),
+            // The labels' class names, where the dataset has names other than the digits.
+            ...(dataset
+              ? { parameters: { class_names: Array.from(result.labels, (l) => dataset.classes[l]) } }
+              : {}),
+          },
     );
     return c.json({
       model_name: row.runId,
@@ -228,14 +290,19 @@ for (const base of ['/models/:model', '/models/:model/versions/:version']) {
 }
 v2.onError(oipError);
 
-/** Classes ranked for top-k: by votes (ensemble) then probability; ties → lower class. */
-function topK(result: Answer, i: number, k: number) {
-  const order = Array.from({ length: CLASSES }, (_, j) => j);
-  const p = (j: number) => result.probabilities[i * CLASSES + j];
-  const v = (j: number) => (result.votes ? result.votes[i * CLASSES + j] : 0);
+/**
+ * Classes ranked for top-k: by votes (ensemble) then probability; ties → lower class. A dataset off
+ * MNIST also names each class (`className`).
+ */
+function topK(result: Answer, i: number, k: number, dataset: DatasetManifest | null) {
+  const classes = dataset?.classes.length ?? CLASSES;
+  const order = Array.from({ length: classes }, (_, j) => j);
+  const p = (j: number) => result.probabilities[i * classes + j];
+  const v = (j: number) => (result.votes ? result.votes[i * classes + j] : 0);
   order.sort((a, b) => v(b) - v(a) || p(b) - p(a) || a - b);
   return order.slice(0, k).map((label) => ({
     label,
+    ...(dataset ? { className: dataset.classes[label] } : {}),
     score: p(label),
     ...(result.votes ? { votes: v(label) } : {}),
   }));
@@ -254,9 +321,12 @@ const predict = new Hono<{ Bindings: InferenceEnv }>().post('/:id/predict', asyn
     ? await parsePredictPng(await body(), new URL(c.req.url).searchParams)
     : parsePredictJson(await body());
   const row = await findModel(c.env, c.req.param('id'));
-  const result = await withModel(c.env, row, (model) => answer(model, row, request.batch, request.weight));
+  const dataset = await modelDataset(c.env, row.runId);
+  const result = await withModel(c.env, row, (model) =>
+    answer(model, row, request.batch, request.weight, dataset),
+  );
   const predictions = [];
-  for (let i = 0; i < request.batch.count; i++) predictions.push(topK(result, i, request.topK));
+  for (let i = 0; i < request.batch.count; i++) predictions.push(topK(result, i, request.topK, dataset));
   return c.json({
     model: { runId: row.runId, version: row.version },
     sharedWeight: request.weight,

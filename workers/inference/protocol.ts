@@ -9,7 +9,7 @@
  */
 import { z } from 'zod';
 import { MAX_PNG_FILE_BYTES, PngImageError, pngToImage28 } from '../../src/data/png';
-import { PREPROCESSED_FEATURES, preprocessImage } from '../../src/data/preprocess';
+import { PREPROCESSED_FEATURES, preprocessImage, resize28to16 } from '../../src/data/preprocess';
 import { InputError } from './input-error';
 import { parseJsonBody, TensorData, type TensorSpec } from './json-body';
 import { MAX_IMAGES, MAX_JSON_BYTES } from './limits';
@@ -31,6 +31,28 @@ export interface ImageBatch {
   images: Float32Array;
   /** Values per image the client sent: 784 (raw, preprocessed here) or 256. */
   sentFeatures: number;
+  /**
+   * The raw 28×28 values as sent (count × 784), kept so a model of a dataset preprocessed without
+   * deskew gets its own preprocessing (`withoutDeskew`); absent when the client sent 256 values.
+   */
+  raw?: Float64Array;
+}
+
+/**
+ * The batch as a dataset without deskew preprocesses it (resize only, e.g. fashion-mnist): raw
+ * images are resized again from what the client sent; preprocessed ones are taken as they are.
+ */
+export function withoutDeskew(batch: ImageBatch): ImageBatch {
+  const raw = batch.raw;
+  if (!raw) return batch;
+  const images = new Float32Array(batch.count * PREPROCESSED_FEATURES);
+  for (let i = 0; i < batch.count; i++) {
+    resize28to16(
+      raw.subarray(i * RAW_FEATURES, (i + 1) * RAW_FEATURES),
+      images.subarray(i * PREPROCESSED_FEATURES, (i + 1) * PREPROCESSED_FEATURES),
+    );
+  }
+  return { ...batch, images };
 }
 
 const weightSchema = z.union([z.literal('ensemble'), z.number()]);
@@ -92,7 +114,7 @@ export function toImageBatch(values: Float64Array, count: number, features: numb
     preprocessImage(raw, one);
     images.set(one, i * PREPROCESSED_FEATURES);
   }
-  return { count, images, sentFeatures: features };
+  return { count, images, sentFeatures: features, raw: values.subarray(0, count * RAW_FEATURES) };
 }
 
 const INFER_TENSOR: TensorSpec = {

@@ -7,6 +7,7 @@
 import { and, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type ModelRow, models } from '../../schema/schema';
+import { datasetModelMetadata } from '../../src/data/dataset';
 import { genomeToOnnx } from '../../src/onnx/export';
 import { decodeGenomeBytes, type Genome } from '../../src/wann/genome';
 import { championReport } from '../../src/wann/report';
@@ -27,6 +28,8 @@ export interface Publication {
   weights: number[];
   /** Training shards available in R2. */
   trainShards: number;
+  /** The run's dataset (absent: MNIST): its test set, its class names in the model's metadata. */
+  dataset?: string;
 }
 
 export class PublishError extends Error {
@@ -36,8 +39,9 @@ export class PublishError extends Error {
 /** Evaluate, export and store one publication; returns its D1 row. */
 export async function publishModel(env: ModelStoreBindings, p: Publication): Promise<ModelRow> {
   const missing = (message: string) => new PublishError(message);
-  const test = await loadTestSet(env.BLOBS, missing);
-  const train = await loadTrainBatch(env.BLOBS, Math.min(TUNING_SHARDS, p.trainShards), missing);
+  const test = await loadTestSet(env.BLOBS, missing, p.dataset);
+  const train = await loadTrainBatch(env.BLOBS, Math.min(TUNING_SHARDS, p.trainShards), missing, p.dataset);
+  const described = p.dataset === undefined ? undefined : datasetModelMetadata(p.dataset);
   const report = championReport(p.genome, test, train, p.weights);
   const onnx = genomeToOnnx(p.genome, {
     name: p.runId,
@@ -50,7 +54,9 @@ export async function publishModel(env: ModelStoreBindings, p: Publication): Pro
       test_accuracy: JSON.stringify(report.testAccuracy),
       ensemble_test_accuracy: String(report.ensembleTestAccuracy),
       tuned_weight: String(report.tunedWeight),
+      ...described?.metadata,
     },
+    ...(described ? { inputDescription: described.inputDescription } : {}),
   });
   await storeModel(
     env,
@@ -92,5 +98,6 @@ export async function runPublishTask(env: ModelStoreBindings, task: PublishTask)
     genome: decodeGenomeBytes(champion.bytes),
     weights: task.weights,
     trainShards: task.trainShards,
+    ...(task.dataset === undefined ? {} : { dataset: task.dataset }),
   });
 }

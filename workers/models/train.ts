@@ -24,7 +24,8 @@
  */
 import { and, desc, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
-import { type ModelRow, models, type TrainingRow, trainings } from '../../schema/schema';
+import { type ModelRow, models, runs, type TrainingRow, trainings } from '../../schema/schema';
+import { datasetModelMetadata } from '../../src/data/dataset';
 import { genomeToOnnx } from '../../src/onnx/export';
 import { type Genome, parseGenome } from '../../src/wann/genome';
 import {
@@ -197,6 +198,20 @@ async function readGenome(env: ModelStoreBindings, model: ModelRow): Promise<Gen
   }
 }
 
+/**
+ * The dataset run `runId` searched on: its config's `dataset`, undefined for MNIST (and for configs
+ * recorded before datasets existed), which keeps MNIST's shard keys and model metadata as they were.
+ */
+async function runDataset(env: TrainBindings, runId: string): Promise<string | undefined> {
+  const row = await drizzle(env.DB)
+    .select({ config: runs.config })
+    .from(runs)
+    .where(eq(runs.id, runId))
+    .get();
+  const config = row?.config as { dataset?: unknown } | undefined;
+  return typeof config?.dataset === 'string' && config.dataset !== 'mnist' ? config.dataset : undefined;
+}
+
 /** A missing shard fails the training (retrying cannot bring it back). */
 const missingShard = (message: string) => new TrainingFailure(message);
 
@@ -241,8 +256,10 @@ export async function runTrainTask(
   if (!model) throw new TrainingFailure(`run ${task.runId} has no model version ${task.version}`);
   const genome = await readGenome(env, model);
   const state = await loadState(env, row, genome);
+  const dataset = await runDataset(env, task.runId);
   if (state.step < row.steps) {
-    const trainer = new Trainer(genome, await trainingImages(env.BLOBS, row.trainShards, missingShard));
+    const images = await trainingImages(env.BLOBS, row.trainShards, missingShard, dataset);
+    const trainer = new Trainer(genome, images);
     trainer.steps(state, Math.min(row.stepsPerInvocation, row.steps - state.step));
     await env.BLOBS.put(trainingStateKey(row.runId, row.version, state.step), encodeTrainingState(state));
     const moved = await env.DB.prepare(
@@ -260,7 +277,7 @@ export async function runTrainTask(
       return;
     }
   }
-  await finishTraining(env, row, model, genome, state, now);
+  await finishTraining(env, row, model, genome, state, now, dataset);
 }
 
 async function finishTraining(
@@ -270,9 +287,11 @@ async function finishTraining(
   genome: Genome,
   state: TrainingState,
   now: () => number,
+  dataset: string | undefined,
 ): Promise<void> {
   const net = compileTrainable(genome);
-  const test = await loadTestSet(env.BLOBS, missingShard);
+  const test = await loadTestSet(env.BLOBS, missingShard, dataset);
+  const described = dataset === undefined ? undefined : datasetModelMetadata(dataset);
   const accuracy = trainedAccuracy(net, state.weights, test);
   const db = drizzle(env.DB);
   const newest = await db
@@ -297,7 +316,9 @@ async function finishTraining(
       steps: String(state.step),
       batch_size: String(state.batchSize),
       learning_rate: String(state.learningRate),
+      ...described?.metadata,
     },
+    ...(described ? { inputDescription: described.inputDescription } : {}),
   });
   await storeModel(
     env,

@@ -1,9 +1,10 @@
 /**
- * Reading the dataset's shards from R2 (`shards/train-NN.bin`, `shards/test-N.bin`, uploaded by
- * `npm start`): the test set and training images that publishing and training evaluate on. A
- * missing shard is an error the caller names (a failed publication, a failed training), so each
- * passes the error it throws.
+ * Reading a dataset's shards from R2 (MNIST's `shards/train-NN.bin`, `shards/test-N.bin`; another
+ * built-in's under `datasets/<name>/`, uploaded by `npm start`): the test set and training rows that
+ * publishing and training evaluate on. A missing shard is an error the caller names (a failed
+ * publication, a failed training), so each passes the error it throws. `dataset` absent = MNIST.
  */
+import { buildCommand, builtinDataset } from '../../src/data/dataset';
 import { concatShards, decodeShard, type Shard, shardsToBatch } from '../../src/data/shard';
 import type { Batch } from '../../src/wann/types';
 import { testShardKey, trainShardKey } from '../contracts/blob-keys';
@@ -11,55 +12,84 @@ import { testShardKey, trainShardKey } from '../contracts/blob-keys';
 /** The MNIST test set: 10 shards of 1,000 images. */
 export const TEST_SHARDS = 10;
 
+/** Test shards of `dataset` (a built-in's manifest says; MNIST's TEST_SHARDS). */
+export function testShardCount(dataset?: string): number {
+  return dataset === undefined ? TEST_SHARDS : (builtinDataset(dataset)?.shards.test ?? TEST_SHARDS);
+}
+
 /** How the caller fails when a shard is not in R2. */
 export type MissingShard = (message: string) => Error;
 
+/** What to do when `dataset`'s shard `key` is missing: the command that builds it, then npm start. */
+export function missingShardAdvice(key: string, dataset?: string): string {
+  if (dataset === undefined) return `shard ${key} is missing from R2 (npm start uploads the shards)`;
+  return `shard ${key} is missing from R2 (build it with \`${buildCommand(dataset ?? 'mnist')}\`, then restart \`npm start\`, which uploads the shards)`;
+}
+
 /** Decode the shards at `keys`, in that order. */
-export async function loadShards(bucket: R2Bucket, keys: string[], missing: MissingShard): Promise<Shard[]> {
+export async function loadShards(
+  bucket: R2Bucket,
+  keys: string[],
+  missing: MissingShard,
+  dataset?: string,
+): Promise<Shard[]> {
   return Promise.all(
     keys.map(async (key) => {
       const object = await bucket.get(key);
-      if (!object) throw missing(`shard ${key} is missing from R2 (npm start uploads the shards)`);
+      if (!object) throw missing(missingShardAdvice(key, dataset));
       return decodeShard(new Uint8Array(await object.arrayBuffer()));
     }),
   );
 }
 
 /** The first `count` training shards as one batch (publishing tunes its weight on them). */
-export async function loadTrainBatch(bucket: R2Bucket, count: number, missing: MissingShard): Promise<Batch> {
+export async function loadTrainBatch(
+  bucket: R2Bucket,
+  count: number,
+  missing: MissingShard,
+  dataset?: string,
+): Promise<Batch> {
   return shardsToBatch(
     await loadShards(
       bucket,
-      Array.from({ length: count }, (_, i) => trainShardKey(i)),
+      Array.from({ length: count }, (_, i) => trainShardKey(i, dataset)),
       missing,
+      dataset,
     ),
   );
 }
 
-/** The whole test set (TEST_SHARDS shards) as one batch. */
-export async function loadTestSet(bucket: R2Bucket, missing: MissingShard): Promise<Batch> {
+/** The whole test set of `dataset` as one batch. */
+export async function loadTestSet(bucket: R2Bucket, missing: MissingShard, dataset?: string): Promise<Batch> {
   return shardsToBatch(
     await loadShards(
       bucket,
-      Array.from({ length: TEST_SHARDS }, (_, i) => testShardKey(i)),
+      Array.from({ length: testShardCount(dataset) }, (_, i) => testShardKey(i, dataset)),
       missing,
+      dataset,
     ),
   );
 }
 
-/** The training images of the first `count` shards, kept in the isolate (shards never change). */
-let trainingData: { count: number; data: Promise<Shard> } | null = null;
-export function trainingImages(bucket: R2Bucket, count: number, missing: MissingShard): Promise<Shard> {
-  if (trainingData?.count !== count) {
+/** The training rows of the first `count` shards, kept in the isolate (shards never change). */
+let trainingData: { count: number; dataset: string | undefined; data: Promise<Shard> } | null = null;
+export function trainingImages(
+  bucket: R2Bucket,
+  count: number,
+  missing: MissingShard,
+  dataset?: string,
+): Promise<Shard> {
+  if (trainingData?.count !== count || trainingData.dataset !== dataset) {
     const data = loadShards(
       bucket,
-      Array.from({ length: count }, (_, i) => trainShardKey(i)),
+      Array.from({ length: count }, (_, i) => trainShardKey(i, dataset)),
       missing,
+      dataset,
     ).then(concatShards);
     data.catch(() => {
       if (trainingData?.data === data) trainingData = null;
     });
-    trainingData = { count, data };
+    trainingData = { count, dataset, data };
   }
   return trainingData.data;
 }
