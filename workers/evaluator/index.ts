@@ -8,6 +8,7 @@
  * - A recheck task: read the champion and the candidate from R2 by address, re-evaluate them on the
  *   task's training shards and the winner on the test subset, report to the coordinator
  *   (src/wann/generation.ts "Champion"); peers do this work too, like slices.
+ * - A train task (its own queue, `train-chunks.ts`): one bounded chunk of training weights.
  * Queues deliver at least once; every step is deterministic and the coordinator ignores
  * duplicates, so retrying is always safe.
  *
@@ -29,10 +30,10 @@ import {
   type RecheckTask,
   type ReportOutcome,
   type SliceTask,
-  type TaskQueue,
+  TRAIN_QUEUE_NAME,
+  type TrainQueue,
 } from '../contracts/queue-tasks';
 import { PublishError, runPublishTask } from '../models/publish';
-import { handleTrainMessage } from '../models/train';
 import {
   breedAndEvaluate,
   loadRecheckInputs,
@@ -46,6 +47,7 @@ import {
   type SliceOutput,
   StaleTaskError,
 } from './evaluate-slice';
+import { consumeTrainTasks } from './train-chunks';
 import type { EvaluatorEnv as GeneratedEnv } from './worker-configuration';
 
 /** Peer service bindings the local configuration may declare (workers/evaluator/wrangler.toml). */
@@ -56,13 +58,13 @@ type PeerName = (typeof PEER_BINDINGS)[number];
 
 /**
  * The evaluator's bindings: generated from its wrangler.toml (`npm run types`), with what a config
- * cannot state: the task queue's message type (a training sends its next chunk,
+ * cannot state: the training queue's message type (a training sends its next chunk,
  * workers/models/train.ts) and the peers' entry point (they run under names no config declares).
  */
 export interface EvaluatorEnv
-  extends Omit<GeneratedEnv, 'EVAL_QUEUE' | PeerName>,
+  extends Omit<GeneratedEnv, 'TRAIN_QUEUE' | PeerName>,
     Partial<Record<PeerName, PeerBinding>> {
-  EVAL_QUEUE: TaskQueue;
+  TRAIN_QUEUE: TrainQueue;
 }
 
 /** A peer evaluator process's entry point: breed and evaluate one slice from the inputs it is sent. */
@@ -170,8 +172,13 @@ async function handle(
   }
   const task = parsed.data;
   if (task.kind === 'train') {
-    // Its own acking and failure rules (workers/models/train.ts).
-    await handleTrainMessage(message, task, env);
+    // Sent here before training chunks had their own queue: moved there, so it never holds up slices.
+    try {
+      await env.TRAIN_QUEUE.send(task, { contentType: 'json' });
+      message.ack();
+    } catch {
+      message.retry({ delaySeconds: 1 });
+    }
     return;
   }
   try {
@@ -269,6 +276,7 @@ export async function consumeTasks(messages: readonly Message<unknown>[], env: E
 
 export default {
   async queue(batch, env) {
-    await consumeTasks(batch.messages, env);
+    if (batch.queue === TRAIN_QUEUE_NAME) await consumeTrainTasks(batch.messages, env);
+    else await consumeTasks(batch.messages, env);
   },
 } satisfies ExportedHandler<EvaluatorEnv, unknown>;
