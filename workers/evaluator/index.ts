@@ -34,6 +34,7 @@ import {
   type TrainQueue,
 } from '../contracts/queue-tasks';
 import { PublishError, runPublishTask } from '../models/publish';
+import { settleWithin } from './delivery-deadline';
 import {
   breedAndEvaluate,
   loadRecheckInputs,
@@ -157,6 +158,27 @@ async function handlePublish(task: PublishTask, env: EvaluatorEnv): Promise<void
   });
 }
 
+/**
+ * A slice, re-check or publication delivery settles within this (delivery-deadline.ts): far above
+ * any one task's work (a 64-genome slice: ~1 s of CPU at ~2,000 connections; a publication: seconds).
+ */
+export const TASK_DELIVERY_DEADLINE_MS = 120_000;
+
+/** `handle`, with the deadline: past it the message is retried and the lane goes on. */
+async function handleInTime(
+  message: Message<unknown>,
+  env: EvaluatorEnv,
+  work: BreedAndEvaluate,
+  recheck?: Recheck,
+): Promise<void> {
+  if ((await settleWithin(handle(message, env, work, recheck), TASK_DELIVERY_DEADLINE_MS)) === 'late') {
+    console.error(
+      `evaluator: message ${message.id} not done after ${TASK_DELIVERY_DEADLINE_MS / 1000} s (a storage, coordinator or peer call that never answered); retrying it`,
+    );
+    message.retry({ delaySeconds: 1 });
+  }
+}
+
 async function handle(
   message: Message<unknown>,
   env: EvaluatorEnv,
@@ -260,7 +282,7 @@ export async function consumeTasks(messages: readonly Message<unknown>[], env: E
   if (peers.length === 0) {
     // Sequential on purpose: the work is CPU-bound, and consecutive slices share cached parents.
     const local: BreedAndEvaluate = (task) => runSlice(env, task);
-    for (const message of messages) await handle(message, env, local);
+    for (const message of messages) await handleInTime(message, env, local);
     return;
   }
   // One lane per peer, each taking the next message when its slice is done.
@@ -269,7 +291,7 @@ export async function consumeTasks(messages: readonly Message<unknown>[], env: E
     peers.map(async ({ name, peer }) => {
       const work = viaPeer(env, name, peer);
       const recheck = recheckViaPeer(env, name, peer);
-      while (next < messages.length) await handle(messages[next++], env, work, recheck);
+      while (next < messages.length) await handleInTime(messages[next++], env, work, recheck);
     }),
   );
 }

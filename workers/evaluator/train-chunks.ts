@@ -2,15 +2,12 @@
  * The evaluator's consumer of the training queue (`wann-train-tasks`): one chunk of a training per
  * message (workers/models/train.ts), each delivery settled within a deadline.
  *
- * Why a deadline: a queue consumer invocation that never settles (an R2 call, a D1 query, a `send`
- * or the coordinator's RPC that never answers) holds its queue: locally the broker delivers one
- * batch at a time per queue and waits for it. The chunk's own work ends within its wall-time budget
+ * Why a deadline: see delivery-deadline.ts. The chunk's own work ends within its wall-time budget
  * (`TRAINING_CHUNK_MS`); an await that outlives the deadline is abandoned and the message retried.
- * A late finish of the abandoned chunk is harmless: chunks move the training's step by
- * compare-and-set, so only one delivery of a chunk counts.
  */
 import { type TrainTask, trainTaskSchema } from '../contracts/queue-tasks';
 import { handleTrainMessage, TRAINING_CHUNK_MS, type TrainBindings } from '../models/train';
+import { settleWithin } from './delivery-deadline';
 
 /** A chunk's delivery settles within this: its compute budget plus ample time for its I/O. */
 export const CHUNK_DELIVERY_DEADLINE_MS = TRAINING_CHUNK_MS + 50_000;
@@ -36,21 +33,13 @@ export async function consumeTrainTasks(
       continue;
     }
     const task = parsed.data;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), deadlineMs);
-    });
-    const outcome = await Promise.race([
-      handle(message, task, env).then(
-        () => 'settled' as const,
-        (e: unknown) => {
-          console.error(`evaluator: training ${task.runId} v${task.version} step ${task.step}: ${String(e)}`);
-          return 'failed' as const;
-        },
-      ),
-      late,
-    ]);
-    clearTimeout(timer);
+    const outcome = await settleWithin(
+      handle(message, task, env).catch((e: unknown) => {
+        console.error(`evaluator: training ${task.runId} v${task.version} step ${task.step}: ${String(e)}`);
+        throw e;
+      }),
+      deadlineMs,
+    ).catch(() => 'failed' as const);
     if (outcome === 'settled') continue;
     if (outcome === 'late') {
       console.error(

@@ -160,31 +160,29 @@ export async function startTraining(
     );
   }
   const steps = request.steps ?? TRAINING_DEFAULTS.steps;
-  {
-    const fresh = {
-      status: 'queued' as const,
-      step: 0,
-      steps,
-      stepsPerInvocation,
-      loss: null,
-      // Fixed, so the trained weights depend only on the model (and the steps asked for).
-      seed: 1,
-      batchSize: TRAINING_DEFAULTS.batchSize,
-      learningRate: TRAINING_DEFAULTS.learningRate,
-      sharedWeight: model.tunedWeight,
-      trainShards,
-      trainedVersion: null,
-      error: null,
-      updatedAt: now,
-    };
-    if (existing)
-      await db.update(trainings).set(fresh).where(key); // failed before: start over
-    else {
-      await db
-        .insert(trainings)
-        .values({ runId: model.runId, version: model.version, createdAt: now, ...fresh })
-        .onConflictDoNothing();
-    }
+  const fresh = {
+    status: 'queued' as const,
+    step: 0,
+    steps,
+    stepsPerInvocation,
+    loss: null,
+    // Fixed, so the trained weights depend only on the model (and the steps asked for).
+    seed: 1,
+    batchSize: TRAINING_DEFAULTS.batchSize,
+    learningRate: TRAINING_DEFAULTS.learningRate,
+    sharedWeight: model.tunedWeight,
+    trainShards,
+    trainedVersion: null,
+    error: null,
+    updatedAt: now,
+  };
+  if (existing)
+    await db.update(trainings).set(fresh).where(key); // failed before: start over
+  else {
+    await db
+      .insert(trainings)
+      .values({ runId: model.runId, version: model.version, createdAt: now, ...fresh })
+      .onConflictDoNothing();
   }
   const row = await db.select().from(trainings).where(key).get();
   if (!row) throw new Error(`training of ${model.runId} v${model.version} was not recorded`);
