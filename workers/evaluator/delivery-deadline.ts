@@ -19,3 +19,16 @@ export async function settleWithin(work: Promise<void>, deadlineMs: number): Pro
     clearTimeout(timer);
   }
 }
+
+/** `work`'s value, or a rejection once `deadlineMs` has passed without it. */
+export async function answerWithin<T>(work: Promise<T>, deadlineMs: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${deadlineMs / 1000} s`)), deadlineMs);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -34,7 +34,7 @@ import {
   type TrainQueue,
 } from '../contracts/queue-tasks';
 import { PublishError, runPublishTask } from '../models/publish';
-import { settleWithin } from './delivery-deadline';
+import { answerWithin, settleWithin } from './delivery-deadline';
 import {
   breedAndEvaluate,
   loadRecheckInputs,
@@ -86,6 +86,8 @@ export class SliceEvaluator extends WorkerEntrypoint {
 /** Per isolate: which peer bindings answered, and when an unanswered one may be asked again. */
 const peerState = new Map<string, { healthy: boolean; retryAt: number }>();
 const PEER_PROBE_MS = 2_000;
+/** A peer's answer to one slice or re-check (seconds of CPU at most) comes within this. */
+const PEER_ANSWER_MS = 60_000;
 const PEER_RETRY_MS = 30_000;
 
 function markPeer(name: string, healthy: boolean): void {
@@ -247,7 +249,8 @@ function onPeerOrHere<T, I, O>(
     const inputs = await load(task);
     if (peerState.get(name)?.healthy) {
       try {
-        return await remote(task, inputs);
+        // A peer that does not answer (its process stuck or gone) is dropped like one that fails.
+        return await answerWithin(remote(task, inputs), PEER_ANSWER_MS);
       } catch (e) {
         markPeer(name, false);
         console.error(`evaluator: peer ${name} failed (${String(e)}); working here instead`);
