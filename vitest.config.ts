@@ -71,7 +71,10 @@ export default defineConfig({
                 },
                 workers: [inferenceWorker()],
                 // The entry Worker consumes the queue itself (the evaluator code, see entry.ts).
-                queueConsumers: { 'wann-eval-slices': { maxBatchSize: 8, maxBatchTimeout: 0.05 } },
+                queueConsumers: {
+                  'wann-eval-slices': { maxBatchSize: 8, maxBatchTimeout: 0.05 },
+                  'wann-train-tasks': { maxBatchSize: 1, maxBatchTimeout: 0 },
+                },
               },
             };
           }),

@@ -10,7 +10,11 @@
  *    workerd processes running the evaluator Worker (Miniflare, one process each), which the
  *    queue consumer hands slices to over service bindings (a private dev registry), so the search
  *    uses every core; with K = 1 the consumer evaluates by itself;
- * 6. starts every Worker with `wrangler dev` on 127.0.0.1 and prints the URL and the token.
+ * 6. starts every Worker with `wrangler dev` on 127.0.0.1 and prints the URL and the token. Its
+ *    local queues are the configs': `wann-eval-slices` (slices, re-checks, publications) and
+ *    `wann-train-tasks` (training chunks), each with its own consumer in the evaluator Worker, so a
+ *    training never waits in front of a run's slices (the local broker delivers one batch at a
+ *    time per queue).
  * Ctrl-C (or SIGTERM) stops everything it started.
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';

@@ -2,18 +2,29 @@
  * Test entry Worker: the production main Worker (API + SearchCoordinator) and, as its queue
  * consumer, the production evaluator code, so a search runs through a real queue inside one
  * workerd. Between the queue and the evaluator sits a fault injector: per run, a rule may drop a
- * slice task's delivery (acked, never evaluated: a lost message) or deliver it and enqueue a real duplicate.
+ * slice task's delivery (acked, never evaluated: a lost message), deliver it and enqueue a real
+ * duplicate, or evaluate and store it without ever reporting (a message the queue abandoned after
+ * the object was stored); training chunks (their own queue) may be dropped or hang.
  */
 
 import type { Env } from '../../workers/api/env';
 import api, { SearchCoordinator } from '../../workers/api/index';
-import type { QueueTask, RecheckTask, SliceTask } from '../../workers/contracts/queue-tasks';
-import { breedAndEvaluate, type SliceInputs } from '../../workers/evaluator/evaluate-slice';
+import { populationSliceKey } from '../../workers/contracts/blob-keys';
+import {
+  type QueueTask,
+  type RecheckTask,
+  type SliceTask,
+  TRAIN_QUEUE_NAME,
+  type TrainTask,
+} from '../../workers/contracts/queue-tasks';
+import { breedAndEvaluate, runSlice, type SliceInputs } from '../../workers/evaluator/evaluate-slice';
 import { consumeTasks, type EvaluatorEnv } from '../../workers/evaluator/index';
+import { type ChunkHandler, consumeTrainTasks } from '../../workers/evaluator/train-chunks';
+import { handleTrainMessage } from '../../workers/models/train';
 
 export { SearchCoordinator };
 
-export type Delivery = 'deliver' | 'drop' | 'duplicate';
+export type Delivery = 'deliver' | 'drop' | 'duplicate' | 'abandon';
 export type DeliveryRule = (task: SliceTask) => Delivery;
 
 /** Rules by run id; tests set them right after creating a run (gen ≥ 1 is always still ahead). */
@@ -24,6 +35,31 @@ export const deliveries = new Map<string, number>();
 
 /** Rules for champion re-check tasks, by run id (deliveries counted as `${runId}:${gen}:recheck`). */
 export const recheckFaults = new Map<string, (task: RecheckTask) => Delivery>();
+
+/**
+ * Rules for training chunks (their own queue), by run id: 'drop' acks the chunk's message
+ * unevaluated (a lost message); 'hang' holds the delivery without settling, as a storage or RPC
+ * call that never answers would. Deliveries counted as `${runId}:${version}:train:${step}`.
+ */
+export const trainFaults = new Map<string, (task: TrainTask) => 'deliver' | 'drop' | 'hang'>();
+/** Training deliveries in this Worker settle within this (production: CHUNK_DELIVERY_DEADLINE_MS). */
+export const TEST_CHUNK_DEADLINE_MS = 5_000;
+
+/**
+ * A pending timer, as a hung storage call would be: workerd cancels an invocation that awaits
+ * nothing at all, which is not the stall being reproduced. Ends by itself (10 minutes) or with its
+ * invocation.
+ */
+const holdChunk = () => new Promise<void>((release) => setTimeout(release, 10 * 60_000));
+
+const faultyChunk: ChunkHandler = async (message, task, env) => {
+  const key = `${task.runId}:${task.version}:train:${task.step}`;
+  deliveries.set(key, (deliveries.get(key) ?? 0) + 1);
+  const action = trainFaults.get(task.runId)?.(task) ?? 'deliver';
+  if (action === 'hang') return holdChunk();
+  if (action === 'drop') return message.ack();
+  return handleTrainMessage(message, task, env);
+};
 
 /**
  * Runs whose slices go to stand-in peer evaluators (EVAL_PEER_1 and 2: the peer entry point's code
@@ -57,6 +93,13 @@ function standInPeers(env: Env): EvaluatorEnv {
 export default {
   fetch: api.fetch,
   async queue(batch, env) {
+    if (batch.queue === TRAIN_QUEUE_NAME) {
+      await consumeTrainTasks(batch.messages, env, {
+        deadlineMs: TEST_CHUNK_DEADLINE_MS,
+        handle: faultyChunk,
+      });
+      return;
+    }
     const kept: Message<unknown>[] = [];
     for (const message of batch.messages) {
       const task = message.body as QueueTask;
@@ -79,6 +122,17 @@ export default {
       const key = `${task.runId}:${task.gen}:${task.sliceStart}`;
       deliveries.set(key, (deliveries.get(key) ?? 0) + 1);
       const action = faults.get(task.runId)?.(task) ?? 'deliver';
+      if (action === 'abandon') {
+        // Evaluated and stored as the evaluator does, then the report is lost for good.
+        try {
+          const { blob } = await runSlice(env, task);
+          await env.BLOBS.put(populationSliceKey(task.runId, task.gen, task.sliceStart), blob);
+        } catch (e) {
+          console.warn(`entry: abandoned slice not stored: ${String(e)}`);
+        }
+        message.ack();
+        continue;
+      }
       if (action === 'drop') {
         message.ack();
         continue;

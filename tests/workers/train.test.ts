@@ -55,7 +55,7 @@ describe('training a published model', () => {
     const started = (await res.json()) as ModelJson;
     expect(started.training).toMatchObject({ status: 'queued', step: 0, steps: STEPS, version: null });
     // A duplicated delivery of the first task (queues are at least once).
-    await env.EVAL_QUEUE.send({ kind: 'train', runId, version: 1, step: 0 }, { contentType: 'json' });
+    await env.TRAIN_QUEUE.send({ kind: 'train', runId, version: 1, step: 0 }, { contentType: 'json' });
     // Progress until done (the consumer runs in this workerd; each chunk is a queue delivery).
     const deadline = Date.now() + 45_000;
     for (;;) {

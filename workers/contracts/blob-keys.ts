@@ -5,7 +5,12 @@
 
 /** Members [sliceStart, …) of generation `gen`, written by the slice that bred them. */
 export function populationSliceKey(runId: string, gen: number, sliceStart: number): string {
-  return `runs/${runId}/gen/${gen}/${sliceStart}`;
+  return `${populationSlicePrefix(runId)}${gen}/${sliceStart}`;
+}
+
+/** Every population slice object of a run lies under this prefix. */
+export function populationSlicePrefix(runId: string): string {
+  return `runs/${runId}/gen/`;
 }
 
 /**

@@ -147,3 +147,11 @@ export type ReportOutcome = 'accepted' | 'duplicate' | 'stale' | { rejected: str
  * `Queue` (messages unknown), since a wrangler config cannot state what a queue carries.
  */
 export type TaskQueue = Queue<QueueTask>;
+
+/**
+ * Training chunks have a queue of their own (`TRAIN_QUEUE`, consumed by the evaluator Worker), so a
+ * chunk never waits in front of a run's slices: locally the queue broker delivers one batch at a
+ * time per queue, and one training chunk that hung stopped every search behind it.
+ */
+export const TRAIN_QUEUE_NAME = 'wann-train-tasks';
+export type TrainQueue = Queue<TrainTask>;

@@ -14,7 +14,9 @@
  *   with one retry policy.
  * - PopulationIndex (population-index.ts): `stored_slices`, `objectives`, `plan`.
  * - GenerationLog (generation-log.ts): `generation_log`, the records and the D1 outbox.
- * - BlobGc (blob-gc.ts): `garbage`, R2 objects no longer needed.
+ * - BlobGc (blob-gc.ts): `garbage`, R2 objects no longer needed, and `sweep`, the search for orphans.
+ * - TrainingWatch (training-watch.ts): `watched_trainings`, trainings of this run's versions that
+ *   the alarm re-sends a chunk of when they stall.
  * - EventHub (event-hub.ts): the SSE streams (no table).
  *
  * Every step is idempotent and driven from persisted state (`drive`), so the alarm can finish
@@ -51,7 +53,8 @@ import { PopulationIndex } from './population-index';
 import { type RunMeta, RunState } from './run-state';
 import { type CoordinatorSettings, readSettings } from './settings';
 import { packReport, unpackReport } from './slice-report';
-import { retryPolicies, type SentKind, TaskLedger } from './task-ledger';
+import { retryPolicies, type SentEntry, TaskLedger } from './task-ledger';
+import { noteStalledTraining, readTrainingProgress, TrainingWatch } from './training-watch';
 import {
   type CancelOutcome,
   type ChampionAddress,
@@ -70,12 +73,18 @@ export {
   type Subscription,
 } from './event-hub';
 
-/** How a failed run's error names a task that got no result. */
-const TASK_NAMES: Record<SentKind, string> = {
-  slice: 'slice',
-  recheck: 'champion re-check',
-  publish: 'publication',
-};
+/** A training whose row has not moved for this many slice timeouts has lost its chunk. */
+const TRAINING_STALL_TIMEOUTS = 4;
+/**
+ * A finished run is swept for orphaned slice objects this many slice timeouts after it ended (the
+ * deliveries in flight then have been retried or abandoned by then); a running one every
+ * `RUNNING_SWEEP_MS`.
+ */
+const ORPHAN_SWEEP_TIMEOUTS = 2;
+const RUNNING_SWEEP_MS = 10 * 60_000;
+/** What to check when a run fails for want of answers (deployed, the queue consumer is a Worker). */
+const EVALUATOR_HINT =
+  'is an evaluator running? (locally `npm start` runs it; deployed, the wann-evaluator Worker consumes the queue)';
 
 export class SearchCoordinator extends DurableObject<Env> {
   private readonly settings: CoordinatorSettings;
@@ -84,6 +93,7 @@ export class SearchCoordinator extends DurableObject<Env> {
   private readonly population: PopulationIndex;
   private readonly log: GenerationLog;
   private readonly gc: BlobGc;
+  private readonly trainings: TrainingWatch;
   private readonly events: EventHub;
   /** Serialises `drive` and `finish`: only one may await I/O at a time. */
   private tail: Promise<unknown> = Promise.resolve();
@@ -97,6 +107,7 @@ export class SearchCoordinator extends DurableObject<Env> {
     this.population = new PopulationIndex(sql);
     this.log = new GenerationLog(sql);
     this.gc = new BlobGc(sql);
+    this.trainings = new TrainingWatch(sql, this.settings.sliceTimeoutMs * TRAINING_STALL_TIMEOUTS);
     ctx.storage.transactionSync(() => migrateLegacyTables(sql));
     this.events = new EventHub({
       page: (after, limit) => this.log.page(after, limit),
@@ -289,6 +300,15 @@ export class SearchCoordinator extends DurableObject<Env> {
   }
 
   /**
+   * Watch the training of version `version` (workers/models/train.ts): when its D1 row has not moved
+   * for a few slice timeouts, the alarm sends its chunk again, and again while it stays stalled.
+   */
+  async watchTraining(runId: string, version: number): Promise<void> {
+    this.trainings.watch(runId, version, Date.now());
+    await this.wakeBy(this.trainings.nextCheck());
+  }
+
+  /**
    * Server-Sent Events: the `generation` events after `since` (replayed from the log, page by page
    * as the reader takes them), then a `status` event, then one event per finished generation and
    * per status change. The stream ends after a terminal status. Every `generation` event's data is
@@ -313,6 +333,79 @@ export class SearchCoordinator extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     await this.drive();
+    await this.housekeeping();
+  }
+
+  /**
+   * What the alarm does besides driving the run: re-send the chunk of a stalled training, sweep for
+   * orphaned slice objects when a sweep is due; then wake for the next of either.
+   */
+  private async housekeeping(): Promise<void> {
+    const now = Date.now();
+    try {
+      await this.checkTrainings(now);
+      const sweepAt = this.gc.sweepDue();
+      if (sweepAt !== null && sweepAt <= now) await this.serial(() => this.sweepOrphans());
+    } catch (e) {
+      // D1, R2 or the queue briefly unavailable: look again soon.
+      console.error(`coordinator ${this.meta()?.runId}: housekeeping: ${String(e)}`);
+      await this.wakeBy(Date.now() + 5_000);
+      return;
+    }
+    await this.wakeBy(this.housekeepingDue());
+  }
+
+  /** Each watched training due a look: finished (forgotten), moving, or stalled (its chunk re-sent). */
+  private async checkTrainings(now: number): Promise<void> {
+    for (const w of this.trainings.due(now)) {
+      const progress = await readTrainingProgress(this.env.DB, w.runId, w.version);
+      const verdict = this.trainings.judge(w, progress, now);
+      if (verdict.kind !== 'stalled' || !progress) continue;
+      await this.env.TRAIN_QUEUE.send(
+        { kind: 'train', runId: w.runId, version: w.version, step: progress.step },
+        { contentType: 'json' },
+      );
+      const resends = this.trainings.resent(w, progress.step, now);
+      const note = `no evaluator has moved this training past step ${progress.step} for ${duration(verdict.idleMs)}; its next chunk was sent again (${resends}×): ${EVALUATOR_HINT}`;
+      console.warn(`coordinator ${w.runId}: training of v${w.version}: ${note}`);
+      await noteStalledTraining(this.env.DB, w.runId, w.version, note);
+    }
+  }
+
+  /**
+   * Slice objects of this run in R2 that nothing needs (see blob-gc.ts "Orphans"): running, the
+   * current generation's and the last finished one's are needed; finished, only the last finished
+   * one's (a fork continues from them); the champion's, the candidate's and a pending
+   * publication's, always.
+   */
+  private async sweepOrphans(): Promise<void> {
+    const meta = this.meta();
+    if (!meta) return this.gc.clearSweep();
+    const lastDone = meta.gen - 1;
+    const running = meta.status === 'running';
+    const parents = new Set(this.population.slices(lastDone).map((s) => s.start));
+    const found = await this.gc.sweep(
+      this.env.BLOBS,
+      meta.runId,
+      (gen, slice) => (gen === lastDone ? parents.has(slice) : running && gen > lastDone),
+      [meta.champion, meta.candidate, ...this.ledger.pendingChampions()],
+    );
+    if (found > 0)
+      console.warn(`coordinator ${meta.runId}: ${found} orphaned slice object(s) listed for deletion`);
+    if (running) this.gc.planSweep(Date.now() + RUNNING_SWEEP_MS);
+    await this.gc.collect(this.env.BLOBS);
+  }
+
+  /** The earliest of a watched training's next look and the planned sweep (null: neither). */
+  private housekeepingDue(): number | null {
+    return earliest(this.trainings.nextCheck(), this.gc.sweepDue());
+  }
+
+  /** Have the alarm fire by `at` (an alarm set earlier stays: an early alarm only drives again). */
+  private async wakeBy(at: number | null): Promise<void> {
+    if (at === null) return;
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -405,16 +498,9 @@ export class SearchCoordinator extends DurableObject<Env> {
     const now = Date.now();
     const gen = meta.gen;
     const { due, exhausted } = this.ledger.due(gen, now);
-    const failsRun = exhausted.find((t) => this.ledger.policy(t.kind).exhaustionFails === 'run');
-    if (failsRun) {
-      const what =
-        failsRun.kind === 'slice'
-          ? `slice [${failsRun.start}, ${failsRun.end})`
-          : `the ${TASK_NAMES[failsRun.kind]}`;
-      await this.finishNow(
-        'failed',
-        `generation ${gen}: ${what} got no result after ${failsRun.attempts} attempts`,
-      );
+    const failsRun = exhausted.filter((t) => this.ledger.policy(t.kind).exhaustionFails === 'run');
+    if (failsRun.length > 0) {
+      await this.finishNow('failed', this.noAnswer(meta, failsRun, now));
       return;
     }
     for (const t of exhausted) {
@@ -446,8 +532,25 @@ export class SearchCoordinator extends DurableObject<Env> {
         ),
       );
     }
-    const wake = this.ledger.nextTimeout(gen);
+    const wake = earliest(this.ledger.nextTimeout(gen), this.housekeepingDue());
     if (wake !== null) await this.ctx.storage.setAlarm(wake);
+  }
+
+  /**
+   * Why the run fails when generation work got no answer, in words for whoever started it: how much
+   * of the generation went unanswered, for how long, and what to check.
+   */
+  private noAnswer(meta: RunMeta, unanswered: readonly SentEntry[], now: number): string {
+    const slices = unanswered.filter((t) => t.kind === 'slice').length;
+    const total = this.ledger.sliceResults(meta.gen).length;
+    const what = [
+      slices > 0 ? `${slices} of ${total} slice${total === 1 ? '' : 's'}` : null,
+      unanswered.some((t) => t.kind === 'recheck') ? 'the champion re-check' : null,
+    ]
+      .filter(Boolean)
+      .join(' and ');
+    const tries = Math.max(...unanswered.map((t) => t.attempts));
+    return `generation ${meta.gen}: ${what} got no answer from any evaluator after ${tries} tries over ${duration(now - meta.genStartedAt)}: ${EVALUATOR_HINT}`;
   }
 
   /** All slices are in: the record and champion, the next generation's plan, garbage. */
@@ -498,6 +601,7 @@ export class SearchCoordinator extends DurableObject<Env> {
       }
       this.run.update({ gen: told.state.generation, champion, candidate });
       if (gen + 1 < config.generations) this.preparePlan(gen + 1, config);
+      if (this.gc.sweepDue() === null) this.gc.planSweep(Date.now() + RUNNING_SWEEP_MS);
       return entry;
     });
     this.events.generation(logged);
@@ -550,16 +654,22 @@ export class SearchCoordinator extends DurableObject<Env> {
     if (!meta || isTerminal(meta.status)) return;
     this.ctx.storage.transactionSync(() => {
       this.run.update({ status, error, finishedAt: Date.now() });
-      for (const s of this.population.slices(meta.gen)) {
+      // Every slice of the generation cut short, reported or not: an unreported one may have been
+      // stored before its report was lost (and what lands later, the sweep finds).
+      for (const s of this.ledger.sliceResults(meta.gen)) {
         this.discard(meta.gen, s.start, [meta.champion, meta.candidate]);
       }
+      this.gc.planSweep(Date.now() + this.settings.sliceTimeoutMs * ORPHAN_SWEEP_TIMEOUTS);
       this.population.dropSlicesOf(meta.gen);
       this.population.dropPlans();
       this.ledger.dropGenerationWork();
     });
     this.events.status();
     this.events.endLive();
-    await this.ctx.storage.deleteAlarm();
+    // Nothing of the run is left to re-send; a watched training and the orphan sweep still wake it.
+    const wake = this.housekeepingDue();
+    if (wake === null) await this.ctx.storage.deleteAlarm();
+    else await this.ctx.storage.setAlarm(wake);
     try {
       await this.flushOutbox();
       await this.syncStatus();
@@ -606,4 +716,17 @@ function rejected(runId: string, what: string, error: z.ZodError): ReportOutcome
     .join('; ');
   console.error(`coordinator ${runId}: rejected a ${what} report: ${reason}`);
   return { rejected: reason };
+}
+
+function earliest(...times: (number | null)[]): number | null {
+  const set = times.filter((t): t is number => t !== null);
+  return set.length ? Math.min(...set) : null;
+}
+
+/** A duration as a person reads it: "40 s", "3 min", "2 h 5 min". */
+function duration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s} s`;
+  const min = Math.round(s / 60);
+  return min < 120 ? `${min} min` : `${Math.floor(min / 60)} h ${min % 60} min`;
 }

@@ -8,6 +8,7 @@
  * - A recheck task: read the champion and the candidate from R2 by address, re-evaluate them on the
  *   task's training shards and the winner on the test subset, report to the coordinator
  *   (src/wann/generation.ts "Champion"); peers do this work too, like slices.
+ * - A train task (its own queue, `train-chunks.ts`): one bounded chunk of training weights.
  * Queues deliver at least once; every step is deterministic and the coordinator ignores
  * duplicates, so retrying is always safe.
  *
@@ -29,10 +30,11 @@ import {
   type RecheckTask,
   type ReportOutcome,
   type SliceTask,
-  type TaskQueue,
+  TRAIN_QUEUE_NAME,
+  type TrainQueue,
 } from '../contracts/queue-tasks';
 import { PublishError, runPublishTask } from '../models/publish';
-import { handleTrainMessage } from '../models/train';
+import { answerWithin, settleWithin } from './delivery-deadline';
 import {
   breedAndEvaluate,
   loadRecheckInputs,
@@ -46,6 +48,7 @@ import {
   type SliceOutput,
   StaleTaskError,
 } from './evaluate-slice';
+import { consumeTrainTasks } from './train-chunks';
 import type { EvaluatorEnv as GeneratedEnv } from './worker-configuration';
 
 /** Peer service bindings the local configuration may declare (workers/evaluator/wrangler.toml). */
@@ -56,13 +59,13 @@ type PeerName = (typeof PEER_BINDINGS)[number];
 
 /**
  * The evaluator's bindings: generated from its wrangler.toml (`npm run types`), with what a config
- * cannot state: the task queue's message type (a training sends its next chunk,
+ * cannot state: the training queue's message type (a training sends its next chunk,
  * workers/models/train.ts) and the peers' entry point (they run under names no config declares).
  */
 export interface EvaluatorEnv
-  extends Omit<GeneratedEnv, 'EVAL_QUEUE' | PeerName>,
+  extends Omit<GeneratedEnv, 'TRAIN_QUEUE' | PeerName>,
     Partial<Record<PeerName, PeerBinding>> {
-  EVAL_QUEUE: TaskQueue;
+  TRAIN_QUEUE: TrainQueue;
 }
 
 /** A peer evaluator process's entry point: breed and evaluate one slice from the inputs it is sent. */
@@ -83,6 +86,8 @@ export class SliceEvaluator extends WorkerEntrypoint {
 /** Per isolate: which peer bindings answered, and when an unanswered one may be asked again. */
 const peerState = new Map<string, { healthy: boolean; retryAt: number }>();
 const PEER_PROBE_MS = 2_000;
+/** A peer's answer to one slice or re-check (seconds of CPU at most) comes within this. */
+const PEER_ANSWER_MS = 60_000;
 const PEER_RETRY_MS = 30_000;
 
 function markPeer(name: string, healthy: boolean): void {
@@ -155,6 +160,27 @@ async function handlePublish(task: PublishTask, env: EvaluatorEnv): Promise<void
   });
 }
 
+/**
+ * A slice, re-check or publication delivery settles within this (delivery-deadline.ts): far above
+ * any one task's work (a 64-genome slice: ~1 s of CPU at ~2,000 connections; a publication: seconds).
+ */
+export const TASK_DELIVERY_DEADLINE_MS = 120_000;
+
+/** `handle`, with the deadline: past it the message is retried and the lane goes on. */
+async function handleInTime(
+  message: Message<unknown>,
+  env: EvaluatorEnv,
+  work: BreedAndEvaluate,
+  recheck?: Recheck,
+): Promise<void> {
+  if ((await settleWithin(handle(message, env, work, recheck), TASK_DELIVERY_DEADLINE_MS)) === 'late') {
+    console.error(
+      `evaluator: message ${message.id} not done after ${TASK_DELIVERY_DEADLINE_MS / 1000} s (a storage, coordinator or peer call that never answered); retrying it`,
+    );
+    message.retry({ delaySeconds: 1 });
+  }
+}
+
 async function handle(
   message: Message<unknown>,
   env: EvaluatorEnv,
@@ -170,8 +196,13 @@ async function handle(
   }
   const task = parsed.data;
   if (task.kind === 'train') {
-    // Its own acking and failure rules (workers/models/train.ts).
-    await handleTrainMessage(message, task, env);
+    // Sent here before training chunks had their own queue: moved there, so it never holds up slices.
+    try {
+      await env.TRAIN_QUEUE.send(task, { contentType: 'json' });
+      message.ack();
+    } catch {
+      message.retry({ delaySeconds: 1 });
+    }
     return;
   }
   try {
@@ -218,7 +249,8 @@ function onPeerOrHere<T, I, O>(
     const inputs = await load(task);
     if (peerState.get(name)?.healthy) {
       try {
-        return await remote(task, inputs);
+        // A peer that does not answer (its process stuck or gone) is dropped like one that fails.
+        return await answerWithin(remote(task, inputs), PEER_ANSWER_MS);
       } catch (e) {
         markPeer(name, false);
         console.error(`evaluator: peer ${name} failed (${String(e)}); working here instead`);
@@ -253,7 +285,7 @@ export async function consumeTasks(messages: readonly Message<unknown>[], env: E
   if (peers.length === 0) {
     // Sequential on purpose: the work is CPU-bound, and consecutive slices share cached parents.
     const local: BreedAndEvaluate = (task) => runSlice(env, task);
-    for (const message of messages) await handle(message, env, local);
+    for (const message of messages) await handleInTime(message, env, local);
     return;
   }
   // One lane per peer, each taking the next message when its slice is done.
@@ -262,13 +294,14 @@ export async function consumeTasks(messages: readonly Message<unknown>[], env: E
     peers.map(async ({ name, peer }) => {
       const work = viaPeer(env, name, peer);
       const recheck = recheckViaPeer(env, name, peer);
-      while (next < messages.length) await handle(messages[next++], env, work, recheck);
+      while (next < messages.length) await handleInTime(messages[next++], env, work, recheck);
     }),
   );
 }
 
 export default {
   async queue(batch, env) {
-    await consumeTasks(batch.messages, env);
+    if (batch.queue === TRAIN_QUEUE_NAME) await consumeTrainTasks(batch.messages, env);
+    else await consumeTasks(batch.messages, env);
   },
 } satisfies ExportedHandler<EvaluatorEnv, unknown>;

@@ -4,15 +4,21 @@
  *
  * - Start (`startTraining`, from `POST /api/runs/:id/models/:version/train`): a D1 `trainings` row
  *   (hyperparameters, step 0, status 'queued') and one `train` task on the queue.
- * - Each task (`runTrainTask`, in the evaluator Worker, never on the coordinator's thread): continue
- *   from the row's step, at most `stepsPerInvocation` Adam steps, save the state (weights + Adam's
- *   moments) to R2 keyed by its step, then move the row's step forward by compare-and-set and send
- *   the next task. Workers' clocks do not advance while JavaScript computes, so the bound per
- *   invocation is a step count sized from the work per step (`defaultStepsPerInvocation`), not a
- *   timer. Duplicate deliveries compute the same chunk; only one compare-and-set succeeds and only
- *   it sends the next task. A lost `send` leaves the message to be retried, and a retried task
- *   continues from whatever step the row holds. So at-least-once delivery changes nothing, and
- *   the result is bit-identical to an uninterrupted training (resumed state is exact).
+ * - Each task (`runTrainTask`, in the evaluator Worker, on the training queue of its own, never on
+ *   the coordinator's thread): continue from the row's step, at most `stepsPerInvocation` Adam
+ *   steps and at most `TRAINING_CHUNK_MS` of wall time, save the state (weights + Adam's moments)
+ *   to R2 keyed by its step, then move the row's step forward by compare-and-set and send the next
+ *   task. Workers' clocks do not advance while JavaScript computes, so the chunk yields to the event
+ *   loop between groups of steps (the clock moves, and other work in the isolate gets its turn) and
+ *   reads the clock there; the step count (`defaultStepsPerInvocation`) bounds the CPU where the
+ *   clock alone would not. Duplicate deliveries compute from the same step; only one
+ *   compare-and-set succeeds and only it sends the next task. A lost `send` leaves the message to
+ *   be retried, and a retried task continues from whatever step the row holds. So at-least-once
+ *   delivery changes nothing, and the result is bit-identical to an uninterrupted training
+ *   (resumed state is exact, wherever a chunk ends).
+ * - Stalls: the run's SearchCoordinator watches the training (`watchTraining`) and re-sends the
+ *   chunk at the row's step when the row has not moved for a while (a lost message, an evaluator
+ *   that was down). Starting a training again while it runs continues it the same way.
  * - Done: test accuracy on the 10,000 test images, ONNX with the weights baked in, a new model
  *   version (`variant: 'trained'`, its number reserved from the run's publication sequence by the
  *   SearchCoordinator so it never collides with a publication), the inference Worker told, the
@@ -42,7 +48,7 @@ import {
   trainedAccuracy,
 } from '../../src/wann/train';
 import { trainingStateKey, trainingStatePrefix } from '../contracts/blob-keys';
-import type { TaskQueue, TrainTask } from '../contracts/queue-tasks';
+import type { TrainQueue, TrainTask } from '../contracts/queue-tasks';
 import type { EvaluatorEnv } from '../evaluator/worker-configuration';
 import { loadTestSet, trainingImages } from '../storage/shards';
 import { type ModelStoreBindings, notifyInference, storeModel } from './model-store';
@@ -55,14 +61,20 @@ export const MAX_TRAINING_STEPS = 32_000;
  * CPU by default and at most 5 minutes.
  */
 export const WORK_PER_INVOCATION = 3e8;
-/** A training whose row has not moved for this long is stalled (its task lost): it may be restarted. */
-export const TRAINING_STALL_MS = 5 * 60_000;
+/**
+ * Wall time of one chunk's steps: it then saves and hands over to the next chunk's message, so a
+ * chunk holds its consumer (and, locally, its process's one thread) for seconds, never minutes,
+ * however loaded the machine.
+ */
+export const TRAINING_CHUNK_MS = 10_000;
+/** Clock reads per chunk (at most): the steps between two reads, and so between two yields. */
+const CLOCK_READS_PER_CHUNK = 32;
 
 /**
  * What training needs: model storage, the run's SearchCoordinator (it reserves the trained version's
- * number) and the task queue (each chunk sends the next).
+ * number and watches for stalls) and the training queue (each chunk sends the next).
  */
-export type TrainBindings = ModelStoreBindings & Pick<EvaluatorEnv, 'COORD'> & { EVAL_QUEUE: TaskQueue };
+export type TrainBindings = ModelStoreBindings & Pick<EvaluatorEnv, 'COORD'> & { TRAIN_QUEUE: TrainQueue };
 
 /** The `training` field of a shared model resource (src/api/types.ts `modelTrainingSchema`). */
 export function trainingProgress(row: TrainingRow) {
@@ -101,9 +113,10 @@ export interface TrainingRequest {
 }
 
 /**
- * Start (or restart, if it failed or stalled) training weights from shared version `model`; queues
- * the first task. Throws TrainingRequestError (409) if it is a trained version, or already queued,
- * running or done.
+ * Start training weights from shared version `model` (or start over, if it failed); queues the first
+ * task. A training already queued or running is continued: its chunk at the saved step is sent
+ * again (a duplicate changes nothing), with its stored hyperparameters. Throws
+ * TrainingRequestError (409) if it is a trained version, or already done.
  */
 export async function startTraining(
   env: TrainBindings,
@@ -123,14 +136,18 @@ export async function startTraining(
   const key = and(eq(trainings.runId, model.runId), eq(trainings.version, model.version));
   const existing = await db.select().from(trainings).where(key).get();
   const active = existing?.status === 'running' || existing?.status === 'queued';
-  if (existing && (existing.status === 'done' || (active && now - existing.updatedAt < TRAINING_STALL_MS))) {
+  if (existing?.status === 'done') {
     throw new TrainingRequestError(
       409,
-      existing.status === 'done' ? 'already_trained' : 'already_training',
-      existing.status === 'done'
-        ? `version ${model.version} is already trained: version ${existing.trainedVersion}`
-        : `version ${model.version} is already training (step ${existing.step} of ${existing.steps})`,
+      'already_trained',
+      `version ${model.version} is already trained: version ${existing.trainedVersion}`,
     );
+  }
+  if (existing && active) {
+    // Continue: the chunk at the saved step again. The row's time is left alone, so the
+    // coordinator still sees how long the training has not moved.
+    await sendChunk(env, existing);
+    return existing;
   }
   const genome = await readGenome(env, model);
   const params = parameterCount(compileTrainable(genome));
@@ -144,43 +161,47 @@ export async function startTraining(
     );
   }
   const steps = request.steps ?? TRAINING_DEFAULTS.steps;
-  if (existing && active) {
-    // Its task was lost: continue from the saved step with the stored hyperparameters.
-    await db.update(trainings).set({ updatedAt: now }).where(key);
-  } else {
-    const fresh = {
-      status: 'queued' as const,
-      step: 0,
-      steps,
-      stepsPerInvocation,
-      loss: null,
-      // Fixed, so the trained weights depend only on the model (and the steps asked for).
-      seed: 1,
-      batchSize: TRAINING_DEFAULTS.batchSize,
-      learningRate: TRAINING_DEFAULTS.learningRate,
-      sharedWeight: model.tunedWeight,
-      trainShards,
-      trainedVersion: null,
-      error: null,
-      updatedAt: now,
-    };
-    if (existing)
-      await db.update(trainings).set(fresh).where(key); // failed before: start over
-    else {
-      await db
-        .insert(trainings)
-        .values({ runId: model.runId, version: model.version, createdAt: now, ...fresh })
-        .onConflictDoNothing();
-    }
+  const fresh = {
+    status: 'queued' as const,
+    step: 0,
+    steps,
+    stepsPerInvocation,
+    loss: null,
+    // Fixed, so the trained weights depend only on the model (and the steps asked for).
+    seed: 1,
+    batchSize: TRAINING_DEFAULTS.batchSize,
+    learningRate: TRAINING_DEFAULTS.learningRate,
+    sharedWeight: model.tunedWeight,
+    trainShards,
+    trainedVersion: null,
+    error: null,
+    updatedAt: now,
+  };
+  if (existing)
+    await db.update(trainings).set(fresh).where(key); // failed before: start over
+  else {
+    await db
+      .insert(trainings)
+      .values({ runId: model.runId, version: model.version, createdAt: now, ...fresh })
+      .onConflictDoNothing();
   }
   const row = await db.select().from(trainings).where(key).get();
   if (!row) throw new Error(`training of ${model.runId} v${model.version} was not recorded`);
-  await env.EVAL_QUEUE.send(
+  await sendChunk(env, row);
+  return row;
+}
+
+/** The chunk at the row's step, and the run's coordinator told to watch the training for stalls. */
+async function sendChunk(env: TrainBindings, row: TrainingRow): Promise<void> {
+  await env.TRAIN_QUEUE.send(
     { kind: 'train', runId: row.runId, version: row.version, step: row.step },
     { contentType: 'json' },
   );
-  return row;
+  await env.COORD.get(env.COORD.idFromName(row.runId)).watchTraining(row.runId, row.version);
 }
+
+/** Yield to the event loop: the clock advances, and other events in the isolate run. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /** A failure that retrying cannot fix (missing or malformed stored data): the training fails. */
 export class TrainingFailure extends Error {
@@ -260,17 +281,28 @@ export async function runTrainTask(
   if (state.step < row.steps) {
     const images = await trainingImages(env.BLOBS, row.trainShards, missingShard, dataset);
     const trainer = new Trainer(genome, images);
-    trainer.steps(state, Math.min(row.stepsPerInvocation, row.steps - state.step));
+    const chunk = Math.min(row.stepsPerInvocation, row.steps - state.step);
+    const group = Math.max(1, Math.ceil(row.stepsPerInvocation / CLOCK_READS_PER_CHUNK));
+    const endBy = now() + TRAINING_CHUNK_MS;
+    for (let left = chunk; left > 0; ) {
+      const n = Math.min(left, group);
+      trainer.steps(state, n);
+      left -= n;
+      if (left > 0) {
+        await yieldToEventLoop();
+        if (now() >= endBy) break; // the rest is the next chunk's
+      }
+    }
     await env.BLOBS.put(trainingStateKey(row.runId, row.version, state.step), encodeTrainingState(state));
     const moved = await env.DB.prepare(
-      `UPDATE trainings SET step = ?, loss = ?, status = 'running', updated_at = ?
+      `UPDATE trainings SET step = ?, loss = ?, status = 'running', updated_at = ?, error = NULL
        WHERE run_id = ? AND version = ? AND step = ? AND status IN ('queued', 'running')`,
     )
       .bind(state.step, state.loss, now(), row.runId, row.version, row.step)
       .run();
     if (moved.meta.changes !== 1) return; // another delivery of this chunk got there first
     if (state.step < row.steps) {
-      await env.EVAL_QUEUE.send(
+      await env.TRAIN_QUEUE.send(
         { kind: 'train', runId: row.runId, version: row.version, step: state.step },
         { contentType: 'json' },
       );
