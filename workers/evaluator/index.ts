@@ -5,6 +5,7 @@
  *   SearchCoordinator over Durable Object RPC.
  * - A publish task: evaluate the champion on the test set, export ONNX, store and register it, and
  *   tell the coordinator (which only records it).
+ * - A dataset-build task: an uploaded CSV dataset's shards and manifest (workers/datasets/build.ts).
  * - A recheck task: read the champion and the candidate from R2 by address, re-evaluate them on the
  *   task's training shards and the winner on the test subset, report to the coordinator
  *   (src/wann/generation.ts "Champion"); peers do this work too, like slices.
@@ -31,6 +32,7 @@ import {
   type SliceTask,
   type TaskQueue,
 } from '../contracts/queue-tasks';
+import { runDatasetBuild } from '../datasets/build';
 import { PublishError, runPublishTask } from '../models/publish';
 import { handleTrainMessage } from '../models/train';
 import {
@@ -169,6 +171,17 @@ async function handle(
     return;
   }
   const task = parsed.data;
+  if (task.kind === 'dataset-build') {
+    // A table's own faults end on the dataset's row; anything else is transient: retry.
+    try {
+      await runDatasetBuild(env, task);
+      message.ack();
+    } catch (e) {
+      console.error(`evaluator: dataset ${task.datasetId} build: ${String(e)}`);
+      message.retry({ delaySeconds: 1 });
+    }
+    return;
+  }
   if (task.kind === 'train') {
     // Its own acking and failure rules (workers/models/train.ts).
     await handleTrainMessage(message, task, env);
