@@ -44,26 +44,43 @@ export async function storeCsvUpload(
       throw new CsvFormatError('the file is not UTF-8 text');
     }
   };
-  const check = new TransformStream<Uint8Array, Uint8Array>({
-    async transform(chunk, controller) {
-      await digestWriter.write(chunk);
-      table.push(text(chunk));
-      controller.enqueue(chunk);
-    },
-    async flush() {
+  const fixed = new FixedLengthStream(length);
+  const writer = fixed.writable.getWriter();
+  const putting = bucket.put(key, fixed.readable);
+  const reader = body.getReader();
+  let failure: { error: unknown } | null = null;
+  const fail = (error: unknown) => {
+    failure ??= { error };
+    void writer.abort(error).catch(() => {});
+  };
+  // Read to the end even after a failure: the rest of a refused body is drained, not cut off, so
+  // the client reads the 400 (as workers/api/body-limit.ts does for every early answer).
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (failure !== null) continue;
+    try {
+      await digestWriter.write(value);
+      table.push(text(value));
+      await writer.write(value);
+    } catch (e) {
+      fail(e);
+    }
+  }
+  if (failure === null) {
+    try {
       table.push(text());
       table.end();
       await digestWriter.close();
-    },
-  });
-  const fixed = new FixedLengthStream(length);
-  const [piped, put] = await Promise.allSettled([
-    body.pipeThrough(check).pipeTo(fixed.writable),
-    bucket.put(key, fixed.readable),
-  ]);
+      await writer.close();
+    } catch (e) {
+      fail(e);
+    }
+  }
+  const put = await Promise.allSettled([putting]);
   // The check's error is the one to report: the put fails only because the stream did.
-  if (piped.status === 'rejected') throw piped.reason;
-  if (put.status === 'rejected') throw put.reason;
+  if (failure !== null) throw (failure as { error: unknown }).error;
+  if (put[0].status === 'rejected') throw put[0].reason;
   const summary = table.summary();
   return {
     sourceHash: `sha256:${hex(await digest.digest)}`,
