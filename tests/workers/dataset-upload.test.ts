@@ -94,7 +94,7 @@ describe('uploading a CSV dataset', () => {
 
     // The shards hold every row once, standardised with the manifest's (training) statistics.
     const dataset = built.dataset;
-    if (!dataset || dataset.preprocessing.kind !== 'tabular') throw new Error('not tabular');
+    if (dataset?.preprocessing.kind !== 'tabular') throw new Error('not tabular');
     const s = standardization(dataset.preprocessing);
     const shards = await Promise.all(
       [trainShardKey(0, created.id), testShardKey(0, created.id)].map(async (key) => {
