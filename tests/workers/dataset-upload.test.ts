@@ -11,7 +11,7 @@ import { decodeAnyShard, type FeatureShard } from '../../src/data/shard';
 import { standardization, standardize } from '../../src/data/standardize';
 import { testShardKey, trainShardKey } from '../../workers/contracts/blob-keys';
 import { MAX_UPLOAD_BYTES } from '../../workers/datasets/upload';
-import { type ErrorBody, request } from './helpers';
+import { type ErrorBody, post, request } from './helpers';
 
 const CLASSES = ['circle', 'square', 'triangle'];
 
@@ -114,6 +114,13 @@ describe('uploading a CSV dataset', () => {
 
     const list = (await (await request('/api/datasets')).json()) as DatasetList;
     expect(list.datasets.map((d) => d.name)).toContain('shapes');
+
+    // A search on it is refused with the reason (not as an unknown dataset), by name or id.
+    for (const dataset of ['shapes', created.id]) {
+      const run = await post('/api/runs', { dataset, trainShards: 1 });
+      expect(run.status).toBe(409);
+      expect(((await run.json()) as ErrorBody).error.code).toBe('dataset_not_searchable');
+    }
     expect(list.uploads?.map((d) => d.name)).toContain('shapes');
   });
 

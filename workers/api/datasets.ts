@@ -70,8 +70,21 @@ export async function isDatasetLoaded(bucket: R2Bucket, manifest: DatasetManifes
  * The dataset a new run names, checked: unknown is a 400, a built-in whose shards are not loaded
  * a 409 naming the command that builds them.
  */
-export async function requireLoadedDataset(bucket: R2Bucket, name: string): Promise<DatasetManifest> {
+export async function requireLoadedDataset(
+  bucket: R2Bucket,
+  name: string,
+  db?: D1Database,
+): Promise<DatasetManifest> {
   const manifest = builtinDataset(name);
+  if (!manifest && db && (await findUploadedDataset(db, name))) {
+    // Uploads are built (shards, manifest) but the search does not read them yet: say so rather
+    // than call a dataset the owner can list unknown.
+    throw new ApiError(
+      409,
+      'dataset_not_searchable',
+      `dataset: '${name}' is an uploaded dataset; searching on uploaded datasets is not available yet (GET /api/datasets/${name} shows it)`,
+    );
+  }
   if (!manifest) {
     throw new ApiError(
       400,
