@@ -45,7 +45,6 @@ import {
   findUploadedDataset,
   type UploadOptions,
   uploadedDatasetResource,
-  uploadedManifest,
 } from '../datasets/uploaded';
 import { requireOwner, requireOwnerRead } from './auth';
 import type { Env } from './env';
@@ -124,9 +123,10 @@ export const datasetsApp = new Hono<{ Bindings: Env }>()
   .get('/', requireOwnerRead, async (c) => {
     const loaded = await Promise.all(BUILTIN_DATASETS.map((d) => isDatasetLoaded(c.env.BLOBS, d)));
     const uploads = await drizzle(c.env.DB).select().from(datasets).orderBy(datasets.createdAt).all();
-    const ready = uploads.map(uploadedManifest).filter((m): m is DatasetManifest => m !== null);
+    // `datasets` is what a run can search on (the start form's picker): uploads join it once the
+    // search reads them; until then they are listed apart, with their build state.
     const list: DatasetList = {
-      datasets: [...BUILTIN_DATASETS.filter((_, i) => loaded[i]), ...ready].map(datasetResource),
+      datasets: BUILTIN_DATASETS.filter((_, i) => loaded[i]).map(datasetResource),
       uploads: uploads.map(uploadedDatasetResource),
     };
     return c.json(list);
@@ -228,7 +228,14 @@ export const datasetsApp = new Hono<{ Bindings: Env }>()
       }
       throw e;
     }
-    await c.env.EVAL_QUEUE.send({ kind: 'dataset-build', datasetId: id }, { contentType: 'json' });
+    try {
+      await c.env.EVAL_QUEUE.send({ kind: 'dataset-build', datasetId: id }, { contentType: 'json' });
+    } catch (e) {
+      // No build will come: leave no row waiting for one, nor its upload.
+      await db.delete(datasets).where(eq(datasets.id, id));
+      await c.env.BLOBS.delete(key);
+      throw e;
+    }
     return c.json(uploadedDatasetResource(row), 202);
   })
   .delete('/:name', requireOwner, async (c) => {
