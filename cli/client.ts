@@ -140,6 +140,8 @@ export class Client {
       method?: string;
       json?: unknown;
       body?: Uint8Array;
+      /** A body streamed as it is read (a file upload): its exact length is sent as Content-Length. */
+      stream?: { body: ReadableStream<Uint8Array>; length: number };
       contentType?: string;
       accept?: string;
       auth?: 'required' | 'optional';
@@ -163,8 +165,12 @@ export class Client {
     // so no path handed to this method can carry the token to another origin.
     if (token && init.auth && c.kind === 'token' && originOf(`${this.base}${path}`) === this.tokenOrigin)
       headers.Authorization = `Bearer ${token}`;
-    let body: string | Uint8Array | undefined;
-    if (init.json !== undefined) {
+    let body: string | Uint8Array | ReadableStream<Uint8Array> | undefined;
+    if (init.stream) {
+      headers['Content-Type'] = init.contentType ?? 'application/octet-stream';
+      headers['Content-Length'] = String(init.stream.length);
+      body = init.stream.body;
+    } else if (init.json !== undefined) {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(init.json);
     } else if (init.body) {
@@ -174,7 +180,15 @@ export class Client {
     let res: Response;
     try {
       // Redirects are not followed: a 3xx to another origin must not receive the Authorization header.
-      res = await fetch(`${this.base}${path}`, { method, headers, body, redirect: 'manual' });
+      // duplex 'half': how Node's fetch sends a stream body (the request is written as it is read).
+      const duplex = init.stream ? { duplex: 'half' } : {};
+      res = await fetch(`${this.base}${path}`, {
+        method,
+        headers,
+        body,
+        redirect: 'manual',
+        ...duplex,
+      } as RequestInit);
     } catch (e) {
       const cause = (e as { cause?: { code?: string; message?: string } }).cause;
       throw new CliError(

@@ -12,13 +12,16 @@
  *   wann share <run> --expires 7d    a read-only link for a collaborator
  *   wann datasets list               the datasets a run can search on (loaded on the server)
  *   wann datasets show <name>        a dataset's manifest: shapes, classes, splits, preprocessing
+ *   wann datasets upload NAME FILE.csv [--label COL] [--test-fraction 0.1]   upload and build a table
+ *   wann datasets delete <name>      delete an uploaded dataset no run uses
  *   wann start --dataset fashion-mnist …   a search on another dataset (default mnist)
  *
  * <run> is a run id, a run page URL, or a share link URL (then no API token is needed to watch or
  * predict). Base URL and token: --url / WANN_URL (default http://127.0.0.1:8787), --token / WANN_TOKEN.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type {
@@ -35,6 +38,7 @@ import type {
   ShareLinkList,
   ShareLinkResource,
   RunStatusEvent as Snapshot,
+  UploadedDataset,
 } from '../src/api/types';
 import { TERMINAL_RUN_STATUSES } from '../src/api/vocabulary';
 import { type EtaSample, estimateRemaining, formatRange } from '../src/wann/eta';
@@ -713,13 +717,79 @@ function datasetRow(d: DatasetResource): string[] {
 
 const DATASET_HEADER = ['name', 'kind', 'raw', 'features', 'classes', 'train / test', 'preprocessing'];
 
-const datasets = program.command('datasets').description('the datasets a run can search on (read-only)');
+const datasets = program.command('datasets').description('the datasets a run can search on');
 datasets
   .command('list')
-  .description('the datasets loaded on the server')
+  .description('the datasets loaded on the server, and every upload with its build state')
   .action(async () => {
     const list = await client().json<DatasetList>('/api/datasets', { auth: 'required' });
     out(table(DATASET_HEADER, list.datasets.map(datasetRow)));
+    const pending = (list.uploads ?? []).filter((u) => u.status !== 'ready');
+    if (pending.length > 0) {
+      out('');
+      out(table(UPLOAD_HEADER, pending.map(uploadRow)));
+    }
+  });
+
+const UPLOAD_HEADER = ['upload', 'id', 'status', 'progress', 'error'];
+function uploadRow(u: UploadedDataset): string[] {
+  return [u.name, u.id, u.status, `${Math.round(u.progress * 100)} %`, u.error ?? ''];
+}
+
+function parseFraction(value: string): number {
+  const f = Number(value);
+  if (!(f > 0 && f < 1)) throw new InvalidArgumentError('a fraction between 0 and 1, e.g. 0.1');
+  return f;
+}
+
+datasets
+  .command('upload')
+  .description('upload a CSV table (a header row; one label column, numeric features) and build its shards')
+  .argument('<name>', 'the new dataset name (lower-case letters, digits and dashes)')
+  .argument('<file>', 'the CSV file')
+  .option('--label <column>', 'the label column (default: the last column)')
+  .option('--test-fraction <fraction>', 'held-out fraction of each class (default 0.1)', parseFraction)
+  .action(async (name: string, file: string, opts: { label?: string; testFraction?: number }) => {
+    const api = client();
+    const query = new URLSearchParams({ name });
+    if (opts.label !== undefined) query.set('label', opts.label);
+    if (opts.testFraction !== undefined) query.set('testFraction', String(opts.testFraction));
+    const length = statSync(file).size;
+    // Streamed from disk: a large table is never held in memory here either.
+    const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
+    const created = await api.json<UploadedDataset>(`/api/datasets?${query}`, {
+      method: 'POST',
+      stream: { body, length },
+      contentType: 'text/csv',
+      auth: 'required',
+    });
+    out(`uploaded ${created.name} (${created.id}, ${length.toLocaleString('en')} bytes); building shards…`);
+    let shown = -1;
+    for (;;) {
+      const d = await api.json<UploadedDataset>(`/api/datasets/${encodeURIComponent(created.id)}`, {
+        auth: 'required',
+      });
+      if (d.status === 'failed')
+        throw new CliError(`building ${d.name} failed: ${d.error ?? 'unknown reason'}`);
+      if (d.status === 'ready' && d.dataset) {
+        out(table(DATASET_HEADER, [datasetRow(d.dataset)]));
+        return;
+      }
+      const percent = Math.round(d.progress * 100);
+      if (percent !== shown) {
+        out(`${d.status} ${percent} %`);
+        shown = percent;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  });
+datasets
+  .command('delete')
+  .description('delete an uploaded dataset (refused while a run uses it)')
+  .argument('<name>', 'the dataset name or id')
+  .action(async (name: string) => {
+    await client().fetch(`/api/datasets/${encodeURIComponent(name)}`, { method: 'DELETE', auth: 'required' });
+    out(`deleted ${name}`);
   });
 datasets
   .command('show')

@@ -201,3 +201,37 @@ export const ownerSessions = sqliteTable(
   },
   (t) => [index('owner_sessions_expires_idx').on(t.expiresAt)],
 );
+
+/** An uploaded dataset's life: stored, shards being built, usable, or refused with `error`. */
+export const DATASET_STATUSES = ['uploaded', 'building', 'ready', 'failed'] as const;
+export type DatasetStatus = (typeof DATASET_STATUSES)[number];
+
+/**
+ * Uploaded datasets (migration 0007; the built-ins are manifests in code, src/data/dataset.ts).
+ * The upload lies in R2 under `uploads/{id}/`, its shards under `datasets/{id}/` once built.
+ */
+export const datasets = sqliteTable(
+  'datasets',
+  {
+    /** `u-` and 16 hex digits: also the dataset's R2 prefix and its name in queue tasks. */
+    id: text('id').primaryKey(),
+    /** Unique, like a run's name; the API, CLI and configs address a dataset by it or its id. */
+    name: text('name').notNull().unique(),
+    status: text('status', { enum: DATASET_STATUSES }).notNull(),
+    /** How to build it: `{ label?, testFraction, seed }` as uploaded. */
+    options: text('options', { mode: 'json' }).notNull(),
+    /** `sha256:` and the hex digest of the uploaded bytes: a repeated upload is recognised by it. */
+    sourceHash: text('source_hash').notNull(),
+    bytes: integer('bytes').notNull(),
+    /** The DatasetManifest once ready. */
+    manifest: text('manifest', { mode: 'json' }),
+    error: text('error'),
+    /** Build progress in [0, 1]. */
+    progress: real('progress').notNull().default(0),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('datasets_source_hash_idx').on(t.sourceHash)],
+);
+
+export type DatasetRow = typeof datasets.$inferSelect;

@@ -262,7 +262,31 @@ export const datasetResourceSchema = z.object({
 });
 export type DatasetResource = z.infer<typeof datasetResourceSchema>;
 
-export const datasetListSchema = z.object({ datasets: z.array(datasetResourceSchema) });
+/**
+ * An uploaded dataset (POST /api/datasets): its id, name and build state; `dataset` is its
+ * resource once the shards are built (status 'ready'), `error` the reason when 'failed'.
+ */
+export const uploadedDatasetSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  status: z.enum(['uploaded', 'building', 'ready', 'failed']),
+  /** Build progress in [0, 1]. */
+  progress: z.number(),
+  error: z.string().nullable(),
+  bytes: int,
+  sourceHash: z.string(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  dataset: datasetResourceSchema.nullable(),
+});
+export type UploadedDataset = z.infer<typeof uploadedDatasetSchema>;
+
+/** `datasets`: every dataset a run can search on (built-ins whose shards are loaded); `uploads` apart. */
+export const datasetListSchema = z.object({
+  datasets: z.array(datasetResourceSchema),
+  /** Every upload, in any state (absent before uploads existed). */
+  uploads: z.array(uploadedDatasetSchema).optional(),
+});
 export type DatasetList = z.infer<typeof datasetListSchema>;
 
 // ------------------------------------------------------------------------------------------------

@@ -34,7 +34,8 @@ const tabularPreprocessingSchema = z.strictObject({
   kind: z.literal('tabular'),
   /** Per-feature statistics of the training split only. */
   mean: z.array(z.number().finite()),
-  std: z.array(z.number().finite().positive()),
+  /** 0 for a feature constant in training: it standardises to 0 (standardize.ts). */
+  std: z.array(z.number().finite().nonnegative()),
 });
 
 export const datasetPreprocessingSchema = z.discriminatedUnion('kind', [

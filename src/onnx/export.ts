@@ -16,12 +16,15 @@
  *   columns when a level mixes activations). Hidden values are `Concat`enated level by level. So the
  *   op count grows with depth, not with node count, and an unmutated genome is a single MatMul.
  * - Logits are clamped into ±1e300 and NaN becomes −1e300 before the softmax, as `Evaluator` does.
+ * - A tabular dataset's model takes raw feature values: `standardization` adds `Sub(mean32)` and
+ *   `Mul(scale32)` on the float32 input first (src/data/standardize.ts defines the arithmetic).
  * - Trained weights (`connectionWeights`, src/wann/train.ts): the same graph with each connection's
  *   own weight in the matrices instead of 0/1 counts, no `Mul` by a shared weight, and no
  *   `shared_weight` input.
  */
 
 import protobuf from 'protobufjs/minimal.js';
+import type { Standardization } from '../data/standardize';
 import { ACTIVATION_IDS } from '../wann/activation-ids';
 import type { Genome } from '../wann/genome';
 import { compile, type Plan } from '../wann/network';
@@ -53,6 +56,12 @@ export interface OnnxExportOptions {
   connectionWeights?: Float64Array;
   /** What the `image` input holds (the model's doc string says it); default: MNIST's preprocessing. */
   inputDescription?: string;
+  /**
+   * A tabular dataset's standardisation (src/data/standardize.ts `standardization`), baked in so the
+   * model takes RAW feature values: `Sub(mean32)` then `Mul(scale32)` in float32 before the network,
+   * exactly as the shards were standardised (bit for bit).
+   */
+  standardization?: Standardization;
 }
 
 /** The `image` input of a model searched on MNIST. */
@@ -87,6 +96,17 @@ class GraphBuilder {
     return name;
   }
 
+  floats(prefix: string, values: Float32Array, dims: number[]): string {
+    const name = this.fresh(prefix);
+    this.initializers.push({
+      name,
+      dims,
+      dataType: DataType.FLOAT,
+      rawData: littleEndianBytes(values),
+    });
+    return name;
+  }
+
   int64s(prefix: string, values: readonly number[]): string {
     const name = this.fresh(prefix);
     const data = new BigInt64Array(values.length);
@@ -108,7 +128,7 @@ class GraphBuilder {
 }
 
 /** TensorProto raw_data is little-endian; typed arrays use the platform order (LE everywhere we run). */
-function littleEndianBytes(a: Float64Array | BigInt64Array): Uint8Array {
+function littleEndianBytes(a: Float64Array | Float32Array | BigInt64Array): Uint8Array {
   if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) {
     throw new Error('ONNX export needs a little-endian platform');
   }
@@ -286,7 +306,18 @@ export function genomeToOnnx(genome: Genome, options: OnnxExportOptions = {}): U
   const plan = compile(genome);
   const b = new GraphBuilder();
   const trained = options.connectionWeights;
-  const x = b.op('Cast', [ONNX_INPUT_IMAGE], [intAttr('to', DataType.DOUBLE)], 'image_f64');
+  const z = options.standardization;
+  if (z && (z.mean.length !== genome.inputs || z.scale.length !== genome.inputs)) {
+    throw new RangeError(`standardization has ${z.mean.length} features, the genome ${genome.inputs} inputs`);
+  }
+  // Standardised in float32 (as the shards were), then the network in float64.
+  const input = z
+    ? b.op('Mul', [
+        b.op('Sub', [ONNX_INPUT_IMAGE, b.floats('feature_mean', z.mean, [genome.inputs])]),
+        b.floats('feature_scale', z.scale, [genome.inputs]),
+      ])
+    : ONNX_INPUT_IMAGE;
+  const x = b.op('Cast', [input], [intAttr('to', DataType.DOUBLE)], 'image_f64');
   const w = trained
     ? rowWeights(genome, plan, trained)
     : b.op('Cast', [ONNX_INPUT_WEIGHT], [intAttr('to', DataType.DOUBLE)], 'shared_weight_f64');

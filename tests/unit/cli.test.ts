@@ -5,8 +5,17 @@
  * someone else's host. Text a server sends is escaped before it reaches the terminal.
  */
 import { execFile } from 'node:child_process';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { terminalText } from '../../cli/client';
 
@@ -161,6 +170,7 @@ describe('server text reaches the terminal escaped', () => {
 describe('datasets in the CLI', () => {
   /** Records each request with its body, answering 404 (the CLI then exits non-zero: enough here). */
   const requests: { method: string; path: string; body: string; authorization?: string }[] = [];
+  const requestHeaders: IncomingHttpHeaders[] = [];
   let origin = '';
   let server: Server;
   beforeAll(async () => {
@@ -176,6 +186,7 @@ describe('datasets in the CLI', () => {
           body,
           authorization: req.headers.authorization,
         });
+        requestHeaders.push(req.headers);
         notFound(req, res);
       });
     });
@@ -185,6 +196,7 @@ describe('datasets in the CLI', () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
   beforeEach(() => {
     requests.length = 0;
+    requestHeaders.length = 0;
   });
 
   it('wann start --dataset NAME sends it in the config', async () => {
@@ -196,6 +208,38 @@ describe('datasets in the CLI', () => {
       authorization: `Bearer ${TOKEN}`,
     });
     expect(JSON.parse(requests[0].body)).toEqual({ dataset: 'fashion-mnist', population: 16 });
+  });
+
+  it('wann datasets upload streams the file with its length and the options in the query', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wann-cli-'));
+    const file = join(dir, 'iris.csv');
+    const text = 'a,b,species\n1,2,setosa\n3,4,versicolor\n';
+    writeFileSync(file, text);
+    const r = await wann(
+      ['datasets', 'upload', 'iris', file, '--label', 'species', '--test-fraction', '0.2'],
+      origin,
+    );
+    rmSync(dir, { recursive: true });
+    expect(r.code).not.toBe(0); // the recorder answers 404
+    expect(requests).toEqual([
+      {
+        method: 'POST',
+        path: '/api/datasets?name=iris&label=species&testFraction=0.2',
+        body: text,
+        authorization: `Bearer ${TOKEN}`,
+      },
+    ]);
+    expect(requestHeaders[0]).toMatchObject({
+      'content-type': 'text/csv',
+      'content-length': String(text.length),
+    });
+  });
+
+  it('wann datasets upload refuses a test fraction outside (0, 1)', async () => {
+    const r = await wann(['datasets', 'upload', 'iris', 'x.csv', '--test-fraction', '1.5'], origin);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('a fraction between 0 and 1');
+    expect(requests).toEqual([]);
   });
 
   it.each([

@@ -140,7 +140,10 @@ export default {
       if (action === 'duplicate') await env.EVAL_QUEUE.send(task, { contentType: 'json' });
       kept.push(message);
     }
-    const viaPeers = (m: Message<unknown>) => peerRuns.has((m.body as QueueTask).runId);
+    const viaPeers = (m: Message<unknown>) => {
+      const task = m.body as QueueTask;
+      return 'runId' in task && peerRuns.has(task.runId);
+    };
     await consumeTasks(
       kept.filter((m) => !viaPeers(m)),
       env,

@@ -22,11 +22,15 @@ export const MAX_BODY_BYTES = 64 * 1024;
 const configBodyLimit = limitBody(MAX_BODY_BYTES);
 /** Prediction bodies (pixels, PNGs) are larger: limited by their route (models.ts). */
 const PREDICT_PATH = /^\/api\/runs\/[^/]+\/predict$/;
+/** Dataset uploads stream into R2 and are limited there (workers/api/datasets.ts). */
+const isUpload = (method: string, path: string) => method === 'POST' && path === '/api/datasets';
 
 export const app = new Hono<{ Bindings: Env }>()
   .use(securityHeaders)
   .use(drainUnreadBody) // every early answer still reads what the client sends (body-limit.ts)
-  .use('/api/*', (c, next) => (PREDICT_PATH.test(c.req.path) ? next() : configBodyLimit(c, next)))
+  .use('/api/*', (c, next) =>
+    PREDICT_PATH.test(c.req.path) || isUpload(c.req.method, c.req.path) ? next() : configBodyLimit(c, next),
+  )
   .route('/api/session', sessionApp)
   .route('/api/sessions', sessionsApp)
   .route('/api/runs/:id/share', shareAdminApp)

@@ -1,30 +1,56 @@
 /**
- * Datasets as API resources (read-only; the built-ins of src/data/dataset.ts whose shards are in
- * R2). The owner lists them (`GET /api/datasets`) and reads a manifest (`GET /api/datasets/:name`);
- * a share link reads only its own run's (`GET /s/<token>/api/run/dataset`, or with its bearer token
- * `GET /api/runs/:id/dataset`: that route is the run's, runs.ts). Starting a run checks its dataset
- * here first.
+ * Datasets as API resources: the built-ins of src/data/dataset.ts whose shards are in R2, and the
+ * owner's uploaded CSV tables (D1 `datasets`, workers/datasets/). The owner lists them
+ * (`GET /api/datasets`), reads one by name or id (`GET /api/datasets/:name`), uploads one
+ * (`POST /api/datasets?name=…`) and deletes an upload no run uses (`DELETE /api/datasets/:name`).
+ * A share link reads only its own run's (`GET /s/<token>/api/run/dataset`, or with its bearer
+ * token `GET /api/runs/:id/dataset`: that route is the run's, runs.ts). Starting a run checks its
+ * dataset here first.
+ *
+ * Upload: `POST /api/datasets?name=NAME[&label=COLUMN][&testFraction=0.1][&seed=N]`, the body the
+ * CSV file itself (`Content-Type: text/csv`, a Content-Length, at most MAX_UPLOAD_BYTES). The file
+ * streams into R2 (`uploads/{id}/train.csv`) and is validated as it passes: a bad table is a 400
+ * naming the row and column, and nothing stays stored. Answers 202 with the upload (status
+ * 'uploaded'); a `dataset-build` task then builds the shards (status 'building' → 'ready' or
+ * 'failed' with the reason; progress in [0, 1]). The same bytes with the same options again is a
+ * 409 naming the dataset they already are.
  */
+import { eq, or, sql } from 'drizzle-orm';
+import { drizzle } from 'drizzle-orm/d1';
 import { Hono } from 'hono';
-import type { DatasetList, DatasetResource } from '../../src/api/types';
+import { z } from 'zod';
+import { datasets, runs } from '../../schema/schema';
+import type { DatasetList } from '../../src/api/types';
+import { CsvFormatError } from '../../src/data/csv';
 import {
   BUILTIN_DATASETS,
   buildCommand,
   builtinDataset,
   type DatasetManifest,
   DEFAULT_DATASET,
-  preprocessedShape,
-  rawFeatures,
+  datasetNameSchema,
 } from '../../src/data/dataset';
-import { testShardKey, trainShardKey } from '../contracts/blob-keys';
-import { requireOwnerRead } from './auth';
+import { DEFAULT_TEST_FRACTION } from '../../src/data/split';
+import {
+  datasetUploadKey,
+  datasetUploadPrefix,
+  shardPrefix,
+  testShardKey,
+  trainShardKey,
+} from '../contracts/blob-keys';
+import { deletePrefix } from '../datasets/build';
+import { MAX_UPLOAD_BYTES, storeCsvUpload } from '../datasets/upload';
+import {
+  datasetResource,
+  findUploadedDataset,
+  type UploadOptions,
+  uploadedDatasetResource,
+} from '../datasets/uploaded';
+import { requireOwner, requireOwnerRead } from './auth';
 import type { Env } from './env';
-import { ApiError } from './errors';
+import { ApiError, describeIssues } from './errors';
 
-export function datasetResource(manifest: DatasetManifest): DatasetResource {
-  const preprocessed = preprocessedShape(manifest).reduce((a, b) => a * b, 1);
-  return { ...manifest, inputShape: [-1, rawFeatures(manifest)], preprocessedInputShape: [-1, preprocessed] };
-}
+export { datasetResource };
 
 /**
  * Whether a built-in's shards are in R2 (its first training and test shard: `npm start` uploads a
@@ -43,8 +69,21 @@ export async function isDatasetLoaded(bucket: R2Bucket, manifest: DatasetManifes
  * The dataset a new run names, checked: unknown is a 400, a built-in whose shards are not loaded
  * a 409 naming the command that builds them.
  */
-export async function requireLoadedDataset(bucket: R2Bucket, name: string): Promise<DatasetManifest> {
+export async function requireLoadedDataset(
+  bucket: R2Bucket,
+  name: string,
+  db?: D1Database,
+): Promise<DatasetManifest> {
   const manifest = builtinDataset(name);
+  if (!manifest && db && (await findUploadedDataset(db, name))) {
+    // Uploads are built (shards, manifest) but the search does not read them yet: say so rather
+    // than call a dataset the owner can list unknown.
+    throw new ApiError(
+      409,
+      'dataset_not_searchable',
+      `dataset: '${name}' is an uploaded dataset; searching on uploaded datasets is not available yet (GET /api/datasets/${name} shows it)`,
+    );
+  }
   if (!manifest) {
     throw new ApiError(
       400,
@@ -62,17 +101,169 @@ export async function requireLoadedDataset(bucket: R2Bucket, name: string): Prom
   return manifest;
 }
 
+const uploadQuerySchema = z.strictObject({
+  name: datasetNameSchema,
+  label: z.string().min(1).max(200).optional(),
+  testFraction: z.coerce.number().gt(0).lt(1).default(DEFAULT_TEST_FRACTION),
+  seed: z.coerce.number().int().min(0).max(0xffffffff).default(0),
+});
+
+/** Media types a CSV file arrives as (curl --data-binary sends octet-stream when told nothing). */
+const CSV_TYPES = new Set(['text/csv', 'text/plain', 'application/octet-stream']);
+
+function newDatasetId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return `u-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+const sameOptions = (a: UploadOptions, b: UploadOptions) =>
+  a.label === b.label && a.testFraction === b.testFraction && a.seed === b.seed;
+
 export const datasetsApp = new Hono<{ Bindings: Env }>()
   .get('/', requireOwnerRead, async (c) => {
     const loaded = await Promise.all(BUILTIN_DATASETS.map((d) => isDatasetLoaded(c.env.BLOBS, d)));
-    const list: DatasetList = { datasets: BUILTIN_DATASETS.filter((_, i) => loaded[i]).map(datasetResource) };
+    const uploads = await drizzle(c.env.DB).select().from(datasets).orderBy(datasets.createdAt).all();
+    // `datasets` is what a run can search on (the start form's picker): uploads join it once the
+    // search reads them; until then they are listed apart, with their build state.
+    const list: DatasetList = {
+      datasets: BUILTIN_DATASETS.filter((_, i) => loaded[i]).map(datasetResource),
+      uploads: uploads.map(uploadedDatasetResource),
+    };
     return c.json(list);
   })
   .get('/:name', requireOwnerRead, async (c) => {
     const name = c.req.param('name');
     const manifest = builtinDataset(name);
-    if (!manifest || !(await isDatasetLoaded(c.env.BLOBS, manifest))) {
-      throw new ApiError(404, 'dataset_not_found', `no loaded dataset named '${name}'`);
+    if (manifest && (await isDatasetLoaded(c.env.BLOBS, manifest))) return c.json(datasetResource(manifest));
+    const uploaded = manifest ? undefined : await findUploadedDataset(c.env.DB, name);
+    if (!uploaded) throw new ApiError(404, 'dataset_not_found', `no loaded dataset named '${name}'`);
+    return c.json(uploadedDatasetResource(uploaded));
+  })
+  .post('/', requireOwner, async (c) => {
+    const query = uploadQuerySchema.safeParse(c.req.query());
+    if (!query.success) throw new ApiError(400, 'invalid_query', describeIssues(query.error));
+    const { name, label, testFraction, seed } = query.data;
+    const type = (c.req.header('Content-Type') ?? '').split(';')[0].trim().toLowerCase();
+    if (!CSV_TYPES.has(type)) {
+      throw new ApiError(
+        415,
+        'unsupported_media_type',
+        `send the CSV file itself as text/csv (got '${type}')`,
+      );
     }
-    return c.json(datasetResource(manifest));
+    const declared = c.req.header('Content-Length');
+    if (declared === undefined) {
+      throw new ApiError(
+        411,
+        'length_required',
+        'an upload needs a Content-Length (it streams into storage)',
+      );
+    }
+    const length = Number(declared);
+    if (length > MAX_UPLOAD_BYTES) {
+      throw new ApiError(
+        413,
+        'payload_too_large',
+        `uploads are limited to ${MAX_UPLOAD_BYTES} bytes (256 MiB); this one declares ${length}`,
+      );
+    }
+    const body = c.req.raw.body;
+    if (!(length > 0) || body === null)
+      throw new ApiError(400, 'invalid_csv', 'empty file: the body has no bytes');
+    if (builtinDataset(name)) throw new ApiError(409, 'dataset_exists', `'${name}' is a built-in dataset`);
+    if (await findUploadedDataset(c.env.DB, name)) {
+      throw new ApiError(409, 'dataset_exists', `a dataset named '${name}' exists; pick another name`);
+    }
+
+    const id = newDatasetId();
+    const key = datasetUploadKey(id, 'train');
+    let stored: Awaited<ReturnType<typeof storeCsvUpload>>;
+    try {
+      stored = await storeCsvUpload(c.env.BLOBS, key, body, length, label);
+    } catch (e) {
+      await c.env.BLOBS.delete(key);
+      if (e instanceof CsvFormatError) throw new ApiError(400, 'invalid_csv', e.message);
+      throw e;
+    }
+
+    const options: UploadOptions = { label, testFraction, seed };
+    const db = drizzle(c.env.DB);
+    const sameBytes = await db
+      .select()
+      .from(datasets)
+      .where(eq(datasets.sourceHash, stored.sourceHash))
+      .all();
+    const twin = sameBytes.find(
+      (d) => d.status !== 'failed' && sameOptions(d.options as UploadOptions, options),
+    );
+    if (twin) {
+      await c.env.BLOBS.delete(key);
+      throw new ApiError(
+        409,
+        'duplicate_dataset',
+        `these bytes (${stored.sourceHash}) with the same options are already dataset '${twin.name}' (${twin.id})`,
+      );
+    }
+    const now = Date.now();
+    const row = {
+      id,
+      name,
+      status: 'uploaded' as const,
+      options,
+      sourceHash: stored.sourceHash,
+      bytes: length,
+      manifest: null,
+      error: null,
+      progress: 0,
+      createdAt: now,
+      updatedAt: now,
+    };
+    try {
+      await db.insert(datasets).values(row);
+    } catch (e) {
+      // The name was taken while the file streamed in.
+      await c.env.BLOBS.delete(key);
+      if (await findUploadedDataset(c.env.DB, name)) {
+        throw new ApiError(409, 'dataset_exists', `a dataset named '${name}' exists; pick another name`);
+      }
+      throw e;
+    }
+    try {
+      await c.env.EVAL_QUEUE.send({ kind: 'dataset-build', datasetId: id }, { contentType: 'json' });
+    } catch (e) {
+      // No build will come: leave no row waiting for one, nor its upload.
+      await db.delete(datasets).where(eq(datasets.id, id));
+      await c.env.BLOBS.delete(key);
+      throw e;
+    }
+    return c.json(uploadedDatasetResource(row), 202);
+  })
+  .delete('/:name', requireOwner, async (c) => {
+    const name = c.req.param('name');
+    if (builtinDataset(name))
+      throw new ApiError(409, 'dataset_builtin', `'${name}' is built in and cannot be deleted`);
+    const row = await findUploadedDataset(c.env.DB, name);
+    if (!row) throw new ApiError(404, 'dataset_not_found', `no uploaded dataset named '${name}'`);
+    const using = await drizzle(c.env.DB)
+      .select({ id: runs.id })
+      .from(runs)
+      .where(
+        or(
+          sql`json_extract(${runs.config}, '$.dataset') = ${row.id}`,
+          sql`json_extract(${runs.config}, '$.dataset') = ${row.name}`,
+        ),
+      )
+      .limit(5)
+      .all();
+    if (using.length > 0) {
+      throw new ApiError(
+        409,
+        'dataset_in_use',
+        `dataset '${row.name}' is used by run${using.length === 1 ? '' : 's'} ${using.map((r) => r.id).join(', ')}; delete those runs first`,
+      );
+    }
+    await drizzle(c.env.DB).delete(datasets).where(eq(datasets.id, row.id));
+    await deletePrefix(c.env.BLOBS, shardPrefix(row.id));
+    await deletePrefix(c.env.BLOBS, datasetUploadPrefix(row.id));
+    return c.body(null, 204);
   });

@@ -359,7 +359,8 @@ export const runsApp = new Hono<{ Bindings: Env }>()
     const { identity, rest: input } = splitIdentity(await readJsonObject(c));
     const parsed = searchConfigSchema.safeParse(input);
     if (!parsed.success) throw new ApiError(400, 'invalid_config', describeIssues(parsed.error));
-    if (parsed.data.dataset !== undefined) await requireLoadedDataset(c.env.BLOBS, parsed.data.dataset);
+    if (parsed.data.dataset !== undefined)
+      await requireLoadedDataset(c.env.BLOBS, parsed.data.dataset, c.env.DB);
     await requireRunSlot(c);
     const config: RunConfig = resolveConfig(input as SearchConfigInput, randomSeed);
     return createRun(c, config, { name: '', tags: [], notes: '', ...identity });

@@ -31,6 +31,16 @@ export function testShardKey(index: number, dataset?: string): string {
   return `${shardPrefix(dataset)}test-${index}.bin`;
 }
 
+/** An uploaded dataset's file as it was sent (`part`: 'train' now; a separate 'test' file later). */
+export function datasetUploadKey(datasetId: string, part: 'train' | 'test'): string {
+  return `${datasetUploadPrefix(datasetId)}${part}.csv`;
+}
+
+/** Every stored file of one upload (R2 list prefix, for deleting the dataset). */
+export function datasetUploadPrefix(datasetId: string): string {
+  return `uploads/${datasetId}/`;
+}
+
 /** The blobs of model version `version`: its ONNX file and its genome JSON. */
 export function modelKeys(runId: string, version: number): { onnx: string; genome: string } {
   const base = `models/${runId}/${version}`;

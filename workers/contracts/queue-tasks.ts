@@ -116,13 +116,24 @@ export const trainTaskSchema = z.strictObject({
 });
 export type TrainTask = z.infer<typeof trainTaskSchema>;
 
+/**
+ * Build uploaded dataset `datasetId`'s shards from its stored upload (workers/datasets/build.ts);
+ * everything else it needs is on its D1 `datasets` row.
+ */
+export const datasetBuildTaskSchema = z.strictObject({
+  kind: z.literal('dataset-build'),
+  datasetId: datasetNameSchema,
+});
+export type DatasetBuildTask = z.infer<typeof datasetBuildTaskSchema>;
+
 export const queueTaskSchema = z.discriminatedUnion('kind', [
   sliceTaskSchema,
   publishTaskSchema,
   recheckTaskSchema,
   trainTaskSchema,
+  datasetBuildTaskSchema,
 ]);
-export type QueueTask = SliceTask | PublishTask | RecheckTask | TrainTask;
+export type QueueTask = SliceTask | PublishTask | RecheckTask | TrainTask | DatasetBuildTask;
 
 /**
  * The algorithm's view of a re-check task (src/wann/generation.ts `RecheckSpec`): numbers and

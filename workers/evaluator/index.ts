@@ -5,6 +5,7 @@
  *   SearchCoordinator over Durable Object RPC.
  * - A publish task: evaluate the champion on the test set, export ONNX, store and register it, and
  *   tell the coordinator (which only records it).
+ * - A dataset-build task: an uploaded CSV dataset's shards and manifest (workers/datasets/build.ts).
  * - A recheck task: read the champion and the candidate from R2 by address, re-evaluate them on the
  *   task's training shards and the winner on the test subset, report to the coordinator
  *   (src/wann/generation.ts "Champion"); peers do this work too, like slices.
@@ -33,6 +34,7 @@ import {
   TRAIN_QUEUE_NAME,
   type TrainQueue,
 } from '../contracts/queue-tasks';
+import { runDatasetBuild } from '../datasets/build';
 import { PublishError, runPublishTask } from '../models/publish';
 import { answerWithin, settleWithin } from './delivery-deadline';
 import {
@@ -195,6 +197,17 @@ async function handle(
     return;
   }
   const task = parsed.data;
+  if (task.kind === 'dataset-build') {
+    // A table's own faults end on the dataset's row; anything else is transient: retry.
+    try {
+      await runDatasetBuild(env, task);
+      message.ack();
+    } catch (e) {
+      console.error(`evaluator: dataset ${task.datasetId} build: ${String(e)}`);
+      message.retry({ delaySeconds: 1 });
+    }
+    return;
+  }
   if (task.kind === 'train') {
     // Sent here before training chunks had their own queue: moved there, so it never holds up slices.
     try {
