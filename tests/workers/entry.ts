@@ -5,11 +5,15 @@
  * slice task's delivery (acked, never evaluated: a lost message) or deliver it and enqueue a real duplicate.
  */
 
+import { championReport } from '../../src/wann/report';
+import { Trainer } from '../../src/wann/train';
 import type { Env } from '../../workers/api/env';
 import api, { SearchCoordinator } from '../../workers/api/index';
 import type { QueueTask, RecheckTask, SliceTask } from '../../workers/contracts/queue-tasks';
 import { breedAndEvaluate, type SliceInputs } from '../../workers/evaluator/evaluate-slice';
 import { consumeTasks, type EvaluatorEnv } from '../../workers/evaluator/index';
+import type { ReportChampion } from '../../workers/models/publish';
+import type { TrainChunk } from '../../workers/models/train';
 
 export { SearchCoordinator };
 
@@ -32,6 +36,12 @@ export const recheckFaults = new Map<string, (task: RecheckTask) => Delivery>();
  */
 export const peerRuns = new Map<string, { peer1: number; peer2: number }>();
 
+/**
+ * Training chunks and publication reports the stand-in peers computed (for runs listed in
+ * peerRuns; these RPCs name no run).
+ */
+export const peerTraining = { chunks: 0, reports: 0 };
+
 function standInPeers(env: Env): EvaluatorEnv {
   const counts = (task: SliceTask) => peerRuns.get(task.runId) ?? { peer1: 0, peer2: 0 };
   let calls2 = 0;
@@ -39,6 +49,16 @@ function standInPeers(env: Env): EvaluatorEnv {
     ({
       ping: async () => 'ok',
       evaluate: async (t: SliceTask, i: SliceInputs) => evaluate(t, structuredClone(i)),
+      train: (async (...args) => {
+        const [genome, state, data, steps] = structuredClone(args);
+        peerTraining.chunks++;
+        return new Trainer(genome, data).steps(state, steps);
+      }) satisfies TrainChunk,
+      report: (async (...args) => {
+        const [genome, test, train, weights] = structuredClone(args);
+        peerTraining.reports++;
+        return championReport(genome, test, train, weights);
+      }) satisfies ReportChampion,
     }) as never;
   return {
     ...env,

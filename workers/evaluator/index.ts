@@ -3,11 +3,13 @@
  * - A slice task: read the parents from R2, breed the slice's members, evaluate them, store the
  *   slice in R2 (`runs/{id}/gen/{g}/{sliceStart}`), then report the objectives to the run's
  *   SearchCoordinator over Durable Object RPC.
- * - A publish task: evaluate the champion on the test set, export ONNX, store and register it, and
- *   tell the coordinator (which only records it).
+ * - A publish task: evaluate the champion on the test set (on a peer, like slices), export ONNX,
+ *   store and register it, and tell the coordinator (which only records it).
  * - A recheck task: read the champion and the candidate from R2 by address, re-evaluate them on the
  *   task's training shards and the winner on the test subset, report to the coordinator
  *   (src/wann/generation.ts "Champion"); peers do this work too, like slices.
+ * - A train task: one chunk of a training (workers/models/train.ts); its Adam steps run on a peer
+ *   too, the storage around them here.
  * Queues deliver at least once; every step is deterministic and the coordinator ignores
  * duplicates, so retrying is always safe.
  *
@@ -22,6 +24,10 @@
  */
 import { WorkerEntrypoint } from 'cloudflare:workers';
 import type { RecheckReport } from '../../src/wann/generation';
+import type { Genome } from '../../src/wann/genome';
+import { type ChampionReport, championReport } from '../../src/wann/report';
+import { type LabelledImages, Trainer, type TrainingState } from '../../src/wann/train';
+import type { Batch } from '../../src/wann/types';
 import { populationSliceKey } from '../contracts/blob-keys';
 import {
   type PublishTask,
@@ -31,8 +37,8 @@ import {
   type SliceTask,
   type TaskQueue,
 } from '../contracts/queue-tasks';
-import { PublishError, runPublishTask } from '../models/publish';
-import { handleTrainMessage } from '../models/train';
+import { PublishError, type ReportChampion, reportChampionHere, runPublishTask } from '../models/publish';
+import { handleTrainMessage, type TrainChunk, trainChunkHere } from '../models/train';
 import {
   breedAndEvaluate,
   loadRecheckInputs,
@@ -77,6 +83,14 @@ export class SliceEvaluator extends WorkerEntrypoint {
 
   recheck(task: RecheckTask, inputs: RecheckInputs): RecheckReport {
     return recheckFromInputs(task, inputs);
+  }
+
+  train(genome: Genome, state: TrainingState, data: LabelledImages, steps: number): TrainingState {
+    return new Trainer(genome, data).steps(state, steps);
+  }
+
+  report(genome: Genome, test: Batch, train: Batch, weights: number[]): ChampionReport {
+    return championReport(genome, test, train, weights);
   }
 }
 
@@ -147,8 +161,12 @@ async function handleRecheck(task: RecheckTask, env: EvaluatorEnv, work: Recheck
   }
 }
 
-async function handlePublish(task: PublishTask, env: EvaluatorEnv): Promise<void> {
-  const model = await runPublishTask(env, task);
+async function handlePublish(
+  task: PublishTask,
+  env: EvaluatorEnv,
+  reportChampion: ReportChampion,
+): Promise<void> {
+  const model = await runPublishTask(env, task, reportChampion);
   await coordinatorOf(env, task.runId).publicationDone(task.version, {
     ok: true,
     generation: model.generation,
@@ -160,6 +178,8 @@ async function handle(
   env: EvaluatorEnv,
   work: BreedAndEvaluate,
   recheck: Recheck = (t) => runRecheck(env, t),
+  trainChunk: TrainChunk = trainChunkHere,
+  reportChampion: ReportChampion = reportChampionHere,
 ): Promise<void> {
   const parsed = queueTaskSchema.safeParse(message.body);
   if (!parsed.success) {
@@ -171,13 +191,13 @@ async function handle(
   const task = parsed.data;
   if (task.kind === 'train') {
     // Its own acking and failure rules (workers/models/train.ts).
-    await handleTrainMessage(message, task, env);
+    await handleTrainMessage(message, task, env, trainChunk);
     return;
   }
   try {
     if (task.kind === 'slice') await handleSlice(task, env, work);
     else if (task.kind === 'recheck') await handleRecheck(task, env, recheck);
-    else await handlePublish(task, env);
+    else await handlePublish(task, env, reportChampion);
     message.ack();
   } catch (e) {
     if (e instanceof StaleTaskError && (task.kind === 'slice' || task.kind === 'recheck')) {
@@ -238,6 +258,31 @@ function viaPeer(env: EvaluatorEnv, name: string, peer: PeerBinding): BreedAndEv
   );
 }
 
+/**
+ * A training chunk's steps on a peer, or here: seconds of CPU per chunk that would otherwise hold
+ * the one thread serving every page and API request of `npm start` (workers/models/train.ts).
+ */
+function trainViaPeer(name: string, peer: PeerBinding): TrainChunk {
+  const chunk = onPeerOrHere(
+    name,
+    async (args: Parameters<TrainChunk>) => args,
+    (_, [genome, state, data, steps]) => peer.train(genome, state, data, steps),
+    (_, [genome, state, data, steps]) => new Trainer(genome, data).steps(state, steps),
+  );
+  return (...args) => chunk(args);
+}
+
+/** A publication's test-set report on a peer, or here (the storage around it stays here). */
+function reportViaPeer(name: string, peer: PeerBinding): ReportChampion {
+  const report = onPeerOrHere(
+    name,
+    async (args: Parameters<ReportChampion>) => args,
+    (_, [genome, test, train, weights]) => peer.report(genome, test, train, weights),
+    (_, [genome, test, train, weights]) => championReport(genome, test, train, weights),
+  );
+  return (...args) => report(args);
+}
+
 /** A re-check on a peer, or here. */
 function recheckViaPeer(env: EvaluatorEnv, name: string, peer: PeerBinding): Recheck {
   return onPeerOrHere(
@@ -262,7 +307,9 @@ export async function consumeTasks(messages: readonly Message<unknown>[], env: E
     peers.map(async ({ name, peer }) => {
       const work = viaPeer(env, name, peer);
       const recheck = recheckViaPeer(env, name, peer);
-      while (next < messages.length) await handle(messages[next++], env, work, recheck);
+      const train = trainViaPeer(name, peer);
+      const report = reportViaPeer(name, peer);
+      while (next < messages.length) await handle(messages[next++], env, work, recheck, train, report);
     }),
   );
 }

@@ -4,7 +4,8 @@
  *
  * - Start (`startTraining`, from `POST /api/runs/:id/models/:version/train`): a D1 `trainings` row
  *   (hyperparameters, step 0, status 'queued') and one `train` task on the queue.
- * - Each task (`runTrainTask`, in the evaluator Worker, never on the coordinator's thread): continue
+ * - Each task (`runTrainTask`, in the evaluator Worker, never on the coordinator's thread;
+ *   locally its steps run on a peer evaluator process, off the thread serving the pages): continue
  *   from the row's step, at most `stepsPerInvocation` Adam steps, save the state (weights + Adam's
  *   moments) to R2 keyed by its step, then move the row's step forward by compare-and-set and send
  *   the next task. Workers' clocks do not advance while JavaScript computes, so the bound per
@@ -33,6 +34,7 @@ import {
   encodeTrainingState,
   geneWeights,
   initialTrainingState,
+  type LabelledImages,
   parameterCount,
   TRAINING_DEFAULTS,
   Trainer,
@@ -223,11 +225,29 @@ async function loadState(env: TrainBindings, row: TrainingRow, genome: Genome): 
   }
 }
 
+/**
+ * The computing part of a chunk: `steps` Adam steps of `state` on `data`, the new state returned.
+ * A pure function of its arguments, so where it runs changes nothing: locally the consumer hands it
+ * to a peer evaluator process (workers/evaluator/index.ts), keeping seconds of CPU off the thread
+ * that serves the pages and the API.
+ */
+export type TrainChunk = (
+  genome: Genome,
+  state: TrainingState,
+  data: LabelledImages,
+  steps: number,
+) => Promise<TrainingState>;
+
+/** A chunk computed in this isolate. */
+export const trainChunkHere: TrainChunk = async (genome, state, data, steps) =>
+  new Trainer(genome, data).steps(state, steps);
+
 /** One queued chunk of a training (see the module comment). */
 export async function runTrainTask(
   env: TrainBindings,
   task: TrainTask,
   now = () => Date.now(),
+  trainChunk: TrainChunk = trainChunkHere,
 ): Promise<void> {
   const db = drizzle(env.DB);
   const key = and(eq(trainings.runId, task.runId), eq(trainings.version, task.version));
@@ -240,10 +260,14 @@ export async function runTrainTask(
     .get();
   if (!model) throw new TrainingFailure(`run ${task.runId} has no model version ${task.version}`);
   const genome = await readGenome(env, model);
-  const state = await loadState(env, row, genome);
+  let state = await loadState(env, row, genome);
   if (state.step < row.steps) {
-    const trainer = new Trainer(genome, await trainingImages(env.BLOBS, row.trainShards, missingShard));
-    trainer.steps(state, Math.min(row.stepsPerInvocation, row.steps - state.step));
+    state = await trainChunk(
+      genome,
+      state,
+      await trainingImages(env.BLOBS, row.trainShards, missingShard),
+      Math.min(row.stepsPerInvocation, row.steps - state.step),
+    );
     await env.BLOBS.put(trainingStateKey(row.runId, row.version, state.step), encodeTrainingState(state));
     const moved = await env.DB.prepare(
       `UPDATE trainings SET step = ?, loss = ?, status = 'running', updated_at = ?
@@ -337,9 +361,10 @@ export async function handleTrainMessage(
   message: Message<unknown>,
   task: TrainTask,
   env: TrainBindings,
+  trainChunk: TrainChunk = trainChunkHere,
 ): Promise<void> {
   try {
-    await runTrainTask(env, task);
+    await runTrainTask(env, task, undefined, trainChunk);
     message.ack();
   } catch (e) {
     if (e instanceof TrainingFailure) {
