@@ -197,7 +197,9 @@ if (peerCount > 0) {
   };
   for (const dir of ['src', 'workers']) {
     watch(join(ROOT, dir), { recursive: true }, (_event, file) => {
-      if (!file || /(^|\/)(\.wrangler|dist|node_modules)\//.test(String(file))) return;
+      // The build folders themselves too: `wrangler dev` creating workers/evaluator/.wrangler on a
+      // fresh clone (event "evaluator/.wrangler") reloaded every peer while the first slices ran.
+      if (!file || /(^|\/)(\.wrangler|dist|node_modules)(\/|$)/.test(String(file))) return;
       clearTimeout(pending);
       pending = setTimeout(reload, 300);
     });

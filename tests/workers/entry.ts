@@ -7,6 +7,8 @@
  * the object was stored); training chunks (their own queue) may be dropped or hang.
  */
 
+import { championReport } from '../../src/wann/report';
+import { Trainer } from '../../src/wann/train';
 import type { Env } from '../../workers/api/env';
 import api, { SearchCoordinator } from '../../workers/api/index';
 import { populationSliceKey } from '../../workers/contracts/blob-keys';
@@ -18,8 +20,10 @@ import {
   type TrainTask,
 } from '../../workers/contracts/queue-tasks';
 import { breedAndEvaluate, runSlice, type SliceInputs } from '../../workers/evaluator/evaluate-slice';
-import { consumeTasks, type EvaluatorEnv } from '../../workers/evaluator/index';
+import { consumeTasks, consumeTrainChunks, type EvaluatorEnv } from '../../workers/evaluator/index';
 import { type ChunkHandler, consumeTrainTasks } from '../../workers/evaluator/train-chunks';
+import type { ReportChampion } from '../../workers/models/publish';
+import type { TrainChunk } from '../../workers/models/train';
 import { handleTrainMessage } from '../../workers/models/train';
 
 export { SearchCoordinator };
@@ -68,6 +72,12 @@ const faultyChunk: ChunkHandler = async (message, task, env) => {
  */
 export const peerRuns = new Map<string, { peer1: number; peer2: number }>();
 
+/**
+ * Training chunks and publication reports the stand-in peers computed (for runs listed in
+ * peerRuns; these RPCs name no run).
+ */
+export const peerTraining = { chunks: 0, reports: 0 };
+
 function standInPeers(env: Env): EvaluatorEnv {
   const counts = (task: SliceTask) => peerRuns.get(task.runId) ?? { peer1: 0, peer2: 0 };
   let calls2 = 0;
@@ -75,6 +85,16 @@ function standInPeers(env: Env): EvaluatorEnv {
     ({
       ping: async () => 'ok',
       evaluate: async (t: SliceTask, i: SliceInputs) => evaluate(t, structuredClone(i)),
+      train: (async (...args) => {
+        const [genome, state, data, steps] = structuredClone(args);
+        peerTraining.chunks++;
+        return new Trainer(genome, data).steps(state, steps);
+      }) satisfies TrainChunk,
+      report: (async (...args) => {
+        const [genome, test, train, weights] = structuredClone(args);
+        peerTraining.reports++;
+        return championReport(genome, test, train, weights);
+      }) satisfies ReportChampion,
     }) as never;
   return {
     ...env,
@@ -94,10 +114,15 @@ export default {
   fetch: api.fetch,
   async queue(batch, env) {
     if (batch.queue === TRAIN_QUEUE_NAME) {
-      await consumeTrainTasks(batch.messages, env, {
-        deadlineMs: TEST_CHUNK_DEADLINE_MS,
-        handle: faultyChunk,
-      });
+      // A peer run's chunks go to the stand-in peers, as `npm start` sends them to its processes.
+      const onPeers = (m: Message<unknown>) => peerRuns.has((m.body as TrainTask).runId);
+      await consumeTrainTasks(
+        batch.messages.filter((m) => !onPeers(m)),
+        env,
+        { deadlineMs: TEST_CHUNK_DEADLINE_MS, handle: faultyChunk },
+      );
+      const forPeers = batch.messages.filter(onPeers);
+      if (forPeers.length) await consumeTrainChunks(forPeers, standInPeers(env));
       return;
     }
     const kept: Message<unknown>[] = [];

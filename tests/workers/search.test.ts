@@ -15,7 +15,7 @@ import type { GenerationRecord } from '../../src/wann/record';
 import type { Batch } from '../../src/wann/types';
 import { populationSliceKey, testShardKey, trainShardKey } from '../../workers/contracts/blob-keys';
 import type { ChampionAddress } from '../../workers/coordinator/types';
-import { deliveries, faults, peerRuns, recheckFaults } from './entry';
+import { deliveries, faults, peerRuns, peerTraining, recheckFaults } from './entry';
 import {
   championOf,
   comparable,
@@ -147,6 +147,7 @@ describe('peer evaluators', () => {
   it('slices handed to peer processes (one failing) give identical results', async () => {
     const created = await startRun({ ...BASE, sliceSize: 4 });
     const counts = { peer1: 0, peer2: 0 };
+    const reportsBefore = peerTraining.reports;
     peerRuns.set(created.id, counts);
     const run = await waitFor(created.id);
     await expectSameAsBaseline(run);
@@ -155,6 +156,9 @@ describe('peer evaluators', () => {
     expect(counts.peer1).toBeGreaterThan(0);
     expect(counts.peer2).toBeGreaterThan(0);
     expect(deliveriesOf(run.id, 1)).toHaveLength(8);
+    // The final champion's test-set report (published before the run reads as completed) was
+    // computed on a peer too, off the consumer's thread.
+    expect(peerTraining.reports).toBeGreaterThan(reportsBefore);
   });
 });
 

@@ -19,6 +19,7 @@ import {
 } from '../../src/wann/train';
 import type { Batch } from '../../src/wann/types';
 import { grownGenome } from '../unit/onnx-fixture';
+import { peerRuns, peerTraining } from './entry';
 import { post, publishGrown, request, startRun, waitFor } from './helpers';
 
 type ModelJson = ModelResource;
@@ -174,6 +175,43 @@ describe('training a published model', () => {
     const one = await request(`/api/runs/${other}/models/1`);
     expect(one.status).toBe(200);
     expect(((await one.json()) as ModelJson).training).toBeNull();
+  });
+});
+
+async function trainToTheEnd(runId: string): Promise<ModelJson[]> {
+  const res = await post(`/api/runs/${runId}/models/1/train`, {
+    steps: STEPS,
+    stepsPerInvocation: PER_INVOCATION,
+  });
+  expect(res.status).toBe(202);
+  const deadline = Date.now() + 45_000;
+  for (;;) {
+    const list = await modelList(runId);
+    const status = list.find((m) => m.version === 1)?.training?.status;
+    if (status === 'done' || status === 'failed') return list;
+    if (Date.now() > deadline) throw new Error(`training did not finish: ${status}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('training with peer evaluators (npm start)', () => {
+  it('computes every chunk on a peer, off the serving thread, with the same trained weights', async () => {
+    const here = await publishGrownRun();
+    const onPeers = await publishGrownRun();
+    peerRuns.set(onPeers, { peer1: 0, peer2: 0 });
+    const before = peerTraining.chunks;
+    const local = await trainToTheEnd(here);
+    expect(peerTraining.chunks).toBe(before);
+    const remote = await trainToTheEnd(onPeers);
+    // Three chunks of 20 steps, each computed by a stand-in peer (a duplicate delivery adds one).
+    expect(peerTraining.chunks - before).toBeGreaterThanOrEqual(STEPS / PER_INVOCATION);
+    const outcome = (list: ModelJson[]) => ({
+      training: list.find((m) => m.version === 1)?.training,
+      accuracy: list.find((m) => m.variant === 'trained')?.testAccuracy,
+    });
+    expect(outcome(remote).training).toMatchObject({ status: 'done', step: STEPS });
+    // The last minibatch's loss and the test accuracy, to the bit.
+    expect(outcome(remote)).toEqual(outcome(local));
   });
 });
 

@@ -3,13 +3,14 @@
  * - A slice task: read the parents from R2, breed the slice's members, evaluate them, store the
  *   slice in R2 (`runs/{id}/gen/{g}/{sliceStart}`), then report the objectives to the run's
  *   SearchCoordinator over Durable Object RPC.
- * - A publish task: evaluate the champion on the test set, export ONNX, store and register it, and
- *   tell the coordinator (which only records it).
+ * - A publish task: evaluate the champion on the test set (on a peer, like slices), export ONNX,
+ *   store and register it, and tell the coordinator (which only records it).
  * - A dataset-build task: an uploaded CSV dataset's shards and manifest (workers/datasets/build.ts).
  * - A recheck task: read the champion and the candidate from R2 by address, re-evaluate them on the
  *   task's training shards and the winner on the test subset, report to the coordinator
  *   (src/wann/generation.ts "Champion"); peers do this work too, like slices.
- * - A train task (its own queue, `train-chunks.ts`): one bounded chunk of training weights.
+ * - A train task (its own queue, `train-chunks.ts`): one bounded chunk of training weights; its Adam
+ *   steps run on a peer too, the storage around them here.
  * Queues deliver at least once; every step is deterministic and the coordinator ignores
  * duplicates, so retrying is always safe.
  *
@@ -24,6 +25,10 @@
  */
 import { WorkerEntrypoint } from 'cloudflare:workers';
 import type { RecheckReport } from '../../src/wann/generation';
+import type { Genome } from '../../src/wann/genome';
+import { type ChampionReport, championReport } from '../../src/wann/report';
+import { type LabelledImages, Trainer, type TrainingState } from '../../src/wann/train';
+import type { Batch } from '../../src/wann/types';
 import { populationSliceKey } from '../contracts/blob-keys';
 import {
   type PublishTask,
@@ -35,7 +40,8 @@ import {
   type TrainQueue,
 } from '../contracts/queue-tasks';
 import { runDatasetBuild } from '../datasets/build';
-import { PublishError, runPublishTask } from '../models/publish';
+import { PublishError, type ReportChampion, reportChampionHere, runPublishTask } from '../models/publish';
+import { handleTrainMessage, type TrainChunk } from '../models/train';
 import { answerWithin, settleWithin } from './delivery-deadline';
 import {
   breedAndEvaluate,
@@ -82,6 +88,14 @@ export class SliceEvaluator extends WorkerEntrypoint {
 
   recheck(task: RecheckTask, inputs: RecheckInputs): RecheckReport {
     return recheckFromInputs(task, inputs);
+  }
+
+  train(genome: Genome, state: TrainingState, data: LabelledImages, steps: number): TrainingState {
+    return new Trainer(genome, data).steps(state, steps);
+  }
+
+  report(genome: Genome, test: Batch, train: Batch, weights: number[]): ChampionReport {
+    return championReport(genome, test, train, weights);
   }
 }
 
@@ -154,8 +168,12 @@ async function handleRecheck(task: RecheckTask, env: EvaluatorEnv, work: Recheck
   }
 }
 
-async function handlePublish(task: PublishTask, env: EvaluatorEnv): Promise<void> {
-  const model = await runPublishTask(env, task);
+async function handlePublish(
+  task: PublishTask,
+  env: EvaluatorEnv,
+  reportChampion: ReportChampion,
+): Promise<void> {
+  const model = await runPublishTask(env, task, reportChampion);
   await coordinatorOf(env, task.runId).publicationDone(task.version, {
     ok: true,
     generation: model.generation,
@@ -174,8 +192,12 @@ async function handleInTime(
   env: EvaluatorEnv,
   work: BreedAndEvaluate,
   recheck?: Recheck,
+  reportChampion?: ReportChampion,
 ): Promise<void> {
-  if ((await settleWithin(handle(message, env, work, recheck), TASK_DELIVERY_DEADLINE_MS)) === 'late') {
+  if (
+    (await settleWithin(handle(message, env, work, recheck, reportChampion), TASK_DELIVERY_DEADLINE_MS)) ===
+    'late'
+  ) {
     console.error(
       `evaluator: message ${message.id} not done after ${TASK_DELIVERY_DEADLINE_MS / 1000} s (a storage, coordinator or peer call that never answered); retrying it`,
     );
@@ -188,6 +210,7 @@ async function handle(
   env: EvaluatorEnv,
   work: BreedAndEvaluate,
   recheck: Recheck = (t) => runRecheck(env, t),
+  reportChampion: ReportChampion = reportChampionHere,
 ): Promise<void> {
   const parsed = queueTaskSchema.safeParse(message.body);
   if (!parsed.success) {
@@ -221,7 +244,7 @@ async function handle(
   try {
     if (task.kind === 'slice') await handleSlice(task, env, work);
     else if (task.kind === 'recheck') await handleRecheck(task, env, recheck);
-    else await handlePublish(task, env);
+    else await handlePublish(task, env, reportChampion);
     message.ack();
   } catch (e) {
     if (e instanceof StaleTaskError && (task.kind === 'slice' || task.kind === 'recheck')) {
@@ -283,6 +306,31 @@ function viaPeer(env: EvaluatorEnv, name: string, peer: PeerBinding): BreedAndEv
   );
 }
 
+/**
+ * A training chunk's steps on a peer, or here: seconds of CPU per chunk that would otherwise hold
+ * the one thread serving every page and API request of `npm start` (workers/models/train.ts).
+ */
+function trainViaPeer(name: string, peer: PeerBinding): TrainChunk {
+  const chunk = onPeerOrHere(
+    name,
+    async (args: Parameters<TrainChunk>) => args,
+    (_, [genome, state, data, steps]) => peer.train(genome, state, data, steps),
+    (_, [genome, state, data, steps]) => new Trainer(genome, data).steps(state, steps),
+  );
+  return (...args) => chunk(args);
+}
+
+/** A publication's test-set report on a peer, or here (the storage around it stays here). */
+function reportViaPeer(name: string, peer: PeerBinding): ReportChampion {
+  const report = onPeerOrHere(
+    name,
+    async (args: Parameters<ReportChampion>) => args,
+    (_, [genome, test, train, weights]) => peer.report(genome, test, train, weights),
+    (_, [genome, test, train, weights]) => championReport(genome, test, train, weights),
+  );
+  return (...args) => report(args);
+}
+
 /** A re-check on a peer, or here. */
 function recheckViaPeer(env: EvaluatorEnv, name: string, peer: PeerBinding): Recheck {
   return onPeerOrHere(
@@ -307,14 +355,30 @@ export async function consumeTasks(messages: readonly Message<unknown>[], env: E
     peers.map(async ({ name, peer }) => {
       const work = viaPeer(env, name, peer);
       const recheck = recheckViaPeer(env, name, peer);
-      while (next < messages.length) await handleInTime(messages[next++], env, work, recheck);
+      const report = reportViaPeer(name, peer);
+      while (next < messages.length) await handleInTime(messages[next++], env, work, recheck, report);
     }),
   );
 }
 
+/**
+ * Training chunks (their own queue, one chunk per batch): the storage here, the Adam steps on the
+ * first live peer where there is one, so seconds of CPU never hold the thread serving requests.
+ */
+export async function consumeTrainChunks(
+  messages: readonly Message<unknown>[],
+  env: EvaluatorEnv,
+): Promise<void> {
+  const [first] = await livePeers(env);
+  const trainChunk = first ? trainViaPeer(first.name, first.peer) : undefined;
+  await consumeTrainTasks(messages, env, {
+    handle: (message, task, bindings) => handleTrainMessage(message, task, bindings, trainChunk),
+  });
+}
+
 export default {
   async queue(batch, env) {
-    if (batch.queue === TRAIN_QUEUE_NAME) await consumeTrainTasks(batch.messages, env);
+    if (batch.queue === TRAIN_QUEUE_NAME) await consumeTrainChunks(batch.messages, env);
     else await consumeTasks(batch.messages, env);
   },
 } satisfies ExportedHandler<EvaluatorEnv, unknown>;

@@ -10,7 +10,8 @@ import { type ModelRow, models } from '../../schema/schema';
 import { datasetModelMetadata } from '../../src/data/dataset';
 import { genomeToOnnx } from '../../src/onnx/export';
 import { decodeGenomeBytes, type Genome } from '../../src/wann/genome';
-import { championReport } from '../../src/wann/report';
+import { type ChampionReport, championReport } from '../../src/wann/report';
+import type { Batch } from '../../src/wann/types';
 import type { PublishTask } from '../contracts/queue-tasks';
 import { readGenomes } from '../storage/population';
 import { loadTestSet, loadTrainBatch } from '../storage/shards';
@@ -36,13 +37,33 @@ export class PublishError extends Error {
   override name = 'PublishError';
 }
 
+/**
+ * The computing part of a publication (seconds of CPU for a large champion): a pure function of
+ * its arguments, so locally the evaluator hands it to a peer process (workers/evaluator/index.ts),
+ * off the thread that serves the pages and the API.
+ */
+export type ReportChampion = (
+  genome: Genome,
+  test: Batch,
+  train: Batch,
+  weights: number[],
+) => Promise<ChampionReport>;
+
+/** The report computed in this isolate. */
+export const reportChampionHere: ReportChampion = async (genome, test, train, weights) =>
+  championReport(genome, test, train, weights);
+
 /** Evaluate, export and store one publication; returns its D1 row. */
-export async function publishModel(env: ModelStoreBindings, p: Publication): Promise<ModelRow> {
+export async function publishModel(
+  env: ModelStoreBindings,
+  p: Publication,
+  reportChampion: ReportChampion = reportChampionHere,
+): Promise<ModelRow> {
   const missing = (message: string) => new PublishError(message);
   const test = await loadTestSet(env.BLOBS, missing, p.dataset);
   const train = await loadTrainBatch(env.BLOBS, Math.min(TUNING_SHARDS, p.trainShards), missing, p.dataset);
   const described = p.dataset === undefined ? undefined : datasetModelMetadata(p.dataset);
-  const report = championReport(p.genome, test, train, p.weights);
+  const report = await reportChampion(p.genome, test, train, p.weights);
   const onnx = genomeToOnnx(p.genome, {
     name: p.runId,
     version: p.version,
@@ -87,17 +108,25 @@ export async function publishModel(env: ModelStoreBindings, p: Publication): Pro
  * `publishModel`. Whoever runs it (an evaluator, or the API for an on-demand publish) tells the
  * coordinator afterwards; the coordinator's thread never does this work.
  */
-export async function runPublishTask(env: ModelStoreBindings, task: PublishTask): Promise<ModelRow> {
+export async function runPublishTask(
+  env: ModelStoreBindings,
+  task: PublishTask,
+  reportChampion: ReportChampion = reportChampionHere,
+): Promise<ModelRow> {
   const [champion] = await readGenomes(env.BLOBS, task.runId, task.champion.generation, [
     task.champion.location,
   ]);
-  return publishModel(env, {
-    runId: task.runId,
-    version: task.version,
-    generation: task.generation,
-    genome: decodeGenomeBytes(champion.bytes),
-    weights: task.weights,
-    trainShards: task.trainShards,
-    ...(task.dataset === undefined ? {} : { dataset: task.dataset }),
-  });
+  return publishModel(
+    env,
+    {
+      runId: task.runId,
+      version: task.version,
+      generation: task.generation,
+      genome: decodeGenomeBytes(champion.bytes),
+      weights: task.weights,
+      trainShards: task.trainShards,
+      ...(task.dataset === undefined ? {} : { dataset: task.dataset }),
+    },
+    reportChampion,
+  );
 }

@@ -5,7 +5,8 @@
  * - Start (`startTraining`, from `POST /api/runs/:id/models/:version/train`): a D1 `trainings` row
  *   (hyperparameters, step 0, status 'queued') and one `train` task on the queue.
  * - Each task (`runTrainTask`, in the evaluator Worker, on the training queue of its own, never on
- *   the coordinator's thread): continue from the row's step, at most `stepsPerInvocation` Adam
+ *   the coordinator's thread; locally its steps run on a peer evaluator process, off the thread
+ *   serving the pages): continue from the row's step, at most `stepsPerInvocation` Adam
  *   steps and at most `TRAINING_CHUNK_MS` of wall time, save the state (weights + Adam's moments)
  *   to R2 keyed by its step, then move the row's step forward by compare-and-set and send the next
  *   task. Workers' clocks do not advance while JavaScript computes, so the chunk yields to the event
@@ -40,6 +41,7 @@ import {
   encodeTrainingState,
   geneWeights,
   initialTrainingState,
+  type LabelledImages,
   parameterCount,
   TRAINING_DEFAULTS,
   Trainer,
@@ -259,11 +261,30 @@ async function loadState(env: TrainBindings, row: TrainingRow, genome: Genome): 
   }
 }
 
+/**
+ * The computing part of a chunk: `steps` Adam steps of `state` on `data`, the new state returned.
+ * A pure function of its arguments, so where it runs changes nothing: locally the consumer hands it
+ * to a peer evaluator process (workers/evaluator/index.ts), keeping seconds of CPU off the thread
+ * that serves the pages and the API.
+ */
+export type TrainChunk = (
+  genome: Genome,
+  state: TrainingState,
+  data: LabelledImages,
+  steps: number,
+) => Promise<TrainingState>;
+
+/** A chunk computed in this isolate. */
+export const trainChunkHere: TrainChunk = async (genome, state, data, steps) =>
+  new Trainer(genome, data).steps(state, steps);
+
 /** One queued chunk of a training (see the module comment). */
 export async function runTrainTask(
   env: TrainBindings,
   task: TrainTask,
   now = () => Date.now(),
+  /** Where the steps run when not here (a peer process); absent: here, in yielding groups. */
+  trainChunk?: TrainChunk,
 ): Promise<void> {
   const db = drizzle(env.DB);
   const key = and(eq(trainings.runId, task.runId), eq(trainings.version, task.version));
@@ -276,21 +297,28 @@ export async function runTrainTask(
     .get();
   if (!model) throw new TrainingFailure(`run ${task.runId} has no model version ${task.version}`);
   const genome = await readGenome(env, model);
-  const state = await loadState(env, row, genome);
+  let state = await loadState(env, row, genome);
   const dataset = await runDataset(env, task.runId);
   if (state.step < row.steps) {
     const images = await trainingImages(env.BLOBS, row.trainShards, missingShard, dataset);
-    const trainer = new Trainer(genome, images);
     const chunk = Math.min(row.stepsPerInvocation, row.steps - state.step);
-    const group = Math.max(1, Math.ceil(row.stepsPerInvocation / CLOCK_READS_PER_CHUNK));
-    const endBy = now() + TRAINING_CHUNK_MS;
-    for (let left = chunk; left > 0; ) {
-      const n = Math.min(left, group);
-      trainer.steps(state, n);
-      left -= n;
-      if (left > 0) {
-        await yieldToEventLoop();
-        if (now() >= endBy) break; // the rest is the next chunk's
+    if (trainChunk) {
+      // On a peer process (the state comes back as a copy): one call, so the training images cross
+      // once; the step count bounds its CPU, and this thread is free meanwhile.
+      state = await trainChunk(genome, state, images, chunk);
+    } else {
+      // Here, on the thread that also serves requests: in groups, yielding between them.
+      const trainer = new Trainer(genome, images);
+      const group = Math.max(1, Math.ceil(row.stepsPerInvocation / CLOCK_READS_PER_CHUNK));
+      const endBy = now() + TRAINING_CHUNK_MS;
+      for (let left = chunk; left > 0; ) {
+        const n = Math.min(left, group);
+        trainer.steps(state, n);
+        left -= n;
+        if (left > 0) {
+          await yieldToEventLoop();
+          if (now() >= endBy) break; // the rest is the next chunk's
+        }
       }
     }
     await env.BLOBS.put(trainingStateKey(row.runId, row.version, state.step), encodeTrainingState(state));
@@ -390,9 +418,10 @@ export async function handleTrainMessage(
   message: Message<unknown>,
   task: TrainTask,
   env: TrainBindings,
+  trainChunk?: TrainChunk,
 ): Promise<void> {
   try {
-    await runTrainTask(env, task);
+    await runTrainTask(env, task, undefined, trainChunk);
     message.ack();
   } catch (e) {
     if (e instanceof TrainingFailure) {
