@@ -98,3 +98,19 @@ describe('the coordinator is a shell over collaborators that own their tables', 
     }
   });
 });
+
+describe("a Worker's entry module exports only entry points", () => {
+  // workerd treats every named export of a Worker's main module as an entry point: a constant
+  // (e.g. `export const TIMEOUT_MS = …`) makes the runtime refuse to start the Worker at all, which
+  // the Workers tests (they import the modules, not run them as entries) do not see.
+  it.each(['workers/api/index.ts', 'workers/evaluator/index.ts', 'workers/inference/index.ts'])(
+    '%s exports no plain constant',
+    (file) => {
+      const constants = [...readFileSync(file, 'utf8').matchAll(/^export (?:const|let|var) (\w+)/gm)]
+        .map((m) => m[1])
+        // A Hono app is an ExportedHandler (it has `fetch`), which workerd accepts.
+        .filter((name) => !/App$/.test(name));
+      expect(constants).toEqual([]);
+    },
+  );
+});

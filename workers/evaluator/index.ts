@@ -184,7 +184,7 @@ async function handlePublish(
  * A slice, re-check or publication delivery settles within this (delivery-deadline.ts): far above
  * any one task's work (a 64-genome slice: ~1 s of CPU at ~2,000 connections; a publication: seconds).
  */
-export const TASK_DELIVERY_DEADLINE_MS = 120_000;
+const TASK_DELIVERY_DEADLINE_MS = 120_000;
 
 /** `handle`, with the deadline: past it the message is retried and the lane goes on. */
 async function handleInTime(
