@@ -25,5 +25,9 @@ export function apiTokenBits(token: string): number {
 export function weakApiTokenReason(token: string): string | null {
   const bits = apiTokenBits(token);
   if (bits >= MIN_API_TOKEN_BITS) return null;
-  return `the configured API_TOKEN is too weak (about ${Math.floor(bits)} bits; at least ${MIN_API_TOKEN_BITS} are needed, e.g. 32 random hex digits or 22 random base64url characters: \`node -e "console.log(require('crypto').randomBytes(24).toString('base64url'))"\`)`;
+  const estimate =
+    new Set(token).size < MIN_DISTINCT_CHARACTERS
+      ? `fewer than ${MIN_DISTINCT_CHARACTERS} distinct characters`
+      : `about ${Math.floor(bits)} bits`;
+  return `the configured API_TOKEN is too weak (${estimate}; at least ${MIN_API_TOKEN_BITS} bits are needed, e.g. 32 random hex digits or 22 random base64url characters: \`node -e "console.log(require('crypto').randomBytes(24).toString('base64url'))"\`)`;
 }
