@@ -7,6 +7,8 @@ import { defineConfig } from 'vitest/config';
 const SHARDS = 'data/shards';
 /** The inference Worker, pre-bundled by `npm run build:inference` (ORT must not go through Vite). */
 const INFERENCE_DIST = resolve('workers/inference/dist');
+/** The key the API Worker's forwarded requests carry to the inference Worker (both get it). */
+const INFERENCE_KEY = 'wann-test-inference-key-5c1e8f0a9d3b47e2a6f4';
 
 function inferenceWorker() {
   if (!existsSync(`${INFERENCE_DIST}/index.js`)) {
@@ -27,6 +29,7 @@ function inferenceWorker() {
     // The same local D1 database and R2 bucket as the main Worker (ids from wrangler.toml).
     d1Databases: { DB: '00000000-0000-0000-0000-000000000000' },
     r2Buckets: { BLOBS: 'wann-blobs' },
+    bindings: { INFERENCE_KEY },
   };
 }
 
@@ -57,6 +60,7 @@ export default defineConfig({
               miniflare: {
                 bindings: {
                   API_TOKEN: 'wann-test-token-7f3c9a2e5b8d41c6',
+                  INFERENCE_KEY,
                   SLICE_TIMEOUT_MS: '1500',
                   SLICE_MAX_ATTEMPTS: '4',
                   TEST_MIGRATIONS: await readD1Migrations('./migrations'),

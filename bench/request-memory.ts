@@ -30,6 +30,7 @@
  * to name the measured build, `--only cycle` to measure the version cycle alone).
  */
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +45,7 @@ import { genomeToOnnx } from '../src/onnx/export';
 import { SHARED_WEIGHTS } from '../src/wann/activation-ids';
 import { grownGenome } from '../tests/unit/onnx-fixture';
 import { hiddenBomb } from '../tests/unit/png-fixtures';
+import { INFERENCE_KEY_HEADER } from '../workers/contracts/inference-key';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values: args } = parseArgs({
@@ -266,6 +268,9 @@ if (!args.dist) {
   });
 }
 const inspectorPort = await freePort();
+/** The Worker answers HTTP only with the API Worker's key (workers/contracts/inference-key.ts): this bench plays that caller. */
+const INFERENCE_KEY = randomBytes(32).toString('base64url');
+const KEYED = { [INFERENCE_KEY_HEADER]: INFERENCE_KEY };
 const mf = new Miniflare({
   name: WORKER,
   compatibilityDate: '2026-04-20',
@@ -278,6 +283,7 @@ const mf = new Miniflare({
   ],
   d1Databases: { DB: 'bench-db' },
   r2Buckets: { BLOBS: 'bench-blobs' },
+  bindings: { INFERENCE_KEY },
   inspectorPort,
 });
 try {
@@ -328,7 +334,7 @@ try {
     });
   }
 
-  await fetch(`${url}/v2/health/live`); // the isolate exists before its inspector is opened
+  await fetch(`${url}/v2/health/live`, { headers: KEYED }); // the isolate exists before its inspector is opened
   const isolate = await Inspector.open(`ws://127.0.0.1:${inspectorPort}/core:user:${WORKER}`);
   const pid = workerdChild();
   console.log(`› ${args.label}: ${DIST}, workerd ${pid}`);
@@ -352,7 +358,7 @@ try {
       const t = performance.now();
       const res = await fetch(`${url}${c.path}`, {
         method: c.method ?? 'POST',
-        headers: c.contentType ? { 'Content-Type': c.contentType } : {},
+        headers: c.contentType ? { ...KEYED, 'Content-Type': c.contentType } : KEYED,
         body: body && (c.chunked ? new Blob([body]).stream() : body),
         duplex: 'half',
       } as RequestInit);
@@ -386,7 +392,7 @@ try {
   // The cache cycle: one session per version, most of them evicted.
   const mb = (bytes: number) => Math.round((bytes / MiB) * 10) / 10;
   const ready = async (version: number) => {
-    const res = await fetch(`${url}/v2/models/${runId}/versions/${version}/ready`);
+    const res = await fetch(`${url}/v2/models/${runId}/versions/${version}/ready`, { headers: KEYED });
     await res.arrayBuffer();
     if (res.status !== 200) throw new Error(`version ${version}: /ready answered ${res.status}`);
   };

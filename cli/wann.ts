@@ -10,6 +10,7 @@
  *   wann open <run> [--browser]      the run page's URL
  *   wann predict <run> digit.png     the published model's answer for a PNG
  *   wann share <run> --expires 7d    a read-only link for a collaborator
+ *   wann share --list-all | --revoke-all   every run's links (the API token does not end them)
  *   wann datasets list               the datasets a run can search on (loaded on the server)
  *   wann datasets show <name>        a dataset's manifest: shapes, classes, splits, preprocessing
  *   wann datasets upload NAME FILE.csv [--label COL] [--test-fraction 0.1]   upload and build a table
@@ -25,6 +26,7 @@ import { Readable } from 'node:stream';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type {
+  AllShareLinks,
   CreatedShareLink,
   DatasetList,
   DatasetResource,
@@ -32,6 +34,7 @@ import type {
   GenerationsPage,
   ModelList,
   ModelResource,
+  RevokedShareLinks,
   RunResource as Run,
   RunList,
   RunListEntry,
@@ -389,47 +392,87 @@ program
 
 program
   .command('share')
-  .description('create a read-only share link (or list / revoke them)')
-  .argument('<run>', 'run id or run page URL')
+  .description('create a read-only share link (or list / revoke them, of one run or of all)')
+  .argument('[run]', 'run id or run page URL (not with --list-all / --revoke-all)')
   .option('--expires <duration>', 'lifetime, e.g. 12h, 7d, 30d (default 30d)')
   .option('--predict', 'let link holders ask for predictions too (scope view+predict)')
   .option('--list', "list this run's links instead")
   .option('--revoke <linkId>', 'revoke a link instead')
-  .action(
-    async (arg: string, opts: { expires?: string; predict?: boolean; list?: boolean; revoke?: string }) => {
-      const { api, run } = target(arg);
-      if (run.share)
-        throw new CliError('share links are managed with the run id and the API token, not a share link', 2);
-      if (opts.list) {
-        const { links } = await api.json<ShareLinkList>(`${run.api}/share`, { auth: 'required' });
-        if (links.length === 0) out('no share links');
-        for (const l of links) {
-          out(`${l.id}  ${l.status.padEnd(7)}  ${l.scope.padEnd(12)}  expires ${l.expiresAt}`);
-        }
-        return;
+  .option('--list-all', 'list the links of every run')
+  .option('--revoke-all', 'revoke every link of every run (rotating the API token does not end them)')
+  .action(async (arg: string | undefined, opts: ShareOptions) => {
+    if (opts.listAll || opts.revokeAll) {
+      if (arg !== undefined)
+        throw new CliError('--list-all and --revoke-all take no run: they cover every run', 2);
+      await allShareLinks(opts.revokeAll === true);
+      return;
+    }
+    if (arg === undefined) throw new CliError('share needs a run id (or --list-all / --revoke-all)', 2);
+    const { api, run } = target(arg);
+    if (run.share)
+      throw new CliError('share links are managed with the run id and the API token, not a share link', 2);
+    if (opts.list) {
+      const { links } = await api.json<ShareLinkList>(`${run.api}/share`, { auth: 'required' });
+      if (links.length === 0) out('no share links');
+      for (const l of links) {
+        out(`${l.id}  ${l.status.padEnd(7)}  ${l.scope.padEnd(12)}  expires ${l.expiresAt}`);
       }
-      if (opts.revoke) {
-        const l = await api.json<ShareLinkResource>(`${run.api}/share/${encodeURIComponent(opts.revoke)}`, {
-          method: 'DELETE',
-          auth: 'required',
-        });
-        out(`revoked ${l.id} (at ${l.revokedAt})`);
-        return;
-      }
-      const link = await api.json<CreatedShareLink>(`${run.api}/share`, {
-        method: 'POST',
-        json: {
-          scope: opts.predict ? 'view+predict' : 'view',
-          ...(opts.expires && { expiresIn: opts.expires }),
-        },
+      return;
+    }
+    if (opts.revoke) {
+      const l = await api.json<ShareLinkResource>(`${run.api}/share/${encodeURIComponent(opts.revoke)}`, {
+        method: 'DELETE',
         auth: 'required',
       });
-      out(link.url);
-      err(
-        `scope ${link.scope}, expires ${link.expiresAt}, link id ${link.id} (revoke: wann share ${run.id} --revoke ${link.id})`,
-      );
-    },
+      out(`revoked ${l.id} (at ${l.revokedAt})`);
+      return;
+    }
+    const link = await api.json<CreatedShareLink>(`${run.api}/share`, {
+      method: 'POST',
+      json: {
+        scope: opts.predict ? 'view+predict' : 'view',
+        ...(opts.expires && { expiresIn: opts.expires }),
+      },
+      auth: 'required',
+    });
+    out(link.url);
+    err(
+      `scope ${link.scope}, expires ${link.expiresAt}, link id ${link.id} (revoke: wann share ${run.id} --revoke ${link.id})`,
+    );
+  });
+
+interface ShareOptions {
+  expires?: string;
+  predict?: boolean;
+  list?: boolean;
+  revoke?: string;
+  listAll?: boolean;
+  revokeAll?: boolean;
+}
+
+/** `wann share --list-all` / `--revoke-all`: every run's links, on WANN_URL with the API token. */
+async function allShareLinks(revoke: boolean): Promise<void> {
+  const api = client();
+  if (revoke) {
+    const { revoked } = await api.json<RevokedShareLinks>('/api/share-links', {
+      method: 'DELETE',
+      auth: 'required',
+    });
+    out(`revoked ${revoked} share link${revoked === 1 ? '' : 's'}`);
+    return;
+  }
+  const { links } = await api.json<AllShareLinks>('/api/share-links', { auth: 'required' });
+  if (links.length === 0) {
+    out('no share links');
+    return;
+  }
+  out(
+    table(
+      ['link', 'run', 'status', 'scope', 'expires', 'revoked'],
+      links.map((l) => [l.id, l.runId, l.status, l.scope, l.expiresAt, l.revokedAt ?? '-']),
+    ),
   );
+}
 
 program
   .command('cancel')

@@ -5,7 +5,8 @@
  * 2. applies the D1 migrations to the local database;
  * 3. loads the shards into local R2 (skipping objects already there with the same hash): MNIST's,
  *    and every other built-in dataset's that `npm run data -- --dataset NAME` has built;
- * 4. creates `.dev.vars` with a random API token if there is none;
+ * 4. creates `.dev.vars` with a random API token if there is none, and a random INFERENCE_KEY
+ *    (shared with the inference Worker: workers/inference/.dev.vars);
  * 5. starts K evaluator processes (K = cores; `--evaluators K` to choose): with K ≥ 2, K peer
  *    workerd processes running the evaluator Worker (Miniflare, one process each), which the
  *    queue consumer hands slices to over service bindings (a private dev registry), so the search
@@ -29,6 +30,7 @@ import { weakApiTokenReason } from '../src/api/token-strength';
 import { BUILTIN_DATASETS, MNIST } from '../src/data/dataset';
 import type { ShardManifest } from '../src/data/shard';
 import { shardPrefix } from '../workers/contracts/blob-keys';
+import { usableInferenceKey } from '../workers/contracts/inference-key';
 import { buildPages } from './build-pages';
 import { buildShards, datasetShardDir } from './build-shards';
 import { DEV_VARS, readApiToken } from './local-platform';
@@ -141,6 +143,32 @@ if (!token) {
     { mode: 0o600 },
   );
   step(`created .dev.vars with a new API token (keep it; it is only printed like this once)`);
+}
+
+// The key the API Worker's forwarded requests carry to the inference Worker, which answers no
+// other HTTP request (workers/contracts/inference-key.ts): kept in .dev.vars for the API Worker and
+// copied beside the inference Worker's config, where `wrangler dev` reads that Worker's secrets.
+{
+  const vars = readFileSync(devVars, 'utf8');
+  const line = /^INFERENCE_KEY[ \t]*=[ \t]*"?([^"\n]*)"?[ \t]*$/m;
+  let key = line.exec(vars)?.[1];
+  if (!usableInferenceKey(key)) {
+    key = randomBytes(32).toString('base64url');
+    const entry = `INFERENCE_KEY="${key}"`;
+    writeFileSync(
+      devVars,
+      line.test(vars)
+        ? vars.replace(line, entry)
+        : `${vars}${vars && !vars.endsWith('\n') ? '\n' : ''}${entry}\n`,
+      { mode: 0o600 },
+    );
+    step('added a new INFERENCE_KEY to .dev.vars (the API Worker → inference Worker key)');
+  }
+  writeFileSync(
+    join(ROOT, 'workers', 'inference', '.dev.vars'),
+    `# Written by npm start from the root .dev.vars: edit that one.\nINFERENCE_KEY="${key}"\n`,
+    { mode: 0o600 },
+  );
 }
 
 const peers: Miniflare[] = [];

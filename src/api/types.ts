@@ -249,6 +249,14 @@ export type CreatedShareLink = z.infer<typeof createdShareLinkSchema>;
 export const shareLinkListSchema = z.object({ runId: z.string(), links: z.array(shareLinkResourceSchema) });
 export type ShareLinkList = z.infer<typeof shareLinkListSchema>;
 
+/** `GET /api/share-links`: every link of every run, newest first. */
+export const allShareLinksSchema = z.object({ links: z.array(shareLinkResourceSchema) });
+export type AllShareLinks = z.infer<typeof allShareLinksSchema>;
+
+/** `DELETE /api/share-links`: how many links were still unrevoked and are revoked now. */
+export const revokedShareLinksSchema = z.object({ revoked: z.number().int().nonnegative() });
+export type RevokedShareLinks = z.infer<typeof revokedShareLinksSchema>;
+
 // ------------------------------------------------------------------------------------------------
 // Datasets (GET /api/datasets, /api/datasets/:name, /api/runs/:id/dataset)
 

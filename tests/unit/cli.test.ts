@@ -75,13 +75,16 @@ const redirecting = new Recorder((_req, res) => {
   res.end();
 });
 
-function wann(args: string[], url = configured.origin): Promise<{ code: number; stderr: string }> {
+function wann(
+  args: string[],
+  url = configured.origin,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
     execFile(
       process.execPath,
       ['bin/wann.mjs', ...args],
       { env: { ...process.env, WANN_URL: url, WANN_TOKEN: TOKEN }, timeout: 60_000 },
-      (error, _stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stderr }),
+      (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -164,6 +167,52 @@ describe('server text reaches the terminal escaped', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('no run named evil\\u{1b}[2J\\u{202e}gnp.exe\\u{7}');
     for (const raw of ['\u001b', '\u202e', '\u0007']) expect(r.stderr).not.toContain(raw);
+  });
+});
+
+describe('every share link at once (wann share --list-all / --revoke-all)', () => {
+  const LINK = {
+    id: 'b1c2d3e4-0000-4000-8000-000000000001',
+    runId: RUN,
+    scope: 'view+predict',
+    status: 'active',
+    createdAt: '2026-01-01T00:00:00.000Z',
+    expiresAt: '2026-02-01T00:00:00.000Z',
+    revokedAt: null,
+  };
+  const links = new Recorder((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(req.method === 'DELETE' ? { revoked: 3 } : { links: [LINK] }));
+  });
+  beforeAll(() => links.listen());
+  afterAll(() => links.close());
+  beforeEach(() => {
+    links.seen.length = 0;
+  });
+
+  it("--list-all lists every run's links from WANN_URL with the API token", async () => {
+    const r = await wann(['share', '--list-all'], links.origin);
+    expect(r.code).toBe(0);
+    expect(links.seen).toEqual([
+      { method: 'GET', path: '/api/share-links', authorization: `Bearer ${TOKEN}` },
+    ]);
+    for (const cell of [LINK.id, RUN, 'active', 'view+predict', LINK.expiresAt])
+      expect(r.stdout).toContain(cell);
+  });
+
+  it('--revoke-all revokes them and says how many', async () => {
+    const r = await wann(['share', '--revoke-all'], links.origin);
+    expect(r.code).toBe(0);
+    expect(links.seen).toEqual([
+      { method: 'DELETE', path: '/api/share-links', authorization: `Bearer ${TOKEN}` },
+    ]);
+    expect(r.stdout).toContain('revoked 3 share links');
+  });
+
+  it('refuses a run with them, and share without a run or either flag', async () => {
+    expect((await wann(['share', RUN, '--revoke-all'], links.origin)).code).toBe(2);
+    expect((await wann(['share'], links.origin)).code).toBe(2);
+    expect(links.seen).toEqual([]);
   });
 });
 

@@ -1,7 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CreatedShareLink } from '../../src/api/types';
+import type { AllShareLinks, CreatedShareLink, RevokedShareLinks } from '../../src/api/types';
 import { hashShareToken, newShareToken } from '../../src/share';
 import { requireRunAccess } from '../../workers/api/auth';
 import { handleError } from '../../workers/api/errors';
@@ -111,6 +111,59 @@ describe('minting, listing and revoking links (owner API)', () => {
     const cross = await request(`/api/runs/${runId}/share/${otherLink.id}`, { method: 'DELETE' });
     expect(cross.status).toBe(404);
     expect(((await cross.json()) as ErrorBody).error.code).toBe('link_not_found');
+  });
+});
+
+describe('every link of every run (GET and DELETE /api/share-links)', () => {
+  it('is for the owner only: no token, or a share token, is refused', async () => {
+    const link = await share(runId);
+    for (const token of [null, link.token]) {
+      expect((await request('/api/share-links', { token })).status).toBe(401);
+      expect((await request('/api/share-links', { method: 'DELETE', token })).status).toBe(401);
+    }
+    // The link was not revoked by the refused call.
+    expect((await request(`/s/${link.token}/api/run`, { token: null })).status).toBe(200);
+    // Nor is the list reachable under a link.
+    expect((await request(`/s/${link.token}/api/share-links`, { token: null })).status).toBe(404);
+  });
+
+  it('lists the links of all runs with run, scope, expiry and revocation, without tokens', async () => {
+    const a = await share(runId, { scope: 'view+predict', expiresIn: '1h' });
+    const b = await share(otherRunId);
+    await request(`/api/runs/${otherRunId}/share/${b.id}`, { method: 'DELETE' });
+    const res = await request('/api/share-links');
+    expect(res.status).toBe(200);
+    const { links } = (await res.json()) as AllShareLinks;
+    const byId = new Map(links.map((l) => [l.id, l]));
+    expect(byId.get(a.id)).toMatchObject({ runId, scope: 'view+predict', status: 'active', revokedAt: null });
+    expect(byId.get(a.id)?.expiresAt).toBe(a.expiresAt);
+    expect(byId.get(b.id)).toMatchObject({ runId: otherRunId, scope: 'view', status: 'revoked' });
+    const text = JSON.stringify(links);
+    expect(text).not.toContain(a.token);
+    expect(text).not.toContain(await hashShareToken(a.token));
+  });
+
+  it('revokes every link of every run at once and says how many', async () => {
+    const links = [await share(runId), await share(runId), await share(otherRunId)];
+    const already = await share(otherRunId);
+    await request(`/api/runs/${otherRunId}/share/${already.id}`, { method: 'DELETE' });
+    const before = (await (await request('/api/share-links')).json()) as AllShareLinks;
+    const unrevoked = before.links.filter((l) => l.revokedAt === null).length;
+    expect(unrevoked).toBeGreaterThanOrEqual(links.length);
+
+    const res = await request('/api/share-links', { method: 'DELETE' });
+    expect(res.status).toBe(200);
+    expect((await res.json()) as RevokedShareLinks).toEqual({ revoked: unrevoked });
+    for (const link of links) {
+      expect((await request(`/s/${link.token}/api/run`, { token: null })).status).toBe(410);
+    }
+    const after = (await (await request('/api/share-links')).json()) as AllShareLinks;
+    expect(after.links.every((l) => l.status === 'revoked')).toBe(true);
+    // The first revocation time of a link revoked before is kept; a second call revokes nothing.
+    expect(after.links.find((l) => l.id === already.id)?.revokedAt).toBe(
+      before.links.find((l) => l.id === already.id)?.revokedAt,
+    );
+    expect(await (await request('/api/share-links', { method: 'DELETE' })).json()).toEqual({ revoked: 0 });
   });
 });
 

@@ -8,6 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { STREAM_RECHECK_MS } from '../../workers/api/event-stream';
 import { startSession } from '../../workers/api/session';
 import {
+  MAX_SHARE_LINK_STREAMS_PER_RUN,
+  MAX_STREAMS_PER_SHARE_LINK,
   MAX_SUBSCRIBERS_PER_RUN,
   REPLAY_PAGE,
   type SearchCoordinator,
@@ -187,6 +189,72 @@ describe('subscriber cap', () => {
       await Promise.all(streams.map((s) => s.close()));
     }
     await subscribersSettle(runId, 0);
+  });
+});
+
+describe('share-link stream caps', () => {
+  it(`lets one link hold ${MAX_STREAMS_PER_SHARE_LINK} streams and all links ${MAX_SHARE_LINK_STREAMS_PER_RUN}, keeping the rest for the owner`, async () => {
+    expect(MAX_STREAMS_PER_SHARE_LINK).toBeLessThan(MAX_SUBSCRIBERS_PER_RUN);
+    expect(MAX_SHARE_LINK_STREAMS_PER_RUN).toBeLessThanOrEqual(
+      MAX_SUBSCRIBERS_PER_RUN - MAX_STREAMS_PER_SHARE_LINK,
+    );
+    const id = await parkedRun(1);
+    const streams: SseReader[] = [];
+    try {
+      const first = await shareLink(id);
+      for (let i = 0; i < MAX_STREAMS_PER_SHARE_LINK; i++) {
+        // Both ways a link opens a stream count against the same link.
+        const path = i % 2 ? `/s/${first.token}/api/run/events` : `/api/runs/${id}/events`;
+        streams.push(await open(path, { token: i % 2 ? null : first.token }));
+      }
+      for (const [path, token] of [
+        [`/api/runs/${id}/events`, first.token],
+        [`/s/${first.token}/api/run/events`, null],
+      ] as const) {
+        const refused = await request(path, { token });
+        expect(refused.status).toBe(429);
+        expect(header(refused, 'Retry-After')).toMatch(/^\d+$/);
+        const body = (await refused.json()) as ErrorBody;
+        expect(body.error.code).toBe('too_many_link_streams');
+        expect(body.error.message).toContain(String(MAX_STREAMS_PER_SHARE_LINK));
+      }
+
+      // Other links fill the share links' part of the run.
+      let opened = MAX_STREAMS_PER_SHARE_LINK;
+      while (opened < MAX_SHARE_LINK_STREAMS_PER_RUN) {
+        const link = await shareLink(id);
+        for (
+          let i = 0;
+          i < MAX_STREAMS_PER_SHARE_LINK && opened < MAX_SHARE_LINK_STREAMS_PER_RUN;
+          i++, opened++
+        ) {
+          streams.push(await open(`/api/runs/${id}/events`, { token: link.token }));
+        }
+      }
+      const fresh = await shareLink(id);
+      const refused = await request(`/api/runs/${id}/events`, { token: fresh.token });
+      expect(refused.status).toBe(429);
+      const body = (await refused.json()) as ErrorBody;
+      expect(body.error.code).toBe('too_many_share_streams');
+      expect(body.error.message).toContain(String(MAX_SHARE_LINK_STREAMS_PER_RUN));
+
+      // The owner still gets the slots kept for it, up to the run's own cap.
+      for (let n = MAX_SHARE_LINK_STREAMS_PER_RUN; n < MAX_SUBSCRIBERS_PER_RUN; n++) {
+        streams.push(await open(`/api/runs/${id}/events`));
+      }
+      const full = await request(`/api/runs/${id}/events`);
+      expect(full.status).toBe(429);
+      expect(((await full.json()) as ErrorBody).error.code).toBe('too_many_subscribers');
+
+      // A link's closed stream frees its slot for that link again.
+      await streams[0].close();
+      streams.shift();
+      await subscribersSettle(id, MAX_SUBSCRIBERS_PER_RUN - 1);
+      streams.push(await open(`/api/runs/${id}/events`, { token: first.token }));
+    } finally {
+      await Promise.all(streams.map((s) => s.close()));
+    }
+    await subscribersSettle(id, 0);
   });
 });
 

@@ -14,7 +14,7 @@ import { inferenceProxyApp, modelsApp } from './models';
 import { runPage } from './pages';
 import { runsApp } from './runs';
 import { securityHeaders } from './security-headers';
-import { shareAdminApp, shareHolderApp, shareLinkAccess } from './share';
+import { shareAdminApp, shareHolderApp, shareLinkAccess, shareLinksApp } from './share';
 
 /** Configs and edits are a few hundred bytes; anything near this is not a config. */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -34,6 +34,7 @@ export const app = new Hono<{ Bindings: Env }>()
   .route('/api/session', sessionApp)
   .route('/api/sessions', sessionsApp)
   .route('/api/runs/:id/share', shareAdminApp)
+  .route('/api/share-links', shareLinksApp)
   .route('/api/runs', runsApp)
   .route('/api/runs', modelsApp)
   .route('/api/datasets', datasetsApp)

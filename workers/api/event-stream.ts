@@ -9,6 +9,7 @@
  */
 
 import type { Context } from 'hono';
+import type { Subscription } from '../coordinator/event-hub';
 import { bearerToken, isApiToken } from './auth';
 import type { Env } from './env';
 import { hasOwnerSession } from './session';
@@ -69,6 +70,18 @@ export function credentialCheck(c: Context<{ Bindings: Env }>): AccessCheck {
           : 'this share link has been revoked by the owner of the run',
     };
   };
+}
+
+/** The 429 message for a stream the coordinator refused: which limit, and what to do. */
+export function streamRefusalMessage(runId: string, refused: Extract<Subscription, { ok: false }>): string {
+  switch (refused.reason) {
+    case 'too_many_link_streams':
+      return `this share link already has ${refused.limit} open event streams on run ${runId}, the most one link may hold; close one (another tab or watcher) and try again`;
+    case 'too_many_share_streams':
+      return `share links already hold ${refused.limit} open event streams on run ${runId}, the most all links together may hold (the rest are kept for the run's owner); try again later`;
+    case 'too_many_subscribers':
+      return `run ${runId} already has ${refused.limit} open event streams, the most one run serves; close one and try again`;
+  }
 }
 
 export interface GuardOptions {

@@ -10,6 +10,11 @@ import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { type ModelRow, models, type TrainingRow, trainings } from '../../schema/schema';
 import type { ModelResource } from '../../src/api/types';
+import {
+  INFERENCE_KEY_HEADER,
+  MIN_INFERENCE_KEY_LENGTH,
+  usableInferenceKey,
+} from '../contracts/inference-key';
 import { BodyTooLargeError, readBody } from '../http/request-body';
 import { MAX_JSON_BYTES, MAX_RPC_BODY_BYTES } from '../inference/limits';
 import { runPublishTask } from '../models/publish';
@@ -117,6 +122,15 @@ async function download(c: AppContext, key: string, filename: string, contentTyp
  * cheaper hop, see workers/inference/index.ts); anything else is streamed over `fetch` with its
  * method, headers and query, and the inference Worker counts it against its limits.
  */
+/** This Worker has no usable `INFERENCE_KEY` (a secret the deploy must set, README "Deploy"). */
+class InferenceKeyMissing extends Error {
+  constructor() {
+    super(
+      `INFERENCE_KEY is not set (or shorter than ${MIN_INFERENCE_KEY_LENGTH} characters): streamed predictions cannot reach the inference Worker`,
+    );
+  }
+}
+
 async function forward(c: AppContext, path?: string): Promise<Response> {
   const raw = c.req.raw;
   const url = new URL(raw.url);
@@ -151,8 +165,20 @@ async function forward(c: AppContext, path?: string): Promise<Response> {
       if (answer.contentType !== null) headers['Content-Type'] = answer.contentType;
       return new Response(answer.body, { status: answer.status, headers });
     }
-    return await c.env.INFERENCE.fetch(path === undefined ? raw : new Request(target, raw));
+    if (!usableInferenceKey(c.env.INFERENCE_KEY)) throw new InferenceKeyMissing();
+    // The inference Worker answers only requests that carry the shared key (its URL is not a door).
+    const forwarded = new Request(target, raw);
+    forwarded.headers.set(INFERENCE_KEY_HEADER, c.env.INFERENCE_KEY);
+    return await c.env.INFERENCE.fetch(forwarded);
   } catch (e) {
+    if (e instanceof InferenceKeyMissing) {
+      console.error(`api: ${e.message}`);
+      throw new ApiError(
+        503,
+        'inference_unavailable',
+        'the inference service is not configured on this server',
+      );
+    }
     console.error(`api: inference service call failed: ${String(e)}`);
     throw new ApiError(503, 'inference_unavailable', 'the inference service is not available');
   }

@@ -32,6 +32,7 @@ import { decodeGenomeBytes, genomeToJson } from '../../src/wann/genome';
 import { GENERATION_CSV_COLUMNS, generationCsvLine } from '../../src/wann/record';
 import { populationSliceKey } from '../contracts/blob-keys';
 import { fromGenerationRow } from '../contracts/generation-rows';
+import type { Subscriber } from '../coordinator/event-hub';
 import type { ForkSource, RunConfig } from '../coordinator/types';
 import { readGenomes } from '../storage/population';
 import {
@@ -46,7 +47,7 @@ import {
 import { datasetResource, requireLoadedDataset } from './datasets';
 import type { Env } from './env';
 import { ApiError, describeIssues } from './errors';
-import { credentialCheck, guardEventStream } from './event-stream';
+import { credentialCheck, guardEventStream, streamRefusalMessage } from './event-stream';
 import { ACTIVE_RUN, runningSearches } from './run-slots';
 
 type AppContext = Context<{ Bindings: Env }>;
@@ -476,14 +477,14 @@ export const runsApp = new Hono<{ Bindings: Env }>()
     if (since === undefined && lastEventId !== undefined && /^\d{1,9}$/.test(lastEventId.trim())) {
       since = Number(lastEventId.trim());
     }
-    const subscription = await coordinator(c.env, row.id).subscribe(since);
+    const access = c.get('access');
+    const subscriber: Subscriber =
+      access?.kind === 'share' ? { kind: 'share', linkId: access.link.id } : { kind: 'owner' };
+    const subscription = await coordinator(c.env, row.id).subscribe(since, subscriber);
     if (!subscription.ok) {
-      throw new ApiError(
-        429,
-        'too_many_subscribers',
-        `run ${row.id} already has ${subscription.limit} open event streams, the most one run serves; close one and try again`,
-        { 'Retry-After': '10' },
-      );
+      throw new ApiError(429, subscription.reason, streamRefusalMessage(row.id, subscription), {
+        'Retry-After': '10',
+      });
     }
     // The credential is asked again every STREAM_RECHECK_MS: revoked or expired, the stream ends
     // (and the coordinator is told, as a caller's cancel does not always reach it).

@@ -57,6 +57,24 @@ export function listShareLinks(db: D1Database, runId: string): Promise<ShareLink
     .orderBy(desc(shareLinks.createdAt), desc(shareLinks.id));
 }
 
+/** Every link of every run, newest first (the owner's overview: `GET /api/share-links`). */
+export function listAllShareLinks(db: D1Database): Promise<ShareLinkRow[]> {
+  return drizzle(db).select().from(shareLinks).orderBy(desc(shareLinks.createdAt), desc(shareLinks.id));
+}
+
+/**
+ * Revoke every link not yet revoked, of every run, in one statement (`DELETE /api/share-links`);
+ * answers how many it revoked. Their open event streams end at their next credential check.
+ */
+export async function revokeAllShareLinks(db: D1Database): Promise<number> {
+  const revoked = await drizzle(db)
+    .update(shareLinks)
+    .set({ revokedAt: Date.now() })
+    .where(isNull(shareLinks.revokedAt))
+    .returning({ id: shareLinks.id });
+  return revoked.length;
+}
+
 /** Revoke (idempotent: the first revocation time is kept); null when the run has no such link. */
 export async function revokeShareLink(
   db: D1Database,

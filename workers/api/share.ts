@@ -2,7 +2,9 @@
  * Share links: capabilities that let a collaborator see one run without the API token.
  *
  * Owner API (`requireOwner`): `POST /api/runs/:id/share` mints a link, `GET …/share` lists them,
- * `DELETE …/share/:linkId` revokes one.
+ * `DELETE …/share/:linkId` revokes one. Across runs: `GET /api/share-links` lists every link,
+ * `DELETE /api/share-links` revokes them all (links do not depend on the API token, so rotating
+ * the token leaves them working; this is how to end them all at once).
  *
  * Holder side, everything under the token's path, so a link is one URL that needs no header:
  * - `GET /s/{token}`: the run page, read-only (the page reads its data from the routes below).
@@ -28,6 +30,7 @@ import { type Context, Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
 import { runs } from '../../schema/schema';
+import type { AllShareLinks, RevokedShareLinks } from '../../src/api/types';
 import { SHARE_SCOPES } from '../../src/api/vocabulary';
 import { DEFAULT_SHARE_TTL_MS, parseShareTtl } from '../../src/share';
 import { requireOwner } from './auth';
@@ -37,9 +40,11 @@ import { htmlPage, runPageHtml } from './pages';
 import { readJsonObject } from './runs';
 import {
   createShareLink,
+  listAllShareLinks,
   listShareLinks,
   type ResolvedShareLink,
   resolveShareToken,
+  revokeAllShareLinks,
   revokeShareLink,
   shareLinkResource,
 } from './share-links';
@@ -92,6 +97,18 @@ export const shareAdminApp = new Hono<{ Bindings: Env }>()
       throw new ApiError(404, 'link_not_found', `run ${runId} has no share link '${c.req.param('linkId')}'`);
     return c.json(shareLinkResource(link));
   });
+
+/** Mounted at `/api/share-links`: every run's links at once (owner only). */
+export const shareLinksApp = new Hono<{ Bindings: Env }>()
+  .use(requireOwner)
+  .get('/', async (c) => {
+    const now = Date.now();
+    const links = (await listAllShareLinks(c.env.DB)).map((l) => shareLinkResource(l, now));
+    return c.json({ links } satisfies AllShareLinks, 200, { 'Cache-Control': 'no-store' });
+  })
+  .delete('/', async (c) =>
+    c.json({ revoked: await revokeAllShareLinks(c.env.DB) } satisfies RevokedShareLinks),
+  );
 
 // ------------------------------------------------------------------------------------------------
 // Holder side

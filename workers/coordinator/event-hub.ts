@@ -12,6 +12,16 @@ import { isTerminal, type RunSnapshot } from './types';
  */
 export const MAX_SUBSCRIBERS_PER_RUN = 32;
 /**
+ * Open event streams one share link may hold on a run: a page or two and a CLI, with room for a
+ * reconnect. Without it one view link (anyone it was passed to) could take every slot of the run.
+ */
+export const MAX_STREAMS_PER_SHARE_LINK = 4;
+/**
+ * Open event streams all share links of a run may hold together: the rest of the run's slots are
+ * kept for its owner, so links passed around widely never lock the owner out of the live view.
+ */
+export const MAX_SHARE_LINK_STREAMS_PER_RUN = MAX_SUBSCRIBERS_PER_RUN - MAX_STREAMS_PER_SHARE_LINK;
+/**
  * A `since` replay reads the generation log this many generations at a time (one chunk of about
  * 1 KB per generation), and reads the next page only when the reader has taken the previous one:
  * a replay of 100,000 generations never holds more than a page or two in the object's memory.
@@ -25,11 +35,24 @@ export const REPLAY_PAGE = 64;
 export const MAX_QUEUED_EVENTS = 32;
 
 /**
+ * Who opens a stream: the run's owner, or the holder of share link `linkId` (streams are counted
+ * per link, and all links together, against the limits above).
+ */
+export type Subscriber = { kind: 'owner' } | { kind: 'share'; linkId: string };
+
+/**
+ * Why a stream was refused: the run's streams are all taken (`too_many_subscribers`), this share
+ * link holds its own limit (`too_many_link_streams`), or the share links together hold theirs
+ * (`too_many_share_streams`); `limit` is the limit reached.
+ */
+export type SubscriptionRefusal = 'too_many_subscribers' | 'too_many_link_streams' | 'too_many_share_streams';
+
+/**
  * What `subscribe` answers: the event stream and its id (for `unsubscribe`), or why there is none.
  */
 export type Subscription =
   | { ok: true; stream: ReadableStream<Uint8Array>; id: number }
-  | { ok: false; reason: 'too_many_subscribers'; limit: number };
+  | { ok: false; reason: SubscriptionRefusal; limit: number };
 
 /** What the hub reads: the log after a generation (at most `limit` entries), and the run now. */
 export interface EventSource {
@@ -47,8 +70,11 @@ const READER_BEHIND = encoder.encode(
 );
 
 export class EventHub {
-  /** Every open event stream (→ its id), live or replaying: what `MAX_SUBSCRIBERS_PER_RUN` counts. */
-  private readonly streams = new Map<StreamController, number>();
+  /**
+   * Every open event stream (→ its id and the share link that opened it, null for the owner), live
+   * or replaying: what `MAX_SUBSCRIBERS_PER_RUN` and the share-link limits count.
+   */
+  private readonly streams = new Map<StreamController, { id: number; linkId: string | null }>();
   private lastStreamId = 0;
   /** The streams that caught up with the log: each new event is queued on them. */
   private readonly subscribers = new Set<StreamController>();
@@ -61,10 +87,10 @@ export class EventHub {
    * them), then a `status` event, then one event per finished generation and per status change.
    * The stream ends after a terminal status.
    */
-  subscribe(since?: number): Subscription {
-    if (this.streams.size >= MAX_SUBSCRIBERS_PER_RUN) {
-      return { ok: false, reason: 'too_many_subscribers', limit: MAX_SUBSCRIBERS_PER_RUN };
-    }
+  subscribe(since?: number, subscriber: Subscriber = { kind: 'owner' }): Subscription {
+    const refusal = this.refusal(subscriber);
+    if (refusal) return refusal;
+    const linkId = subscriber.kind === 'share' ? subscriber.linkId : null;
     const id = ++this.lastStreamId;
     let self: StreamController | null = null;
     /** The last generation replayed; null once the stream is live (or without `since`). */
@@ -85,7 +111,7 @@ export class EventHub {
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         self = controller;
-        this.streams.set(controller, id);
+        this.streams.set(controller, { id, linkId });
         controller.enqueue(RETRY);
         if (replayedTo === null || !this.source.snapshot()) goLive(controller);
       },
@@ -108,8 +134,8 @@ export class EventHub {
 
   /** Close stream `id` (the API says its client left, or its credential ended). */
   unsubscribe(id: number): void {
-    for (const [c, streamId] of this.streams) {
-      if (streamId !== id) continue;
+    for (const [c, stream] of this.streams) {
+      if (stream.id !== id) continue;
       this.dropStream(c);
       try {
         c.close();
@@ -117,6 +143,28 @@ export class EventHub {
         // already closed or errored
       }
     }
+  }
+
+  /** Why `subscriber` may not open another stream now, or null when it may. */
+  private refusal(subscriber: Subscriber): Subscription | null {
+    if (this.streams.size >= MAX_SUBSCRIBERS_PER_RUN) {
+      return { ok: false, reason: 'too_many_subscribers', limit: MAX_SUBSCRIBERS_PER_RUN };
+    }
+    if (subscriber.kind === 'owner') return null;
+    let ofLink = 0;
+    let ofLinks = 0;
+    for (const { linkId } of this.streams.values()) {
+      if (linkId === null) continue;
+      ofLinks++;
+      if (linkId === subscriber.linkId) ofLink++;
+    }
+    if (ofLink >= MAX_STREAMS_PER_SHARE_LINK) {
+      return { ok: false, reason: 'too_many_link_streams', limit: MAX_STREAMS_PER_SHARE_LINK };
+    }
+    if (ofLinks >= MAX_SHARE_LINK_STREAMS_PER_RUN) {
+      return { ok: false, reason: 'too_many_share_streams', limit: MAX_SHARE_LINK_STREAMS_PER_RUN };
+    }
+    return null;
   }
 
   /** Open event streams (live or replaying). */

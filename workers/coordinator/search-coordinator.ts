@@ -46,7 +46,7 @@ import {
 } from '../contracts/queue-tasks';
 import { BlobGc } from './blob-gc';
 import { locate, publishTask, recheckTask, sendBatches, sliceTasks } from './dispatch';
-import { EventHub, type Subscription } from './event-hub';
+import { EventHub, type Subscriber, type Subscription } from './event-hub';
 import { GenerationLog, syncRunStatus } from './generation-log';
 import { migrateLegacyTables } from './legacy-tables';
 import { PopulationIndex } from './population-index';
@@ -68,8 +68,11 @@ import {
 
 export {
   MAX_QUEUED_EVENTS,
+  MAX_SHARE_LINK_STREAMS_PER_RUN,
+  MAX_STREAMS_PER_SHARE_LINK,
   MAX_SUBSCRIBERS_PER_RUN,
   REPLAY_PAGE,
+  type Subscriber,
   type Subscription,
 } from './event-hub';
 
@@ -312,10 +315,12 @@ export class SearchCoordinator extends DurableObject<Env> {
    * Server-Sent Events: the `generation` events after `since` (replayed from the log, page by page
    * as the reader takes them), then a `status` event, then one event per finished generation and
    * per status change. The stream ends after a terminal status. Every `generation` event's data is
-   * a GenerationRecord. Refused when the run already has `MAX_SUBSCRIBERS_PER_RUN` open streams.
+   * a GenerationRecord. Refused when the run already has `MAX_SUBSCRIBERS_PER_RUN` open streams,
+   * or when a share link's `subscriber` would pass `MAX_STREAMS_PER_SHARE_LINK` (that link) or
+   * `MAX_SHARE_LINK_STREAMS_PER_RUN` (all links: the rest is kept for the owner).
    */
-  subscribe(since?: number): Subscription {
-    return this.events.subscribe(since);
+  subscribe(since?: number, subscriber?: Subscriber): Subscription {
+    return this.events.subscribe(since, subscriber);
   }
 
   /**

@@ -1,8 +1,9 @@
 /**
  * Inference Worker: serves published champions with onnxruntime-web. Reached only through the API
  * Worker's `INFERENCE` service binding (which authorises the caller), on the same paths, as an HTTP
- * request (`fetch`, bodies streamed) or as plain values over RPC (`handle`, small bodies read by the
- * API Worker; the cheaper hop):
+ * request (`fetch`, bodies streamed; it must carry the shared `INFERENCE_KEY`, or it is a 404:
+ * workers/contracts/inference-key.ts) or as plain values over RPC (`handle`, small bodies read by
+ * the API Worker; the cheaper hop, which only a service binding can reach):
  * - Open Inference Protocol (KServe v2) REST under /v2: health, model metadata/readiness, infer.
  *   Errors are `{"error": "…"}`, as that protocol specifies.
  * - `POST /api/runs/:id/predict`: JSON pixels or a PNG → top-k labels. Errors in the API's shape,
@@ -22,6 +23,7 @@ import { type Context, Hono } from 'hono';
 import { type ModelRow, models, runs } from '../../schema/schema';
 import { builtinDataset, type DatasetManifest, preprocessedShape, rawFeatures } from '../../src/data/dataset';
 import { combineEnsemble } from '../../src/onnx/ensemble';
+import { carriesInferenceKey } from '../contracts/inference-key';
 import { BodyTooLargeError, drainBody, readBody } from '../http/request-body';
 import { ModelDirectory } from './directory';
 import { ModelCache } from './model-cache';
@@ -379,7 +381,18 @@ export interface ForwardedResponse {
  * methods on an entrypoint class.
  */
 export default class InferenceWorker extends WorkerEntrypoint<InferenceEnv> {
-  override fetch(request: Request): Response | Promise<Response> {
+  /**
+   * Only the API Worker's forwarded requests (they carry the shared key): anyone else who reaches
+   * this Worker's URL gets the 404 of an unknown path, whatever the path.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    if (!(await carriesInferenceKey(request, this.env.INFERENCE_KEY))) {
+      await drainBody(request);
+      return Response.json(
+        { error: `no route for ${request.method} ${new URL(request.url).pathname}` },
+        { status: 404 },
+      );
+    }
     return inferenceApp.fetch(request, this.env, this.ctx);
   }
 
