@@ -289,7 +289,7 @@ export const uploadedDatasetSchema = z.object({
 });
 export type UploadedDataset = z.infer<typeof uploadedDatasetSchema>;
 
-/** `datasets`: every dataset a run can search on (built-ins whose shards are loaded); `uploads` apart. */
+/** `datasets`: every dataset a run can search on (loaded built-ins, built uploads); `uploads`: every upload. */
 export const datasetListSchema = z.object({
   datasets: z.array(datasetResourceSchema),
   /** Every upload, in any state (absent before uploads existed). */

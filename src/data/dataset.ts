@@ -176,14 +176,24 @@ export function datasetModelMetadata(name: string): {
   inputDescription: string;
   metadata: Record<string, string>;
 } {
-  const manifest = requireBuiltinDataset(name);
+  return manifestModelMetadata(requireBuiltinDataset(name));
+}
+
+/**
+ * `datasetModelMetadata` for any manifest (an upload's too). A tabular model standardises inside
+ * its graph (the exporter's `standardization`), so its input is the raw feature values.
+ */
+export function manifestModelMetadata(manifest: DatasetManifest): {
+  inputDescription: string;
+  metadata: Record<string, string>;
+} {
   const p = manifest.preprocessing;
-  const steps =
+  const input =
     p.kind === 'image'
-      ? `/255, resize to ${p.width}x${p.height}${p.deskew ? ', deskew' : ''}, values in [0, 1]`
-      : 'standardised with the training split statistics';
+      ? `preprocessed ${manifest.name} ${preprocessedShape(manifest).join('x')} (/255, resize to ${p.width}x${p.height}${p.deskew ? ', deskew' : ''}, values in [0, 1])`
+      : `raw ${manifest.name} features, ${manifest.features} per row (standardised inside the model with the training split statistics)`;
   return {
-    inputDescription: `image: preprocessed ${manifest.name} ${preprocessedShape(manifest).join('x')} (${steps}).`,
+    inputDescription: `image: ${input}.`,
     metadata: {
       dataset: manifest.name,
       classes: JSON.stringify(manifest.classes),

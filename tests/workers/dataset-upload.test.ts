@@ -113,14 +113,17 @@ describe('uploading a CSV dataset', () => {
     expect(got).toEqual(expected);
 
     const list = (await (await request('/api/datasets')).json()) as DatasetList;
-    // Listed as an upload, not (yet) among the datasets a run can search on.
-    expect(list.datasets.map((d) => d.name)).not.toContain('shapes');
+    // Built: listed among the datasets a run can search on, and as an upload.
+    expect(list.datasets.map((d) => d.name)).toContain('shapes');
 
-    // A search on it is refused with the reason (not as an unknown dataset), by name or id.
+    // A run names it by name or id; its shard counts are checked against the manifest's
+    // (dataset-runs.test.ts runs a search on an upload).
     for (const dataset of ['shapes', created.id]) {
-      const run = await post('/api/runs', { dataset, trainShards: 1 });
-      expect(run.status).toBe(409);
-      expect(((await run.json()) as ErrorBody).error.code).toBe('dataset_not_searchable');
+      const run = await post('/api/runs', { dataset, trainShards: 2 });
+      expect(run.status).toBe(400);
+      expect(((await run.json()) as ErrorBody).error.message).toContain(
+        "trainShards: at most 1, the training shards of dataset 'shapes'",
+      );
     }
     expect(list.uploads?.map((d) => d.name)).toContain('shapes');
   });

@@ -5,7 +5,7 @@
  * (`POST /api/datasets?name=…`) and deletes an upload no run uses (`DELETE /api/datasets/:name`).
  * A share link reads only its own run's (`GET /s/<token>/api/run/dataset`, or with its bearer
  * token `GET /api/runs/:id/dataset`: that route is the run's, runs.ts). Starting a run checks its
- * dataset here first.
+ * dataset here first, and records an upload by its id.
  *
  * Upload: `POST /api/datasets?name=NAME[&label=COLUMN][&testFraction=0.1][&seed=N]`, the body the
  * CSV file itself (`Content-Type: text/csv`, a Content-Length, at most MAX_UPLOAD_BYTES). The file
@@ -45,6 +45,7 @@ import {
   findUploadedDataset,
   type UploadOptions,
   uploadedDatasetResource,
+  uploadedManifest,
 } from '../datasets/uploaded';
 import { requireOwner, requireOwnerRead } from './auth';
 import type { Env } from './env';
@@ -66,30 +67,34 @@ export async function isDatasetLoaded(bucket: R2Bucket, manifest: DatasetManifes
 }
 
 /**
- * The dataset a new run names, checked: unknown is a 400, a built-in whose shards are not loaded
- * a 409 naming the command that builds them.
+ * The dataset a new run names, checked, and the id its config records (a built-in's name, an
+ * upload's id: a name can be reused after a delete, the id not): unknown is a 400, a built-in whose
+ * shards are not loaded or an upload not yet built a 409 (naming the command that builds them).
  */
 export async function requireLoadedDataset(
   bucket: R2Bucket,
   name: string,
-  db?: D1Database,
-): Promise<DatasetManifest> {
+  db: D1Database,
+): Promise<{ id: string; manifest: DatasetManifest }> {
   const manifest = builtinDataset(name);
-  if (!manifest && db && (await findUploadedDataset(db, name))) {
-    // Uploads are built (shards, manifest) but the search does not read them yet: say so rather
-    // than call a dataset the owner can list unknown.
-    throw new ApiError(
-      409,
-      'dataset_not_searchable',
-      `dataset: '${name}' is an uploaded dataset; searching on uploaded datasets is not available yet (GET /api/datasets/${name} shows it)`,
-    );
-  }
   if (!manifest) {
-    throw new ApiError(
-      400,
-      'unknown_dataset',
-      `dataset: no dataset named '${name}'; built-in datasets: ${BUILTIN_DATASETS.map((d) => d.name).join(', ')}`,
-    );
+    const uploaded = await findUploadedDataset(db, name);
+    if (!uploaded) {
+      throw new ApiError(
+        400,
+        'unknown_dataset',
+        `dataset: no dataset named '${name}'; built-in datasets: ${BUILTIN_DATASETS.map((d) => d.name).join(', ')}; uploads: GET /api/datasets`,
+      );
+    }
+    const built = uploadedManifest(uploaded);
+    if (!built) {
+      throw new ApiError(
+        409,
+        'dataset_not_ready',
+        `dataset: '${uploaded.name}' is ${uploaded.status}${uploaded.error ? ` (${uploaded.error})` : ''}; a run can start once it is ready (GET /api/datasets/${uploaded.name})`,
+      );
+    }
+    return { id: uploaded.id, manifest: built };
   }
   if (!(await isDatasetLoaded(bucket, manifest))) {
     throw new ApiError(
@@ -98,7 +103,7 @@ export async function requireLoadedDataset(
       `dataset: the shards of '${name}' are not loaded; build them with \`${buildCommand(name)}\`, then restart \`npm start\``,
     );
   }
-  return manifest;
+  return { id: manifest.name, manifest };
 }
 
 const uploadQuerySchema = z.strictObject({
@@ -123,10 +128,11 @@ export const datasetsApp = new Hono<{ Bindings: Env }>()
   .get('/', requireOwnerRead, async (c) => {
     const loaded = await Promise.all(BUILTIN_DATASETS.map((d) => isDatasetLoaded(c.env.BLOBS, d)));
     const uploads = await drizzle(c.env.DB).select().from(datasets).orderBy(datasets.createdAt).all();
-    // `datasets` is what a run can search on (the start form's picker): uploads join it once the
-    // search reads them; until then they are listed apart, with their build state.
+    // `datasets` is what a run can search on (the start form's picker): the loaded built-ins and
+    // the uploads that are built; `uploads` lists every upload with its build state.
+    const ready = uploads.map(uploadedManifest).filter((m): m is DatasetManifest => m !== null);
     const list: DatasetList = {
-      datasets: BUILTIN_DATASETS.filter((_, i) => loaded[i]).map(datasetResource),
+      datasets: [...BUILTIN_DATASETS.filter((_, i) => loaded[i]), ...ready].map(datasetResource),
       uploads: uploads.map(uploadedDatasetResource),
     };
     return c.json(list);

@@ -20,7 +20,7 @@ import {
   runIdentityInputSchema,
 } from '../../src/api/types';
 import { RUN_STATUSES } from '../../src/api/vocabulary';
-import { builtinDataset } from '../../src/data/dataset';
+import { type DatasetManifest, DatasetUnavailableError } from '../../src/data/dataset';
 import {
   configDataset,
   DEFAULT_DATASET_NAME,
@@ -34,6 +34,7 @@ import { populationSliceKey } from '../contracts/blob-keys';
 import { fromGenerationRow } from '../contracts/generation-rows';
 import type { Subscriber } from '../coordinator/event-hub';
 import type { ForkSource, RunConfig } from '../coordinator/types';
+import { runDatasetManifest } from '../datasets/uploaded';
 import { readGenomes } from '../storage/population';
 import {
   addressedRunId,
@@ -355,15 +356,44 @@ const eventsQuery = z.strictObject({
 
 const PAGE = 1000;
 
+/**
+ * A run's shard counts within its dataset's training shards: one the request sets beyond them is a
+ * 400 naming the limit; a default beyond them (60 and 20, MNIST's) becomes the limit. A built-in
+ * has 60, so its configs gain no field.
+ */
+function fitShards(
+  input: SearchConfigInput,
+  manifest: DatasetManifest,
+): Pick<SearchConfigInput, 'trainShards' | 'recheckBatches'> {
+  const limit = manifest.shards.train;
+  const fitted: Pick<SearchConfigInput, 'trainShards' | 'recheckBatches'> = {};
+  for (const field of ['trainShards', 'recheckBatches'] as const) {
+    const given = input[field];
+    if (given !== undefined && given > limit) {
+      throw new ApiError(
+        400,
+        'invalid_config',
+        `${field}: at most ${limit}, the training shards of dataset '${manifest.name}' (got ${given})`,
+      );
+    }
+    const fallback = searchConfigSchema.shape[field].parse(undefined);
+    if (given === undefined && fallback > limit) fitted[field] = limit;
+  }
+  return fitted;
+}
+
 export const runsApp = new Hono<{ Bindings: Env }>()
   .post('/', requireOwner, async (c) => {
     const { identity, rest: input } = splitIdentity(await readJsonObject(c));
     const parsed = searchConfigSchema.safeParse(input);
     if (!parsed.success) throw new ApiError(400, 'invalid_config', describeIssues(parsed.error));
-    if (parsed.data.dataset !== undefined)
-      await requireLoadedDataset(c.env.BLOBS, parsed.data.dataset, c.env.DB);
+    let start = input as SearchConfigInput;
+    if (parsed.data.dataset !== undefined) {
+      const { id, manifest } = await requireLoadedDataset(c.env.BLOBS, parsed.data.dataset, c.env.DB);
+      start = { ...start, dataset: id, ...fitShards(start, manifest) };
+    }
     await requireRunSlot(c);
-    const config: RunConfig = resolveConfig(input as SearchConfigInput, randomSeed);
+    const config: RunConfig = resolveConfig(start, randomSeed);
     return createRun(c, config, { name: '', tags: [], notes: '', ...identity });
   })
 
@@ -410,9 +440,13 @@ export const runsApp = new Hono<{ Bindings: Env }>()
     // A share link reads its run's dataset here, and no other.
     const row = await findRun(c, c.req.param('id'));
     const name = configDataset(row.config as { dataset?: string });
-    const manifest = builtinDataset(name);
-    if (!manifest)
+    let manifest: DatasetManifest;
+    try {
+      manifest = await runDatasetManifest(c.env.DB, name);
+    } catch (e) {
+      if (!(e instanceof DatasetUnavailableError)) throw e;
       throw new ApiError(404, 'dataset_not_found', `run ${row.id}'s dataset '${name}' is not known`);
+    }
     return c.json(datasetResource(manifest));
   })
 

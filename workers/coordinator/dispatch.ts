@@ -41,7 +41,7 @@ export function sliceTasks(
   // A genome has one input per feature and one output per class of the run's dataset.
   const breeding = breedingParams(
     meta.config,
-    genomeShape(requireBuiltinDataset(configDataset(meta.config))),
+    meta.shape ?? genomeShape(requireBuiltinDataset(configDataset(meta.config))),
   );
   return due.map((s) => {
     const own = gen > 0 ? Array.from(plan.parents.subarray(s.start, s.end)) : [];

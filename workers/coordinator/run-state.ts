@@ -62,6 +62,12 @@ const runMetaSchema = z.object({
   syncedStatus: z.enum(RUN_STATUSES).nullable(),
   /** Consecutive failed `drive` attempts (D1/R2/queue errors); bounded like slice retries. */
   driveFailures: int,
+  /**
+   * The genome shape of the run's dataset (inputs = features, outputs = classes), read once at the
+   * start so breeding needs no D1 read per slice. Absent for a built-in (its shape is in code) and in
+   * state written before uploads could be searched.
+   */
+  shape: z.strictObject({ inputs: z.number().int().min(1), outputs: z.number().int().min(2) }).optional(),
 });
 
 export type RunMeta = z.output<typeof runMetaSchema>;

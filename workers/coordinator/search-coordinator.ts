@@ -25,6 +25,8 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { z } from 'zod';
 import type { RunStatus } from '../../src/api/vocabulary';
+import { builtinDataset, genomeShape } from '../../src/data/dataset';
+import { configDataset } from '../../src/wann/config';
 import {
   packObjectives,
   planGeneration,
@@ -44,6 +46,7 @@ import {
   type ReportOutcome,
   recheckSpecOf,
 } from '../contracts/queue-tasks';
+import { runDatasetManifest } from '../datasets/uploaded';
 import { BlobGc } from './blob-gc';
 import { locate, publishTask, recheckTask, sendBatches, sliceTasks } from './dispatch';
 import { EventHub, type Subscriber, type Subscription } from './event-hub';
@@ -127,6 +130,11 @@ export class SearchCoordinator extends DurableObject<Env> {
    */
   async start(runId: string, config: RunConfig, from?: ForkSource): Promise<RunSnapshot> {
     if (!this.meta()) {
+      // An upload's shape is in its D1 row: read here, once, and kept with the run (dispatch.ts).
+      const uploaded = builtinDataset(configDataset(config))
+        ? undefined
+        : genomeShape(await runDatasetManifest(this.env.DB, config.dataset));
+      if (this.meta()) return this.snapshot()!;
       const now = Date.now();
       const gen = from?.generation ?? 0;
       const meta: RunMeta = {
@@ -142,6 +150,7 @@ export class SearchCoordinator extends DurableObject<Env> {
         candidate: from?.candidate ?? null,
         syncedStatus: null,
         driveFailures: 0,
+        ...(uploaded ? { shape: uploaded } : {}),
       };
       this.ctx.storage.transactionSync(() => {
         if (from && gen > 0) {

@@ -8,7 +8,10 @@ import { z } from 'zod';
 import { type DatasetRow, datasets } from '../../schema/schema';
 import type { DatasetResource, UploadedDataset } from '../../src/api/types';
 import {
+  builtinDataset,
   type DatasetManifest,
+  DatasetUnavailableError,
+  DEFAULT_DATASET,
   datasetManifestSchema,
   preprocessedShape,
   rawFeatures,
@@ -40,6 +43,28 @@ export async function findUploadedDataset(db: D1Database, nameOrId: string): Pro
 /** A ready row's manifest (checked: D1 holds JSON this code wrote, but a schema drift should fail loudly). */
 export function uploadedManifest(row: DatasetRow): DatasetManifest | null {
   return row.status === 'ready' && row.manifest !== null ? datasetManifestSchema.parse(row.manifest) : null;
+}
+
+/**
+ * The manifest of the dataset a run's config names (`dataset`: absent = MNIST, a built-in's name,
+ * or an upload's id as the run records it): a built-in's from code, an upload's from its ready D1
+ * row. A dataset that is unknown or not ready is a DatasetUnavailableError saying which.
+ */
+export async function runDatasetManifest(
+  db: D1Database,
+  dataset: string | undefined,
+): Promise<DatasetManifest> {
+  const name = dataset ?? DEFAULT_DATASET;
+  const builtin = builtinDataset(name);
+  if (builtin) return builtin;
+  const row = await findUploadedDataset(db, name);
+  const manifest = row ? uploadedManifest(row) : null;
+  if (!manifest) {
+    throw new DatasetUnavailableError(
+      row ? `dataset '${row.name}' (${row.id}) is ${row.status}, not ready` : `no dataset '${name}'`,
+    );
+  }
+  return manifest;
 }
 
 export function uploadedDatasetResource(row: DatasetRow): UploadedDataset {

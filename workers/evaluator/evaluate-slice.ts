@@ -4,7 +4,7 @@
  * slice's members on the generation's shard (`evaluateSlice`, src/wann/slice.ts), and return the slice's
  * population blob (which the caller stores in R2) with the report for the coordinator.
  */
-import { decodeShard, shardToBatch } from '../../src/data/shard';
+import { decodeAnyShard, shardToBatch } from '../../src/data/shard';
 import {
   evaluateRecheck,
   RECHECK_TEST_SHARD,
@@ -106,7 +106,7 @@ export function breedAndEvaluate(task: SliceTask, inputs: SliceInputs): SliceOut
   const key = `${trainShardKey(task.shard, task.dataset)}:${inputs.shard.byteLength}`;
   let batch = batches.get(key);
   if (!batch) {
-    batch = shardToBatch(decodeShard(inputs.shard));
+    batch = shardToBatch(decodeAnyShard(inputs.shard));
     batches.set(key, batch);
   }
   const parents = new Map<number, Genome>();
@@ -173,8 +173,8 @@ export function recheckFromInputs(task: RecheckTask, inputs: RecheckInputs): Rec
       candidate: inputs.candidate ? decodeGenomeBytes(inputs.candidate) : null,
     },
     // One 1,000-image batch at a time (~1 MB each), made when its shard's turn comes.
-    (shard) => shardToBatch(decodeShard(byShard.get(shard)!)),
-    shardToBatch(decodeShard(inputs.test)),
+    (shard) => shardToBatch(decodeAnyShard(byShard.get(shard)!)),
+    shardToBatch(decodeAnyShard(inputs.test)),
     task.weights,
   );
 }

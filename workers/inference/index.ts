@@ -24,6 +24,7 @@ import { type ModelRow, models, runs } from '../../schema/schema';
 import { builtinDataset, type DatasetManifest, preprocessedShape, rawFeatures } from '../../src/data/dataset';
 import { combineEnsemble } from '../../src/onnx/ensemble';
 import { carriesInferenceKey } from '../contracts/inference-key';
+import { runDatasetManifest } from '../datasets/uploaded';
 import { BodyTooLargeError, drainBody, readBody } from '../http/request-body';
 import { ModelDirectory } from './directory';
 import { ModelCache } from './model-cache';
@@ -64,7 +65,11 @@ async function modelDataset(env: InferenceEnv, runId: string): Promise<DatasetMa
     .where(eq(runs.id, runId))
     .get();
   const name = (row?.config as { dataset?: unknown } | undefined)?.dataset;
-  const dataset = typeof name === 'string' && name !== 'mnist' ? (builtinDataset(name) ?? null) : null;
+  // An upload (named by its id in the config) has its manifest in D1: a ready one never changes.
+  const dataset =
+    typeof name === 'string' && name !== 'mnist'
+      ? (builtinDataset(name) ?? (await runDatasetManifest(env.DB, name)))
+      : null;
   if (runDatasets.size >= MAX_RUN_DATASETS) runDatasets.clear();
   runDatasets.set(runId, dataset);
   return dataset;
@@ -72,6 +77,7 @@ async function modelDataset(env: InferenceEnv, runId: string): Promise<DatasetMa
 
 /** The batch as the model's dataset preprocesses raw rows (MNIST's deskew was applied in parsing). */
 function forDataset(batch: ImageBatch, dataset: DatasetManifest | null): ImageBatch {
+  // A tabular model's rows go in raw: its graph standardises them (publish.ts).
   const p = dataset?.preprocessing;
   return p?.kind === 'image' && !p.deskew ? withoutDeskew(batch) : batch;
 }
@@ -163,7 +169,10 @@ function datasetParameters(dataset: DatasetManifest) {
     dataset: dataset.name,
     raw_input_shape: [-1, rawFeatures(dataset)],
     preprocessed_input_shape: [-1, dataset.features],
-    input_shapes: `[N,${rawFeatures(dataset)}] raw ${dataset.rawShape.join('x')} in [0,1] (preprocessed here) or [N,${dataset.features}] preprocessed ${preprocessed.join('x')}`,
+    input_shapes:
+      dataset.kind === 'tabular'
+        ? `[N,${dataset.features}] raw feature values (standardised inside the model)`
+        : `[N,${rawFeatures(dataset)}] raw ${dataset.rawShape.join('x')} in [0,1] (preprocessed here) or [N,${dataset.features}] preprocessed ${preprocessed.join('x')}`,
     preprocessing: dataset.preprocessing,
     classes: dataset.classes,
   };
@@ -174,7 +183,9 @@ function modelMetadata(row: ModelRow, versions: number[], dataset: DatasetManife
     name: row.runId,
     versions: versions.map(String),
     platform: 'onnxruntime_onnx',
-    inputs: [{ name: 'image', datatype: 'FP32', shape: [-1, -1] }],
+    inputs: [
+      { name: 'image', datatype: 'FP32', shape: [-1, dataset?.kind === 'tabular' ? dataset.features : -1] },
+    ],
     outputs: [
       { name: 'probabilities', datatype: 'FP32', shape: [-1, dataset?.classes.length ?? CLASSES] },
       { name: 'label', datatype: 'INT64', shape: [-1] },
@@ -256,10 +267,15 @@ for (const base of ['/models/:model', '/models/:model/versions/:version']) {
   });
   v2.post(`${base}/infer`, async (c) => {
     // The body is parsed as it is read and not kept: its bytes are garbage once the numbers are out.
+    // A tabular model's row width is its dataset's, so its run is read first (an image model's
+    // request is checked before its model is looked up, as it always was).
+    const name = c.req.param('model') ?? '';
+    const known = RUN_ID.test(name) ? await modelDataset(c.env, name) : null;
     const request = parseInferRequest(
       await readBody(c.req.raw.body, c.req.header('Content-Length'), MAX_JSON_BYTES),
+      known?.kind === 'tabular' ? known.features : undefined,
     );
-    const row = await findModel(c.env, c.req.param('model') ?? '', c.req.param('version'));
+    const row = await findModel(c.env, name, c.req.param('version'));
     const dataset = await modelDataset(c.env, row.runId);
     const { trained, result } = await withModel(c.env, row, async (model) => ({
       trained: model.trained,
@@ -315,6 +331,14 @@ const predict = new Hono<{ Bindings: InferenceEnv }>().post('/:id/predict', asyn
   const png = type === 'image/png';
   if (!png && type !== 'application/json' && type !== '') {
     throw new InputError(415, `send application/json ({"pixels": [[…]]}) or image/png, not ${type}`);
+  }
+  const id = c.req.param('id');
+  const tabular = RUN_ID.test(id) ? await modelDataset(c.env, id) : null;
+  if (tabular?.kind === 'tabular') {
+    throw new InputError(
+      400,
+      `run ${id} searched the tabular dataset '${tabular.name}': predict takes images; send its ${tabular.features} raw feature values to POST /v2/models/${id}/infer`,
+    );
   }
   const body = () =>
     readBody(c.req.raw.body, c.req.header('Content-Length'), png ? MAX_PNG_BYTES : MAX_JSON_BYTES);

@@ -160,27 +160,49 @@ function firstIssue(error: z.ZodError): string {
   return `${path}: ${issue.message}`;
 }
 
-/** An Open Inference Protocol `infer` body (JSON bytes). */
-export function parseInferRequest(bytes: Uint8Array): InferRequest {
-  const parsed = oipRequestSchema.safeParse(parseJsonBody(bytes, INFER_TENSOR).value);
+/**
+ * Raw feature rows of a tabular model (count × features, row-major): any finite values, taken as
+ * they are (the model standardises them itself: its graph begins with the dataset's statistics).
+ */
+export function toFeatureBatch(values: Float64Array, count: number, features: number): ImageBatch {
+  for (let i = 0; i < count * features; i++) {
+    if (!Number.isFinite(values[i])) {
+      throw new InputError(
+        400,
+        `value ${i} (row ${Math.floor(i / features)}) is not a finite number: ${String(values[i])}`,
+      );
+    }
+  }
+  return { count, images: new Float32Array(values.subarray(0, count * features)), sentFeatures: features };
+}
+
+/**
+ * An Open Inference Protocol `infer` body (JSON bytes). `tabularFeatures` given, the model is a
+ * tabular dataset's: rows are that many raw feature values; otherwise images, [N, 784] or [N, 256].
+ */
+export function parseInferRequest(bytes: Uint8Array, tabularFeatures?: number): InferRequest {
+  const spec =
+    tabularFeatures === undefined
+      ? INFER_TENSOR
+      : { ...INFER_TENSOR, maxValues: MAX_IMAGES * Math.max(RAW_FEATURES, tabularFeatures) };
+  const parsed = oipRequestSchema.safeParse(parseJsonBody(bytes, spec).value);
   if (!parsed.success) throw new InputError(400, firstIssue(parsed.error));
   const req = parsed.data;
   const input = req.inputs[0];
   if (input.datatype !== 'FP32') {
     throw new InputError(400, `inputs[0].datatype must be "FP32", got ${JSON.stringify(input.datatype)}`);
   }
+  const shapes = tabularFeatures === undefined ? '[N, 784] or [N, 256]' : `[N, ${tabularFeatures}]`;
   if (input.shape.length !== 2) {
-    throw new InputError(
-      400,
-      `inputs[0].shape must be [N, 784] or [N, 256], got ${JSON.stringify(input.shape)}`,
-    );
+    throw new InputError(400, `inputs[0].shape must be ${shapes}, got ${JSON.stringify(input.shape)}`);
   }
   const [count, features] = input.shape;
-  if (features !== RAW_FEATURES && features !== PREPROCESSED_FEATURES) {
-    throw new InputError(
-      400,
-      `inputs[0].shape must be [N, 784] or [N, 256], got ${JSON.stringify(input.shape)}`,
-    );
+  const fits =
+    tabularFeatures === undefined
+      ? features === RAW_FEATURES || features === PREPROCESSED_FEATURES
+      : features === tabularFeatures;
+  if (!fits) {
+    throw new InputError(400, `inputs[0].shape must be ${shapes}, got ${JSON.stringify(input.shape)}`);
   }
   if (count < 1 || count > MAX_IMAGES) {
     throw new InputError(400, `inputs[0].shape: N must be 1 to ${MAX_IMAGES}, got ${count}`);
@@ -208,7 +230,10 @@ export function parseInferRequest(bytes: Uint8Array): InferRequest {
   return {
     id: req.id,
     weight,
-    batch: toImageBatch(values, count, features),
+    batch:
+      tabularFeatures === undefined
+        ? toImageBatch(values, count, features)
+        : toFeatureBatch(values, count, features),
     inputName: input.name,
     outputs: outputs.length ? outputs : OUTPUT_NAMES,
   };

@@ -7,12 +7,14 @@
 import { and, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type ModelRow, models } from '../../schema/schema';
-import { datasetModelMetadata } from '../../src/data/dataset';
+import { DatasetUnavailableError, manifestModelMetadata } from '../../src/data/dataset';
+import { standardization } from '../../src/data/standardize';
 import { genomeToOnnx } from '../../src/onnx/export';
 import { decodeGenomeBytes, type Genome } from '../../src/wann/genome';
 import { type ChampionReport, championReport } from '../../src/wann/report';
 import type { Batch } from '../../src/wann/types';
 import type { PublishTask } from '../contracts/queue-tasks';
+import { runDatasetManifest } from '../datasets/uploaded';
 import { readGenomes } from '../storage/population';
 import { loadTestSet, loadTrainBatch } from '../storage/shards';
 import { type ModelStoreBindings, notifyInference, storeModel } from './model-store';
@@ -60,9 +62,16 @@ export async function publishModel(
   reportChampion: ReportChampion = reportChampionHere,
 ): Promise<ModelRow> {
   const missing = (message: string) => new PublishError(message);
-  const test = await loadTestSet(env.BLOBS, missing, p.dataset);
+  const manifest = await runDatasetManifest(env.DB, p.dataset).catch((e: unknown) => {
+    throw e instanceof DatasetUnavailableError ? new PublishError(e.message) : e;
+  });
+  const test = await loadTestSet(env.BLOBS, missing, p.dataset, manifest.shards.test);
   const train = await loadTrainBatch(env.BLOBS, Math.min(TUNING_SHARDS, p.trainShards), missing, p.dataset);
-  const described = p.dataset === undefined ? undefined : datasetModelMetadata(p.dataset);
+  const described = p.dataset === undefined ? undefined : manifestModelMetadata(manifest);
+  // A tabular model takes raw feature values: the manifest's standardisation is the graph's first
+  // step, in the float32 the shards were standardised with.
+  const tabular =
+    manifest.preprocessing.kind === 'tabular' ? standardization(manifest.preprocessing) : undefined;
   const report = await reportChampion(p.genome, test, train, p.weights);
   const onnx = genomeToOnnx(p.genome, {
     name: p.runId,
@@ -78,6 +87,7 @@ export async function publishModel(
       ...described?.metadata,
     },
     ...(described ? { inputDescription: described.inputDescription } : {}),
+    ...(tabular ? { standardization: tabular } : {}),
   });
   await storeModel(
     env,

@@ -32,7 +32,7 @@
 import { and, desc, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type ModelRow, models, runs, type TrainingRow, trainings } from '../../schema/schema';
-import { datasetModelMetadata } from '../../src/data/dataset';
+import { builtinDataset, datasetModelMetadata } from '../../src/data/dataset';
 import { genomeToOnnx } from '../../src/onnx/export';
 import { type Genome, parseGenome } from '../../src/wann/genome';
 import {
@@ -127,6 +127,16 @@ export async function startTraining(
   request: TrainingRequest,
   now = Date.now(),
 ): Promise<TrainingRow> {
+  const dataset = await runDataset(env, model.runId);
+  if (dataset !== undefined && !builtinDataset(dataset)) {
+    // Training reads images (uint8 pixels, /255: src/wann/train.ts); an upload's rows are float
+    // features, which it does not take yet.
+    throw new TrainingRequestError(
+      409,
+      'training_not_available',
+      `run ${model.runId} searched an uploaded (tabular) dataset; training per-connection weights is available for image datasets only`,
+    );
+  }
   if (model.variant === 'trained') {
     throw new TrainingRequestError(
       409,

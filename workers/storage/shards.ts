@@ -2,10 +2,18 @@
  * Reading a dataset's shards from R2 (MNIST's `shards/train-NN.bin`, `shards/test-N.bin`; another
  * built-in's under `datasets/<name>/`, uploaded by `npm start`): the test set and training rows that
  * publishing and training evaluate on. A missing shard is an error the caller names (a failed
- * publication, a failed training), so each passes the error it throws. `dataset` absent = MNIST.
+ * publication, a failed training), so each passes the error it throws. `dataset` absent = MNIST;
+ * an upload's shards (WSH2 feature rows) are under its id.
  */
 import { buildCommand, builtinDataset } from '../../src/data/dataset';
-import { concatShards, decodeShard, type Shard, shardsToBatch } from '../../src/data/shard';
+import {
+  type AnyShard,
+  concatShards,
+  decodeAnyShard,
+  decodeShard,
+  type Shard,
+  shardsToBatch,
+} from '../../src/data/shard';
 import type { Batch } from '../../src/wann/types';
 import { testShardKey, trainShardKey } from '../contracts/blob-keys';
 
@@ -26,20 +34,40 @@ export function missingShardAdvice(key: string, dataset?: string): string {
   return `shard ${key} is missing from R2 (build it with \`${buildCommand(dataset ?? 'mnist')}\`, then restart \`npm start\`, which uploads the shards)`;
 }
 
-/** Decode the shards at `keys`, in that order. */
+/** The bytes of the shards at `keys`, in that order. */
+async function shardBytes(
+  bucket: R2Bucket,
+  keys: string[],
+  missing: MissingShard,
+  dataset?: string,
+): Promise<Uint8Array[]> {
+  return Promise.all(
+    keys.map(async (key) => {
+      const object = await bucket.get(key);
+      if (!object) throw missing(missingShardAdvice(key, dataset));
+      return new Uint8Array(await object.arrayBuffer());
+    }),
+  );
+}
+
+/** Decode the image shards (WSH1) at `keys`, in that order. */
 export async function loadShards(
   bucket: R2Bucket,
   keys: string[],
   missing: MissingShard,
   dataset?: string,
 ): Promise<Shard[]> {
-  return Promise.all(
-    keys.map(async (key) => {
-      const object = await bucket.get(key);
-      if (!object) throw missing(missingShardAdvice(key, dataset));
-      return decodeShard(new Uint8Array(await object.arrayBuffer()));
-    }),
-  );
+  return (await shardBytes(bucket, keys, missing, dataset)).map((bytes) => decodeShard(bytes));
+}
+
+/** Decode the shards at `keys` whatever their format (WSH1 images or WSH2 features), in order. */
+export async function loadAnyShards(
+  bucket: R2Bucket,
+  keys: string[],
+  missing: MissingShard,
+  dataset?: string,
+): Promise<AnyShard[]> {
+  return (await shardBytes(bucket, keys, missing, dataset)).map((bytes) => decodeAnyShard(bytes));
 }
 
 /** The first `count` training shards as one batch (publishing tunes its weight on them). */
@@ -50,7 +78,7 @@ export async function loadTrainBatch(
   dataset?: string,
 ): Promise<Batch> {
   return shardsToBatch(
-    await loadShards(
+    await loadAnyShards(
       bucket,
       Array.from({ length: count }, (_, i) => trainShardKey(i, dataset)),
       missing,
@@ -59,12 +87,20 @@ export async function loadTrainBatch(
   );
 }
 
-/** The whole test set of `dataset` as one batch. */
-export async function loadTestSet(bucket: R2Bucket, missing: MissingShard, dataset?: string): Promise<Batch> {
+/**
+ * The whole test set of `dataset` as one batch: `shards` test shards (an upload's manifest says how
+ * many; a built-in's count is known here).
+ */
+export async function loadTestSet(
+  bucket: R2Bucket,
+  missing: MissingShard,
+  dataset?: string,
+  shards = testShardCount(dataset),
+): Promise<Batch> {
   return shardsToBatch(
-    await loadShards(
+    await loadAnyShards(
       bucket,
-      Array.from({ length: testShardCount(dataset) }, (_, i) => testShardKey(i, dataset)),
+      Array.from({ length: shards }, (_, i) => testShardKey(i, dataset)),
       missing,
       dataset,
     ),
