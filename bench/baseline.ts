@@ -5,14 +5,16 @@
  * to a run of k epochs, so one run gives the 1-, 5-, 10- and 30-epoch figures and their cost.
  * Records bench/results/baseline.json.
  *
- *   npm run bench:baseline [-- --epochs 30 --seed 1]
+ *   npm run bench:baseline [-- --epochs 30 --seed 1 --dataset fashion-mnist]
+ *   (another built-in dataset records bench/results/baseline-<name>.json)
  */
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ensureShards, readShard } from '../node/shards';
+import { ensureDatasetShards, readShard } from '../node/shards';
+import { MNIST, requireBuiltinDataset } from '../src/data/dataset';
 import { shardsToBatch, shardToBatch } from '../src/data/shard';
 import {
   BASELINE_DEFAULTS,
@@ -26,16 +28,19 @@ const { values: args } = parseArgs({
   options: {
     epochs: { type: 'string', default: '30' },
     seed: { type: 'string', default: '1' },
+    /** A built-in dataset whose shards are built (`npm run data -- --dataset NAME`). */
+    dataset: { type: 'string', default: 'mnist' },
   },
 });
 const epochs = Number(args.epochs);
 const seed = Number(args.seed);
-const CLASSES = 10;
-const TRAIN_SHARDS = 60;
-const TEST_SHARDS = 10;
+const dataset = requireBuiltinDataset(args.dataset ?? MNIST.name);
+const CLASSES = dataset.classes.length;
+const TRAIN_SHARDS = dataset.shards.train;
+const TEST_SHARDS = dataset.shards.test;
 
 const loadAtStart = loadavg()[0];
-const dir = await ensureShards();
+const dir = await ensureDatasetShards(dataset);
 const train = shardsToBatch(Array.from({ length: TRAIN_SHARDS }, (_, i) => readShard(dir, 'train', i)));
 // Test shards scored one at a time, as a Worker would (it never holds the whole test split).
 const testShards = Array.from({ length: TEST_SHARDS }, (_, i) => shardToBatch(readShard(dir, 'test', i)));
@@ -64,8 +69,11 @@ const summary = [1, 5, 10, 30, BASELINE_DEFAULTS.epochs]
   .map((e) => ({ epochs: e, testAccuracy: at(e)?.testAccuracy, trainSeconds: at(e)?.seconds }));
 const result = {
   measured: new Date().toISOString().slice(0, 10),
-  model: 'softmax regression: 256 inputs × 10 classes weights + 10 biases, float64, zero start',
-  data: 'our MNIST shards (16×16, deskewed, /255): 60,000 training images, 10,000 test images',
+  model: `softmax regression: ${train.features} inputs × ${CLASSES} classes weights + ${CLASSES} biases, float64, zero start`,
+  data:
+    dataset.name === MNIST.name
+      ? 'our MNIST shards (16×16, deskewed, /255): 60,000 training images, 10,000 test images'
+      : `our ${dataset.name} shards (${JSON.stringify(dataset.preprocessing)}, /255): ${train.count} training rows, ${testCount} test rows`,
   optimiser: 'Adam',
   learningRate: state.learningRate,
   batchSize: state.batchSize,
@@ -79,7 +87,8 @@ const result = {
   summary,
   curve,
 };
-writeFileSync(join(HERE, 'results', 'baseline.json'), `${JSON.stringify(result, null, 2)}\n`);
+const file = dataset.name === MNIST.name ? 'baseline.json' : `baseline-${dataset.name}.json`;
+writeFileSync(join(HERE, 'results', file), `${JSON.stringify(result, null, 2)}\n`);
 for (const s of summary) {
   console.log(
     `${s.epochs} epoch(s): test ${(100 * (s.testAccuracy ?? 0)).toFixed(2)}%, ${s.trainSeconds} s of training`,
