@@ -160,12 +160,12 @@ function roundHalfEven(v: number): number {
 }
 
 /** The reference's moment deskew of a W×H image; a copy when the skew is undefined. */
-export function deskewImage(
-  src: Float64Array,
+export function deskewImage<T extends Float32Array | Float64Array = Float64Array>(
+  src: Float32Array | Float64Array,
   width: number,
   height: number,
-  out: Float64Array = new Float64Array(width * height),
-): Float64Array {
+  out: T = new Float64Array(width * height) as T,
+): T {
   if (out === src) throw new RangeError('deskewImage cannot work in place');
   const skew = imageSkew(src, width, height);
   if (skew === null) {

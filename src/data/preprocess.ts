@@ -18,6 +18,8 @@
  * fine in single-threaded JS.
  */
 
+import { deskewImage, imageSkew } from './image';
+
 const SRC = 28;
 const DST = 16;
 /** Values per preprocessed image. */
@@ -25,7 +27,6 @@ export const PREPROCESSED_FEATURES = DST * DST;
 const SRC_PIXELS = SRC * SRC;
 
 /** `cv2.moments` threshold of the reference below which an image is returned unchanged. */
-const MIN_MU02 = 1e-2;
 
 export type Image28 = Uint8Array | Float32Array | Float64Array;
 export type Image16 = Float32Array | Float64Array;
@@ -111,48 +112,7 @@ export function resize28to16<T extends Image16 = Float32Array>(
  */
 export function skew16(img: Image16): number | null {
   checkLength('skew16 input', img, PREPROCESSED_FEATURES);
-  let m00 = 0;
-  let m10 = 0;
-  let m01 = 0;
-  let m11 = 0;
-  let m02 = 0;
-  for (let y = 0; y < DST; y++) {
-    let x0 = 0;
-    let x1 = 0;
-    for (let x = 0; x < DST; x++) {
-      const p = img[y * DST + x];
-      x0 += p;
-      x1 += x * p;
-    }
-    m02 += x0 * (y * y);
-    m11 += x1 * y;
-    m01 += y * x0;
-    m10 += x1;
-    m00 += x0;
-  }
-  const invM00 = Math.abs(m00) > Number.EPSILON ? 1 / m00 : 0;
-  const cy = m01 * invM00;
-  const mu11 = m11 - m10 * cy;
-  const mu02 = m02 - m01 * cy;
-  if (!(Math.abs(mu02) >= MIN_MU02)) return null; // also catches NaN input
-  const skew = mu11 / mu02;
-  return Number.isFinite(skew) ? skew : null;
-}
-
-// Fixed-point constants of OpenCV's warpAffine: coordinates in units of 1/AB_SCALE, then reduced
-// to INTER_TAB_SIZE (= 32) sub-pixel steps, rounding by adding half a step before the shift.
-const INTER_BITS = 5;
-const INTER_TAB_SIZE = 1 << INTER_BITS;
-const AB_BITS = 10;
-const AB_SCALE = 1 << AB_BITS;
-const ROUND_DELTA = AB_SCALE / INTER_TAB_SIZE / 2;
-// Row offsets beyond this land wholly in the zero border; clamping keeps the int32 math exact.
-const MAX_FIXED = 1 << 24;
-
-/** cvRound: round half to even (OpenCV rounds through lrint / cvtsd2si). */
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  return imageSkew(img, DST, DST);
 }
 
 /**
@@ -166,28 +126,8 @@ export function deskew16<T extends Image16 = Float32Array>(
   checkLength('deskew16 input', src, PREPROCESSED_FEATURES);
   checkLength('deskew16 output', out, PREPROCESSED_FEATURES);
   if (out === src) throw new RangeError('deskew16 cannot work in place');
-  const skew = skew16(src);
-  if (skew === null) {
-    out.set(src);
-    return out;
-  }
-  // M = np.float32([[1, skew, -0.5*16*skew], [0, 1, 0]]): inverse map src_x = x + m01·y + m02.
-  const m01 = Math.fround(skew);
-  const m02 = Math.fround(-0.5 * DST * skew);
-  for (let y = 0; y < DST; y++) {
-    const fixed = roundHalfEven((m01 * y + m02) * AB_SCALE);
-    const x0 = Math.max(-MAX_FIXED, Math.min(MAX_FIXED, fixed)) + ROUND_DELTA;
-    const row = y * DST;
-    for (let x = 0; x < DST; x++) {
-      const X = (x0 + x * AB_SCALE) >> (AB_BITS - INTER_BITS); // floor: arithmetic shift
-      const sx = X >> INTER_BITS;
-      const w1 = (X & (INTER_TAB_SIZE - 1)) / INTER_TAB_SIZE;
-      const p0 = sx >= 0 && sx < DST ? src[row + sx] : 0;
-      const p1 = sx + 1 >= 0 && sx + 1 < DST ? src[row + sx + 1] : 0;
-      out[row + x] = p0 * (1 - w1) + p1 * w1;
-    }
-  }
-  return out;
+  // The same operations for any W×H (image.ts); at 16×16 this is the reference bit for bit.
+  return deskewImage(src, DST, DST, out);
 }
 
 /**
