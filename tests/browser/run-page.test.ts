@@ -389,21 +389,30 @@ describe('the run page', () => {
   it(
     'asks before cancelling a run',
     async () => {
-      const { page } = owner;
-      const id = await startRun({ population: 64, sliceSize: 32, generations: 5000, seed: 9 });
-      await page.goto(`${URL_}/runs/${id}`);
-      await expect.poll(() => page.textContent('#status'), { timeout: 60_000 }).toBe('running');
-      await page.click('#cancel');
-      await page.locator('#confirm-dialog[open]').waitFor();
-      await shot(page, 'run-page-confirm-cancel');
-      await page.keyboard.press('Escape');
-      expect(await page.locator('#confirm-dialog').count()).toBe(0);
-      expect((await api<ApiRun>(`/api/runs/${id}`)).body.status).toBe('running');
-      await page.click('#cancel');
-      await page.click('#confirm-yes');
-      await expect.poll(() => page.textContent('#status'), { timeout: 60_000 }).toBe('cancelled');
-      expect((await api<ApiRun>(`/api/runs/${id}`)).body.status).toBe('cancelled');
-      expect(owner.errors).toEqual([]);
+      // A browser of its own: twice (once in a full suite here, once in the issue's clean-clone
+      // run) the owner's long-used page, after the draw, train, fork and share tests, did not reach
+      // `load` of the next navigation in 90 s while the server answered a fresh browser's page in
+      // 3 s (issue 21 item 5: the cause in that page is still being looked for).
+      const fresh = await signedIn();
+      try {
+        const { page } = fresh;
+        const id = await startRun({ population: 64, sliceSize: 32, generations: 5000, seed: 9 });
+        await page.goto(`${URL_}/runs/${id}`);
+        await expect.poll(() => page.textContent('#status'), { timeout: 60_000 }).toBe('running');
+        await page.click('#cancel');
+        await page.locator('#confirm-dialog[open]').waitFor();
+        await shot(page, 'run-page-confirm-cancel');
+        await page.keyboard.press('Escape');
+        expect(await page.locator('#confirm-dialog').count()).toBe(0);
+        expect((await api<ApiRun>(`/api/runs/${id}`)).body.status).toBe('running');
+        await page.click('#cancel');
+        await page.click('#confirm-yes');
+        await expect.poll(() => page.textContent('#status'), { timeout: 60_000 }).toBe('cancelled');
+        expect((await api<ApiRun>(`/api/runs/${id}`)).body.status).toBe('cancelled');
+        expect(fresh.errors).toEqual([]);
+      } finally {
+        await fresh.close();
+      }
     },
     SLOW,
   );
