@@ -284,10 +284,6 @@ export type TrainChunk = (
   steps: number,
 ) => Promise<TrainingState>;
 
-/** A chunk computed in this isolate. */
-export const trainChunkHere: TrainChunk = async (genome, state, data, steps) =>
-  new Trainer(genome, data).steps(state, steps);
-
 /** One queued chunk of a training (see the module comment). */
 export async function runTrainTask(
   env: TrainBindings,
