@@ -260,6 +260,24 @@ export type RevokedShareLinks = z.infer<typeof revokedShareLinksSchema>;
 // ------------------------------------------------------------------------------------------------
 // Datasets (GET /api/datasets, /api/datasets/:name, /api/runs/:id/dataset)
 
+/**
+ * The softmax-regression baseline of a dataset (one layer, features × classes weights, trained by
+ * Adam on the training split only; its epoch count chosen on a validation split carved from
+ * training data): computed once per dataset as queued work and cached. `testAccuracy` is reported
+ * once, beside the WANN's figures; it chooses nothing.
+ */
+export const datasetBaselineSchema = z.object({
+  status: z.enum(['queued', 'running', 'ready', 'failed']),
+  /** Training epochs over the training split. */
+  epochs: int,
+  /** Trained weights and biases: features × classes + classes. */
+  weights: int,
+  validationAccuracy: z.number().nullable(),
+  testAccuracy: z.number().nullable(),
+  error: z.string().nullable(),
+});
+export type DatasetBaseline = z.infer<typeof datasetBaselineSchema>;
+
 /** A dataset's manifest (src/data/dataset.ts) and the input shapes a model of it takes. */
 export const datasetResourceSchema = z.object({
   ...datasetManifestShape,
@@ -267,6 +285,8 @@ export const datasetResourceSchema = z.object({
   inputShape: z.array(int),
   /** What the network sees per row after preprocessing: [-1, 256] for 16×16. */
   preprocessedInputShape: z.array(int),
+  /** The dataset's baseline; absent where the server does not compute one. */
+  baseline: datasetBaselineSchema.nullable().optional(),
 });
 export type DatasetResource = z.infer<typeof datasetResourceSchema>;
 
@@ -296,6 +316,18 @@ export const datasetListSchema = z.object({
   uploads: z.array(uploadedDatasetSchema).optional(),
 });
 export type DatasetList = z.infer<typeof datasetListSchema>;
+
+/**
+ * `GET /api/datasets/:name/samples`: what the datasets page draws. Class counts per split (the
+ * balance chart) and a few rows of the training split, raw as a client would send them (pixels
+ * 0–255 row-major for images, feature values for tables).
+ */
+export const datasetSamplesSchema = z.object({
+  name: z.string(),
+  classCounts: z.object({ train: z.array(int), test: z.array(int) }),
+  samples: z.array(z.object({ label: z.string(), values: z.array(z.number()) })),
+});
+export type DatasetSamples = z.infer<typeof datasetSamplesSchema>;
 
 // ------------------------------------------------------------------------------------------------
 // Errors
