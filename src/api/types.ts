@@ -326,6 +326,17 @@ export const datasetSamplesSchema = z.object({
   name: z.string(),
   classCounts: z.object({ train: z.array(int), test: z.array(int) }),
   samples: z.array(z.object({ label: z.string(), values: z.array(z.number()) })),
+  /**
+   * One sample's shape: [height, width] for images, [features] for tables. Absent from servers
+   * before it was added.
+   */
+  sampleShape: z.array(int).optional(),
+  /**
+   * 'raw': the values a client sends (a table's feature values, un-standardised); 'preprocessed':
+   * what the shards keep, where they keep no raw rows (images after resizing, and deskewing where
+   * the dataset does, as 0–255 pixels at `sampleShape`).
+   */
+  sampleValues: z.enum(['raw', 'preprocessed']).optional(),
 });
 export type DatasetSamples = z.infer<typeof datasetSamplesSchema>;
 

@@ -14,10 +14,14 @@
  * 'uploaded'); a `dataset-build` task then builds the shards (status 'building' → 'ready' or
  * 'failed' with the reason; progress in [0, 1]). The same bytes with the same options again is a
  * 409 naming the dataset they already are.
+ *
+ * Samples: `GET /api/datasets/:name/samples[?limit=24]` (a run's own, for its share links:
+ * `/api/runs/:id/dataset/samples`): class counts per split and a few training rows
+ * (workers/datasets/samples.ts).
  */
 import { eq, or, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { z } from 'zod';
 import { datasets, runs } from '../../schema/schema';
 import type { DatasetList } from '../../src/api/types';
@@ -27,9 +31,11 @@ import {
   buildCommand,
   builtinDataset,
   type DatasetManifest,
+  DatasetUnavailableError,
   DEFAULT_DATASET,
   datasetNameSchema,
 } from '../../src/data/dataset';
+import { DEFAULT_SAMPLE_ROWS, MAX_SAMPLE_ROWS } from '../../src/data/dataset-samples';
 import { DEFAULT_TEST_FRACTION } from '../../src/data/split';
 import {
   datasetUploadKey,
@@ -39,10 +45,12 @@ import {
   trainShardKey,
 } from '../contracts/blob-keys';
 import { deletePrefix } from '../datasets/build';
+import { datasetSamples, ShardMissingError } from '../datasets/samples';
 import { MAX_UPLOAD_BYTES, storeCsvUpload } from '../datasets/upload';
 import {
   datasetResource,
   findUploadedDataset,
+  runDatasetManifest,
   type UploadOptions,
   uploadedDatasetResource,
   uploadedManifest,
@@ -106,6 +114,46 @@ export async function requireLoadedDataset(
   return { id: manifest.name, manifest };
 }
 
+const samplesQuerySchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(MAX_SAMPLE_ROWS).default(DEFAULT_SAMPLE_ROWS),
+});
+
+type AppContext = Context<{ Bindings: Env }>;
+
+/** The samples answer of a dataset whose shards lie under `dataset` (a built-in's name, an upload's id). */
+async function samplesAnswer(c: AppContext, dataset: string, manifest: DatasetManifest): Promise<Response> {
+  const query = samplesQuerySchema.safeParse(c.req.query());
+  if (!query.success) throw new ApiError(400, 'invalid_query', describeIssues(query.error));
+  try {
+    return c.json(await datasetSamples(c.env.BLOBS, dataset, manifest, query.data.limit));
+  } catch (e) {
+    if (!(e instanceof ShardMissingError)) throw e;
+    const fix = builtinDataset(manifest.name)
+      ? `; build them with \`${buildCommand(manifest.name)}\`, then restart \`npm start\``
+      : '';
+    throw new ApiError(
+      409,
+      'dataset_incomplete',
+      `the shards of '${manifest.name}' are incomplete (${e.message})${fix}`,
+    );
+  }
+}
+
+/**
+ * `GET /api/runs/:id/dataset/samples` (runs.ts): the samples of the dataset run `runId`'s config
+ * names (`dataset`: a built-in's name or an upload's id), the only samples a share link reads.
+ */
+export async function runDatasetSamples(c: AppContext, runId: string, dataset: string): Promise<Response> {
+  let manifest: DatasetManifest;
+  try {
+    manifest = await runDatasetManifest(c.env.DB, dataset);
+  } catch (e) {
+    if (!(e instanceof DatasetUnavailableError)) throw e;
+    throw new ApiError(404, 'dataset_not_found', `run ${runId}'s dataset '${dataset}' is not known`);
+  }
+  return samplesAnswer(c, dataset, manifest);
+}
+
 const uploadQuerySchema = z.strictObject({
   name: datasetNameSchema,
   label: z.string().min(1).max(200).optional(),
@@ -144,6 +192,22 @@ export const datasetsApp = new Hono<{ Bindings: Env }>()
     const uploaded = manifest ? undefined : await findUploadedDataset(c.env.DB, name);
     if (!uploaded) throw new ApiError(404, 'dataset_not_found', `no loaded dataset named '${name}'`);
     return c.json(uploadedDatasetResource(uploaded));
+  })
+  .get('/:name/samples', requireOwnerRead, async (c) => {
+    const name = c.req.param('name');
+    const manifest = builtinDataset(name);
+    if (manifest && (await isDatasetLoaded(c.env.BLOBS, manifest))) return samplesAnswer(c, name, manifest);
+    const uploaded = manifest ? undefined : await findUploadedDataset(c.env.DB, name);
+    if (!uploaded) throw new ApiError(404, 'dataset_not_found', `no loaded dataset named '${name}'`);
+    const built = uploadedManifest(uploaded);
+    if (!built) {
+      throw new ApiError(
+        409,
+        'dataset_not_ready',
+        `dataset '${uploaded.name}' is ${uploaded.status}: its samples are there once it is ready`,
+      );
+    }
+    return samplesAnswer(c, uploaded.id, built);
   })
   .post('/', requireOwner, async (c) => {
     const query = uploadQuerySchema.safeParse(c.req.query());

@@ -45,7 +45,7 @@ import {
   runLinks,
   shareAccessResource,
 } from './auth';
-import { datasetResource, requireLoadedDataset } from './datasets';
+import { datasetResource, requireLoadedDataset, runDatasetSamples } from './datasets';
 import type { Env } from './env';
 import { ApiError, describeIssues } from './errors';
 import { credentialCheck, guardEventStream, streamRefusalMessage } from './event-stream';
@@ -448,6 +448,12 @@ export const runsApp = new Hono<{ Bindings: Env }>()
       throw new ApiError(404, 'dataset_not_found', `run ${row.id}'s dataset '${name}' is not known`);
     }
     return c.json(datasetResource(manifest));
+  })
+
+  .get('/:id/dataset/samples', requireRunAccess('view'), async (c) => {
+    // Likewise its samples: a share link's only samples (datasets.ts).
+    const row = await findRun(c, c.req.param('id'));
+    return runDatasetSamples(c, row.id, configDataset(row.config as { dataset?: string }));
   })
 
   .get('/:id/generations', requireRunAccess('view'), async (c) => {

@@ -31,6 +31,14 @@ export function testShardKey(index: number, dataset?: string): string {
   return `${shardPrefix(dataset)}test-${index}.bin`;
 }
 
+/**
+ * A dataset's class counts per split (the datasets page's balance chart), computed once from its
+ * shards and kept beside them, so deleting an upload's shards deletes them too.
+ */
+export function classCountsKey(dataset?: string): string {
+  return `${shardPrefix(dataset)}class-counts.json`;
+}
+
 /** An uploaded dataset's file as it was sent (`part`: 'train' now; a separate 'test' file later). */
 export function datasetUploadKey(datasetId: string, part: 'train' | 'test'): string {
   return `${datasetUploadPrefix(datasetId)}${part}.csv`;
