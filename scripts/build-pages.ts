@@ -26,6 +26,7 @@ export async function buildPages(options: { log?: (line: string) => void } = {})
       dashboard: 'public/src/dashboard.ts',
       run: 'public/src/run.ts',
       compare: 'public/src/compare.ts',
+      datasets: 'public/src/datasets.ts',
     },
     outdir: OUT,
     bundle: true,
