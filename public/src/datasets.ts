@@ -137,7 +137,7 @@ function preprocessingText(d: DatasetResource): string {
   if (p.kind === 'image') {
     return `resize ${d.rawShape.join('×')} → ${p.width}×${p.height}${p.deskew ? ', deskew' : ''}, /255`;
   }
-  return `standardise each feature with the training split's mean and standard deviation (inside the served model, so it takes raw values)`;
+  return "standardise each feature with the training split's mean and standard deviation (a step of the served model, which so takes raw feature values)";
 }
 
 function facts(d: DatasetResource, entry: Entry): HTMLElement[] {
@@ -149,7 +149,6 @@ function facts(d: DatasetResource, entry: Entry): HTMLElement[] {
     ['Training rows', formatCount(d.splits.train)],
     ['Test rows', `${formatCount(d.splits.test)} (reported accuracy only)`],
     ['Shards', `${d.shards.train} + ${d.shards.test} of ${formatCount(d.shards.rowsPerShard)} rows`],
-    ['Preprocessing', preprocessingText(d)],
     ['Source', el('span', { class: 'mono small' }, d.sourceHash)],
   ];
   if (entry.upload) items.push(['Uploaded', `${formatCount(entry.upload.bytes)} bytes`]);
@@ -184,7 +183,9 @@ function balanceChart(
   counts: DatasetSamples['classCounts'],
 ): void {
   const width = Math.max(260, Math.floor(container.clientWidth || 320));
-  const labelWidth = Math.min(140, Math.floor(width * 0.3));
+  // As wide as the longest class name needs (about 6.5 px a character at 11 px), within limits.
+  const longest = Math.max(...classes.map((name) => name.length));
+  const labelWidth = Math.max(24, Math.min(140, Math.floor(width * 0.3), Math.ceil(longest * 6.5) + 10));
   const valueWidth = 110;
   const bar = 9;
   const rowHeight = 2 * bar + 8;
@@ -369,6 +370,9 @@ async function showDetail(): Promise<void> {
   showBuild(entry);
   const d = entry.resource;
   replace(byId('detail-facts'), ...(d ? facts(d, entry) : []));
+  const preprocessing = byId('detail-preprocessing');
+  preprocessing.hidden = !d;
+  if (d) replace(preprocessing, el('strong', {}, 'Preprocessing: '), preprocessingText(d));
   showBaseline(d);
   byId('balance-figure').hidden = true;
   byId('samples-figure').hidden = true;
@@ -490,7 +494,7 @@ uploadForm.addEventListener('submit', async (e) => {
       throw new Error(`${words}: ${body?.error?.message ?? res.statusText}`);
     }
     const created = (await res.json()) as UploadedDataset;
-    uploadState.textContent = `Uploaded as '${created.name}'; building its shards.`;
+    uploadState.textContent = `Uploaded as '${created.name}' (its build is shown above).`;
     uploadForm.reset();
     await loadList();
     select(created.name);
