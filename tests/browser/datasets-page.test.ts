@@ -57,6 +57,21 @@ async function drawnCounts(b: Browser, split: 'train' | 'test'): Promise<number[
 
 const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
 
+/** The page's full width, evaluated in the page. */
+const PAGE_WIDTH = 'document.documentElement.scrollWidth';
+
+/** The parts of DOM elements read in the page (this TypeScript has no DOM library). */
+interface Canvas {
+  width: number;
+  height: number;
+  getContext(kind: '2d'): {
+    getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+  };
+}
+interface Cells {
+  querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }>;
+}
+
 describe.skipIf(SKIP !== null)('the datasets page', () => {
   let owner: Browser;
 
@@ -85,8 +100,9 @@ describe.skipIf(SKIP !== null)('the datasets page', () => {
       .locator('canvas.sample-image')
       .first()
       .evaluate((c) => {
-        const canvas = c as HTMLCanvasElement;
-        const data = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+        // (Runs in the page; this project's test TypeScript has no DOM types.)
+        const canvas = c as unknown as Canvas;
+        const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
         let on = 0;
         for (let i = 0; i < data.length; i += 4) if (data[i] > 128) on++;
         return { width: canvas.width, height: canvas.height, on };
@@ -145,7 +161,9 @@ describe.skipIf(SKIP !== null)('the datasets page', () => {
     const shown = await page
       .locator('#sample-rows tbody tr')
       .evaluateAll((trs) =>
-        trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent ?? '')),
+        trs.map((tr) =>
+          Array.from((tr as unknown as Cells).querySelectorAll('td'), (td) => td.textContent ?? ''),
+        ),
       );
     for (const [label, ...values] of shown) expect(rows.get(values.join(',')), values.join(',')).toBe(label);
     expect(new Set(shown.slice(0, 3).map((r) => r[0]))).toEqual(new Set(CLASSES));
@@ -155,12 +173,11 @@ describe.skipIf(SKIP !== null)('the datasets page', () => {
     await page.reload();
     await expect.poll(() => page.locator('#sample-rows tbody tr').count(), { timeout: 30_000 }).toBe(24);
     // Nothing but the tables (which scroll inside their frames) is wider than the phone.
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
-    expect(overflow).toBeLessThanOrEqual(375);
+    expect(await page.evaluate(PAGE_WIDTH)).toBeLessThanOrEqual(375);
     await shot(page, '32-datasets-upload-phone');
     await page.click('#datasets tr[data-dataset="mnist"] a');
     await expect.poll(() => page.locator('.sample-grid figure.sample').count(), { timeout: 30_000 }).toBe(24);
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    expect(await page.evaluate(PAGE_WIDTH)).toBeLessThanOrEqual(375);
     await shot(page, '33-datasets-mnist-phone');
     await page.setViewportSize({ width: 1280, height: 900 });
     expect(owner.errors).toEqual([]);
