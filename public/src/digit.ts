@@ -125,9 +125,11 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
     id: 'digit-preview',
     title: `what the network sees (${g.width}×${g.height})`,
   });
+  // Drawn 64 px wide whatever its size, in the image's proportions.
+  if (g.width !== g.height) preview.style.height = `${Math.round((64 * g.height) / g.width)}px`;
   const clear = el('button', { type: 'button', class: 'secondary', id: 'digit-clear' }, 'Clear');
   const state = el('p', { class: 'muted small', id: 'digit-state' }, 'Loading the model…');
-  const bars = el('ol', { class: 'probs', id: 'digit-probs', start: 0 });
+  const bars = el('ol', { class: g.mnist ? 'probs' : 'probs named', id: 'digit-probs', start: 0 });
   const vote = el('p', { class: 'vote', id: 'digit-vote' });
   const server = el('p', { class: 'small muted', id: 'digit-server' });
   const serverButton = options.predictUrl

@@ -76,7 +76,7 @@ export function mountFeatureForm(root: HTMLElement, options: FeatureFormOptions)
     : null;
   const state = el('p', { class: 'muted small', id: 'features-state' }, 'Loading the model…');
   const vote = el('p', { class: 'vote', id: 'features-vote' });
-  const bars = el('ol', { class: 'probs', id: 'features-probs', start: 0 });
+  const bars = el('ol', { class: 'probs named', id: 'features-probs', start: 0 });
   const server = el('p', { class: 'small muted', id: 'features-server-answer' });
   const error = el('p', { class: 'error', id: 'features-error', hidden: true });
   const form = el(
@@ -85,7 +85,9 @@ export function mountFeatureForm(root: HTMLElement, options: FeatureFormOptions)
     el(
       'div',
       { class: 'feature-fields' },
-      ...fields.map((f, i) => el('label', {}, el('span', { class: 'small muted' }, f.label), inputs[i])),
+      ...fields.map((f, i) =>
+        el('label', {}, el('span', { class: 'small muted feature-label' }, f.label), inputs[i]),
+      ),
     ),
     error,
     el('div', { class: 'row wrap' }, predictButton, reset, serverButton),
