@@ -12,7 +12,7 @@ import type { GenerationRecord } from '../../src/wann/record';
 import { forgetLegacyToken, HttpError, type Run, requestJson } from './api';
 import { type CurvePoint, keepWidth, type Metric, overlayChart, type RunCurves } from './compare-charts';
 import { baselineText, configDatasetKey, datasetDescription, datasetMixNote } from './dataset-facts';
-import { append, byId, el, fmt, pct, replace } from './dom';
+import { byId, el, fmt, pct, replace } from './dom';
 
 /** Runs compared at once: one colour each, and a legend that stays readable. */
 export const MAX_RUNS = 8;
@@ -254,9 +254,20 @@ async function renderDatasets(compared: readonly Compared[]): Promise<void> {
   const baselines = datasets.map((d) => baselineText(d?.baseline));
   const anyBaseline = baselines.some((b) => b !== null);
   const table = byId('compare-table');
+  // The dataset beside the run's name (the table scrolls sideways at its far end), the baseline
+  // beside the test accuracy it is to be read against.
   const head = table.querySelector('thead tr');
+  const firstRow = table.querySelector('tbody tr');
+  const accuracyAt = firstRow
+    ? [...firstRow.children].findIndex((td) => (td as HTMLElement).dataset.col === 'best-test-accuracy')
+    : -1;
+  const place = (row: Element, dataset: HTMLElement, baseline: HTMLElement | null) => {
+    const anchor = accuracyAt >= 0 ? row.children[accuracyAt] : null;
+    if (baseline) (anchor ?? row.lastElementChild)?.after(baseline);
+    row.firstElementChild?.after(dataset);
+  };
   if (head) {
-    append(
+    place(
       head,
       el('th', { scope: 'col' }, 'Dataset'),
       anyBaseline ? el('th', { scope: 'col' }, 'Baseline (test)') : null,
@@ -266,7 +277,7 @@ async function renderDatasets(compared: readonly Compared[]): Promise<void> {
     const d = datasets[i];
     const row = table.querySelector(`tbody tr[data-run="${c.run.id}"]`);
     if (!row) return;
-    append(
+    place(
       row,
       el('td', { 'data-col': 'dataset', title: d ? datasetDescription(d) : null }, names[i]),
       anyBaseline ? el('td', { 'data-col': 'baseline', class: 'small' }, baselines[i] ?? '–') : null,

@@ -139,7 +139,10 @@ export function mountFeatureForm(root: HTMLElement, options: FeatureFormOptions)
       ),
     );
     state.textContent = 'Ensemble probabilities (mean of the softmaxes at each shared weight):';
+    // The server's answer was about the previous row: none is shown for this one until asked.
     server.textContent = '';
+    delete server.dataset.label;
+    delete server.dataset.probabilities;
     if (serverButton) serverButton.disabled = false;
   };
 
@@ -173,8 +176,13 @@ export function mountFeatureForm(root: HTMLElement, options: FeatureFormOptions)
   serverButton?.addEventListener('click', async () => {
     if (!row || !options.inferUrl) return;
     server.textContent = 'Asking the server…';
+    delete server.dataset.label;
+    delete server.dataset.probabilities;
     try {
-      const answer = await askServer(options.inferUrl, options.authorization, row);
+      const asked = row;
+      const answer = await askServer(options.inferUrl, options.authorization, asked);
+      // Another row was predicted meanwhile: this answer is not about what the page shows.
+      if (asked !== row) return;
       // Exact figures for whoever compares the two answers (the text rounds them).
       server.dataset.label = String(answer.label);
       server.dataset.probabilities = JSON.stringify(answer.probabilities);
