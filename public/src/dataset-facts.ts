@@ -127,3 +127,30 @@ export function datasetMixNote(datasets: readonly string[]): string | null {
   if (distinct.length < 2) return null;
   return `These runs are on different datasets (${distinct.join(', ')}): their fitness and accuracies measure different tasks and are not comparable.`;
 }
+
+export type TryPanel =
+  | { kind: 'draw'; geometry: DrawGeometry | undefined; verb: string }
+  | { kind: 'table'; dataset: DatasetResource; verb: string }
+  | { kind: 'none'; reason: string; verb: string };
+
+/**
+ * The panel that lets a viewer try the model. Without the dataset resource (a server from before
+ * datasets), the draw panel as it always was: every run there searched MNIST.
+ */
+export function tryPanel(dataset: DatasetResource | null): TryPanel {
+  if (!dataset) return { kind: 'draw', geometry: undefined, verb: 'drawing a digit' };
+  if (dataset.kind === 'tabular') return { kind: 'table', dataset, verb: 'trying the model' };
+  const geometry = drawGeometry(dataset);
+  if (!geometry) {
+    return {
+      kind: 'none',
+      reason: `The model of ${dataset.name} takes ${dataset.rawShape.join('×')} images: no drawing panel for them.`,
+      verb: 'trying the model',
+    };
+  }
+  return {
+    kind: 'draw',
+    geometry,
+    verb: geometry.mnist ? 'drawing a digit' : 'drawing an image',
+  };
+}

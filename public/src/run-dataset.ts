@@ -2,7 +2,7 @@
  * The run page's dataset: read once from the run's own route (`…/dataset`, which a share link may
  * read too), shown under the run's summary (name linked to the datasets page for the owner, kind,
  * features → classes), its baseline beside the published models' figures, and which "try the
- * model" panel fits it (a drawing for single-channel images, a row of features for tables).
+ * model" panel fits it (dataset-facts.ts `tryPanel`).
  */
 import type { DatasetResource } from '../../src/api/types';
 import { type Run, requestJson } from './api';
@@ -10,10 +10,10 @@ import {
   baselineText,
   configDatasetKey,
   DEFAULT_DATASET,
-  type DrawGeometry,
   datasetDescription,
   datasetPageUrl,
-  drawGeometry,
+  type TryPanel,
+  tryPanel,
 } from './dataset-facts';
 import { byId, el, replace } from './dom';
 
@@ -23,33 +23,6 @@ let loading: Promise<DatasetResource | null> | null = null;
 export function runDataset(api: string): Promise<DatasetResource | null> {
   loading ??= requestJson<DatasetResource>(`${api}/dataset`).catch(() => null);
   return loading;
-}
-
-export type TryPanel =
-  | { kind: 'draw'; geometry: DrawGeometry | undefined; verb: string }
-  | { kind: 'table'; dataset: DatasetResource; verb: string }
-  | { kind: 'none'; reason: string; verb: string };
-
-/**
- * The panel that lets a viewer try the model. Without the dataset resource (a server from before
- * datasets), the draw panel as it always was: every run there searched MNIST.
- */
-export function tryPanel(dataset: DatasetResource | null): TryPanel {
-  if (!dataset) return { kind: 'draw', geometry: undefined, verb: 'drawing a digit' };
-  if (dataset.kind === 'tabular') return { kind: 'table', dataset, verb: 'trying the model' };
-  const geometry = drawGeometry(dataset);
-  if (!geometry) {
-    return {
-      kind: 'none',
-      reason: `The model of ${dataset.name} takes ${dataset.rawShape.join('×')} images: no drawing panel for them.`,
-      verb: 'trying the model',
-    };
-  }
-  return {
-    kind: 'draw',
-    geometry,
-    verb: geometry.mnist ? 'drawing a digit' : 'drawing an image',
-  };
 }
 
 const PANEL_TITLES: Record<TryPanel['kind'], string | null> = {

@@ -28,9 +28,10 @@ import {
   renderFields,
   showFieldErrors,
 } from './config-form';
+import { tryPanel } from './dataset-facts';
 import { byId, confirmAction, duration, el, fmt, info, mean, pct, replace, when } from './dom';
 import { renderNetwork } from './network';
-import { renderRunBaseline, renderRunDataset, runDataset, tryPanel } from './run-dataset';
+import { renderRunBaseline, renderRunDataset, runDataset } from './run-dataset';
 import { mountRunIdentity } from './run-identity';
 
 interface Mode {

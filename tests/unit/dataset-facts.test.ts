@@ -12,9 +12,10 @@ import {
   drawGeometry,
   featureFields,
   parseFeatureValues,
+  tryPanel,
 } from '../../public/src/dataset-facts';
 import type { DatasetBaseline, DatasetResource } from '../../src/api/types';
-import { FASHION_MNIST, MNIST } from '../../src/data/dataset';
+import { type DatasetManifest, FASHION_MNIST, MNIST } from '../../src/data/dataset';
 
 const table: DatasetResource = {
   name: 'levels',
@@ -130,5 +131,29 @@ describe('a run’s dataset', () => {
     expect(datasetMixNote(['mnist', 'levels', 'mnist'])).toBe(
       'These runs are on different datasets (mnist, levels): their fitness and accuracies measure different tasks and are not comparable.',
     );
+  });
+});
+
+/** A built-in's manifest as the API serves it (the shapes do not matter here). */
+const served = (m: DatasetManifest): DatasetResource => ({
+  ...m,
+  inputShape: [-1],
+  preprocessedInputShape: [-1],
+});
+
+describe('the panel that tries the model', () => {
+  it('draws digits on MNIST exactly as before, and on a server that names no dataset', () => {
+    expect(tryPanel(served(MNIST))).toEqual({
+      kind: 'draw',
+      geometry: drawGeometry(MNIST),
+      verb: 'drawing a digit',
+    });
+    expect(tryPanel(null)).toEqual({ kind: 'draw', geometry: undefined, verb: 'drawing a digit' });
+  });
+
+  it('draws other single-channel images, takes a row for a table, and nothing for colour images', () => {
+    expect(tryPanel(served(FASHION_MNIST))).toMatchObject({ kind: 'draw', verb: 'drawing an image' });
+    expect(tryPanel(table)).toMatchObject({ kind: 'table', dataset: table });
+    expect(tryPanel(served({ ...FASHION_MNIST, rawShape: [28, 28, 3] }))).toMatchObject({ kind: 'none' });
   });
 });
