@@ -6,9 +6,12 @@
  * its parent's history up to the fork point (and the grandparent's before that, for a fork of a
  * fork), read from the parents' own generations.
  */
+
+import type { DatasetResource } from '../../src/api/types';
 import type { GenerationRecord } from '../../src/wann/record';
 import { forgetLegacyToken, HttpError, type Run, requestJson } from './api';
 import { type CurvePoint, keepWidth, type Metric, overlayChart, type RunCurves } from './compare-charts';
+import { baselineText, configDatasetKey, datasetDescription, datasetMixNote } from './dataset-facts';
 import { byId, el, fmt, pct, replace } from './dom';
 
 /** Runs compared at once: one colour each, and a legend that stays readable. */
@@ -237,6 +240,60 @@ function renderSummary(compared: readonly Compared[]): void {
     el('thead', {}, el('tr', {}, ...head.map((h) => el('th', { scope: 'col' }, h)))),
     el('tbody', {}, ...body),
   );
+}
+
+/**
+ * Each run's dataset (and its baseline, when one is ready) as columns of the summary table, and a
+ * plain warning above it when the runs are not all on the same dataset.
+ */
+async function renderDatasets(compared: readonly Compared[]): Promise<void> {
+  const datasets = await Promise.all(
+    compared.map((c) => requestJson<DatasetResource>(`/api/runs/${c.run.id}/dataset`).catch(() => null)),
+  );
+  const names = compared.map((c, i) => datasets[i]?.name ?? configDatasetKey(c.run.config));
+  const baselines = datasets.map((d) => baselineText(d?.baseline));
+  const anyBaseline = baselines.some((b) => b !== null);
+  const table = byId('compare-table');
+  // The dataset beside the run's name (the table scrolls sideways at its far end), the baseline
+  // beside the test accuracy it is to be read against.
+  const head = table.querySelector('thead tr');
+  const firstRow = table.querySelector('tbody tr');
+  const accuracyAt = firstRow
+    ? [...firstRow.children].findIndex((td) => (td as HTMLElement).dataset.col === 'best-test-accuracy')
+    : -1;
+  const place = (row: Element, dataset: HTMLElement, baseline: HTMLElement | null) => {
+    const anchor = accuracyAt >= 0 ? row.children[accuracyAt] : null;
+    if (baseline) (anchor ?? row.lastElementChild)?.after(baseline);
+    row.firstElementChild?.after(dataset);
+  };
+  if (head) {
+    place(
+      head,
+      el('th', { scope: 'col' }, 'Dataset'),
+      anyBaseline ? el('th', { scope: 'col' }, 'Baseline (test)') : null,
+    );
+  }
+  compared.forEach((c, i) => {
+    const d = datasets[i];
+    const row = table.querySelector(`tbody tr[data-run="${c.run.id}"]`);
+    if (!row) return;
+    place(
+      row,
+      el('td', { 'data-col': 'dataset', title: d ? datasetDescription(d) : null }, names[i]),
+      anyBaseline ? el('td', { 'data-col': 'baseline', class: 'small' }, baselines[i] ?? '–') : null,
+    );
+  });
+  const note = datasetMixNote(names);
+  let line = document.getElementById('compare-datasets');
+  if (!note) {
+    line?.remove();
+    return;
+  }
+  if (!line) {
+    line = el('p', { id: 'compare-datasets', class: 'error' });
+    table.closest('.table-wrap')?.before(line);
+  }
+  line.textContent = note;
 }
 
 function labelOf(compared: readonly Compared[], runId: string): string | null {
@@ -469,6 +526,7 @@ async function main(): Promise<void> {
     }),
   );
   renderSummary(compared);
+  await renderDatasets(compared);
   renderConfig(compared);
   renderCharts(compared);
   byId('crumb').textContent = `Compare ${compared.map((c) => c.label).join(' · ')}`;

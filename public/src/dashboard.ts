@@ -19,6 +19,7 @@ import {
   TERMINAL,
 } from './api';
 import { clearFieldErrors, readFields, renderFields, showFieldErrors } from './config-form';
+import { configDatasetKey, DEFAULT_DATASET } from './dataset-facts';
 import { byId, el, fmt, pct, replace, when } from './dom';
 import { identityFields, readIdentity, showIdentityErrors } from './run-identity';
 
@@ -77,6 +78,7 @@ async function loadDatasets(): Promise<void> {
     ),
   );
   if (list.datasets.some((d) => d.name === chosen)) datasetSelect.value = chosen;
+  learnDatasets(list);
 }
 
 byId('token-form').addEventListener('submit', async (e) => {
@@ -119,7 +121,8 @@ type SortKey =
   | 'seed'
   | 'fitness'
   | 'testAccuracy'
-  | 'created';
+  | 'created'
+  | 'dataset';
 
 interface Column {
   label: string;
@@ -132,6 +135,7 @@ interface Column {
 const COLUMNS: readonly Column[] = [
   { label: '', title: 'Tick runs to compare' },
   { label: 'Name', sort: 'name' },
+  { label: 'Dataset', sort: 'dataset', title: 'the dataset the run searched on' },
   { label: 'Tags', wide: true },
   { label: 'Status', sort: 'status' },
   { label: 'Generation', sort: 'generation', title: 'generations finished / budget' },
@@ -163,6 +167,38 @@ const filterText = byId<HTMLInputElement>('filter-text');
 const filterTag = byId<HTMLInputElement>('filter-tag');
 const filterStatus = byId<HTMLSelectElement>('filter-status');
 const compareButton = byId<HTMLButtonElement>('compare');
+
+// ------------------------------------------------------------------------------------------------
+// The runs' datasets: a column and a filter. A run's config records a built-in by name (MNIST by
+// nothing) and an upload by its id; the datasets list (signed in) gives the uploads' names.
+
+/** Dataset names by what a run's config records (an upload's id, a built-in's name). */
+const datasetNames = new Map<string, string>([[DEFAULT_DATASET, DEFAULT_DATASET]]);
+const filterDataset = el(
+  'select',
+  { id: 'filter-dataset', name: 'dataset', 'aria-label': 'Only runs on this dataset' },
+  el('option', { value: '' }, 'any dataset'),
+  el('option', { value: DEFAULT_DATASET }, DEFAULT_DATASET),
+);
+filterStatus.after(filterDataset);
+
+function runDatasetName(r: RunListEntry): string {
+  const key = configDatasetKey(r.config);
+  return datasetNames.get(key) ?? key;
+}
+
+/** Learns the datasets' names and offers each in the filter (kept: a deleted one may have runs). */
+function learnDatasets(list: DatasetList): void {
+  const names = [...list.datasets.map((d) => d.name), ...(list.uploads ?? []).map((u) => u.name)];
+  for (const d of list.datasets) datasetNames.set(d.name, d.name);
+  for (const u of list.uploads ?? []) datasetNames.set(u.id, u.name);
+  const offered = new Set([...filterDataset.options].map((o) => o.value));
+  for (const name of names) {
+    if (!offered.has(name)) filterDataset.append(el('option', { value: name }, name));
+    offered.add(name);
+  }
+  if (loaded.length) render();
+}
 const runsTable = byId<HTMLTableElement>('runs');
 
 /** Test accuracy shown for a run, and what it was measured on. */
@@ -192,6 +228,8 @@ function sortValue(r: RunListEntry, key: SortKey): number | string | null {
       return testAccuracy(r).value;
     case 'created':
       return r.timings.createdAt;
+    case 'dataset':
+      return runDatasetName(r);
   }
 }
 
@@ -277,6 +315,7 @@ function runRow(run: RunListEntry): HTMLTableRowElement {
       el('a', { href: `/runs/${run.id}` }, run.name || 'Unnamed'),
       el('span', { class: 'mono muted small id' }, ` ${run.id.slice(0, 8)}`),
     ),
+    el('td', { 'data-col': 'dataset' }, runDatasetName(run)),
     el('td', { class: 'tags wide' }, ...tags),
     el('td', {}, el('span', { class: `status ${run.status}` }, run.status)),
     el('td', { 'data-col': 'generation' }, `${run.generation} / ${run.generations}`),
@@ -302,7 +341,8 @@ function render(): void {
   replace(runsTable.tHead!, header());
   const rows = sorted(loaded);
   if (rows.length === 0) {
-    const filtered = filterText.value.trim() || filterTag.value.trim() || filterStatus.value;
+    const filtered =
+      filterText.value.trim() || filterTag.value.trim() || filterStatus.value || filterDataset.value;
     replace(runsBody, message(filtered ? 'No run matches these filters.' : 'No runs yet: start one below.'));
   } else {
     replace(runsBody, ...rows.map(runRow));
@@ -329,6 +369,7 @@ function listQuery(): URLSearchParams {
   if (text) q.set('q', text);
   if (tag) q.set('tag', tag);
   if (filterStatus.value) q.set('status', filterStatus.value);
+  if (filterDataset.value) q.set('dataset', filterDataset.value);
   return q;
 }
 
@@ -390,12 +431,14 @@ const refilter = () => {
 filterText.addEventListener('input', refilter);
 filterTag.addEventListener('input', refilter);
 filterStatus.addEventListener('change', refilter);
+filterDataset.addEventListener('change', refilter);
 filterForm.addEventListener('submit', (e) => e.preventDefault());
 filterForm.addEventListener('reset', (e) => {
   e.preventDefault();
   filterText.value = '';
   filterTag.value = '';
   filterStatus.value = '';
+  filterDataset.value = '';
   refilter();
 });
 

@@ -1,35 +1,46 @@
 /**
- * Draw a digit: a 28×28 canvas drawn at 10× size, normalised like MNIST (digit scaled into a 20×20
- * box, centred by its centre of mass), preprocessed to 16×16 with the training code itself
- * (src/data/preprocess.ts), then run through the published ONNX model in the browser
- * (onnxruntime-web, wasm, one thread) at every shared weight. Shown: the ensemble's probabilities
- * (mean of the per-weight softmaxes) and its vote, combined exactly as the server does.
+ * Draw a digit (or any single-channel image): a canvas drawn at 10× size, normalised like MNIST
+ * (drawing scaled into a box of 20/28 of the image, centred by its centre of mass) at the dataset's
+ * raw size, preprocessed with the training code itself, then run through the published ONNX model
+ * in the browser (browser-model.ts) at every shared weight. Shown: the ensemble's probabilities
+ * (mean of the per-weight softmaxes) and its vote, combined exactly as the server does, with the
+ * dataset's class names. MNIST keeps its own path (28×28 → 16×16 with deskew, src/data/preprocess.ts)
+ * exactly as before datasets existed; another image dataset uses src/data/image.ts at its W×H.
  */
-import type * as Ort from 'onnxruntime-web';
+import { preprocessGrayImage } from '../../src/data/image';
 import { preprocessImage } from '../../src/data/preprocess';
-import { combineEnsemble } from '../../src/onnx/ensemble';
 import { HttpError, type ModelVersion, request } from './api';
+import { BrowserModel } from './browser-model';
+import type { DrawGeometry } from './dataset-facts';
 import { el, pct, replace } from './dom';
 
 const SIZE = 280;
 const MNIST = 28;
-const BOX = 20;
-const CLASSES = 10;
+/** MNIST's digits sit in a 20×20 box of the 28×28 image. */
+const BOX_FRACTION = 20 / 28;
 
-let ortModule: Promise<typeof Ort> | null = null;
-
-function loadOrt(): Promise<typeof Ort> {
-  ortModule ??= import('onnxruntime-web/wasm').then((ort) => {
-    ort.env.wasm.wasmPaths = '/build/ort/';
-    ort.env.wasm.numThreads = 1;
-    ort.env.wasm.proxy = false;
-    return ort;
-  });
-  return ortModule;
-}
+/** MNIST: what the panel showed before datasets existed. */
+const MNIST_GEOMETRY: DrawGeometry = {
+  rawWidth: MNIST,
+  rawHeight: MNIST,
+  width: 16,
+  height: 16,
+  deskew: true,
+  mnist: true,
+  classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
+};
 
 /** 784 values in [0, 1], MNIST-style (20×20 box, centre of mass at the centre), or null if blank. */
 export function canvasToMnist(source: HTMLCanvasElement): Float32Array | null {
+  return canvasToImage(source, MNIST, MNIST);
+}
+
+/**
+ * width × height values in [0, 1], MNIST-style (the drawing scaled into a box of 20/28 of the
+ * smaller side, centre of mass at the centre), or null if blank. At 28×28 this is MNIST's exactly.
+ */
+export function canvasToImage(source: HTMLCanvasElement, width: number, height: number): Float32Array | null {
+  const boxSide = Math.max(1, Math.round(Math.min(width, height) * BOX_FRACTION));
   const ctx = source.getContext('2d', { willReadFrequently: true })!;
   const { data } = ctx.getImageData(0, 0, source.width, source.height);
   let x0 = source.width;
@@ -49,12 +60,12 @@ export function canvasToMnist(source: HTMLCanvasElement): Float32Array | null {
   if (x1 < 0) return null;
   const w = x1 - x0 + 1;
   const h = y1 - y0 + 1;
-  const scale = BOX / Math.max(w, h);
+  const scale = boxSide / Math.max(w, h);
   const sw = Math.max(1, Math.round(w * scale));
   const sh = Math.max(1, Math.round(h * scale));
   const box = document.createElement('canvas');
-  box.width = BOX;
-  box.height = BOX;
+  box.width = boxSide;
+  box.height = boxSide;
   const bctx = box.getContext('2d', { willReadFrequently: true })!;
   bctx.imageSmoothingEnabled = true;
   bctx.imageSmoothingQuality = 'high';
@@ -71,15 +82,15 @@ export function canvasToMnist(source: HTMLCanvasElement): Float32Array | null {
       my += v * (y + 0.5);
     }
   }
-  const ox = Math.round(MNIST / 2 - (mass ? mx / mass : sw / 2));
-  const oy = Math.round(MNIST / 2 - (mass ? my / mass : sh / 2));
-  const out = new Float32Array(MNIST * MNIST);
+  const ox = Math.round(width / 2 - (mass ? mx / mass : sw / 2));
+  const oy = Math.round(height / 2 - (mass ? my / mass : sh / 2));
+  const out = new Float32Array(width * height);
   for (let y = 0; y < sh; y++) {
     for (let x = 0; x < sw; x++) {
       const tx = x + ox;
       const ty = y + oy;
-      if (tx < 0 || ty < 0 || tx >= MNIST || ty >= MNIST) continue;
-      out[ty * MNIST + tx] = small[(y * sw + x) * 4] / 255;
+      if (tx < 0 || ty < 0 || tx >= width || ty >= height) continue;
+      out[ty * width + tx] = small[(y * sw + x) * 4] / 255;
     }
   }
   return out;
@@ -89,21 +100,36 @@ export interface DigitPanelOptions {
   model: ModelVersion;
   /** Where `POST …/predict` lives, when this viewer may ask the server too. */
   predictUrl: string | null;
+  /** The run's image dataset (dataset-facts.ts `drawGeometry`); absent: MNIST. */
+  geometry?: DrawGeometry;
+}
+
+/** The drawing as the network's input: MNIST's own path, or the dataset's at its W×H. */
+function preprocessDrawing(raw: Float32Array, g: DrawGeometry): Float32Array {
+  if (g.mnist) return preprocessImage(raw);
+  // The dataset's shards were built from bytes: the drawing is quantised to bytes the same way.
+  const bytes = Uint8Array.from(raw, (v) => Math.max(0, Math.min(255, Math.round(v * 255))));
+  return preprocessGrayImage(bytes, g.rawWidth, g.rawHeight, g);
 }
 
 export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): void {
   const { model } = options;
+  const g = options.geometry ?? MNIST_GEOMETRY;
+  const classes = g.classes;
+  const what = g.mnist ? 'a digit' : 'an image';
   const canvas = el('canvas', { width: SIZE, height: SIZE, class: 'draw', 'aria-label': 'drawing area' });
   const preview = el('canvas', {
-    width: 16,
-    height: 16,
+    width: g.width,
+    height: g.height,
     class: 'preview',
     id: 'digit-preview',
-    title: 'what the network sees (16×16)',
+    title: `what the network sees (${g.width}×${g.height})`,
   });
+  // Drawn 64 px wide whatever its size, in the image's proportions.
+  if (g.width !== g.height) preview.style.height = `${Math.round((64 * g.height) / g.width)}px`;
   const clear = el('button', { type: 'button', class: 'secondary', id: 'digit-clear' }, 'Clear');
   const state = el('p', { class: 'muted small', id: 'digit-state' }, 'Loading the model…');
-  const bars = el('ol', { class: 'probs', id: 'digit-probs', start: 0 });
+  const bars = el('ol', { class: g.mnist ? 'probs' : 'probs named', id: 'digit-probs', start: 0 });
   const vote = el('p', { class: 'vote', id: 'digit-vote' });
   const server = el('p', { class: 'small muted', id: 'digit-server' });
   const serverButton = options.predictUrl
@@ -136,7 +162,7 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
           'div',
           { class: 'row' },
           preview,
-          el('span', { class: 'small muted' }, '16×16 input, preprocessed as in training'),
+          el('span', { class: 'small muted' }, `${g.width}×${g.height} input, preprocessed as in training`),
         ),
         server,
       ),
@@ -155,15 +181,13 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
   };
   blank();
 
-  let session: Ort.InferenceSession | null = null;
-  let ort: typeof Ort | null = null;
+  let browserModel: BrowserModel | null = null;
   let pixels: Float32Array | null = null;
+  const readyText = `Model ready: draw ${what}.`;
   const ready = (async () => {
     try {
-      ort = await loadOrt();
-      const bytes = new Uint8Array(await (await request(model.urls.onnx, { accept: '*/*' })).arrayBuffer());
-      session = await ort.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
-      state.textContent = 'Model ready: draw a digit.';
+      browserModel = await BrowserModel.load(model);
+      state.textContent = readyText;
     } catch (e) {
       state.textContent = `Could not load the model: ${(e as Error).message}`;
       state.className = 'error';
@@ -172,8 +196,8 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
 
   const showPreview = (x: Float32Array) => {
     const pctx = preview.getContext('2d')!;
-    const img = pctx.createImageData(16, 16);
-    for (let i = 0; i < 256; i++) {
+    const img = pctx.createImageData(g.width, g.height);
+    for (let i = 0; i < x.length; i++) {
       const v = Math.max(0, Math.min(255, Math.round(x[i] * 255)));
       img.data.set([v, v, v, 255], i * 4);
     }
@@ -186,32 +210,21 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
     const id = ++drawingId;
     await ready;
     if (id !== drawingId) return;
-    pixels = canvasToMnist(canvas);
-    if (!pixels || !session || !ort) return;
-    const x = preprocessImage(pixels);
+    pixels = canvasToImage(canvas, g.rawWidth, g.rawHeight);
+    if (!pixels || !browserModel) return;
+    const x = preprocessDrawing(pixels, g);
     showPreview(x);
-    const probs: Float32Array[] = [];
-    const labels: ArrayLike<number | bigint>[] = [];
-    for (const w of model.weights) {
-      const out = await session.run({
-        image: new ort.Tensor('float32', x, [1, x.length]),
-        shared_weight: new ort.Tensor('float32', new Float32Array([w]), [1]),
-      });
-      probs.push(out.probabilities.data as Float32Array);
-      labels.push(out.label.data as BigInt64Array);
-    }
+    const result = await browserModel.predict(x, classes.length);
     if (id !== drawingId) return;
-    const result = combineEnsemble(probs, labels, 1, CLASSES);
     const winner = result.labels[0];
-    const agree = labels.filter((l) => Number(l[0]) === winner).length;
-    vote.textContent = `Vote: ${winner} (${agree} of ${labels.length} weights)`;
+    vote.textContent = `Vote: ${classes[winner]} (${result.agree} of ${result.weights} weights)`;
     replace(
       bars,
       ...Array.from(result.probabilities, (p, digit) =>
         el(
           'li',
           { class: digit === winner ? 'win' : null, 'data-digit': digit },
-          el('span', { class: 'digit' }, digit),
+          el('span', { class: 'digit' }, classes[digit]),
           el('span', { class: 'bar' }, el('span', { style: `width:${(p * 100).toFixed(1)}%` })),
           el('span', { class: 'p' }, pct(p)),
         ),
@@ -265,7 +278,7 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
     server.textContent = '';
     // The preview and the prediction go too: nothing of the old drawing stays on screen.
     preview.getContext('2d')!.clearRect(0, 0, preview.width, preview.height);
-    if (session) state.textContent = 'Model ready: draw a digit.';
+    if (browserModel) state.textContent = readyText;
     pixels = null;
     if (serverButton) serverButton.disabled = true;
   });
@@ -277,9 +290,11 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
         method: 'POST',
         body: { pixels: [Array.from(pixels)], top_k: 3 },
       });
-      const body = (await res.json()) as { predictions: { label: number; score: number }[][] };
+      const body = (await res.json()) as {
+        predictions: { label: number; className?: string; score: number }[][];
+      };
       const top = body.predictions[0] ?? [];
-      server.textContent = `Server: ${top.map((p) => `${p.label} (${pct(p.score)})`).join(', ')}`;
+      server.textContent = `Server: ${top.map((p) => `${p.className ?? p.label} (${pct(p.score)})`).join(', ')}`;
     } catch (e) {
       server.textContent =
         e instanceof HttpError ? `Server: ${e.message}` : `Server: ${(e as Error).message}`;

@@ -28,8 +28,10 @@ import {
   renderFields,
   showFieldErrors,
 } from './config-form';
+import { tryPanel } from './dataset-facts';
 import { byId, confirmAction, duration, el, fmt, info, mean, pct, replace, when } from './dom';
 import { renderNetwork } from './network';
+import { renderRunBaseline, renderRunDataset, runDataset } from './run-dataset';
 import { mountRunIdentity } from './run-identity';
 
 interface Mode {
@@ -610,7 +612,7 @@ async function renderDigit(): Promise<void> {
       el(
         'p',
         { class: 'muted', id: 'digit-none' },
-        `No published model yet: drawing a digit needs one.${owner ? ' Publish the champion above.' : ''}`,
+        `No published model yet: ${tryPanel(await runDataset(mode!.api)).verb} needs one.${owner ? ' Publish the champion above.' : ''}`,
       ),
     );
     return;
@@ -618,8 +620,29 @@ async function renderDigit(): Promise<void> {
   if (digitModel === latest.version) return;
   digitModel = latest.version;
   const canPredict = owner || run?.access?.scope === 'view+predict';
+  // What the model takes decides the panel: a drawing (single-channel images) or a row of features.
+  const panel = tryPanel(await runDataset(mode!.api));
+  if (panel.kind === 'table') {
+    const { mountFeatureForm } = await import('./feature-form');
+    mountFeatureForm(root, {
+      model: latest,
+      dataset: panel.dataset,
+      inferUrl: canPredict && latest.urls.infer ? local(latest.urls.infer) : null,
+      // A link holder's page has no session: its link's token (in the page's address) is its credential.
+      authorization: mode!.kind === 'share' ? `Bearer ${mode!.api.split('/')[2]}` : null,
+    });
+    return;
+  }
+  if (panel.kind === 'none') {
+    replace(root, el('p', { class: 'muted', id: 'digit-none' }, panel.reason));
+    return;
+  }
   const { mountDigitPanel } = await import('./digit');
-  mountDigitPanel(root, { model: latest, predictUrl: canPredict ? `${mode!.api}/predict` : null });
+  mountDigitPanel(root, {
+    model: latest,
+    predictUrl: canPredict ? `${mode!.api}/predict` : null,
+    geometry: panel.geometry,
+  });
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -897,6 +920,10 @@ async function main(): Promise<void> {
   publicationSeen = every > 0 ? Math.floor(run.generation / every) * every : Number.POSITIVE_INFINITY;
   renderSummary();
   renderConfig();
+  void runDataset(mode.api).then((dataset) => {
+    renderRunDataset(dataset, run!, owner);
+    renderRunBaseline(dataset);
+  });
   for (const slot of document.querySelectorAll<HTMLElement>('[data-explain]')) {
     const key = slot.dataset.explain!;
     if (EXPLAIN[key]) slot.replaceWith(info(EXPLAIN[key], key));

@@ -7,7 +7,7 @@
  * statistics itself.
  */
 import { describe, expect, it } from 'vitest';
-import type { DatasetList, ModelList, RunResource, UploadedDataset } from '../../src/api/types';
+import type { DatasetList, ModelList, RunList, RunResource, UploadedDataset } from '../../src/api/types';
 import type { DatasetManifest } from '../../src/data/dataset';
 import { standardization, standardize } from '../../src/data/standardize';
 import { ensemblePredict } from '../../src/wann/accuracy';
@@ -124,6 +124,13 @@ describe('a search on an uploaded CSV dataset', () => {
     expect(((await (await request(`/api/runs/${run.id}/dataset`)).json()) as { name: string }).name).toBe(
       'levels',
     );
+    // The runs list filters by dataset: by its name or the id the run records; not among MNIST's.
+    const listed = async (dataset: string) =>
+      ((await (await request(`/api/runs?dataset=${dataset}`)).json()) as RunList).runs.map((r) => r.id);
+    expect(await listed('levels')).toEqual([run.id]);
+    expect(await listed(uploaded.id)).toEqual([run.id]);
+    expect(await listed('mnist')).not.toContain(run.id);
+    expect((await request('/api/runs?dataset=Not%20a%20name')).status).toBe(400);
     // In use: not deletable.
     expect((await request('/api/datasets/levels', { method: 'DELETE' })).status).toBe(409);
 

@@ -8,7 +8,7 @@ import { and, asc, desc, eq, getTableColumns, gt, inArray, lt, or, type SQL, sql
 import { drizzle } from 'drizzle-orm/d1';
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
-import { generations, models, type RunRow, runs } from '../../schema/schema';
+import { datasets, generations, models, type RunRow, runs } from '../../schema/schema';
 import {
   RUN_IDENTITY_KEYS,
   RUN_LIST_DEFAULT_LIMIT,
@@ -20,7 +20,7 @@ import {
   runIdentityInputSchema,
 } from '../../src/api/types';
 import { RUN_STATUSES } from '../../src/api/vocabulary';
-import { type DatasetManifest, DatasetUnavailableError } from '../../src/data/dataset';
+import { type DatasetManifest, DatasetUnavailableError, datasetNameSchema } from '../../src/data/dataset';
 import {
   configDataset,
   DEFAULT_DATASET_NAME,
@@ -279,7 +279,8 @@ const RUN_IDS =
  * `GET /api/runs`: newest first, `limit` per page (at most RUN_LIST_MAX_LIMIT), `next` carries the
  * filters on. Filters: `status` (comma-separated statuses), `tag` (one tag), `q` (text found in the
  * name, notes, tags or id; case-insensitive for ASCII), `ids` (comma-separated run ids, at most
- * RUN_LIST_MAX_LIMIT).
+ * RUN_LIST_MAX_LIMIT), `dataset` (a dataset's name or an upload's id; `mnist` also finds the runs
+ * whose config names none).
  */
 const listQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(RUN_LIST_MAX_LIMIT).default(RUN_LIST_DEFAULT_LIMIT),
@@ -298,6 +299,7 @@ const listQuery = z.strictObject({
     .pipe(z.string().min(1).max(32))
     .optional(),
   q: z.string().max(RUN_NAME_MAX).optional(),
+  dataset: datasetNameSchema.optional(),
   ids: z
     .string()
     .regex(RUN_IDS, 'comma-separated run ids')
@@ -312,6 +314,15 @@ function listFilters(q: z.output<typeof listQuery>): SQL[] {
   if (q.status?.length) where.push(inArray(runs.status, q.status));
   if (q.tag) where.push(sql`exists (select 1 from json_each(${runs.tags}) where value = ${q.tag})`);
   if (q.ids) where.push(inArray(runs.id, q.ids));
+  if (q.dataset) {
+    // A run records a built-in by name (MNIST by nothing at all) and an upload by its id.
+    const recorded = sql`json_extract(${runs.config}, '$.dataset')`;
+    where.push(
+      q.dataset === DEFAULT_DATASET_NAME
+        ? sql`(${recorded} is null or ${recorded} = ${q.dataset})`
+        : sql`(${recorded} = ${q.dataset} or ${recorded} in (select ${datasets.id} from ${datasets} where ${datasets.name} = ${q.dataset}))`,
+    );
+  }
   const text = q.q?.trim().toLowerCase();
   if (text) {
     where.push(
