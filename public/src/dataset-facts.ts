@@ -21,7 +21,7 @@ export function configDatasetKey(config: Record<string, unknown>): string {
  * here only.
  */
 export function datasetPageUrl(name: string): string {
-  return `/datasets.html?name=${encodeURIComponent(name)}`;
+  return `/datasets?dataset=${encodeURIComponent(name)}`;
 }
 
 /** "image 28×28 → 16×16, 10 classes" or "tabular, 12 features → 3 classes". */

@@ -279,7 +279,7 @@ describe('an uploaded CSV dataset, end to end', () => {
       await page.goto(`${URL_}/runs/${runId}`);
       await expect.poll(() => page.textContent('#run-dataset')).toContain(NAME);
       expect(await page.textContent('#run-dataset')).toContain('tabular, 12 features → 3 classes');
-      expect(await page.getAttribute('#run-dataset-name', 'href')).toBe(`/datasets.html?name=${NAME}`);
+      expect(await page.getAttribute('#run-dataset-name', 'href')).toBe(`/datasets?dataset=${NAME}`);
       await page.locator('#features-form').waitFor();
       expect(await page.textContent('#digit h2')).toBe('Try the model');
       expect(await page.locator('canvas.draw').count()).toBe(0);
