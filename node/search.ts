@@ -21,14 +21,14 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { updateReadmeTable } from '../scripts/readme-table';
 import { genomeShape, requireBuiltinDataset } from '../src/data/dataset';
-import { concatShards, type Shard, seededSubset, shardToBatch } from '../src/data/shard';
+import { concatShards, type Shard, seededSubset, shardsToBatch, shardToBatch } from '../src/data/shard';
 import { stream } from '../src/random';
 import { configDataset, resolveConfig } from '../src/wann/config';
 import { RECHECK_TEST_SHARD } from '../src/wann/generation';
 import { firstHidden, type Genome, genomeToJson } from '../src/wann/genome';
 import { describeStop } from '../src/wann/patience';
 import type { GenerationRecord } from '../src/wann/record';
-import { championReport } from '../src/wann/report';
+import { championReport, TUNING_SHARDS } from '../src/wann/report';
 import {
   compileTrainable,
   initialTrainingState,
@@ -233,7 +233,10 @@ const generations = search.generation;
 const stop = search.stop;
 if (stop) console.log(`\nThe search ${describeStop(stop)} (patience).`);
 const hiddenNodes = best.acts.length - firstHidden(best);
-const report = championReport(best, test, trainBatch(0), config.weights);
+// The tuned weight is chosen on the same training shards as the platform's publication.
+const tuningShards = Math.min(TUNING_SHARDS, config.trainShards);
+const tuningBatch = shardsToBatch(Array.from({ length: tuningShards }, (_, i) => readShard(dir, 'train', i)));
+const report = championReport(best, test, tuningBatch, config.weights);
 console.log(
   `\nDone: ${generations} generations in ${seconds.toFixed(0)} s (${(seconds / generations).toFixed(2)} s/generation)`,
 );
@@ -282,6 +285,7 @@ const summary = {
   population: config.population,
   seed: config.seed,
   trainShards: config.trainShards,
+  tuningShards,
   recheckEvery: config.recheckEvery,
   recheckBatches: config.recheckBatches,
   crowding: variant.crowding,

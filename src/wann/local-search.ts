@@ -108,6 +108,11 @@ export class LocalSearch {
     return told.record;
   }
 
+  /** The last completed generation's members (empty before the first): for measurements. */
+  get members(): readonly Genome[] {
+    return this.population;
+  }
+
   /** The champion's genome, or null before the first generation. */
   championMember(): Genome | null {
     return this.state.champion?.location ?? null;

@@ -119,7 +119,8 @@ export function tell<L>(
     (!before ||
       before.generation !== champion.champion.generation ||
       before.index !== champion.champion.index);
-  const since = crowned ? gen : (state.championSince ?? before?.generation);
+  // Carried as it was when the champion stays (absent stays absent: `championSince` falls back).
+  const since = crowned ? gen : state.championSince;
   return {
     state: {
       generation: gen + 1,
