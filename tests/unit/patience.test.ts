@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { stream } from '../../src/random';
 import { resolveConfig, searchConfigSchema } from '../../src/wann/config';
+import { estimateRemaining, estimateWithEarlyEnd } from '../../src/wann/eta';
 import { LocalSearch } from '../../src/wann/local-search';
 import { Evaluator } from '../../src/wann/network';
 import {
@@ -114,6 +115,29 @@ describe('earliestEnd and recordedStop', () => {
     expect(championSinceInRecords([r(0, 0), r(1, 0, 1), r(2, 0, 1)])).toBe(1);
     // Records with a gap (a page of the latest ones): only the consecutive run counts.
     expect(championSinceInRecords([r(3, 1), r(7, 1), r(8, 1)])).toBe(7);
+  });
+});
+
+describe('the ETA with patience', () => {
+  // 100 generations of 1 s each so far, at a steady size.
+  const history = Array.from({ length: 100 }, (_, gen) => ({ gen, durationMs: 1000, meanConnections: 200 }));
+
+  it('keeps the budget as the high end and the likely value, and lowers the low end to the soonest stop', () => {
+    const budget = estimateRemaining(history, 1000);
+    const patient = estimateWithEarlyEnd(history, 1000, 150);
+    expect(budget).not.toBeNull();
+    expect(patient?.highS).toBe(budget?.highS);
+    expect(patient?.midS).toBe(budget?.midS);
+    // 50 generations of ~1 s: the soonest stop.
+    expect(patient?.lowS).toBeLessThan(60);
+    expect(patient?.lowS).toBeGreaterThan(40);
+    expect(budget?.lowS).toBeGreaterThan(800);
+  });
+
+  it('is the budget’s estimate when patience is off or cannot end the run before the budget', () => {
+    const budget = estimateRemaining(history, 1000);
+    expect(estimateWithEarlyEnd(history, 1000, null)).toEqual(budget);
+    expect(estimateWithEarlyEnd(history, 1000, 1000)).toEqual(budget);
   });
 });
 
