@@ -21,7 +21,7 @@ export const BENCH_SEED = 1906_04358;
 /**
  * Generations `bredPopulation` breeds for the core benchmark. With 4, the 64-member slices of the
  * ~2,000-connection population have ~21 % distinct rows (~30 % at ~500): more than the 9–14 % of a
- * real search's slices (seed 1, generations 50–200, measured), so the shared-rows row is if
+ * real search's slices (seed 1, generations 50–200: bench/search-sharing.ts), so the shared-rows row is if
  * anything slower than a search would be.
  */
 export const BRED_GENERATIONS = 4;

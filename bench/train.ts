@@ -11,10 +11,11 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureShards, readShard, testSet } from '../node/shards';
-import { concatShards, shardToBatch } from '../src/data/shard';
+import { concatShards, shardsToBatch } from '../src/data/shard';
 import { tuneWeight } from '../src/wann/accuracy';
 import { parseGenome } from '../src/wann/genome';
 import { compile } from '../src/wann/network';
+import { TUNING_SHARDS } from '../src/wann/report';
 import {
   compileTrainable,
   initialTrainingState,
@@ -38,7 +39,9 @@ const genome = parseGenome(JSON.parse(readFileSync(args.genome ?? '', 'utf8')));
 const train = concatShards(Array.from({ length: 60 }, (_, i) => readShard(dir, 'train', i)));
 const test = testSet(dir);
 const net = compileTrainable(genome);
-const tuned = tuneWeight(compile(genome), shardToBatch(readShard(dir, 'train', 0))).weight;
+// Tuned on the training shards every host tunes on (the platform's publication, `npm run search`).
+const tuning = shardsToBatch(Array.from({ length: TUNING_SHARDS }, (_, i) => readShard(dir, 'train', i)));
+const tuned = tuneWeight(compile(genome), tuning).weight;
 const state = initialTrainingState(net, tuned, { seed: 1, learningRate: Number(args['learning-rate']) });
 const total = Number(args.steps ?? TRAINING_DEFAULTS.steps);
 const every = 600; // ~1.3 epochs at batch 128

@@ -16,6 +16,7 @@
  *   wann datasets upload NAME FILE.csv [--label COL] [--test-fraction 0.1]   upload and build a table
  *   wann datasets delete <name>      delete an uploaded dataset no run uses
  *   wann start --dataset fashion-mnist …   a search on another dataset (default mnist)
+ *   wann start --patience 200 …            stop once 200 generations bring no new champion
  *
  * <run> is a run id, a run page URL, or a share link URL (then no API token is needed to watch or
  * predict). Base URL and token: --url / WANN_URL (default http://127.0.0.1:8787), --token / WANN_TOKEN.
@@ -44,7 +45,8 @@ import type {
   UploadedDataset,
 } from '../src/api/types';
 import { TERMINAL_RUN_STATUSES } from '../src/api/vocabulary';
-import { type EtaSample, estimateRemaining, formatRange } from '../src/wann/eta';
+import { type EtaSample, estimateWithEarlyEnd, formatRange } from '../src/wann/eta';
+import { championSinceInRecords, describeStop, earliestEnd } from '../src/wann/patience';
 import {
   CliError,
   Client,
@@ -125,7 +127,8 @@ function summary(id: string, s: Snapshot | Run): string {
     `champion batch accuracy ${percent(mean(s.champion?.accuracy))}`,
   ];
   if (s.champion) parts.push(`${s.champion.connections} connections`);
-  return parts.join(', ') + (s.error ? `\n  error: ${s.error}` : '');
+  const stop = 'stop' in s && s.stop ? `\n  ${describeStop(s.stop)}` : '';
+  return parts.join(', ') + stop + (s.error ? `\n  error: ${s.error}` : '');
 }
 
 interface IdentityOptions {
@@ -203,6 +206,11 @@ program
     integer('train shards', 1),
   )
   .option('--dataset <name>', 'the dataset to search on (default mnist; `wann datasets list` shows them)')
+  .option(
+    '--patience <n>',
+    'stop after this many generations without a new champion (default 0: off)',
+    integer('patience', 0),
+  )
   .option('--config <json>', 'more config fields as a JSON object, e.g. \'{"probAddNode":0.3}\'')
   .option('--name <name>', 'a name for the run (up to 100 characters)')
   .option('--tags <tags>', 'comma-separated tags, e.g. baseline,mnist')
@@ -217,6 +225,7 @@ program
         sliceSize?: number;
         trainShards?: number;
         dataset?: string;
+        patience?: number;
         config?: string;
         watch?: boolean;
       } & IdentityOptions,
@@ -230,6 +239,7 @@ program
         ...(opts.sliceSize !== undefined && { sliceSize: opts.sliceSize }),
         ...(opts.trainShards !== undefined && { trainShards: opts.trainShards }),
         ...(opts.dataset !== undefined && { dataset: opts.dataset }),
+        ...(opts.patience !== undefined && { patience: opts.patience }),
       };
       const api = client();
       const run = await api.json<Run>('/api/runs', { method: 'POST', json: config, auth: 'required' });
@@ -250,15 +260,19 @@ program
     process.exitCode = await watch(api, run);
   });
 
-const etaSample = (g: GenerationRecord): EtaSample => ({
+/** A generation as the ETA reads it: its timing and size, and its champion (for patience). */
+type HistorySample = EtaSample & Pick<GenerationRecord, 'champion'>;
+
+const etaSample = (g: GenerationRecord): HistorySample => ({
   gen: g.gen,
   durationMs: g.durationMs,
   meanConnections: g.meanConnections,
+  champion: g.champion,
 });
 
-/** Every finished generation's timing and size (pages of the generations endpoint). */
-async function generationHistory(api: Client, target: RunTarget): Promise<EtaSample[]> {
-  const out: EtaSample[] = [];
+/** Every finished generation's timing, size and champion (pages of the generations endpoint). */
+async function generationHistory(api: Client, target: RunTarget): Promise<HistorySample[]> {
+  const out: HistorySample[] = [];
   let path: string | null = `${target.api}/generations?limit=5000`;
   while (path) {
     const page: GenerationsPage = await api.json<GenerationsPage>(path, { auth: 'optional' });
@@ -291,11 +305,20 @@ async function watch(api: Client, target: RunTarget): Promise<number> {
   );
   // The ETA is a range fitted to how seconds per generation grow with the networks (src/wann/eta.ts),
   // from every generation finished so far, not the progress bar's recent-rate guess.
-  const samples: EtaSample[] = await generationHistory(api, target);
+  // With patience on, the low end is the soonest the run can stop (src/wann/patience.ts).
+  const samples: HistorySample[] = await generationHistory(api, target);
   let total = run.generations;
   const eta = () => {
-    const range = estimateRemaining(samples, total);
-    return range ? formatRange(range) : '–';
+    const completed = samples.length ? samples[samples.length - 1].gen + 1 : 0;
+    const patience = {
+      generations: total,
+      recheckEvery: Number(run.config.recheckEvery ?? 0),
+      patience: Number(run.config.patience ?? 0),
+    };
+    const earliest = earliestEnd(patience, completed, championSinceInRecords(samples));
+    const range = estimateWithEarlyEnd(samples, total, earliest);
+    if (!range) return '–';
+    return `${formatRange(range)}${earliest !== null && earliest < total ? ' (may stop early)' : ''}`;
   };
   bar.start(run.generations, run.generation, {
     best: fixed(run.bestFitness),
@@ -349,7 +372,9 @@ async function watch(api: Client, target: RunTarget): Promise<number> {
   } finally {
     bar.stop();
   }
-  out(summary(run.id, final));
+  // A run that patience ended says so in its resource (the status event does not carry it).
+  const early = final.status === 'completed' && final.generation < final.generations;
+  out(summary(run.id, early ? await api.json<Run>(target.api, { auth: 'optional' }) : final));
   return final.status === 'completed' ? 0 : 1;
 }
 

@@ -19,6 +19,7 @@ import {
   type SearchVariant,
 } from '../src/wann/generation';
 import { decodeGenomeBytes, type Genome } from '../src/wann/genome';
+import { type EarlyStop, patienceStop } from '../src/wann/patience';
 import type { ChampionRecord, GenerationRecord } from '../src/wann/record';
 import { initialSearchState, type SearchState, tell } from '../src/wann/tell';
 import type { Batch } from '../src/wann/types';
@@ -77,6 +78,14 @@ export class PoolSearch {
   /** The best single-batch genome waiting for the next re-check (re-check on). */
   get candidate(): ChampionRecord | null {
     return this.state.candidate?.champion ?? null;
+  }
+
+  /**
+   * Set when the last generation ended the run early (config `patience`): drivers stop stepping.
+   * A pure function of the state, so it is what the coordinator decides for the same config.
+   */
+  get stop(): EarlyStop | null {
+    return patienceStop(this.config, this.state);
   }
 
   /** Plan, breed and evaluate (workers), and complete one generation; returns its record. */

@@ -10,6 +10,7 @@
  *   npm run search -- --minutes 10
  *   npm run search -- --generations 100 --population 960 --seed 1 --threads 2 --train-shards 60
  *   npm run search -- --generations 100 --recheck-every 0     # champion = best single-batch fitness
+ *   npm run search -- --generations 4096 --patience 200      # stop once 200 generations bring no new champion
  *   npm run search -- --dataset fashion-mnist --minutes 10    # after npm run data -- --dataset fashion-mnist
  */
 import { writeFileSync } from 'node:fs';
@@ -20,13 +21,14 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { updateReadmeTable } from '../scripts/readme-table';
 import { genomeShape, requireBuiltinDataset } from '../src/data/dataset';
-import { concatShards, type Shard, seededSubset, shardToBatch } from '../src/data/shard';
+import { concatShards, type Shard, seededSubset, shardsToBatch, shardToBatch } from '../src/data/shard';
 import { stream } from '../src/random';
 import { configDataset, resolveConfig } from '../src/wann/config';
 import { RECHECK_TEST_SHARD } from '../src/wann/generation';
 import { firstHidden, type Genome, genomeToJson } from '../src/wann/genome';
+import { describeStop } from '../src/wann/patience';
 import type { GenerationRecord } from '../src/wann/record';
-import { championReport } from '../src/wann/report';
+import { championReport, TUNING_SHARDS } from '../src/wann/report';
 import {
   compileTrainable,
   initialTrainingState,
@@ -51,6 +53,8 @@ const { values: args } = parseArgs({
     'train-shards': { type: 'string', default: '60' },
     'recheck-every': { type: 'string' },
     'recheck-batches': { type: 'string' },
+    /** Stop after this many generations without a new champion (config `patience`; 0: off). */
+    patience: { type: 'string' },
     /** Adam steps training the champion's per-connection weights after the search (0: none). */
     'train-steps': { type: 'string', default: String(TRAINING_DEFAULTS.steps) },
     record: { type: 'boolean', default: false },
@@ -79,6 +83,7 @@ const config = resolveConfig(
     trainShards: Number(args['train-shards']),
     ...(args['recheck-every'] === undefined ? {} : { recheckEvery: Number(args['recheck-every']) }),
     ...(args['recheck-batches'] === undefined ? {} : { recheckBatches: Number(args['recheck-batches']) }),
+    ...(args.patience === undefined ? {} : { patience: Number(args.patience) }),
     dataset: args.dataset,
   },
   () => 1,
@@ -183,7 +188,7 @@ const champion = (): Genome => {
 };
 
 try {
-  while (search.generation < config.generations && elapsed() < deadline) {
+  while (search.generation < config.generations && !search.stop && elapsed() < deadline) {
     const r = await search.step();
     log(describe(r));
     if (r.testAccuracy !== null && r.champion) {
@@ -225,8 +230,13 @@ const best = champion();
 const address = search.champion!;
 const seconds = elapsed();
 const generations = search.generation;
+const stop = search.stop;
+if (stop) console.log(`\nThe search ${describeStop(stop)} (patience).`);
 const hiddenNodes = best.acts.length - firstHidden(best);
-const report = championReport(best, test, trainBatch(0), config.weights);
+// The tuned weight is chosen on the same training shards as the platform's publication.
+const tuningShards = Math.min(TUNING_SHARDS, config.trainShards);
+const tuningBatch = shardsToBatch(Array.from({ length: tuningShards }, (_, i) => readShard(dir, 'train', i)));
+const report = championReport(best, test, tuningBatch, config.weights);
 console.log(
   `\nDone: ${generations} generations in ${seconds.toFixed(0)} s (${(seconds / generations).toFixed(2)} s/generation)`,
 );
@@ -275,6 +285,7 @@ const summary = {
   population: config.population,
   seed: config.seed,
   trainShards: config.trainShards,
+  tuningShards,
   recheckEvery: config.recheckEvery,
   recheckBatches: config.recheckBatches,
   crowding: variant.crowding,
@@ -283,6 +294,8 @@ const summary = {
   threads: pool.threads,
   budgetMinutes: minutes ?? null,
   generations,
+  // Only when patience ended the run, so summaries without it keep the shape the README cites.
+  ...(stop ? { stop } : {}),
   seconds: Math.round(seconds),
   secondsPerGeneration: +(seconds / generations).toFixed(3),
   championConnections: address.connections,

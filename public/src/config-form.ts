@@ -15,6 +15,8 @@ interface Field {
   label: string;
   kind: 'int' | 'float' | 'weights' | 'seed';
   help: string;
+  /** What the input shows when neither the values nor the server's defaults have the field. */
+  absent?: number;
 }
 
 export const FIELDS: readonly Field[] = [
@@ -41,6 +43,14 @@ export const FIELDS: readonly Field[] = [
     help: 'generations, on more batches + test accuracy; 0 = off',
   },
   { key: 'recheckBatches', label: 'Re-check batches', kind: 'int', help: 'training batches per re-check' },
+  {
+    // Optional in the schema (a config without it is recorded unchanged), so no server default.
+    key: 'patience',
+    label: 'Patience',
+    kind: 'int',
+    help: 'stop after this many generations without a new champion (training data); 0 = off',
+    absent: 0,
+  },
 ];
 
 declare const WANN_CONFIG_DEFAULTS: ConfigValues;
@@ -104,7 +114,7 @@ export function renderFields(
       step: f.kind === 'float' ? 'any' : f.kind === 'weights' ? null : '1',
       min: f.kind === 'float' || f.kind === 'seed' ? '0' : f.kind === 'int' ? '0' : null,
       max: f.kind === 'float' ? '1' : null,
-      value: show(values[f.key] ?? DEFAULTS[f.key]),
+      value: show(values[f.key] ?? DEFAULTS[f.key] ?? f.absent),
       placeholder: f.kind === 'seed' ? 'random' : null,
       disabled: locked.includes(f.key),
     });
@@ -210,7 +220,9 @@ export function readFields(container: HTMLElement): ConfigValues {
 export function changedFields(values: ConfigValues, base: ConfigValues): ConfigValues {
   const out: ConfigValues = {};
   for (const [k, v] of Object.entries(values)) {
-    if (JSON.stringify(v) !== JSON.stringify(base[k])) out[k] = v;
+    // A field the base lacks reads as its `absent` value (patience 0 is no edit of a config without it).
+    const was = base[k] ?? FIELDS.find((f) => f.key === k)?.absent;
+    if (JSON.stringify(v) !== JSON.stringify(was)) out[k] = v;
   }
   return out;
 }

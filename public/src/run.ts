@@ -4,7 +4,8 @@
  * controls (cancel, fork, publish, share links), which go with the same cookie; a link holder's
  * page reads the run's routes under the token, `/s/{token}/api/run`, and has no write controls at all.
  */
-import { estimateRemaining, formatRange, formatSeconds } from '../../src/wann/eta';
+import { estimateWithEarlyEnd, formatRange, formatSeconds } from '../../src/wann/eta';
+import { championSinceInRecords, describeStop, earliestEnd } from '../../src/wann/patience';
 import type { GenerationRecord } from '../../src/wann/record';
 import {
   type CreatedShareLink,
@@ -119,14 +120,28 @@ function local(url: string): string {
 // ------------------------------------------------------------------------------------------------
 // Summary
 
-/** The time left as a range ("1 h 40 m – 2 h 10 m"), fitted to the generations so far. */
+/**
+ * The time left as a range ("1 h 40 m – 2 h 10 m"), fitted to the generations so far. With
+ * patience on, the low end is the soonest the run can stop (its champion never changing again),
+ * the high end the generation budget.
+ */
 function eta(): { text: string; title: string } {
   if (!run) return { text: '–', title: '' };
   if (TERMINAL.has(run.status)) return { text: 'done', title: '' };
   if (run.status !== 'running') return { text: '–', title: '' };
-  const range = estimateRemaining(rows, run.generations);
+  const patience = {
+    generations: run.generations,
+    recheckEvery: Number(run.config.recheckEvery ?? 0),
+    patience: Number(run.config.patience ?? 0),
+  };
+  const earliest = earliestEnd(patience, run.generation, championSinceInRecords(rows));
+  const range = estimateWithEarlyEnd(rows, run.generations, earliest);
   if (!range) return { text: 'after the first generation', title: '' };
-  return { text: formatRange(range), title: `likely ${formatSeconds(range.midS)}` };
+  const early = earliest !== null && earliest < run.generations;
+  return {
+    text: `${formatRange(range)}${early ? ' (may stop early)' : ''}`,
+    title: `likely ${formatSeconds(range.midS)}${early ? `; patience ${patience.patience} may end it from generation ${earliest - 1} on` : ''}`,
+  };
 }
 
 /** The latest measured test accuracy of the champion, with its generation. */
@@ -231,6 +246,10 @@ function renderSummary(): void {
   const error = byId('run-error');
   error.hidden = !run.error;
   error.textContent = run.error ? `Error: ${run.error}` : '';
+  // One line when patience ended the run before its budget (src/wann/patience.ts).
+  const stop = byId('run-stop');
+  stop.hidden = !run.stop;
+  stop.textContent = run.stop ? `Completed early: ${describeStop(run.stop)}.` : '';
   renderOwnerActions();
 }
 

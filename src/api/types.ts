@@ -12,6 +12,7 @@
  */
 import { z } from 'zod';
 import { datasetManifestShape } from '../data/dataset';
+import { STOP_REASONS } from '../wann/patience';
 import { championSchema, generationRecordSchema } from '../wann/record';
 import { MODEL_VARIANTS, RUN_STATUSES, SHARE_SCOPES, TRAINING_STATUSES } from './vocabulary';
 
@@ -120,6 +121,11 @@ export const runResourceSchema = z.object({
   bestFitness: z.number().nullable(),
   champion: runChampionSchema.nullable(),
   error: z.string().nullable(),
+  /**
+   * Present only on a run that patience ended before its budget (src/wann/patience.ts): status
+   * 'completed', after generation `generation` with no new champion for `patience` generations.
+   */
+  stop: z.strictObject({ reason: z.enum(STOP_REASONS), generation: int, patience: int }).optional(),
   forkOf: z.object({ runId: z.string(), generation: int }).nullable(),
   timings: z.object({
     createdAt: isoTime,

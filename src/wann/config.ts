@@ -60,6 +60,13 @@ export const searchConfigSchema = z
     /** Distinct training shards (1,000 images each, at most `trainShards`) a re-check evaluates on. */
     recheckBatches: z.number().int().min(1).max(60).default(20),
     /**
+     * Stop early when the search no longer improves (src/wann/patience.ts): the run ends, completed,
+     * once this many generations have passed since its champion last changed (with the re-check on,
+     * at the first check generation that far on, since only a check can change the champion).
+     * 0 = off, the default, which `resolveConfig` drops so a recorded config without it is unchanged.
+     */
+    patience: z.number().int().min(0).max(100_000).optional(),
+    /**
      * The dataset searched on, by name (src/data/dataset.ts). Absent means `mnist` (DEFAULT_DATASET):
      * `resolveConfig` drops an explicit 'mnist', so an MNIST run's recorded config is byte for byte
      * what it was before datasets existed, and the two spellings are one run.
@@ -96,9 +103,10 @@ export type SearchConfig = z.output<typeof searchConfigSchema> & { seed: number 
 
 /** Defaults filled in; throws a ZodError naming the field on bad input. */
 export function resolveConfig(input: SearchConfigInput, fallbackSeed: () => number): SearchConfig {
-  const { dataset, ...parsed } = searchConfigSchema.parse(input);
+  const { dataset, patience, ...parsed } = searchConfigSchema.parse(input);
   const named = dataset !== undefined && dataset !== DEFAULT_DATASET_NAME ? { dataset } : {};
-  return { ...parsed, ...named, seed: parsed.seed ?? fallbackSeed() };
+  const patient = patience ? { patience } : {};
+  return { ...parsed, ...patient, ...named, seed: parsed.seed ?? fallbackSeed() };
 }
 
 /** The dataset a config without a `dataset` field searches on (src/data/dataset.ts DEFAULT_DATASET). */

@@ -169,6 +169,23 @@ export function estimateRemaining(records: readonly EtaSample[], totalGeneration
 }
 
 /**
+ * `estimateRemaining` for a run that may end before its budget (config `patience`,
+ * src/wann/patience.ts `earliestEnd`: the generations completed at the soonest stop it can still
+ * make). The high end and the likely value stay the budget's; the low end is the soonest stop's.
+ * `earliest` null (patience off) or not before the budget: the budget's estimate unchanged.
+ */
+export function estimateWithEarlyEnd(
+  records: readonly EtaSample[],
+  totalGenerations: number,
+  earliest: number | null,
+): EtaRange | null {
+  const full = estimateRemaining(records, totalGenerations);
+  if (!full || earliest === null || earliest >= totalGenerations) return full;
+  const early = estimateRemaining(records, earliest);
+  return early ? { ...full, lowS: Math.min(full.lowS, early.lowS) } : full;
+}
+
+/**
  * Constants of `estimateRun`, each measured (2026-11-27/28, on this project's 2-core machine):
  * - `updatesPerCoreSecond`: one update = one connection × one image × one shared weight. Likely:
  *   3.0 G per core, what a whole search achieves with everything included over its first 10 minutes

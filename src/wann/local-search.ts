@@ -17,6 +17,7 @@ import {
 } from './generation';
 import type { Genome } from './genome';
 import type { Evaluator } from './network';
+import { type EarlyStop, patienceStop } from './patience';
 import type { ChampionRecord, GenerationRecord } from './record';
 import { evaluateSlice } from './slice';
 import { initialSearchState, type SearchState, tell } from './tell';
@@ -53,6 +54,14 @@ export class LocalSearch {
   /** The best single-batch genome waiting for the next re-check (re-check on). */
   get candidate(): ChampionRecord | null {
     return this.state.candidate?.champion ?? null;
+  }
+
+  /**
+   * Set when the last generation ended the run early (config `patience`): drivers stop stepping.
+   * A pure function of the state, so it is what the coordinator decides for the same config.
+   */
+  get stop(): EarlyStop | null {
+    return patienceStop(this.config, this.state);
   }
 
   /** Breed, evaluate and complete one generation (with its re-check, if due); returns its record. */
@@ -97,6 +106,11 @@ export class LocalSearch {
     this.objectives = told.objectives;
     this.population = members;
     return told.record;
+  }
+
+  /** The last completed generation's members (empty before the first): for measurements. */
+  get members(): readonly Genome[] {
+    return this.population;
   }
 
   /** The champion's genome, or null before the first generation. */

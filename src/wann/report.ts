@@ -10,6 +10,12 @@ import type { Genome } from './genome';
 import { compile, Evaluator } from './network';
 import type { Batch } from './types';
 
+/**
+ * Training shards (0…TUNING_SHARDS−1, 1,000 images each) the tuned weight is chosen on, by every
+ * host: the platform's publication and the Node search (WANN.md: tuned on training data).
+ */
+export const TUNING_SHARDS = 2;
+
 export interface ChampionReport {
   weights: number[];
   /** Test accuracy at each of `weights`. */

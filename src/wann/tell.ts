@@ -45,6 +45,12 @@ export interface SearchState<L> {
   champion: Located<L> | null;
   /** The best single-batch member waiting for the next re-check (re-check on); else null. */
   candidate: Located<L> | null;
+  /**
+   * The generation whose completion made `champion` the champion (what `patience` counts from,
+   * patience.ts). Always set by `tell` once there is a champion; absent in state stored before it
+   * existed (read it through `championSince`).
+   */
+  championSince?: number;
 }
 
 /** A search before its first generation. */
@@ -106,8 +112,22 @@ export function tell<L>(
     if (!before) throw new Error(`generation ${c.generation} member ${c.index} has no known location`);
     return { champion: c, location: before.location };
   };
+  const champion = located(done.champion);
+  const before = state.champion?.champion;
+  const crowned =
+    champion !== null &&
+    (!before ||
+      before.generation !== champion.champion.generation ||
+      before.index !== champion.champion.index);
+  // Carried as it was when the champion stays (absent stays absent: `championSince` falls back).
+  const since = crowned ? gen : state.championSince;
   return {
-    state: { generation: gen + 1, champion: located(done.champion), candidate: located(done.candidate) },
+    state: {
+      generation: gen + 1,
+      champion,
+      candidate: located(done.candidate),
+      ...(since === undefined ? {} : { championSince: since }),
+    },
     record: done.record,
     objectives: done.objectives,
   };

@@ -259,6 +259,15 @@ describe('datasets in the CLI', () => {
     expect(JSON.parse(requests[0].body)).toEqual({ dataset: 'fashion-mnist', population: 16 });
   });
 
+  it('wann start --patience N sends it in the config; a negative one is refused before any request', async () => {
+    await wann(['start', '--patience', '200', '--population', '16'], origin);
+    expect(requests).toHaveLength(1);
+    expect(JSON.parse(requests[0].body)).toEqual({ patience: 200, population: 16 });
+    const bad = await wann(['start', '--patience', '-1'], origin);
+    expect(bad.code).not.toBe(0);
+    expect(requests).toHaveLength(1);
+  });
+
   it('wann datasets upload streams the file with its length and the options in the query', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'wann-cli-'));
     const file = join(dir, 'iris.csv');

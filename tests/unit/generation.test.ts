@@ -763,6 +763,8 @@ describe('champion re-check', () => {
           location: 'candidate object',
         },
         candidate: null,
+        // Crowned by this generation's re-check: what patience counts from (patience.ts).
+        championSince: 8,
       });
       expect(told.record.testAccuracy).toBe(0.42);
     });

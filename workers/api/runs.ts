@@ -29,6 +29,7 @@ import {
   searchConfigSchema,
 } from '../../src/wann/config';
 import { decodeGenomeBytes, genomeToJson } from '../../src/wann/genome';
+import { type EarlyStop, recordedStop } from '../../src/wann/patience';
 import { GENERATION_CSV_COLUMNS, generationCsvLine } from '../../src/wann/record';
 import { populationSliceKey } from '../contracts/blob-keys';
 import { fromGenerationRow } from '../contracts/generation-rows';
@@ -160,6 +161,8 @@ export function runResource(row: RunRow, links: RunLinks): RunResource {
             recheckedFitness: row.championRecheckedFitness,
           },
     error: row.error,
+    // Present only when patience ended the run, so other runs' answers are what they were.
+    ...stopField(config, row.status, row.generation),
     forkOf: config.forkOf ?? null,
     timings: {
       createdAt: at(row.createdAt),
@@ -178,6 +181,11 @@ export function runResource(row: RunRow, links: RunLinks): RunResource {
       page: links.page,
     },
   };
+}
+
+function stopField(config: RunConfig, status: string, generation: number): { stop?: EarlyStop } {
+  const stop = recordedStop(config, status, generation);
+  return stop ? { stop } : {};
 }
 
 /** Insert the run row, then start its coordinator; a failed start leaves a `failed` row, not a half run. */
@@ -589,7 +597,9 @@ export const runsApp = new Hono<{ Bindings: Env }>()
     const parsed = searchConfigSchema.safeParse({ ...base, ...edits });
     if (!parsed.success) throw new ApiError(400, 'invalid_config', describeIssues(parsed.error));
     // An explicit 'mnist' is no field at all, as resolveConfig records it.
-    const { dataset, ...rest } = parsed.data;
+    // Patience 0 is off, recorded as no field (as resolveConfig records it).
+    const { dataset, patience, ...kept } = parsed.data;
+    const rest: typeof kept & { patience?: number } = patience ? { ...kept, patience } : kept;
     const merged: typeof rest & { dataset?: string } =
       dataset === undefined || dataset === DEFAULT_DATASET_NAME ? rest : { ...rest, dataset };
     if (configDataset(merged) !== configDataset(base)) {

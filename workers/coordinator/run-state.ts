@@ -58,6 +58,11 @@ const runMetaSchema = z.object({
    * before re-checks existed: none).
    */
   candidate: championAddressSchema.nullable().optional(),
+  /**
+   * The generation that crowned the champion (`SearchState.championSince`, what `patience` counts
+   * from). Absent in state written before patience existed: `championSince` falls back.
+   */
+  championSince: int.optional(),
   /** Last status written to D1; differs from `status` while that write is pending. */
   syncedStatus: z.enum(RUN_STATUSES).nullable(),
   /** Consecutive failed `drive` attempts (D1/R2/queue errors); bounded like slice retries. */

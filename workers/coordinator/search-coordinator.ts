@@ -37,6 +37,7 @@ import {
   sliceReportSchema,
   unpackObjectives,
 } from '../../src/wann/generation';
+import { patienceStop } from '../../src/wann/patience';
 import { championWithDefaults } from '../../src/wann/record';
 import { tell } from '../../src/wann/tell';
 import type { Env } from '../api/env';
@@ -148,6 +149,7 @@ export class SearchCoordinator extends DurableObject<Env> {
         genStartedAt: now,
         champion: from?.champion ?? null,
         candidate: from?.candidate ?? null,
+        ...(from?.championSince === undefined ? {} : { championSince: from.championSince }),
         syncedStatus: null,
         driveFailures: 0,
         ...(uploaded ? { shape: uploaded } : {}),
@@ -158,7 +160,8 @@ export class SearchCoordinator extends DurableObject<Env> {
           this.population.putObjectives(gen - 1, Float64Array.from(from.objectives));
         }
         this.run.put(meta);
-        if (gen < config.generations) this.preparePlan(gen, config);
+        // A fork of a run that patience stopped, with the same patience, stops where it starts.
+        if (gen < config.generations && !stoppedEarly(meta)) this.preparePlan(gen, config);
       });
       this.events.status();
       await this.drive();
@@ -276,6 +279,7 @@ export class SearchCoordinator extends DurableObject<Env> {
       objectives,
       champion: meta.champion,
       candidate: meta.candidate ?? null,
+      ...(meta.championSince === undefined ? {} : { championSince: meta.championSince }),
     };
   }
 
@@ -457,7 +461,7 @@ export class SearchCoordinator extends DurableObject<Env> {
         return;
       }
       const gen = meta.gen;
-      if (gen >= meta.config.generations) {
+      if (gen >= meta.config.generations || stoppedEarly(meta)) {
         await this.flushOutbox();
         // Published before the run reads as completed, so a finished run always has its model.
         const waiting = meta.champion ? this.ledger.ensurePublication(gen, meta.champion) : null;
@@ -587,6 +591,7 @@ export class SearchCoordinator extends DurableObject<Env> {
           ? { champion: championWithDefaults(meta.champion.champion), location: meta.champion.location }
           : null,
         candidate: previousCandidate,
+        ...(meta.championSince === undefined ? {} : { championSince: meta.championSince }),
       },
       {
         slices: reports,
@@ -596,7 +601,10 @@ export class SearchCoordinator extends DurableObject<Env> {
       },
       config,
     );
-    const { champion, candidate } = told.state;
+    const { champion, candidate, championSince } = told.state;
+    // Patience (src/wann/patience.ts) decides from the state just told: nothing is planned after a
+    // stop, and the driver, reading the same persisted state, publishes and completes the run.
+    const stop = patienceStop(config, told.state);
     const keep = [champion, candidate];
     const logged = this.ctx.storage.transactionSync(() => {
       const entry = this.log.append(gen, told.record);
@@ -613,8 +621,13 @@ export class SearchCoordinator extends DurableObject<Env> {
         if (old && old.champion.generation < gen - 1)
           this.discard(old.champion.generation, old.location.slice, keep);
       }
-      this.run.update({ gen: told.state.generation, champion, candidate });
-      if (gen + 1 < config.generations) this.preparePlan(gen + 1, config);
+      this.run.update({
+        gen: told.state.generation,
+        champion,
+        candidate,
+        ...(championSince === undefined ? {} : { championSince }),
+      });
+      if (gen + 1 < config.generations && !stop) this.preparePlan(gen + 1, config);
       if (this.gc.sweepDue() === null) this.gc.planSweep(Date.now() + RUNNING_SWEEP_MS);
       return entry;
     });
@@ -730,6 +743,21 @@ function rejected(runId: string, what: string, error: z.ZodError): ReportOutcome
     .join('; ');
   console.error(`coordinator ${runId}: rejected a ${what} report: ${reason}`);
   return { rejected: reason };
+}
+
+/**
+ * Whether patience ended the run after its last completed generation (meta.gen − 1): the same pure
+ * rule over the same persisted state as when that generation completed, so a restarted object
+ * decides what the one before it did.
+ */
+function stoppedEarly(meta: RunMeta): boolean {
+  return (
+    patienceStop(meta.config, {
+      generation: meta.gen,
+      champion: meta.champion,
+      championSince: meta.championSince,
+    }) !== null
+  );
 }
 
 function earliest(...times: (number | null)[]): number | null {

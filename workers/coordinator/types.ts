@@ -65,4 +65,6 @@ export interface ForkSource {
   champion: ChampionAddress | null;
   /** The best single-batch genome waiting for the next champion re-check (copied like the champion). */
   candidate?: ChampionAddress | null;
+  /** The generation that crowned the champion (`SearchState.championSince`; patience counts on). */
+  championSince?: number;
 }

@@ -11,16 +11,13 @@ import { DatasetUnavailableError, manifestModelMetadata } from '../../src/data/d
 import { standardization } from '../../src/data/standardize';
 import { genomeToOnnx } from '../../src/onnx/export';
 import { decodeGenomeBytes, type Genome } from '../../src/wann/genome';
-import { type ChampionReport, championReport } from '../../src/wann/report';
+import { type ChampionReport, championReport, TUNING_SHARDS } from '../../src/wann/report';
 import type { Batch } from '../../src/wann/types';
 import type { PublishTask } from '../contracts/queue-tasks';
 import { runDatasetManifest } from '../datasets/uploaded';
 import { readGenomes } from '../storage/population';
 import { loadTestSet, loadTrainBatch } from '../storage/shards';
 import { type ModelStoreBindings, notifyInference, storeModel } from './model-store';
-
-/** Training shards the tuned weight is chosen on (WANN.md: tuned on training data). */
-export const TUNING_SHARDS = 2;
 
 export interface Publication {
   runId: string;
