@@ -27,7 +27,7 @@ import { WorkerEntrypoint } from 'cloudflare:workers';
 import type { RecheckReport } from '../../src/wann/generation';
 import type { Genome } from '../../src/wann/genome';
 import { type ChampionReport, championReport } from '../../src/wann/report';
-import { type LabelledImages, Trainer, type TrainingState } from '../../src/wann/train';
+import { Trainer, type TrainingExamples, type TrainingState } from '../../src/wann/train';
 import type { Batch } from '../../src/wann/types';
 import { populationSliceKey } from '../contracts/blob-keys';
 import {
@@ -90,7 +90,7 @@ export class SliceEvaluator extends WorkerEntrypoint {
     return recheckFromInputs(task, inputs);
   }
 
-  train(genome: Genome, state: TrainingState, data: LabelledImages, steps: number): TrainingState {
+  train(genome: Genome, state: TrainingState, data: TrainingExamples, steps: number): TrainingState {
     return new Trainer(genome, data).steps(state, steps);
   }
 
