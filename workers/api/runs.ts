@@ -45,7 +45,7 @@ import {
   runLinks,
   shareAccessResource,
 } from './auth';
-import { datasetResource, requireLoadedDataset } from './datasets';
+import { requireLoadedDataset, resourceWithBaseline } from './datasets';
 import type { Env } from './env';
 import { ApiError, describeIssues } from './errors';
 import { credentialCheck, guardEventStream, streamRefusalMessage } from './event-stream';
@@ -447,7 +447,7 @@ export const runsApp = new Hono<{ Bindings: Env }>()
       if (!(e instanceof DatasetUnavailableError)) throw e;
       throw new ApiError(404, 'dataset_not_found', `run ${row.id}'s dataset '${name}' is not known`);
     }
-    return c.json(datasetResource(manifest));
+    return c.json(await resourceWithBaseline(c.env, name, manifest));
   })
 
   .get('/:id/generations', requireRunAccess('view'), async (c) => {

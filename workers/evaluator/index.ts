@@ -39,6 +39,7 @@ import {
   TRAIN_QUEUE_NAME,
   type TrainQueue,
 } from '../contracts/queue-tasks';
+import { requestUploadBaseline } from '../datasets/baseline';
 import { runDatasetBuild } from '../datasets/build';
 import { PublishError, type ReportChampion, reportChampionHere, runPublishTask } from '../models/publish';
 import { handleTrainMessage, type TrainChunk } from '../models/train';
@@ -224,6 +225,7 @@ async function handle(
     // A table's own faults end on the dataset's row; anything else is transient: retry.
     try {
       await runDatasetBuild(env, task);
+      await requestUploadBaseline(env, task.datasetId); // built: its baseline is queued work of its own
       message.ack();
     } catch (e) {
       console.error(`evaluator: dataset ${task.datasetId} build: ${String(e)}`);
