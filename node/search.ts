@@ -11,6 +11,7 @@
  *   npm run search -- --generations 100 --population 960 --seed 1 --threads 2 --train-shards 60
  *   npm run search -- --generations 100 --recheck-every 0     # champion = best single-batch fitness
  *   npm run search -- --dataset fashion-mnist --minutes 10    # after npm run data -- --dataset fashion-mnist
+ *   npm run search -- --dataset iris --minutes 2               # after npm run data -- --csv iris.csv --name iris
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -19,10 +20,17 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { updateReadmeTable } from '../scripts/readme-table';
-import { genomeShape, requireBuiltinDataset } from '../src/data/dataset';
-import { concatShards, type Shard, seededSubset, shardToBatch } from '../src/data/shard';
+import { genomeShape } from '../src/data/dataset';
+import {
+  type AnyShard,
+  concatAnyShards,
+  isFeatureShard,
+  type Shard,
+  seededSubset,
+  shardToBatch,
+} from '../src/data/shard';
 import { stream } from '../src/random';
-import { configDataset, resolveConfig } from '../src/wann/config';
+import { resolveConfig } from '../src/wann/config';
 import { RECHECK_TEST_SHARD } from '../src/wann/generation';
 import { firstHidden, type Genome, genomeToJson } from '../src/wann/genome';
 import type { GenerationRecord } from '../src/wann/record';
@@ -38,7 +46,7 @@ import type { Batch } from '../src/wann/types';
 import { EvalPool } from './eval-pool';
 import { PoolSearch } from './pool-search';
 import { searchReadmeBlock } from './search-readme';
-import { ensureDatasetShards, readShard, testSet } from './shards';
+import { localDataset, readAnyShard, testSet } from './shards';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const { values: args } = parseArgs({
@@ -71,12 +79,17 @@ if (args.batches !== 'shards' && args.batches !== 'subsets')
   throw new Error(`--batches must be shards or subsets, not ${args.batches}`);
 
 const minutes = args.minutes ? Number(args.minutes) : undefined;
+// The dataset first: a table has fewer training shards than the default 60, and a run on it uses
+// them all (as a run on the platform whose trainShards is left out).
+const { manifest: dataset, dir } = await localDataset(args.dataset ?? 'mnist');
+const tabular = dataset.kind === 'tabular';
+if (tabular && args.batches === 'subsets') throw new Error('--batches subsets draws images: not for a table');
 const config = resolveConfig(
   {
     population: Number(args.population),
     generations: Number(args.generations ?? (minutes ? 100_000 : 100)),
     seed: Number(args.seed),
-    trainShards: Number(args['train-shards']),
+    trainShards: Math.min(Number(args['train-shards']), dataset.shards.train),
     ...(args['recheck-every'] === undefined ? {} : { recheckEvery: Number(args['recheck-every']) }),
     ...(args['recheck-batches'] === undefined ? {} : { recheckBatches: Number(args['recheck-batches']) }),
     dataset: args.dataset,
@@ -87,18 +100,21 @@ const record = args.record || minutes !== undefined;
 const pct = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(2)}%`);
 const fixed = (x: number | null, digits = 3) => (x === null ? '-' : x.toFixed(digits));
 
-const dataset = requireBuiltinDataset(configDataset(config));
-const dir = await ensureDatasetShards(dataset);
 const test = testSet(dir, dataset.shards.test);
-const trainBatch = (shard: number): Batch => shardToBatch(readShard(dir, 'train', shard));
+const trainBatch = (shard: number): Batch => shardToBatch(readAnyShard(dir, 'train', shard));
 const pool = new EvalPool(Number(args.threads));
-const recheckTest = shardToBatch(readShard(dir, 'test', RECHECK_TEST_SHARD));
+const recheckTest = shardToBatch(readAnyShard(dir, 'test', RECHECK_TEST_SHARD));
 /** The training shards as one shard (read once: subsets and the trained weights both use it). */
-let trainImages: Shard | null = null;
-const allTrainImages = (): Shard =>
-  (trainImages ??= concatShards(
-    Array.from({ length: config.trainShards }, (_, i) => readShard(dir, 'train', i)),
+let trainImages: AnyShard | null = null;
+const allTrainImages = (): AnyShard =>
+  (trainImages ??= concatAnyShards(
+    Array.from({ length: config.trainShards }, (_, i) => readAnyShard(dir, 'train', i)),
   ));
+const allTrainPictures = (): Shard => {
+  const images = allTrainImages();
+  if (isFeatureShard(images)) throw new Error('--batches subsets draws images: not for a table');
+  return images;
+};
 /**
  * --batches subsets: 1,000 seeded subsets of 1,000 images of the training shards, as the reference
  * draws. Each is kept once made: at most 1,000 batches of 1 MB, plus the pool's shared copies.
@@ -109,7 +125,7 @@ const subsetBatch = (gen: number): Batch => {
   const s = stream(config.seed, gen, 'subset').int(SUBSETS);
   let b = subsetCache.get(s);
   if (!b) {
-    b = shardToBatch(seededSubset(allTrainImages(), 1000, stream(config.seed, s, 'subset-images')));
+    b = shardToBatch(seededSubset(allTrainPictures(), 1000, stream(config.seed, s, 'subset-images')));
     subsetCache.set(s, b);
   }
   return b;
