@@ -12,7 +12,7 @@
  *   wann share <run> --expires 7d    a read-only link for a collaborator
  *   wann share --list-all | --revoke-all   every run's links (the API token does not end them)
  *   wann datasets list               the datasets a run can search on (loaded on the server)
- *   wann datasets show <name>        a dataset's manifest: shapes, classes, splits, preprocessing
+ *   wann datasets show <name>        a dataset's manifest: shapes, classes, splits, preprocessing, baseline
  *   wann datasets upload NAME FILE.csv [--label COL] [--test-fraction 0.1]   upload and build a table
  *   wann datasets delete <name>      delete an uploaded dataset no run uses
  *   wann start --dataset fashion-mnist …   a search on another dataset (default mnist)
