@@ -12,7 +12,7 @@
  *   wann share <run> --expires 7d    a read-only link for a collaborator
  *   wann share --list-all | --revoke-all   every run's links (the API token does not end them)
  *   wann datasets list               the datasets a run can search on (loaded on the server)
- *   wann datasets show <name>        a dataset's manifest: shapes, classes, splits, preprocessing
+ *   wann datasets show <name>        a dataset's manifest: shapes, classes, splits, preprocessing, baseline
  *   wann datasets upload NAME FILE.csv [--label COL] [--test-fraction 0.1]   upload and build a table
  *   wann datasets delete <name>      delete an uploaded dataset no run uses
  *   wann start --dataset fashion-mnist …   a search on another dataset (default mnist)
@@ -29,6 +29,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type {
   AllShareLinks,
   CreatedShareLink,
+  DatasetBaseline,
   DatasetList,
   DatasetResource,
   GenerationRecord,
@@ -386,6 +387,12 @@ program
     const { api, run } = target(arg);
     const r = await api.json<Run>(run.api, { auth: 'optional' });
     out(summary(r.id, r));
+    // The dataset's baseline beside the run's figures; a server without one prints nothing more.
+    const dataset = await api
+      .json<DatasetResource>(`${run.api}/dataset`, { auth: 'optional' })
+      .catch(() => null);
+    const line = baselineLine(dataset?.baseline);
+    if (line) out(line);
   });
 
 program
@@ -783,6 +790,13 @@ function datasetRow(d: DatasetResource): string[] {
   ];
 }
 
+/** A dataset's softmax-regression baseline in one line (null where the server gives none). */
+function baselineLine(b: DatasetBaseline | null | undefined): string | null {
+  if (!b) return null;
+  if (b.status !== 'ready') return `baseline: ${b.status}${b.error ? ` (${b.error})` : ''}`;
+  return `baseline (softmax regression, ${b.weights.toLocaleString('en')} weights): test ${percent(b.testAccuracy)}, ${b.epochs} epochs chosen on validation (${percent(b.validationAccuracy)})`;
+}
+
 const DATASET_HEADER = ['name', 'kind', 'raw', 'features', 'classes', 'train / test', 'preprocessing'];
 
 const datasets = program.command('datasets').description('the datasets a run can search on');
@@ -864,10 +878,14 @@ datasets
   .description("a dataset's manifest as JSON: shapes, classes, splits, preprocessing")
   .argument('<name>', 'the dataset name, e.g. fashion-mnist')
   .action(async (name: string) => {
-    const d = await client().json<DatasetResource>(`/api/datasets/${encodeURIComponent(name)}`, {
-      auth: 'required',
-    });
+    const d = await client().json<DatasetResource | UploadedDataset>(
+      `/api/datasets/${encodeURIComponent(name)}`,
+      { auth: 'required' },
+    );
     out(JSON.stringify(d, null, 2));
+    // Also in words, on stderr, so the JSON on stdout stays one document for tools.
+    const line = baselineLine('baseline' in d ? d.baseline : 'dataset' in d ? d.dataset?.baseline : null);
+    if (line) err(line);
   });
 
 program

@@ -12,6 +12,7 @@
  *   npm run search -- --generations 100 --recheck-every 0     # champion = best single-batch fitness
  *   npm run search -- --generations 4096 --patience 200      # stop once 200 generations bring no new champion
  *   npm run search -- --dataset fashion-mnist --minutes 10    # after npm run data -- --dataset fashion-mnist
+ *   npm run search -- --dataset iris --minutes 2               # after npm run data -- --csv iris.csv --name iris
  */
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -20,10 +21,18 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { updateReadmeTable } from '../scripts/readme-table';
-import { genomeShape, requireBuiltinDataset } from '../src/data/dataset';
-import { concatShards, type Shard, seededSubset, shardsToBatch, shardToBatch } from '../src/data/shard';
+import { genomeShape } from '../src/data/dataset';
+import {
+  type AnyShard,
+  concatAnyShards,
+  isFeatureShard,
+  type Shard,
+  seededSubset,
+  shardsToBatch,
+  shardToBatch,
+} from '../src/data/shard';
 import { stream } from '../src/random';
-import { configDataset, resolveConfig } from '../src/wann/config';
+import { resolveConfig } from '../src/wann/config';
 import { RECHECK_TEST_SHARD } from '../src/wann/generation';
 import { firstHidden, type Genome, genomeToJson } from '../src/wann/genome';
 import { describeStop } from '../src/wann/patience';
@@ -40,7 +49,7 @@ import type { Batch } from '../src/wann/types';
 import { EvalPool } from './eval-pool';
 import { PoolSearch } from './pool-search';
 import { searchReadmeBlock } from './search-readme';
-import { ensureDatasetShards, readShard, testSet } from './shards';
+import { localDataset, readAnyShard, testSet } from './shards';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const { values: args } = parseArgs({
@@ -75,12 +84,17 @@ if (args.batches !== 'shards' && args.batches !== 'subsets')
   throw new Error(`--batches must be shards or subsets, not ${args.batches}`);
 
 const minutes = args.minutes ? Number(args.minutes) : undefined;
+// The dataset first: a table has fewer training shards than the default 60, and a run on it uses
+// them all (as a run on the platform whose trainShards is left out).
+const { manifest: dataset, dir } = await localDataset(args.dataset ?? 'mnist');
+const tabular = dataset.kind === 'tabular';
+if (tabular && args.batches === 'subsets') throw new Error('--batches subsets draws images: not for a table');
 const config = resolveConfig(
   {
     population: Number(args.population),
     generations: Number(args.generations ?? (minutes ? 100_000 : 100)),
     seed: Number(args.seed),
-    trainShards: Number(args['train-shards']),
+    trainShards: Math.min(Number(args['train-shards']), dataset.shards.train),
     ...(args['recheck-every'] === undefined ? {} : { recheckEvery: Number(args['recheck-every']) }),
     ...(args['recheck-batches'] === undefined ? {} : { recheckBatches: Number(args['recheck-batches']) }),
     ...(args.patience === undefined ? {} : { patience: Number(args.patience) }),
@@ -92,18 +106,21 @@ const record = args.record || minutes !== undefined;
 const pct = (x: number | null) => (x === null ? '-' : `${(100 * x).toFixed(2)}%`);
 const fixed = (x: number | null, digits = 3) => (x === null ? '-' : x.toFixed(digits));
 
-const dataset = requireBuiltinDataset(configDataset(config));
-const dir = await ensureDatasetShards(dataset);
 const test = testSet(dir, dataset.shards.test);
-const trainBatch = (shard: number): Batch => shardToBatch(readShard(dir, 'train', shard));
+const trainBatch = (shard: number): Batch => shardToBatch(readAnyShard(dir, 'train', shard));
 const pool = new EvalPool(Number(args.threads));
-const recheckTest = shardToBatch(readShard(dir, 'test', RECHECK_TEST_SHARD));
+const recheckTest = shardToBatch(readAnyShard(dir, 'test', RECHECK_TEST_SHARD));
 /** The training shards as one shard (read once: subsets and the trained weights both use it). */
-let trainImages: Shard | null = null;
-const allTrainImages = (): Shard =>
-  (trainImages ??= concatShards(
-    Array.from({ length: config.trainShards }, (_, i) => readShard(dir, 'train', i)),
+let trainImages: AnyShard | null = null;
+const allTrainImages = (): AnyShard =>
+  (trainImages ??= concatAnyShards(
+    Array.from({ length: config.trainShards }, (_, i) => readAnyShard(dir, 'train', i)),
   ));
+const allTrainPictures = (): Shard => {
+  const images = allTrainImages();
+  if (isFeatureShard(images)) throw new Error('--batches subsets draws images: not for a table');
+  return images;
+};
 /**
  * --batches subsets: 1,000 seeded subsets of 1,000 images of the training shards, as the reference
  * draws. Each is kept once made: at most 1,000 batches of 1 MB, plus the pool's shared copies.
@@ -114,7 +131,7 @@ const subsetBatch = (gen: number): Batch => {
   const s = stream(config.seed, gen, 'subset').int(SUBSETS);
   let b = subsetCache.get(s);
   if (!b) {
-    b = shardToBatch(seededSubset(allTrainImages(), 1000, stream(config.seed, s, 'subset-images')));
+    b = shardToBatch(seededSubset(allTrainPictures(), 1000, stream(config.seed, s, 'subset-images')));
     subsetCache.set(s, b);
   }
   return b;
@@ -235,7 +252,9 @@ if (stop) console.log(`\nThe search ${describeStop(stop)} (patience).`);
 const hiddenNodes = best.acts.length - firstHidden(best);
 // The tuned weight is chosen on the same training shards as the platform's publication.
 const tuningShards = Math.min(TUNING_SHARDS, config.trainShards);
-const tuningBatch = shardsToBatch(Array.from({ length: tuningShards }, (_, i) => readShard(dir, 'train', i)));
+const tuningBatch = shardsToBatch(
+  Array.from({ length: tuningShards }, (_, i) => readAnyShard(dir, 'train', i)),
+);
 const report = championReport(best, test, tuningBatch, config.weights);
 console.log(
   `\nDone: ${generations} generations in ${seconds.toFixed(0)} s (${(seconds / generations).toFixed(2)} s/generation)`,

@@ -6,8 +6,23 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildShards, DEFAULT_OUT_DIR, datasetShardDir } from '../scripts/build-shards';
-import { buildCommand, type DatasetManifest, DatasetUnavailableError, MNIST } from '../src/data/dataset';
-import { decodeShard, type Shard, shardFileName, shardsToBatch } from '../src/data/shard';
+import { datasetsRoot, readCsvDatasetManifest } from '../scripts/csv-shards';
+import {
+  BUILTIN_DATASETS,
+  buildCommand,
+  builtinDataset,
+  type DatasetManifest,
+  DatasetUnavailableError,
+  MNIST,
+} from '../src/data/dataset';
+import {
+  type AnyShard,
+  decodeAnyShard,
+  decodeShard,
+  type Shard,
+  shardFileName,
+  shardsToBatch,
+} from '../src/data/shard';
 import type { Batch } from '../src/wann/types';
 
 export async function ensureShards(dir = DEFAULT_OUT_DIR): Promise<string> {
@@ -27,11 +42,35 @@ export async function ensureDatasetShards(dataset: DatasetManifest): Promise<str
   return dir;
 }
 
+/**
+ * The dataset named `name` and its shards' folder: a built-in (as `ensureDatasetShards`), or a table
+ * built from a CSV file by `npm run data -- --csv FILE --name NAME` (under $WANN_DATASETS_DIR or
+ * data/datasets). Neither is a DatasetUnavailableError naming the commands.
+ */
+export async function localDataset(name: string): Promise<{ manifest: DatasetManifest; dir: string }> {
+  const builtin = builtinDataset(name);
+  if (builtin) return { manifest: builtin, dir: await ensureDatasetShards(builtin) };
+  const dir = join(datasetsRoot(), name);
+  const manifest = readCsvDatasetManifest(dir);
+  if (!manifest) {
+    throw new DatasetUnavailableError(
+      `no dataset '${name}' in ${datasetsRoot()}: built-ins are ${BUILTIN_DATASETS.map((d) => d.name).join(', ')}; ` +
+        `build a table with \`npm run data -- --csv FILE --name ${name}\``,
+    );
+  }
+  return { manifest, dir };
+}
+
+/** A shard of either format (WSH1 images, WSH2 feature rows). */
+export function readAnyShard(dir: string, split: 'train' | 'test', index: number): AnyShard {
+  return decodeAnyShard(new Uint8Array(readFileSync(join(dir, shardFileName(split, index)))));
+}
+
 export function readShard(dir: string, split: 'train' | 'test', index: number): Shard {
   return decodeShard(new Uint8Array(readFileSync(join(dir, shardFileName(split, index)))));
 }
 
 /** The whole test split (`shards` test shards; MNIST's 10). */
 export function testSet(dir: string, shards = 10): Batch {
-  return shardsToBatch(Array.from({ length: shards }, (_, i) => readShard(dir, 'test', i)));
+  return shardsToBatch(Array.from({ length: shards }, (_, i) => readAnyShard(dir, 'test', i)));
 }

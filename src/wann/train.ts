@@ -6,7 +6,8 @@
  * Semantics of a trained network (what `trainedForward`, the ONNX export with `connectionWeights`
  * and the served model all compute): node value = act(Σ over enabled incoming connections of
  * w_c · source value), the bias outputs 1, an input its pixel value (float32(pixel / 255), as a
- * `Batch` holds it), outputs have activations, logits clamped into ±1e300 (NaN → −1e300), softmax,
+ * `Batch` holds it) or, for a tabular dataset, its stored float32 feature (standardised, exactly the
+ * value a `Batch` of WSH2 rows holds), outputs have activations, logits clamped into ±1e300 (NaN → −1e300), softmax,
  * argmax with ties to the lowest class. With every w_c equal to w this is exactly the shared-weight
  * network at w (w · Σ = Σ w ·, up to rounding).
  *
@@ -62,6 +63,25 @@ export interface LabelledImages {
   /** count × features bytes, image after image. */
   readonly pixels: Uint8Array;
   readonly labels: Uint8Array;
+}
+
+/**
+ * Training rows of a tabular dataset: example-major float32 values (preprocessed: standardised), as
+ * a WSH2 `FeatureShard` holds them; the network reads each value as it is.
+ */
+export interface LabelledFeatures {
+  readonly count: number;
+  readonly features: number;
+  /** count × features values, row after row. */
+  readonly values: Float32Array;
+  readonly labels: Uint8Array;
+}
+
+/** What a training fits on: image bytes (WSH1) or feature rows (WSH2). */
+export type TrainingExamples = LabelledImages | LabelledFeatures;
+
+function isLabelledFeatures(data: TrainingExamples): data is LabelledFeatures {
+  return 'values' in data;
 }
 
 /**
@@ -368,6 +388,26 @@ export class TrainedNetworkRunner {
     }
   }
 
+  /** Load examples `indices` of example-major float32 feature rows into the tile. */
+  loadFeatures(data: LabelledFeatures, indices: ArrayLike<number>, from: number, count: number): void {
+    const { usedFeatures } = this.net;
+    const features = data.features;
+    this.tile = count;
+    for (let i = 0; i < count; i++) {
+      const e = indices[from + i];
+      const base = e * features;
+      for (let s = 0; s < usedFeatures.length; s++)
+        this.x[s * count + i] = data.values[base + usedFeatures[s]];
+      this.labels[i] = data.labels[e];
+    }
+  }
+
+  /** Load examples `indices` of either kind of training data into the tile. */
+  loadExamples(data: TrainingExamples, indices: ArrayLike<number>, from: number, count: number): void {
+    if (isLabelledFeatures(data)) this.loadFeatures(data, indices, from, count);
+    else this.loadPixels(data, indices, from, count);
+  }
+
   /** Load examples [start, start + count) of an input-major Batch into the tile. */
   loadBatch(batch: Batch, start: number, count: number): void {
     const { usedFeatures } = this.net;
@@ -529,9 +569,14 @@ export class Trainer {
 
   constructor(
     net: TrainableNetwork | Genome,
-    readonly data: LabelledImages,
+    readonly data: TrainingExamples,
   ) {
     this.net = 'paramStart' in net ? net : compileTrainable(net);
+    if (isLabelledFeatures(data) && data.features !== this.net.inputs) {
+      throw new RangeError(
+        `training rows have ${data.features} features, the network ${this.net.inputs} inputs`,
+      );
+    }
   }
 
   steps(state: TrainingState, n: number): TrainingState {
@@ -550,7 +595,7 @@ export class Trainer {
     const grad = runner.grad;
     for (let k = 0; k < n; k++) {
       const { order: idx, from } = order.indices(state.step);
-      runner.loadPixels(this.data, idx, from, state.batchSize);
+      runner.loadExamples(this.data, idx, from, state.batchSize);
       state.loss = runner.lossAndGradient(weights);
       state.step++;
       const c1 = 1 - ADAM_BETA1 ** state.step;
@@ -570,7 +615,7 @@ export class Trainer {
 export function trainSteps(
   net: TrainableNetwork | Genome,
   state: TrainingState,
-  data: LabelledImages,
+  data: TrainingExamples,
   n: number,
 ): TrainingState {
   return new Trainer(net, data).steps(state, n);

@@ -7,9 +7,18 @@ import { ensureShards, readShard } from '../../node/shards';
 import { shardsToBatch, shardToBatch } from '../../src/data/shard';
 import { stream } from '../../src/random';
 import {
+  BASELINE_EPOCH_RULE,
+  type BaselineSource,
   baselineCorrect,
+  baselineEpoch,
+  baselineEpochChoice,
   baselineGradient,
   baselineLoss,
+  carveValidationSplit,
+  decodeBaselineProgress,
+  encodeBaselineProgress,
+  fitBaseline,
+  initialBaselineProgress,
   initialBaselineState,
   softmaxRegressionBaseline,
   trainBaselineEpochs,
@@ -135,5 +144,88 @@ describe('MNIST shards', () => {
     const result = softmaxRegressionBaseline(train, test, { classes: 10, seed: 1, epochs: 1 });
     expect(result.testCount).toBe(10_000);
     expect(result.testAccuracy).toBeGreaterThan(0.9);
+  });
+});
+
+/** A source over in-memory parts that counts what it is asked for. */
+function partsSource(train: Batch[], test: Batch[], classes: number) {
+  const asked = { train: 0, test: 0 };
+  const source: BaselineSource = {
+    features: train[0].features,
+    classes,
+    trainParts: train.length,
+    testParts: test.length,
+    trainPart: (i) => {
+      asked.train++;
+      return train[i];
+    },
+    testPart: (i) => {
+      asked.test++;
+      return test[i];
+    },
+  };
+  return { source, asked };
+}
+
+/** `separable` with every `flip`-th label moved to the next class: validation accuracy plateaus. */
+function noisy(count: number, features: number, classes: number, seed: number, flip: number): Batch {
+  const b = separable(count, features, classes, seed);
+  const labels = b.labels.slice();
+  for (let i = 0; i < count; i += flip) labels[i] = (labels[i] + 1) % classes;
+  return { ...b, labels };
+}
+
+describe('the epoch count chosen on validation (the platform baseline)', () => {
+  it('is the first best validation epoch; done at the cap or after `patience` epochs without a better one', () => {
+    const rule = { validationFraction: 0.1, maxEpochs: 6, patience: 2 };
+    expect(baselineEpochChoice([], rule)).toEqual({ epoch: 0, done: false });
+    expect(baselineEpochChoice([0.5, 0.7, 0.7], rule)).toEqual({ epoch: 2, done: false });
+    expect(baselineEpochChoice([0.5, 0.7, 0.7, 0.6], rule)).toEqual({ epoch: 2, done: true });
+    expect(baselineEpochChoice([0.5, 0.7, 0.6, 0.8], rule)).toEqual({ epoch: 4, done: false });
+    expect(baselineEpochChoice([0.1, 0.2, 0.3, 0.4, 0.5, 0.6], rule)).toEqual({ epoch: 6, done: true });
+    expect(baselineEpochChoice([0.9, 0.8, 0.8], BASELINE_EPOCH_RULE)).toEqual({ epoch: 1, done: false });
+  });
+
+  it('carves a stratified validation split from training data, scores test once, and is deterministic', async () => {
+    const train = [0, 1, 2].map((k) => noisy(400, 8, 4, 10 + k, 5));
+    const test = [noisy(300, 8, 4, 20, 5), noisy(100, 8, 4, 21, 5)];
+    const { source, asked } = partsSource(train, test, 4);
+    const result = await fitBaseline(source, { seed: 4 });
+    expect(asked.test).toBe(2); // each test part once: after the choice, never during it
+    expect(result.validationCount).toBe(120); // 10 % of each class of 1,200 rows
+    expect(result.trainCount).toBe(1080);
+    expect(result.testCount).toBe(400);
+    expect(result.epochsRun).toBe(result.validationCurve.length);
+    expect(result.epochs).toBe(baselineEpochChoice(result.validationCurve).epoch);
+    expect(baselineEpochChoice(result.validationCurve).done).toBe(true);
+    expect(result.validationAccuracy).toBe(result.validationCurve[result.epochs - 1]);
+    expect(result.validationAccuracy).toBeGreaterThan(0.7);
+    expect(result.testAccuracy).toBeGreaterThan(0.7);
+    expect(result.weights).toBe(9 * 4);
+    // The same inputs give the same figure, bit for bit.
+    expect(await fitBaseline(partsSource(train, test, 4).source, { seed: 4 })).toEqual(result);
+    // Test labels scrambled: the choice and the curve do not move (only the test figure does).
+    const scrambled = test.map((b) => ({ ...b, labels: b.labels.map((l) => (l + 1) % 4) }));
+    const blind = await fitBaseline(partsSource(train, scrambled, 4).source, { seed: 4 });
+    expect(blind.validationCurve).toEqual(result.validationCurve);
+    expect(blind.epochs).toBe(result.epochs);
+    expect(blind.testAccuracy).not.toBe(result.testAccuracy);
+  });
+
+  it('resumed from saved progress equals an uninterrupted fit', async () => {
+    const train = [0, 1].map((k) => noisy(300, 6, 3, 30 + k, 4));
+    const test = [noisy(200, 6, 3, 40, 4)];
+    const { source } = partsSource(train, test, 3);
+    const split = await carveValidationSplit(source, 2);
+    const straight = initialBaselineProgress(6, 3, { seed: 2 });
+    for (let e = 0; e < 4; e++) await baselineEpoch(straight, source, split);
+    let resumed = initialBaselineProgress(6, 3, { seed: 2 });
+    for (let e = 0; e < 4; e++) {
+      await baselineEpoch(resumed, source, split);
+      resumed = decodeBaselineProgress(encodeBaselineProgress(resumed));
+    }
+    expect(encodeBaselineProgress(resumed)).toEqual(encodeBaselineProgress(straight));
+    expect(resumed.validationAccuracy).toHaveLength(4);
+    expect(() => decodeBaselineProgress(new Uint8Array(8))).toThrow(/magic/);
   });
 });

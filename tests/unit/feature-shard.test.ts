@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  concatAnyShards,
+  concatFeatureShards,
   decodeAnyShard,
   decodeShard,
   encodeFeatureShard,
@@ -128,5 +130,37 @@ describe('WSH2 feature shards', () => {
     expect(() => encodeFeatureShard({ ...shard, features: 0, values: new Float32Array(0) })).toThrow(
       /features must be a positive integer/,
     );
+  });
+});
+
+describe('concatenating shards (training reads its shards as one)', () => {
+  it('joins feature shards in order, refuses mixed widths and formats', () => {
+    const a = {
+      count: 2,
+      features: 3,
+      values: Float32Array.from([1, 2, 3, 4, 5, 6]),
+      labels: Uint8Array.from([0, 1]),
+    };
+    const b = { count: 1, features: 3, values: Float32Array.from([7, 8, 9]), labels: Uint8Array.from([2]) };
+    const joined = concatAnyShards([a, b]);
+    expect(joined).toEqual({
+      count: 3,
+      features: 3,
+      values: Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]),
+      labels: Uint8Array.from([0, 1, 2]),
+    });
+    expect(concatFeatureShards([a])).toEqual(a);
+    expect(() => concatFeatureShards([a, { ...b, features: 1, values: Float32Array.from([7]) }])).toThrow(
+      /mixed feature counts 3 and 1/,
+    );
+    const image = {
+      count: 1,
+      width: 1,
+      height: 3,
+      pixels: Uint8Array.from([1, 2, 3]),
+      labels: Uint8Array.from([0]),
+    };
+    expect(concatAnyShards([image, image]).count).toBe(2);
+    expect(() => concatAnyShards([a, image])).toThrow(/mixed shard formats/);
   });
 });

@@ -25,6 +25,19 @@ describe('search README block', () => {
     );
   });
 
+  it('names the epoch count chosen on validation when the record has one', () => {
+    const block = searchReadmeBlock(summary, {
+      learningRate: 0.003,
+      batchSize: 128,
+      chosenEpoch: 12,
+      validationAccuracy: 0.9501,
+      testAccuracy: 0.9452,
+    });
+    expect(block).toContain(
+      '| single layer, softmax regression (our shards) | - | 94.52 % (Adam lr 0.003, batch 128, 12 epochs chosen on a validation split of the training shards, where it scores 95.01 %;',
+    );
+  });
+
   it('has no baseline row when none is recorded', () => {
     expect(searchReadmeBlock(summary, null)).not.toContain('softmax regression');
   });

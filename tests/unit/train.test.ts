@@ -22,6 +22,7 @@ import {
   encodeTrainingState,
   geneWeights,
   initialTrainingState,
+  type LabelledFeatures,
   MinibatchOrder,
   parameterCount,
   Trainer,
@@ -161,6 +162,25 @@ describe('training', () => {
     const lossAfter = trainedLoss(net, state.weights, shardToBatch(train, 0, 1000));
     expect(lossAfter).toBeLessThan(lossBefore * 0.8);
     expect(after).toBeGreaterThan(before + 0.03);
+  });
+
+  it("on float feature rows (a table's WSH2 shard) equals training on the images those rows hold", () => {
+    // The feature path reads each stored float32 as it is; rows holding float32(pixel / 255) are
+    // exactly what the image path reads, so both trainings must end on the same bits.
+    const genome = grownGenome();
+    const rows: LabelledFeatures = {
+      count: train.count,
+      features: 256,
+      values: Float32Array.from(train.pixels, (p) => Math.fround(p / 255)),
+      labels: train.labels,
+    };
+    const fromImages = initialTrainingState(compileTrainable(genome), 1, { seed: 2, batchSize: 64 });
+    trainSteps(genome, fromImages, train, 40);
+    const fromRows = initialTrainingState(compileTrainable(genome), 1, { seed: 2, batchSize: 64 });
+    trainSteps(genome, fromRows, rows, 40);
+    expect(encodeTrainingState(fromRows)).toEqual(encodeTrainingState(fromImages));
+    // Rows of another width than the network's inputs are refused.
+    expect(() => new Trainer(genome, { ...rows, features: 255 })).toThrow(/255 features/);
   });
 
   it('refuses bad hyperparameters and malformed state bytes', () => {

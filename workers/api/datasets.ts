@@ -23,8 +23,8 @@ import { eq, or, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type Context, Hono } from 'hono';
 import { z } from 'zod';
-import { datasets, runs } from '../../schema/schema';
-import type { DatasetList } from '../../src/api/types';
+import { type DatasetRow, datasets, runs } from '../../schema/schema';
+import type { DatasetList, DatasetResource, UploadedDataset } from '../../src/api/types';
 import { CsvFormatError } from '../../src/data/csv';
 import {
   BUILTIN_DATASETS,
@@ -38,12 +38,14 @@ import {
 import { DEFAULT_SAMPLE_ROWS, MAX_SAMPLE_ROWS } from '../../src/data/dataset-samples';
 import { DEFAULT_TEST_FRACTION } from '../../src/data/split';
 import {
+  datasetBaselinePrefix,
   datasetUploadKey,
   datasetUploadPrefix,
   shardPrefix,
   testShardKey,
   trainShardKey,
 } from '../contracts/blob-keys';
+import { datasetBaseline } from '../datasets/baseline';
 import { deletePrefix } from '../datasets/build';
 import { datasetSamples, ShardMissingError } from '../datasets/samples';
 import { MAX_UPLOAD_BYTES, storeCsvUpload } from '../datasets/upload';
@@ -60,6 +62,26 @@ import type { Env } from './env';
 import { ApiError, describeIssues } from './errors';
 
 export { datasetResource };
+
+/**
+ * A dataset's resource with its `baseline` (workers/datasets/baseline.ts): the cached figure, or its
+ * state while it is computed; reading it queues the computation where none was (a built-in's first
+ * request). `key`: a built-in's name or an upload's id.
+ */
+export async function resourceWithBaseline(
+  env: Env,
+  key: string,
+  manifest: DatasetManifest,
+): Promise<DatasetResource> {
+  return { ...datasetResource(manifest), baseline: await datasetBaseline(env, key, manifest) };
+}
+
+/** An upload's resource; once built, its dataset with its baseline. */
+async function uploadWithBaseline(env: Env, row: DatasetRow): Promise<UploadedDataset> {
+  const resource = uploadedDatasetResource(row);
+  const manifest = uploadedManifest(row);
+  return manifest ? { ...resource, dataset: await resourceWithBaseline(env, row.id, manifest) } : resource;
+}
 
 /**
  * Whether a built-in's shards are in R2 (its first training and test shard: `npm start` uploads a
@@ -178,20 +200,28 @@ export const datasetsApp = new Hono<{ Bindings: Env }>()
     const uploads = await drizzle(c.env.DB).select().from(datasets).orderBy(datasets.createdAt).all();
     // `datasets` is what a run can search on (the start form's picker): the loaded built-ins and
     // the uploads that are built; `uploads` lists every upload with its build state.
-    const ready = uploads.map(uploadedManifest).filter((m): m is DatasetManifest => m !== null);
+    const ready = uploads.flatMap((row) => {
+      const manifest = uploadedManifest(row);
+      return manifest ? [{ key: row.id, manifest }] : [];
+    });
+    const searchable = [
+      ...BUILTIN_DATASETS.filter((_, i) => loaded[i]).map((manifest) => ({ key: manifest.name, manifest })),
+      ...ready,
+    ];
     const list: DatasetList = {
-      datasets: [...BUILTIN_DATASETS.filter((_, i) => loaded[i]), ...ready].map(datasetResource),
-      uploads: uploads.map(uploadedDatasetResource),
+      datasets: await Promise.all(searchable.map((d) => resourceWithBaseline(c.env, d.key, d.manifest))),
+      uploads: await Promise.all(uploads.map((row) => uploadWithBaseline(c.env, row))),
     };
     return c.json(list);
   })
   .get('/:name', requireOwnerRead, async (c) => {
     const name = c.req.param('name');
     const manifest = builtinDataset(name);
-    if (manifest && (await isDatasetLoaded(c.env.BLOBS, manifest))) return c.json(datasetResource(manifest));
+    if (manifest && (await isDatasetLoaded(c.env.BLOBS, manifest)))
+      return c.json(await resourceWithBaseline(c.env, manifest.name, manifest));
     const uploaded = manifest ? undefined : await findUploadedDataset(c.env.DB, name);
     if (!uploaded) throw new ApiError(404, 'dataset_not_found', `no loaded dataset named '${name}'`);
-    return c.json(uploadedDatasetResource(uploaded));
+    return c.json(await uploadWithBaseline(c.env, uploaded));
   })
   .get('/:name/samples', requireOwnerRead, async (c) => {
     const name = c.req.param('name');
@@ -335,5 +365,6 @@ export const datasetsApp = new Hono<{ Bindings: Env }>()
     await drizzle(c.env.DB).delete(datasets).where(eq(datasets.id, row.id));
     await deletePrefix(c.env.BLOBS, shardPrefix(row.id));
     await deletePrefix(c.env.BLOBS, datasetUploadPrefix(row.id));
+    await deletePrefix(c.env.BLOBS, datasetBaselinePrefix(row.id));
     return c.body(null, 204);
   });

@@ -46,7 +46,7 @@ import {
   runLinks,
   shareAccessResource,
 } from './auth';
-import { datasetResource, requireLoadedDataset, runDatasetSamples } from './datasets';
+import { requireLoadedDataset, resourceWithBaseline, runDatasetSamples } from './datasets';
 import type { Env } from './env';
 import { ApiError, describeIssues } from './errors';
 import { credentialCheck, guardEventStream, streamRefusalMessage } from './event-stream';
@@ -466,7 +466,7 @@ export const runsApp = new Hono<{ Bindings: Env }>()
       if (!(e instanceof DatasetUnavailableError)) throw e;
       throw new ApiError(404, 'dataset_not_found', `run ${row.id}'s dataset '${name}' is not known`);
     }
-    return c.json(datasetResource(manifest));
+    return c.json(await resourceWithBaseline(c.env, name, manifest));
   })
 
   .get('/:id/dataset/samples', requireRunAccess('view'), async (c) => {

@@ -64,3 +64,21 @@ export function trainingStateKey(runId: string, version: number, step: number): 
 export function trainingStatePrefix(runId: string, version: number): string {
   return `models/${runId}/${version}/training/`;
 }
+
+/**
+ * Every stored object of dataset `dataset`'s baseline (a built-in's name or an upload's id; R2 list
+ * prefix, for deleting the dataset).
+ */
+export function datasetBaselinePrefix(dataset: string): string {
+  return `baselines/${dataset}/`;
+}
+
+/** The baseline's record (status, then the figure) of procedure version `version`. */
+export function datasetBaselineKey(dataset: string, version: number): string {
+  return `${datasetBaselinePrefix(dataset)}v${version}.json`;
+}
+
+/** The baseline's saved progress after `epoch` epochs (between two queued chunks). */
+export function datasetBaselineProgressKey(dataset: string, version: number, epoch: number): string {
+  return `${datasetBaselinePrefix(dataset)}v${version}/${epoch}.progress`;
+}

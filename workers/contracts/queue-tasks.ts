@@ -126,6 +126,24 @@ export const datasetBuildTaskSchema = z.strictObject({
 });
 export type DatasetBuildTask = z.infer<typeof datasetBuildTaskSchema>;
 
+/**
+ * Compute dataset `dataset`'s softmax-regression baseline from `epoch` completed epochs on
+ * (workers/datasets/baseline.ts): a built-in's name or an upload's id. Sent on the training queue
+ * (long CPU work, one message at a time, each chunk sending the next), never on the slices' queue.
+ */
+export const datasetBaselineTaskSchema = z.strictObject({
+  kind: z.literal('dataset-baseline'),
+  dataset: datasetNameSchema,
+  epoch: z.number().int().min(0),
+});
+export type DatasetBaselineTask = z.infer<typeof datasetBaselineTaskSchema>;
+
+/** What the training queue carries: training chunks and dataset baselines. */
+export const trainQueueTaskSchema = z.discriminatedUnion('kind', [
+  trainTaskSchema,
+  datasetBaselineTaskSchema,
+]);
+
 export const queueTaskSchema = z.discriminatedUnion('kind', [
   sliceTaskSchema,
   publishTaskSchema,
@@ -165,4 +183,4 @@ export type TaskQueue = Queue<QueueTask>;
  * time per queue, and one training chunk that hung stopped every search behind it.
  */
 export const TRAIN_QUEUE_NAME = 'wann-train-tasks';
-export type TrainQueue = Queue<TrainTask>;
+export type TrainQueue = Queue<TrainTask | DatasetBaselineTask>;

@@ -27,7 +27,7 @@ import { WorkerEntrypoint } from 'cloudflare:workers';
 import type { RecheckReport } from '../../src/wann/generation';
 import type { Genome } from '../../src/wann/genome';
 import { type ChampionReport, championReport } from '../../src/wann/report';
-import { type LabelledImages, Trainer, type TrainingState } from '../../src/wann/train';
+import { Trainer, type TrainingExamples, type TrainingState } from '../../src/wann/train';
 import type { Batch } from '../../src/wann/types';
 import { populationSliceKey } from '../contracts/blob-keys';
 import {
@@ -39,6 +39,7 @@ import {
   TRAIN_QUEUE_NAME,
   type TrainQueue,
 } from '../contracts/queue-tasks';
+import { requestUploadBaseline } from '../datasets/baseline';
 import { runDatasetBuild } from '../datasets/build';
 import { PublishError, type ReportChampion, reportChampionHere, runPublishTask } from '../models/publish';
 import { handleTrainMessage, type TrainChunk } from '../models/train';
@@ -90,7 +91,7 @@ export class SliceEvaluator extends WorkerEntrypoint {
     return recheckFromInputs(task, inputs);
   }
 
-  train(genome: Genome, state: TrainingState, data: LabelledImages, steps: number): TrainingState {
+  train(genome: Genome, state: TrainingState, data: TrainingExamples, steps: number): TrainingState {
     return new Trainer(genome, data).steps(state, steps);
   }
 
@@ -224,6 +225,7 @@ async function handle(
     // A table's own faults end on the dataset's row; anything else is transient: retry.
     try {
       await runDatasetBuild(env, task);
+      await requestUploadBaseline(env, task.datasetId); // built: its baseline is queued work of its own
       message.ack();
     } catch (e) {
       console.error(`evaluator: dataset ${task.datasetId} build: ${String(e)}`);

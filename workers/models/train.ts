@@ -25,14 +25,19 @@
  *   SearchCoordinator so it never collides with a publication), the inference Worker told, the
  *   saved states deleted.
  *
+ * Tabular datasets train the same way on their WSH2 rows (standardised float32 features, at most
+ * TRAINING_FEATURE_BYTES of them); their trained version's ONNX standardises raw values itself, as
+ * the shared-weight version's does, so `/v2` takes raw rows either way.
+ *
  * Memory per invocation: the training shards as bytes (60 shards: 15.4 MB, kept in the isolate
- * between tasks), the test set for the last task (10.2 MB as float32), the network's scratch
+ * between tasks; a table's rows at most TRAINING_FEATURE_BYTES), the test set for the last task (10.2 MB as float32), the network's scratch
  * (rows × batch doubles: < 4 MB for 2,000-node genomes at batch 128). Within a Worker's 128 MB.
  */
 import { and, desc, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type ModelRow, models, runs, type TrainingRow, trainings } from '../../schema/schema';
-import { builtinDataset, datasetModelMetadata } from '../../src/data/dataset';
+import { type DatasetManifest, DatasetUnavailableError, manifestModelMetadata } from '../../src/data/dataset';
+import { standardization } from '../../src/data/standardize';
 import { genomeToOnnx } from '../../src/onnx/export';
 import { type Genome, parseGenome } from '../../src/wann/genome';
 import {
@@ -41,18 +46,19 @@ import {
   encodeTrainingState,
   geneWeights,
   initialTrainingState,
-  type LabelledImages,
   parameterCount,
   TRAINING_DEFAULTS,
   Trainer,
+  type TrainingExamples,
   type TrainingState,
   TrainingStateFormatError,
   trainedAccuracy,
 } from '../../src/wann/train';
 import { trainingStateKey, trainingStatePrefix } from '../contracts/blob-keys';
 import type { TrainQueue, TrainTask } from '../contracts/queue-tasks';
+import { runDatasetManifest } from '../datasets/uploaded';
 import type { EvaluatorEnv } from '../evaluator/worker-configuration';
-import { loadTestSet, trainingImages } from '../storage/shards';
+import { loadTestSet, trainingExamples } from '../storage/shards';
 import { type ModelStoreBindings, notifyInference, storeModel } from './model-store';
 
 /** Most steps one training may ask for (~34 epochs of 60,000 images at batch 128). */
@@ -71,6 +77,23 @@ export const WORK_PER_INVOCATION = 3e8;
 export const TRAINING_CHUNK_MS = 10_000;
 /** Clock reads per chunk (at most): the steps between two reads, and so between two yields. */
 const CLOCK_READS_PER_CHUNK = 32;
+/**
+ * Most bytes of feature rows a training holds (a tabular dataset's shards are float32, up to 4,096
+ * features: 16 MB a shard). MNIST's 60 image shards are 15.4 MB; a table trains on as many of its
+ * first training shards as fit here, so a wide table stays within a Worker's 128 MB.
+ */
+export const TRAINING_FEATURE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Training shards a training on `manifest` reads: the run's `trainShards`, at most the dataset's
+ * own, and for feature rows (4 bytes a value) at most what fits in TRAINING_FEATURE_BYTES (≥ 1).
+ */
+export function trainingShardCount(manifest: DatasetManifest, trainShards: number): number {
+  const own = Math.min(trainShards, manifest.shards.train);
+  if (manifest.kind !== 'tabular') return own;
+  const shardBytes = manifest.shards.rowsPerShard * manifest.features * 4;
+  return Math.max(1, Math.min(own, Math.floor(TRAINING_FEATURE_BYTES / shardBytes)));
+}
 
 /**
  * What training needs: model storage, the run's SearchCoordinator (it reserves the trained version's
@@ -127,16 +150,6 @@ export async function startTraining(
   request: TrainingRequest,
   now = Date.now(),
 ): Promise<TrainingRow> {
-  const dataset = await runDataset(env, model.runId);
-  if (dataset !== undefined && !builtinDataset(dataset)) {
-    // Training reads images (uint8 pixels, /255: src/wann/train.ts); an upload's rows are float
-    // features, which it does not take yet.
-    throw new TrainingRequestError(
-      409,
-      'training_not_available',
-      `run ${model.runId} searched an uploaded (tabular) dataset; training per-connection weights is available for image datasets only`,
-    );
-  }
   if (model.variant === 'trained') {
     throw new TrainingRequestError(
       409,
@@ -161,6 +174,19 @@ export async function startTraining(
     await sendChunk(env, existing);
     return existing;
   }
+  const dataset = await runDataset(env, model.runId);
+  // MNIST (no `dataset`) keeps the shard count it was given; another dataset's is fitted to it.
+  const shards =
+    dataset === undefined
+      ? trainShards
+      : trainingShardCount(
+          await runDatasetManifest(env.DB, dataset).catch((e: unknown) => {
+            throw e instanceof DatasetUnavailableError
+              ? new TrainingRequestError(409, 'training_not_available', e.message)
+              : e;
+          }),
+          trainShards,
+        );
   const genome = await readGenome(env, model);
   const params = parameterCount(compileTrainable(genome));
   const limit = defaultStepsPerInvocation(params);
@@ -184,7 +210,7 @@ export async function startTraining(
     batchSize: TRAINING_DEFAULTS.batchSize,
     learningRate: TRAINING_DEFAULTS.learningRate,
     sharedWeight: model.tunedWeight,
-    trainShards,
+    trainShards: shards,
     trainedVersion: null,
     error: null,
     updatedAt: now,
@@ -280,7 +306,7 @@ async function loadState(env: TrainBindings, row: TrainingRow, genome: Genome): 
 export type TrainChunk = (
   genome: Genome,
   state: TrainingState,
-  data: LabelledImages,
+  data: TrainingExamples,
   steps: number,
 ) => Promise<TrainingState>;
 
@@ -306,7 +332,7 @@ export async function runTrainTask(
   let state = await loadState(env, row, genome);
   const dataset = await runDataset(env, task.runId);
   if (state.step < row.steps) {
-    const images = await trainingImages(env.BLOBS, row.trainShards, missingShard, dataset);
+    const images = await trainingExamples(env.BLOBS, row.trainShards, missingShard, dataset);
     const chunk = Math.min(row.stepsPerInvocation, row.steps - state.step);
     if (trainChunk) {
       // On a peer process (the state comes back as a copy): one call, so the training images cross
@@ -356,8 +382,19 @@ async function finishTraining(
   dataset: string | undefined,
 ): Promise<void> {
   const net = compileTrainable(genome);
-  const test = await loadTestSet(env.BLOBS, missingShard, dataset);
-  const described = dataset === undefined ? undefined : datasetModelMetadata(dataset);
+  const manifest = await runDatasetManifest(env.DB, dataset).catch((e: unknown) => {
+    throw e instanceof DatasetUnavailableError ? new TrainingFailure(e.message) : e;
+  });
+  const test = await loadTestSet(
+    env.BLOBS,
+    missingShard,
+    dataset,
+    dataset === undefined ? undefined : manifest.shards.test,
+  );
+  const described = dataset === undefined ? undefined : manifestModelMetadata(manifest);
+  // A tabular model takes raw feature values, as its shared-weight version does (publish.ts).
+  const tabular =
+    manifest.preprocessing.kind === 'tabular' ? standardization(manifest.preprocessing) : undefined;
   const accuracy = trainedAccuracy(net, state.weights, test);
   const db = drizzle(env.DB);
   const newest = await db
@@ -385,6 +422,7 @@ async function finishTraining(
       ...described?.metadata,
     },
     ...(described ? { inputDescription: described.inputDescription } : {}),
+    ...(tabular ? { standardization: tabular } : {}),
   });
   await storeModel(
     env,

@@ -8,7 +8,7 @@
 import { buildCommand, builtinDataset } from '../../src/data/dataset';
 import {
   type AnyShard,
-  concatShards,
+  concatAnyShards,
   decodeAnyShard,
   decodeShard,
   type Shard,
@@ -107,21 +107,24 @@ export async function loadTestSet(
   );
 }
 
-/** The training rows of the first `count` shards, kept in the isolate (shards never change). */
-let trainingData: { count: number; dataset: string | undefined; data: Promise<Shard> } | null = null;
-export function trainingImages(
+/**
+ * The training rows of the first `count` shards (WSH1 images or WSH2 feature rows, as the dataset
+ * has them), kept in the isolate (shards never change).
+ */
+let trainingData: { count: number; dataset: string | undefined; data: Promise<AnyShard> } | null = null;
+export function trainingExamples(
   bucket: R2Bucket,
   count: number,
   missing: MissingShard,
   dataset?: string,
-): Promise<Shard> {
+): Promise<AnyShard> {
   if (trainingData?.count !== count || trainingData.dataset !== dataset) {
-    const data = loadShards(
+    const data = loadAnyShards(
       bucket,
       Array.from({ length: count }, (_, i) => trainShardKey(i, dataset)),
       missing,
       dataset,
-    ).then(concatShards);
+    ).then(concatAnyShards);
     data.catch(() => {
       if (trainingData?.data === data) trainingData = null;
     });
