@@ -422,7 +422,11 @@ export const datasetsApp = new Hono<{ Bindings: Env }>()
   })
   .post('/', requireOwner, async (c) => {
     const contentType = (c.req.header('Content-Type') ?? '').split(';')[0].trim().toLowerCase();
-    if (contentType === 'application/json') return c.json(await createPendingUpload(c), 201);
+    // An announcement is JSON with no query; a file sent with `?name=` stays the one-request form
+    // (and JSON there is the wrong type for a CSV table: 415, as it always was).
+    if (contentType === 'application/json' && c.req.query('name') === undefined) {
+      return c.json(await createPendingUpload(c), 201);
+    }
     const query = uploadQuerySchema.safeParse(c.req.query());
     if (!query.success) throw new ApiError(400, 'invalid_query', describeIssues(query.error));
     const { name, label, testFraction, seed } = query.data;
