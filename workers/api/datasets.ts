@@ -217,9 +217,17 @@ const imageSizeSchema = z
         ? { width: v[0], height: v[1] ?? v[0] }
         : v,
   )
-  .refine((s) => s.width >= 1 && s.height >= 1 && s.width * s.height <= UPLOAD_LIMITS.maxFeatures, {
-    message: `W×H must be at least 1×1 and at most ${UPLOAD_LIMITS.maxFeatures} inputs`,
-  });
+  .refine(
+    (s) =>
+      s.width >= 1 &&
+      s.height >= 1 &&
+      s.width <= 256 &&
+      s.height <= 256 &&
+      s.width * s.height <= UPLOAD_LIMITS.maxFeatures,
+    {
+      message: `W×H must be at least 1×1, sides at most 256, and at most ${UPLOAD_LIMITS.maxFeatures} inputs`,
+    },
+  );
 
 /** `POST /api/datasets` with a JSON body: a multi-file upload announced (its files come by PUT). */
 const createUploadSchema = z.strictObject({
