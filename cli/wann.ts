@@ -13,7 +13,9 @@
  *   wann share --list-all | --revoke-all   every run's links (the API token does not end them)
  *   wann datasets list               the datasets a run can search on (loaded on the server)
  *   wann datasets show <name>        a dataset's manifest: shapes, classes, splits, preprocessing, baseline
- *   wann datasets upload NAME FILE.csv [--label COL] [--test-fraction 0.1]   upload and build a table
+ *   wann datasets upload NAME FILE.csv [--label COL] [--test-fraction 0.1] [--test TEST.csv]
+ *   wann datasets upload NAME IMAGES LABELS [--image-size 16|WxH] [--deskew] [--classes a,b,…]
+ *                        [--test TEST-IMAGES TEST-LABELS]   upload an idx pair (gzipped or not)
  *   wann datasets delete <name>      delete an uploaded dataset no run uses
  *   wann start --dataset fashion-mnist …   a search on another dataset (default mnist)
  *   wann start --patience 200 …            stop once 200 generations bring no new champion
@@ -22,8 +24,10 @@
  * predict). Base URL and token: --url / WANN_URL (default http://127.0.0.1:8787), --token / WANN_TOKEN.
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { Readable } from 'node:stream';
+import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type {
@@ -824,31 +828,186 @@ function parseFraction(value: string): number {
   return f;
 }
 
+/** One file of an upload, as the CLI tells it apart: a CSV table or an idx images / labels file. */
+type UploadFileKind = 'csv' | 'images' | 'labels';
+
+/**
+ * What a file is: by the idx magic of its first bytes (gunzipped when they are gzip's), else by
+ * its name (`.csv`, `idx3` / `idx1` as MNIST's files are named), else a refusal naming the file.
+ */
+async function uploadFileKind(file: string): Promise<UploadFileKind> {
+  const head = firstBytes(file, 4);
+  if (head.length === 4 && head[0] === 0 && head[1] === 0 && head[2] === 8) {
+    if (head[3] === 3) return 'images';
+    if (head[3] === 1) return 'labels';
+  }
+  const name = basename(file).toLowerCase();
+  if (/\.csv(\.gz)?$|\.txt$/.test(name)) return 'csv';
+  if (name.includes('idx3')) return 'images';
+  if (name.includes('idx1')) return 'labels';
+  throw new CliError(
+    `${file}: neither a CSV table (.csv) nor an idx file (magic 00 00 08 03 for images, 00 00 08 01 for labels)`,
+    2,
+  );
+}
+
+/** The first `n` bytes of a file, gunzipped when it starts with gzip's magic (a corrupt one: none). */
+function firstBytes(file: string, n: number): Uint8Array {
+  const fd = openSync(file, 'r');
+  try {
+    const head = new Uint8Array(64 * 1024);
+    const got = readSync(fd, head, 0, head.length, 0);
+    const bytes = head.subarray(0, got);
+    if (!(got >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b)) return bytes.slice(0, n);
+    try {
+      // Z_SYNC_FLUSH: inflate what a file's first block holds without its end.
+      return new Uint8Array(gunzipSync(bytes, { finishFlush: zlibConstants.Z_SYNC_FLUSH })).slice(0, n);
+    } catch {
+      return new Uint8Array(0); // the server names the problem; here the file name decides
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** `16` or `WxH` → the API's imageSize (checked there too). */
+function parseImageSize(value: string): string {
+  if (!/^\d{1,3}([x×]\d{1,3})?$/.test(value)) throw new InvalidArgumentError('a side (16) or WxH (16x16)');
+  return value.replace('×', 'x');
+}
+
+/** The roles of an upload's files, from what each is (idx: images + labels; csv: one table). */
+function uploadRoles(kinds: { file: string; kind: UploadFileKind }[], test: boolean): Record<string, string> {
+  const prefix = test ? 'test-' : '';
+  const what = test ? '--test' : 'FILES';
+  const csv = kinds.filter((k) => k.kind === 'csv');
+  if (csv.length > 0) {
+    if (kinds.length !== 1)
+      throw new CliError(`${what}: a CSV upload is one table, got ${kinds.length} files`, 2);
+    return { [`${prefix}table`]: csv[0].file };
+  }
+  const images = kinds.filter((k) => k.kind === 'images');
+  const labels = kinds.filter((k) => k.kind === 'labels');
+  if (images.length !== 1 || labels.length !== 1 || kinds.length !== 2) {
+    throw new CliError(
+      `${what}: an idx upload is one images file and one labels file, got ${images.length} images and ${labels.length} labels files`,
+      2,
+    );
+  }
+  return { [`${prefix}images`]: images[0].file, [`${prefix}labels`]: labels[0].file };
+}
+
+interface UploadOpts {
+  label?: string;
+  testFraction?: number;
+  imageSize?: string;
+  deskew?: boolean;
+  classes?: string;
+  test?: string[];
+}
+
+/** Each file streamed from disk with its length (nothing holds a whole file here either). */
+function fileStream(file: string): { body: ReadableStream<Uint8Array>; length: number } {
+  return {
+    body: Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>,
+    length: statSync(file).size,
+  };
+}
+
 datasets
   .command('upload')
-  .description('upload a CSV table (a header row; one label column, numeric features) and build its shards')
+  .description(
+    'upload a dataset and build its shards: a CSV table (a header row; one label column, numeric features) or an idx pair (images + labels, gzipped or not)',
+  )
   .argument('<name>', 'the new dataset name (lower-case letters, digits and dashes)')
-  .argument('<file>', 'the CSV file')
-  .option('--label <column>', 'the label column (default: the last column)')
+  .argument('<files...>', 'the CSV file, or the idx images and labels files')
+  .option('--label <column>', 'CSV: the label column (default: the last column)')
   .option('--test-fraction <fraction>', 'held-out fraction of each class (default 0.1)', parseFraction)
-  .action(async (name: string, file: string, opts: { label?: string; testFraction?: number }) => {
+  .option('--image-size <size>', 'idx: the preprocessed size, 16 or WxH (default 16)', parseImageSize)
+  .option('--deskew', 'idx: deskew each image (a digit trick; default off)')
+  .option('--classes <names>', 'idx: class names by label value, comma-separated')
+  .option(
+    '--test <files...>',
+    'a separate test set (a CSV table, or idx images + labels) instead of a held-out split',
+  )
+  .action(async (name: string, files: string[], opts: UploadOpts) => {
     const api = client();
-    const query = new URLSearchParams({ name });
-    if (opts.label !== undefined) query.set('label', opts.label);
-    if (opts.testFraction !== undefined) query.set('testFraction', String(opts.testFraction));
-    const length = statSync(file).size;
-    // Streamed from disk: a large table is never held in memory here either.
-    const body = Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>;
-    const created = await api.json<UploadedDataset>(`/api/datasets?${query}`, {
-      method: 'POST',
-      stream: { body, length },
-      contentType: 'text/csv',
-      auth: 'required',
-    });
-    out(`uploaded ${created.name} (${created.id}, ${length.toLocaleString('en')} bytes); building shards…`);
+    const kinds = await Promise.all(files.map(async (file) => ({ file, kind: await uploadFileKind(file) })));
+    const roles = uploadRoles(kinds, false);
+    const format = 'table' in roles ? 'csv' : 'idx';
+    if (opts.test) {
+      Object.assign(
+        roles,
+        uploadRoles(
+          await Promise.all(opts.test.map(async (file) => ({ file, kind: await uploadFileKind(file) }))),
+          true,
+        ),
+      );
+      if ('test-table' in roles !== (format === 'csv')) {
+        throw new CliError(
+          `--test: the test set is ${format === 'csv' ? 'a CSV table' : 'an idx images + labels pair'}, like the training set`,
+          2,
+        );
+      }
+      if (opts.testFraction !== undefined)
+        throw new CliError('--test-fraction applies only without --test files', 2);
+    }
+    const idxOnly = [
+      opts.imageSize && '--image-size',
+      opts.deskew && '--deskew',
+      opts.classes && '--classes',
+    ].filter(Boolean);
+    if (format === 'csv' && idxOnly.length > 0)
+      throw new CliError(`${idxOnly.join(', ')}: for idx uploads only`, 2);
+    if (format === 'idx' && opts.label !== undefined) throw new CliError('--label: for CSV uploads only', 2);
+
+    let id: string;
+    if (format === 'csv' && !opts.test) {
+      // One table: the one-request form (POST /api/datasets?name=…, the file as the body).
+      const query = new URLSearchParams({ name });
+      if (opts.label !== undefined) query.set('label', opts.label);
+      if (opts.testFraction !== undefined) query.set('testFraction', String(opts.testFraction));
+      const stream = fileStream(files[0]);
+      const created = await api.json<UploadedDataset>(`/api/datasets?${query}`, {
+        method: 'POST',
+        stream,
+        contentType: 'text/csv',
+        auth: 'required',
+      });
+      out(
+        `uploaded ${created.name} (${created.id}, ${stream.length.toLocaleString('en')} bytes); building shards…`,
+      );
+      id = created.id;
+    } else {
+      // Several files: announce, stream each, then ask for the build (workers/api/datasets.ts).
+      const options = {
+        ...(opts.label !== undefined ? { label: opts.label } : {}),
+        ...(opts.testFraction !== undefined ? { testFraction: opts.testFraction } : {}),
+        ...(opts.imageSize !== undefined ? { imageSize: opts.imageSize } : {}),
+        ...(opts.deskew ? { deskew: true } : {}),
+        ...(opts.classes !== undefined ? { classes: opts.classes.split(',').map((c) => c.trim()) } : {}),
+      };
+      const created = await api.json<UploadedDataset>('/api/datasets', {
+        method: 'POST',
+        json: { name, format, files: Object.keys(roles), options },
+        auth: 'required',
+      });
+      id = created.id;
+      for (const [role, file] of Object.entries(roles)) {
+        const stream = fileStream(file);
+        await api.fetch(`/api/datasets/${encodeURIComponent(id)}/files/${role}`, {
+          method: 'PUT',
+          stream,
+          auth: 'required',
+        });
+        out(`sent ${role}: ${basename(file)} (${stream.length.toLocaleString('en')} bytes)`);
+      }
+      await api.fetch(`/api/datasets/${encodeURIComponent(id)}/build`, { method: 'POST', auth: 'required' });
+      out(`uploaded ${created.name} (${id}); building shards…`);
+    }
     let shown = -1;
     for (;;) {
-      const d = await api.json<UploadedDataset>(`/api/datasets/${encodeURIComponent(created.id)}`, {
+      const d = await api.json<UploadedDataset>(`/api/datasets/${encodeURIComponent(id)}`, {
         auth: 'required',
       });
       if (d.status === 'failed')

@@ -203,7 +203,7 @@ export const ownerSessions = sqliteTable(
 );
 
 /** An uploaded dataset's life: stored, shards being built, usable, or refused with `error`. */
-export const DATASET_STATUSES = ['uploaded', 'building', 'ready', 'failed'] as const;
+export const DATASET_STATUSES = ['pending', 'uploaded', 'building', 'ready', 'failed'] as const;
 export type DatasetStatus = (typeof DATASET_STATUSES)[number];
 
 /**

@@ -84,9 +84,13 @@ const rowsText = (d: DatasetResource | null) =>
 
 function statusChip(entry: Entry): HTMLElement {
   // The run statuses' colours: ready as completed, building as running.
-  const look = { ready: 'completed', building: 'running', uploaded: 'queued', failed: 'failed' }[
-    entry.status
-  ];
+  const look = {
+    ready: 'completed',
+    building: 'running',
+    uploaded: 'queued',
+    pending: 'queued',
+    failed: 'failed',
+  }[entry.status];
   const text =
     entry.status === 'building' && entry.upload ? `building ${pct(entry.upload.progress, 0)}` : entry.status;
   return el('span', { class: `status ${look}`, 'data-status': entry.status }, text);
@@ -365,7 +369,11 @@ async function showDetail(): Promise<void> {
   replace(byId('detail-status'), statusChip(entry));
   deleteButton.hidden = entry.source !== 'upload';
   showDetailError(
-    entry.status === 'failed' ? `The build failed: ${entry.upload?.error ?? 'no reason recorded'}` : null,
+    entry.status === 'failed'
+      ? `The build failed: ${entry.upload?.error ?? 'no reason recorded'}`
+      : entry.status === 'pending'
+        ? 'Waiting for its files: announced, but not every file has been sent and built yet (an upload of several files sends each, then asks for the build). Delete it to start again.'
+        : null,
   );
   showBuild(entry);
   const d = entry.resource;

@@ -303,7 +303,8 @@ export type DatasetResource = z.infer<typeof datasetResourceSchema>;
 export const uploadedDatasetSchema = z.object({
   id: z.string(),
   name: z.string(),
-  status: z.enum(['uploaded', 'building', 'ready', 'failed']),
+  /** 'pending': a multi-file upload waiting for its files and `POST /api/datasets/:id/build`. */
+  status: z.enum(['pending', 'uploaded', 'building', 'ready', 'failed']),
   /** Build progress in [0, 1]. */
   progress: z.number(),
   error: z.string().nullable(),
@@ -312,6 +313,9 @@ export const uploadedDatasetSchema = z.object({
   createdAt: z.string(),
   updatedAt: z.string(),
   dataset: datasetResourceSchema.nullable(),
+  /** A multi-file upload (idx, or CSV with a test table): its format and each expected file. */
+  format: z.enum(['csv', 'idx']).optional(),
+  files: z.array(z.object({ role: z.string(), uploaded: z.boolean() })).optional(),
 });
 export type UploadedDataset = z.infer<typeof uploadedDatasetSchema>;
 

@@ -10,6 +10,9 @@
  *    at its place in its shard (training shards in `shardOrder`, test shards in file order). The
  *    shards are filled a group at a time, the group sized to `memoryBytes`, so a large table costs
  *    one more pass per group instead of more memory.
+ * A separate test table (`openTest`: same feature columns, labels among the table's classes)
+ * replaces the held-out split: the whole table trains, the test table's rows are the test split in
+ * file order, and its statistics are never read (the test split never informs preprocessing).
  */
 import { CsvTableReader, type CsvTableRow } from './csv';
 import { type DatasetManifest, datasetManifestSchema } from './dataset';
@@ -71,6 +74,7 @@ export async function buildCsvDataset(
   options: CsvDatasetOptions,
   writeShard: ShardSink,
   onProgress: (progress: CsvDatasetProgress) => void | Promise<void> = () => {},
+  openTest?: () => AsyncIterable<string>,
 ): Promise<DatasetManifest> {
   const rowsPerShard = options.rowsPerShard ?? ROWS_PER_SHARD;
 
@@ -106,13 +110,54 @@ export async function buildCsvDataset(
   for (let r = 0; r < rows; r++) labels[r] = classOfSeen[seen[r]];
   seen = new Uint16Array(0);
 
+  // A separate test table: every row of the table is training, the test split is that file's
+  // rows (same columns; labels among the table's classes), in its own order.
+  let testLabels: Uint8Array | null = null;
+  if (openTest) {
+    const trainClass = new Map(summary.classes.map((name, i) => [name, i]));
+    // Class indices are known at the end: keep each row's label text number, as pass 1 does.
+    const textIds = new Map<string, number>();
+    const testIds: number[] = [];
+    const testReader = await eachRow(openTest, options.label, (row) => {
+      let id = textIds.get(row.label);
+      if (id === undefined) {
+        id = textIds.size;
+        textIds.set(row.label, id);
+      }
+      testIds.push(id);
+    });
+    const testSummary = testReader.summary();
+    if (testSummary.features.join('\u0000') !== summary.features.join('\u0000')) {
+      throw new CsvDatasetError(
+        `test table: its feature columns (${testSummary.features.join(', ')}) are not the table's (${summary.features.join(', ')})`,
+      );
+    }
+    const toTrain = new Uint8Array(textIds.size);
+    for (const [text, id] of textIds) {
+      const name = testSummary.classes[testReader.classIndex(text)];
+      const c = trainClass.get(name);
+      if (c === undefined) {
+        throw new CsvDatasetError(
+          `test table: label "${name}" is not a class of the table (${summary.classes.join(', ')})`,
+        );
+      }
+      toTrain[id] = c;
+    }
+    testLabels = Uint8Array.from(testIds, (id) => toTrain[id]);
+  }
+
   const testFraction = options.testFraction ?? DEFAULT_TEST_FRACTION;
   let split: ReturnType<typeof stratifiedSplit>;
-  try {
-    split = stratifiedSplit(labels, { seed: options.seed, testFraction });
-  } catch (e) {
-    throw new CsvDatasetError(e instanceof Error ? e.message : String(e));
+  if (testLabels) {
+    split = { train: Uint32Array.from({ length: rows }, (_, i) => i), test: new Uint32Array(0) };
+  } else {
+    try {
+      split = stratifiedSplit(labels, { seed: options.seed, testFraction });
+    } catch (e) {
+      throw new CsvDatasetError(e instanceof Error ? e.message : String(e));
+    }
   }
+  const testRows = testLabels ? testLabels.length : split.test.length;
   const order = shardOrder(split.train, options.seed);
   // Every row's shard: training shards 0…T−1, then test shards T…; and its slot inside it.
   const shardOf = shardOfRows(order, rows, rowsPerShard);
@@ -123,11 +168,11 @@ export async function buildCsvDataset(
     shardOf[split.test[p]] = trainShards + Math.floor(p / rowsPerShard);
     slot[split.test[p]] = p % rowsPerShard;
   }
-  const testShards = Math.ceil(split.test.length / rowsPerShard);
+  const testShards = Math.ceil(testRows / rowsPerShard);
   const shardRows = (s: number) =>
     s < trainShards
       ? Math.min(rowsPerShard, split.train.length - s * rowsPerShard)
-      : Math.min(rowsPerShard, split.test.length - (s - trainShards) * rowsPerShard);
+      : Math.min(rowsPerShard, testRows - (s - trainShards) * rowsPerShard);
 
   const features = summary.features.length;
   const shardsPerGroup = Math.max(
@@ -156,15 +201,30 @@ export async function buildCsvDataset(
     const values = Array.from({ length: g1 - g0 }, (_, i) => new Float32Array(shardRows(g0 + i) * features));
     const shardLabels = Array.from({ length: g1 - g0 }, (_, i) => new Uint8Array(shardRows(g0 + i)));
     let r = 0;
-    await eachRow(open, options.label, (row) => {
-      const s = shardOf[r];
-      if (s >= g0 && s < g1) {
-        const at = slot[r];
-        standardize(row.features, standard, values[s - g0].subarray(at * features, (at + 1) * features));
-        shardLabels[s - g0][at] = labels[r];
-      }
-      r++;
-    });
+    if (g0 < trainShards || !testLabels) {
+      await eachRow(open, options.label, (row) => {
+        const s = shardOf[r];
+        if (s >= g0 && s < g1) {
+          const at = slot[r];
+          standardize(row.features, standard, values[s - g0].subarray(at * features, (at + 1) * features));
+          shardLabels[s - g0][at] = labels[r];
+        }
+        r++;
+      });
+    }
+    if (openTest && testLabels && g1 > trainShards) {
+      const classOf = testLabels;
+      let t = 0;
+      await eachRow(openTest, options.label, (row) => {
+        const s = trainShards + Math.floor(t / rowsPerShard);
+        if (s >= g0 && s < g1) {
+          const at = t % rowsPerShard;
+          standardize(row.features, standard, values[s - g0].subarray(at * features, (at + 1) * features));
+          shardLabels[s - g0][at] = classOf[t];
+        }
+        t++;
+      });
+    }
     for (let s = g0; s < g1; s++) {
       const bytes = encodeFeatureShard({
         count: shardRows(s),
@@ -184,7 +244,7 @@ export async function buildCsvDataset(
     rawShape: [features],
     features,
     classes: [...summary.classes],
-    splits: { train: split.train.length, test: split.test.length },
+    splits: { train: split.train.length, test: testRows },
     shards: { train: trainShards, test: testShards, rowsPerShard },
     preprocessing: { kind: 'tabular', mean: statistics.mean, std: statistics.std },
     sourceHash: options.sourceHash,

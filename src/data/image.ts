@@ -211,6 +211,23 @@ export function preprocessGrayImage(
   }
   const unit = new Float64Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) unit[i] = BYTE_TO_UNIT[pixels[i]];
+  return preprocessUnitImage(unit, srcWidth, srcHeight, { width, height, deskew }, out);
+}
+
+/**
+ * `preprocessGrayImage` of an image already in [0, 1] (float64, W0×H0 row-major): what a served
+ * model of an image dataset does to a raw row a client sends (workers/inference).
+ */
+export function preprocessUnitImage(
+  unit: Float64Array,
+  srcWidth: number,
+  srcHeight: number,
+  { width, height, deskew }: ImagePreprocessing,
+  out: Float32Array = new Float32Array(width * height),
+): Float32Array {
+  if (width * height > UPLOAD_LIMITS.maxFeatures) {
+    throw new RangeError(`${width}×${height} is more than ${UPLOAD_LIMITS.maxFeatures} inputs`);
+  }
   const resized = resizeBilinear(unit, srcWidth, srcHeight, width, height);
   const result = deskew ? deskewImage(resized, width, height) : resized;
   if (out.length !== width * height) throw new RangeError(`output must have ${width * height} values`);

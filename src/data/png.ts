@@ -224,6 +224,15 @@ function keptChunks(bytes: Uint8Array, kept: PngLayout['kept']): Uint8Array {
  * Throws PngImageError (400 or 413) for anything that is not a usable, honestly sized PNG.
  */
 export async function pngToImage28(bytes: Uint8Array): Promise<Float64Array> {
+  return pngToGrayImage(bytes, SIDE, SIDE);
+}
+
+/** `pngToImage28` at any raw size (an image dataset's `rawShape`): width × height grey values. */
+export async function pngToGrayImage(
+  bytes: Uint8Array,
+  width: number,
+  height: number,
+): Promise<Float64Array> {
   if (bytes.length > MAX_PNG_FILE_BYTES) {
     throw new PngImageError(`PNG files are limited to ${MAX_PNG_FILE_BYTES} bytes`, 413);
   }
@@ -239,7 +248,7 @@ export async function pngToImage28(bytes: Uint8Array): Promise<Float64Array> {
   if (borderMean(grey, png.width, png.height) > 0.5) {
     for (let i = 0; i < grey.length; i++) grey[i] = 1 - grey[i];
   }
-  return areaResize(grey, png.width, png.height, SIDE, SIDE);
+  return areaResize(grey, png.width, png.height, width, height);
 }
 
 function luminance(png: ReturnType<typeof decode>): Float64Array {

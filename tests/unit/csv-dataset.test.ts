@@ -102,4 +102,45 @@ describe('buildCsvDataset', () => {
   it('a table too small for a test split is a CsvDatasetError', async () => {
     await expect(build('a,kind\n1,x\n2,y\n')).rejects.toBeInstanceOf(CsvDatasetError);
   });
+  it('a separate test table is the test split: the whole table trains, statistics from it only', async () => {
+    const train = table(120, 3);
+    const test = table(30, 3);
+    // The test rows shifted far off: if their statistics leaked in, the training mean would move.
+    const shifted = test.text.replace(/^([\d.]+),/gm, (_, v: string) => `${Number(v) + 1000},`);
+    const shards = new Map<string, FeatureShard>();
+    const manifest = await buildCsvDataset(
+      chunks(train.text),
+      { name: 'toy', seed: 5, sourceHash: 'sha256:x', rowsPerShard: 40, memoryBytes: 40 * 3 * 4 },
+      async (split, index, bytes) => {
+        shards.set(`${split}-${index}`, decodeAnyShard(bytes) as FeatureShard);
+      },
+      () => {},
+      chunks(shifted),
+    );
+    expect(manifest.splits).toEqual({ train: 120, test: 30 });
+    expect(manifest.shards).toMatchObject({ train: 3, test: 1 });
+    const alone = await build(train.text);
+    if (manifest.preprocessing.kind !== 'tabular' || alone.manifest.preprocessing.kind !== 'tabular')
+      throw new Error('not tabular');
+    expect(Math.abs(manifest.preprocessing.mean[0] - 1000)).toBeGreaterThan(900);
+    expect(shards.get('test-0')?.labels.slice(0, 3)).toEqual(new Uint8Array([0, 1, 2]));
+    await expect(
+      buildCsvDataset(
+        chunks(train.text),
+        { name: 'toy', seed: 5, sourceHash: 'x' },
+        async () => {},
+        () => {},
+        chunks('x0,x1,x2,kind\n1,2,3,zzz\n1,2,3,a\n'),
+      ),
+    ).rejects.toThrow(/test table: label "zzz" is not a class of the table/);
+    await expect(
+      buildCsvDataset(
+        chunks(train.text),
+        { name: 'toy', seed: 5, sourceHash: 'x' },
+        async () => {},
+        () => {},
+        chunks('x0,y1,x2,kind\n1,2,3,b\n1,2,3,a\n'),
+      ),
+    ).rejects.toThrow(/feature columns/);
+  });
 });

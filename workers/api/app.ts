@@ -23,7 +23,9 @@ const configBodyLimit = limitBody(MAX_BODY_BYTES);
 /** Prediction bodies (pixels, PNGs) are larger: limited by their route (models.ts). */
 const PREDICT_PATH = /^\/api\/runs\/[^/]+\/predict$/;
 /** Dataset uploads stream into R2 and are limited there (workers/api/datasets.ts). */
-const isUpload = (method: string, path: string) => method === 'POST' && path === '/api/datasets';
+const isUpload = (method: string, path: string) =>
+  (method === 'POST' && path === '/api/datasets') ||
+  (method === 'PUT' && /^\/api\/datasets\/[^/]+\/files\/[^/]+$/.test(path));
 
 export const app = new Hono<{ Bindings: Env }>()
   .use(securityHeaders)

@@ -44,6 +44,16 @@ export function datasetUploadKey(datasetId: string, part: 'train' | 'test'): str
   return `${datasetUploadPrefix(datasetId)}${part}.csv`;
 }
 
+/**
+ * A file of a multi-file upload as it was sent, by its role: an idx file at `uploads/{id}/images.idx`
+ * and so on; a CSV table where a one-request upload keeps it (`train.csv`), its test table at `test.csv`.
+ */
+export function datasetFileKey(datasetId: string, role: string): string {
+  if (role === 'table') return datasetUploadKey(datasetId, 'train');
+  if (role === 'test-table') return datasetUploadKey(datasetId, 'test');
+  return `${datasetUploadPrefix(datasetId)}${role}.idx`;
+}
+
 /** Every stored file of one upload (R2 list prefix, for deleting the dataset). */
 export function datasetUploadPrefix(datasetId: string): string {
   return `uploads/${datasetId}/`;

@@ -30,6 +30,7 @@ import { ModelDirectory } from './directory';
 import { ModelCache } from './model-cache';
 import {
   type ImageBatch,
+  type ImageGeometry,
   InputError,
   MAX_JSON_BYTES,
   MAX_PNG_BYTES,
@@ -75,10 +76,25 @@ async function modelDataset(env: InferenceEnv, runId: string): Promise<DatasetMa
   return dataset;
 }
 
+/**
+ * The sizes of an image dataset other than MNIST's raw 28×28 → 16×16 (an idx upload at its own
+ * size), whose rows are parsed and preprocessed for it (protocol.ts); null for MNIST's sizes
+ * (mnist, fashion-mnist: their path is unchanged) and for tables.
+ */
+function imageGeometry(dataset: DatasetManifest | null): ImageGeometry | undefined {
+  const p = dataset?.preprocessing;
+  if (!dataset || p?.kind !== 'image') return undefined;
+  const [rawHeight, rawWidth] = dataset.rawShape;
+  if (rawHeight === 28 && rawWidth === 28 && p.width === 16 && p.height === 16) return undefined;
+  return { rawWidth, rawHeight, width: p.width, height: p.height, deskew: p.deskew };
+}
+
 /** The batch as the model's dataset preprocesses raw rows (MNIST's deskew was applied in parsing). */
 function forDataset(batch: ImageBatch, dataset: DatasetManifest | null): ImageBatch {
-  // A tabular model's rows go in raw: its graph standardises them (publish.ts).
+  // A tabular model's rows go in raw: its graph standardises them (publish.ts); rows of an image
+  // dataset at its own sizes were preprocessed for it in parsing.
   const p = dataset?.preprocessing;
+  if (imageGeometry(dataset)) return batch;
   return p?.kind === 'image' && !p.deskew ? withoutDeskew(batch) : batch;
 }
 
@@ -274,6 +290,7 @@ for (const base of ['/models/:model', '/models/:model/versions/:version']) {
     const request = parseInferRequest(
       await readBody(c.req.raw.body, c.req.header('Content-Length'), MAX_JSON_BYTES),
       known?.kind === 'tabular' ? known.features : undefined,
+      imageGeometry(known),
     );
     const row = await findModel(c.env, name, c.req.param('version'));
     const dataset = await modelDataset(c.env, row.runId);
@@ -343,9 +360,10 @@ const predict = new Hono<{ Bindings: InferenceEnv }>().post('/:id/predict', asyn
   const body = () =>
     readBody(c.req.raw.body, c.req.header('Content-Length'), png ? MAX_PNG_BYTES : MAX_JSON_BYTES);
   // Not kept in a variable: the body's bytes are garbage once parsed.
+  const geometry = imageGeometry(tabular);
   const request = png
-    ? await parsePredictPng(await body(), new URL(c.req.url).searchParams)
-    : parsePredictJson(await body());
+    ? await parsePredictPng(await body(), new URL(c.req.url).searchParams, geometry)
+    : parsePredictJson(await body(), geometry);
   const row = await findModel(c.env, c.req.param('id'));
   const dataset = await modelDataset(c.env, row.runId);
   const result = await withModel(c.env, row, (model) =>

@@ -8,7 +8,8 @@
  * src/data/png.ts before anything is inflated.
  */
 import { z } from 'zod';
-import { MAX_PNG_FILE_BYTES, PngImageError, pngToImage28 } from '../../src/data/png';
+import { preprocessUnitImage } from '../../src/data/image';
+import { MAX_PNG_FILE_BYTES, PngImageError, pngToGrayImage, pngToImage28 } from '../../src/data/png';
 import { PREPROCESSED_FEATURES, preprocessImage, resize28to16 } from '../../src/data/preprocess';
 import { InputError } from './input-error';
 import { parseJsonBody, TensorData, type TensorSpec } from './json-body';
@@ -53,6 +54,61 @@ export function withoutDeskew(batch: ImageBatch): ImageBatch {
     );
   }
   return { ...batch, images };
+}
+
+/**
+ * An image dataset whose sizes are not MNIST's (raw 28×28 → 16×16), e.g. an idx upload: a raw row
+ * is rawWidth × rawHeight values in [0, 1], preprocessed here as its shards were (src/data/image.ts).
+ */
+export interface ImageGeometry {
+  readonly rawWidth: number;
+  readonly rawHeight: number;
+  readonly width: number;
+  readonly height: number;
+  readonly deskew: boolean;
+}
+
+const describeImages = (g: ImageGeometry) =>
+  `[N, ${g.rawWidth * g.rawHeight}] (raw ${g.rawWidth}×${g.rawHeight}) or [N, ${g.width * g.height}] (preprocessed ${g.width}×${g.height})`;
+
+/** `toImageBatch` for an ImageGeometry: raw rows are preprocessed, preprocessed ones taken as they are. */
+export function toGeometryBatch(
+  values: Float64Array,
+  count: number,
+  features: number,
+  g: ImageGeometry,
+): ImageBatch {
+  if (!(count >= 1 && count <= MAX_IMAGES)) {
+    throw new InputError(400, `a request holds 1 to ${MAX_IMAGES} images, got ${count}`);
+  }
+  const raw = g.rawWidth * g.rawHeight;
+  const preprocessed = g.width * g.height;
+  if (features !== raw && features !== preprocessed) {
+    throw new InputError(400, `each image must be ${describeImages(g)} values, got ${features}`);
+  }
+  for (let i = 0; i < count * features; i++) {
+    const v = values[i];
+    if (!(Number.isFinite(v) && v >= 0 && v <= 1)) {
+      throw new InputError(
+        400,
+        `value ${i} (image ${Math.floor(i / features)}) is ${String(v)}; pixels must be in [0, 1]`,
+      );
+    }
+  }
+  if (features === preprocessed) {
+    return { count, images: new Float32Array(values.subarray(0, count * features)), sentFeatures: features };
+  }
+  const images = new Float32Array(count * preprocessed);
+  for (let i = 0; i < count; i++) {
+    preprocessUnitImage(
+      values.slice(i * raw, (i + 1) * raw),
+      g.rawWidth,
+      g.rawHeight,
+      g,
+      images.subarray(i * preprocessed, (i + 1) * preprocessed),
+    );
+  }
+  return { count, images, sentFeatures: features };
 }
 
 const weightSchema = z.union([z.literal('ensemble'), z.number()]);
@@ -180,11 +236,19 @@ export function toFeatureBatch(values: Float64Array, count: number, features: nu
  * An Open Inference Protocol `infer` body (JSON bytes). `tabularFeatures` given, the model is a
  * tabular dataset's: rows are that many raw feature values; otherwise images, [N, 784] or [N, 256].
  */
-export function parseInferRequest(bytes: Uint8Array, tabularFeatures?: number): InferRequest {
+export function parseInferRequest(
+  bytes: Uint8Array,
+  tabularFeatures?: number,
+  image?: ImageGeometry,
+): InferRequest {
+  const rowWidth = image ? Math.max(image.rawWidth * image.rawHeight, image.width * image.height) : 0;
   const spec =
-    tabularFeatures === undefined
+    tabularFeatures === undefined && image === undefined
       ? INFER_TENSOR
-      : { ...INFER_TENSOR, maxValues: MAX_IMAGES * Math.max(RAW_FEATURES, tabularFeatures) };
+      : {
+          ...INFER_TENSOR,
+          maxValues: MAX_IMAGES * Math.max(RAW_FEATURES, tabularFeatures ?? 0, rowWidth),
+        };
   const parsed = oipRequestSchema.safeParse(parseJsonBody(bytes, spec).value);
   if (!parsed.success) throw new InputError(400, firstIssue(parsed.error));
   const req = parsed.data;
@@ -192,13 +256,18 @@ export function parseInferRequest(bytes: Uint8Array, tabularFeatures?: number): 
   if (input.datatype !== 'FP32') {
     throw new InputError(400, `inputs[0].datatype must be "FP32", got ${JSON.stringify(input.datatype)}`);
   }
-  const shapes = tabularFeatures === undefined ? '[N, 784] or [N, 256]' : `[N, ${tabularFeatures}]`;
+  const shapes = image
+    ? describeImages(image)
+    : tabularFeatures === undefined
+      ? '[N, 784] or [N, 256]'
+      : `[N, ${tabularFeatures}]`;
   if (input.shape.length !== 2) {
     throw new InputError(400, `inputs[0].shape must be ${shapes}, got ${JSON.stringify(input.shape)}`);
   }
   const [count, features] = input.shape;
-  const fits =
-    tabularFeatures === undefined
+  const fits = image
+    ? features === image.rawWidth * image.rawHeight || features === image.width * image.height
+    : tabularFeatures === undefined
       ? features === RAW_FEATURES || features === PREPROCESSED_FEATURES
       : features === tabularFeatures;
   if (!fits) {
@@ -230,8 +299,9 @@ export function parseInferRequest(bytes: Uint8Array, tabularFeatures?: number): 
   return {
     id: req.id,
     weight,
-    batch:
-      tabularFeatures === undefined
+    batch: image
+      ? toGeometryBatch(values, count, features, image)
+      : tabularFeatures === undefined
         ? toImageBatch(values, count, features)
         : toFeatureBatch(values, count, features),
     inputName: input.name,
@@ -263,20 +333,35 @@ export interface PredictRequest {
 }
 
 /** `{pixels: [[784 or 256 values], …], shared_weight?, top_k?}` (JSON bytes). */
-export function parsePredictJson(bytes: Uint8Array): PredictRequest {
-  const parsed = predictSchema.safeParse(parseJsonBody(bytes, PREDICT_TENSOR).value);
+export function parsePredictJson(bytes: Uint8Array, image?: ImageGeometry): PredictRequest {
+  const spec = image
+    ? {
+        ...PREDICT_TENSOR,
+        maxRowLength: Math.max(RAW_FEATURES, image.rawWidth * image.rawHeight, image.width * image.height),
+      }
+    : PREDICT_TENSOR;
+  const parsed = predictSchema.safeParse(parseJsonBody(bytes, spec).value);
   if (!parsed.success) throw new InputError(400, firstIssue(parsed.error));
   const { pixels } = parsed.data;
   if (pixels.rows.length === 0) throw new InputError(400, 'pixels: at least one image is needed');
   return {
     weight: parseWeight(parsed.data.shared_weight),
     topK: parsed.data.top_k ?? 3,
-    batch: toImageBatch(pixels.values, pixels.rows.length, pixels.rows[0]),
+    batch: image
+      ? toGeometryBatch(pixels.values, pixels.rows.length, pixels.rows[0], image)
+      : toImageBatch(pixels.values, pixels.rows.length, pixels.rows[0]),
   };
 }
 
-/** A PNG body (converted to 28×28 grey, then preprocessed). Query: shared_weight, top_k. */
-export async function parsePredictPng(bytes: Uint8Array, query: URLSearchParams): Promise<PredictRequest> {
+/**
+ * A PNG body (converted to 28×28 grey, or to the raw size of `image`'s dataset, then preprocessed).
+ * Query: shared_weight, top_k.
+ */
+export async function parsePredictPng(
+  bytes: Uint8Array,
+  query: URLSearchParams,
+  image?: ImageGeometry,
+): Promise<PredictRequest> {
   const w = query.get('shared_weight');
   const k = query.get('top_k');
   const topK = k === null ? 3 : Number(k);
@@ -284,12 +369,18 @@ export async function parsePredictPng(bytes: Uint8Array, query: URLSearchParams)
     throw new InputError(400, `top_k must be an integer from 1 to 10, got ${k}`);
   }
   const weight = parseWeight(w === null || w === 'ensemble' ? w : Number(w));
-  let image: Float64Array;
+  let grey: Float64Array;
   try {
-    image = await pngToImage28(bytes);
+    grey = image ? await pngToGrayImage(bytes, image.rawWidth, image.rawHeight) : await pngToImage28(bytes);
   } catch (e) {
     if (e instanceof PngImageError) throw new InputError(e.status, e.message);
     throw e;
   }
-  return { weight, topK, batch: toImageBatch(image, 1, RAW_FEATURES) };
+  return {
+    weight,
+    topK,
+    batch: image
+      ? toGeometryBatch(grey, 1, image.rawWidth * image.rawHeight, image)
+      : toImageBatch(grey, 1, RAW_FEATURES),
+  };
 }
