@@ -82,7 +82,51 @@ export const generationRecordSchema = z.strictObject({
 });
 export type GenerationRecord = z.infer<typeof generationRecordSchema>;
 
-/** Columns of the generations CSV, in order (champion fields flattened). */
+/** Bias, inputs and outputs: the nodes every genome of a dataset has (`meanNodes` counts them). */
+export function fixedNodeCount(shape: { inputs: number; outputs: number }): number {
+  return 1 + shape.inputs + shape.outputs;
+}
+
+/**
+ * A generation record as the API exports it (the generations JSON, API version 2): the record plus
+ * fields whose names say what they hold. `championAccuracy`, `championConnections` and `meanNodes`
+ * stay for clients of version 1, though the first two describe the generation's best genome, not the
+ * champion, and `meanNodes` counts the bias, inputs and outputs.
+ */
+export const generationExportSchema = generationRecordSchema.extend({
+  /** Mean batch accuracy over the shared weights of this generation's best genome. */
+  generationBestAccuracy: stat,
+  /** Enabled connections of this generation's best genome. */
+  generationBestConnections: z.number().int().nullable(),
+  /**
+   * Mean hidden nodes over the population (`meanNodes` less the bias, inputs and outputs); null
+   * where the run's dataset, and so its genome shape, is no longer known.
+   */
+  meanHiddenNodes: z.number().nullable(),
+});
+export type GenerationExport = z.infer<typeof generationExportSchema>;
+
+/**
+ * The exported view of a record; `fixedNodes` from `fixedNodeCount` of the run's genome shape
+ * (null: unknown).
+ */
+export function generationExport(r: GenerationRecord, fixedNodes: number | null): GenerationExport {
+  return {
+    ...r,
+    generationBestAccuracy: r.championAccuracy,
+    generationBestConnections: r.championConnections,
+    meanHiddenNodes: fixedNodes === null ? null : r.meanNodes - fixedNodes,
+  };
+}
+
+/**
+ * Columns of the generations CSV (API version 2), in order, champion fields flattened. Version 1's
+ * `championAccuracy` / `championConnections` (the generation's best genome) are
+ * `generationBestAccuracy` / `generationBestConnections`, its `meanNodes` (bias, inputs and outputs
+ * included) is `meanHiddenNodes`, and its `testAccuracy` is `checkTestAccuracy` (the name
+ * src/api/figures.ts gives the re-check's figure); the champion's own batch accuracy and connections
+ * are columns of their own.
+ */
 export const GENERATION_CSV_COLUMNS = [
   'gen',
   'objectives',
@@ -91,26 +135,32 @@ export const GENERATION_CSV_COLUMNS = [
   'fitnessMedian',
   'fitnessMax',
   'bestEverFitness',
-  'championAccuracy',
-  'championConnections',
+  'generationBestAccuracy',
+  'generationBestConnections',
   'meanConnections',
-  'meanNodes',
+  'meanHiddenNodes',
   'evaluations',
   'durationMs',
   'championGeneration',
   'championIndex',
   'championChosenBy',
+  'championBatchAccuracy',
+  'championEnabledConnections',
   'championRecheckedFitness',
-  'testAccuracy',
+  'checkTestAccuracy',
 ] as const;
 
-export function generationCsvLine(r: GenerationRecord): string {
+export function generationCsvLine(r: GenerationRecord, fixedNodes: number | null): string {
+  const accuracy = r.champion?.accuracy ?? [];
   const flat: Record<(typeof GENERATION_CSV_COLUMNS)[number], unknown> = {
-    ...r,
+    ...generationExport(r, fixedNodes),
     championGeneration: r.champion?.generation,
     championIndex: r.champion?.index,
     championChosenBy: r.champion?.chosenBy,
+    championBatchAccuracy: accuracy.length ? accuracy.reduce((a, b) => a + b, 0) / accuracy.length : null,
+    championEnabledConnections: r.champion?.connections,
     championRecheckedFitness: r.champion?.recheckedFitness,
+    checkTestAccuracy: r.testAccuracy,
   };
   return GENERATION_CSV_COLUMNS.map((k) => flat[k] ?? '').join(',');
 }

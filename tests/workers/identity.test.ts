@@ -7,8 +7,13 @@
 import { env } from 'cloudflare:workers';
 import { drizzle } from 'drizzle-orm/d1';
 import { describe, expect, it } from 'vitest';
-import { generations, runs } from '../../schema/schema';
-import { RUN_LIST_MAX_LIMIT, runListSchema, runResourceSchema } from '../../src/api/types';
+import { generations, models, runs } from '../../schema/schema';
+import {
+  generationsPageSchema,
+  RUN_LIST_MAX_LIMIT,
+  runListSchema,
+  runResourceSchema,
+} from '../../src/api/types';
 import {
   type ErrorBody,
   patch,
@@ -206,7 +211,14 @@ describe('GET /api/runs: the runs table', () => {
     expect(second.next).toBeNull();
 
     for (const r of first.runs)
-      expect(r.stats).toEqual({ bestModelTestAccuracy: null, latestCheckTestAccuracy: null, models: 0 });
+      expect(r.stats).toEqual({
+        ensembleTestAccuracy: null,
+        trainedTestAccuracy: null,
+        checkTestAccuracy: null,
+        bestModelTestAccuracy: null,
+        latestCheckTestAccuracy: null,
+        models: 0,
+      });
   });
 
   it("reports the best published model's ensemble test accuracy", async () => {
@@ -216,8 +228,47 @@ describe('GET /api/runs: the runs table', () => {
       await request(`/api/runs/${runId}/models`),
     );
     expect(entry.stats.models).toBe(1);
-    expect(entry.stats.bestModelTestAccuracy).toBe(models.models[0].ensembleTestAccuracy);
-    expect(entry.stats.bestModelTestAccuracy).toBeGreaterThan(0);
+    expect(entry.stats.ensembleTestAccuracy).toBe(models.models[0].ensembleTestAccuracy);
+    expect(entry.stats.ensembleTestAccuracy).toBeGreaterThan(0);
+    // API version 1's name stays, the same number.
+    expect(entry.stats.bestModelTestAccuracy).toBe(entry.stats.ensembleTestAccuracy);
+    // The one run's own answer carries the same stats.
+    const one = runResourceSchema.parse(await ok(await request(`/api/runs/${runId}`)));
+    expect(one.stats).toEqual(entry.stats);
+  });
+
+  it('keeps a trained version out of the ensemble figure: it has a figure of its own', async () => {
+    const runId = await insertRun({ createdAt: Date.now() });
+    const version = (v: number, variant: 'shared' | 'trained', accuracy: number) => ({
+      runId,
+      version: v,
+      generation: 1,
+      onnxKey: `models/${runId}/${v}/model.onnx`,
+      genomeKey: `models/${runId}/${v}/genome.json`,
+      weights: variant === 'shared' ? [1] : [],
+      testAccuracy: [accuracy],
+      meanTestAccuracy: accuracy,
+      ensembleTestAccuracy: accuracy,
+      tunedWeight: 1,
+      tunedTestAccuracy: accuracy,
+      connections: 10,
+      hiddenNodes: 0,
+      createdAt: Date.now(),
+      variant,
+      trainedFrom: variant === 'trained' ? 1 : null,
+    });
+    await drizzle(env.DB)
+      .insert(models)
+      .values([version(1, 'shared', 0.69), version(2, 'trained', 0.81), version(3, 'shared', 0.6)]);
+    const [entry] = (await list(`ids=${runId}`)).runs;
+    expect(entry.stats).toMatchObject({
+      ensembleTestAccuracy: 0.69,
+      trainedTestAccuracy: 0.81,
+      bestModelTestAccuracy: 0.69,
+      models: 3,
+    });
+    const one = runResourceSchema.parse(await ok(await request(`/api/runs/${runId}`)));
+    expect(one.stats).toEqual(entry.stats);
   });
 
   it("reports the latest champion re-check's test accuracy (runs that re-check only)", async () => {
@@ -245,11 +296,19 @@ describe('GET /api/runs: the runs table', () => {
     const { runs: entries } = await list(`ids=${checking},${off}`);
     const stats = Object.fromEntries(entries.map((r) => [r.id, r.stats]));
     expect(stats[checking]).toEqual({
+      ensembleTestAccuracy: null,
+      trainedTestAccuracy: null,
+      checkTestAccuracy: 0.41,
       bestModelTestAccuracy: null,
       latestCheckTestAccuracy: 0.41,
       models: 0,
     });
-    expect(stats[off].latestCheckTestAccuracy).toBeNull();
+    expect(stats[off].checkTestAccuracy).toBeNull();
+
+    // The generations export (API version 2) names the generation's best genome for what it is and
+    // counts hidden nodes: MNIST genomes have 1 + 256 + 10 fixed nodes.
+    const page = generationsPageSchema.parse(await ok(await request(`/api/runs/${checking}/generations`)));
+    expect(page.generations[3]).toMatchObject({ meanNodes: 270, meanHiddenNodes: 3, testAccuracy: 0.3 });
   });
 
   it.each([
