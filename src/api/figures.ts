@@ -80,10 +80,10 @@ export interface VersionFigure {
   version: number;
 }
 
-/** A re-check figure with the generation it was measured at. */
+/** A re-check figure with the generation it was measured at (null: not known to the reader). */
 export interface CheckFigure {
   value: number;
-  generation: number;
+  generation: number | null;
 }
 
 /** The run's figures, each with where it comes from; null where there is none yet. */
@@ -123,7 +123,7 @@ export function latestCheckFigure(
 ): CheckFigure | null {
   let latest: CheckFigure | null = null;
   for (const r of records) {
-    if (typeof r.testAccuracy === 'number' && (!latest || r.gen > latest.generation))
+    if (typeof r.testAccuracy === 'number' && (!latest || r.gen > (latest.generation ?? -1)))
       latest = { value: r.testAccuracy, generation: r.gen };
   }
   return latest;
@@ -174,7 +174,7 @@ export function describeRunFigures(f: RunFigures): string {
     );
   if (f.checkTestAccuracy)
     parts.push(
-      `${RUN_FIGURES.checkTestAccuracy.short} ${formatAccuracy(f.checkTestAccuracy.value)} (gen ${f.checkTestAccuracy.generation})`,
+      `${RUN_FIGURES.checkTestAccuracy.short} ${formatAccuracy(f.checkTestAccuracy.value)}${f.checkTestAccuracy.generation === null ? '' : ` (gen ${f.checkTestAccuracy.generation})`}`,
     );
   return parts.length ? parts.join(' · ') : 'no test figures yet';
 }
