@@ -100,8 +100,12 @@ function bestBy(
   let best: VersionFigure | null = null;
   for (const m of models) {
     const value = figure(m);
-    // The earlier version wins a tie: the figure names the first version that reached it.
-    if (value !== null && Number.isFinite(value) && (!best || value > best.value))
+    // The earlier version wins a tie (in any list order): the first version that reached it.
+    if (
+      value !== null &&
+      Number.isFinite(value) &&
+      (!best || value > best.value || (value === best.value && m.version < best.version))
+    )
       best = { value, version: m.version };
   }
   return best;
