@@ -31,6 +31,7 @@ import {
   type ConfigValues,
   changedFields,
   clearFieldErrors,
+  describeConfigError,
   readFields,
   renderFields,
   showFieldErrors,
@@ -261,7 +262,21 @@ function renderOwnerActions(): void {
   if (actionsFinished === TERMINAL.has(run.status)) return;
   actionsFinished = TERMINAL.has(run.status);
   const box = byId('owner-actions');
-  const children: HTMLElement[] = [el('a', { href: '/', class: 'button secondary' }, '← All runs')];
+  const children: HTMLElement[] = [
+    el('a', { href: '/', class: 'button secondary' }, '← All runs'),
+    // The dashboard's start form, filled with this run's config and its seed cleared.
+    el(
+      'a',
+      {
+        href: `/?from=${run.id}#start-panel`,
+        class: 'button secondary',
+        id: 'new-run-from',
+        title:
+          'Open the start form filled with this configuration (dataset, name and tags too), the seed cleared',
+      },
+      'New run from this config',
+    ),
+  ];
   if (!TERMINAL.has(run.status)) {
     const cancel = el('button', { type: 'button', class: 'danger', id: 'cancel' }, 'Cancel run');
     cancel.addEventListener('click', async () => {
@@ -756,7 +771,7 @@ function renderConfig(): void {
       const marked = showFieldErrors(fields, err);
       error.textContent = marked.length
         ? `Not forked: see the highlighted field${marked.length > 1 ? 's' : ''}.`
-        : `Not forked: ${(err as Error).message}`;
+        : `Not forked: ${describeConfigError((err as Error).message)}`;
       error.hidden = false;
       submit.disabled = false;
     }
