@@ -451,7 +451,9 @@ async function watch(api: Client, target: RunTarget): Promise<number> {
             if (!samples.length || g.gen > samples[samples.length - 1].gen) samples.push(etaSample(g));
             bar.update(g.gen + 1, {
               best: fixed(g.bestEverFitness),
-              acc: percent(g.championAccuracy),
+              // The champion's, as every other line of the bar (the record's `championAccuracy` is
+              // the generation's best genome).
+              acc: percent(mean(g.champion?.accuracy) ?? g.championAccuracy),
               remaining: eta(),
             });
           } else if (event.event === 'status') {

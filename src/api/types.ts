@@ -12,23 +12,22 @@
  */
 import { z } from 'zod';
 import { datasetManifestShape } from '../data/dataset';
-import { championSchema, generationExportSchema } from '../wann/record';
+import { championSchema, generationRecordSchema } from '../wann/record';
 import { MODEL_VARIANTS, RUN_STATUSES, SHARE_SCOPES, TRAINING_STATUSES } from './vocabulary';
 
 export {
   type ChampionRecord,
   championSchema,
-  type GenerationExport,
   type GenerationRecord,
-  generationExportSchema,
   generationRecordSchema,
 } from '../wann/record';
 
 /**
  * The API's version, noted in the README. 2: runs carry `stats` with the figures named as in
  * src/api/figures.ts (`ensembleTestAccuracy`, `trainedTestAccuracy`, `checkTestAccuracy`; the
- * version 1 names stay as deprecated aliases); generation exports name the generation's best genome
- * `generationBest*` and count hidden nodes (`meanHiddenNodes`), see src/wann/record.ts.
+ * version 1 names stay as deprecated aliases); the generations CSV names the generation's best
+ * genome `generationBest*`, counts hidden nodes (`meanHiddenNodes`) and has the champion's own
+ * figures (src/wann/record.ts `GENERATION_CSV_COLUMNS`). The JSON and SSE records are unchanged.
  */
 export const API_VERSION = 2;
 
@@ -192,7 +191,7 @@ export type RunList = z.infer<typeof runListSchema>;
 
 export const generationsPageSchema = z.object({
   runId: z.string(),
-  generations: z.array(generationExportSchema),
+  generations: z.array(generationRecordSchema),
   next: z.string().nullable(),
 });
 export type GenerationsPage = z.infer<typeof generationsPageSchema>;

@@ -60,13 +60,23 @@ export const generationRecordSchema = z.strictObject({
    * re-check off; with it on, it can fall when a re-check crowns a genome that was luckier less.
    */
   bestEverFitness: stat,
-  /** Mean batch accuracy over the shared weights of this generation's best genome. */
+  /**
+   * Mean batch accuracy over the shared weights of this generation's best genome: not the run's
+   * champion's (that is `champion.accuracy`). The name is kept: it is the D1 column, the SSE and
+   * JSON field and the golden trace's; the CSV (API version 2) calls it `generationBestAccuracy`.
+   */
   championAccuracy: stat,
-  /** Enabled connections of this generation's best genome. */
+  /**
+   * Enabled connections of this generation's best genome (the champion's: `champion.connections`);
+   * `generationBestConnections` in the CSV.
+   */
   championConnections: z.number().int().nullable(),
   /** Mean enabled connections over the population. */
   meanConnections: z.number(),
-  /** Mean node count (bias, inputs, outputs and hidden) over the population. */
+  /**
+   * Mean node count over the population, the bias, inputs and outputs included (267 for MNIST);
+   * the CSV's `meanHiddenNodes` counts hidden nodes only.
+   */
   meanNodes: z.number(),
   /** Genomes evaluated. */
   evaluations: int,
@@ -85,38 +95,6 @@ export type GenerationRecord = z.infer<typeof generationRecordSchema>;
 /** Bias, inputs and outputs: the nodes every genome of a dataset has (`meanNodes` counts them). */
 export function fixedNodeCount(shape: { inputs: number; outputs: number }): number {
   return 1 + shape.inputs + shape.outputs;
-}
-
-/**
- * A generation record as the API exports it (the generations JSON, API version 2): the record plus
- * fields whose names say what they hold. `championAccuracy`, `championConnections` and `meanNodes`
- * stay for clients of version 1, though the first two describe the generation's best genome, not the
- * champion, and `meanNodes` counts the bias, inputs and outputs.
- */
-export const generationExportSchema = generationRecordSchema.extend({
-  /** Mean batch accuracy over the shared weights of this generation's best genome. */
-  generationBestAccuracy: stat,
-  /** Enabled connections of this generation's best genome. */
-  generationBestConnections: z.number().int().nullable(),
-  /**
-   * Mean hidden nodes over the population (`meanNodes` less the bias, inputs and outputs); null
-   * where the run's dataset, and so its genome shape, is no longer known.
-   */
-  meanHiddenNodes: z.number().nullable(),
-});
-export type GenerationExport = z.infer<typeof generationExportSchema>;
-
-/**
- * The exported view of a record; `fixedNodes` from `fixedNodeCount` of the run's genome shape
- * (null: unknown).
- */
-export function generationExport(r: GenerationRecord, fixedNodes: number | null): GenerationExport {
-  return {
-    ...r,
-    generationBestAccuracy: r.championAccuracy,
-    generationBestConnections: r.championConnections,
-    meanHiddenNodes: fixedNodes === null ? null : r.meanNodes - fixedNodes,
-  };
 }
 
 /**
@@ -150,10 +128,14 @@ export const GENERATION_CSV_COLUMNS = [
   'checkTestAccuracy',
 ] as const;
 
+/** One CSV line; `fixedNodes` from `fixedNodeCount` of the run's genome shape (null: unknown, left empty). */
 export function generationCsvLine(r: GenerationRecord, fixedNodes: number | null): string {
   const accuracy = r.champion?.accuracy ?? [];
   const flat: Record<(typeof GENERATION_CSV_COLUMNS)[number], unknown> = {
-    ...generationExport(r, fixedNodes),
+    ...r,
+    generationBestAccuracy: r.championAccuracy,
+    generationBestConnections: r.championConnections,
+    meanHiddenNodes: fixedNodes === null ? null : r.meanNodes - fixedNodes,
     championGeneration: r.champion?.generation,
     championIndex: r.champion?.index,
     championChosenBy: r.champion?.chosenBy,

@@ -14,8 +14,6 @@ import {
   GENERATION_CSV_COLUMNS,
   type GenerationRecord,
   generationCsvLine,
-  generationExport,
-  generationExportSchema,
   generationRecordSchema,
 } from '../../src/wann/record';
 import { fromGenerationRow, toGenerationRow, toRunProgress } from '../../workers/contracts/generation-rows';
@@ -251,18 +249,5 @@ describe('generations CSV (API version 2)', () => {
       expect(values[GENERATION_CSV_COLUMNS.indexOf(name)], name).toBe('');
     }
     expect(values[0]).toBe('0');
-  });
-
-  it('exports the JSON record with the version 1 fields kept and the new names beside them', () => {
-    const exported = generationExport(record, MNIST_FIXED);
-    expect(generationExportSchema.parse(exported)).toEqual(exported);
-    expect(exported).toMatchObject({
-      championAccuracy: 0.3125,
-      generationBestAccuracy: 0.3125,
-      championConnections: 12,
-      generationBestConnections: 12,
-      meanNodes: 277.5,
-      meanHiddenNodes: 10.5,
-    });
   });
 });

@@ -8,12 +8,7 @@ import { env } from 'cloudflare:workers';
 import { drizzle } from 'drizzle-orm/d1';
 import { describe, expect, it } from 'vitest';
 import { generations, models, runs } from '../../schema/schema';
-import {
-  generationsPageSchema,
-  RUN_LIST_MAX_LIMIT,
-  runListSchema,
-  runResourceSchema,
-} from '../../src/api/types';
+import { RUN_LIST_MAX_LIMIT, runListSchema, runResourceSchema } from '../../src/api/types';
 import {
   type ErrorBody,
   patch,
@@ -305,10 +300,13 @@ describe('GET /api/runs: the runs table', () => {
     });
     expect(stats[off].checkTestAccuracy).toBeNull();
 
-    // The generations export (API version 2) names the generation's best genome for what it is and
-    // counts hidden nodes: MNIST genomes have 1 + 256 + 10 fixed nodes.
-    const page = generationsPageSchema.parse(await ok(await request(`/api/runs/${checking}/generations`)));
-    expect(page.generations[3]).toMatchObject({ meanNodes: 270, meanHiddenNodes: 3, testAccuracy: 0.3 });
+    // The generations CSV (API version 2) counts hidden nodes (MNIST genomes have 1 + 256 + 10
+    // fixed nodes) and names the re-check figure as src/api/figures.ts does.
+    const csv = await request(`/api/runs/${checking}/generations`, { headers: { Accept: 'text/csv' } });
+    const [head, ...lines] = (await csv.text()).trim().split('\n');
+    const column = (name: string) => lines.map((l) => l.split(',')[head.split(',').indexOf(name)]);
+    expect(column('meanHiddenNodes')).toEqual(Array(10).fill('3'));
+    expect(column('checkTestAccuracy').slice(3, 8)).toEqual(['0.3', '', '', '', '0.41']);
   });
 
   it.each([

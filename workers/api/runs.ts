@@ -30,12 +30,7 @@ import {
   searchConfigSchema,
 } from '../../src/wann/config';
 import { decodeGenomeBytes, genomeToJson } from '../../src/wann/genome';
-import {
-  fixedNodeCount,
-  GENERATION_CSV_COLUMNS,
-  generationCsvLine,
-  generationExport,
-} from '../../src/wann/record';
+import { fixedNodeCount, GENERATION_CSV_COLUMNS, generationCsvLine } from '../../src/wann/record';
 import { populationSliceKey } from '../contracts/blob-keys';
 import { fromGenerationRow } from '../contracts/generation-rows';
 import type { Subscriber } from '../coordinator/event-hub';
@@ -525,7 +520,6 @@ export const runsApp = new Hono<{ Bindings: Env }>()
   .get('/:id/generations', requireRunAccess('view'), async (c) => {
     const row = await findRun(c, c.req.param('id'));
     const q = parseQuery(c, generationsQuery);
-    const fixedNodes = await runFixedNodes(c, row);
     const db = drizzle(c.env.DB);
     const fetchPage = async (after: number, limit: number) =>
       (
@@ -538,6 +532,7 @@ export const runsApp = new Hono<{ Bindings: Env }>()
       ).map(fromGenerationRow);
 
     if ((c.req.header('Accept') ?? '').includes('text/csv')) {
+      const fixedNodes = await runFixedNodes(c, row);
       // Streamed page by page: a long run has up to 100,000 generations.
       const total = q.limit ?? Number.POSITIVE_INFINITY;
       const encoder = new TextEncoder();
@@ -572,11 +567,7 @@ export const runsApp = new Hono<{ Bindings: Env }>()
       rows.length > limit && last
         ? `${runLinks(c, row.id).api}/generations?after=${last.gen}&limit=${limit}`
         : null;
-    return c.json({
-      runId: row.id,
-      generations: page.map((r) => generationExport(r, fixedNodes)),
-      next,
-    });
+    return c.json({ runId: row.id, generations: page, next });
   })
 
   .get('/:id/events', requireRunAccess('view'), async (c) => {
