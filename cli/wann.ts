@@ -464,7 +464,8 @@ async function watch(api: Client, target: RunTarget): Promise<number> {
               bar.update(s.generation, {
                 best: fixed(s.bestEverFitness),
                 acc: percent(mean(s.champion?.accuracy)),
-                remaining: TERMINAL.has(s.status) ? 'done' : eta(),
+                // A cancelled or failed run is not "done": the bar says how it ended.
+                remaining: TERMINAL.has(s.status) ? (s.status === 'completed' ? 'done' : s.status) : eta(),
               });
               if (TERMINAL.has(s.status)) {
                 final = s;
