@@ -167,6 +167,16 @@ const selected = new Set<string>();
 /** Counts list requests: only the latest one's answer is shown. */
 let listRequests = 0;
 
+// The legend names the figures as src/api/figures.ts defines them.
+replace(
+  byId('runs-legend'),
+  'Click a column heading to sort the runs shown. ',
+  el('strong', {}, 'Best test acc.'),
+  ` is “${RUN_FIGURES.ensembleTestAccuracy.short}”: ${RUN_FIGURES.ensembleTestAccuracy.help} Else “${RUN_FIGURES.checkTestAccuracy.short}”: ${RUN_FIGURES.checkTestAccuracy.help} `,
+  el('strong', {}, 'Best fitness'),
+  ' is on training batches.',
+);
+
 const filterForm = byId<HTMLFormElement>('runs-filter');
 const filterText = byId<HTMLInputElement>('filter-text');
 const filterTag = byId<HTMLInputElement>('filter-tag');

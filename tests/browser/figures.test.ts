@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RUN_FIGURES } from '../../src/api/figures';
 import type { ModelList, RunResource } from '../../src/api/types';
-import { type Browser, launch, ownerApi, shot } from './browser';
+import { type Browser, launch, ownerApi, SCREENSHOTS, shot } from './browser';
 
 const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
@@ -42,7 +42,6 @@ describe.skipIf(SKIP !== null)('the test figures, publish feedback and a new run
   beforeAll(async () => {
     owner = await launch();
     phone = await launch({ width: 390, height: 844 });
-    await Promise.all([signIn(owner), signIn(phone)]);
   });
   afterAll(async () => {
     await owner?.close();
@@ -50,6 +49,7 @@ describe.skipIf(SKIP !== null)('the test figures, publish feedback and a new run
   });
 
   it('has a finished run with a shared-weight version and a trained one', async () => {
+    await Promise.all([signIn(owner), signIn(phone)]);
     const started = await api<RunResource>('/api/runs', {
       method: 'POST',
       body: { ...TINY, name: NAME, tags: ['figures'] },
@@ -109,6 +109,8 @@ describe.skipIf(SKIP !== null)('the test figures, publish feedback and a new run
     await expect
       .poll(() => page.textContent('#publish-note'), { timeout: 60_000 })
       .toMatch(/^The current champion \(generation \d+\) is already published as v1\.$/);
+    await page.locator('#publish').scrollIntoViewIfNeeded();
+    await page.screenshot({ path: `${SCREENSHOTS}40b-figures-publish-note.png` });
   });
 
   it('"New run from this config" fills the start form, seed cleared, and starts that config', async () => {
