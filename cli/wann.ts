@@ -2,6 +2,7 @@
  * `wann`: start, watch, share and query WANN searches from a terminal.
  *
  *   wann start --population 64 --generations 50 --seed 1 --name baseline --tags a,b [--watch]
+ *   wann start --from <run> [--seed N | --seeds 1,2,3] [--set key=value]…   a run (or a seed sweep) from a run's config
  *   wann list [--status running] [--tag baseline]   the runs table
  *   wann watch <run>                 progress bar with live best fitness, accuracy and ETA range
  *   wann edit <run> --name … --tags … --notes …
@@ -20,8 +21,8 @@
  *   wann start --dataset fashion-mnist …   a search on another dataset (default mnist)
  *   wann start --patience 200 …            stop once 200 generations bring no new champion
  *
- * <run> is a run id, a run page URL, or a share link URL (then no API token is needed to watch or
- * predict). Base URL and token: --url / WANN_URL (default http://127.0.0.1:8787), --token / WANN_TOKEN.
+ * <run> is a run id, any unique start of one (as `wann list` prints), a run page URL, or a share
+ * link URL (then no API token is needed to watch or predict). Base URL and token: --url / WANN_URL (default http://127.0.0.1:8787), --token / WANN_TOKEN.
  */
 import { spawn } from 'node:child_process';
 import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync } from 'node:fs';
@@ -30,6 +31,20 @@ import { Readable } from 'node:stream';
 import { gunzipSync, constants as zlibConstants } from 'node:zlib';
 import { Presets, SingleBar } from 'cli-progress';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import {
+  bestEnsembleFigure,
+  bestTrainedFigure,
+  describeRunFigures,
+  describeVersions,
+  formatAccuracy,
+  headlineTestFigure,
+  RUN_FIGURES,
+  type RunFigures,
+  versionEnsembleAccuracy,
+  versionMeanAccuracy,
+  versionTrainedAccuracy,
+} from '../src/api/figures';
+import { compareUrl, newRunConfig } from '../src/api/new-run';
 import type {
   AllShareLinks,
   CreatedShareLink,
@@ -50,6 +65,7 @@ import type {
   UploadedDataset,
 } from '../src/api/types';
 import { TERMINAL_RUN_STATUSES } from '../src/api/vocabulary';
+import { MIN_POPULATION } from '../src/wann/config-limits';
 import { type EtaSample, estimateWithEarlyEnd, formatRange } from '../src/wann/eta';
 import { championSinceInRecords, describeStop, earliestEnd } from '../src/wann/patience';
 import {
@@ -62,6 +78,7 @@ import {
   runTarget,
   terminalText,
 } from './client';
+import { isRunIdPrefix, parseSeeds, resolveRunPrefix, settings } from './run-args';
 
 const TERMINAL: ReadonlySet<string> = new Set(TERMINAL_RUN_STATUSES);
 
@@ -79,8 +96,7 @@ const mean = (xs: readonly number[] | null | undefined) =>
   xs?.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
 const fixed = (v: number | null | undefined, digits = 4) =>
   typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '–';
-const percent = (v: number | null | undefined) =>
-  typeof v === 'number' && Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '–';
+const percent = formatAccuracy;
 
 const program = new Command()
   .name('wann')
@@ -115,13 +131,55 @@ function client(): Client {
  * stderr which credential it sends there (the API token only to WANN_URL's origin, a share link as
  * the capability it is, or nothing).
  */
-function target(arg: string): { api: Client; run: RunTarget } {
+async function target(arg: string): Promise<{ api: Client; run: RunTarget }> {
   const base = client();
-  const run = runTarget(arg, base.base);
+  const run = runTarget(isRunIdPrefix(arg) ? await runIdOfPrefix(base, arg) : arg, base.base);
   const api = base.forRun(run);
   if (arg.includes('://') || api.credential.kind !== 'token')
     err(`wann: ${describeCredential(api.credential)}`);
   return { api, run };
+}
+
+/**
+ * The run id a prefix stands for: the owner's runs whose text matches it (the list's `q` searches
+ * ids too), of which exactly one id must start with it.
+ */
+async function runIdOfPrefix(api: Client, prefix: string): Promise<string> {
+  const { runs } = await api.json<RunList>(`/api/runs?limit=100&q=${encodeURIComponent(prefix)}`, {
+    auth: 'required',
+  });
+  return resolveRunPrefix(
+    prefix,
+    runs.map((r) => r.id),
+  );
+}
+
+/**
+ * The run's test figures and published versions (src/api/figures.ts): the versions from its
+ * models, the re-check from its stats (null where the answer has none).
+ */
+async function testFigures(
+  api: Client,
+  target: RunTarget,
+  run: Run,
+): Promise<{ figures: RunFigures; versions: string }> {
+  const { models } = await api.json<ModelList>(`${target.api}/models`, { auth: 'optional' });
+  const check = run.stats?.checkTestAccuracy ?? null;
+  return {
+    figures: {
+      ensembleTestAccuracy: bestEnsembleFigure(models),
+      trainedTestAccuracy: bestTrainedFigure(models),
+      checkTestAccuracy: check === null ? null : { value: check, generation: null },
+    },
+    versions: describeVersions(models),
+  };
+}
+
+/** `summary` with the test figures and published versions below it. */
+async function fullSummary(api: Client, target: RunTarget, id: string, s: Snapshot | Run): Promise<string> {
+  const run = await api.json<Run>(target.api, { auth: 'optional' });
+  const { figures, versions } = await testFigures(api, target, run);
+  return `${summary(id, s)}\n  test: ${describeRunFigures(figures)}\n  published: ${versions}`;
 }
 
 function summary(id: string, s: Snapshot | Run): string {
@@ -171,8 +229,8 @@ function jsonObject(flag: string, text: string | undefined): Record<string, unkn
 }
 
 /** An owner's run argument (id or run page URL): a share link cannot do this. */
-function ownerTarget(arg: string, what: string): { api: Client; run: RunTarget } {
-  const t = target(arg);
+async function ownerTarget(arg: string, what: string): Promise<{ api: Client; run: RunTarget }> {
+  const t = await target(arg);
   if (t.run.share)
     throw new CliError(`${what} needs the run id (or its page URL) and the API token, not a share link`, 2);
   return t;
@@ -189,21 +247,30 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
   return [line(header), ...rows.map(line)].join('\n');
 }
 
-/** The test accuracy the runs table shows, labelled with what it is measured on. */
+/** The test figure the runs table shows, labelled with which it is (src/api/figures.ts). */
 function testAccuracy(r: RunListEntry): string {
-  if (r.stats.bestModelTestAccuracy !== null) return `${percent(r.stats.bestModelTestAccuracy)} model`;
-  if (r.stats.latestCheckTestAccuracy !== null) return `${percent(r.stats.latestCheckTestAccuracy)} check`;
-  return '–';
+  const shown = headlineTestFigure(r.stats);
+  return shown ? `${percent(shown.value)} ${RUN_FIGURES[shown.figure].short}` : '–';
 }
+
+/** What the figure names in the runs table and compare mean, from their one definition. */
+const FIGURES_LEGEND = (['ensembleTestAccuracy', 'checkTestAccuracy', 'trainedTestAccuracy'] as const)
+  .map((f) => `"${RUN_FIGURES[f].short}" = ${RUN_FIGURES[f].label.toLowerCase()}`)
+  .join('; ');
 
 const short = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 program
   .command('start')
-  .description('start a search and print its page URL')
-  .option('--population <n>', 'genomes per generation', integer('population', 1))
+  .description('start a search and print its page URL (--seeds: one run per seed, then a compare URL)')
+  .option(
+    '--from <run>',
+    "start from this run's config (its seed is not carried: --seed, --seeds or a drawn one)",
+  )
+  .option('--population <n>', 'genomes per generation', integer('population', MIN_POPULATION))
   .option('--generations <n>', 'generation budget', integer('generations', 1))
   .option('--seed <n>', 'random seed (default: the server draws one)', integer('seed', 0))
+  .option('--seeds <list>', 'a seed sweep: one run per seed, e.g. 1,2,3; prints a compare URL')
   .option('--slice-size <n>', 'genomes per slice task (never changes results)', integer('slice size', 1))
   .option(
     '--train-shards <n>',
@@ -217,42 +284,106 @@ program
     integer('patience', 0),
   )
   .option('--config <json>', 'more config fields as a JSON object, e.g. \'{"probAddNode":0.3}\'')
-  .option('--name <name>', 'a name for the run (up to 100 characters)')
-  .option('--tags <tags>', 'comma-separated tags, e.g. baseline,mnist')
+  .option(
+    '--set <key=value>',
+    'one config field, e.g. --set probAddNode=0.3 --set weights=-1,1 (repeatable)',
+    (value: string, previous: string[] = []) => [...previous, value],
+  )
+  .option('--name <name>', 'a name for the run (up to 100 characters; with --from: its name and the seed)')
+  .option('--tags <tags>', "comma-separated tags, e.g. baseline,mnist (with --from: the run's tags)")
   .option('--notes <text>', 'notes: what this run tries')
-  .option('--watch', 'then watch it until it ends')
+  .option('--watch', 'then watch it until it ends (not with --seeds)')
   .action(
     async (
       opts: {
+        from?: string;
         population?: number;
         generations?: number;
         seed?: number;
+        seeds?: string;
         sliceSize?: number;
         trainShards?: number;
         dataset?: string;
         patience?: number;
         config?: string;
+        set?: string[];
         watch?: boolean;
       } & IdentityOptions,
     ) => {
-      const config = {
+      if (opts.seeds !== undefined && opts.seed !== undefined)
+        throw new CliError('give --seed or --seeds, not both', 2);
+      if (opts.seeds !== undefined && opts.watch)
+        throw new CliError('--watch follows one run: with --seeds, open the compare URL instead', 2);
+      const seeds: (number | undefined)[] = opts.seeds !== undefined ? parseSeeds(opts.seeds) : [opts.seed];
+      const changes = {
         ...jsonObject('--config', opts.config),
-        ...identity(opts),
+        ...settings(opts.set ?? []),
         ...(opts.population !== undefined && { population: opts.population }),
         ...(opts.generations !== undefined && { generations: opts.generations }),
-        ...(opts.seed !== undefined && { seed: opts.seed }),
         ...(opts.sliceSize !== undefined && { sliceSize: opts.sliceSize }),
         ...(opts.trainShards !== undefined && { trainShards: opts.trainShards }),
         ...(opts.dataset !== undefined && { dataset: opts.dataset }),
         ...(opts.patience !== undefined && { patience: opts.patience }),
       };
-      const api = client();
-      const run = await api.json<Run>('/api/runs', { method: 'POST', json: config, auth: 'required' });
-      out(run.urls.page);
-      err(
-        `started run ${run.id}${run.name ? ` "${run.name}"` : ''}: population ${run.config.population}, ${run.generations} generations, seed ${run.config.seed}`,
-      );
-      if (opts.watch) process.exitCode = await watch(api, runTarget(run.id, api.base));
+      let api = client();
+      let source: Run | null = null;
+      if (opts.from !== undefined) {
+        const from = await ownerTarget(opts.from, 'start --from');
+        api = from.api;
+        source = await api.json<Run>(from.run.api, { auth: 'required' });
+      }
+      const started: Run[] = [];
+      for (const seed of seeds) {
+        const config = source ? newRunConfig(source.config, changes) : { ...changes };
+        if (seed !== undefined) config.seed = seed;
+        const given = identity(opts);
+        // From a run: its tags, and its name with the seed, so a sweep's runs tell apart.
+        const named = source
+          ? {
+              name:
+                given.name ??
+                `${source.name || source.id.slice(0, 8)}${seed !== undefined ? ` seed ${seed}` : ''}`,
+              tags: given.tags ?? source.tags,
+              ...(given.notes !== undefined && { notes: given.notes }),
+            }
+          : given;
+        let run: Run;
+        try {
+          run = await api.json<Run>('/api/runs', {
+            method: 'POST',
+            json: { ...config, ...named },
+            auth: 'required',
+          });
+        } catch (e) {
+          // A sweep stopped part way (e.g. 429: too many searches at once) says what did start.
+          if (started.length && e instanceof CliError)
+            throw new CliError(
+              `${e.message}\n  started before it: ${started.map((r) => r.id).join(', ')}${
+                started.length > 1
+                  ? `\n  compare them: ${compareUrl(
+                      api.base,
+                      started.map((r) => r.id),
+                    )}`
+                  : ''
+              }`,
+            );
+          throw e;
+        }
+        started.push(run);
+        out(run.urls.page);
+        err(
+          `started run ${run.id}${run.name ? ` "${run.name}"` : ''}${source ? ` from ${source.id.slice(0, 8)}'s config` : ''}: population ${run.config.population}, ${run.generations} generations, seed ${run.config.seed}`,
+        );
+      }
+      if (opts.seeds !== undefined) {
+        const ids = started.map((r) => r.id);
+        if (source) ids.unshift(source.id);
+        out(compareUrl(api.base, ids));
+        err(
+          `compare: the ${source ? 'source run and the ' : ''}${started.length} new run${started.length === 1 ? '' : 's'} side by side`,
+        );
+      }
+      if (opts.watch) process.exitCode = await watch(api, runTarget(started[0].id, api.base));
     },
   );
 
@@ -261,7 +392,7 @@ program
   .description('show a progress bar with the live best fitness and accuracy until the run ends')
   .argument('<run>', 'run id, run page URL or share link URL')
   .action(async (arg: string) => {
-    const { api, run } = target(arg);
+    const { api, run } = await target(arg);
     process.exitCode = await watch(api, run);
   });
 
@@ -294,7 +425,7 @@ async function watch(api: Client, target: RunTarget): Promise<number> {
     err(
       `gen ${run.generation}/${run.generations} | best fitness ${fixed(run.bestFitness)} | batch accuracy ${percent(mean(run.champion?.accuracy))}`,
     );
-    out(summary(run.id, run));
+    out(await fullSummary(api, target, run.id, run));
     return run.status === 'completed' ? 0 : 1;
   }
   const bar = new SingleBar(
@@ -348,7 +479,9 @@ async function watch(api: Client, target: RunTarget): Promise<number> {
             if (!samples.length || g.gen > samples[samples.length - 1].gen) samples.push(etaSample(g));
             bar.update(g.gen + 1, {
               best: fixed(g.bestEverFitness),
-              acc: percent(g.championAccuracy),
+              // The champion's, as every other line of the bar (the record's `championAccuracy` is
+              // the generation's best genome).
+              acc: percent(mean(g.champion?.accuracy) ?? g.championAccuracy),
               remaining: eta(),
             });
           } else if (event.event === 'status') {
@@ -359,7 +492,8 @@ async function watch(api: Client, target: RunTarget): Promise<number> {
               bar.update(s.generation, {
                 best: fixed(s.bestEverFitness),
                 acc: percent(mean(s.champion?.accuracy)),
-                remaining: TERMINAL.has(s.status) ? 'done' : eta(),
+                // A cancelled or failed run is not "done": the bar says how it ended.
+                remaining: TERMINAL.has(s.status) ? (s.status === 'completed' ? 'done' : s.status) : eta(),
               });
               if (TERMINAL.has(s.status)) {
                 final = s;
@@ -377,9 +511,17 @@ async function watch(api: Client, target: RunTarget): Promise<number> {
   } finally {
     bar.stop();
   }
-  // A run that patience ended says so in its resource (the status event does not carry it).
+  // A run that patience ended says so in its resource (the status event does not carry it); the
+  // last line names the test figures and published versions (a publication at the end is in).
   const early = final.status === 'completed' && final.generation < final.generations;
-  out(summary(run.id, early ? await api.json<Run>(target.api, { auth: 'optional' }) : final));
+  out(
+    await fullSummary(
+      api,
+      target,
+      run.id,
+      early ? await api.json<Run>(target.api, { auth: 'optional' }) : final,
+    ),
+  );
   return final.status === 'completed' ? 0 : 1;
 }
 
@@ -388,9 +530,10 @@ program
   .description("print a run's status once")
   .argument('<run>', 'run id, run page URL or share link URL')
   .action(async (arg: string) => {
-    const { api, run } = target(arg);
+    const { api, run } = await target(arg);
     const r = await api.json<Run>(run.api, { auth: 'optional' });
-    out(summary(r.id, r));
+    const { figures, versions } = await testFigures(api, run, r);
+    out(`${summary(r.id, r)}\n  test: ${describeRunFigures(figures)}\n  published: ${versions}`);
     // The dataset's baseline beside the run's figures; a server without one prints nothing more.
     const dataset = await api
       .json<DatasetResource>(`${run.api}/dataset`, { auth: 'optional' })
@@ -407,7 +550,7 @@ program
   .option('--top-k <k>', 'how many classes to show', integer('top-k', 1), 3)
   .option('--weight <w>', 'a single shared weight instead of the ensemble')
   .action(async (arg: string, files: string[], opts: { topK: number; weight?: string }) => {
-    const { api, run } = target(arg);
+    const { api, run } = await target(arg);
     const query = new URLSearchParams({ top_k: String(opts.topK) });
     if (opts.weight !== undefined) query.set('shared_weight', opts.weight);
     for (const file of files) {
@@ -444,7 +587,7 @@ program
       return;
     }
     if (arg === undefined) throw new CliError('share needs a run id (or --list-all / --revoke-all)', 2);
-    const { api, run } = target(arg);
+    const { api, run } = await target(arg);
     if (run.share)
       throw new CliError('share links are managed with the run id and the API token, not a share link', 2);
     if (opts.list) {
@@ -515,7 +658,7 @@ program
   .description('cancel a running search')
   .argument('<run>', 'run id or run page URL')
   .action(async (arg: string) => {
-    const { api, run } = target(arg);
+    const { api, run } = await target(arg);
     const r = await api.json<Run>(`${run.api}/cancel`, { method: 'POST', auth: 'required' });
     out(summary(r.id, r));
   });
@@ -560,7 +703,19 @@ program
     }
     out(
       table(
-        ['RUN', 'NAME', 'TAGS', 'STATUS', 'GEN', 'POP', 'SEED', 'BEST FITNESS', 'TEST ACC', 'CREATED'],
+        [
+          'RUN',
+          'NAME',
+          'TAGS',
+          'STATUS',
+          'GEN',
+          'POP',
+          'SEED',
+          'BEST FITNESS',
+          'TEST ACC',
+          'TRAINED',
+          'CREATED',
+        ],
         runs.map((r) => [
           r.id.slice(0, 8),
           short(r.name || '–', 32),
@@ -571,12 +726,13 @@ program
           String(r.config.seed),
           fixed(r.bestFitness),
           testAccuracy(r),
+          percent(r.stats.trainedTestAccuracy),
           r.timings.createdAt.slice(0, 16).replace('T', ' '),
         ]),
       ),
     );
     err(
-      'TEST ACC: "model" = best published model, ensemble accuracy on the 10,000 test images; "check" = latest champion re-check on a fixed 1,000 test images. BEST FITNESS is on training batches.',
+      `TEST ACC: ${FIGURES_LEGEND}. RUN: any unique start of an id works where a run is asked for. BEST FITNESS is on training batches.`,
     );
     if (path) err(`(more runs: --limit ${opts.limit + 100})`);
   });
@@ -589,7 +745,7 @@ program
   .option('--tags <tags>', 'the new tags, comma-separated ("" clears them)')
   .option('--notes <text>', 'the new notes ("" clears them)')
   .action(async (arg: string, opts: IdentityOptions) => {
-    const { api, run } = ownerTarget(arg, 'edit');
+    const { api, run } = await ownerTarget(arg, 'edit');
     const edit = identity(opts);
     if (Object.keys(edit).length === 0) throw new CliError('give at least one of --name, --tags, --notes', 2);
     const r = await api.json<Run>(run.api, { method: 'PATCH', json: edit, auth: 'required' });
@@ -620,7 +776,7 @@ program
       arg: string,
       opts: { generations?: number; seed?: number; config?: string; watch?: boolean } & IdentityOptions,
     ) => {
-      const { api, run } = ownerTarget(arg, 'fork');
+      const { api, run } = await ownerTarget(arg, 'fork');
       const body = {
         ...jsonObject('--config', opts.config),
         ...identity(opts),
@@ -644,7 +800,8 @@ program
   .argument('<runs...>', 'two or more run ids or run page URLs')
   .action(async (args: string[]) => {
     if (args.length < 2) throw new CliError('compare needs two or more runs', 2);
-    const targets = args.map((a) => ownerTarget(a, 'compare'));
+    const targets = [];
+    for (const a of args) targets.push(await ownerTarget(a, 'compare'));
     const ids = targets.map((t) => t.run.id!);
     const { api } = targets[0];
     const { runs } = await api.json<RunList>(`/api/runs?limit=100&ids=${[...new Set(ids)].join(',')}`, {
@@ -662,7 +819,9 @@ program
       ['forked from', (r) => (r.forkOf ? `${r.forkOf.runId.slice(0, 8)} @ ${r.forkOf.generation}` : '–')],
       ['best fitness (training batches)', (r) => fixed(r.bestFitness)],
       ['champion batch accuracy', (r) => percent(mean(r.champion?.accuracy))],
-      ['best test accuracy', testAccuracy],
+      [RUN_FIGURES.ensembleTestAccuracy.label.toLowerCase(), (r) => percent(r.stats.ensembleTestAccuracy)],
+      [RUN_FIGURES.trainedTestAccuracy.label.toLowerCase(), (r) => percent(r.stats.trainedTestAccuracy)],
+      [RUN_FIGURES.checkTestAccuracy.label.toLowerCase(), (r) => percent(r.stats.checkTestAccuracy)],
       ['champion connections', (r) => (r.champion ? String(r.champion.connections) : '–')],
       [
         's/gen (elapsed / generations)',
@@ -691,9 +850,7 @@ program
         rows.map(([label, f]) => [label, ...cols.map(f)]),
       ),
     );
-    err(
-      '* config fields that differ. Test accuracy: "model" = best published model on the 10,000 test images; "check" = latest champion re-check on 1,000 test images.',
-    );
+    err('* config fields that differ.');
   });
 
 // Published models and trained weights (workers/models/train.ts).
@@ -704,10 +861,10 @@ function modelRow(m: ModelResource): string[] {
     m.variant === 'trained' ? `trained from v${m.trainedFrom}` : 'shared',
     String(m.generation),
     String(m.connections),
-    m.variant === 'trained' ? '–' : percent(m.meanTestAccuracy),
-    m.variant === 'trained' ? '–' : percent(m.ensembleTestAccuracy),
+    percent(versionMeanAccuracy(m)),
+    percent(versionEnsembleAccuracy(m)),
     m.variant === 'trained'
-      ? percent(m.testAccuracy[0])
+      ? percent(versionTrainedAccuracy(m))
       : `${percent(m.tunedTestAccuracy)} (w ${m.tunedWeight})`,
     t
       ? `${t.status} ${t.step}/${t.steps}${t.version ? ` → v${t.version}` : ''}${t.error ? `: ${t.error}` : ''}`
@@ -731,7 +888,7 @@ program
   .description('published model versions: test accuracies (shared weights and trained), training progress')
   .argument('<run>', 'run id, run page URL or share link URL')
   .action(async (arg: string) => {
-    const { api, run } = target(arg);
+    const { api, run } = await target(arg);
     const list = await api.json<ModelList>(`${run.api}/models`, { auth: 'optional' });
     if (list.models.length === 0) out('no published model yet');
     else out(table(MODEL_HEADER, list.models.map(modelRow)));
@@ -749,7 +906,7 @@ program
   .option('--steps <n>', 'Adam steps of 128 training images (default 4,800: ~10 epochs)', integer('steps', 1))
   .option('--wait', 'then wait until it is done and print the trained version')
   .action(async (arg: string, opts: { version?: number; steps?: number; wait?: boolean }) => {
-    const { api, run } = ownerTarget(arg, 'training');
+    const { api, run } = await ownerTarget(arg, 'training');
     let version = opts.version;
     if (version === undefined) {
       const list = await api.json<ModelList>(`${run.api}/models`, { auth: 'optional' });
@@ -1052,8 +1209,8 @@ program
   .description("print the run page's URL (with --browser, also open it)")
   .argument('<run>', 'run id, run page URL or share link URL')
   .option('--browser', "open it in this computer's browser")
-  .action((arg: string, opts: { browser?: boolean }) => {
-    const { api, run } = target(arg);
+  .action(async (arg: string, opts: { browser?: boolean }) => {
+    const { api, run } = await target(arg);
     const url = run.share ? `${api.base}${run.api.replace(/\/api\/run$/, '')}` : `${api.base}/runs/${run.id}`;
     out(url);
     if (opts.browser) {

@@ -7,6 +7,7 @@
  * fork), read from the parents' own generations.
  */
 
+import { latestCheckFigure, RUN_FIGURES, RUN_TEST_FIGURES } from '../../src/api/figures';
 import type { DatasetResource } from '../../src/api/types';
 import type { GenerationRecord } from '../../src/wann/record';
 import { forgetLegacyToken, HttpError, type Run, requestJson } from './api';
@@ -180,12 +181,22 @@ function meanSeconds(points: readonly CurvePoint[]): number | null {
   return s / points.length / 1000;
 }
 
-function bestTestAccuracy(points: readonly CurvePoint[]): number | null {
-  let best: number | null = null;
-  for (const p of points)
-    if (p.testAccuracy !== null && (best === null || p.testAccuracy > best)) best = p.testAccuracy;
-  return best;
+/**
+ * A run's test figures as src/api/figures.ts defines them: from its stats, the re-check from its
+ * own records where the answer has no stats (an older server).
+ */
+function testFigure(c: Compared, figure: (typeof RUN_TEST_FIGURES)[number]): number | null {
+  const stats = c.run.stats;
+  if (stats) return stats[figure];
+  return figure === 'checkTestAccuracy' ? (latestCheckFigure(c.own)?.value ?? null) : null;
 }
+
+/** The summary's column keys of the test figures. */
+const FIGURE_COLUMNS = {
+  ensembleTestAccuracy: 'ensemble-test-accuracy',
+  trainedTestAccuracy: 'trained-test-accuracy',
+  checkTestAccuracy: 'check-test-accuracy',
+} as const;
 
 function swatch(colour: string): HTMLElement {
   const s = el('span', { class: 'swatch run-swatch' });
@@ -200,7 +211,7 @@ function renderSummary(compared: readonly Compared[]): void {
     'Status',
     'Generations',
     'Best fitness',
-    'Best test accuracy',
+    ...RUN_TEST_FIGURES.map((f) => RUN_FIGURES[f].label),
     'Champion connections',
     'Mean s/gen',
     'Forked from',
@@ -228,7 +239,7 @@ function renderSummary(compared: readonly Compared[]): void {
       el('td', { 'data-col': 'status' }, el('span', { class: `status ${run.status}` }, run.status)),
       el('td', { 'data-col': 'generations' }, `${run.generation} / ${run.generations}`),
       el('td', { 'data-col': 'best-fitness' }, fmt(run.bestFitness)),
-      el('td', { 'data-col': 'best-test-accuracy' }, pct(bestTestAccuracy(c.own))),
+      ...RUN_TEST_FIGURES.map((f) => el('td', { 'data-col': FIGURE_COLUMNS[f] }, pct(testFigure(c, f)))),
       el('td', { 'data-col': 'champion-connections' }, run.champion ? String(run.champion.connections) : '–'),
       el('td', { 'data-col': 'mean-s-per-gen' }, fmt(meanSeconds(c.own), 2)),
       el('td', { 'data-col': 'forked-from' }, fork),

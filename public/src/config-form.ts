@@ -5,6 +5,7 @@
  * The start form also shows how long the search will likely take (src/wann/eta.ts), and errors the
  * API names a field in are shown next to that field.
  */
+import { MIN_POPULATION } from '../../src/wann/config-limits';
 import { estimateRun, formatRange, formatSeconds } from '../../src/wann/eta';
 import { el } from './dom';
 
@@ -17,19 +18,27 @@ interface Field {
   help: string;
   /** What the input shows when neither the values nor the server's defaults have the field. */
   absent?: number;
+  /** The least value the server takes, where it is above 0. */
+  min?: number;
 }
 
 export const FIELDS: readonly Field[] = [
-  { key: 'population', label: 'Population', kind: 'int', help: 'genomes per generation' },
-  { key: 'generations', label: 'Generations', kind: 'int', help: 'generation budget' },
+  {
+    key: 'population',
+    label: 'Population',
+    kind: 'int',
+    help: `genomes per generation, at least ${MIN_POPULATION}`,
+    min: MIN_POPULATION,
+  },
+  { key: 'generations', label: 'Generations', kind: 'int', help: 'generation budget', min: 1 },
   { key: 'seed', label: 'Seed', kind: 'seed', help: 'empty: the server draws one' },
   { key: 'weights', label: 'Shared weights', kind: 'weights', help: 'comma-separated' },
-  { key: 'trainShards', label: 'Training shards', kind: 'int', help: 'batches drawn from them' },
-  { key: 'sliceSize', label: 'Slice size', kind: 'int', help: 'genomes per slice task' },
+  { key: 'trainShards', label: 'Training shards', kind: 'int', help: 'batches drawn from them', min: 1 },
+  { key: 'sliceSize', label: 'Slice size', kind: 'int', help: 'genomes per slice task', min: 1 },
   { key: 'probConnectionObjective', label: 'P(connections objective)', kind: 'float', help: 'else mean+max' },
   { key: 'cullRatio', label: 'Cull ratio', kind: 'float', help: 'worst fraction not bred' },
   { key: 'eliteRatio', label: 'Elite ratio', kind: 'float', help: 'best fraction kept' },
-  { key: 'tournamentSize', label: 'Tournament size', kind: 'int', help: '≤ population' },
+  { key: 'tournamentSize', label: 'Tournament size', kind: 'int', help: '≤ population', min: 1 },
   { key: 'initEnableProb', label: 'Initial connection prob.', kind: 'float', help: 'per input→output' },
   { key: 'probAddConnection', label: 'P(add connection)', kind: 'float', help: 'mutation' },
   { key: 'probAddNode', label: 'P(add node)', kind: 'float', help: 'mutation' },
@@ -42,7 +51,13 @@ export const FIELDS: readonly Field[] = [
     kind: 'int',
     help: 'generations, on more batches + test accuracy; 0 = off',
   },
-  { key: 'recheckBatches', label: 'Re-check batches', kind: 'int', help: 'training batches per re-check' },
+  {
+    key: 'recheckBatches',
+    label: 'Re-check batches',
+    kind: 'int',
+    help: 'training batches per re-check',
+    min: 1,
+  },
   {
     // Optional in the schema (a config without it is recorded unchanged), so no server default.
     key: 'patience',
@@ -88,7 +103,7 @@ function updateEstimate(container: HTMLElement, out: HTMLElement): void {
   out.textContent = `Estimated time: ${formatRange(e)}, likely ${formatSeconds(e.midS)}, with ${cores} evaluator${cores === 1 ? '' : 's'} (one per core, as \`npm start\` runs it here).`;
   out.title =
     'Networks grow during a search, so later generations take longer. The estimate assumes the ' +
-    'connection growth and evaluation speed measured in bench/results (src/wann/eta.ts); the run ' +
+    'connection growth and evaluation speed measured by the project’s benchmarks on this kind of machine; the run ' +
     'page refines it from the generations actually finished.';
   out.dataset.midS = String(Math.round(e.midS));
 }
@@ -112,7 +127,7 @@ export function renderFields(
       type: f.kind === 'weights' ? 'text' : 'number',
       inputmode: f.kind === 'float' || f.kind === 'weights' ? 'decimal' : 'numeric',
       step: f.kind === 'float' ? 'any' : f.kind === 'weights' ? null : '1',
-      min: f.kind === 'float' || f.kind === 'seed' ? '0' : f.kind === 'int' ? '0' : null,
+      min: f.min !== undefined ? String(f.min) : f.kind === 'weights' ? null : '0',
       max: f.kind === 'float' ? '1' : null,
       value: show(values[f.key] ?? DEFAULTS[f.key] ?? f.absent),
       placeholder: f.kind === 'seed' ? 'random' : null,
@@ -190,6 +205,24 @@ export function showFieldErrors(container: HTMLElement, error: unknown): string[
   return marked;
 }
 
+/**
+ * An API config error as a person reads it: each `key: message` part names the field by its form
+ * label ("Population: at least 4 genomes"), and a key inside a message too.
+ */
+export function describeConfigError(message: string): string {
+  const labelOf = new Map(FIELDS.map((f) => [f.key, f.label]));
+  return message
+    .split('; ')
+    .map((part) => {
+      const match = /^([\w.[\]]+): (.+)$/.exec(part.trim());
+      if (!match) return part;
+      const key = match[1].split(/[.[\]]/).find((seg) => labelOf.has(seg));
+      const text = match[2].replace(/\b[a-z]+[A-Z]\w*\b/g, (k) => labelOf.get(k) ?? k);
+      return key ? `${labelOf.get(key)}: ${text}` : `${match[1]}: ${text}`;
+    })
+    .join('; ');
+}
+
 /** Parses the inputs; throws a `FieldError` naming the field on input the browser let through. */
 export function readFields(container: HTMLElement): ConfigValues {
   const out: ConfigValues = {};
@@ -210,6 +243,8 @@ export function readFields(container: HTMLElement): ConfigValues {
     } else {
       if (text === '' || !Number.isFinite(Number(text)))
         throw new FieldError(f.key, `${f.label}: a number is needed`);
+      if (f.min !== undefined && Number(text) < f.min)
+        throw new FieldError(f.key, `${f.label}: at least ${f.min}`);
       out[f.key] = Number(text);
     }
   }

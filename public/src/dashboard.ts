@@ -4,6 +4,8 @@
  * compare page), and the form that starts a search with its name, tags and notes. The token is
  * sent once to start a session (an HttpOnly cookie) and is never stored.
  */
+import { headlineTestFigure, RUN_FIGURES } from '../../src/api/figures';
+import { newRunConfig } from '../../src/api/new-run';
 import type { DatasetList } from '../../src/api/types';
 import {
   endAllSessions,
@@ -18,7 +20,14 @@ import {
   signOut,
   TERMINAL,
 } from './api';
-import { clearFieldErrors, readFields, renderFields, showFieldErrors } from './config-form';
+import {
+  type ConfigValues,
+  clearFieldErrors,
+  describeConfigError,
+  readFields,
+  renderFields,
+  showFieldErrors,
+} from './config-form';
 import { configDatasetKey, DEFAULT_DATASET } from './dataset-facts';
 import { byId, el, fmt, pct, replace, when } from './dom';
 import { identityFields, readIdentity, showIdentityErrors } from './run-identity';
@@ -61,6 +70,7 @@ async function refreshSession(message?: string): Promise<void> {
   showSessionState(message);
   pages = 1;
   await Promise.all([loadRuns(), loadDatasets()]);
+  await prefillFromRun();
 }
 
 /**
@@ -142,8 +152,7 @@ const COLUMNS: readonly Column[] = [
   {
     label: 'Best test acc.',
     sort: 'testAccuracy',
-    title:
-      'model: best published model, ensemble accuracy on the 10,000 test images; check: the champion’s latest re-check, on a fixed 1,000 test images',
+    title: `${RUN_FIGURES.ensembleTestAccuracy.short}: ${RUN_FIGURES.ensembleTestAccuracy.help} ${RUN_FIGURES.checkTestAccuracy.short} (no shared-weight version yet): ${RUN_FIGURES.checkTestAccuracy.help}`,
   },
   { label: 'Best fitness', sort: 'fitness', title: 'best mean fitness, on training batches' },
   { label: 'Pop.', sort: 'population', title: 'population', wide: true },
@@ -161,6 +170,16 @@ let sort: { key: SortKey; dir: 1 | -1 } = { key: 'created', dir: -1 };
 const selected = new Set<string>();
 /** Counts list requests: only the latest one's answer is shown. */
 let listRequests = 0;
+
+// The legend names the figures as src/api/figures.ts defines them.
+replace(
+  byId('runs-legend'),
+  'Click a column heading to sort the runs shown. ',
+  el('strong', {}, 'Best test acc.'),
+  ` is “${RUN_FIGURES.ensembleTestAccuracy.short}”: ${RUN_FIGURES.ensembleTestAccuracy.help} Else “${RUN_FIGURES.checkTestAccuracy.short}”: ${RUN_FIGURES.checkTestAccuracy.help} `,
+  el('strong', {}, 'Best fitness'),
+  ' is on training batches.',
+);
 
 const filterForm = byId<HTMLFormElement>('runs-filter');
 const filterText = byId<HTMLInputElement>('filter-text');
@@ -201,13 +220,12 @@ function learnDatasets(list: DatasetList): void {
 }
 const runsTable = byId<HTMLTableElement>('runs');
 
-/** Test accuracy shown for a run, and what it was measured on. */
-function testAccuracy(r: RunListEntry): { value: number | null; source: 'model' | 'check' | null } {
-  if (r.stats.bestModelTestAccuracy !== null)
-    return { value: r.stats.bestModelTestAccuracy, source: 'model' };
-  if (r.stats.latestCheckTestAccuracy !== null)
-    return { value: r.stats.latestCheckTestAccuracy, source: 'check' };
-  return { value: null, source: null };
+/** The test figure shown for a run, and which figure it is (src/api/figures.ts). */
+function testAccuracy(r: RunListEntry): { value: number | null; source: string | null } {
+  const shown = headlineTestFigure(r.stats);
+  return shown
+    ? { value: shown.value, source: RUN_FIGURES[shown.figure].short }
+    : { value: null, source: null };
 }
 
 function sortValue(r: RunListEntry, key: SortKey): number | string | null {
@@ -481,12 +499,54 @@ form.addEventListener('submit', async (e) => {
       err instanceof HttpError && err.code === 'invalid_identity'
         ? showIdentityErrors(identityBox, err)
         : showFieldErrors(fields, err);
-    const text = err instanceof HttpError || err instanceof Error ? err.message : String(err);
+    // Field names as the form labels them, not the API's keys.
+    const text =
+      err instanceof HttpError || err instanceof Error ? describeConfigError(err.message) : String(err);
     startError.textContent = `Not started: ${text}${marked.length ? ' (see the marked field)' : ''}`;
     startError.hidden = false;
     startSubmit.disabled = false;
   }
 });
+
+/** The run `?from=` names, once its config has filled the form (it is filled once per page). */
+let prefilledFrom: string | null = null;
+
+/**
+ * `/?from=<run id>` ("New run from this config" on a run page): the start form filled with that
+ * run's config, dataset, name and tags, its seed cleared (src/api/new-run.ts), and scrolled to.
+ * Signed out, it waits for the sign-in.
+ */
+async function prefillFromRun(): Promise<void> {
+  const from = new URLSearchParams(location.search).get('from');
+  if (!from || !/^[0-9a-f-]{36}$/.test(from) || prefilledFrom === from) return;
+  const note = document.getElementById('start-from') ?? el('p', { id: 'start-from', class: 'small' });
+  if (!note.isConnected) form.prepend(note);
+  if (!signedInUntil) {
+    note.textContent = `Sign in above to fill this form from run ${from.slice(0, 8)}'s config.`;
+    return;
+  }
+  let source: Run;
+  try {
+    source = await requestJson<Run>(`/api/runs/${from}`);
+  } catch (err) {
+    note.textContent = `The form could not be filled from run ${from.slice(0, 8)}: ${(err as Error).message}`;
+    return;
+  }
+  prefilledFrom = from;
+  renderFields(fields, newRunConfig(source.config) as ConfigValues);
+  replace(identityBox, ...identityFields('start', { name: source.name, tags: source.tags }).childNodes);
+  const dataset = (source.config as { dataset?: string }).dataset ?? 'mnist';
+  if (![...datasetSelect.options].some((o) => o.value === dataset))
+    datasetSelect.append(el('option', { value: dataset }, dataset));
+  datasetSelect.value = dataset;
+  replace(
+    note,
+    'Filled from the config of run ',
+    el('a', { href: `/runs/${source.id}` }, source.name || source.id.slice(0, 8)),
+    '. The seed is cleared: type one, or leave it empty for the server to draw one.',
+  );
+  byId('start-panel').scrollIntoView();
+}
 
 async function init(): Promise<void> {
   forgetLegacyToken();

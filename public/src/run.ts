@@ -4,6 +4,13 @@
  * controls (cancel, fork, publish, share links), which go with the same cookie; a link holder's
  * page reads the run's routes under the token, `/s/{token}/api/run`, and has no write controls at all.
  */
+import {
+  bestEnsembleFigure,
+  bestTrainedFigure,
+  RUN_FIGURES,
+  versionEnsembleAccuracy,
+  versionMeanAccuracy,
+} from '../../src/api/figures';
 import { estimateWithEarlyEnd, formatRange, formatSeconds } from '../../src/wann/eta';
 import { championSinceInRecords, describeStop, earliestEnd } from '../../src/wann/patience';
 import type { GenerationRecord } from '../../src/wann/record';
@@ -25,6 +32,7 @@ import {
   type ConfigValues,
   changedFields,
   clearFieldErrors,
+  describeConfigError,
   readFields,
   renderFields,
   showFieldErrors,
@@ -61,6 +69,8 @@ let charts: SearchCharts | null = null;
 let shownChampionGen = -1;
 let championTimer: ReturnType<typeof setTimeout> | undefined;
 let models: ModelVersion[] | null = null;
+/** What the last "Publish" click did, shown beside the button (it survives the table's redraw). */
+let publishNote: string | null = null;
 
 /** What the page's terms mean (info popovers and titles). */
 const EXPLAIN: Record<string, string> = {
@@ -76,13 +86,14 @@ const EXPLAIN: Record<string, string> = {
     'A weight-agnostic network keeps its accuracy whatever single weight all its connections share. Filled markers: the weights tested (nothing is measured between them); ring: the weight tuned on training data; dashed: the ensemble of all weights; dotted: trained per-connection weights.',
   objectives:
     'Each genome has three objectives: its mean fitness over the shared weights, its best fitness at any one weight, and 1 / its connections (smaller is better). Each generation ranks the population (NSGA-II) on [mean, 1/connections], or on [mean, max] with probability 1 − probConnectionObjective.',
-  eta: 'Fitted to the generations so far: time per generation grows with the mean connections, and connections grow with the generations; the range covers slower and faster growth and the spread of the timings (src/wann/eta.ts). The Seconds per generation chart shows the data.',
+  eta: 'Fitted to the generations so far: time per generation grows with the mean connections, and connections grow with the generations; the range covers slower and faster growth and the spread of the timings. The Seconds per generation chart shows the data.',
   championFitness:
     "The champion's fitness on its own generation's 1,000 training images (mean log-likelihood of the correct digit, averaged over the shared weights; 0 is perfect, −2.30 is guessing).",
   batchAccuracy:
     "The champion's accuracy on its own generation's 1,000 training images, averaged over the shared weights: a training figure, optimistic. Test accuracy is below.",
-  testAccuracy:
-    "The champion's accuracy by majority vote of the shared weights on a fixed subset of 1,000 test images, at its latest re-check. Published models report all 10,000 test images.",
+  testAccuracy: `${RUN_FIGURES.checkTestAccuracy.help} Published versions report the full test set.`,
+  ensemble: RUN_FIGURES.ensembleTestAccuracy.help,
+  trained: `${RUN_FIGURES.trainedTestAccuracy.help} "Train weights" on a shared-weight version makes one.`,
   chosenBy:
     'How the current champion was picked: by its fitness on a single training batch (the best ever seen), or by winning a re-check, where the best recent genome and the champion are evaluated on several more training batches.',
 };
@@ -127,7 +138,8 @@ function local(url: string): string {
  */
 function eta(): { text: string; title: string } {
   if (!run) return { text: '–', title: '' };
-  if (TERMINAL.has(run.status)) return { text: 'done', title: '' };
+  // A finished run says how it ended: a cancelled or failed run is not "done".
+  if (TERMINAL.has(run.status)) return { text: run.status === 'completed' ? 'done' : run.status, title: '' };
   if (run.status !== 'running') return { text: '–', title: '' };
   const patience = {
     generations: run.generations,
@@ -186,10 +198,9 @@ function renderSummary(): void {
   const champion = run.champion;
   const left = eta();
   const test = latestTest();
-  const published = (models ?? []).reduce<ModelVersion | null>(
-    (a, m) => (!a || m.ensembleTestAccuracy > a.ensembleTestAccuracy ? m : a),
-    null,
-  );
+  // Each figure from its one definition (src/api/figures.ts): a trained version is never "ensemble".
+  const ensemble = bestEnsembleFigure(models ?? []);
+  const trained = bestTrainedFigure(models ?? []);
   const last = rows.length ? rows[rows.length - 1] : null;
   // [key (data-fact), label, value, explanation key]
   const facts: [string, string, string, string?][] = [
@@ -205,16 +216,26 @@ function renderSummary(): void {
     ],
     [
       'Champion test accuracy',
-      'Champion test accuracy (1,000 test images)',
+      RUN_FIGURES.checkTestAccuracy.label,
       test ? `${pct(test.value)} at gen ${test.gen}` : '–',
       'testAccuracy',
     ],
     [
       'Best published test accuracy',
-      'Best model, ensemble (10,000 test images)',
-      published ? `${pct(published.ensembleTestAccuracy)} (v${published.version})` : '–',
-      'models',
+      RUN_FIGURES.ensembleTestAccuracy.label,
+      ensemble ? `${pct(ensemble.value)} (v${ensemble.version})` : '–',
+      'ensemble',
     ],
+    ...(trained
+      ? [
+          [
+            'Best trained test accuracy',
+            RUN_FIGURES.trainedTestAccuracy.label,
+            `${pct(trained.value)} (v${trained.version})`,
+            'trained',
+          ] as [string, string, string, string],
+        ]
+      : []),
     ['Champion chosen by', 'Champion chosen by', chosenByText(), 'chosenBy'],
     ['Champion connections', 'Champion connections', champion ? String(champion.connections) : '–'],
     [
@@ -262,7 +283,21 @@ function renderOwnerActions(): void {
   if (actionsFinished === TERMINAL.has(run.status)) return;
   actionsFinished = TERMINAL.has(run.status);
   const box = byId('owner-actions');
-  const children: HTMLElement[] = [el('a', { href: '/', class: 'button secondary' }, '← All runs')];
+  const children: HTMLElement[] = [
+    el('a', { href: '/', class: 'button secondary' }, '← All runs'),
+    // The dashboard's start form, filled with this run's config and its seed cleared.
+    el(
+      'a',
+      {
+        href: `/?from=${run.id}#start-panel`,
+        class: 'button secondary',
+        id: 'new-run-from',
+        title:
+          'Open the start form filled with this configuration (dataset, name and tags too), the seed cleared',
+      },
+      'New run from this config',
+    ),
+  ];
   if (!TERMINAL.has(run.status)) {
     const cancel = el('button', { type: 'button', class: 'danger', id: 'cancel' }, 'Cancel run');
     cancel.addEventListener('click', async () => {
@@ -540,8 +575,8 @@ function renderModels(): void {
                 ['Version', ''],
                 ['Weights', 'shared weight (weight-agnostic) or trained per-connection weights'],
                 ['Gen.', 'generation of the champion published'],
-                ['Mean test acc.', 'mean over the shared weights, 10,000 test images'],
-                ['Ensemble', 'majority vote of the shared weights, 10,000 test images'],
+                ['Mean test acc.', RUN_FIGURES.meanTestAccuracy.help],
+                ['Ensemble', RUN_FIGURES.ensembleTestAccuracy.help],
                 ['Tuned weight', 'the weight tuned on training data → its test accuracy'],
                 ['Conns', 'enabled connections'],
                 ['Hidden', 'hidden nodes'],
@@ -560,8 +595,9 @@ function renderModels(): void {
                 el('td', {}, `v${m.version}`),
                 el('td', {}, variantText(m)),
                 el('td', {}, m.generation),
-                el('td', {}, pct(m.meanTestAccuracy)),
-                el('td', {}, pct(m.ensembleTestAccuracy)),
+                // A trained version has one set of weights: no mean over weights, no ensemble.
+                el('td', {}, pct(versionMeanAccuracy(m))),
+                el('td', {}, pct(versionEnsembleAccuracy(m))),
                 el(
                   'td',
                   {},
@@ -590,9 +626,16 @@ function renderModels(): void {
     );
     publish.addEventListener('click', async () => {
       publish.disabled = true;
-      publish.textContent = 'Publishing… (evaluates the champion on the 10,000 test images)';
+      publish.textContent = 'Publishing… (evaluates the champion on the full test set)';
       try {
-        await request(`${mode!.api}/publish`, { method: 'POST' });
+        const res = await request(`${mode!.api}/publish`, { method: 'POST' });
+        const version = (await res.json()) as ModelVersion;
+        // 200: this champion was published before (a finished run publishes it at the end); say so,
+        // or the click would seem to do nothing.
+        publishNote =
+          res.status === 201
+            ? `Published v${version.version} (the champion of generation ${version.generation}).`
+            : `The current champion (generation ${version.generation}) is already published as v${version.version}.`;
         await loadModels();
       } catch (e) {
         publish.disabled = false;
@@ -600,7 +643,14 @@ function renderModels(): void {
         fatal(`Publishing failed: ${(e as Error).message}`);
       }
     });
-    children.push(el('div', { class: 'row wrap' }, publish));
+    children.push(
+      el(
+        'div',
+        { class: 'row wrap' },
+        publish,
+        el('span', { id: 'publish-note', role: 'status', class: 'small muted' }, publishNote ?? ''),
+      ),
+    );
   }
   replace(body, ...children);
   showScrollHint();
@@ -763,7 +813,7 @@ function renderConfig(): void {
       const marked = showFieldErrors(fields, err);
       error.textContent = marked.length
         ? `Not forked: see the highlighted field${marked.length > 1 ? 's' : ''}.`
-        : `Not forked: ${(err as Error).message}`;
+        : `Not forked: ${describeConfigError((err as Error).message)}`;
       error.hidden = false;
       submit.disabled = false;
     }

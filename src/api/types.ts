@@ -23,6 +23,15 @@ export {
   generationRecordSchema,
 } from '../wann/record';
 
+/**
+ * The API's version, noted in the README. 2: runs carry `stats` with the figures named as in
+ * src/api/figures.ts (`ensembleTestAccuracy`, `trainedTestAccuracy`, `checkTestAccuracy`; the
+ * version 1 names stay as deprecated aliases); the generations CSV names the generation's best
+ * genome `generationBest*`, counts hidden nodes (`meanHiddenNodes`) and has the champion's own
+ * figures (src/wann/record.ts `GENERATION_CSV_COLUMNS`). The JSON and SSE records are unchanged.
+ */
+export const API_VERSION = 2;
+
 const int = z.number().int();
 const isoTime = z.string();
 
@@ -109,6 +118,26 @@ export const shareAccessSchema = z.object({
   expiresAt: isoTime,
 });
 
+/**
+ * A run's test figures (src/api/figures.ts defines each: what it is measured on, its label, how it
+ * is derived) and its published version count. On `GET /api/runs` entries and `GET /api/runs/:id`.
+ */
+export const runStatsSchema = z.object({
+  /** The best published shared-weight version's ensemble accuracy on the full test set. */
+  ensembleTestAccuracy: z.number().nullable(),
+  /** The best published trained (per-connection weights) version's accuracy on the full test set. */
+  trainedTestAccuracy: z.number().nullable(),
+  /** The champion's latest re-check: ensemble accuracy on the fixed 1,000-example test subset. */
+  checkTestAccuracy: z.number().nullable(),
+  /** Deprecated (API version 1's name): `ensembleTestAccuracy`. */
+  bestModelTestAccuracy: z.number().nullable(),
+  /** Deprecated (API version 1's name): `checkTestAccuracy`. */
+  latestCheckTestAccuracy: z.number().nullable(),
+  /** Published model versions (shared and trained). */
+  models: int,
+});
+export type RunStats = z.infer<typeof runStatsSchema>;
+
 export const runResourceSchema = z.object({
   id: z.string(),
   status: runStatusSchema,
@@ -146,20 +175,11 @@ export const runResourceSchema = z.object({
   }),
   /** Present on answers read through a share link. */
   access: shareAccessSchema.optional(),
+  /** The run's test figures: on `GET /api/runs/:id` and list entries (not on write answers). */
+  stats: runStatsSchema.optional(),
 });
 export type RunResource = z.infer<typeof runResourceSchema>;
 export type RunChampion = z.infer<typeof runChampionSchema>;
-
-/** What the runs table needs beyond the run itself (the list endpoint only). */
-export const runStatsSchema = z.object({
-  /** Best ensemble accuracy on the 10,000 test images among the run's published models. */
-  bestModelTestAccuracy: z.number().nullable(),
-  /** The latest champion re-check's ensemble accuracy on the 1,000-image test subset. */
-  latestCheckTestAccuracy: z.number().nullable(),
-  /** Published model versions. */
-  models: int,
-});
-export type RunStats = z.infer<typeof runStatsSchema>;
 
 export const runListEntrySchema = runResourceSchema.extend({ stats: runStatsSchema });
 export type RunListEntry = z.infer<typeof runListEntrySchema>;

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { SHARED_WEIGHTS } from './activation-ids';
+import { MAX_POPULATION, MIN_POPULATION } from './config-limits';
 
 const probability = z.number().min(0).max(1);
 
@@ -21,7 +22,12 @@ export function slicesPerGeneration(c: { population: number; sliceSize: number }
 
 export const searchConfigSchema = z
   .strictObject({
-    population: z.number().int().min(4).max(10_000).default(960),
+    population: z
+      .number()
+      .int('a whole number of genomes')
+      .min(MIN_POPULATION, `at least ${MIN_POPULATION} genomes`)
+      .max(MAX_POPULATION, `at most ${MAX_POPULATION} genomes`)
+      .default(960),
     generations: z.number().int().min(1).max(100_000).default(4096),
     /** Integer in [0, 2^32). Omitted: the server draws one and records it with the run. */
     seed: z.number().int().min(0).max(0xffffffff).optional(),
@@ -83,7 +89,7 @@ export const searchConfigSchema = z
     path: ['probAddConnection'],
   })
   .refine((c) => c.tournamentSize <= c.population, {
-    message: 'tournamentSize must not exceed population',
+    message: 'the tournament size must not exceed the population',
     path: ['tournamentSize'],
   })
   .superRefine((c, ctx) => {

@@ -60,13 +60,23 @@ export const generationRecordSchema = z.strictObject({
    * re-check off; with it on, it can fall when a re-check crowns a genome that was luckier less.
    */
   bestEverFitness: stat,
-  /** Mean batch accuracy over the shared weights of this generation's best genome. */
+  /**
+   * Mean batch accuracy over the shared weights of this generation's best genome: not the run's
+   * champion's (that is `champion.accuracy`). The name is kept: it is the D1 column, the SSE and
+   * JSON field and the golden trace's; the CSV (API version 2) calls it `generationBestAccuracy`.
+   */
   championAccuracy: stat,
-  /** Enabled connections of this generation's best genome. */
+  /**
+   * Enabled connections of this generation's best genome (the champion's: `champion.connections`);
+   * `generationBestConnections` in the CSV.
+   */
   championConnections: z.number().int().nullable(),
   /** Mean enabled connections over the population. */
   meanConnections: z.number(),
-  /** Mean node count (bias, inputs, outputs and hidden) over the population. */
+  /**
+   * Mean node count over the population, the bias, inputs and outputs included (267 for MNIST);
+   * the CSV's `meanHiddenNodes` counts hidden nodes only.
+   */
   meanNodes: z.number(),
   /** Genomes evaluated. */
   evaluations: int,
@@ -82,7 +92,19 @@ export const generationRecordSchema = z.strictObject({
 });
 export type GenerationRecord = z.infer<typeof generationRecordSchema>;
 
-/** Columns of the generations CSV, in order (champion fields flattened). */
+/** Bias, inputs and outputs: the nodes every genome of a dataset has (`meanNodes` counts them). */
+export function fixedNodeCount(shape: { inputs: number; outputs: number }): number {
+  return 1 + shape.inputs + shape.outputs;
+}
+
+/**
+ * Columns of the generations CSV (API version 2), in order, champion fields flattened. Version 1's
+ * `championAccuracy` / `championConnections` (the generation's best genome) are
+ * `generationBestAccuracy` / `generationBestConnections`, its `meanNodes` (bias, inputs and outputs
+ * included) is `meanHiddenNodes`, and its `testAccuracy` is `checkTestAccuracy` (the name
+ * src/api/figures.ts gives the re-check's figure); the champion's own batch accuracy and connections
+ * are columns of their own.
+ */
 export const GENERATION_CSV_COLUMNS = [
   'gen',
   'objectives',
@@ -91,26 +113,36 @@ export const GENERATION_CSV_COLUMNS = [
   'fitnessMedian',
   'fitnessMax',
   'bestEverFitness',
-  'championAccuracy',
-  'championConnections',
+  'generationBestAccuracy',
+  'generationBestConnections',
   'meanConnections',
-  'meanNodes',
+  'meanHiddenNodes',
   'evaluations',
   'durationMs',
   'championGeneration',
   'championIndex',
   'championChosenBy',
+  'championBatchAccuracy',
+  'championEnabledConnections',
   'championRecheckedFitness',
-  'testAccuracy',
+  'checkTestAccuracy',
 ] as const;
 
-export function generationCsvLine(r: GenerationRecord): string {
+/** One CSV line; `fixedNodes` from `fixedNodeCount` of the run's genome shape (null: unknown, left empty). */
+export function generationCsvLine(r: GenerationRecord, fixedNodes: number | null): string {
+  const accuracy = r.champion?.accuracy ?? [];
   const flat: Record<(typeof GENERATION_CSV_COLUMNS)[number], unknown> = {
     ...r,
+    generationBestAccuracy: r.championAccuracy,
+    generationBestConnections: r.championConnections,
+    meanHiddenNodes: fixedNodes === null ? null : r.meanNodes - fixedNodes,
     championGeneration: r.champion?.generation,
     championIndex: r.champion?.index,
     championChosenBy: r.champion?.chosenBy,
+    championBatchAccuracy: accuracy.length ? accuracy.reduce((a, b) => a + b, 0) / accuracy.length : null,
+    championEnabledConnections: r.champion?.connections,
     championRecheckedFitness: r.champion?.recheckedFitness,
+    checkTestAccuracy: r.testAccuracy,
   };
   return GENERATION_CSV_COLUMNS.map((k) => flat[k] ?? '').join(',');
 }

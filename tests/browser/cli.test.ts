@@ -1,6 +1,7 @@
 /**
  * The `wann` CLI (bin/wann.mjs, run with plain node) against `npm start`'s servers.
  */
+
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { encode } from 'fast-png';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { RUN_FIGURES } from '../../src/api/figures';
 import { parseIdxImages, parseIdxLabels } from '../../src/data/idx';
 
 const URL_ = inject('wannUrl');
@@ -119,16 +121,16 @@ describe('wann CLI', () => {
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toMatch(
-      /^RUN\s+NAME\s+TAGS\s+STATUS\s+GEN\s+POP\s+SEED\s+BEST FITNESS\s+TEST ACC\s+CREATED$/,
+      /^RUN\s+NAME\s+TAGS\s+STATUS\s+GEN\s+POP\s+SEED\s+BEST FITNESS\s+TEST ACC\s+TRAINED\s+CREATED$/,
     );
     expect(lines).toHaveLength(3);
-    // Newest first: the 40-generation run, then the named one (published at the end: a model's accuracy).
+    // Newest first: the 40-generation run, then the named one (published at the end: the ensemble figure; no trained version).
     expect(lines[2]).toMatch(
       new RegExp(
-        `^${runId.slice(0, 8)}\\s+cli baseline\\s+${MARK},baseline\\s+completed\\s+8/8\\s+32\\s+4\\s+-?\\d\\.\\d{4}\\s+\\d+\\.\\d% model\\s+\\d{4}-`,
+        `^${runId.slice(0, 8)}\\s+cli baseline\\s+${MARK},baseline\\s+completed\\s+8/8\\s+32\\s+4\\s+-?\\d\\.\\d{4}\\s+\\d+\\.\\d% ensemble\\s+–\\s+\\d{4}-`,
       ),
     );
-    expect(r.stderr).toContain('"model" = best published model');
+    expect(r.stderr).toContain(`"ensemble" = ${RUN_FIGURES.ensembleTestAccuracy.label.toLowerCase()}`);
     const none = await wann(['list', '--tag', MARK, '--status', 'failed']);
     expect(none.stdout.trim()).toBe('no run matches');
     const bad = await wann(['list', '--status', 'sleeping']);
@@ -197,7 +199,8 @@ describe('wann CLI', () => {
       's/gen (elapsed / generations)',
     ])
       for (const cell of rows[key]) expect(cell).toMatch(/^-?\d/);
-    expect(rows['best test accuracy'][0]).toMatch(/^\d+\.\d% model$/);
+    expect(rows[RUN_FIGURES.ensembleTestAccuracy.label.toLowerCase()][0]).toMatch(/^\d+\.\d%$/);
+    expect(rows[RUN_FIGURES.trainedTestAccuracy.label.toLowerCase()]).toEqual(['–', '–']);
 
     const one = await wann(['compare', runId]);
     expect(one.code).toBe(2);

@@ -12,7 +12,7 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { RunResource } from '../../src/api/types';
+import { type RunResource, runStatsSchema } from '../../src/api/types';
 import type { GenerationRecord } from '../../src/wann/record';
 import { SECURITY_HEADERS } from '../../workers/api/security-headers';
 import { type Browser, launch, ownerApi, SCREENSHOTS, shot } from './browser';
@@ -130,9 +130,18 @@ describe.skipIf(SKIP !== null)('compare runs in the browser', () => {
       const own = await records(run.id);
       const seconds = own.reduce((s, r) => s + r.durationMs, 0) / own.length / 1000;
       expect(await row.locator('[data-col="mean-s-per-gen"]').textContent()).toBe(seconds.toFixed(2));
-      const tested = own.map((r) => r.testAccuracy).filter((v): v is number => typeof v === 'number');
-      expect(await row.locator('[data-col="best-test-accuracy"]').textContent()).toBe(
-        tested.length ? `${(Math.max(...tested) * 100).toFixed(1)}%` : '–',
+      // The test figures are the run's stats (src/api/figures.ts), the same numbers as every view.
+      const stats = runStatsSchema.parse((await api<ApiRun>(`/api/runs/${run.id}`)).body.stats);
+      const shown = (v: number | null) => (v === null ? '–' : `${(v * 100).toFixed(1)}%`);
+      expect(await row.locator('[data-col="ensemble-test-accuracy"]').textContent()).toBe(
+        shown(stats.ensembleTestAccuracy),
+      );
+      expect(await row.locator('[data-col="trained-test-accuracy"]').textContent()).toBe(
+        shown(stats.trainedTestAccuracy),
+      );
+      const tested = own.filter((r) => typeof r.testAccuracy === 'number');
+      expect(await row.locator('[data-col="check-test-accuracy"]').textContent()).toBe(
+        shown(tested.length ? (tested[tested.length - 1].testAccuracy as number) : null),
       );
     }
     expect(await rows.nth(0).locator('[data-col="forked-from"]').textContent()).toBe('–');

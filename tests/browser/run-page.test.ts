@@ -10,11 +10,13 @@
  * Screenshots at desktop and phone width land in tests/browser/screenshots/;
  * `UPDATE_DOCS_SCREENSHOTS=1` also writes the README's docs/run-page.png.
  */
+
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { RUN_FIGURES } from '../../src/api/figures';
 import type { ModelResource, RunResource } from '../../src/api/types';
 import type { GenerationRecord } from '../../src/wann/record';
 import { type Browser, drawSeven, launch, ownerApi, SCREENSHOTS, shot } from './browser';
@@ -177,7 +179,8 @@ describe('the run page', () => {
       // Polling for publications is bounded: at most one read per 2 s, plus the reads at load and end.
       const seconds = (Date.now() - started) / 1000;
       expect(modelReads).toBeLessThanOrEqual(Math.ceil(seconds / 2) + 3);
-      expect(await fact(page, 'ETA')).toBe('done');
+      // A cancelled run's time left says how it ended, not "done".
+      expect(await fact(page, 'ETA')).toBe('cancelled');
       expect(owner.errors).toEqual([]);
     },
     SLOW,
@@ -192,8 +195,9 @@ describe('the run page', () => {
       const labels = (await page.locator('#facts dt').allTextContents()).join(' | ');
       expect(labels).toContain('Champion fitness (training batch)');
       expect(labels).toContain('Champion accuracy (training batch)');
-      expect(labels).toContain('Champion test accuracy (1,000 test images)');
-      expect(labels).toContain('Best model, ensemble (10,000 test images)');
+      // The labels are the figures' one definition (src/api/figures.ts).
+      expect(labels).toContain(RUN_FIGURES.checkTestAccuracy.label);
+      expect(labels).toContain(RUN_FIGURES.ensembleTestAccuracy.label);
       const records = (
         await api<{ generations: ApiRecord[] }>(`/api/runs/${watchedId}/generations?limit=5000`)
       ).body.generations;

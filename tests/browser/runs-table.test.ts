@@ -159,12 +159,12 @@ describe.skipIf(SKIP !== null)('run identity and the runs table', () => {
     await page.click('#runs th button[data-sort="name"]');
     expect(await shownNames(owner)).toEqual(['gamma wide', 'delta renamed', 'beta wide', 'alpha baseline']);
 
-    // Every finished run published a model: its test accuracy says so.
+    // Every finished run published a shared-weight version: its cell shows the ensemble figure.
     const finished = page.locator(
       `#runs tbody tr[data-run="${ids['alpha baseline']}"] td[data-col="test-accuracy"]`,
     );
-    expect(await finished.getAttribute('data-source')).toBe('model');
-    expect(await finished.textContent()).toMatch(/^\d+\.\d% model$/);
+    expect(await finished.getAttribute('data-source')).toBe('ensemble');
+    expect(await finished.textContent()).toMatch(/^\d+\.\d% ensemble$/);
     const model = (
       await api<{ models: { ensembleTestAccuracy: number }[] }>(
         'GET',

@@ -10,6 +10,7 @@ import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GenerationRow, generations, runs } from '../../schema/schema';
 import {
+  fixedNodeCount,
   GENERATION_CSV_COLUMNS,
   type GenerationRecord,
   generationCsvLine,
@@ -202,35 +203,48 @@ describe('GenerationRecord in D1 (Miniflare, migrations applied)', () => {
   });
 });
 
-describe('generations CSV', () => {
-  it('gives one value per column, in GENERATION_CSV_COLUMNS order', () => {
-    const values = generationCsvLine(record).split(',');
+/** MNIST's bias, 256 inputs and 10 outputs. */
+const MNIST_FIXED = fixedNodeCount({ inputs: 256, outputs: 10 });
+
+describe('generations CSV (API version 2)', () => {
+  it('gives one value per column, in GENERATION_CSV_COLUMNS order, named for what it holds', () => {
+    const values = generationCsvLine(record, MNIST_FIXED).split(',');
     expect(values).toHaveLength(GENERATION_CSV_COLUMNS.length);
     const at = (name: (typeof GENERATION_CSV_COLUMNS)[number]) =>
       values[GENERATION_CSV_COLUMNS.indexOf(name)];
-    for (const name of GENERATION_CSV_COLUMNS) {
-      if (name.startsWith('champion') && !(name in record)) continue;
-      expect(at(name), name).toBe(String(record[name as keyof GenerationRecord]));
-    }
+    for (const name of ['gen', 'fitnessMean', 'bestEverFitness', 'meanConnections', 'durationMs'] as const)
+      expect(at(name), name).toBe(String(record[name]));
+    // The generation's best genome, under names that say so (version 1 called them champion*).
+    expect(at('generationBestAccuracy')).toBe('0.3125');
+    expect(at('generationBestConnections')).toBe('12');
+    // The champion's own figures differ from the generation's best.
+    expect(at('championBatchAccuracy')).toBe(String((0.25 + 0.5 + 0.125 + 0.0625) / 4));
+    expect(at('championEnabledConnections')).toBe('11');
+    expect(at('meanHiddenNodes')).toBe('10.5');
     expect(at('championGeneration')).toBe('5');
     expect(at('championIndex')).toBe('13');
     expect(at('championChosenBy')).toBe('recheck');
     expect(at('championRecheckedFitness')).toBe('0.375');
-    expect(at('testAccuracy')).toBe('0.8125');
+    expect(at('checkTestAccuracy')).toBe('0.8125');
+    for (const old of ['championAccuracy', 'championConnections', 'meanNodes', 'testAccuracy'])
+      expect(GENERATION_CSV_COLUMNS as readonly string[]).not.toContain(old);
   });
 
   it('leaves null statistics and a missing champion empty', () => {
-    const values = generationCsvLine(empty).split(',');
+    const values = generationCsvLine(empty, MNIST_FIXED).split(',');
     expect(values).toHaveLength(GENERATION_CSV_COLUMNS.length);
     for (const name of [
       'fitnessMean',
       'bestEverFitness',
-      'championConnections',
+      'generationBestAccuracy',
+      'generationBestConnections',
       'championGeneration',
       'championIndex',
       'championChosenBy',
+      'championBatchAccuracy',
+      'championEnabledConnections',
       'championRecheckedFitness',
-      'testAccuracy',
+      'checkTestAccuracy',
     ] as const) {
       expect(values[GENERATION_CSV_COLUMNS.indexOf(name)], name).toBe('');
     }

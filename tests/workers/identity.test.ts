@@ -7,7 +7,7 @@
 import { env } from 'cloudflare:workers';
 import { drizzle } from 'drizzle-orm/d1';
 import { describe, expect, it } from 'vitest';
-import { generations, runs } from '../../schema/schema';
+import { generations, models, runs } from '../../schema/schema';
 import { RUN_LIST_MAX_LIMIT, runListSchema, runResourceSchema } from '../../src/api/types';
 import {
   type ErrorBody,
@@ -206,7 +206,14 @@ describe('GET /api/runs: the runs table', () => {
     expect(second.next).toBeNull();
 
     for (const r of first.runs)
-      expect(r.stats).toEqual({ bestModelTestAccuracy: null, latestCheckTestAccuracy: null, models: 0 });
+      expect(r.stats).toEqual({
+        ensembleTestAccuracy: null,
+        trainedTestAccuracy: null,
+        checkTestAccuracy: null,
+        bestModelTestAccuracy: null,
+        latestCheckTestAccuracy: null,
+        models: 0,
+      });
   });
 
   it("reports the best published model's ensemble test accuracy", async () => {
@@ -216,8 +223,47 @@ describe('GET /api/runs: the runs table', () => {
       await request(`/api/runs/${runId}/models`),
     );
     expect(entry.stats.models).toBe(1);
-    expect(entry.stats.bestModelTestAccuracy).toBe(models.models[0].ensembleTestAccuracy);
-    expect(entry.stats.bestModelTestAccuracy).toBeGreaterThan(0);
+    expect(entry.stats.ensembleTestAccuracy).toBe(models.models[0].ensembleTestAccuracy);
+    expect(entry.stats.ensembleTestAccuracy).toBeGreaterThan(0);
+    // API version 1's name stays, the same number.
+    expect(entry.stats.bestModelTestAccuracy).toBe(entry.stats.ensembleTestAccuracy);
+    // The one run's own answer carries the same stats.
+    const one = runResourceSchema.parse(await ok(await request(`/api/runs/${runId}`)));
+    expect(one.stats).toEqual(entry.stats);
+  });
+
+  it('keeps a trained version out of the ensemble figure: it has a figure of its own', async () => {
+    const runId = await insertRun({ createdAt: Date.now() });
+    const version = (v: number, variant: 'shared' | 'trained', accuracy: number) => ({
+      runId,
+      version: v,
+      generation: 1,
+      onnxKey: `models/${runId}/${v}/model.onnx`,
+      genomeKey: `models/${runId}/${v}/genome.json`,
+      weights: variant === 'shared' ? [1] : [],
+      testAccuracy: [accuracy],
+      meanTestAccuracy: accuracy,
+      ensembleTestAccuracy: accuracy,
+      tunedWeight: 1,
+      tunedTestAccuracy: accuracy,
+      connections: 10,
+      hiddenNodes: 0,
+      createdAt: Date.now(),
+      variant,
+      trainedFrom: variant === 'trained' ? 1 : null,
+    });
+    await drizzle(env.DB)
+      .insert(models)
+      .values([version(1, 'shared', 0.69), version(2, 'trained', 0.81), version(3, 'shared', 0.6)]);
+    const [entry] = (await list(`ids=${runId}`)).runs;
+    expect(entry.stats).toMatchObject({
+      ensembleTestAccuracy: 0.69,
+      trainedTestAccuracy: 0.81,
+      bestModelTestAccuracy: 0.69,
+      models: 3,
+    });
+    const one = runResourceSchema.parse(await ok(await request(`/api/runs/${runId}`)));
+    expect(one.stats).toEqual(entry.stats);
   });
 
   it("reports the latest champion re-check's test accuracy (runs that re-check only)", async () => {
@@ -245,11 +291,22 @@ describe('GET /api/runs: the runs table', () => {
     const { runs: entries } = await list(`ids=${checking},${off}`);
     const stats = Object.fromEntries(entries.map((r) => [r.id, r.stats]));
     expect(stats[checking]).toEqual({
+      ensembleTestAccuracy: null,
+      trainedTestAccuracy: null,
+      checkTestAccuracy: 0.41,
       bestModelTestAccuracy: null,
       latestCheckTestAccuracy: 0.41,
       models: 0,
     });
-    expect(stats[off].latestCheckTestAccuracy).toBeNull();
+    expect(stats[off].checkTestAccuracy).toBeNull();
+
+    // The generations CSV (API version 2) counts hidden nodes (MNIST genomes have 1 + 256 + 10
+    // fixed nodes) and names the re-check figure as src/api/figures.ts does.
+    const csv = await request(`/api/runs/${checking}/generations`, { headers: { Accept: 'text/csv' } });
+    const [head, ...lines] = (await csv.text()).trim().split('\n');
+    const column = (name: string) => lines.map((l) => l.split(',')[head.split(',').indexOf(name)]);
+    expect(column('meanHiddenNodes')).toEqual(Array(10).fill('3'));
+    expect(column('checkTestAccuracy').slice(3, 8)).toEqual(['0.3', '', '', '', '0.41']);
   });
 
   it.each([

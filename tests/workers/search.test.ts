@@ -354,7 +354,7 @@ describe('reads', () => {
     expect(header(res, 'Content-Type')).toMatch(/^text\/csv/);
     const lines = (await res.text()).trim().split('\n');
     expect(lines[0]).toBe(
-      'gen,objectives,shard,fitnessMean,fitnessMedian,fitnessMax,bestEverFitness,championAccuracy,championConnections,meanConnections,meanNodes,evaluations,durationMs,championGeneration,championIndex,championChosenBy,championRecheckedFitness,testAccuracy',
+      'gen,objectives,shard,fitnessMean,fitnessMedian,fitnessMax,bestEverFitness,generationBestAccuracy,generationBestConnections,meanConnections,meanHiddenNodes,evaluations,durationMs,championGeneration,championIndex,championChosenBy,championBatchAccuracy,championEnabledConnections,championRecheckedFitness,checkTestAccuracy',
     );
     expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(['0', '1', '2']);
   });

@@ -17,10 +17,16 @@ import {
   type RunIdentity,
   type RunListEntry,
   type RunResource,
+  type RunStats,
   runIdentityInputSchema,
 } from '../../src/api/types';
 import { RUN_STATUSES } from '../../src/api/vocabulary';
-import { type DatasetManifest, DatasetUnavailableError, datasetNameSchema } from '../../src/data/dataset';
+import {
+  type DatasetManifest,
+  DatasetUnavailableError,
+  datasetNameSchema,
+  genomeShape,
+} from '../../src/data/dataset';
 import {
   configDataset,
   DEFAULT_DATASET_NAME,
@@ -30,7 +36,7 @@ import {
 } from '../../src/wann/config';
 import { decodeGenomeBytes, genomeToJson } from '../../src/wann/genome';
 import { type EarlyStop, recordedStop } from '../../src/wann/patience';
-import { GENERATION_CSV_COLUMNS, generationCsvLine } from '../../src/wann/record';
+import { fixedNodeCount, GENERATION_CSV_COLUMNS, generationCsvLine } from '../../src/wann/record';
 import { populationSliceKey } from '../contracts/blob-keys';
 import { fromGenerationRow } from '../contracts/generation-rows';
 import type { Subscriber } from '../coordinator/event-hub';
@@ -341,21 +347,81 @@ function listFilters(q: z.output<typeof listQuery>): SQL[] {
 }
 
 /**
- * The runs table's test accuracies, as correlated subqueries (one page at a time): the best
- * published shared-weight model's ensemble accuracy (a trained version has no ensemble), and the latest champion re-check's test-subset accuracy,
- * read only for runs whose config re-checks (so the scan stops within `recheckEvery` rows).
+ * A run's test figures (src/api/figures.ts defines them), as correlated subqueries (one page at a
+ * time): the best published shared-weight version's ensemble accuracy, the best trained version's
+ * accuracy (its ensemble column holds its one accuracy), and the latest champion re-check's
+ * test-subset accuracy, read only for runs whose config re-checks (so the scan stops within
+ * `recheckEvery` rows).
  */
 function statsColumns() {
   const checked = generations.testAccuracy;
-  return {
-    bestModelTestAccuracy: sql<
+  const best = (variant: 'shared' | 'trained') =>
+    sql<
       number | null
-    >`(select max(${models.ensembleTestAccuracy}) from ${models} where ${models.runId} = ${runs.id} and ${models.variant} = 'shared')`,
+    >`(select max(${models.ensembleTestAccuracy}) from ${models} where ${models.runId} = ${runs.id} and ${models.variant} = ${variant})`;
+  return {
+    ensembleTestAccuracy: best('shared'),
+    trainedTestAccuracy: best('trained'),
     modelCount: sql<number>`(select count(*) from ${models} where ${models.runId} = ${runs.id})`,
-    latestCheckTestAccuracy: sql<
+    checkTestAccuracy: sql<
       number | null
     >`(case when coalesce(json_extract(${runs.config}, '$.recheckEvery'), 0) > 0 then (select ${checked} from ${generations} where ${generations.runId} = ${runs.id} and ${checked} is not null order by ${generations.gen} desc limit 1) end)`,
   };
+}
+
+interface StatsColumns {
+  ensembleTestAccuracy: number | null;
+  trainedTestAccuracy: number | null;
+  checkTestAccuracy: number | null;
+  modelCount: number;
+}
+
+/** The `stats` of a run from its stats columns (with API version 1's names kept as aliases). */
+function runStats({
+  ensembleTestAccuracy,
+  trainedTestAccuracy,
+  checkTestAccuracy,
+  modelCount,
+}: StatsColumns): RunStats {
+  return {
+    ensembleTestAccuracy,
+    trainedTestAccuracy,
+    checkTestAccuracy,
+    bestModelTestAccuracy: ensembleTestAccuracy,
+    latestCheckTestAccuracy: checkTestAccuracy,
+    models: modelCount,
+  };
+}
+
+/** A run with its stats columns, by id (the run a route addresses, as `findRun`). */
+async function findRunWithStats(c: AppContext, id: string): Promise<{ row: RunRow; stats: RunStats }> {
+  const runId = addressedRunId(c, id);
+  if (RUN_ID.test(runId)) {
+    const found = await drizzle(c.env.DB)
+      .select({ ...getTableColumns(runs), ...statsColumns() })
+      .from(runs)
+      .where(eq(runs.id, runId))
+      .get();
+    if (found) {
+      const { ensembleTestAccuracy, trainedTestAccuracy, checkTestAccuracy, modelCount, ...row } = found;
+      return {
+        row,
+        stats: runStats({ ensembleTestAccuracy, trainedTestAccuracy, checkTestAccuracy, modelCount }),
+      };
+    }
+  }
+  throw new ApiError(404, 'run_not_found', `no run with id '${id}'`);
+}
+
+/** Bias, inputs and outputs of a run's genomes; null if its dataset is no longer known. */
+async function runFixedNodes(c: AppContext, row: RunRow): Promise<number | null> {
+  try {
+    const manifest = await runDatasetManifest(c.env.DB, configDataset(row.config as { dataset?: string }));
+    return fixedNodeCount(genomeShape(manifest));
+  } catch (e) {
+    if (e instanceof DatasetUnavailableError) return null;
+    throw e;
+  }
 }
 
 const generationsQuery = z.strictObject({
@@ -442,17 +508,23 @@ export const runsApp = new Hono<{ Bindings: Env }>()
       next = `${url.origin}/api/runs?${url.searchParams}`;
     }
     const entries = page.map(
-      ({ bestModelTestAccuracy, latestCheckTestAccuracy, modelCount, ...row }): RunListEntry => ({
+      ({
+        ensembleTestAccuracy,
+        trainedTestAccuracy,
+        checkTestAccuracy,
+        modelCount,
+        ...row
+      }): RunListEntry => ({
         ...runResource(row, runLinks(c, row.id)),
-        stats: { bestModelTestAccuracy, latestCheckTestAccuracy, models: modelCount },
+        stats: runStats({ ensembleTestAccuracy, trainedTestAccuracy, checkTestAccuracy, modelCount }),
       }),
     );
     return c.json({ runs: entries, next });
   })
 
   .get('/:id', requireRunAccess('view'), async (c) => {
-    const row = await findRun(c, c.req.param('id'));
-    return c.json({ ...runResource(row, runLinks(c, row.id)), access: shareAccessResource(c) });
+    const { row, stats } = await findRunWithStats(c, c.req.param('id'));
+    return c.json({ ...runResource(row, runLinks(c, row.id)), access: shareAccessResource(c), stats });
   })
 
   .get('/:id/dataset', requireRunAccess('view'), async (c) => {
@@ -490,6 +562,7 @@ export const runsApp = new Hono<{ Bindings: Env }>()
       ).map(fromGenerationRow);
 
     if ((c.req.header('Accept') ?? '').includes('text/csv')) {
+      const fixedNodes = await runFixedNodes(c, row);
       // Streamed page by page: a long run has up to 100,000 generations.
       const total = q.limit ?? Number.POSITIVE_INFINITY;
       const encoder = new TextEncoder();
@@ -501,7 +574,7 @@ export const runsApp = new Hono<{ Bindings: Env }>()
           while (sent < total) {
             const rows = await fetchPage(after, Math.min(PAGE, total - sent));
             if (rows.length === 0) break;
-            const lines = rows.map(generationCsvLine);
+            const lines = rows.map((r) => generationCsvLine(r, fixedNodes));
             controller.enqueue(encoder.encode(`${lines.join('\n')}\n`));
             sent += rows.length;
             after = rows[rows.length - 1].gen;
