@@ -170,6 +170,8 @@ describe('run id prefixes', () => {
       `/api/runs?limit=100&q=${SOURCE.slice(0, 8)}`,
       `/api/runs/${SOURCE}`,
       `/api/runs/${SOURCE}/models`,
+      // The dataset, for its baseline line (this stub has none: nothing more is printed).
+      `/api/runs/${SOURCE}/dataset`,
     ]);
     // The figures, each under its own name: the trained version is not the ensemble.
     expect(r.stdout).toContain('test: ensemble 69.0% (v1) · trained 81.0% (v2) · check 66.5%');
