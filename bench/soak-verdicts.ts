@@ -91,6 +91,9 @@ export function baselineMinuteFor(minutes: number): number {
 export type StreamOutcome =
   /** We closed it (the subscriber's time was up). */
   | 'left'
+  /** Our time was up before the server had even answered: not an error, but a slow connect,
+   * reported by its count. */
+  | 'left before an answer'
   /** The server ended it because its share link was revoked: expected, links are churned. */
   | 'link revoked'
   /** The run ended (completed): its stream closes after the final status. */
@@ -111,6 +114,7 @@ export function streamOutcome(attempt: {
   runEnded: boolean;
   failed: boolean;
 }): StreamOutcome {
+  if (attempt.status === 0 && attempt.closedByUs) return 'left before an answer';
   if (attempt.status === 429 || attempt.status === 410) return 'refused as expected';
   if (attempt.status !== 200) return 'error';
   if (attempt.endCode === 'share_link_revoked') return 'link revoked';

@@ -26,7 +26,7 @@
  * (not with --no-record). Exit status 1 when any check fails.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -608,6 +608,12 @@ async function main(platform: LocalPlatform) {
     'champion',
   );
   const processesAtEnd = platformProcesses(platform.child.pid!).length;
+  // The platform's own log, kept for reading a finding's cause; reloads of `wrangler dev` (a
+  // source file changed, or its runtime restarted) end streams and fail POSTs in flight with 503.
+  const platformLog = join(tmpdir(), `wann-soak-platform-${process.pid}.log`);
+  writeFileSync(platformLog, platform.output());
+  const platformReloads = (platform.output().match(/Reloading local server/g) ?? []).length;
+  console.log(`  the platform's log: ${platformLog} (${platformReloads} reloads of wrangler dev)`);
   await platform.stop();
   for (const p of peerPids()) seen.set(p.pid, p.startTime);
   await sleep(1_000);
@@ -719,6 +725,8 @@ async function main(platform: LocalPlatform) {
     memory: { baselineMinute: BASELINE_MINUTE, endMinute: MINUTES, tolerance: 0.1, processes: memory },
     memorySamples: [...series.values()],
     processesAtEnd,
+    platformReloads,
+    platformLog,
     findings,
     loadAverageAtEnd: round(soakLoad),
     cores: availableParallelism(),

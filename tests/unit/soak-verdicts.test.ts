@@ -128,6 +128,8 @@ describe('streamOutcome: what churn may bring, and what is an error', () => {
     [{ ...base, closedByUs: true }, 'left'],
     [{ ...base, endCode: 'share_link_revoked' }, 'link revoked'],
     [{ ...base, runEnded: true }, 'run ended'],
+    [{ ...base, status: 0, closedByUs: true }, 'left before an answer'],
+    [{ ...base, status: 0, failed: true }, 'error'],
     [{ ...base, status: 429 }, 'refused as expected'],
     [{ ...base, status: 410 }, 'refused as expected'],
     [{ ...base, status: 500 }, 'error'],
