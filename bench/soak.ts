@@ -616,10 +616,12 @@ async function main(platform: LocalPlatform) {
   console.log(`  the platform's log: ${platformLog} (${platformReloads} reloads of wrangler dev)`);
   await platform.stop();
   for (const p of peerPids()) seen.set(p.pid, p.startTime);
-  await sleep(1_000);
-  const leftOver = [...seen].filter(([pid, start]) => processInfo(pid)?.startTime === start);
+  // stop() returns when the group's leader has exited; the rest of the group may take a while.
+  const alive = () => [...seen].filter(([pid, start]) => processInfo(pid)?.startTime === start);
+  for (let i = 0; i < 60 && alive().length > 0; i++) await sleep(500);
+  const leftOver = alive();
   if (leftOver.length > 0)
-    finding(`platform processes still running after stop: ${leftOver.map(([pid]) => pid).join(', ')}`);
+    finding(`platform processes still running 30 s after stop: ${leftOver.map(([pid]) => pid).join(', ')}`);
   console.log('› platform stopped; the undisturbed reference run (Node, 2 worker threads)');
 
   // --- the undisturbed reference ----------------------------------------------------------------
