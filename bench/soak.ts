@@ -74,11 +74,12 @@ const { values: args } = parseArgs({
 const MINUTES = Number(args.minutes);
 const POPULATION = Number(args.population);
 /**
- * Measured at population 960 on this 2-core machine under the soak's disturbances: about 40
- * generations a minute at first, fewer as genomes grow; 25 a minute keeps the compared search
- * inside the soak's time, and a search that ends early is followed by an uncompared one.
+ * Population 960 under the soak's disturbances on this 2-core machine, loaded by other work
+ * (load average ~15): 75 generations in 3.9 minutes, ~19 a minute, fewer as genomes grow. 20 a
+ * minute keeps the compared search near the soak's time on a busy machine; on a quiet one it ends
+ * early and an uncompared search keeps the evaluators busy to the end.
  */
-const GENERATIONS = Number(args.generations ?? Math.max(4, Math.round(MINUTES * 25)));
+const GENERATIONS = Number(args.generations ?? Math.max(4, Math.round(MINUTES * 20)));
 const SEED = Number(args.seed);
 const SUBSCRIBERS = Number(args.subscribers);
 const OWNER_STREAMS = Math.min(4, SUBSCRIBERS);
@@ -164,7 +165,7 @@ function platformProcesses(root: number): PlatformProcess[] {
       return parent?.cmdline.includes('start.ts') ? 'evaluator peer (workerd)' : 'wrangler dev (workerd)';
     if (p.cmdline.includes('wrangler')) return 'wrangler dev (node)';
     if (p.cmdline.includes('start.ts'))
-      return p.comm === 'node' ? 'npm start (node)' : `npm start (${p.comm})`;
+      return p.cmdline.includes('tsx/dist/cli') ? 'npm start (tsx launcher)' : 'npm start (node)';
     return p.comm;
   };
   const found: PlatformProcess[] = [];
