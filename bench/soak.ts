@@ -43,6 +43,7 @@ import { RECHECK_TEST_SHARD } from '../src/wann/generation';
 import { genomeToJson } from '../src/wann/genome';
 import type { GenerationRecord } from '../src/wann/record';
 import type { Batch } from '../src/wann/types';
+import { soakTable } from './soak-table';
 import {
   baselineMinuteFor,
   firstRecordDifference,
@@ -742,38 +743,7 @@ async function main(platform: LocalPlatform) {
   const passed = findings.length === 0 && searchStatus === 'completed' && result.search.identicalToReference;
   if (!args['no-record']) {
     writeFileSync(join(ROOT, 'bench', 'results', 'soak.json'), `${JSON.stringify(result, null, 2)}\n`);
-    const pct = (c: number | null) => (c === null ? '–' : `${c >= 0 ? '+' : ''}${round(c * 100, 1)} %`);
-    const outcomeText = [...outcomes].map(([k, v]) => `${k} ${v}`).join(', ');
-    updateReadmeTable(
-      'soak',
-      [
-        `| ${MINUTES} min on 127.0.0.1 | result |`,
-        '|---|---|',
-        `| compared search: population ${POPULATION}, ${GENERATIONS} generations, seed ${SEED} | ${searchStatus}${searchEndedMinute !== null ? ` at minute ${searchEndedMinute}` : ''}; records and champion identical to the undisturbed reference: **${result.search.identicalToReference ? 'yes' : 'no'}** |`,
-        `| predictions, ${RATE}/s (JSON /v2 infer and PNG /predict) | ${allLatencies.length} answered, ${predictionErrorCount} errors, p50 ${result.predictions.p50Ms} ms, p99 ${result.predictions.p99Ms} ms |`,
-        `| ${SUBSCRIBERS} event streams coming and going (${OWNER_STREAMS} owner, ${SUBSCRIBERS - OWNER_STREAMS} on share links) | ${connects} connects; ${outcomeText} |`,
-        `| share links minted / revoked | ${links.minted} / ${links.revoked}, ${links.errors} errors |`,
-        `| training of the published version (${TRAINING_STEPS} steps) | ${training.status}${training.endedMinute !== null ? ` at minute ${training.endedMinute}` : `, step ${training.step}`} |`,
-        `| evaluator peer killed (SIGKILL) | ${kills.length} times; started again: ${kills.filter((k) => k.restartedPid !== null).length} (${kills.map((k) => `${k.restartSeconds ?? '–'} s`).join(', ')}) |`,
-        `| errors (findings) | ${findings.length}${
-          findings.length
-            ? `: ${findings
-                .slice(0, 3)
-                .map((f) => f.what.slice(0, 80))
-                .join('; ')}`
-            : ''
-        } |`,
-        '',
-        `| process (RSS) | minute ${BASELINE_MINUTE} | minute ${MINUTES} | change | verdict (±10 %) |`,
-        '|---|---:|---:|---:|---|',
-        ...memory.map(
-          (m) =>
-            `| ${m.role} ${m.pid} | ${m.baselineMiB ?? '–'} MiB | ${m.endMiB ?? '–'} MiB | ${pct(m.change)} | ${m.verdict} |`,
-        ),
-        '',
-        `_Measured ${result.date.slice(0, 10)} by \`npm run bench:soak${MINUTES === 30 ? '' : ` -- --minutes ${MINUTES}`}\` (${result.cores} cores shared with other work; source: \`bench/results/soak.json\`)._`,
-      ].join('\n'),
-    );
+    updateReadmeTable('soak', soakTable(result));
   }
   console.log(passed ? '› soak passed' : `› soak FAILED: ${findings.length} finding(s)`);
   if (!passed) process.exitCode = 1;

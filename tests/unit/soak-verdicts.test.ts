@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { type SoakSummary, soakTable } from '../../bench/soak-table';
 import {
   baselineMinuteFor,
   firstRecordDifference,
@@ -167,5 +168,75 @@ describe('firstRecordDifference', () => {
     expect(firstRecordDifference([record(0, 0.5, 10)], [record(0, 0.5, 10), record(1, 0.6, 20)])).toMatch(
       /1 platform records for 2 reference records/,
     );
+  });
+});
+
+describe('soakTable: the README block', () => {
+  const summary: SoakSummary = {
+    minutes: 30,
+    search: {
+      population: 960,
+      generations: 600,
+      seed: 21,
+      status: 'completed',
+      endedAtMinute: 28.5,
+      identicalToReference: true,
+    },
+    predictions: { ratePerSecond: 4, answered: 7200, errors: 0, p50Ms: 90, p99Ms: 1150 },
+    streams: {
+      subscribers: 20,
+      ownerSubscribers: 4,
+      linkSubscribers: 16,
+      connects: 2600,
+      outcomes: { left: 2500, 'link revoked': 230 },
+    },
+    shareLinks: { minted: 64, revoked: 60, errors: 0 },
+    training: { steps: 32000, status: 'done', step: 32000, endedMinute: 1.2 },
+    evaluatorKills: [
+      { restartedPid: 11, restartSeconds: 1.6 },
+      { restartedPid: null, restartSeconds: null },
+    ],
+    memory: {
+      baselineMinute: 5,
+      endMinute: 30,
+      processes: [
+        memoryVerdict(
+          {
+            role: 'wrangler dev (workerd)',
+            pid: 7,
+            samples: [
+              { minute: 5, rssKiB: 400_000 },
+              { minute: 30, rssKiB: 480_000 },
+            ],
+          },
+          5,
+          30,
+        ),
+      ],
+    },
+    findings: [{ minute: 30, what: 'wrangler dev (workerd) 7: 390.6 → 468.8 MiB (+20 %)' }],
+    cores: 2,
+    date: '2026-12-07T06:00:00.000Z',
+  };
+
+  it('says each check, a failed restart, a grown process and the finding', () => {
+    const table = soakTable(summary);
+    expect(table).toContain('identical to the undisturbed reference: **yes**');
+    expect(table).toContain('7200 answered, 0 errors; latency p50 90 ms, p99 1150 ms');
+    expect(table).toContain('2600 connects; left 2500, link revoked 230');
+    expect(table).toContain('2 times; started again 1 times (after 1.6 s, –)');
+    expect(table).toContain('| wrangler dev (workerd) 7 | 390.6 MiB | 468.8 MiB | +20 % | grew |');
+    expect(table).toContain('| errors (findings) | 1: wrangler dev (workerd) 7');
+    expect(table).toContain('by `npm run bench:soak` (2 cores');
+    // Every row of both tables has the columns its header has.
+    for (const block of table.split('\n\n').slice(0, 2)) {
+      const rows = block.split('\n');
+      const columns = rows[0].split('|').length;
+      for (const row of rows) expect(row.split('|').length, row).toBe(columns);
+    }
+  });
+
+  it('a shortened soak names its length in the command', () => {
+    expect(soakTable({ ...summary, minutes: 3 })).toContain('`npm run bench:soak -- --minutes 3`');
   });
 });
