@@ -36,6 +36,8 @@ export interface SoakSummary {
 const percent = (change: number | null) =>
   change === null ? '–' : `${change >= 0 ? '+' : ''}${Math.round(change * 1000) / 10} %`;
 
+const size = (value: number | null) => (value === null ? '–' : `${value} MiB`);
+
 export function soakTable(r: SoakSummary): string {
   const { search, predictions: p, streams: s, shareLinks: links, training: t, evaluatorKills: kills } = r;
   const outcomes = Object.entries(s.outcomes)
@@ -62,7 +64,7 @@ export function soakTable(r: SoakSummary): string {
     '|---|---:|---:|---:|---|',
     ...r.memory.processes.map(
       (m) =>
-        `| ${m.role} ${m.pid} | ${m.baselineMiB ?? '–'} MiB | ${m.endMiB ?? '–'} MiB | ${percent(m.change)} | ${m.verdict} |`,
+        `| ${m.role} ${m.pid} | ${size(m.baselineMiB)} | ${size(m.endMiB)} | ${percent(m.change)} | ${m.verdict} |`,
     ),
     '',
     `_Measured ${r.date.slice(0, 10)} by \`npm run bench:soak${r.minutes === 30 ? '' : ` -- --minutes ${r.minutes}`}\` (${r.cores} cores shared with other work; source: \`bench/results/soak.json\`, with every memory sample)._`,

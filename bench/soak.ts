@@ -164,9 +164,10 @@ function platformProcesses(root: number): PlatformProcess[] {
     const parent = all.get(p.ppid);
     if (p.comm === 'workerd')
       return parent?.cmdline.includes('start.ts') ? 'evaluator peer (workerd)' : 'wrangler dev (workerd)';
-    if (p.cmdline.includes('wrangler')) return 'wrangler dev (node)';
+    if (p.cmdline.includes('wrangler'))
+      return p.cmdline.includes('.bin/wrangler') ? 'wrangler dev (launcher)' : 'wrangler dev (node)';
     if (p.cmdline.includes('start.ts'))
-      return p.cmdline.includes('tsx/dist/cli') ? 'npm start (tsx launcher)' : 'npm start (node)';
+      return p.cmdline.includes('loader.mjs') ? 'npm start (node)' : 'npm start (tsx launcher)';
     return p.comm;
   };
   const found: PlatformProcess[] = [];
@@ -301,6 +302,51 @@ async function main(platform: LocalPlatform) {
     if (minutesSampled + 1 < MINUTES) sampleMemory(++minutesSampled);
   }, 60_000);
 
+  // --- share links: 4 slots, one replaced every LINK_EVERY_MS -----------------------------------
+  interface Link {
+    id: string;
+    token: string;
+    runId: string;
+  }
+  /** The run the streams watch: the compared search, then the second search if one starts. */
+  let streamRun = search.id;
+  const links = { minted: 0, revoked: 0, errors: 0 };
+  const revokeLink = async (link: Link) => {
+    const res = await fetch(`${runUrl(link.runId)}/share/${link.id}`, { method: 'DELETE', headers: auth });
+    await res.text();
+    if (!res.ok) throw new Error(`revoke a share link → ${res.status}`);
+    links.revoked++;
+  };
+  const mintLink = async (runId = streamRun): Promise<Link> => {
+    const link = await json<Omit<Link, 'runId'>>(
+      await fetch(`${runUrl(runId)}/share`, {
+        method: 'POST',
+        headers: jsonHeaders,
+        body: JSON.stringify({ scope: 'view', expiresIn: '1d' }),
+      }),
+      'mint a share link',
+    );
+    links.minted++;
+    return { ...link, runId };
+  };
+  const slots: Link[] = [];
+  for (let i = 0; i < LINKS; i++) slots.push(await mintLink());
+  const churnLinks = (async () => {
+    for (let turn = 0; live(); turn++) {
+      await sleep(Math.min(LINK_EVERY_MS, Math.max(0, deadline - Date.now())));
+      if (!live()) break;
+      const slot = turn % LINKS;
+      try {
+        const old = slots[slot];
+        slots[slot] = await mintLink();
+        await revokeLink(old);
+      } catch (e) {
+        links.errors++;
+        finding((e as Error).message);
+      }
+    }
+  })();
+
   // --- the compared search's progress; a filler search once it is done --------------------------
   let searchStatus = 'running';
   let searchEndedMinute: number | null = null;
@@ -327,6 +373,14 @@ async function main(platform: LocalPlatform) {
               'start the filler search',
             );
             filler = next.id;
+            // The streams move to it (a finished run's streams end at once): new links, the old
+            // ones revoked.
+            streamRun = filler;
+            for (let i = 0; i < LINKS; i++) {
+              const old = slots[i];
+              slots[i] = await mintLink(filler);
+              await revokeLink(old);
+            }
             console.log(
               `  a second search (${filler}, not compared) keeps the evaluators busy until the end`,
             );
@@ -336,45 +390,6 @@ async function main(platform: LocalPlatform) {
         finding(`reading the search's status: ${(e as Error).message}`);
       }
       await sleep(2_000);
-    }
-  })();
-
-  // --- share links: 4 slots, one replaced every LINK_EVERY_MS -----------------------------------
-  interface Link {
-    id: string;
-    token: string;
-  }
-  const links = { minted: 0, revoked: 0, errors: 0 };
-  const mintLink = async (): Promise<Link> => {
-    const link = await json<Link>(
-      await fetch(`${runUrl(search.id)}/share`, {
-        method: 'POST',
-        headers: jsonHeaders,
-        body: JSON.stringify({ scope: 'view', expiresIn: '1d' }),
-      }),
-      'mint a share link',
-    );
-    links.minted++;
-    return link;
-  };
-  const slots: Link[] = [];
-  for (let i = 0; i < LINKS; i++) slots.push(await mintLink());
-  const churnLinks = (async () => {
-    for (let turn = 0; live(); turn++) {
-      await sleep(Math.min(LINK_EVERY_MS, Math.max(0, deadline - Date.now())));
-      if (!live()) break;
-      const slot = turn % LINKS;
-      try {
-        const old = slots[slot];
-        slots[slot] = await mintLink();
-        const res = await fetch(`${runUrl(search.id)}/share/${old.id}`, { method: 'DELETE', headers: auth });
-        await res.text();
-        if (!res.ok) throw new Error(`revoke a share link → ${res.status}`);
-        links.revoked++;
-      } catch (e) {
-        links.errors++;
-        finding((e as Error).message);
-      }
     }
   })();
 
@@ -394,7 +409,8 @@ async function main(platform: LocalPlatform) {
       const slot = Math.floor((index - OWNER_STREAMS) / PER_LINK);
       const token = owner ? platform.token : slots[slot].token;
       const pathForm = !owner && index % 2 === 0;
-      const target = pathForm ? `${url}/s/${token}/api/run/events` : `${runUrl(search.id)}/events`;
+      const run = owner ? streamRun : slots[slot].runId;
+      const target = pathForm ? `${url}/s/${token}/api/run/events` : `${runUrl(run)}/events`;
       const abort = new AbortController();
       const stay = setTimeout(() => abort.abort(), next(4_000, 19_000));
       const attempt = {

@@ -212,6 +212,11 @@ describe('soakTable: the README block', () => {
           5,
           30,
         ),
+        memoryVerdict(
+          { role: 'evaluator peer (workerd)', pid: 9, samples: [{ minute: 30, rssKiB: 100_000 }] },
+          5,
+          30,
+        ),
       ],
     },
     findings: [{ minute: 30, what: 'wrangler dev (workerd) 7: 390.6 → 468.8 MiB (+20 %)' }],
@@ -226,6 +231,7 @@ describe('soakTable: the README block', () => {
     expect(table).toContain('2600 connects; left 2500, link revoked 230');
     expect(table).toContain('2 times; started again 1 times (after 1.6 s, –)');
     expect(table).toContain('| wrangler dev (workerd) 7 | 390.6 MiB | 468.8 MiB | +20 % | grew |');
+    expect(table).toContain('| evaluator peer (workerd) 9 | – | 97.7 MiB | – | not comparable |');
     expect(table).toContain('| errors (findings) | 1: wrangler dev (workerd) 7');
     expect(table).toContain('by `npm run bench:soak` (2 cores');
     // Every row of both tables has the columns its header has.
