@@ -67,6 +67,6 @@ export function soakTable(r: SoakSummary): string {
         `| ${m.role} ${m.pid} | ${size(m.baselineMiB)} | ${size(m.endMiB)} | ${percent(m.change)} | ${m.verdict} |`,
     ),
     '',
-    `_Measured ${r.date.slice(0, 10)} by \`npm run bench:soak${r.minutes === 30 ? '' : ` -- --minutes ${r.minutes}`}\` (${r.cores} cores shared with other work; source: \`bench/results/soak.json\`, with every memory sample)._`,
+    `_Measured ${r.date.slice(0, 10)} by \`npm run bench:soak${r.minutes === 30 ? '' : ` -- --minutes ${r.minutes}`}\` (${r.cores} cores shared with other work; source: \`bench/results/soak.json\`, with every memory sample)${r.minutes < 10 ? `. A trial shorter than 10 minutes: memory is judged from minute ${r.memory.baselineMinute}, where warm-up still shows as growth; the 30-minute soak judges from minute 5` : ''}._`,
   ].join('\n');
 }

@@ -243,6 +243,9 @@ describe('soakTable: the README block', () => {
   });
 
   it('a shortened soak names its length in the command', () => {
-    expect(soakTable({ ...summary, minutes: 3 })).toContain('`npm run bench:soak -- --minutes 3`');
+    const trial = soakTable({ ...summary, minutes: 3, memory: { ...summary.memory, baselineMinute: 1 } });
+    expect(trial).toContain('`npm run bench:soak -- --minutes 3`');
+    expect(trial).toContain('A trial shorter than 10 minutes: memory is judged from minute 1');
+    expect(soakTable(summary)).not.toContain('A trial');
   });
 });
