@@ -395,6 +395,7 @@ async function main(platform: LocalPlatform) {
 
   // --- stream subscribers ----------------------------------------------------------------------
   const outcomes = new Map<StreamOutcome, number>();
+  const refusals: Record<number, number> = {};
   let connects = 0;
   let generationEvents = 0;
   const subscriber = async (index: number) => {
@@ -452,6 +453,8 @@ async function main(platform: LocalPlatform) {
       }
       const outcome = streamOutcome(attempt);
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
+      // 429 (a slot still held) and 410 (a link revoked) apart: many 429s mean slots free slowly.
+      if (outcome === 'refused as expected') refusals[attempt.status] = (refusals[attempt.status] ?? 0) + 1;
       if (outcome === 'error') {
         finding(
           `stream ${index} (${owner ? 'owner' : pathForm ? 'link, path form' : 'link, Bearer'}): status ${attempt.status} ${detail}`,
@@ -736,6 +739,7 @@ async function main(platform: LocalPlatform) {
       linkSubscribers: SUBSCRIBERS - OWNER_STREAMS,
       connects,
       outcomes: Object.fromEntries(outcomes),
+      refusalsByStatus: refusals,
       errors: streamErrorCount,
       generationEvents,
     },
