@@ -10,7 +10,8 @@
  * 5. starts K evaluator processes (K = cores; `--evaluators K` to choose): with K ≥ 2, K peer
  *    workerd processes running the evaluator Worker (Miniflare, one process each), which the
  *    queue consumer hands slices to over service bindings (a private dev registry), so the search
- *    uses every core; with K = 1 the consumer evaluates by itself;
+ *    uses every core; with K = 1 the consumer evaluates by itself; a peer process that dies
+ *    (crash, out of memory, killed) is started again at once (`npm run bench:soak` kills one);
  * 6. starts every Worker with `wrangler dev` on 127.0.0.1 and prints the URL and the token. Its
  *    local queues are the configs': `wann-eval-slices` (slices, re-checks, publications) and
  *    `wann-train-tasks` (training chunks), each with its own consumer in the evaluator Worker, so a
@@ -23,6 +24,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Miniflare } from 'miniflare';
@@ -172,12 +175,44 @@ if (!token) {
 }
 
 const peers: Miniflare[] = [];
+let stopping = false;
 if (peerCount > 0) {
   step(`${peerCount} evaluator processes (one per core)`);
   const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(
     readFileSync(join(ROOT, 'workers', 'evaluator', 'wrangler.toml'), 'utf8'),
   )?.[1];
   let builds = 0;
+  /** The last build's modules, held in memory: a peer that dies is started again from them. */
+  let peerOptions: ((i: number) => ConstructorParameters<typeof Miniflare>[0]) | undefined;
+  /**
+   * Per peer: the number of its current workerd process, and whether Miniflare is replacing it
+   * (a reload ends the old process on purpose). A process whose output ends otherwise has died.
+   */
+  const epochs = Array.from({ length: peerCount }, () => 0);
+  const replacing = Array.from({ length: peerCount }, () => false);
+  const restartPeer = async (index: number) => {
+    // A stop signal reaches the whole process group at once: give it a moment to be seen first.
+    await new Promise((r) => setTimeout(r, 1_000));
+    if (stopping || !peerOptions || replacing[index]) return;
+    console.error(`  evaluator peer ${index + 1}: its process ended; starting it again`);
+    replacing[index] = true;
+    await peers[index]
+      .setOptions(peerOptions(index + 1))
+      .then(() => console.log(`  evaluator peer ${index + 1} started again`))
+      .catch((e) => console.error(`  evaluator peer ${index + 1} not started again: ${(e as Error).message}`))
+      .finally(() => {
+        replacing[index] = false;
+      });
+  };
+  /** Miniflare's own output piping, plus noticing the end of the process behind it. */
+  const superviseOutput = (index: number) => (stdout: Readable, stderr: Readable) => {
+    const epoch = ++epochs[index];
+    createInterface(stdout).on('line', (line) => console.log(line));
+    createInterface(stderr).on('line', (line) => console.error(line));
+    stdout.once('end', () => {
+      if (!replacing[index] && epoch === epochs[index]) void restartPeer(index);
+    });
+  };
   /** The evaluator Worker bundled as deployed (wrangler's own bundling), loaded into every peer. */
   const loadPeers = async () => {
     const outdir = join(ROOT, '.wrangler', 'tmp', `evaluator-peer-${process.pid}-${builds++}`);
@@ -188,24 +223,29 @@ if (peerCount > 0) {
         { cwd: ROOT, env },
       );
       // The entry module, then the wasm kernel as a compiled module (wrangler's CompiledWasm rule
-      // writes it next to index.js; Miniflare reads every file now, before outdir is removed).
+      // writes it next to index.js), read now, before outdir is removed.
       const modules = [
         { type: 'ESModule' as const, path: join(outdir, 'index.js') },
         ...readdirSync(outdir)
           .filter((f) => f.endsWith('.wasm'))
           .map((f) => ({ type: 'CompiledWasm' as const, path: join(outdir, f) })),
-      ];
+      ].map((m) => ({ ...m, contents: new Uint8Array(readFileSync(m.path)) }));
       const options = (i: number) => ({
         name: `wann-evaluator-peer-${i}`,
         modulesRoot: outdir,
         modules,
         compatibilityDate,
         unsafeDevRegistryPath: REGISTRY,
+        handleRuntimeStdio: superviseOutput(i - 1),
       });
+      peerOptions = options;
       if (peers.length === 0) {
         for (let i = 1; i <= peerCount; i++) peers.push(new Miniflare(options(i)));
       } else {
-        await Promise.all(peers.map((peer, i) => peer.setOptions(options(i + 1))));
+        replacing.fill(true);
+        await Promise.all(peers.map((peer, i) => peer.setOptions(options(i + 1)))).finally(() =>
+          replacing.fill(false),
+        );
       }
       await Promise.all(peers.map((p) => p.ready));
     } finally {
@@ -259,7 +299,6 @@ const child = spawn(
   { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'], detached: true },
 );
 
-let stopping = false;
 const stop = (signal: NodeJS.Signals) => {
   if (stopping) return;
   stopping = true;
