@@ -57,6 +57,12 @@ const rows: Row[] = [];
 let charts: SearchCharts | null = null;
 let shownChampionGen = -1;
 let championTimer: ReturnType<typeof setTimeout> | undefined;
+/**
+ * A champion read is under way. One at a time: while the API answered slower than generations came
+ * (a second apart), each new champion started another read, and they piled up by the hundred
+ * (156 requests open in one browser once), holding the browser's few connections to the site.
+ */
+let championLoading = false;
 let models: ModelVersion[] | null = null;
 
 /** What the page's terms mean (info popovers and titles). */
@@ -371,7 +377,9 @@ async function refreshRun(withModels: boolean): Promise<void> {
 // Champion network
 
 function scheduleChampion(): void {
-  if (!run?.champion || run.champion.generation === shownChampionGen || championTimer) return;
+  if (!run?.champion || run.champion.generation === shownChampionGen || championTimer || championLoading) {
+    return;
+  }
   if (shownChampionGen < 0) {
     replace(byId('network-svg'), el('p', { class: 'muted' }, 'Loading the champion network…'));
   }
@@ -382,8 +390,9 @@ function scheduleChampion(): void {
 }
 
 async function loadChampion(): Promise<void> {
-  if (!run?.champion) return;
+  if (!run?.champion || championLoading) return;
   const gen = run.champion.generation;
+  championLoading = true;
   try {
     const genome = await requestJson<GenomeJson>(`${mode!.api}/champion`);
     const { svg, legend, stats } = renderNetwork(genome);
@@ -395,7 +404,10 @@ async function loadChampion(): Promise<void> {
   } catch (e) {
     byId('network-caption').textContent = `(could not load: ${(e as Error).message})`;
     return;
+  } finally {
+    championLoading = false;
   }
+  // A newer champion seen meanwhile: read next.
   scheduleChampion();
 }
 
