@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
 import { defineConfig } from 'vitest/config';
@@ -45,6 +46,11 @@ export default defineConfig({
           environment: 'node',
           include: ['tests/unit/**/*.test.ts'],
           testTimeout: 60_000,
+          // Every core: Vitest's default leaves one idle (one worker on two cores). Its own group
+          // (a group has one worker count), before the Workers tests, which keep the default: their
+          // searches answer within slice timeouts of 1.5 s and are not to share a core.
+          maxWorkers: Math.max(2, availableParallelism()),
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -86,6 +92,7 @@ export default defineConfig({
         test: {
           name: 'workers',
           include: ['tests/workers/**/*.test.ts'],
+          sequence: { groupOrder: 1 },
           setupFiles: ['./tests/workers/setup.ts'],
           testTimeout: 60_000,
         },
@@ -99,6 +106,7 @@ export default defineConfig({
           environment: 'node',
           include: ['tests/browser/**/*.test.ts'],
           globalSetup: ['./tests/browser/global-setup.ts'],
+          setupFiles: ['./tests/browser/platform-ready.ts'],
           fileParallelism: false,
           testTimeout: 120_000,
           hookTimeout: 60_000,

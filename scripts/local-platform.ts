@@ -4,11 +4,13 @@
  * with a private state directory, waits until it serves, and stops the whole group afterwards.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { weakApiTokenReason } from '../src/api/token-strength';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const DEV_VARS = join(ROOT, '.dev.vars');
@@ -17,6 +19,32 @@ export const DEV_VARS = join(ROOT, '.dev.vars');
 export function readApiToken(file = DEV_VARS): string | undefined {
   if (!existsSync(file)) return undefined;
   return /^API_TOKEN\s*=\s*"?([^"\n]+)"?/m.exec(readFileSync(file, 'utf8'))?.[1];
+}
+
+/**
+ * The API token `npm start` serves with: the one in `.dev.vars`, or a new random one written there
+ * (`created`). A weak token there is refused with what to do. Known before the platform is up, so
+ * a caller can start it in the background and hand the token out at once.
+ */
+export function ensureApiToken(file = DEV_VARS): { token: string; created: boolean } {
+  const existing = readApiToken(file);
+  if (existing) {
+    const weak = weakApiTokenReason(existing);
+    if (weak) {
+      throw new Error(
+        `${weak}.\nReplace the API_TOKEN line in ${file} (or delete it: a strong one is then created).`,
+      );
+    }
+    return { token: existing, created: false };
+  }
+  const token = randomBytes(24).toString('base64url');
+  const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  writeFileSync(
+    file,
+    `${previous}${previous && !previous.endsWith('\n') ? '\n' : ''}API_TOKEN="${token}"\n`,
+    { mode: 0o600 },
+  );
+  return { token, created: true };
 }
 
 export function freePort(): Promise<number> {

@@ -29,14 +29,13 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Miniflare } from 'miniflare';
-import { weakApiTokenReason } from '../src/api/token-strength';
 import { BUILTIN_DATASETS, MNIST } from '../src/data/dataset';
 import type { ShardManifest } from '../src/data/shard';
 import { shardPrefix } from '../workers/contracts/blob-keys';
 import { usableInferenceKey } from '../workers/contracts/inference-key';
 import { buildPages } from './build-pages';
 import { buildShards, datasetShardDir } from './build-shards';
-import { DEV_VARS, readApiToken } from './local-platform';
+import { DEV_VARS, ensureApiToken } from './local-platform';
 
 const execFileAsync = promisify(execFile);
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -129,23 +128,16 @@ step('shards → local R2');
 }
 
 const devVars = DEV_VARS;
-let token = readApiToken();
-const weak = token ? weakApiTokenReason(token) : null;
-if (weak) {
-  console.error(
-    `npm start: ${weak}.\nReplace the API_TOKEN line in ${devVars} (or delete it: a strong one is then created).`,
-  );
+let token: string;
+try {
+  const ensured = ensureApiToken(devVars);
+  token = ensured.token;
+  if (ensured.created) {
+    step(`created .dev.vars with a new API token (keep it; it is only printed like this once)`);
+  }
+} catch (e) {
+  console.error(`npm start: ${(e as Error).message}`);
   process.exit(1);
-}
-if (!token) {
-  token = randomBytes(24).toString('base64url');
-  const previous = existsSync(devVars) ? readFileSync(devVars, 'utf8') : '';
-  writeFileSync(
-    devVars,
-    `${previous}${previous && !previous.endsWith('\n') ? '\n' : ''}API_TOKEN="${token}"\n`,
-    { mode: 0o600 },
-  );
-  step(`created .dev.vars with a new API token (keep it; it is only printed like this once)`);
 }
 
 // The key the API Worker's forwarded requests carry to the inference Worker, which answers no

@@ -68,6 +68,12 @@ const rows: Row[] = [];
 let charts: SearchCharts | null = null;
 let shownChampionGen = -1;
 let championTimer: ReturnType<typeof setTimeout> | undefined;
+/**
+ * A champion read is under way. One at a time: while the API answered slower than generations came
+ * (a second apart), each new champion started another read, and they piled up by the hundred
+ * (156 requests open in one browser once), holding the browser's few connections to the site.
+ */
+let championLoading = false;
 let models: ModelVersion[] | null = null;
 /** What the last "Publish" click did, shown beside the button (it survives the table's redraw). */
 let publishNote: string | null = null;
@@ -332,13 +338,24 @@ async function loadGenerations(): Promise<void> {
   }
 }
 
+/**
+ * The page's event stream while it follows a running run. Each open stream holds one HTTP/1.1
+ * connection for as long as it lasts, and a browser keeps at most 6 to a host (`npm start` serves
+ * plain HTTP/1.1): with six run pages following in one browser, every further request to the site,
+ * a navigation included, waited in the browser's connection queue for good. So a page follows only
+ * while it is shown: hidden (a background tab, a minimised window) or left, it closes its stream,
+ * and shown again it reopens it from its last generation (`since`), catching up on what it missed.
+ */
+let source: EventSource | null = null;
+
 function follow(): void {
-  if (!run || TERMINAL.has(run.status)) return;
+  if (!run || TERMINAL.has(run.status) || source || document.visibilityState === 'hidden') return;
   const since = rows.length ? rows[rows.length - 1].gen : -1;
-  const source = new EventSource(`${mode!.api}/events?since=${since}`);
+  const stream = new EventSource(`${mode!.api}/events?since=${since}`);
+  source = stream;
   const live = byId('live');
   live.textContent = '● live';
-  source.addEventListener('generation', (e) => {
+  stream.addEventListener('generation', (e) => {
     const record: Row = JSON.parse((e as MessageEvent<string>).data);
     if (rows.length && record.gen <= rows[rows.length - 1].gen) return;
     rows.push(record);
@@ -358,7 +375,7 @@ function follow(): void {
       pollModelsIfDue();
     }
   });
-  source.addEventListener('status', (e) => {
+  stream.addEventListener('status', (e) => {
     const snap = JSON.parse((e as MessageEvent<string>).data) as {
       status: Run['status'];
       error: string | null;
@@ -368,19 +385,38 @@ function follow(): void {
     run.error = snap.error;
     renderSummary();
     if (TERMINAL.has(snap.status)) {
-      source.close();
-      live.textContent = '';
+      unfollow();
       // Final numbers (elapsed time, the model published at the end, before 'completed') from the API.
       void refreshRun(true);
     }
   });
-  source.addEventListener('error', () => {
-    live.textContent = source.readyState === EventSource.CLOSED ? '' : '○ reconnecting…';
+  stream.addEventListener('error', () => {
+    const closed = stream.readyState === EventSource.CLOSED;
+    live.textContent = closed ? '' : '○ reconnecting…';
+    // Refused for good (e.g. a 429 over the stream limit): shown again later, the page tries anew.
+    if (closed && source === stream) source = null;
   });
-  source.addEventListener('open', () => {
+  stream.addEventListener('open', () => {
     live.textContent = '● live';
   });
 }
+
+/** Closes the event stream (its connection goes back to the browser at once). */
+function unfollow(): void {
+  source?.close();
+  source = null;
+  byId('live').textContent = '';
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (document.visibilityState === 'hidden') unfollow();
+  else follow();
+});
+window.addEventListener('pagehide', unfollow);
+// Back to a page kept in the back/forward cache: follow again from where it stopped.
+window.addEventListener('pageshow', (e) => {
+  if (e.persisted) follow();
+});
 
 async function refreshRun(withModels: boolean): Promise<void> {
   try {
@@ -397,7 +433,9 @@ async function refreshRun(withModels: boolean): Promise<void> {
 // Champion network
 
 function scheduleChampion(): void {
-  if (!run?.champion || run.champion.generation === shownChampionGen || championTimer) return;
+  if (!run?.champion || run.champion.generation === shownChampionGen || championTimer || championLoading) {
+    return;
+  }
   if (shownChampionGen < 0) {
     replace(byId('network-svg'), el('p', { class: 'muted' }, 'Loading the champion network…'));
   }
@@ -408,8 +446,9 @@ function scheduleChampion(): void {
 }
 
 async function loadChampion(): Promise<void> {
-  if (!run?.champion) return;
+  if (!run?.champion || championLoading) return;
   const gen = run.champion.generation;
+  championLoading = true;
   try {
     const genome = await requestJson<GenomeJson>(`${mode!.api}/champion`);
     const { svg, legend, stats } = renderNetwork(genome);
@@ -421,7 +460,10 @@ async function loadChampion(): Promise<void> {
   } catch (e) {
     byId('network-caption').textContent = `(could not load: ${(e as Error).message})`;
     return;
+  } finally {
+    championLoading = false;
   }
+  // A newer champion seen meanwhile: read next.
   scheduleChampion();
 }
 

@@ -24,7 +24,7 @@ import { dirname, join, normalize } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { brotliDecompressSync, createBrotliDecompress } from 'node:zlib';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, type Page, type Request } from 'playwright-core';
 
 export const SCREENSHOTS = fileURLToPath(new URL('./screenshots/', import.meta.url));
 mkdirSync(SCREENSHOTS, { recursive: true });
@@ -174,7 +174,31 @@ export async function launch(viewport = { width: 1280, height: 900 }): Promise<B
     args: ARGS,
   });
   const errors: string[] = [];
-  const page = context.pages()[0] ?? (await context.newPage());
+  // What this browser is waiting on, for a navigation that does not load: once (issue 21 item 5) a
+  // run page's `goto` in a long-used browser waited 90 s with nothing to say why.
+  const open = new Map<Request, string>();
+  context.on('request', (r) =>
+    open.set(r, `${r.method()} ${new URL(r.url()).pathname} (${r.resourceType()})`),
+  );
+  context.on('requestfinished', (r) => open.delete(r));
+  context.on('requestfailed', (r) => open.delete(r));
+  const explainTimeouts = (p: Page) => {
+    const goto = p.goto.bind(p);
+    p.goto = async (url, options) => {
+      try {
+        return await goto(url, options);
+      } catch (e) {
+        const pages = context.pages().length;
+        (e as Error).message +=
+          `\n${open.size} requests open in this browser (${pages} pages): ${[...open.values()].join('; ') || 'none'}`;
+        throw e;
+      }
+    };
+  };
+  const first = context.pages()[0];
+  if (first) explainTimeouts(first);
+  context.on('page', explainTimeouts);
+  const page = first ?? (await context.newPage());
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(`console: ${m.text()} (${m.location().url})`);
   });

@@ -5,13 +5,18 @@
  * It first makes sure the browser is there (browser.ts `ensureChromium`: the npm-shipped Chromium
  * unless WANN_CHROMIUM names another).
  * Tests read the URL and the API token with `inject('wannUrl')` / `inject('wannToken')`.
+ *
+ * The platform starts in the background: Vitest runs every project's global setup before any test
+ * file, so waiting here held the whole suite (unit and Workers tests too) for the platform's start,
+ * 30 s to 100 s on two cores. Each browser test file waits for it instead (platform-ready.ts, its
+ * setup file); a start that fails is written to `wannStartFailure` for them to report.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { type LocalPlatform, startLocalPlatform } from '../../scripts/local-platform';
+import { ensureApiToken, freePort, startLocalPlatform } from '../../scripts/local-platform';
 import { ensureChromium, launch } from './browser';
 
 const START_TIMEOUT_MS = 180_000;
@@ -20,6 +25,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     wannUrl: string;
     wannToken: string;
+    /** A file that holds why the platform did not start, once it did not (platform-ready.ts). */
+    wannStartFailure: string;
     /**
      * Always null: the browser ships with the devDependencies (see browser.ts), so browser tests
      * run on every machine; a missing or broken browser fails the setup instead.
@@ -47,29 +54,33 @@ function killLeftovers(state: string): void {
 }
 
 export default async function setup(project: TestProject) {
-  // Unpacked once here, before any test file launches it (a few seconds after each `npm ci`).
+  const state = mkdtempSync(join(tmpdir(), 'wann-browser-state-'));
+  const failure = `${state}.failed`;
+  const port = await freePort();
+  const { token } = ensureApiToken();
+  const starting = startLocalPlatform({ port, state, timeoutMs: START_TIMEOUT_MS }).catch((e: Error) => {
+    writeFileSync(failure, e.message);
+    killLeftovers(state);
+    return null;
+  });
+  const stop = async () => {
+    await (await starting)?.stop();
+    killLeftovers(state);
+    rmSync(failure, { force: true });
+  };
+  // Unpacked once here, before any test file launches it (a few seconds after each `npm ci`),
+  // while the platform starts.
   const browser = await ensureChromium();
   try {
     await (await launch()).close();
   } catch (e) {
+    await stop();
     throw new Error(`the browser (${browser.source}) does not start: ${(e as Error).message}`);
   }
   console.log(`  browser tests use ${browser.source}`);
-  const state = mkdtempSync(join(tmpdir(), 'wann-browser-state-'));
-  let platform: LocalPlatform;
-  try {
-    platform = await startLocalPlatform({ state, timeoutMs: START_TIMEOUT_MS });
-  } catch (e) {
-    killLeftovers(state);
-    throw e;
-  }
-  const { url, token } = platform;
-  project.provide('wannUrl', url);
+  project.provide('wannUrl', `http://127.0.0.1:${port}`);
   project.provide('wannToken', token);
+  project.provide('wannStartFailure', failure);
   project.provide('browserSkip', null);
-
-  return async () => {
-    await platform.stop();
-    killLeftovers(state);
-  };
+  return stop;
 }

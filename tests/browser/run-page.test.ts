@@ -71,6 +71,23 @@ async function signedIn(viewport?: { width: number; height: number }): Promise<B
 
 const fact = (page: Page, key: string) => page.textContent(`[data-fact="${key}"]`);
 
+/**
+ * What a browser does to a page when its tab goes to the background (or comes back): headless
+ * Chromium shows every tab, so the page's document is told so here.
+ */
+async function setHidden(page: Page, hidden: boolean): Promise<void> {
+  await page.evaluate(`(() => {
+    Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => ${hidden ? "'hidden'" : "'visible'"} });
+    Object.defineProperty(document, 'hidden', { configurable: true, get: () => ${hidden} });
+    document.dispatchEvent(new Event('visibilitychange'));
+  })()`);
+}
+
+/** Generations the page's fitness chart shows. */
+async function rowsShown(page: Page): Promise<number> {
+  return Number(await page.getAttribute('#chart-fitness', 'data-points'));
+}
+
 describe('the run page', () => {
   let owner: Browser;
   let watchedId = '';
@@ -247,8 +264,10 @@ describe('the run page', () => {
     'draws the signature at the tested weights only, marks the tuned weight, shows values on hover',
     async () => {
       const { page } = owner;
-      const shared = await page.locator('#model-table tr[data-variant="shared"]').count();
-      expect(shared).toBeGreaterThanOrEqual(2);
+      // The page reads its models after it loads: the previous test waited for the charts, not them.
+      const rows = page.locator('#model-table tr[data-variant="shared"]');
+      await expect.poll(() => rows.count(), { timeout: 60_000 }).toBeGreaterThanOrEqual(2);
+      const shared = await rows.count();
       const chart = page.locator('#chart-signature');
       await chart.locator('canvas').first().waitFor();
       // One tuned-weight ring per shared-weight version shown (the latest 7 versions).
@@ -395,8 +414,10 @@ describe('the run page', () => {
     async () => {
       // A browser of its own: twice (once in a full suite here, once in the issue's clean-clone
       // run) the owner's long-used page, after the draw, train, fork and share tests, did not reach
-      // `load` of the next navigation in 90 s while the server answered a fresh browser's page in
-      // 3 s (issue 21 item 5: the cause in that page is still being looked for).
+      // `load` of the next navigation in 90 s, while a fresh browser loaded another run's page in
+      // 3 s. Full connection pools (six event streams, fixed in the page) were not it here: traced,
+      // that page had at most one request open at any navigation. Should it happen again, the
+      // timeout now lists what the browser was waiting on (browser.ts).
       const fresh = await signedIn();
       try {
         const { page } = fresh;
@@ -416,6 +437,91 @@ describe('the run page', () => {
         expect(fresh.errors).toEqual([]);
       } finally {
         await fresh.close();
+      }
+    },
+    SLOW,
+  );
+
+  it(
+    'lets go of its event stream while hidden: seven more run pages leave the site reachable',
+    async () => {
+      // Locally the site is plain HTTP/1.1 and Chromium keeps at most 6 connections to it per
+      // browser; each following run page's event stream held one for good, so with six of them
+      // open no other page of the site loaded at all (measured: the 7th run page, and any
+      // navigation, never reached `load`). A background tab must give its connection back.
+      const b = await signedIn();
+      try {
+        const id = await startRun({ population: 32, sliceSize: 32, generations: 5000, seed: 11 });
+        const tabs: Page[] = [];
+        for (let i = 0; i < 7; i++) {
+          const tab = await b.context.newPage();
+          tabs.push(tab);
+          // Loaded, and following: its event stream answered.
+          await Promise.all([
+            tab.waitForResponse((r) => new URL(r.url()).pathname.endsWith('/events'), { timeout: 60_000 }),
+            tab.goto(`${URL_}/runs/${id}`, { timeout: 30_000 }),
+          ]);
+          await setHidden(tab, true);
+        }
+        // Seven hidden run pages of a running run: the site still answers this browser.
+        await b.page.goto(`${URL_}/runs/${id}`, { timeout: 30_000 });
+        await expect.poll(() => b.page.textContent('#live')).toBe('● live');
+        // Shown again, a page follows from where it stopped and catches up.
+        const [back] = tabs;
+        const before = await rowsShown(back);
+        await setHidden(back, false);
+        await expect.poll(() => back.textContent('#live')).toBe('● live');
+        await expect.poll(() => rowsShown(back), { timeout: 60_000 }).toBeGreaterThan(before);
+        expect(b.errors).toEqual([]);
+        expect((await api(`/api/runs/${id}/cancel`, { method: 'POST' })).status).toBe(200);
+      } finally {
+        await b.close();
+      }
+    },
+    SLOW,
+  );
+
+  it(
+    'reads the champion one request at a time, however slowly the API answers',
+    async () => {
+      // Each new champion started another read while the last was unanswered: with the API
+      // slower than a generation, reads piled up (156 requests open in one browser once).
+      const b = await signedIn();
+      const id = await startRun({ population: 32, sliceSize: 32, generations: 5000, seed: 12 });
+      try {
+        const { page } = b;
+        let open = 0;
+        let most = 0;
+        let reads = 0;
+        const isChampion = (url: string) => new URL(url).pathname.endsWith('/champion');
+        page.on('request', (r) => {
+          if (!isChampion(r.url())) return;
+          reads++;
+          most = Math.max(most, ++open);
+        });
+        const done = (r: { url(): string }) => {
+          if (isChampion(r.url())) open--;
+        };
+        page.on('requestfinished', done);
+        page.on('requestfailed', done);
+        // The API answers the champion 5 s late, while generations (and new champions) go on.
+        await page.route('**/champion', async (route) => {
+          await new Promise((r) => setTimeout(r, 5_000));
+          await route.continue().catch(() => undefined);
+        });
+        await page.goto(`${URL_}/runs/${id}`);
+        // Generations (each a chance to start a read) went on while the first read was unanswered,
+        // and the champion is shown once it is.
+        await expect.poll(() => fact(page, 'Generation'), { timeout: 60_000 }).toMatch(/^\d\d+ \//);
+        await expect
+          .poll(() => page.textContent('#network-caption'), { timeout: 30_000 })
+          .toMatch(/^from generation \d+/);
+        expect(reads).toBeGreaterThanOrEqual(1);
+        expect(most).toBe(1);
+        await page.unrouteAll({ behavior: 'ignoreErrors' });
+      } finally {
+        await b.close();
+        await api(`/api/runs/${id}/cancel`, { method: 'POST' });
       }
     },
     SLOW,
