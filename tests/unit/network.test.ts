@@ -827,6 +827,43 @@ describe('WebAssembly kernel, float32 search numerics (the default with a kernel
     }
   });
 
+  it('scores with the fused kernel pass bit for bit as with the JS scoring loop', () => {
+    // Several plans per call (merged rows, one scoring job per distinct output set), mirrored
+    // pairs and lone weights, odd outputs whose −w softmax comes from the exps at w (small
+    // weights) or not (range over the limit), overflow and NaN, partial tiles.
+    const tiles = [4, 32, 256];
+    const fused = tiles.map((tile) => new Evaluator({ kernel, tile }));
+    const loop = tiles.map((tile) => new Evaluator({ kernel, tile, fusedScoring: false }));
+    const weightLists = [
+      SHARED_WEIGHTS,
+      [0.7, -1.3, 1.3, 0, 37.5, -0.7],
+      [100, -100, 1e-300, 0],
+      [0.01, -0.01],
+    ];
+    let compared = 0;
+    for (let t = 0; t < 60; t++) {
+      const rng = stream(27, t, 'test', 0);
+      const inputs = 1 + rng.int(12);
+      const outputs = 1 + rng.int(10);
+      const plans = Array.from({ length: 1 + rng.int(6) }, (_, p) =>
+        compile(
+          p === 0 && t % 3 === 0
+            ? initialGenome(inputs, outputs, 0.5, rng)
+            : randomGenome(rng, inputs, outputs, rng.int(t < 40 ? 20 : 60)),
+        ),
+      );
+      const batch = randomBatch(rng, inputs, outputs, 1 + rng.int(600));
+      if (t % 5 === 0) batch.inputs[rng.int(batch.inputs.length)] = 1e30;
+      const weights = weightLists[t % weightLists.length];
+      const k = t % tiles.length;
+      const want = loop[k].evaluateMany(plans, batch, weights);
+      const got = fused[k].evaluateMany(plans, batch, weights);
+      expect(got).toEqual(want);
+      compared += got.length;
+    }
+    expect(compared).toBeGreaterThan(150);
+  });
+
   it('rejects an unknown precision', () => {
     expect(() => new Evaluator({ kernel, precision: 'f16' as 'f32' })).toThrow(/precision/);
   });

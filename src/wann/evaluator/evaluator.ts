@@ -35,7 +35,7 @@ import { PARITY_EVEN, PARITY_ODD } from '../activations';
 import { Kernel } from '../kernel/kernel';
 import { MAX_MERGED_ROWS, type MergedPlans, mergePlans, type Plan, ROW_LOGIT_VIEW } from '../plan';
 import type { Batch, GenomeResult } from '../types';
-import type { LogitSources, NumericBackend, Scratch } from './backend';
+import type { FusedScoring, LogitSources, NumericBackend, Scratch } from './backend';
 import { JsFloat64Backend } from './js-float64';
 import { INPUT_CACHE_BYTES } from './kernel-scratch';
 import { WasmFloat32Backend } from './wasm-float32';
@@ -68,6 +68,13 @@ export interface EvaluatorOptions {
    * and reused while the same batch comes back; larger batches are copied per tile. Default 16 MiB.
    */
   inputCacheBytes?: number;
+  /**
+   * Score each tile in one kernel call for all views (the float32 kernel's `score32`: gather,
+   * exps and the scoring loop, the same float operations in the same order as the JS scoring, so
+   * the same bits). Default true; false keeps the JS scoring loop (the reference the fused pass is
+   * tested against). Backends without it always score in JS.
+   */
+  fusedScoring?: boolean;
 }
 
 /** The backend the options ask for; throws rather than choose other numerics than asked. */
@@ -103,8 +110,12 @@ function numericBackend(options: EvaluatorOptions): NumericBackend {
  */
 export class Evaluator {
   private readonly backend: NumericBackend;
+  /** The backend's fused scoring pass, unless the options turn it off. */
+  private readonly fused: FusedScoring | null;
   /** Where each output's logit is read at the current weight (`prepareLogits`). */
   private logits: LogitSources = { off: new Int32Array(16), scale: new Float64Array(16) };
+  /** The same at −w, for a fused scoring job. */
+  private logitsMinus: LogitSources = { off: new Int32Array(16), scale: new Float64Array(16) };
   /** The last `score`: Σ ln p(label) and correct examples at w, and (pair) at −w. */
   private tileLogLik = 0;
   private tileCorrect = 0;
@@ -114,6 +125,7 @@ export class Evaluator {
   /** Throws KernelStartError where a kernel is given and cannot start. */
   constructor(options: EvaluatorOptions = {}) {
     this.backend = numericBackend(options);
+    this.fused = options.fusedScoring === false ? null : this.backend.fused;
   }
 
   /** Fitness and accuracy of the plan on the batch at each weight. */
@@ -240,35 +252,37 @@ export class Evaluator {
     const nw = weights.length;
     const logLiks = views.map(() => new Float64Array(nw));
     const corrects = views.map(() => new Float64Array(nw));
-    const { backend } = this;
-    this.sweep(plan, batch, weights, (s, t0, len, k, m) => {
-      for (let v = 0; v < views.length; v++) {
-        const view = views[v];
-        const logLik = logLiks[v];
-        const correct = corrects[v];
-        this.prepareLogits(s, view, weights[k], false);
-        backend.gatherLogits(this.logits, view.outputs, len);
-        // Logits at −w are the negated logits at w: both softmaxes from one set of exps.
-        const pairOdd =
-          m >= 0 && view.outputParity === PARITY_ODD && logitRange(s, len) <= backend.pairRangeLimit;
-        this.score(s, view, batch.labels, t0, len, pairOdd);
-        logLik[k] += this.tileLogLik;
-        correct[k] += this.tileCorrect;
-        if (m < 0) continue;
-        if (pairOdd) {
-          logLik[m] += this.tileLogLik2;
-          correct[m] += this.tileCorrect2;
-          continue;
-        }
-        if (view.outputParity !== PARITY_EVEN) {
-          this.prepareLogits(s, view, -weights[k], true);
+    const { backend, fused } = this;
+    if (fused) this.scoreFused(fused, plan, views, batch, weights, logLiks, corrects);
+    else
+      this.sweep(plan, batch, weights, (s, t0, len, k, m) => {
+        for (let v = 0; v < views.length; v++) {
+          const view = views[v];
+          const logLik = logLiks[v];
+          const correct = corrects[v];
+          this.prepareLogits(s, view, weights[k], false);
           backend.gatherLogits(this.logits, view.outputs, len);
-          this.score(s, view, batch.labels, t0, len, false);
-        } // else the logits at −w are the same, and so are the scores
-        logLik[m] += this.tileLogLik;
-        correct[m] += this.tileCorrect;
-      }
-    });
+          // Logits at −w are the negated logits at w: both softmaxes from one set of exps.
+          const pairOdd =
+            m >= 0 && view.outputParity === PARITY_ODD && logitRange(s, len) <= backend.pairRangeLimit;
+          this.score(s, view, batch.labels, t0, len, pairOdd);
+          logLik[k] += this.tileLogLik;
+          correct[k] += this.tileCorrect;
+          if (m < 0) continue;
+          if (pairOdd) {
+            logLik[m] += this.tileLogLik2;
+            correct[m] += this.tileCorrect2;
+            continue;
+          }
+          if (view.outputParity !== PARITY_EVEN) {
+            this.prepareLogits(s, view, -weights[k], true);
+            backend.gatherLogits(this.logits, view.outputs, len);
+            this.score(s, view, batch.labels, t0, len, false);
+          } // else the logits at −w are the same, and so are the scores
+          logLik[m] += this.tileLogLik;
+          correct[m] += this.tileCorrect;
+        }
+      });
     return views.map((view, v) => {
       const fitness: number[] = [];
       const accuracy: number[] = [];
@@ -281,6 +295,64 @@ export class Evaluator {
   }
 
   /**
+   * `evaluateViews`' scoring with the backend's fused pass: per tile and weight pair one call for
+   * every view. A view's jobs (its logit sources at w and −w) are written on the first tile.
+   * What it adds up is what the JS scoring adds up, in the same order.
+   */
+  private scoreFused(
+    fused: FusedScoring,
+    plan: Plan,
+    views: readonly Plan[],
+    batch: Batch,
+    weights: readonly number[],
+    logLiks: Float64Array[],
+    corrects: Float64Array[],
+  ): void {
+    const nv = views.length;
+    this.sweep(
+      plan,
+      batch,
+      weights,
+      (s, t0, len, k, m) => {
+        const first = k * nv;
+        if (t0 === 0) {
+          for (let v = 0; v < nv; v++) {
+            const view = views[v];
+            this.prepareLogits(s, view, weights[k], false, this.logits);
+            const minusW = m >= 0 && view.outputParity !== PARITY_EVEN;
+            if (minusW) this.prepareLogits(s, view, -weights[k], true, this.logitsMinus);
+            const pairAllowed = m >= 0 && view.outputParity === PARITY_ODD;
+            fused.writeJob(
+              first + v,
+              plan.outputs,
+              this.logits,
+              minusW ? this.logitsMinus : null,
+              pairAllowed,
+            );
+          }
+        }
+        fused.scoreTile(first, nv, plan.outputs, batch.labels, t0, len);
+        for (let v = 0; v < nv; v++) {
+          const tileLogLik = fused.logLik(v, 0);
+          const tileCorrect = fused.correct(v, 0);
+          logLiks[v][k] += tileLogLik;
+          corrects[v][k] += tileCorrect;
+          if (m < 0) continue;
+          // Even outputs: the logits at −w are those at w, and so are the scores.
+          if (views[v].outputParity === PARITY_EVEN) {
+            logLiks[v][m] += tileLogLik;
+            corrects[v][m] += tileCorrect;
+          } else {
+            logLiks[v][m] += fused.logLik(v, 1);
+            corrects[v][m] += fused.correct(v, 1);
+          }
+        }
+      },
+      weights.length * nv,
+    );
+  }
+
+  /**
    * The walk every evaluation shares: tile by tile, the weights in mirrored pairs (w at k, −w at
    * m ≥ 0; m = −1 for a weight without its mirror in the list), the rows at w (and, paired, at −w)
    * computed, then `visit` reads them.
@@ -290,12 +362,15 @@ export class Evaluator {
     batch: Batch,
     weights: readonly number[],
     visit: (s: Scratch, t0: number, len: number, k: number, m: number) => void,
+    scoreJobs = 0,
   ): void {
     const { backend } = this;
     const mirror = mirrorIndex(weights);
-    const s = backend.prepare(plan, batch);
-    if (this.logits.off.length < plan.outputs)
+    const s = backend.prepare(plan, batch, scoreJobs);
+    if (this.logits.off.length < plan.outputs) {
       this.logits = { off: new Int32Array(plan.outputs), scale: new Float64Array(plan.outputs) };
+      this.logitsMinus = { off: new Int32Array(plan.outputs), scale: new Float64Array(plan.outputs) };
+    }
     for (let t0 = 0; t0 < batch.count; t0 += backend.tile) {
       const len = Math.min(backend.tile, batch.count - t0);
       backend.loadTile(plan, batch, t0, len);
@@ -312,8 +387,14 @@ export class Evaluator {
    * Where each output's logit is read from at `weight`: mirrored (the −w of a pair) reads rows
    * through their parity; ROW_LOGIT_VIEW rows are weight · input sum.
    */
-  private prepareLogits(s: Scratch, plan: Plan, weight: number, mirrored: boolean): void {
-    const { off, scale } = this.logits;
+  private prepareLogits(
+    s: Scratch,
+    plan: Plan,
+    weight: number,
+    mirrored: boolean,
+    into: LogitSources = this.logits,
+  ): void {
+    const { off, scale } = into;
     const { tile, planeA, planeB } = s.layout;
     for (let j = 0; j < plan.outputs; j++) {
       const r = plan.outputRow[j];
