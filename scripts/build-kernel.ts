@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 import { ACTIVATION_COUNT, ACTIVATION_IDS } from '../src/wann/activation-ids';
 import {
+  EXP2_FAST32_POLY,
   EXP32_MIN,
   EXP32_POLY,
   LN2_HI32,
@@ -497,6 +498,22 @@ function expCode32(out: string): string {
   ].join('\n');
 }
 
+/**
+ * `expFast32` of activations.ts (the `fastExp` option) of local $x into local `out`: y = x·log2 e,
+ * k = round(y) by the magic-number trick (its low bits hold k), 2^(y − k) by the degree-4
+ * polynomial, times 2^k from k's bits.
+ */
+function expFastCode32(out: string): string {
+  const pow2 = `(i32x4.shl (i32x4.add ${g('ki')} ${V('i32x4 127 127 127 127')}) (i32.const 23))`;
+  return [
+    set('r', mul32(g('x'), C32(Math.LOG2E))),
+    set('ki', add32(g('r'), C32(ROUND_MAGIC32))),
+    set('k', sub32(g('ki'), C32(ROUND_MAGIC32))),
+    set('r', sub32(g('r'), g('k'))),
+    set(out, mul32(horner32(g('r'), EXP2_FAST32_POLY), pow2)),
+  ].join('\n');
+}
+
 const clamp32 = (x: string, lo: number, hi: number) => `(f32x4.pmax (f32x4.pmin ${x} ${C32(hi)}) ${C32(lo)})`;
 
 /** sin(πy) (cos: `cos`) of local $y into local $v in float32, the reduction of fastSinPi. */
@@ -668,12 +685,13 @@ function sumFunc32(i32List = false): string {
  * e = exp32(d) (0 below EXP32_MIN), widened, stored at exps (outputs × tile, like the logits) and
  * summed in float64 (j in order); with recip ≥ 0 also Σ 1/e.
  */
-function expSumsFunc32(): string {
+function expSumsFunc32(fast = false): string {
+  const name = fast ? 'expsums32fast' : 'expsums32';
   const half = (k: number) => `(i32.add ${g('row')} (i32.add ${g('i')} (i32.const ${16 * k})))`;
   const hi = (v: string) => `(i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${v} ${v})`;
   return withConstants(() => [
     `
-  (func $expsums32 (export "expsums32") (param $logit i32) (param $tile i32) (param $max i32) (param $sum i32)
+  (func $${name} (export "${name}") (param $logit i32) (param $tile i32) (param $max i32) (param $sum i32)
     (param $recip i32) (param $exps i32) (param $outputs i32) (param $len i32) (local $erow i32)
     (local $i i32) (local $end i32) (local $j i32) (local $row i32) (local $stride i32) (local $pair i32)
     (local $acc0 v128) (local $acc1 v128) (local $rc0 v128) (local $rc1 v128) (local $mx0 v128) (local $mx1 v128)
@@ -695,26 +713,26 @@ function expSumsFunc32(): string {
       (local.set $row (local.get $logit))
       (local.set $erow (i32.add (local.get $exps) (local.get $i)))
       (local.set $j (i32.const 0))
+      ;; Sums from +0: 0 + e = e exactly (e ≥ 0, 1/e ≥ 0), the bits of starting from the first term.
+      (local.set $acc0 ${C(0)}) (local.set $acc1 ${C(0)}) (local.set $rc0 ${C(0)}) (local.set $rc1 ${C(0)})
       (block $jdone (loop $jnext
         (br_if $jdone (i32.ge_s (local.get $j) (local.get $outputs)))
         (local.set $d (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
           (f32x4.demote_f64x2_zero ${sub(vload(half(0)), g('mx0'))})
           (f32x4.demote_f64x2_zero ${sub(vload(half(1)), g('mx1'))})))
         ${set('x', `(f32x4.pmax ${g('d')} ${C32(EXP32_MIN)})`)}
-        ${expCode32('v')}
+        ${fast ? expFastCode32('v') : expCode32('v')}
         ${set('v', `(v128.andnot ${g('v')} (f32x4.lt ${g('d')} ${C32(EXP32_MIN)}))`)}
         (local.set $e0 (f64x2.promote_low_f32x4 ${g('v')}))
         (local.set $e1 (f64x2.promote_low_f32x4 ${hi(g('v'))}))
         (v128.store ${g('erow')} ${g('e0')})
         (v128.store offset=16 ${g('erow')} ${g('e1')})
         (local.set $erow (i32.add (local.get $erow) (local.get $stride)))
-        (if (i32.eqz (local.get $j))
-          (then (local.set $acc0 (local.get $e0)) (local.set $acc1 (local.get $e1))
-                (local.set $rc0 (f64x2.div ${C(1)} (local.get $e0))) (local.set $rc1 (f64x2.div ${C(1)} (local.get $e1))))
-          (else (local.set $acc0 ${add(g('acc0'), g('e0'))}) (local.set $acc1 ${add(g('acc1'), g('e1'))})
-                (if (local.get $pair) (then
-                  (local.set $rc0 ${add(g('rc0'), `(f64x2.div ${C(1)} ${g('e0')})`)})
-                  (local.set $rc1 ${add(g('rc1'), `(f64x2.div ${C(1)} ${g('e1')})`)})))))
+        (local.set $acc0 ${add(g('acc0'), g('e0'))})
+        (local.set $acc1 ${add(g('acc1'), g('e1'))})
+        (if (local.get $pair) (then
+          (local.set $rc0 ${add(g('rc0'), `(f64x2.div ${C(1)} ${g('e0')})`)})
+          (local.set $rc1 ${add(g('rc1'), `(f64x2.div ${C(1)} ${g('e1')})`)})))
         (local.set $row (i32.add (local.get $row) (local.get $stride)))
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $jnext)))
@@ -808,23 +826,24 @@ function tallyFunc32(): string {
 }
 
 /**
- * score32(jobs, views, outputs, labels, res, slot, logit, tile, max, min, sum, recip, exps, len):
+ * score32(jobs, views, outputs, labels, res, slot, logit, tile, max, min, sum, recip, exps, len, fast):
  * every view's scoring of a tile at w and −w in one call (what the evaluator's JS did per view:
  * gather, the pair decision, exps, the scoring loop), the same operations in the same order. Per
  * view v, at element index jobs + v·(4·outputs + 2): its logit list at w, its list at −w (both
  * (offset, scale) pairs as gather32 reads them), then two doubles: whether it has a −w list, and
  * whether the softmax at −w may come from the exps at w (odd outputs of a mirrored pair; taken when
  * the tile's largest max − min is ≤ ${PAIR_RANGE_LIMIT_32}). Results: at byte `res` + (2v + side)·slot, tally32's
- * records at w and at −w; a view with neither a −w list nor the pair gets no −w record.
+ * records at w and at −w; a view with neither a −w list nor the pair gets no −w record. `fast`:
+ * the exps of expsums32fast (expFast32) instead of expsums32's.
  */
 function scoreFunc32(): string {
   const f = (x: number) => `(f64.const ${lit(x)})`;
   return `
   (func (export "score32") (param $jobs i32) (param $views i32) (param $outputs i32) (param $labels i32)
     (param $res i32) (param $slot i32) (param $logit i32) (param $tile i32) (param $max i32) (param $min i32)
-    (param $sum i32) (param $recip i32) (param $exps i32) (param $len i32)
+    (param $sum i32) (param $recip i32) (param $exps i32) (param $len i32) (param $fast i32)
     (local $v i32) (local $list i32) (local $flags i32) (local $pair i32) (local $range f64) (local $i i32)
-    (local $mx i32) (local $mn i32) (local $out i32)
+    (local $mx i32) (local $mn i32) (local $out i32) (local $rc i32)
     (local.set $mx ${addrOf('(local.get $max)')})
     (local.set $mn ${addrOf('(local.get $min)')})
     (local.set $v (i32.const 0))
@@ -847,16 +866,23 @@ function scoreFunc32(): string {
           (local.set $i (i32.add (local.get $i) (i32.const 1)))
           (br $rnext)))
         (local.set $pair (f64.le (local.get $range) ${f(PAIR_RANGE_LIMIT_32)}))))
-      (call $expsums32 (local.get $logit) (local.get $tile) (local.get $max) (local.get $sum)
-        (select (local.get $recip) (i32.const -1) (local.get $pair)) (local.get $exps) (local.get $outputs) (local.get $len))
+      (local.set $rc (select (local.get $recip) (i32.const -1) (local.get $pair)))
+      (if (local.get $fast)
+        (then (call $expsums32fast (local.get $logit) (local.get $tile) (local.get $max) (local.get $sum)
+          (local.get $rc) (local.get $exps) (local.get $outputs) (local.get $len)))
+        (else (call $expsums32 (local.get $logit) (local.get $tile) (local.get $max) (local.get $sum)
+          (local.get $rc) (local.get $exps) (local.get $outputs) (local.get $len))))
       (call $tally32 (local.get $logit) (local.get $tile) (local.get $max) (local.get $min) (local.get $sum)
         (local.get $recip) (local.get $exps) (local.get $labels) (local.get $pair) (local.get $out)
         (i32.add (local.get $out) (local.get $slot)) (local.get $len))
       (if (i32.and (i32.eqz (local.get $pair)) (f64.ne (f64.load (local.get $flags)) ${f(0)})) (then
         (call $gather32 (local.get $logit) (local.get $tile) (local.get $max) (local.get $min)
           (i32.add (local.get $list) (i32.shl (local.get $outputs) (i32.const 1))) (local.get $outputs) (local.get $len))
-        (call $expsums32 (local.get $logit) (local.get $tile) (local.get $max) (local.get $sum) (i32.const -1)
-          (local.get $exps) (local.get $outputs) (local.get $len))
+        (if (local.get $fast)
+          (then (call $expsums32fast (local.get $logit) (local.get $tile) (local.get $max) (local.get $sum)
+            (i32.const -1) (local.get $exps) (local.get $outputs) (local.get $len)))
+          (else (call $expsums32 (local.get $logit) (local.get $tile) (local.get $max) (local.get $sum)
+            (i32.const -1) (local.get $exps) (local.get $outputs) (local.get $len))))
         (call $tally32 (local.get $logit) (local.get $tile) (local.get $max) (local.get $min) (local.get $sum)
           (local.get $recip) (local.get $exps) (local.get $labels) (i32.const 0) (i32.add (local.get $out) (local.get $slot))
           (local.get $out) (local.get $len))))
@@ -1000,6 +1026,7 @@ export function kernelWat(): string {
   ${sumFunc32(true)}
   ${forwardFunc32()}
   ${expSumsFunc32()}
+  ${expSumsFunc32(true)}
   ${inSumsFunc32()}
   ${gatherFunc(true)}
   ${tallyFunc32()}

@@ -864,6 +864,32 @@ describe('WebAssembly kernel, float32 search numerics (the default with a kernel
     expect(compared).toBeGreaterThan(150);
   });
 
+  it('with fastExp: other bits, close to exp32 (≤ 1e-4 in a fitness), the same bits fused or not', () => {
+    const exact = new Evaluator({ kernel });
+    const fast = new Evaluator({ kernel, fastExp: true });
+    const fastLoop = new Evaluator({ kernel, fastExp: true, fusedScoring: false, tile: 32 });
+    const fastTiled = new Evaluator({ kernel, fastExp: true, tile: 32 });
+    let differ = 0;
+    for (let t = 0; t < 30; t++) {
+      const rng = stream(28, t, 'test', 0);
+      const outputs = 2 + rng.int(9);
+      const plans = [0, 1, 2].map(() => compile(randomGenome(rng, 6, outputs, rng.int(30))));
+      const batch = randomBatch(rng, 6, outputs, 1 + rng.int(300));
+      const a = exact.evaluateMany(plans, batch);
+      const b = fast.evaluateMany(plans, batch);
+      expect(fastTiled.evaluateMany(plans, batch)).toEqual(fastLoop.evaluateMany(plans, batch));
+      b.forEach((r, p) => {
+        r.fitness.forEach((x, k) => {
+          expect(Math.abs(x - a[p].fitness[k])).toBeLessThan(1e-4);
+          if (x !== a[p].fitness[k]) differ++;
+        });
+      });
+    }
+    expect(differ).toBeGreaterThan(0);
+    expect(() => new Evaluator({ kernel, precision: 'f64', fastExp: true })).toThrow(/float32/);
+    expect(() => new Evaluator({ fastExp: true })).toThrow(/kernel/);
+  });
+
   it('rejects an unknown precision', () => {
     expect(() => new Evaluator({ kernel, precision: 'f16' as 'f32' })).toThrow(/precision/);
   });

@@ -75,6 +75,13 @@ export interface EvaluatorOptions {
    * tested against). Backends without it always score in JS.
    */
   fusedScoring?: boolean;
+  /**
+   * The float32 kernel's softmax exps from `expFast32` (activations.ts: relative error ≤ 1e-5,
+   * against exp32's 1.2e-7) instead of exp32. Off by default: other numerics, so other fitness
+   * bits and another search trajectory; every evaluator of one search must agree on it. Only with
+   * precision 'f32'.
+   */
+  fastExp?: boolean;
 }
 
 /** The backend the options ask for; throws rather than choose other numerics than asked. */
@@ -85,14 +92,16 @@ function numericBackend(options: EvaluatorOptions): NumericBackend {
   if (precision !== undefined && precision !== 'f32' && precision !== 'f64')
     throw new RangeError(`precision must be 'f32' or 'f64'`);
   if (!options.kernel) {
-    if (precision === 'f32') throw new RangeError(`precision 'f32' needs the wasm kernel (options.kernel)`);
+    if (precision === 'f32' || options.fastExp)
+      throw new RangeError(`precision 'f32' needs the wasm kernel (options.kernel)`);
     return new JsFloat64Backend(tile);
   }
+  if (options.fastExp && precision === 'f64') throw new RangeError(`fastExp is a float32 option`);
   const kernel = new Kernel(options.kernel); // throws KernelStartError
   const inputCacheBytes = options.inputCacheBytes ?? INPUT_CACHE_BYTES;
   return precision === 'f64'
     ? new WasmFloat64Backend(kernel, tile, inputCacheBytes)
-    : new WasmFloat32Backend(kernel, tile, inputCacheBytes);
+    : new WasmFloat32Backend(kernel, tile, inputCacheBytes, options.fastExp === true);
 }
 
 /**

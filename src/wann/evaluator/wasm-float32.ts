@@ -51,8 +51,12 @@ export class WasmFloat32Backend implements NumericBackend, FusedScoring {
   /** Doubles of one tally record: correct, last product, flushes, the flushed products. */
   private readonly slot: number;
 
-  constructor(kernel: Kernel, tile: number, inputCacheBytes: number) {
+  /** The softmax's exps from expFast32 (activations.ts) instead of exp32: other numerics. */
+  private readonly fastExp: boolean;
+
+  constructor(kernel: Kernel, tile: number, inputCacheBytes: number, fastExp = false) {
     this.tile = (tile + 3) & ~3;
+    this.fastExp = fastExp;
     // A flush takes ≥ 24 examples (each factor ≥ 1e-12, flushed below 1e-288): ≤ tile/24 + 1.
     this.slot = 3 + (this.tile >> 4) + 2;
     const empty = scratchLayout({ sumCount: 0, rows: 0, outputs: 0, maxHiddenSources: 0 }, this.tile, 0, 0);
@@ -108,7 +112,8 @@ export class WasmFloat32Backend implements NumericBackend, FusedScoring {
   /** The sums of float32 exps, each exp also stored at expBase (read back, never recomputed). */
   expSums(outputs: number, len: number, recip: boolean): void {
     const { logitBase, tile, maxBase, sumBase, recipBase, expBase } = this.scratch.layout;
-    this.scratch.kernel.expsums32(
+    const { kernel } = this.scratch;
+    (this.fastExp ? kernel.expsums32fast : kernel.expsums32)(
       logitBase,
       tile,
       maxBase,
@@ -179,6 +184,7 @@ export class WasmFloat32Backend implements NumericBackend, FusedScoring {
       recipBase,
       expBase,
       len,
+      this.fastExp ? 1 : 0,
     );
   }
 
