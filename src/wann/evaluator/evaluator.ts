@@ -27,6 +27,9 @@
  * - Weight mirroring: rows whose value at −w follows from their value at w (`Plan.rowParity`)
  *   are computed once per pair; and when every output is odd, the softmax at −w reuses the exps.
  * - Activations and the softmax's exp are the fast polynomial versions of `activations.ts`.
+ * - Scoring (float32 kernel): one `score32` call per tile and weight pair scores every view
+ *   (gather, exps, the cross-entropy product and the argmax count), the JS `score` loop's float
+ *   operations in the same order; only the logs of its few flushed products are taken in JS.
  * - Shared rows (`evaluateMany`): the members of a slice are merged (`mergePlans`) and each
  *   distinct row is evaluated once per tile and weight pair.
  */
@@ -261,37 +264,8 @@ export class Evaluator {
     const nw = weights.length;
     const logLiks = views.map(() => new Float64Array(nw));
     const corrects = views.map(() => new Float64Array(nw));
-    const { backend, fused } = this;
-    if (fused) this.scoreFused(fused, plan, views, batch, weights, logLiks, corrects);
-    else
-      this.sweep(plan, batch, weights, (s, t0, len, k, m) => {
-        for (let v = 0; v < views.length; v++) {
-          const view = views[v];
-          const logLik = logLiks[v];
-          const correct = corrects[v];
-          this.prepareLogits(s, view, weights[k], false);
-          backend.gatherLogits(this.logits, view.outputs, len);
-          // Logits at −w are the negated logits at w: both softmaxes from one set of exps.
-          const pairOdd =
-            m >= 0 && view.outputParity === PARITY_ODD && logitRange(s, len) <= backend.pairRangeLimit;
-          this.score(s, view, batch.labels, t0, len, pairOdd);
-          logLik[k] += this.tileLogLik;
-          correct[k] += this.tileCorrect;
-          if (m < 0) continue;
-          if (pairOdd) {
-            logLik[m] += this.tileLogLik2;
-            correct[m] += this.tileCorrect2;
-            continue;
-          }
-          if (view.outputParity !== PARITY_EVEN) {
-            this.prepareLogits(s, view, -weights[k], true);
-            backend.gatherLogits(this.logits, view.outputs, len);
-            this.score(s, view, batch.labels, t0, len, false);
-          } // else the logits at −w are the same, and so are the scores
-          logLik[m] += this.tileLogLik;
-          correct[m] += this.tileCorrect;
-        }
-      });
+    if (this.fused) this.scoreFused(this.fused, plan, views, batch, weights, logLiks, corrects);
+    else this.scoreInJs(plan, views, batch, weights, logLiks, corrects);
     return views.map((view, v) => {
       const fitness: number[] = [];
       const accuracy: number[] = [];
@@ -300,6 +274,46 @@ export class Evaluator {
         accuracy.push(corrects[v][k] / batch.count);
       }
       return { fitness, accuracy, connections: view.connections };
+    });
+  }
+
+  /** `evaluateViews`' scoring in JS: per tile, weight pair and view, gather, exps, `score`. */
+  private scoreInJs(
+    plan: Plan,
+    views: readonly Plan[],
+    batch: Batch,
+    weights: readonly number[],
+    logLiks: Float64Array[],
+    corrects: Float64Array[],
+  ): void {
+    const { backend } = this;
+    this.sweep(plan, batch, weights, (s, t0, len, k, m) => {
+      for (let v = 0; v < views.length; v++) {
+        const view = views[v];
+        const logLik = logLiks[v];
+        const correct = corrects[v];
+        this.prepareLogits(s, view, weights[k], false);
+        backend.gatherLogits(this.logits, view.outputs, len);
+        // Logits at −w are the negated logits at w: both softmaxes from one set of exps.
+        const pairOdd =
+          m >= 0 && view.outputParity === PARITY_ODD && logitRange(s, len) <= backend.pairRangeLimit;
+        this.score(s, view, batch.labels, t0, len, pairOdd);
+        logLik[k] += this.tileLogLik;
+        correct[k] += this.tileCorrect;
+        if (m < 0) continue;
+        if (pairOdd) {
+          logLik[m] += this.tileLogLik2;
+          correct[m] += this.tileCorrect2;
+          continue;
+        }
+        if (view.outputParity !== PARITY_EVEN) {
+          this.prepareLogits(s, view, -weights[k], true);
+          backend.gatherLogits(this.logits, view.outputs, len);
+          this.score(s, view, batch.labels, t0, len, false);
+        } // else the logits at −w are the same, and so are the scores
+        logLik[m] += this.tileLogLik;
+        correct[m] += this.tileCorrect;
+      }
     });
   }
 

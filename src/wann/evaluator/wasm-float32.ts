@@ -9,6 +9,10 @@
  * fused multiply-add, no relaxed SIMD), so the bits are the same on every engine: Node worker
  * threads, workerd, any CPU.
  *
+ * Scoring is fused (`FusedScoring`, the kernel's `score32`): one call per tile and weight pair
+ * gathers, exponentiates and scores every view with the JS loop's float64 operations in its order.
+ * With `fastExp` (off by default) the softmax's exps are expFast32's (activations.ts): other bits.
+ *
  * What this changes: fitness values differ from the float64 backends by ~1e-7 typically (≤ 1e-3
  * for the 99th percentile of random test genomes; float32 rounding of a pre-activation of ~100
  * moves sin(πx) by ~1e-5), so a search's trajectory differs from a float64 one, and is itself
