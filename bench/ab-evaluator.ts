@@ -5,11 +5,14 @@
  *
  *   git worktree add --detach ../old <rev> && ln -s "$PWD/node_modules" ../old/node_modules
  *   npx tsx bench/ab-evaluator.ts --other ../old [--reps 7] [--targets 120,500,2000]
+ *     [--fast-exp] [--out ab-evaluator.json]
  *
  * Workload: the core benchmark's bred populations (population 960, 1,000 MNIST training images, the
  * 6 shared weights), evaluated as a search's generation is (`evaluateMany` on 64-member slices,
  * float32 wasm kernel). Times are CPU seconds of this thread; the figure is the median ratio.
- * Writes bench/results/ab-evaluator.json.
+ * `--fast-exp`: this checkout's evaluator with the `fastExp` option (other numerics: the fitness
+ * values differ; `--other .` measures its speed-up against the default). Writes
+ * bench/results/ab-evaluator.json (or `--out`).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -39,6 +42,8 @@ if (!otherDir) {
 }
 const REPS = Number(arg('--reps') ?? 5);
 const TARGETS = (arg('--targets') ?? '120,500,2000').split(',').map(Number);
+const FAST_EXP = process.argv.includes('--fast-exp');
+const OUT = arg('--out') ?? 'ab-evaluator.json';
 const POPULATION = 960;
 const SLICE = 64;
 
@@ -79,7 +84,7 @@ async function main() {
     const sides: Side[] = [
       {
         name: 'this checkout',
-        evaluator: new Evaluator({ kernel: wasm(join(HERE, '..')) }) as EvaluatorLike,
+        evaluator: new Evaluator({ kernel: wasm(join(HERE, '..')), fastExp: FAST_EXP }) as EvaluatorLike,
         compile: compile as (g: Genome) => unknown,
         secs: [],
       },
@@ -128,8 +133,8 @@ async function main() {
     );
   }
   writeFileSync(
-    join(HERE, 'results', 'ab-evaluator.json'),
-    `${JSON.stringify({ measured: new Date().toISOString(), other, otherRevision: revision(other), thisRevision: revision(join(HERE, '..')), reps: REPS, rows }, null, 2)}\n`,
+    join(HERE, 'results', OUT),
+    `${JSON.stringify({ measured: new Date().toISOString(), fastExp: FAST_EXP, other, otherRevision: revision(other), thisRevision: revision(join(HERE, '..')), reps: REPS, rows }, null, 2)}\n`,
   );
 }
 

@@ -24,6 +24,7 @@ import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 import { ACTIVATION_COUNT, ACTIVATION_IDS } from '../src/wann/activation-ids';
 import {
+  EXP2_FAST32_POLY,
   EXP32_MIN,
   EXP32_POLY,
   LN2_HI32,
@@ -32,6 +33,7 @@ import {
   ROUND_MAGIC32,
   SIN32_POLY,
 } from '../src/wann/activations';
+import { PAIR_RANGE_LIMIT_32 } from '../src/wann/evaluator/wasm-float32';
 
 const { linear, step, sin, gaussian, tanh, sigmoid, inverse, abs, relu, cos, squared } = ACTIVATION_IDS;
 /** Every activation id, in id order (the functions are emitted in this order). */
@@ -430,7 +432,7 @@ function gatherFunc(f32: boolean): string {
   const srcAddr = f32 ? addrOf32 : addrOf;
   return withConstants(() => [
     `
-  (func (export "${f32 ? 'gather32' : 'gather'}") (param $logit i32) (param $tile i32) (param $max i32) (param $min i32)
+  (func $${f32 ? 'gather32' : 'gather'} (export "${f32 ? 'gather32' : 'gather'}") (param $logit i32) (param $tile i32) (param $max i32) (param $min i32)
     (param $list i32) (param $outputs i32) (param $len i32)
     (local $i i32) (local $end i32) (local $j i32) (local $lp i32) (local $src i32) (local $dst i32) (local $stride i32)
     (local $mx v128) (local $mn v128) ${locals()}`,
@@ -493,6 +495,22 @@ function expCode32(out: string): string {
     set('k', sub32(g('ki'), C32(ROUND_MAGIC32))),
     set('r', sub32(sub32(g('x'), mul32(g('k'), C32(LN2_HI32))), mul32(g('k'), C32(LN2_LO32)))),
     set(out, mul32(horner32(g('r'), EXP32_POLY), pow2)),
+  ].join('\n');
+}
+
+/**
+ * `expFast32` of activations.ts (the `fastExp` option) of local $x into local `out`: y = x·log2 e,
+ * k = round(y) by the magic-number trick (its low bits hold k), 2^(y − k) by the degree-4
+ * polynomial, times 2^k from k's bits.
+ */
+function expFastCode32(out: string): string {
+  const pow2 = `(i32x4.shl (i32x4.add ${g('ki')} ${V('i32x4 127 127 127 127')}) (i32.const 23))`;
+  return [
+    set('r', mul32(g('x'), C32(Math.LOG2E))),
+    set('ki', add32(g('r'), C32(ROUND_MAGIC32))),
+    set('k', sub32(g('ki'), C32(ROUND_MAGIC32))),
+    set('r', sub32(g('r'), g('k'))),
+    set(out, mul32(horner32(g('r'), EXP2_FAST32_POLY), pow2)),
   ].join('\n');
 }
 
@@ -667,12 +685,13 @@ function sumFunc32(i32List = false): string {
  * e = exp32(d) (0 below EXP32_MIN), widened, stored at exps (outputs × tile, like the logits) and
  * summed in float64 (j in order); with recip ≥ 0 also Σ 1/e.
  */
-function expSumsFunc32(): string {
+function expSumsFunc32(fast = false): string {
+  const name = fast ? 'expsums32fast' : 'expsums32';
   const half = (k: number) => `(i32.add ${g('row')} (i32.add ${g('i')} (i32.const ${16 * k})))`;
   const hi = (v: string) => `(i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 ${v} ${v})`;
   return withConstants(() => [
     `
-  (func (export "expsums32") (param $logit i32) (param $tile i32) (param $max i32) (param $sum i32)
+  (func $${name} (export "${name}") (param $logit i32) (param $tile i32) (param $max i32) (param $sum i32)
     (param $recip i32) (param $exps i32) (param $outputs i32) (param $len i32) (local $erow i32)
     (local $i i32) (local $end i32) (local $j i32) (local $row i32) (local $stride i32) (local $pair i32)
     (local $acc0 v128) (local $acc1 v128) (local $rc0 v128) (local $rc1 v128) (local $mx0 v128) (local $mx1 v128)
@@ -694,26 +713,26 @@ function expSumsFunc32(): string {
       (local.set $row (local.get $logit))
       (local.set $erow (i32.add (local.get $exps) (local.get $i)))
       (local.set $j (i32.const 0))
+      ;; Sums from +0: 0 + e = e exactly (e ≥ 0, 1/e ≥ 0), the bits of starting from the first term.
+      (local.set $acc0 ${C(0)}) (local.set $acc1 ${C(0)}) (local.set $rc0 ${C(0)}) (local.set $rc1 ${C(0)})
       (block $jdone (loop $jnext
         (br_if $jdone (i32.ge_s (local.get $j) (local.get $outputs)))
         (local.set $d (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
           (f32x4.demote_f64x2_zero ${sub(vload(half(0)), g('mx0'))})
           (f32x4.demote_f64x2_zero ${sub(vload(half(1)), g('mx1'))})))
         ${set('x', `(f32x4.pmax ${g('d')} ${C32(EXP32_MIN)})`)}
-        ${expCode32('v')}
+        ${fast ? expFastCode32('v') : expCode32('v')}
         ${set('v', `(v128.andnot ${g('v')} (f32x4.lt ${g('d')} ${C32(EXP32_MIN)}))`)}
         (local.set $e0 (f64x2.promote_low_f32x4 ${g('v')}))
         (local.set $e1 (f64x2.promote_low_f32x4 ${hi(g('v'))}))
         (v128.store ${g('erow')} ${g('e0')})
         (v128.store offset=16 ${g('erow')} ${g('e1')})
         (local.set $erow (i32.add (local.get $erow) (local.get $stride)))
-        (if (i32.eqz (local.get $j))
-          (then (local.set $acc0 (local.get $e0)) (local.set $acc1 (local.get $e1))
-                (local.set $rc0 (f64x2.div ${C(1)} (local.get $e0))) (local.set $rc1 (f64x2.div ${C(1)} (local.get $e1))))
-          (else (local.set $acc0 ${add(g('acc0'), g('e0'))}) (local.set $acc1 ${add(g('acc1'), g('e1'))})
-                (if (local.get $pair) (then
-                  (local.set $rc0 ${add(g('rc0'), `(f64x2.div ${C(1)} ${g('e0')})`)})
-                  (local.set $rc1 ${add(g('rc1'), `(f64x2.div ${C(1)} ${g('e1')})`)})))))
+        (local.set $acc0 ${add(g('acc0'), g('e0'))})
+        (local.set $acc1 ${add(g('acc1'), g('e1'))})
+        (if (local.get $pair) (then
+          (local.set $rc0 ${add(g('rc0'), `(f64x2.div ${C(1)} ${g('e0')})`)})
+          (local.set $rc1 ${add(g('rc1'), `(f64x2.div ${C(1)} ${g('e1')})`)})))
         (local.set $row (i32.add (local.get $row) (local.get $stride)))
         (local.set $j (i32.add (local.get $j) (i32.const 1)))
         (br $jnext)))
@@ -724,6 +743,154 @@ function expSumsFunc32(): string {
       (br $next)))
   )`,
   ]);
+}
+
+/**
+ * tally32(logit, tile, max, min, sum, recip, exps, labels, pair, out, out2, len): the scoring of a
+ * tile from its gathered logits and exps, exactly the float64 operations of the evaluator's JS
+ * scoring loop (src/wann/evaluator/evaluator.ts, `score`), example by example in order: the product
+ * of max(e/Σ, 1e-12), flushed (stored, then reset to 1) whenever it falls below 1e-288, and the
+ * number of examples whose label is the first output equal to the max. `out` (byte address) gets
+ * [correct, last product, flushes, flushed products…] as doubles; with `pair` also `out2`, at −w:
+ * the products of max(1/e/Σ(1/e), 1e-12) and the labels first equal to the min. The logs stay in
+ * JS (Math.log): wasm has none, and the flushed products are few (one per ≥ 24 examples).
+ * Serial in the examples (the product's order is the trajectory's); one call per tile and view.
+ */
+function tallyFunc32(): string {
+  const f = (x: number) => `(f64.const ${lit(x)})`;
+  // Is the label the first output whose logit equals $v (at example $i)?
+  const firstAt = (v: string) => `
+        (local.set $j (i32.const 0))
+        (local.set $p (local.get $col))
+        (local.set $first (i32.const 1))
+        (block $fdone (loop $fnext
+          (br_if $fdone (i32.ge_s (local.get $j) (local.get $label)))
+          (if (f64.eq (f64.load (local.get $p)) ${v}) (then (local.set $first (i32.const 0)) (br $fdone)))
+          (local.set $p (i32.add (local.get $p) (local.get $stride)))
+          (local.set $j (i32.add (local.get $j) (i32.const 1)))
+          (br $fnext)))`;
+  return `
+  (func $tally32 (param $logit i32) (param $tile i32) (param $max i32) (param $min i32) (param $sum i32)
+    (param $recip i32) (param $exps i32) (param $labels i32) (param $pair i32) (param $out i32) (param $out2 i32)
+    (param $len i32)
+    (local $i i32) (local $j i32) (local $label i32) (local $stride i32) (local $col i32) (local $p i32)
+    (local $at i32) (local $first i32) (local $n i32) (local $n2 i32)
+    (local $prod f64) (local $prod2 f64) (local $correct f64) (local $correct2 f64) (local $lg f64) (local $e f64)
+    (local.set $stride (i32.shl (local.get $tile) (i32.const 3)))
+    (local.set $logit ${addrOf('(local.get $logit)')})
+    (local.set $max ${addrOf('(local.get $max)')})
+    (local.set $min ${addrOf('(local.get $min)')})
+    (local.set $sum ${addrOf('(local.get $sum)')})
+    (local.set $recip ${addrOf('(local.get $recip)')})
+    (local.set $exps ${addrOf('(local.get $exps)')})
+    (local.set $prod ${f(1)})
+    (local.set $prod2 ${f(1)})
+    (local.set $i (i32.const 0))
+    (block $done (loop $next
+      (br_if $done (i32.ge_s (local.get $i) (local.get $len)))
+      (local.set $label (i32.load8_u (i32.add (local.get $labels) (local.get $i))))
+      (local.set $col (i32.shl (local.get $i) (i32.const 3)))
+      (local.set $at (i32.add (i32.mul (local.get $label) (local.get $stride)) (local.get $col)))
+      (local.set $lg (f64.load (i32.add (local.get $logit) (local.get $at))))
+      (local.set $e (f64.load (i32.add (local.get $exps) (local.get $at))))
+      (local.set $col (i32.add (local.get $logit) (local.get $col)))
+      (local.set $prod (f64.mul (local.get $prod)
+        (f64.max (f64.div (local.get $e) (f64.load (i32.add (local.get $sum) (i32.shl (local.get $i) (i32.const 3))))) ${f(1e-12)})))
+      (if (f64.lt (local.get $prod) ${f(1e-288)}) (then
+        (f64.store offset=24 (i32.add (local.get $out) (i32.shl (local.get $n) (i32.const 3))) (local.get $prod))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (local.set $prod ${f(1)})))
+      (if (f64.eq (local.get $lg) (f64.load (i32.add (local.get $max) (i32.shl (local.get $i) (i32.const 3))))) (then
+        ${firstAt('(local.get $lg)')}
+        (if (local.get $first) (then (local.set $correct (f64.add (local.get $correct) ${f(1)}))))))
+      (if (local.get $pair) (then
+        (local.set $prod2 (f64.mul (local.get $prod2)
+          (f64.max (f64.div (f64.div ${f(1)} (local.get $e)) (f64.load (i32.add (local.get $recip) (i32.shl (local.get $i) (i32.const 3))))) ${f(1e-12)})))
+        (if (f64.lt (local.get $prod2) ${f(1e-288)}) (then
+          (f64.store offset=24 (i32.add (local.get $out2) (i32.shl (local.get $n2) (i32.const 3))) (local.get $prod2))
+          (local.set $n2 (i32.add (local.get $n2) (i32.const 1)))
+          (local.set $prod2 ${f(1)})))
+        (if (f64.eq (local.get $lg) (f64.load (i32.add (local.get $min) (i32.shl (local.get $i) (i32.const 3))))) (then
+          ${firstAt('(local.get $lg)')}
+          (if (local.get $first) (then (local.set $correct2 (f64.add (local.get $correct2) ${f(1)}))))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $next)))
+    (f64.store (local.get $out) (local.get $correct))
+    (f64.store offset=8 (local.get $out) (local.get $prod))
+    (f64.store offset=16 (local.get $out) (f64.convert_i32_s (local.get $n)))
+    (if (local.get $pair) (then
+      (f64.store (local.get $out2) (local.get $correct2))
+      (f64.store offset=8 (local.get $out2) (local.get $prod2))
+      (f64.store offset=16 (local.get $out2) (f64.convert_i32_s (local.get $n2)))))
+  )`;
+}
+
+/**
+ * score32(jobs, views, outputs, labels, res, slot, logit, tile, max, min, sum, recip, exps, len, fast):
+ * every view's scoring of a tile at w and −w in one call (what the evaluator's JS did per view:
+ * gather, the pair decision, exps, the scoring loop), the same operations in the same order. Per
+ * view v, at element index jobs + v·(4·outputs + 2): its logit list at w, its list at −w (both
+ * (offset, scale) pairs as gather32 reads them), then two doubles: whether it has a −w list, and
+ * whether the softmax at −w may come from the exps at w (odd outputs of a mirrored pair; taken when
+ * the tile's largest max − min is ≤ ${PAIR_RANGE_LIMIT_32}). Results: at byte `res` + (2v + side)·slot, tally32's
+ * records at w and at −w; a view with neither a −w list nor the pair gets no −w record. `fast`:
+ * the exps of expsums32fast (expFast32) instead of expsums32's.
+ */
+function scoreFunc32(): string {
+  const f = (x: number) => `(f64.const ${lit(x)})`;
+  return `
+  (func (export "score32") (param $jobs i32) (param $views i32) (param $outputs i32) (param $labels i32)
+    (param $res i32) (param $slot i32) (param $logit i32) (param $tile i32) (param $max i32) (param $min i32)
+    (param $sum i32) (param $recip i32) (param $exps i32) (param $len i32) (param $fast i32)
+    (local $v i32) (local $list i32) (local $flags i32) (local $pair i32) (local $range f64) (local $i i32)
+    (local $mx i32) (local $mn i32) (local $out i32) (local $rc i32)
+    (local.set $mx ${addrOf('(local.get $max)')})
+    (local.set $mn ${addrOf('(local.get $min)')})
+    (local.set $v (i32.const 0))
+    (local.set $list (local.get $jobs))
+    (local.set $out (local.get $res))
+    (block $vdone (loop $vnext
+      (br_if $vdone (i32.ge_s (local.get $v) (local.get $views)))
+      (call $gather32 (local.get $logit) (local.get $tile) (local.get $max) (local.get $min) (local.get $list)
+        (local.get $outputs) (local.get $len))
+      (local.set $flags ${addrOf('(i32.add (local.get $list) (i32.shl (local.get $outputs) (i32.const 2)))')})
+      (local.set $pair (i32.const 0))
+      (if (f64.ne (f64.load offset=8 (local.get $flags)) ${f(0)}) (then
+        (local.set $range ${f(0)})
+        (local.set $i (i32.const 0))
+        (block $rdone (loop $rnext
+          (br_if $rdone (i32.ge_s (local.get $i) (local.get $len)))
+          (local.set $range (f64.max (local.get $range)
+            (f64.sub (f64.load (i32.add (local.get $mx) (i32.shl (local.get $i) (i32.const 3))))
+                     (f64.load (i32.add (local.get $mn) (i32.shl (local.get $i) (i32.const 3)))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $rnext)))
+        (local.set $pair (f64.le (local.get $range) ${f(PAIR_RANGE_LIMIT_32)}))))
+      (local.set $rc (select (local.get $recip) (i32.const -1) (local.get $pair)))
+      (if (local.get $fast)
+        (then (call $expsums32fast (local.get $logit) (local.get $tile) (local.get $max) (local.get $sum)
+          (local.get $rc) (local.get $exps) (local.get $outputs) (local.get $len)))
+        (else (call $expsums32 (local.get $logit) (local.get $tile) (local.get $max) (local.get $sum)
+          (local.get $rc) (local.get $exps) (local.get $outputs) (local.get $len))))
+      (call $tally32 (local.get $logit) (local.get $tile) (local.get $max) (local.get $min) (local.get $sum)
+        (local.get $recip) (local.get $exps) (local.get $labels) (local.get $pair) (local.get $out)
+        (i32.add (local.get $out) (local.get $slot)) (local.get $len))
+      (if (i32.and (i32.eqz (local.get $pair)) (f64.ne (f64.load (local.get $flags)) ${f(0)})) (then
+        (call $gather32 (local.get $logit) (local.get $tile) (local.get $max) (local.get $min)
+          (i32.add (local.get $list) (i32.shl (local.get $outputs) (i32.const 1))) (local.get $outputs) (local.get $len))
+        (if (local.get $fast)
+          (then (call $expsums32fast (local.get $logit) (local.get $tile) (local.get $max) (local.get $sum)
+            (i32.const -1) (local.get $exps) (local.get $outputs) (local.get $len)))
+          (else (call $expsums32 (local.get $logit) (local.get $tile) (local.get $max) (local.get $sum)
+            (i32.const -1) (local.get $exps) (local.get $outputs) (local.get $len))))
+        (call $tally32 (local.get $logit) (local.get $tile) (local.get $max) (local.get $min) (local.get $sum)
+          (local.get $recip) (local.get $exps) (local.get $labels) (i32.const 0) (i32.add (local.get $out) (local.get $slot))
+          (local.get $out) (local.get $len))))
+      (local.set $list (i32.add (local.get $list) (i32.add (i32.shl (local.get $outputs) (i32.const 2)) (i32.const 2))))
+      (local.set $out (i32.add (local.get $out) (i32.shl (local.get $slot) (i32.const 1))))
+      (local.set $v (i32.add (local.get $v) (i32.const 1)))
+      (br $vnext)))
+  )`;
 }
 
 /**
@@ -859,8 +1026,11 @@ export function kernelWat(): string {
   ${sumFunc32(true)}
   ${forwardFunc32()}
   ${expSumsFunc32()}
+  ${expSumsFunc32(true)}
   ${inSumsFunc32()}
   ${gatherFunc(true)}
+  ${tallyFunc32()}
+  ${scoreFunc32()}
 )
 `;
 }

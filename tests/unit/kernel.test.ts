@@ -6,7 +6,9 @@ import {
   applyActivation32,
   applyActivationFast,
   applyActivationReference,
+  EXP32_MIN,
   exp32,
+  expFast32,
   fastExp,
 } from '../../src/wann/activations';
 import { compileKernel, Kernel } from '../../src/wann/kernel/kernel';
@@ -281,5 +283,49 @@ describe('WebAssembly kernel float32 search numerics', () => {
       expect(buf[max + tile + i]).toBe(s);
       expect(buf[max + 2 * tile + i]).toBe(r);
     }
+    // The `fastExp` option's sums: the same, with expFast32's exps.
+    k.expsums32fast(0, tile, max, max + tile, max + 2 * tile, exps, 7, len);
+    for (let i = 0; i < len; i++) {
+      let s = 0;
+      let r = 0;
+      for (let j = 0; j < 7; j++) {
+        const e = expFast32(buf[j * tile + i] - buf[max + i]);
+        expect(buf[exps + j * tile + i]).toBe(e);
+        s += e;
+        r += 1 / e;
+      }
+      expect(buf[max + tile + i]).toBe(s);
+      expect(buf[max + 2 * tile + i]).toBe(r);
+    }
+  });
+
+  it('expFast32 (the fastExp option) stays within 1e-5 relative of e^x on the softmax range', () => {
+    // The softmax's arguments are logit − max: [EXP32_MIN, 0] (below: 0, as exp32). A dense grid
+    // (every ~4e-5), every float32 on [−1, 0] near a multiple of 1/64, and the ends.
+    let worst = 0;
+    let worstExp32 = 0;
+    const check = (x: number) => {
+      const t = f(x);
+      if (t < f(EXP32_MIN)) return;
+      const exact = Math.exp(t);
+      worst = Math.max(worst, Math.abs(expFast32(t) - exact) / exact);
+      worstExp32 = Math.max(worstExp32, Math.abs(exp32(t) - exact) / exact);
+    };
+    const steps = 2_000_000;
+    for (let q = 0; q <= steps; q++) check((EXP32_MIN * q) / steps);
+    for (let m = 0; m <= 64; m++) {
+      const c = f(-m / 64);
+      let x = c;
+      for (let u = 0; u < 64; u++) {
+        check(x);
+        x = f(x * (1 + 2 ** -23)); // the next float32s below
+      }
+    }
+    check(f(EXP32_MIN));
+    check(-0);
+    expect(expFast32(0)).toBeCloseTo(1, 5);
+    expect(expFast32(EXP32_MIN - 1)).toBe(0);
+    expect(worst).toBeLessThan(1e-5);
+    expect(worst).toBeGreaterThan(worstExp32); // coarser than exp32: the test measures something
   });
 });

@@ -827,6 +827,69 @@ describe('WebAssembly kernel, float32 search numerics (the default with a kernel
     }
   });
 
+  it('scores with the fused kernel pass bit for bit as with the JS scoring loop', () => {
+    // Several plans per call (merged rows, one scoring job per distinct output set), mirrored
+    // pairs and lone weights, odd outputs whose −w softmax comes from the exps at w (small
+    // weights) or not (range over the limit), overflow and NaN, partial tiles.
+    const tiles = [4, 32, 256];
+    const fused = tiles.map((tile) => new Evaluator({ kernel, tile }));
+    const loop = tiles.map((tile) => new Evaluator({ kernel, tile, fusedScoring: false }));
+    const weightLists = [
+      SHARED_WEIGHTS,
+      [0.7, -1.3, 1.3, 0, 37.5, -0.7],
+      [100, -100, 1e-300, 0],
+      [0.01, -0.01],
+    ];
+    let compared = 0;
+    for (let t = 0; t < 60; t++) {
+      const rng = stream(27, t, 'test', 0);
+      const inputs = 1 + rng.int(12);
+      const outputs = 1 + rng.int(10);
+      const plans = Array.from({ length: 1 + rng.int(6) }, (_, p) =>
+        compile(
+          p === 0 && t % 3 === 0
+            ? initialGenome(inputs, outputs, 0.5, rng)
+            : randomGenome(rng, inputs, outputs, rng.int(t < 40 ? 20 : 60)),
+        ),
+      );
+      const batch = randomBatch(rng, inputs, outputs, 1 + rng.int(600));
+      if (t % 5 === 0) batch.inputs[rng.int(batch.inputs.length)] = 1e30;
+      const weights = weightLists[t % weightLists.length];
+      const k = t % tiles.length;
+      const want = loop[k].evaluateMany(plans, batch, weights);
+      const got = fused[k].evaluateMany(plans, batch, weights);
+      expect(got).toEqual(want);
+      compared += got.length;
+    }
+    expect(compared).toBeGreaterThan(150);
+  });
+
+  it('with fastExp: other bits, close to exp32 (≤ 1e-4 in a fitness), the same bits fused or not', () => {
+    const exact = new Evaluator({ kernel });
+    const fast = new Evaluator({ kernel, fastExp: true });
+    const fastLoop = new Evaluator({ kernel, fastExp: true, fusedScoring: false, tile: 32 });
+    const fastTiled = new Evaluator({ kernel, fastExp: true, tile: 32 });
+    let differ = 0;
+    for (let t = 0; t < 30; t++) {
+      const rng = stream(28, t, 'test', 0);
+      const outputs = 2 + rng.int(9);
+      const plans = [0, 1, 2].map(() => compile(randomGenome(rng, 6, outputs, rng.int(30))));
+      const batch = randomBatch(rng, 6, outputs, 1 + rng.int(300));
+      const a = exact.evaluateMany(plans, batch);
+      const b = fast.evaluateMany(plans, batch);
+      expect(fastTiled.evaluateMany(plans, batch)).toEqual(fastLoop.evaluateMany(plans, batch));
+      b.forEach((r, p) => {
+        r.fitness.forEach((x, k) => {
+          expect(Math.abs(x - a[p].fitness[k])).toBeLessThan(1e-4);
+          if (x !== a[p].fitness[k]) differ++;
+        });
+      });
+    }
+    expect(differ).toBeGreaterThan(0);
+    expect(() => new Evaluator({ kernel, precision: 'f64', fastExp: true })).toThrow(/float32/);
+    expect(() => new Evaluator({ fastExp: true })).toThrow(/kernel/);
+  });
+
   it('rejects an unknown precision', () => {
     expect(() => new Evaluator({ kernel, precision: 'f16' as 'f32' })).toThrow(/precision/);
   });

@@ -104,8 +104,13 @@ export interface NumericBackend {
    * softmax's exps at w (no overflow of 1/exp in this precision).
    */
   readonly pairRangeLimit: number;
-  /** Lay the scratch out for the plan and make the batch's inputs ready (once per evaluation). */
-  prepare(plan: Plan, batch: Batch): Scratch;
+  /**
+   * Lay the scratch out for the plan and make the batch's inputs ready (once per evaluation);
+   * with `fused`, room for that many scoring jobs (`FusedScoring`).
+   */
+  prepare(plan: Plan, batch: Batch, scoreJobs?: number): Scratch;
+  /** The fused scoring pass, where the backend has one (the float32 kernel), else null. */
+  readonly fused: FusedScoring | null;
   /** Input sums (bias count + Σ input rows) of the tile, and the constant rows' values. */
   loadTile(plan: Plan, batch: Batch, t0: number, len: number): void;
   /**
@@ -124,4 +129,32 @@ export interface NumericBackend {
   labelExps(labels: Uint8Array, t0: number, len: number): void;
   /** Every output's exp(logit − max) in the exps, as `expSums` summed them. */
   exps(outputs: number, len: number): void;
+}
+
+/**
+ * A tile's scoring in one kernel call for every view (the float32 kernel): gather, the pair
+ * decision, exps and the scoring loop, the same float operations in the same order as the
+ * evaluator's JS `score`, so the results are the same bits. Jobs (a view's logit sources at w and
+ * −w) depend on the weight only, not on the tile: they are written once per evaluation.
+ */
+export interface FusedScoring {
+  /**
+   * Job `job`: its logit sources at w, and at −w (`minusW`, null where the scores at −w are those
+   * at w or it has no mirror); `pairAllowed`: its outputs are odd and −w is asked for, so the
+   * softmax at −w may come from the exps at w where the tile's logit range allows.
+   */
+  writeJob(
+    job: number,
+    outputs: number,
+    atW: LogitSources,
+    minusW: LogitSources | null,
+    pairAllowed: boolean,
+  ): void;
+  /**
+   * Score jobs first..first+count−1 on the tile: afterwards `logLik(v, side)` / `correct(v, side)`
+   * (side 0: w, 1: −w) for v < count, the tile's Σ ln p(label) and correct examples.
+   */
+  scoreTile(first: number, count: number, outputs: number, labels: Uint8Array, t0: number, len: number): void;
+  logLik(v: number, side: number): number;
+  correct(v: number, side: number): number;
 }

@@ -27,6 +27,9 @@
  * - Weight mirroring: rows whose value at −w follows from their value at w (`Plan.rowParity`)
  *   are computed once per pair; and when every output is odd, the softmax at −w reuses the exps.
  * - Activations and the softmax's exp are the fast polynomial versions of `activations.ts`.
+ * - Scoring (float32 kernel): one `score32` call per tile and weight pair scores every view
+ *   (gather, exps, the cross-entropy product and the argmax count), the JS `score` loop's float
+ *   operations in the same order; only the logs of its few flushed products are taken in JS.
  * - Shared rows (`evaluateMany`): the members of a slice are merged (`mergePlans`) and each
  *   distinct row is evaluated once per tile and weight pair.
  */
@@ -35,7 +38,7 @@ import { PARITY_EVEN, PARITY_ODD } from '../activations';
 import { Kernel } from '../kernel/kernel';
 import { MAX_MERGED_ROWS, type MergedPlans, mergePlans, type Plan, ROW_LOGIT_VIEW } from '../plan';
 import type { Batch, GenomeResult } from '../types';
-import type { LogitSources, NumericBackend, Scratch } from './backend';
+import type { FusedScoring, LogitSources, NumericBackend, Scratch } from './backend';
 import { JsFloat64Backend } from './js-float64';
 import { INPUT_CACHE_BYTES } from './kernel-scratch';
 import { WasmFloat32Backend } from './wasm-float32';
@@ -68,6 +71,20 @@ export interface EvaluatorOptions {
    * and reused while the same batch comes back; larger batches are copied per tile. Default 16 MiB.
    */
   inputCacheBytes?: number;
+  /**
+   * Score each tile in one kernel call for all views (the float32 kernel's `score32`: gather,
+   * exps and the scoring loop, the same float operations in the same order as the JS scoring, so
+   * the same bits). Default true; false keeps the JS scoring loop (the reference the fused pass is
+   * tested against). Backends without it always score in JS.
+   */
+  fusedScoring?: boolean;
+  /**
+   * The float32 kernel's softmax exps from `expFast32` (activations.ts: relative error ≤ 1e-5,
+   * against exp32's 1.2e-7) instead of exp32. Off by default: other numerics, so other fitness
+   * bits and another search trajectory; every evaluator of one search must agree on it. Only with
+   * precision 'f32'.
+   */
+  fastExp?: boolean;
 }
 
 /** The backend the options ask for; throws rather than choose other numerics than asked. */
@@ -78,14 +95,16 @@ function numericBackend(options: EvaluatorOptions): NumericBackend {
   if (precision !== undefined && precision !== 'f32' && precision !== 'f64')
     throw new RangeError(`precision must be 'f32' or 'f64'`);
   if (!options.kernel) {
-    if (precision === 'f32') throw new RangeError(`precision 'f32' needs the wasm kernel (options.kernel)`);
+    if (precision === 'f32' || options.fastExp)
+      throw new RangeError(`precision 'f32' needs the wasm kernel (options.kernel)`);
     return new JsFloat64Backend(tile);
   }
+  if (options.fastExp && precision === 'f64') throw new RangeError(`fastExp is a float32 option`);
   const kernel = new Kernel(options.kernel); // throws KernelStartError
   const inputCacheBytes = options.inputCacheBytes ?? INPUT_CACHE_BYTES;
   return precision === 'f64'
     ? new WasmFloat64Backend(kernel, tile, inputCacheBytes)
-    : new WasmFloat32Backend(kernel, tile, inputCacheBytes);
+    : new WasmFloat32Backend(kernel, tile, inputCacheBytes, options.fastExp === true);
 }
 
 /**
@@ -103,8 +122,12 @@ function numericBackend(options: EvaluatorOptions): NumericBackend {
  */
 export class Evaluator {
   private readonly backend: NumericBackend;
+  /** The backend's fused scoring pass, unless the options turn it off. */
+  private readonly fused: FusedScoring | null;
   /** Where each output's logit is read at the current weight (`prepareLogits`). */
   private logits: LogitSources = { off: new Int32Array(16), scale: new Float64Array(16) };
+  /** The same at −w, for a fused scoring job. */
+  private logitsMinus: LogitSources = { off: new Int32Array(16), scale: new Float64Array(16) };
   /** The last `score`: Σ ln p(label) and correct examples at w, and (pair) at −w. */
   private tileLogLik = 0;
   private tileCorrect = 0;
@@ -114,6 +137,7 @@ export class Evaluator {
   /** Throws KernelStartError where a kernel is given and cannot start. */
   constructor(options: EvaluatorOptions = {}) {
     this.backend = numericBackend(options);
+    this.fused = options.fusedScoring === false ? null : this.backend.fused;
   }
 
   /** Fitness and accuracy of the plan on the batch at each weight. */
@@ -240,6 +264,28 @@ export class Evaluator {
     const nw = weights.length;
     const logLiks = views.map(() => new Float64Array(nw));
     const corrects = views.map(() => new Float64Array(nw));
+    if (this.fused) this.scoreFused(this.fused, plan, views, batch, weights, logLiks, corrects);
+    else this.scoreInJs(plan, views, batch, weights, logLiks, corrects);
+    return views.map((view, v) => {
+      const fitness: number[] = [];
+      const accuracy: number[] = [];
+      for (let k = 0; k < nw; k++) {
+        fitness.push(logLiks[v][k] / batch.count);
+        accuracy.push(corrects[v][k] / batch.count);
+      }
+      return { fitness, accuracy, connections: view.connections };
+    });
+  }
+
+  /** `evaluateViews`' scoring in JS: per tile, weight pair and view, gather, exps, `score`. */
+  private scoreInJs(
+    plan: Plan,
+    views: readonly Plan[],
+    batch: Batch,
+    weights: readonly number[],
+    logLiks: Float64Array[],
+    corrects: Float64Array[],
+  ): void {
     const { backend } = this;
     this.sweep(plan, batch, weights, (s, t0, len, k, m) => {
       for (let v = 0; v < views.length; v++) {
@@ -269,15 +315,64 @@ export class Evaluator {
         correct[m] += this.tileCorrect;
       }
     });
-    return views.map((view, v) => {
-      const fitness: number[] = [];
-      const accuracy: number[] = [];
-      for (let k = 0; k < nw; k++) {
-        fitness.push(logLiks[v][k] / batch.count);
-        accuracy.push(corrects[v][k] / batch.count);
-      }
-      return { fitness, accuracy, connections: view.connections };
-    });
+  }
+
+  /**
+   * `evaluateViews`' scoring with the backend's fused pass: per tile and weight pair one call for
+   * every view. A view's jobs (its logit sources at w and −w) are written on the first tile.
+   * What it adds up is what the JS scoring adds up, in the same order.
+   */
+  private scoreFused(
+    fused: FusedScoring,
+    plan: Plan,
+    views: readonly Plan[],
+    batch: Batch,
+    weights: readonly number[],
+    logLiks: Float64Array[],
+    corrects: Float64Array[],
+  ): void {
+    const nv = views.length;
+    this.sweep(
+      plan,
+      batch,
+      weights,
+      (s, t0, len, k, m) => {
+        const first = k * nv;
+        if (t0 === 0) {
+          for (let v = 0; v < nv; v++) {
+            const view = views[v];
+            this.prepareLogits(s, view, weights[k], false, this.logits);
+            const minusW = m >= 0 && view.outputParity !== PARITY_EVEN;
+            if (minusW) this.prepareLogits(s, view, -weights[k], true, this.logitsMinus);
+            const pairAllowed = m >= 0 && view.outputParity === PARITY_ODD;
+            fused.writeJob(
+              first + v,
+              plan.outputs,
+              this.logits,
+              minusW ? this.logitsMinus : null,
+              pairAllowed,
+            );
+          }
+        }
+        fused.scoreTile(first, nv, plan.outputs, batch.labels, t0, len);
+        for (let v = 0; v < nv; v++) {
+          const tileLogLik = fused.logLik(v, 0);
+          const tileCorrect = fused.correct(v, 0);
+          logLiks[v][k] += tileLogLik;
+          corrects[v][k] += tileCorrect;
+          if (m < 0) continue;
+          // Even outputs: the logits at −w are those at w, and so are the scores.
+          if (views[v].outputParity === PARITY_EVEN) {
+            logLiks[v][m] += tileLogLik;
+            corrects[v][m] += tileCorrect;
+          } else {
+            logLiks[v][m] += fused.logLik(v, 1);
+            corrects[v][m] += fused.correct(v, 1);
+          }
+        }
+      },
+      weights.length * nv,
+    );
   }
 
   /**
@@ -290,12 +385,15 @@ export class Evaluator {
     batch: Batch,
     weights: readonly number[],
     visit: (s: Scratch, t0: number, len: number, k: number, m: number) => void,
+    scoreJobs = 0,
   ): void {
     const { backend } = this;
     const mirror = mirrorIndex(weights);
-    const s = backend.prepare(plan, batch);
-    if (this.logits.off.length < plan.outputs)
+    const s = backend.prepare(plan, batch, scoreJobs);
+    if (this.logits.off.length < plan.outputs) {
       this.logits = { off: new Int32Array(plan.outputs), scale: new Float64Array(plan.outputs) };
+      this.logitsMinus = { off: new Int32Array(plan.outputs), scale: new Float64Array(plan.outputs) };
+    }
     for (let t0 = 0; t0 < batch.count; t0 += backend.tile) {
       const len = Math.min(backend.tile, batch.count - t0);
       backend.loadTile(plan, batch, t0, len);
@@ -312,8 +410,14 @@ export class Evaluator {
    * Where each output's logit is read from at `weight`: mirrored (the −w of a pair) reads rows
    * through their parity; ROW_LOGIT_VIEW rows are weight · input sum.
    */
-  private prepareLogits(s: Scratch, plan: Plan, weight: number, mirrored: boolean): void {
-    const { off, scale } = this.logits;
+  private prepareLogits(
+    s: Scratch,
+    plan: Plan,
+    weight: number,
+    mirrored: boolean,
+    into: LogitSources = this.logits,
+  ): void {
+    const { off, scale } = into;
     const { tile, planeA, planeB } = s.layout;
     for (let j = 0; j < plan.outputs; j++) {
       const r = plan.outputRow[j];

@@ -35,6 +35,7 @@ export const PAIR_RANGE_LIMIT_64 = 700;
 export class JsFloat64Backend implements NumericBackend, Scratch {
   readonly tile: number;
   readonly pairRangeLimit = PAIR_RANGE_LIMIT_64;
+  readonly fused = null;
   buf = new Float64Array(0);
   layout: ScratchLayout;
   private readonly terms = new TermList();

@@ -19,6 +19,7 @@ export class WasmFloat64Backend implements NumericBackend {
   /** The kernel works two examples at a time: an odd tile is rounded up. */
   readonly tile: number;
   readonly pairRangeLimit = PAIR_RANGE_LIMIT_64;
+  readonly fused = null;
   private readonly scratch: KernelScratch;
   private readonly terms = new TermList();
 

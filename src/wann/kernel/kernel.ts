@@ -82,6 +82,8 @@ const REQUIRED_EXPORTS = [
   'gather32',
   'forward32',
   'expsums32',
+  'score32',
+  'expsums32fast',
   `act32_${linear}`,
   `act32_${squared}`,
   `mir32_${relu}`,
@@ -145,6 +147,30 @@ export class Kernel {
     pre: number,
     len: number,
   ) => void;
+  /**
+   * score32(jobs, views, outputs, labels, res, slot, logit, tile, max, min, sum, recip, exps, len,
+   * fast): every view's gather, exps and scoring of a tile at w and −w in one call (build-kernel.ts);
+   * `fast` (1): expsums32fast's exps.
+   */
+  readonly score32: (
+    jobs: number,
+    views: number,
+    outputs: number,
+    labels: number,
+    res: number,
+    slot: number,
+    logit: number,
+    tile: number,
+    max: number,
+    min: number,
+    sum: number,
+    recip: number,
+    exps: number,
+    len: number,
+    fast: number,
+  ) => void;
+  /** expsums32fast: expsums32 with expFast32's exps (the `fastExp` option, activations.ts). */
+  readonly expsums32fast: Kernel['expsums32'];
 
   /**
    * Instantiate the kernel. Throws KernelStartError when it cannot start (not the WANN kernel
@@ -185,6 +211,8 @@ export class Kernel {
     this.gather32 = exports.gather32 as KernelExports['gather'];
     this.forward32 = exports.forward32 as Kernel['forward32'];
     this.expsums32 = exports.expsums32 as Kernel['expsums32'];
+    this.score32 = exports.score32 as Kernel['score32'];
+    this.expsums32fast = exports.expsums32fast as Kernel['expsums32'];
   }
 
   /** Grow the memory to at least `bytes` (growing detaches views of the old buffer). */
