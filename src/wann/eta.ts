@@ -170,7 +170,7 @@ export interface ObservedPace {
   secondsPerShape: number;
   /** Generations the pace was measured on. */
   count: number;
-  /** Relative standard deviation of one generation's time around the pace (null below 2). */
+  /** Relative spread of one generation's time around the pace (robust; null below 2). */
   spread: number | null;
 }
 
@@ -191,12 +191,15 @@ export function observedPace(
   const secondsPerShape = ms / 1000 / shape;
   let spread: number | null = null;
   if (window.length >= 2 && secondsPerShape > 0) {
-    let ss = 0;
-    for (const s of window) {
-      const r = s.durationMs / 1000 / (secondsPerShape * growthShape(s.gen, c)) - 1;
-      ss += r * r;
-    }
-    spread = Math.sqrt(ss / (window.length - 1));
+    // Median absolute deviation (× 1.4826: a standard deviation for normal noise): one retried
+    // slice must not widen the range, its time is already in the pace.
+    const deviations = window
+      .map((s) => Math.abs(s.durationMs / 1000 / (secondsPerShape * growthShape(s.gen, c)) - 1))
+      .sort((x, y) => x - y);
+    const mid = deviations.length / 2;
+    const median =
+      deviations.length % 2 ? deviations[Math.floor(mid)] : (deviations[mid - 1] + deviations[mid]) / 2;
+    spread = 1.4826 * median;
   }
   return { secondsPerShape, count: window.length, spread };
 }
