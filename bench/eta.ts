@@ -23,6 +23,8 @@ import {
   type EtaSample,
   estimateRemaining,
   estimateRun,
+  type PaceSegment,
+  projectRemaining,
   shapeSum,
 } from '../src/wann/eta';
 
@@ -179,20 +181,20 @@ function curveError(run: RecordedRun, c: EtaCalibration): number {
   }, 0);
 }
 
-/** The live estimate at g generations done, from the curve (later half of the history's pace). */
+/** The live estimate at g generations done: from per-generation samples, or the checkpoint curve. */
 function liveAt(run: RecordedRun, g: number, total: number, c: EtaCalibration): EtaRange | null {
   if (run.samples) return estimateRemaining(run.samples.slice(0, g), total, c);
-  // From a checkpoint curve: the pace of the later half of generations 1…g (generation 0 dropped).
-  const from = 1 + Math.floor((g - 1) / 2);
-  const seconds = timeAt(run, g) - timeAt(run, from);
-  const pace = seconds / shapeSum(from, g, c);
-  const midS = pace * shapeSum(g, total, c);
-  const shareLeft = (total - g) / total;
-  return {
-    lowS: midS * Math.exp(Math.min(0, c.driftPerShareLeft.low) * shareLeft),
-    midS,
-    highS: midS * Math.exp(Math.max(0, c.driftPerShareLeft.high) * shareLeft),
-  };
+  // The curve's intervals up to g as segments, generation 0 left out (as estimateRemaining does);
+  // no noise term: the per-generation spread is not recorded, only minute totals.
+  const cuts = [1, ...run.curve.map((p) => p.g).filter((x) => x > 1 && x < g), g];
+  const segments: PaceSegment[] = [];
+  for (let i = 1; i < cuts.length; i++)
+    segments.push({
+      from: cuts[i - 1],
+      to: cuts[i],
+      seconds: timeAt(run, cuts[i]) - timeAt(run, cuts[i - 1]),
+    });
+  return projectRemaining(segments, total, { firstGen: 0 }, c);
 }
 
 const PROGRESS = [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9];
@@ -227,19 +229,28 @@ function calibrate(runs: readonly RecordedRun[]): EtaCalibration {
     ...c,
     startRatio: { low: Math.min(1, quantile(ratios, 0.1)), high: Math.max(1, quantile(ratios, 0.9)) },
   };
-  // Drift while running: ln(truth ÷ prediction) ÷ share left, at every progress of every end.
-  const drifts = long.flatMap((r) =>
-    ends(r).flatMap((e) =>
-      PROGRESS.map((p) => Math.round(p * e.g))
-        .filter((g) => g >= 10 && g < e.g)
-        .map((g) => {
-          const est = liveAt(r, g, e.g, c);
-          const truth = e.t - timeAt(r, g);
-          return { v: Math.log(truth / (est?.midS ?? truth)) / ((e.g - g) / e.g), w: 1 / ends(r).length };
-        }),
-    ),
-  );
-  if (drifts.length)
+  // While running: the weight of the run's own growth (the one whose predictions err least), then
+  // the drift, ln(truth ÷ prediction) ÷ share left, at every progress of every end.
+  const liveErrors = (cal: EtaCalibration) =>
+    long.flatMap((r) =>
+      ends(r).flatMap((e) =>
+        PROGRESS.map((p) => Math.round(p * e.g))
+          .filter((g) => g >= 10 && g < e.g)
+          .map((g) => {
+            const est = liveAt(r, g, e.g, cal);
+            const truth = e.t - timeAt(r, g);
+            return { v: Math.log(truth / (est?.midS ?? truth)) / ((e.g - g) / e.g), w: 1 / ends(r).length };
+          }),
+      ),
+    );
+  if (long.length) {
+    let best = { after: c.ownGrowthAfter, err: Number.POSITIVE_INFINITY };
+    for (const after of [100, 200, 500, 1000, 2000, 5000, 10_000, 1e9]) {
+      const err = liveErrors({ ...c, ownGrowthAfter: after }).reduce((s, x) => s + x.w * x.v ** 2, 0);
+      if (err < best.err) best = { after, err };
+    }
+    c = { ...c, ownGrowthAfter: best.after };
+    const drifts = liveErrors(c);
     c = {
       ...c,
       driftPerShareLeft: {
@@ -247,6 +258,7 @@ function calibrate(runs: readonly RecordedRun[]): EtaCalibration {
         high: Math.max(0, quantile(drifts, 0.9)),
       },
     };
+  }
   return c;
 }
 
@@ -324,6 +336,7 @@ const result = {
   fitted: {
     genomeCoreSeconds: round(fitted.genomeCoreSeconds),
     growth: fitted.growth,
+    ownGrowthAfter: fitted.ownGrowthAfter,
     startRatio: { low: round(fitted.startRatio.low), high: round(fitted.startRatio.high) },
     driftPerShareLeft: {
       low: round(fitted.driftPerShareLeft.low),

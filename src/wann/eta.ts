@@ -74,13 +74,18 @@ export const ETA_CALIBRATION = {
   platformOverheadS: { low: 0.03, likely: 0.06, high: 0.2 },
   /** The platform's first generation also loads shards and compiles (platform.json: +0.27 s). */
   platformFirstGenerationS: 0.3,
+  /**
+   * While running, the run's own growth weighs generations seen ÷ (those + this) against the
+   * calibrated k: a run's first generations say little about its growth, a long history a lot.
+   */
+  ownGrowthAfter: 2000,
   /** Truth ÷ prediction before the start on the recorded runs: 10th and 90th percentile. */
   startRatio: { low: 0.859, high: 1.31 },
   /**
    * While running: ln(truth ÷ prediction) ÷ (share of generations left), 10th and 90th percentile
    * over the recorded runs observed at every checkpoint; the range is exp(these × share left).
    */
-  driftPerShareLeft: { low: -0.118, high: 0.124 },
+  driftPerShareLeft: { low: -0.116, high: 0.12 },
   /** The measured rate's noise: ±1.28 standard errors (an 80 % band, like the percentiles above). */
   noiseZ: 1.28,
   /** Relative spread of one generation's time assumed before two have been seen. */
@@ -160,55 +165,87 @@ export function estimateRun(
   };
 }
 
-/**
- * What a run's history says about its pace: the cost of one unit of growth shape (seconds), from
- * the later half of the generations seen (the first of them dropped once there are 8: it warms
- * caches and compiles), with the relative spread of those generations' times.
- */
-export interface ObservedPace {
-  /** Seconds a generation of shape 1 takes at this run's pace. */
-  secondsPerShape: number;
-  /** Generations the pace was measured on. */
-  count: number;
-  /** Relative spread of one generation's time around the pace (robust; null below 2). */
-  spread: number | null;
+/** Generations `from` ≤ g < `to` of a run took `seconds` (a group of its history). */
+export interface PaceSegment {
+  from: number;
+  to: number;
+  seconds: number;
 }
 
-export function observedPace(
-  samples: readonly EtaSample[],
-  c: Pick<EtaCalibration, 'growth'> = ETA_CALIBRATION,
-): ObservedPace | null {
-  let seen = samples;
-  if (seen.length === 0) return null;
-  if (seen.length >= 8) seen = seen.slice(1);
-  const window = seen.slice(Math.floor(seen.length / 2));
-  let ms = 0;
+/** A run's history is fitted in at most this many consecutive groups (noise averages out). */
+const MAX_SEGMENTS = 48;
+
+/**
+ * The run's own growth k in [0, 2]: least squares of ln(seconds ÷ shape sum) over its segments,
+ * by golden-section search (40 steps). Null below 3 segments (nothing to tell growth from noise).
+ */
+function ownGrowth(segments: readonly PaceSegment[], c: EtaCalibration): number | null {
+  if (segments.length < 3) return null;
+  const error = (k: number) => {
+    const at = { growth: { ...c.growth, k } };
+    const logs = segments.map((s) => Math.log(s.seconds / shapeSum(s.from, s.to, at)));
+    const m = logs.reduce((x, y) => x + y, 0) / logs.length;
+    return logs.reduce((x, y) => x + (y - m) ** 2, 0);
+  };
+  const ratio = (Math.sqrt(5) - 1) / 2;
+  let [lo, hi] = [0, 2];
+  for (let i = 0; i < 40; i++) {
+    const a = hi - ratio * (hi - lo);
+    const b = lo + ratio * (hi - lo);
+    if (error(a) <= error(b)) hi = b;
+    else lo = a;
+  }
+  return (lo + hi) / 2;
+}
+
+/**
+ * Seconds left until generation `total − 1` has finished, from the run's history as segments (in
+ * order, contiguous; the first generation already left out) ending at generation `done`, with
+ * `noise` the measured pace's relative standard error. The growth k is the calibrated one, pulled
+ * towards the run's own (weight: generations seen ÷ (those + `ownGrowthAfter`)); the pace is the
+ * later half of the history's seconds over its shape sum, carried along the shape to the end; the
+ * range is exp(drift × share left ± noise).
+ */
+export function projectRemaining(
+  segments: readonly PaceSegment[],
+  total: number,
+  { firstGen = segments[0]?.from ?? 0, noise = 0 }: { firstGen?: number; noise?: number } = {},
+  c: EtaCalibration = ETA_CALIBRATION,
+): EtaRange | null {
+  if (segments.length === 0) return null;
+  const done = segments[segments.length - 1].to;
+  const left = Math.max(0, total - done);
+  if (left === 0) return { lowS: 0, midS: 0, highS: 0 };
+  const span = done - segments[0].from;
+  const own = ownGrowth(segments, c);
+  const k =
+    own === null ? c.growth.k : (span * own + c.ownGrowthAfter * c.growth.k) / (span + c.ownGrowthAfter);
+  const at = { growth: { ...c.growth, k } };
+  // The later half of the generations seen: the pace now, not the average since the start.
+  const half = segments[0].from + span / 2;
+  let seconds = 0;
   let shape = 0;
-  for (const s of window) {
-    ms += s.durationMs;
-    shape += growthShape(s.gen, c);
+  for (const s of segments) {
+    if (s.to <= half) continue;
+    const from = Math.max(s.from, half);
+    seconds += (s.seconds * (s.to - from)) / (s.to - s.from);
+    shape += shapeSum(from, s.to, at);
   }
-  const secondsPerShape = ms / 1000 / shape;
-  let spread: number | null = null;
-  if (window.length >= 2 && secondsPerShape > 0) {
-    // Median absolute deviation (× 1.4826: a standard deviation for normal noise): one retried
-    // slice must not widen the range, its time is already in the pace.
-    const deviations = window
-      .map((s) => Math.abs(s.durationMs / 1000 / (secondsPerShape * growthShape(s.gen, c)) - 1))
-      .sort((x, y) => x - y);
-    const mid = deviations.length / 2;
-    const median =
-      deviations.length % 2 ? deviations[Math.floor(mid)] : (deviations[mid - 1] + deviations[mid]) / 2;
-    spread = 1.4826 * median;
-  }
-  return { secondsPerShape, count: window.length, spread };
+  const midS = shape > 0 ? (seconds / shape) * shapeSum(done, total, at) : 0;
+  // A fork's history starts at its fork point: the share left is of the generations it runs.
+  const shareLeft = left / (left + Math.max(1, done - firstGen));
+  return {
+    lowS: midS * Math.exp(Math.min(0, c.driftPerShareLeft.low) * shareLeft - noise),
+    midS,
+    highS: midS * Math.exp(Math.max(0, c.driftPerShareLeft.high) * shareLeft + noise),
+  };
 }
 
 /**
  * Time left until generation `totalGenerations − 1` has finished, from the generations finished so
- * far (any order; non-finite rows ignored), or null with nothing to go on. The likely value is the
- * run's own pace carried along the growth shape; the range is exp(drift × share left ± noise): it
- * narrows as the run goes.
+ * far (any order; non-finite rows ignored), or null with nothing to go on: `projectRemaining` over
+ * the history in at most 48 groups, its first generation left out once there are 8 (it warms
+ * caches and compiles), the noise from the later half's spread around the pace.
  */
 export function estimateRemaining(
   records: readonly EtaSample[],
@@ -216,27 +253,53 @@ export function estimateRemaining(
   calibration: EtaCalibration = ETA_CALIBRATION,
 ): EtaRange | null {
   const c = calibration;
-  const samples = records
+  const sorted = records
     .filter((r) => Number.isFinite(r.gen) && Number.isFinite(r.durationMs) && r.durationMs >= 0)
     .slice()
     .sort((x, y) => x.gen - y.gen);
-  if (samples.length === 0) return null;
-  const first = samples[0];
-  const last = samples[samples.length - 1];
-  const left = Math.max(0, totalGenerations - (last.gen + 1));
-  if (left === 0) return { lowS: 0, midS: 0, highS: 0 };
-  const pace = observedPace(samples, c);
-  if (!pace) return null;
-  const midS = pace.secondsPerShape * shapeSum(last.gen + 1, totalGenerations, c);
-  // A fork's history starts at its fork point: the share left is of the generations it runs.
-  const done = last.gen + 1 - first.gen;
-  const shareLeft = left / (left + Math.max(1, done));
-  const noise = (c.noiseZ * (pace.spread ?? c.defaultGenerationSpread)) / Math.sqrt(pace.count);
-  return {
-    lowS: midS * Math.exp(Math.min(0, c.driftPerShareLeft.low) * shareLeft - noise),
-    midS,
-    highS: midS * Math.exp(Math.max(0, c.driftPerShareLeft.high) * shareLeft + noise),
-  };
+  if (sorted.length === 0) return null;
+  const firstGen = sorted[0].gen;
+  const last = sorted[sorted.length - 1];
+  if (totalGenerations <= last.gen + 1) return { lowS: 0, midS: 0, highS: 0 };
+  const samples = sorted.length >= 8 ? sorted.slice(1) : sorted;
+  const size = Math.ceil(samples.length / MAX_SEGMENTS);
+  const segments: PaceSegment[] = [];
+  for (let i = 0; i < samples.length; i += size) {
+    const part = samples.slice(i, i + size);
+    const next = samples[i + size];
+    segments.push({
+      from: part[0].gen,
+      // Contiguous: a group reaches the next one's first generation (gaps are generations not sent).
+      to: next ? next.gen : last.gen + 1,
+      seconds:
+        ((part.reduce((t, r) => t + r.durationMs, 0) / 1000) *
+          ((next ? next.gen : last.gen + 1) - part[0].gen)) /
+        part.length,
+    });
+  }
+  return projectRemaining(segments, totalGenerations, { firstGen, noise: paceNoise(samples, c) }, c);
+}
+
+/**
+ * The pace's relative standard error over the later half of the samples: their median deviation
+ * around the calibrated shape (× 1.4826, a standard deviation for normal noise: one retried slice
+ * must not widen the range, its time is already in the pace) ÷ √count, × `noiseZ`.
+ */
+function paceNoise(samples: readonly EtaSample[], c: EtaCalibration): number {
+  const window = samples.slice(Math.floor(samples.length / 2));
+  let spread = c.defaultGenerationSpread;
+  if (window.length >= 2) {
+    const perShape = window.map((s) => s.durationMs / growthShape(s.gen, c));
+    const pace = perShape.reduce((x, y) => x + y, 0) / perShape.length;
+    if (pace > 0) {
+      const deviations = perShape.map((x) => Math.abs(x / pace - 1)).sort((x, y) => x - y);
+      const mid = deviations.length / 2;
+      spread =
+        1.4826 *
+        (deviations.length % 2 ? deviations[Math.floor(mid)] : (deviations[mid - 1] + deviations[mid]) / 2);
+    }
+  }
+  return (c.noiseZ * spread) / Math.sqrt(window.length);
 }
 
 /** "1 h 40 m", "12 m", "45 s": a duration in seconds, to about two significant units. */

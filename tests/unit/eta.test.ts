@@ -86,19 +86,23 @@ describe('estimateRemaining', () => {
   });
 
   it('predicts the time left of a run at a steady rate from that rate', () => {
-    const steady = Array.from({ length: 200 }, (_, gen) => ({ gen, durationMs: 500 }));
+    const steady = (n: number) => Array.from({ length: n }, (_, gen) => ({ gen, durationMs: 500 }));
     // Without growth: exactly 0.5 s × the generations left.
-    expect(estimateRemaining(steady, 1000, steadyCalibration)!.midS).toBeCloseTo(0.5 * 800, 6);
-    // With the calibrated growth: the rate carried along the shape, a little more than flat.
-    const grown = estimateRemaining(steady, 1000)!;
+    expect(estimateRemaining(steady(200), 1000, steadyCalibration)!.midS).toBeCloseTo(0.5 * 800, 6);
+    // With the calibrated growth: the rate carried along the shape, a little more than flat, and no
+    // more than the calibrated shape alone would add (the run's own flat growth pulls k down).
+    const grown = estimateRemaining(steady(200), 1000)!;
     const flat = 0.5 * 800;
-    const shaped = 0.5 * (shapeSum(200, 1000) / shapeSum(100, 200)) * 100;
-    // (shapeSum is the closed form of the per-generation sum the pace is measured with.)
-    expect(grown.midS / shaped).toBeCloseTo(1, 6);
+    const calibratedShape = 0.5 * (shapeSum(200, 1000) / shapeSum(100, 200)) * 100;
     expect(grown.midS).toBeGreaterThan(flat);
-    expect(grown.midS).toBeLessThan(flat * 1.1);
+    expect(grown.midS).toBeLessThanOrEqual(calibratedShape);
     expect(grown.lowS).toBeLessThan(grown.midS);
     expect(grown.highS).toBeGreaterThan(grown.midS);
+    // The longer it has been steady, the more its own growth counts: closer to flat.
+    const excess = (seen: number, total: number) =>
+      estimateRemaining(steady(seen), total)!.midS / (0.5 * (total - seen)) - 1;
+    expect(excess(4000, 5000)).toBeLessThan(excess(200, 1200));
+    expect(excess(4000, 5000)).toBeLessThan(0.01);
   });
 
   it('holds the truth at half way when a run grows faster or slower than calibrated (the drift range)', () => {
