@@ -11,9 +11,10 @@
  *   weights, input size and evaluators; the range is the spread of truth/prediction over the
  *   recorded runs.
  * - While running, the run's own rate over the later half of its history replaces the calibrated
- *   cost (the shape still projects the growth to come), and the range shrinks with the share of
- *   generations left: what is left to guess is the drift of the growth over what remains, plus the
- *   noise of the measured rate, both smaller as the run goes.
+ *   cost (the shape still projects the growth to come, its k pulled towards the run's own growth as
+ *   the history lengthens), and the range shrinks with the share of generations left: what is left
+ *   to guess is the drift of the growth over what remains, plus the noise of the measured rate,
+ *   both smaller as the run goes.
  *
  * Both are pure functions of their inputs (no clock, no randomness): the same history gives the
  * same estimate on every page load and in the CLI.
@@ -67,8 +68,9 @@ export const ETA_CALIBRATION = {
   fixedCostInConnections: 240,
   /**
    * The platform's cost per generation on top of evaluation (queue, Durable Object, D1 writes;
-   * seconds): platform.json has 0.03 s at population 960 (0.31 s against 0.28 s for the same
-   * search in Node); a run of population 96 × 40 generations reported in issue 19 took 8 s, ~0.2 s
+   * seconds): platform.json has 0.03 s with 2 evaluator processes and 0.09 s with one (0.31 and
+   * 0.36 s per generation at population 960, against 0.28 s for the same search in Node): likely
+   * their mean; a run of population 96 × 40 generations reported in issue 19 took 8 s, ~0.2 s
    * per generation with ~0.03 s of evaluation in it: the high end.
    */
   platformOverheadS: { low: 0.03, likely: 0.06, high: 0.2 },
@@ -83,7 +85,8 @@ export const ETA_CALIBRATION = {
   startRatio: { low: 0.859, high: 1.31 },
   /**
    * While running: ln(truth ÷ prediction) ÷ (share of generations left), 10th and 90th percentile
-   * over the recorded runs observed at every checkpoint; the range is exp(these × share left).
+   * over the recorded long runs observed at 5–90 % of every end (each minute checkpoint counts as
+   * the end of a run); the range is exp(these × share left).
    */
   driftPerShareLeft: { low: -0.116, high: 0.12 },
   /** The measured rate's noise: ±1.28 standard errors (an 80 % band, like the percentiles above). */
