@@ -102,9 +102,9 @@ function updateEstimate(container: HTMLElement, out: HTMLElement): void {
   const e = estimateRun({ population, generations, weights: weights.map(Number) }, cores);
   out.textContent = `Estimated time: ${formatRange(e)}, likely ${formatSeconds(e.midS)}, with ${cores} evaluator${cores === 1 ? '' : 's'} (one per core, as \`npm start\` runs it here).`;
   out.title =
-    'Networks grow during a search, so later generations take longer. The estimate assumes the ' +
-    'connection growth and evaluation speed measured by the project’s benchmarks on this kind of machine; the run ' +
-    'page refines it from the generations actually finished.';
+    'Networks grow during a search, so later generations take longer. Calibrated on the searches ' +
+    'recorded on this machine (the range held the truth in most of them; README, ETA); the run ' +
+    'page narrows it from the generations actually finished.';
   out.dataset.midS = String(Math.round(e.midS));
 }
 

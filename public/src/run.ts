@@ -92,7 +92,7 @@ const EXPLAIN: Record<string, string> = {
     'A weight-agnostic network keeps its accuracy whatever single weight all its connections share. Filled markers: the weights tested (nothing is measured between them); ring: the weight tuned on training data; dashed: the ensemble of all weights; dotted: trained per-connection weights.',
   objectives:
     'Each genome has three objectives: its mean fitness over the shared weights, its best fitness at any one weight, and 1 / its connections (smaller is better). Each generation ranks the population (NSGA-II) on [mean, 1/connections], or on [mean, max] with probability 1 − probConnectionObjective.',
-  eta: 'Fitted to the generations so far: time per generation grows with the mean connections, and connections grow with the generations; the range covers slower and faster growth and the spread of the timings. The Seconds per generation chart shows the data.',
+  eta: "This run's own pace over the later half of its generations, carried forward as networks keep growing (ever more slowly, as on this machine's recorded runs). The range narrows as the run goes. The Seconds per generation chart shows the data.",
   championFitness:
     "The champion's fitness on its own generation's 1,000 training images (mean log-likelihood of the correct digit, averaged over the shared weights; 0 is perfect, −2.30 is guessing).",
   batchAccuracy:
