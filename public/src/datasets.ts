@@ -137,10 +137,17 @@ async function loadList(): Promise<void> {
 // ------------------------------------------------------------------------------------------------
 // One dataset
 
+/** An image dataset's raw size as width × height (its raw shape is [rows, columns]). */
+function rawSize(d: DatasetResource): string {
+  const [rows, columns] = d.rawShape;
+  return `${columns ?? rows}×${rows}`;
+}
+
 function preprocessingText(d: DatasetResource): string {
   const p = d.preprocessing;
   if (p.kind === 'image') {
-    return `resize ${d.rawShape.join('×')} → ${p.width}×${p.height}${p.deskew ? ', deskew' : ''}, /255`;
+    // Sizes as width × height, as the upload form and the run page say them (shapes are rows × columns).
+    return `resize ${rawSize(d)} → ${p.width}×${p.height}${p.deskew ? ', deskew' : ''}, /255 (width × height)`;
   }
   return "standardise each feature with the training split's mean and standard deviation (a step of the served model, which so takes raw feature values)";
 }
@@ -148,7 +155,10 @@ function preprocessingText(d: DatasetResource): string {
 function facts(d: DatasetResource, entry: Entry): HTMLElement[] {
   const items: [string, string | Node][] = [
     ['Kind', d.kind],
-    ['Raw shape', `${d.rawShape.join('×')} (what a client sends)`],
+    [
+      'Raw shape',
+      `${d.rawShape.join('×')} (${d.kind === 'image' ? `rows × columns: ${d.rawShape[1]} wide, ${d.rawShape[0]} high; ` : ''}what a client sends)`,
+    ],
     ['Features', `${formatCount(d.features)} (network inputs)`],
     ['Classes', `${d.classes.length}: ${d.classes.join(', ')}`],
     ['Training rows', formatCount(d.splits.train)],
@@ -278,8 +288,8 @@ function renderSamples(d: DatasetResource, samples: DatasetSamples): void {
   if (d.kind === 'image') {
     caption.textContent =
       samples.sampleValues === 'preprocessed'
-        ? `Samples of the training split, as the shards keep them: ${shape.join('×')} after preprocessing (the raw ${d.rawShape.join('×')} images are not stored)`
-        : `Samples of the training split, ${shape.join('×')}`;
+        ? `Samples of the training split, as the shards keep them: ${shape[1]}×${shape[0]} pixels after preprocessing (the raw ${rawSize(d)} images are not stored)`
+        : `Samples of the training split, ${shape[1]}×${shape[0]} pixels`;
     replace(
       box,
       el(
@@ -342,6 +352,18 @@ function showDetailError(text: string | null): void {
   detailError.textContent = text ?? '';
 }
 
+/** A pending upload: announced, its files not all sent, or its build never asked for. */
+function pendingText(u: UploadedDataset): string {
+  const files = u.files ?? [];
+  const sent = files.filter((f) => f.uploaded).map((f) => f.role);
+  const waiting = files.filter((f) => !f.uploaded).map((f) => f.role);
+  const which =
+    files.length === 0
+      ? ''
+      : ` Received: ${sent.length > 0 ? sent.join(', ') : 'nothing yet'}; ${waiting.length > 0 ? `waiting for: ${waiting.join(', ')}` : 'every file, but no build was asked for'}.`;
+  return `Pending: announced${u.format ? ` as ${u.format}` : ''}, but not built (an upload of several files sends each, then asks for the build).${which} Delete it to start again.`;
+}
+
 function showBuild(entry: Entry): void {
   const box = byId('build');
   const u = entry.upload;
@@ -372,8 +394,8 @@ async function showDetail(): Promise<void> {
   showDetailError(
     entry.status === 'failed'
       ? `The build failed: ${entry.upload?.error ?? 'no reason recorded'}`
-      : entry.status === 'pending'
-        ? 'Waiting for its files: announced, but not every file has been sent and built yet (an upload of several files sends each, then asks for the build). Delete it to start again.'
+      : entry.status === 'pending' && entry.upload
+        ? pendingText(entry.upload)
         : null,
   );
   showBuild(entry);

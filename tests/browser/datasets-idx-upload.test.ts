@@ -4,7 +4,7 @@
  * labels gzipped, the images not) is sent by the page's form in its three steps with image size
  * 8x6 and class names, builds to ready while the page watches, and shows its samples at 8×6 and
  * its class names in the balance chart. A labels file picked as the images is refused in words
- * and leaves nothing listed. Then a short run on it (started over the API): its run page has the
+ * and leaves nothing listed; an upload still waiting for a file is shown pending. Then a short run on it (started over the API): its run page has the
  * draw panel at 8×6, answers a drawing with a class name, names the dataset in its configuration,
  * and, once the dataset's baseline is ready on the server, shows the same figure the API serves.
  * Screenshots at 1,280 and 375 px: tests/browser/screenshots/36-… to 39-….
@@ -153,6 +153,33 @@ describe('an idx image set uploaded through the datasets page', () => {
     owner.errors.length = 0;
   });
 
+  it('shows an upload still waiting for a file as pending, with what it waits for', async () => {
+    const { page } = owner;
+    const { labels } = glyphs();
+    const pendingName = `${NAME}-pending`;
+    const announced = await api<UploadedDataset>('/api/datasets', {
+      method: 'POST',
+      body: { name: pendingName, format: 'idx', files: ['images', 'labels'] },
+    });
+    expect(announced.status, JSON.stringify(announced.body)).toBe(201);
+    const sent = await fetch(`${URL_}/api/datasets/${announced.body.id}/files/labels`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${TOKEN}` },
+      body: labels,
+    });
+    expect(sent.status, await sent.clone().text()).toBe(200);
+    await page.goto(`${URL_}/datasets?dataset=${pendingName}`);
+    await expect.poll(() => page.textContent('#detail-name')).toBe(pendingName);
+    expect(await page.getAttribute('#detail-status [data-status]', 'data-status')).toBe('pending');
+    const said = await page.textContent('#detail-error');
+    expect(said).toContain('Pending: announced as idx');
+    expect(said).toContain('Received: labels; waiting for: images.');
+    await page.click('#delete-dataset');
+    await page.click('#confirm-yes');
+    await expect.poll(() => page.locator(`#datasets tr[data-dataset="${pendingName}"]`).count()).toBe(0);
+    expect(owner.errors).toEqual([]);
+  });
+
   it(
     'uploads the pair at 8x6 with class names, watches it build, and shows its samples and balance',
     async () => {
@@ -192,9 +219,14 @@ describe('an idx image set uploaded through the datasets page', () => {
       expect(facts).toContain('image');
       expect(facts).toContain('3: bar, column, ring');
       expect(facts).toContain(`${(SEEN.width * SEEN.height).toLocaleString('en-US')} (network inputs)`);
-      expect(await page.textContent('#detail-preprocessing')).toContain(
-        `→ ${SEEN.width}×${SEEN.height}, /255`,
+      expect(facts).toContain(
+        `${RAW.height}×${RAW.width} (rows × columns: ${RAW.width} wide, ${RAW.height} high;`,
       );
+      // Sizes as width × height, as typed in the form.
+      expect(await page.textContent('#detail-preprocessing')).toContain(
+        `resize ${RAW.width}×${RAW.height} → ${SEEN.width}×${SEEN.height}, /255 (width × height)`,
+      );
+      expect(await page.textContent('#samples-caption')).toContain(`${SEEN.width}×${SEEN.height} pixels`);
       // The samples as the shards keep them: 8 wide, 6 high, labelled by name.
       const sizes = await page
         .locator('canvas.sample-image')
@@ -311,6 +343,12 @@ describe('an idx image set uploaded through the datasets page', () => {
       await page.locator('#run-baseline').scrollIntoViewIfNeeded();
       await shot(page, '39-dataset-idx-run-phone');
       await page.setViewportSize({ width: 1280, height: 900 });
+      // The compare page's configuration names the dataset too.
+      await page.goto(`${URL_}/compare?runs=${runId}`);
+      await page.locator('body[data-ready="true"]').waitFor();
+      expect(await page.locator('#compare-config tr[data-field="dataset"] td').allTextContents()).toEqual([
+        NAME,
+      ]);
       expect(errors).toEqual([]);
     },
     SLOW * 3,
