@@ -76,7 +76,7 @@ export function renderRunDataset(dataset: DatasetResource | null, run: Run, owne
  */
 function nameConfigDataset(dataset: DatasetResource | null): void {
   if (!dataset) return;
-  for (const term of byId('config-facts').querySelectorAll('dt')) {
+  for (const term of document.querySelectorAll('#config-facts dt')) {
     const value = term.nextElementSibling;
     if (term.textContent !== 'dataset' || !(value instanceof HTMLElement)) continue;
     if (value.textContent !== dataset.name) {
