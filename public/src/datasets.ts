@@ -157,7 +157,7 @@ function facts(d: DatasetResource, entry: Entry): HTMLElement[] {
     ['Kind', d.kind],
     [
       'Raw shape',
-      `${d.rawShape.join('×')} (${d.kind === 'image' ? `rows × columns: ${d.rawShape[1]} wide, ${d.rawShape[0]} high; ` : ''}what a client sends)`,
+      `${d.rawShape.join('×')} (${d.kind === 'image' ? `${d.rawShape[1]} wide, ${d.rawShape[0]} high; ` : ''}what a client sends)`,
     ],
     ['Features', `${formatCount(d.features)} (network inputs)`],
     ['Classes', `${d.classes.length}: ${d.classes.join(', ')}`],

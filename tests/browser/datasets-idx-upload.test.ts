@@ -7,7 +7,7 @@
  * and leaves nothing listed; an upload still waiting for a file is shown pending. Then a short run on it (started over the API): its run page has the
  * draw panel at 8×6, answers a drawing with a class name, names the dataset in its configuration,
  * and, once the dataset's baseline is ready on the server, shows the same figure the API serves.
- * Screenshots at 1,280 and 375 px: tests/browser/screenshots/36-… to 39-….
+ * Screenshots at 1,280 and 375 px: tests/browser/screenshots/35-… to 39-….
  */
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -200,6 +200,8 @@ describe('an idx image set uploaded through the datasets page', () => {
       await page.fill('#upload-image-size', '8x6');
       await page.fill('#upload-classes', CLASSES.join(', '));
       await page.fill('#upload-test-fraction', '0.2');
+      await page.locator('#upload-panel').scrollIntoViewIfNeeded();
+      await shot(page, '35-datasets-idx-form');
       await page.click('#upload-submit');
       await expect.poll(() => page.textContent('#detail-name'), { timeout: 60_000 }).toBe(NAME);
       await page
@@ -219,9 +221,7 @@ describe('an idx image set uploaded through the datasets page', () => {
       expect(facts).toContain('image');
       expect(facts).toContain('3: bar, column, ring');
       expect(facts).toContain(`${(SEEN.width * SEEN.height).toLocaleString('en-US')} (network inputs)`);
-      expect(facts).toContain(
-        `${RAW.height}×${RAW.width} (rows × columns: ${RAW.width} wide, ${RAW.height} high;`,
-      );
+      expect(facts).toContain(`${RAW.height}×${RAW.width} (${RAW.width} wide, ${RAW.height} high;`);
       // Sizes as width × height, as typed in the form.
       expect(await page.textContent('#detail-preprocessing')).toContain(
         `resize ${RAW.width}×${RAW.height} → ${SEEN.width}×${SEEN.height}, /255 (width × height)`,
