@@ -257,7 +257,7 @@ function renderSummary(compared: readonly Compared[]): void {
  * Each run's dataset (and its baseline, when one is ready) as columns of the summary table, and a
  * plain warning above it when the runs are not all on the same dataset.
  */
-async function renderDatasets(compared: readonly Compared[]): Promise<void> {
+async function renderDatasets(compared: readonly Compared[]): Promise<string[]> {
   const datasets = await Promise.all(
     compared.map((c) => requestJson<DatasetResource>(`/api/runs/${c.run.id}/dataset`).catch(() => null)),
   );
@@ -298,13 +298,14 @@ async function renderDatasets(compared: readonly Compared[]): Promise<void> {
   let line = document.getElementById('compare-datasets');
   if (!note) {
     line?.remove();
-    return;
+    return names;
   }
   if (!line) {
     line = el('p', { id: 'compare-datasets', class: 'error' });
     table.closest('.table-wrap')?.before(line);
   }
   line.textContent = note;
+  return names;
 }
 
 function labelOf(compared: readonly Compared[], runId: string): string | null {
@@ -322,10 +323,15 @@ function configValue(v: unknown): string {
  * Configuration fields, one row each: those where the runs differ in the highlighted table, the
  * rest folded away under "the same in every run" (a single run shows all its fields).
  */
-function renderConfig(compared: readonly Compared[]): void {
+function renderConfig(compared: readonly Compared[], datasetNames: readonly string[]): void {
   const keys = [...new Set(compared.flatMap((c) => Object.keys(c.run.config)))].filter((k) => k !== 'forkOf');
   const rows = keys.map((key) => {
-    const values = compared.map((c) => configValue(c.run.config[key]));
+    // The dataset by name (an upload is recorded by its id, `u-…`).
+    const values = compared.map((c, i) =>
+      key === 'dataset'
+        ? (datasetNames[i] ?? configValue(c.run.config[key]))
+        : configValue(c.run.config[key]),
+    );
     return { key, values, differs: compared.length > 1 && new Set(values).size > 1 };
   });
   byId('compare-config-panel').hidden = false;
@@ -537,8 +543,7 @@ async function main(): Promise<void> {
     }),
   );
   renderSummary(compared);
-  await renderDatasets(compared);
-  renderConfig(compared);
+  renderConfig(compared, await renderDatasets(compared));
   renderCharts(compared);
   byId('crumb').textContent = `Compare ${compared.map((c) => c.label).join(' · ')}`;
   const live = compared.some((c) => c.run.status === 'queued' || c.run.status === 'running');

@@ -89,6 +89,8 @@ async function loadDatasets(): Promise<void> {
   );
   if (list.datasets.some((d) => d.name === chosen)) datasetSelect.value = chosen;
   learnDatasets(list);
+  // The runs may have been drawn first (both load at once), naming uploads by their ids.
+  if (loaded.length > 0) render();
 }
 
 byId('token-form').addEventListener('submit', async (e) => {

@@ -3,9 +3,10 @@
  * any state; for the one picked (`?dataset=NAME`), its manifest (kind, shapes, classes, rows per
  * split, preprocessing), the baseline when the server has one ready, a class-balance bar chart and
  * samples of the training split (a grid of images, or a table of raw feature values), the build's
- * progress while an upload builds, and delete for uploads. The upload form streams the chosen file
- * as the request body of `POST /api/datasets` (the browser reads it as it sends; nothing here
- * reads it into memory).
+ * progress while an upload builds, and delete for uploads. The upload form takes what the server
+ * takes: a CSV table alone goes as the body of one `POST /api/datasets`; a table with a test table,
+ * or an idx pair (with or without a test pair), goes in the three steps (announce, one PUT a file,
+ * build). Every file is a request body the browser streams from disk: nothing here reads it.
  */
 import type { DatasetList, DatasetResource, DatasetSamples, UploadedDataset } from '../../src/api/types';
 import { formatCount, UPLOAD_LIMITS } from '../../src/data/limits';
@@ -136,10 +137,17 @@ async function loadList(): Promise<void> {
 // ------------------------------------------------------------------------------------------------
 // One dataset
 
+/** An image dataset's raw size as width × height (its raw shape is [rows, columns]). */
+function rawSize(d: DatasetResource): string {
+  const [rows, columns] = d.rawShape;
+  return `${columns ?? rows}×${rows}`;
+}
+
 function preprocessingText(d: DatasetResource): string {
   const p = d.preprocessing;
   if (p.kind === 'image') {
-    return `resize ${d.rawShape.join('×')} → ${p.width}×${p.height}${p.deskew ? ', deskew' : ''}, /255`;
+    // Sizes as width × height, as the upload form and the run page say them (shapes are rows × columns).
+    return `resize ${rawSize(d)} → ${p.width}×${p.height}${p.deskew ? ', deskew' : ''}, /255 (width × height)`;
   }
   return "standardise each feature with the training split's mean and standard deviation (a step of the served model, which so takes raw feature values)";
 }
@@ -147,7 +155,10 @@ function preprocessingText(d: DatasetResource): string {
 function facts(d: DatasetResource, entry: Entry): HTMLElement[] {
   const items: [string, string | Node][] = [
     ['Kind', d.kind],
-    ['Raw shape', `${d.rawShape.join('×')} (what a client sends)`],
+    [
+      'Raw shape',
+      `${d.rawShape.join('×')} (${d.kind === 'image' ? `${d.rawShape[1]} wide, ${d.rawShape[0]} high; ` : ''}what a client sends)`,
+    ],
     ['Features', `${formatCount(d.features)} (network inputs)`],
     ['Classes', `${d.classes.length}: ${d.classes.join(', ')}`],
     ['Training rows', formatCount(d.splits.train)],
@@ -277,8 +288,8 @@ function renderSamples(d: DatasetResource, samples: DatasetSamples): void {
   if (d.kind === 'image') {
     caption.textContent =
       samples.sampleValues === 'preprocessed'
-        ? `Samples of the training split, as the shards keep them: ${shape.join('×')} after preprocessing (the raw ${d.rawShape.join('×')} images are not stored)`
-        : `Samples of the training split, ${shape.join('×')}`;
+        ? `Samples of the training split, as the shards keep them: ${shape[1]}×${shape[0]} pixels after preprocessing (the raw ${rawSize(d)} images are not stored)`
+        : `Samples of the training split, ${shape[1]}×${shape[0]} pixels`;
     replace(
       box,
       el(
@@ -341,6 +352,18 @@ function showDetailError(text: string | null): void {
   detailError.textContent = text ?? '';
 }
 
+/** A pending upload: announced, its files not all sent, or its build never asked for. */
+function pendingText(u: UploadedDataset): string {
+  const files = u.files ?? [];
+  const sent = files.filter((f) => f.uploaded).map((f) => f.role);
+  const waiting = files.filter((f) => !f.uploaded).map((f) => f.role);
+  const which =
+    files.length === 0
+      ? ''
+      : ` Received: ${sent.length > 0 ? sent.join(', ') : 'nothing yet'}; ${waiting.length > 0 ? `waiting for: ${waiting.join(', ')}` : 'every file, but no build was asked for'}.`;
+  return `Pending: announced${u.format ? ` as ${u.format}` : ''}, but not built (an upload of several files sends each, then asks for the build).${which} Delete it to start again.`;
+}
+
 function showBuild(entry: Entry): void {
   const box = byId('build');
   const u = entry.upload;
@@ -371,8 +394,8 @@ async function showDetail(): Promise<void> {
   showDetailError(
     entry.status === 'failed'
       ? `The build failed: ${entry.upload?.error ?? 'no reason recorded'}`
-      : entry.status === 'pending'
-        ? 'Waiting for its files: announced, but not every file has been sent and built yet (an upload of several files sends each, then asks for the build). Delete it to start again.'
+      : entry.status === 'pending' && entry.upload
+        ? pendingText(entry.upload)
         : null,
   );
   showBuild(entry);
@@ -466,44 +489,194 @@ window.addEventListener('resize', () => {
 /** What each refusal of an upload means, before the server's own words. */
 const UPLOAD_REFUSALS: Record<number, string> = {
   400: 'the file or the form was refused',
+  404: 'the upload is gone (refused earlier, or deleted)',
   409: 'it is already here',
   411: 'the browser sent no length',
-  413: 'the file is too large',
+  413: 'a file is too large',
   415: 'the file is not sent as CSV',
 };
 
+/** A refused request in words: what the status means, then the server's own message. */
+async function refusal(res: Response): Promise<Error> {
+  const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
+  const words = UPLOAD_REFUSALS[res.status] ?? `the server answered ${res.status}`;
+  return new Error(`${words}: ${body?.error?.message ?? res.statusText}`);
+}
+
 byId('upload-limits').textContent =
-  `Limits: ${formatCount(UPLOAD_LIMITS.maxRows)} rows, ${formatCount(UPLOAD_LIMITS.maxFeatures)} features, ${UPLOAD_LIMITS.maxClasses} classes; the server names its size limit if a file passes it.`;
+  `Limits: ${formatCount(UPLOAD_LIMITS.maxRows)} rows, ${formatCount(UPLOAD_LIMITS.maxFeatures)} features (W×H inputs), ${UPLOAD_LIMITS.maxClasses} classes; the server names its size limit if a file passes it.`;
+
+const uploadKind = byId<HTMLSelectElement>('upload-kind');
+const testFraction = byId<HTMLInputElement>('upload-test-fraction');
+const fileInput = (id: string) => byId<HTMLInputElement>(id);
+
+/** One file of a multi-file upload: its role in the API, and the input it is picked in. */
+interface UploadPart {
+  role: 'table' | 'test-table' | 'images' | 'labels' | 'test-images' | 'test-labels';
+  input: string;
+  /** What the step line calls it. */
+  what: string;
+}
+const PARTS: Record<'csv' | 'idx', readonly UploadPart[]> = {
+  csv: [
+    { role: 'table', input: 'upload-file', what: 'the table' },
+    { role: 'test-table', input: 'upload-test-table', what: 'the test table' },
+  ],
+  idx: [
+    { role: 'images', input: 'upload-images', what: 'images' },
+    { role: 'labels', input: 'upload-labels', what: 'labels' },
+    { role: 'test-images', input: 'upload-test-images', what: 'test images' },
+    { role: 'test-labels', input: 'upload-test-labels', what: 'test labels' },
+  ],
+};
+const TEST_ROLES: ReadonlySet<string> = new Set(['test-table', 'test-images', 'test-labels']);
+
+function chosenKind(): 'csv' | 'idx' {
+  return uploadKind.value === 'idx' ? 'idx' : 'csv';
+}
+
+/** The parts of the chosen kind that have a file picked. */
+function chosenParts(): { part: UploadPart; file: File }[] {
+  return PARTS[chosenKind()].flatMap((part) => {
+    const file = fileInput(part.input).files?.[0];
+    return file ? [{ part, file }] : [];
+  });
+}
+
+/**
+ * Shows the fields of the chosen kind (the other kind's are disabled, so the browser neither
+ * checks nor requires them), and the test fraction only while no test file is picked: test
+ * files are the test split.
+ */
+function syncUploadForm(): void {
+  const kind = chosenKind();
+  for (const k of ['csv', 'idx'] as const) {
+    const group = byId(`upload-${k}`);
+    group.hidden = k !== kind;
+    for (const input of group.querySelectorAll<HTMLInputElement>('input')) input.disabled = k !== kind;
+  }
+  const withTests = chosenParts().some(({ part }) => TEST_ROLES.has(part.role));
+  testFraction.disabled = withTests;
+  byId('upload-test-fraction-note').textContent = withTests
+    ? 'not used: the test files are the test split'
+    : 'held out of every class; never searched on';
+}
+uploadKind.addEventListener('change', syncUploadForm);
+uploadForm.addEventListener('change', syncUploadForm);
+
+/** "16" or "16x12" as the API takes it (the pattern on the field has checked the shape). */
+function imageSizeOption(text: string): number | string {
+  const [w, h] = text
+    .replace(/\s+/g, '')
+    .toLowerCase()
+    .split(/[x×]/)
+    .map((v) => Number.parseInt(v, 10));
+  return h === undefined ? w : `${w}x${h}`;
+}
+
+/** The options of an announced upload, from the form. */
+function announcedOptions(kind: 'csv' | 'idx', withTests: boolean): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  if (!withTests) options.testFraction = Number(testFraction.value);
+  if (kind === 'csv') {
+    const label = fileInput('upload-label').value.trim();
+    if (label) options.label = label;
+    return options;
+  }
+  options.imageSize = imageSizeOption(fileInput('upload-image-size').value);
+  options.deskew = fileInput('upload-deskew').checked;
+  const classes = fileInput('upload-classes')
+    .value.split(',')
+    .map((c) => c.trim())
+    .filter((c) => c.length > 0);
+  if (classes.length > 0) options.classes = classes;
+  return options;
+}
+
+/** A single CSV table in one request: `POST /api/datasets?name=…` with the file as the body. */
+async function uploadTable(name: string, file: File): Promise<UploadedDataset> {
+  const query = new URLSearchParams({ name });
+  const label = fileInput('upload-label').value.trim();
+  if (label) query.set('label', label);
+  if (testFraction.value.trim()) query.set('testFraction', testFraction.value.trim());
+  uploadState.textContent = `Uploading ${file.name} (${formatCount(file.size)} bytes)…`;
+  // The File itself is the body: the browser streams it from disk with its Content-Length.
+  // The type is said explicitly (a .csv file may be typed application/vnd.ms-excel, or not at all).
+  const res = await fetch(`/api/datasets?${query}`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'text/csv', Accept: 'application/json' },
+    body: file,
+  });
+  if (!res.ok) throw await refusal(res);
+  return (await res.json()) as UploadedDataset;
+}
+
+/**
+ * Several files in three steps: announce them (`POST /api/datasets`, JSON), send each as the
+ * body of its own `PUT …/files/ROLE` (streamed from disk by the browser, one after the other),
+ * then ask for the build. A file the server refuses removes the whole upload there; any other
+ * failure part-way deletes what was announced here, so the name is free to try again.
+ */
+async function uploadParts(
+  name: string,
+  kind: 'csv' | 'idx',
+  parts: readonly { part: UploadPart; file: File }[],
+): Promise<UploadedDataset> {
+  const withTests = parts.some(({ part }) => TEST_ROLES.has(part.role));
+  uploadState.textContent = `Announcing '${name}' (${parts.length} files)…`;
+  const announced = await fetch('/api/datasets', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+    body: JSON.stringify({
+      name,
+      format: kind,
+      files: parts.map(({ part }) => part.role),
+      options: announcedOptions(kind, withTests),
+    }),
+  });
+  if (!announced.ok) throw await refusal(announced);
+  const pending = (await announced.json()) as UploadedDataset;
+  const base = `/api/datasets/${encodeURIComponent(pending.id)}`;
+  try {
+    for (const [i, { part, file }] of parts.entries()) {
+      uploadState.textContent = `Sending ${part.what} (${i + 1}/${parts.length}): ${file.name}, ${formatCount(file.size)} bytes…`;
+      const sent = await fetch(`${base}/files/${part.role}`, {
+        method: 'PUT',
+        headers: { 'Content-Type': 'application/octet-stream', Accept: 'application/json' },
+        body: file,
+      });
+      if (!sent.ok) {
+        const error = await refusal(sent);
+        throw new Error(`${part.what} (${file.name}): ${error.message}`);
+      }
+    }
+    uploadState.textContent = 'Every file sent; checking the set and queueing the build…';
+    const built = await fetch(`${base}/build`, { method: 'POST', headers: { Accept: 'application/json' } });
+    if (!built.ok) throw await refusal(built);
+    return (await built.json()) as UploadedDataset;
+  } catch (e) {
+    // A refused file or set is already removed by the server (this answers 404 then).
+    await fetch(base, { method: 'DELETE', headers: { Accept: 'application/json' } }).catch(() => null);
+    throw e;
+  }
+}
 
 uploadForm.addEventListener('submit', async (e) => {
   e.preventDefault();
   uploadError.hidden = true;
   const name = byId<HTMLInputElement>('upload-name').value.trim();
-  const file = byId<HTMLInputElement>('upload-file').files?.[0];
-  const label = byId<HTMLInputElement>('upload-label').value.trim();
-  const testFraction = byId<HTMLInputElement>('upload-test-fraction').value.trim();
-  if (!file) return;
-  const query = new URLSearchParams({ name });
-  if (label) query.set('label', label);
-  if (testFraction) query.set('testFraction', testFraction);
+  const kind = chosenKind();
+  const parts = chosenParts();
+  if (!parts.some(({ part }) => !TEST_ROLES.has(part.role))) return;
   uploadSubmit.disabled = true;
-  uploadState.textContent = `Uploading ${file.name} (${formatCount(file.size)} bytes)…`;
   try {
-    // The File itself is the body: the browser streams it from disk with its Content-Length.
-    // The type is said explicitly (a .csv file may be typed application/vnd.ms-excel, or not at all).
-    const res = await fetch(`/api/datasets?${query}`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'text/csv', Accept: 'application/json' },
-      body: file,
-    });
-    if (!res.ok) {
-      const body = (await res.json().catch(() => null)) as { error?: { message?: string } } | null;
-      const words = UPLOAD_REFUSALS[res.status] ?? `the server answered ${res.status}`;
-      throw new Error(`${words}: ${body?.error?.message ?? res.statusText}`);
-    }
-    const created = (await res.json()) as UploadedDataset;
+    const created =
+      kind === 'csv' && parts.length === 1
+        ? await uploadTable(name, parts[0].file)
+        : await uploadParts(name, kind, parts);
     uploadState.textContent = `Uploaded as '${created.name}' (its build is shown above).`;
     uploadForm.reset();
+    syncUploadForm();
     await loadList();
     select(created.name);
     detail.scrollIntoView({ block: 'start' });
@@ -511,10 +684,13 @@ uploadForm.addEventListener('submit', async (e) => {
     uploadState.textContent = '';
     uploadError.textContent = `Not uploaded: ${errorText(err)}`;
     uploadError.hidden = false;
+    // A part-way upload may have been listed meanwhile: show the list as it is now.
+    await loadList().catch(() => undefined);
   } finally {
     uploadSubmit.disabled = false;
   }
 });
+syncUploadForm();
 
 // ------------------------------------------------------------------------------------------------
 

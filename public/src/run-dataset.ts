@@ -58,6 +58,7 @@ export function renderRunDataset(dataset: DatasetResource | null, run: Run, owne
         : ' (its manifest could not be read)',
   );
   line.dataset.kind = dataset?.kind ?? '';
+  nameConfigDataset(dataset);
   const panel = tryPanel(dataset);
   const title =
     PANEL_TITLES[panel.kind] ??
@@ -65,6 +66,23 @@ export function renderRunDataset(dataset: DatasetResource | null, run: Run, owne
   if (title) {
     const heading = document.querySelector('#digit h2');
     if (heading) heading.textContent = title;
+  }
+}
+
+/**
+ * The Configuration list's `dataset` entry by name: the config records an upload by its id
+ * (`u-…`, a name may be reused after a delete), which says nothing to a reader; the id stays in
+ * its tooltip.
+ */
+function nameConfigDataset(dataset: DatasetResource | null): void {
+  if (!dataset) return;
+  for (const term of document.querySelectorAll('#config-facts dt')) {
+    const value = term.nextElementSibling;
+    if (term.textContent !== 'dataset' || !(value instanceof HTMLElement)) continue;
+    if (value.textContent !== dataset.name) {
+      value.title = `recorded as ${value.textContent}`;
+      value.textContent = dataset.name;
+    }
   }
 }
 
