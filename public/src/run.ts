@@ -82,12 +82,12 @@ let publishNote: string | null = null;
 const EXPLAIN: Record<string, string> = {
   fitness: `${FITNESS_EXPLAINED} "champion" is the run's champion, at its fitness on its own generation's batch; the other lines are this generation's population.`,
   accuracy:
-    "Pink line: the best genome of each generation, its accuracy on that generation's 1,000 training images (mean over the shared weights). Black points: the champion's test accuracy, by majority vote of the shared weights, on a fixed subset of 1,000 test images, measured at each champion re-check (every few generations; none when re-checks are off).",
+    "Pink line: the best genome of each generation, its accuracy on that generation's 1,000 training images (mean over the shared weights). Black points: the champion's test accuracy, by majority vote of the shared weights, on a fixed test subset (the first test shard: 1,000 images for MNIST), measured at each champion re-check (every few generations; none when re-checks are off).",
   size: 'Enabled connections and hidden nodes (the bias, 256 inputs and 10 outputs are not counted), averaged over the population of each generation.',
   speed:
     'Wall time of each generation. Evaluating a genome costs one update per connection, image and shared weight, so generations slow down as the networks grow: the ETA fits this growth.',
   models:
-    'Each version is a champion evaluated on all 10,000 test images: at each shared weight (their mean), as an ensemble (majority vote of the weights), and at one weight tuned on training data. "Trained weights" versions give every connection its own weight, trained by gradient descent from a shared-weight version.',
+    'Each version is a champion evaluated on the full test set (10,000 images for MNIST): at each shared weight (their mean), as an ensemble (majority vote of the weights), and at one weight tuned on training data. "Trained weights" versions give every connection its own weight, trained by gradient descent from a shared-weight version.',
   signature:
     'A weight-agnostic network keeps its accuracy whatever single weight all its connections share. Filled markers: the weights tested (nothing is measured between them); ring: the weight tuned on training data; dashed: the ensemble of all weights; dotted: trained per-connection weights.',
   objectives:

@@ -30,9 +30,9 @@ export const RUN_FIGURES = {
     help: 'The best published version with trained per-connection weights, on the full test set.',
   },
   checkTestAccuracy: {
-    label: 'Latest re-check, test subset (1,000)',
+    label: 'Latest re-check, test subset',
     short: 'check',
-    help: "The champion's majority vote of the shared weights on a fixed subset of 1,000 test examples, at its latest re-check (a check during the search, not a published model).",
+    help: "The champion's majority vote of the shared weights on a fixed test subset (the first test shard: 1,000 examples for MNIST, fewer for a small dataset), at its latest re-check (a check during the search, not a published model).",
   },
   meanTestAccuracy: {
     label: 'Mean over shared weights, full test set',
