@@ -2,7 +2,7 @@
  * The coordinator's contract, through the real queue: at-least-once delivery, lost messages,
  * restarts and slicing never change a run's statistics or champion.
  */
-import { abortAllDurableObjects, runInDurableObject } from 'cloudflare:test';
+import { abortAllDurableObjects, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeShard, shardToBatch } from '../../src/data/shard';
@@ -402,6 +402,9 @@ describe('server-sent events', () => {
   });
 });
 
+/** A delivery deadline no test outlasts: work the test holds is never re-sent meanwhile. */
+const HELD_DEADLINE_MS = 3_600_000;
+
 describe('champion re-check', () => {
   /** Checks at generations 2 and 4, each on both test shards of R2. */
   const RBASE = { ...BASE, generations: 5, recheckEvery: 2, recheckBatches: 2 };
@@ -484,21 +487,42 @@ describe('champion re-check', () => {
   });
 
   it('a generation waits for its re-check; a restart meanwhile resumes with the same result', async () => {
-    const created = await startRun({ ...RBASE, sliceSize: 8 });
+    // The test holds the re-check for as long as its checks take, however loaded the machine: the
+    // coordinator it starts has delivery deadlines that cannot expire meanwhile (otherwise 4
+    // re-sends 1.5 s apart, all held, would fail the run). The restarted one has the configured
+    // budget again and re-sends the re-check the test then lets through.
+    const configured = env.SLICE_TIMEOUT_MS;
     let hold = true;
-    recheckFaults.set(created.id, (t) => (hold && t.gen === 2 ? 'drop' : 'deliver'));
-    await waitFor(created.id, () => deliveriesOf(created.id, 2).length === 4);
-    // Every slice of generation 2 is in, the re-check is not: the generation does not complete.
-    await runInDurableObject(stub(created.id), async (instance) => {
-      const pending = () => (instance as unknown as { pendingWork(gen: number): number }).pendingWork(2);
-      for (let i = 0; i < 200 && pending() > 1; i++) await new Promise((r) => setTimeout(r, 10));
-      expect(pending()).toBe(1);
-    });
-    expect((await waitFor(created.id, () => true)).generation).toBe(2);
+    let id: string;
+    try {
+      env.SLICE_TIMEOUT_MS = String(HELD_DEADLINE_MS);
+      id = (await startRun({ ...RBASE, sliceSize: 8 })).id;
+      recheckFaults.set(id, (t) => (hold && t.gen === 2 ? 'drop' : 'deliver'));
+      await waitFor(id, () => deliveriesOf(id, 2).length === 4);
+      // Every slice of generation 2 is in, the re-check is not: the generation does not complete.
+      await runInDurableObject(stub(id), async (instance) => {
+        const coordinator = instance as unknown as {
+          pendingWork(gen: number): number;
+          settings: { sliceTimeoutMs: number };
+        };
+        expect(coordinator.settings.sliceTimeoutMs).toBe(HELD_DEADLINE_MS);
+        // Nothing can expire while this waits: it ends when the slices' reports are in.
+        while (coordinator.pendingWork(2) > 1) await new Promise((r) => setTimeout(r, 10));
+        expect(coordinator.pendingWork(2)).toBe(1);
+      });
+      const held = await waitFor(id, () => true);
+      expect(held).toMatchObject({ status: 'running', generation: 2 });
+      expect(deliveries.get(`${id}:2:recheck`)).toBe(1);
+    } finally {
+      env.SLICE_TIMEOUT_MS = configured;
+    }
     await abortAllDurableObjects();
     hold = false;
-    await expectSameAsReference(created.id);
-    expect(deliveries.get(`${created.id}:2:recheck`)).toBeGreaterThanOrEqual(2);
+    // The restarted coordinator's alarm (set for the held deadline) runs now, with the configured
+    // budget: the re-check is due (or scheduled 1.5 s after it was sent) and sent again.
+    await runDurableObjectAlarm(stub(id));
+    await expectSameAsReference(id);
+    expect(deliveries.get(`${id}:2:recheck`)).toBeGreaterThanOrEqual(2);
   });
 
   it('a fork carries the waiting candidate: the same as a longer run', async () => {
