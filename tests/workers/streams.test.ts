@@ -5,7 +5,7 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { STREAM_RECHECK_MS } from '../../workers/api/event-stream';
+import { guardEventStream, STREAM_HEARTBEAT_MS, STREAM_RECHECK_MS } from '../../workers/api/event-stream';
 import { startSession } from '../../workers/api/session';
 import {
   MAX_SHARE_LINK_STREAMS_PER_RUN,
@@ -63,9 +63,13 @@ async function endsWithin(sse: SseReader, code: string, endedAt: number): Promis
   expect(late).toBeLessThanOrEqual(ENDS_WITHIN_MS);
 }
 
-/** Waits until the coordinator has forgotten every closed stream (closing is asynchronous). */
+/**
+ * Waits until the coordinator has forgotten every closed stream (closing is asynchronous; a
+ * closed stream tells it at once, so the bound is only there to report a slot that is never freed).
+ */
 async function subscribersSettle(id: string, expected: number): Promise<void> {
-  for (let i = 0; i < 200 && (await stub(id).subscriberCount()) !== expected; i++) {
+  const deadline = Date.now() + 30_000;
+  while ((await stub(id).subscriberCount()) !== expected && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 25));
   }
   expect(await stub(id).subscriberCount()).toBe(expected);
@@ -300,5 +304,144 @@ describe('since replay', () => {
       await sse.close();
     }
     await subscribersSettle(runId, 0);
+  });
+});
+
+/**
+ * How soon a left stream's slot must be free: far below the coordinator's own heartbeat (25 s, the
+ * only write a quiet stream used to get), far above the guard's (two STREAM_HEARTBEAT_MS), so the
+ * bound is met on a loaded machine and missed by a slot that waits for the coordinator.
+ */
+const RELEASED_WITHIN_MS = 10_000;
+
+describe('a client that leaves frees its stream slot', () => {
+  it('a quiet stream writes a heartbeat, so a gone client is noticed (the write fails) and the slot freed', async () => {
+    let sourceCancelled = false;
+    // The coordinator's stream of a quiet run: nothing to send, for as long as the test lasts.
+    const quiet = new ReadableStream<Uint8Array>({
+      pull: () => new Promise(() => {}),
+      cancel: () => {
+        sourceCancelled = true;
+      },
+    });
+    let released!: () => void;
+    const freed = new Promise<'freed'>((resolve) => {
+      released = () => resolve('freed');
+    });
+    const guarded = guardEventStream(quiet, async () => null, { onEnd: () => released(), heartbeatMs: 20 });
+    // The runtime pumps the body into the client's socket; the client has left: every write fails.
+    const written: string[] = [];
+    const goneClient = new WritableStream<Uint8Array>({
+      write(chunk) {
+        written.push(new TextDecoder().decode(chunk));
+        throw new Error('the client has left');
+      },
+    });
+    const pumped = guarded.pipeTo(goneClient).catch(() => 'ended');
+    let bound: ReturnType<typeof setTimeout> | undefined;
+    const held = new Promise<'held'>((resolve) => {
+      bound = setTimeout(() => resolve('held'), RELEASED_WITHIN_MS);
+    });
+    expect(await Promise.race([freed, held])).toBe('freed');
+    clearTimeout(bound);
+    expect(await pumped).toBe('ended');
+    // A comment (ignored by every client), and the coordinator's stream is let go too.
+    expect(written).toEqual([':\n\n']);
+    expect(sourceCancelled).toBe(true);
+  });
+
+  it('a heartbeat never lands inside an event split across chunks', async () => {
+    let sendRest!: () => void;
+    const restSent = new Promise<void>((resolve) => {
+      sendRest = resolve;
+    });
+    const parts = ['event: generation\nid: 1\ndata: {"gen"', ':1}\n\n'];
+    let n = 0;
+    const split = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (n === 1) await restSent;
+        if (n < parts.length) controller.enqueue(new TextEncoder().encode(parts[n++]));
+        else controller.close();
+      },
+    });
+    const reader = guardEventStream(split, async () => null, { heartbeatMs: 5 }).getReader();
+    const read = async () => new TextDecoder().decode((await reader.read()).value);
+    expect(await read()).toBe(parts[0]);
+    // Many heartbeat intervals pass while the event is half sent: none may be written.
+    await new Promise((r) => setTimeout(r, 100));
+    sendRest();
+    expect(await read()).toBe(parts[1]);
+    // Whole again: the next quiet interval writes a comment.
+    await reader.cancel();
+  });
+
+  /**
+   * Opens a stream whose client then leaves the way a closed tab or a killed `curl` does: its fetch
+   * is aborted, nothing cancels the body on the Worker's side, and the Worker learns it only when a
+   * write to the gone client fails.
+   */
+  async function openThenLeave(path: string, token?: string | null): Promise<() => void> {
+    const leave = new AbortController();
+    const res = await request(path, { token, signal: leave.signal });
+    expect(res.status).toBe(200);
+    const first = await readSse(res).next();
+    expect(first?.event).toBe('status');
+    return () => leave.abort();
+  }
+
+  /**
+   * Polls the coordinator's count until every slot is free. The bound is far below the hub's own
+   * heartbeat (25 s, the only write a quiet run's stream used to get): a slot that waits for it
+   * fails here, however fast or slow the machine.
+   */
+  async function freedWithin(id: string, ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while ((await stub(id).subscriberCount()) !== 0 && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(await stub(id).subscriberCount()).toBe(0);
+  }
+
+  it(`an owner's ${MAX_SUBSCRIBERS_PER_RUN} streams, left, are accepted again at once`, async () => {
+    expect(STREAM_HEARTBEAT_MS).toBeLessThanOrEqual(500);
+    const id = await parkedRun(1);
+    const leaves: (() => void)[] = [];
+    for (let i = 0; i < MAX_SUBSCRIBERS_PER_RUN; i++)
+      leaves.push(await openThenLeave(`/api/runs/${id}/events`));
+    expect((await request(`/api/runs/${id}/events`)).status).toBe(429);
+    for (const leave of leaves) leave();
+    await freedWithin(id, RELEASED_WITHIN_MS);
+    const again: SseReader[] = [];
+    try {
+      for (let i = 0; i < MAX_SUBSCRIBERS_PER_RUN; i++) again.push(await open(`/api/runs/${id}/events`));
+    } finally {
+      await Promise.all(again.map((s) => s.close()));
+    }
+    await subscribersSettle(id, 0);
+  });
+
+  it(`a share link's ${MAX_STREAMS_PER_SHARE_LINK} streams, left, are accepted again at once (both forms)`, async () => {
+    const id = await parkedRun(1);
+    const link = await shareLink(id);
+    const leaves: (() => void)[] = [];
+    for (let i = 0; i < MAX_STREAMS_PER_SHARE_LINK; i++) {
+      leaves.push(
+        await (i % 2
+          ? openThenLeave(`/s/${link.token}/api/run/events`, null)
+          : openThenLeave(`/api/runs/${id}/events`, link.token)),
+      );
+    }
+    expect((await request(`/api/runs/${id}/events`, { token: link.token })).status).toBe(429);
+    for (const leave of leaves) leave();
+    await freedWithin(id, RELEASED_WITHIN_MS);
+    const again: SseReader[] = [];
+    try {
+      for (let i = 0; i < MAX_STREAMS_PER_SHARE_LINK; i++) {
+        again.push(await open(`/api/runs/${id}/events`, { token: link.token }));
+      }
+    } finally {
+      await Promise.all(again.map((s) => s.close()));
+    }
+    await subscribersSettle(id, 0);
   });
 });

@@ -6,6 +6,18 @@
  * saying why, closes the stream and tells the coordinator to forget the subscriber. Revocation thus reaches every open
  * stream within `STREAM_RECHECK_MS` plus one check (a D1 read), well under 1 s, without the revoke
  * path having to know which streams a credential opened.
+ *
+ * A client that leaves must free its stream slot (the coordinator's per-run and per-link counts,
+ * event-hub.ts) at once. Under `wrangler dev` (Miniflare, behind its proxy Worker) the Worker is
+ * not reliably told: the request's `signal` and the body's `cancel` are not seen while the response
+ * waits for its next chunk; the runtime notices a gone client when a write to it fails. A quiet
+ * run (no generation finished) used to write nothing but the coordinator's heartbeat, every 25 s,
+ * so a left stream held its slot up to 25 s and clients reconnecting within that time were refused
+ * (the soak's 429s). So the guard writes its own heartbeat, an SSE comment, every
+ * `STREAM_HEARTBEAT_MS`: the write after the client left fails, the runtime cancels the body, and
+ * the guard tells the coordinator. Worst-case hold: two heartbeats per hop (the first write to a
+ * closed socket may still succeed) plus the coordinator call, about 0.5 s direct and 1 s through
+ * `wrangler dev`'s proxy, shorter than the 0.5–2 s a reconnecting client is away.
  */
 
 import type { Context } from 'hono';
@@ -18,11 +30,20 @@ import { resolveShareToken } from './share-links';
 /** How often an open event stream re-checks the credential that opened it. */
 export const STREAM_RECHECK_MS = 500;
 
+/**
+ * How often a stream with nothing else to send writes a comment, so that a client that left is
+ * noticed (the write fails) within two of these per hop. 3 bytes each: cheap next to the re-check.
+ */
+export const STREAM_HEARTBEAT_MS = 250;
+
 /** Why access ended (the API error the same request would now get), or null while it holds. */
 export type AccessDenial = { code: string; message: string };
 export type AccessCheck = () => Promise<AccessDenial | null>;
 
 const encoder = new TextEncoder();
+/** An SSE comment: every client ignores it; writing it is what finds a gone client. */
+const HEARTBEAT = encoder.encode(':\n\n');
+const NEWLINE = 10;
 
 /** The last event of a stream whose credential is no longer valid: `event: end`, data {code, message}. */
 export function endEvent(denial: AccessDenial): Uint8Array {
@@ -86,6 +107,8 @@ export function streamRefusalMessage(runId: string, refused: Extract<Subscriptio
 
 export interface GuardOptions {
   intervalMs?: number;
+  /** How often a comment is written while nothing else is (default STREAM_HEARTBEAT_MS). */
+  heartbeatMs?: number;
   /** Called once when the stream ends for any reason (client gone, access ended, source done). */
   onEnd?: () => void;
   /** The request's signal: aborted when the client disconnects. */
@@ -101,17 +124,25 @@ export interface GuardOptions {
 export function guardEventStream(
   source: ReadableStream<Uint8Array>,
   check: AccessCheck,
-  { intervalMs = STREAM_RECHECK_MS, onEnd, signal }: GuardOptions = {},
+  { intervalMs = STREAM_RECHECK_MS, heartbeatMs = STREAM_HEARTBEAT_MS, onEnd, signal }: GuardOptions = {},
 ): ReadableStream<Uint8Array> {
   const reader = source.getReader();
   let out: ReadableStreamDefaultController<Uint8Array> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
   let ended = false;
+  /**
+   * Whether what was forwarded so far ends with a whole event (a blank line): the coordinator's
+   * bytes cross an RPC pipe that may split an event, and a comment must never land inside one.
+   */
+  let lastByte = NEWLINE;
+  let atEventEnd = true;
 
   const stop = () => {
     if (ended) return false;
     ended = true;
     clearTimeout(timer);
+    clearInterval(heartbeat);
     onEnd?.();
     return true;
   };
@@ -149,6 +180,15 @@ export function guardEventStream(
     start(controller) {
       out = controller;
       schedule();
+      heartbeat = setInterval(() => {
+        // Only when the client has taken everything (a slow reader is not buried in comments).
+        if (ended || !atEventEnd || (controller.desiredSize ?? 0) <= 0) return;
+        try {
+          controller.enqueue(HEARTBEAT);
+        } catch {
+          // already closed
+        }
+      }, heartbeatMs);
     },
     async pull(controller) {
       let next: ReadableStreamReadResult<Uint8Array>;
@@ -159,8 +199,18 @@ export function guardEventStream(
         return;
       }
       if (ended) return;
-      if (next.done) finish();
-      else controller.enqueue(next.value);
+      if (next.done) {
+        finish();
+        return;
+      }
+      const chunk = next.value;
+      if (chunk.length > 0) {
+        const last = chunk[chunk.length - 1];
+        const beforeLast = chunk.length > 1 ? chunk[chunk.length - 2] : lastByte;
+        atEventEnd = last === NEWLINE && beforeLast === NEWLINE;
+        lastByte = last;
+      }
+      controller.enqueue(chunk);
     },
     cancel() {
       // The client went away.
