@@ -4,6 +4,8 @@
  * controls (cancel, fork, publish, share links), which go with the same cookie; a link holder's
  * page reads the run's routes under the token, `/s/{token}/api/run`, and has no write controls at all.
  */
+
+import type { ModelEvent, StreamEnd } from '../../src/api/stream-events';
 import { estimateRemaining, formatRange, formatSeconds } from '../../src/wann/eta';
 import type { GenerationRecord } from '../../src/wann/record';
 import {
@@ -31,6 +33,7 @@ import {
 import { byId, confirmAction, duration, el, fmt, info, mean, pct, replace, when } from './dom';
 import { renderNetwork } from './network';
 import { mountRunIdentity } from './run-identity';
+import { accessEnded, parseStreamEnd, showAccessEnded } from './stream-end';
 
 interface Mode {
   kind: 'owner' | 'share';
@@ -120,6 +123,7 @@ function local(url: string): string {
 /** The time left as a range ("1 h 40 m – 2 h 10 m"), fitted to the generations so far. */
 function eta(): { text: string; title: string } {
   if (!run) return { text: '–', title: '' };
+  if (ended) return { text: 'stopped: access ended', title: ended.message };
   if (TERMINAL.has(run.status)) return { text: 'done', title: '' };
   if (run.status !== 'running') return { text: '–', title: '' };
   const range = estimateRemaining(rows, run.generations);
@@ -276,12 +280,23 @@ async function loadGenerations(): Promise<void> {
   }
 }
 
+/** Why the page's access ended (the stream's `end` event), or null while it holds. */
+let ended: StreamEnd | null = null;
+
+/**
+ * The run's event stream: generations and status while it runs, and (`models=1`) `model` events
+ * for as long as the page is open, so what the CLI or another page does to the run's models (a
+ * publication, a training moving or done) shows here without a reload.
+ */
 function follow(): void {
-  if (!run || TERMINAL.has(run.status)) return;
+  if (!run) return;
   const since = rows.length ? rows[rows.length - 1].gen : -1;
-  const source = new EventSource(`${mode!.api}/events?since=${since}`);
+  const source = new EventSource(`${mode!.api}/events?since=${since}&models=1`);
   const live = byId('live');
-  live.textContent = '● live';
+  const showLive = () => {
+    live.textContent = run && !TERMINAL.has(run.status) ? '● live' : '';
+  };
+  showLive();
   source.addEventListener('generation', (e) => {
     const record: Row = JSON.parse((e as MessageEvent<string>).data);
     if (rows.length && record.gen <= rows[rows.length - 1].gen) return;
@@ -299,7 +314,6 @@ function follow(): void {
         renderModels();
         renderDownloads();
       }
-      pollModelsIfDue();
     }
   });
   source.addEventListener('status', (e) => {
@@ -308,22 +322,75 @@ function follow(): void {
       error: string | null;
     } | null;
     if (!snap || !run) return;
+    const was = run.status;
     run.status = snap.status;
     run.error = snap.error;
     renderSummary();
-    if (TERMINAL.has(snap.status)) {
-      source.close();
-      live.textContent = '';
-      // Final numbers (elapsed time, the model published at the end, before 'completed') from the API.
-      void refreshRun(true);
-    }
+    showLive();
+    // Final numbers (elapsed time, the model published at the end, before 'completed') from the API.
+    if (TERMINAL.has(snap.status) && !TERMINAL.has(was)) void refreshRun(true);
+  });
+  source.addEventListener('model', (e) => {
+    const event = JSON.parse((e as MessageEvent<string>).data) as ModelEvent;
+    onModelEvent(event);
+  });
+  source.addEventListener('end', (e) => {
+    const end = parseStreamEnd((e as MessageEvent<unknown>).data);
+    if (!end || !accessEnded(end)) return; // e.g. reader_behind: EventSource reconnects and resumes
+    source.close();
+    ended = end;
+    live.textContent = '';
+    showAccessEnded(end);
+    renderSummary();
   });
   source.addEventListener('error', () => {
+    if (ended) return;
     live.textContent = source.readyState === EventSource.CLOSED ? '' : '○ reconnecting…';
   });
-  source.addEventListener('open', () => {
-    live.textContent = '● live';
+  source.addEventListener('open', showLive);
+}
+
+/**
+ * A `model` event: a training's progress is shown in place; a publication or a training's end
+ * reads the models again (the new version, its accuracies and links come from the list).
+ */
+function onModelEvent(event: ModelEvent): void {
+  if (event.kind === 'training' && event.status === 'running' && models) {
+    const m = models.find((x) => x.version === event.version);
+    if (m) {
+      m.training = {
+        status: event.status,
+        step: event.step,
+        steps: event.steps,
+        loss: event.loss,
+        version: event.trainedVersion,
+        error: event.error,
+      };
+      renderModels();
+      return;
+    }
+  }
+  void reloadModels();
+}
+
+let modelsReading: Promise<void> | null = null;
+let modelsStale = false;
+
+/** Read the models again; events that arrive meanwhile make one more read, not one each. */
+async function reloadModels(): Promise<void> {
+  if (modelsReading) {
+    modelsStale = true;
+    return modelsReading;
+  }
+  modelsReading = (async () => {
+    do {
+      modelsStale = false;
+      await loadModels();
+    } while (modelsStale);
+  })().finally(() => {
+    modelsReading = null;
   });
+  return modelsReading;
 }
 
 async function refreshRun(withModels: boolean): Promise<void> {
@@ -372,51 +439,6 @@ async function loadChampion(): Promise<void> {
 // ------------------------------------------------------------------------------------------------
 // Published models, signature plot, draw-a-digit
 
-/**
- * The event stream has no event for a published version (publishing is a queued task), so while a
- * publication is due (`publishEvery`) the models are read again on `generation` events, at most
- * once every `MODEL_POLL_MS`; while weights are being trained, every `MODEL_POLL_MS` until done.
- */
-const MODEL_POLL_MS = 2000;
-let lastModelPoll = 0;
-let modelPoll: Promise<void> | null = null;
-let trainingTimer: ReturnType<typeof setTimeout> | undefined;
-
-/**
- * The latest `publishEvery` multiple whose publication has been seen (or given up on); at load,
- * the one reached so far (the models read at load show it).
- */
-let publicationSeen = Number.POSITIVE_INFINITY;
-let publicationTries = 0;
-/** Reads of the models for one due publication before giving up until the next one is due. */
-const MAX_PUBLICATION_POLLS = 15;
-
-function pollModelsIfDue(): void {
-  const every = Number(run?.config.publishEvery ?? 0);
-  if (!run || !(every > 0) || !run.champion || !models) return;
-  const due = Math.floor(run.generation / every) * every;
-  if (due <= publicationSeen || modelPoll || Date.now() - lastModelPoll < MODEL_POLL_MS) return;
-  lastModelPoll = Date.now();
-  const before = models.length;
-  modelPoll = loadModels().finally(() => {
-    modelPoll = null;
-    if ((models?.length ?? 0) > before || ++publicationTries >= MAX_PUBLICATION_POLLS) {
-      publicationSeen = due;
-      publicationTries = 0;
-    }
-  });
-}
-
-function trainingActive(): boolean {
-  return (models ?? []).some((m) => m.training?.status === 'queued' || m.training?.status === 'running');
-}
-
-function followTraining(): void {
-  clearTimeout(trainingTimer);
-  if (!trainingActive()) return;
-  trainingTimer = setTimeout(() => void loadModels(), MODEL_POLL_MS);
-}
-
 async function loadModels(): Promise<void> {
   const body = byId('models-body');
   try {
@@ -430,7 +452,6 @@ async function loadModels(): Promise<void> {
   renderModels();
   renderDownloads();
   renderSummary();
-  followTraining();
   await renderDigit();
 }
 
@@ -474,8 +495,7 @@ function trainingCell(m: ModelVersion): HTMLElement {
           body: {},
         });
         models = (models ?? []).map((x) => (x.version === updated.version ? updated : x));
-        renderModels();
-        followTraining();
+        renderModels(); // its progress and end come as `model` events
       } catch (e) {
         train.disabled = false;
         fatal(`Training not started: ${(e as Error).message}`);
@@ -627,6 +647,7 @@ async function renderDigit(): Promise<void> {
 
 function downloadButton(label: string, url: string, filename: string, accept?: string): HTMLButtonElement {
   const button = el('button', { type: 'button', class: 'secondary', 'data-download': label }, label);
+  button.disabled = ended !== null;
   button.addEventListener('click', async () => {
     try {
       await download(local(url), filename, { accept });
@@ -893,8 +914,6 @@ async function main(): Promise<void> {
     onChange: (edited) =>
       run && Object.assign(run, { name: edited.name, tags: edited.tags, notes: edited.notes }),
   });
-  const every = Number(run.config.publishEvery ?? 0);
-  publicationSeen = every > 0 ? Math.floor(run.generation / every) * every : Number.POSITIVE_INFINITY;
   renderSummary();
   renderConfig();
   for (const slot of document.querySelectorAll<HTMLElement>('[data-explain]')) {
