@@ -52,7 +52,7 @@ export function showAccessEnded(end: StreamEnd): void {
 /** Downloads (and anything else that asks the server for the run's data) can no longer work. */
 export function disableDownloads(): void {
   for (const b of document.querySelectorAll<HTMLButtonElement>(
-    '#downloads button, #digit button[data-ask-server]',
+    '#downloads button, #models-body button, #digit button[data-ask-server]',
   )) {
     b.disabled = true;
     b.title = 'access to this run has ended';
