@@ -31,8 +31,9 @@ import {
   showFieldErrors,
 } from './config-form';
 import { byId, confirmAction, duration, el, fmt, info, mean, pct, replace, when } from './dom';
+import { inheritedHistory, renderForkLine } from './lineage';
 import { renderNetwork } from './network';
-import { mountRunIdentity } from './run-identity';
+import { identityFields, mountRunIdentity, readIdentity, showIdentityErrors } from './run-identity';
 import { accessEnded, parseStreamEnd, showAccessEnded } from './stream-end';
 
 interface Mode {
@@ -393,6 +394,19 @@ async function reloadModels(): Promise<void> {
   return modelsReading;
 }
 
+/** A fork: its parent's name under the title, and the parent's history dashed on the charts. */
+async function showLineage(fork: Run): Promise<void> {
+  try {
+    const { rows: inherited, parentName, note } = await inheritedHistory(fork);
+    renderForkLine(byId('fork-line'), fork, owner, parentName);
+    charts?.setInherited(inherited);
+    charts?.update(rows);
+    if (note) byId('fork-line').append(` (${note})`);
+  } catch (e) {
+    byId('fork-line').append(` (the parent's history could not be read: ${(e as Error).message})`);
+  }
+}
+
 async function refreshRun(withModels: boolean): Promise<void> {
   try {
     run = await requestJson<Run>(mode!.api);
@@ -616,15 +630,14 @@ function showScrollHint(): void {
 }
 window.addEventListener('resize', showScrollHint);
 
-let digitModel: number | null = null;
+/** The versions the draw panel was mounted with (it is mounted again when one is added). */
+let digitModel: string | null = null;
 
 async function renderDigit(): Promise<void> {
   const root = byId('digit-body');
-  // The panel runs the model at each shared weight: the latest version that has them.
-  const latest = (models ?? [])
-    .filter((m) => m.weights.length > 0)
-    .reduce<ModelVersion | null>((a, m) => (!a || m.version > a.version ? m : a), null);
-  if (!latest) {
+  // Every published version can be picked (trained ones too); the newest is shown first.
+  const list = models ?? [];
+  if (list.length === 0) {
     replace(
       root,
       el(
@@ -635,11 +648,12 @@ async function renderDigit(): Promise<void> {
     );
     return;
   }
-  if (digitModel === latest.version) return;
-  digitModel = latest.version;
+  const versions = list.map((m) => m.version).join(',');
+  if (digitModel === versions) return;
+  digitModel = versions;
   const canPredict = owner || run?.access?.scope === 'view+predict';
-  const { mountDigitPanel } = await import('./digit');
-  mountDigitPanel(root, { model: latest, predictUrl: canPredict ? `${mode!.api}/predict` : null });
+  const { mountDigitPicker } = await import('./digit');
+  mountDigitPicker(root, { models: list, predictUrl: canPredict ? `${mode!.api}/predict` : null });
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -725,21 +739,49 @@ function renderConfig(): void {
     ['population'],
     { estimate: false },
   );
+  const continuesFrom = run.generation;
+  explainForkGenerations(fields, continuesFrom);
+  // Name and tags of the fork (the server's defaults, shown so they can be changed).
+  const identityBox = identityFields('fork', {
+    name: `${run.name || run.id.slice(0, 8)} (fork)`,
+    tags: run.tags,
+  });
+  const estimate = el('p', { class: 'estimate small', id: 'fork-estimate', 'aria-live': 'polite' });
+  const showEstimate = () => {
+    estimate.textContent = forkEstimate(readFields(fields).generations, continuesFrom);
+  };
+  showEstimate();
+  fields.addEventListener('input', showEstimate);
   const error = el('p', { class: 'error', hidden: true });
   const submit = el('button', { type: 'submit' }, 'Fork with these changes');
-  const form = el('form', { id: 'fork-form' }, fields, error, el('div', { class: 'row wrap' }, submit));
+  const form = el(
+    'form',
+    { id: 'fork-form' },
+    identityBox,
+    fields,
+    estimate,
+    error,
+    el('div', { class: 'row wrap' }, submit),
+  );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     error.hidden = true;
     clearFieldErrors(fields);
+    showIdentityErrors(identityBox, null);
     submit.disabled = true;
     try {
       const edits = changedFields(readFields(fields), base);
-      const fork = await requestJson<Run>(`${mode!.api}/fork`, { method: 'POST', body: edits });
+      const fork = await requestJson<Run>(`${mode!.api}/fork`, {
+        method: 'POST',
+        body: { ...edits, ...readIdentity(identityBox) },
+      });
       location.assign(`/runs/${fork.id}`);
     } catch (err) {
       // Errors that name a field are shown next to it; the line below says what happened.
-      const marked = showFieldErrors(fields, err);
+      const marked =
+        err instanceof HttpError && err.code === 'invalid_identity'
+          ? showIdentityErrors(identityBox, err)
+          : showFieldErrors(fields, err);
       error.textContent = marked.length
         ? `Not forked: see the highlighted field${marked.length > 1 ? 's' : ''}.`
         : `Not forked: ${(err as Error).message}`;
@@ -756,11 +798,28 @@ function renderConfig(): void {
       el(
         'p',
         { class: 'small muted' },
-        'Continues from the latest generation with the same population; only changed fields are sent.',
+        `Continues from generation ${run.generation} with the same population and dataset; only changed fields are sent.`,
       ),
       form,
     ),
   );
+}
+
+/** The fork form's generations field says it is a total, counting what the fork continues from. */
+function explainForkGenerations(fields: HTMLElement, from: number): void {
+  const help = fields.querySelector('#cfg-generations')?.closest('.field')?.querySelector('small');
+  if (help) help.textContent = `total, counting the ${from} it continues from`;
+}
+
+/** "Runs generations 120 → 200 (80 more); estimated time 3 m – 5 m, likely 4 m". */
+function forkEstimate(total: unknown, from: number): string {
+  const n = Number(total);
+  if (!Number.isInteger(n) || n <= from)
+    return `Generations must be more than ${from}, the generation it continues from.`;
+  const more = `Runs generations ${from} → ${n} (${n - from} more)`;
+  const range = estimateRemaining(rows, n);
+  if (!range) return `${more}; the time is estimated once this run has finished a generation.`;
+  return `${more}; estimated time ${formatRange(range)}, likely ${formatSeconds(range.midS)} (fitted to this run's generations).`;
 }
 
 async function renderSharePanel(): Promise<void> {
@@ -920,12 +979,18 @@ async function main(): Promise<void> {
     const key = slot.dataset.explain!;
     if (EXPLAIN[key]) slot.replaceWith(info(EXPLAIN[key], key));
   }
-  charts = new SearchCharts({
-    fitness: byId('chart-fitness'),
-    accuracy: byId('chart-accuracy'),
-    size: byId('chart-size'),
-    speed: byId('chart-speed'),
-  });
+  const forked = run.forkOf !== null && run.forkOf.generation > 0;
+  charts = new SearchCharts(
+    {
+      fitness: byId('chart-fitness'),
+      accuracy: byId('chart-accuracy'),
+      size: byId('chart-size'),
+      speed: byId('chart-speed'),
+    },
+    forked,
+  );
+  renderForkLine(byId('fork-line'), run, owner, null);
+  if (forked) void showLineage(run);
   await loadGenerations();
   charts.update(rows);
   renderSummary();

@@ -8,7 +8,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ModelResource, RunResource } from '../../src/api/types';
-import { type Browser, launch, ownerApi, shot } from './browser';
+import { type Browser, drawSeven, launch, ownerApi, shot } from './browser';
 
 const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
@@ -103,7 +103,7 @@ describe.each([
   );
 
   it(
-    "a finished run's page shows a training started through the API, and its trained version",
+    "a finished run's page shows a training started through the API, its trained version in the draw panel, answers naming their model",
     async () => {
       const { page } = owner;
       await page.goto(`${URL_}/runs/${runId}`);
@@ -115,6 +115,27 @@ describe.each([
       });
       expect(trained.status, JSON.stringify(trained.body)).toBe(202);
       await page.waitForSelector('tr[data-variant="trained"]', { timeout: SLOW });
+      // The draw panel offers the trained version too (newest first), and every answer names its model.
+      await page.waitForSelector('#digit-version option[value="2"]', { state: 'attached' });
+      expect(await page.inputValue('#digit-version')).toBe('2');
+      await expect.poll(() => page.textContent('#digit-state'), { timeout: 60_000 }).toContain('Model ready');
+      await drawSeven(page);
+      await page.waitForSelector('#digit-vote:text("by v2")');
+      expect(await page.textContent('#digit-vote')).toMatch(
+        /^Answer: \d, by v2 \(trained weights, from v1\)$/,
+      );
+      await page.click('text=Ask the server too');
+      await page.waitForSelector('#digit-server:text("answered by")');
+      expect(await page.textContent('#digit-server')).toMatch(
+        /, answered by v2 \(trained weights, from v1\)$/,
+      );
+      await page.selectOption('#digit-version', '1');
+      await expect.poll(() => page.textContent('#digit-state'), { timeout: 60_000 }).toContain('Model ready');
+      await drawSeven(page);
+      await page.waitForSelector('#digit-vote:text("by v1")');
+      expect(await page.textContent('#digit-vote')).toMatch(
+        / of 6 weights\), by v1 \(shared weights, ensemble\)$/,
+      );
       await shot(page, `live-run-trained-${width}`);
       expect(owner.errors).toEqual([]);
     },
