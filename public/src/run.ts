@@ -739,16 +739,19 @@ function renderConfig(): void {
     ['population'],
     { estimate: false },
   );
-  const continuesFrom = run.generation;
-  explainForkGenerations(fields, continuesFrom);
+  // The generation it continues from is the run's latest, read when the form is shown and used.
+  const continuesFrom = () => run?.generation ?? 0;
   // Name and tags of the fork (the server's defaults, shown so they can be changed).
   const identityBox = identityFields('fork', {
     name: `${run.name || run.id.slice(0, 8)} (fork)`,
     tags: run.tags,
   });
   const estimate = el('p', { class: 'estimate small', id: 'fork-estimate', 'aria-live': 'polite' });
+  const lead = el('p', { class: 'small muted', id: 'fork-lead' });
   const showEstimate = () => {
-    estimate.textContent = forkEstimate(readFields(fields).generations, continuesFrom);
+    lead.textContent = `Continues from generation ${continuesFrom()} with the same population and dataset; only changed fields are sent.`;
+    explainForkGenerations(fields, continuesFrom());
+    estimate.textContent = forkEstimate(readFields(fields).generations, continuesFrom());
   };
   showEstimate();
   fields.addEventListener('input', showEstimate);
@@ -789,20 +792,18 @@ function renderConfig(): void {
       submit.disabled = false;
     }
   });
-  replace(
-    byId('fork'),
-    el(
-      'details',
-      {},
-      el('summary', {}, 'Fork with changes'),
-      el(
-        'p',
-        { class: 'small muted' },
-        `Continues from generation ${run.generation} with the same population and dataset; only changed fields are sent.`,
-      ),
-      form,
-    ),
-  );
+  const details = el('details', {}, el('summary', {}, 'Fork with changes'), lead, form);
+  // The run may have moved on since the form was drawn: its budget and the texts follow it.
+  details.addEventListener('toggle', () => {
+    if (!details.open || !run) return;
+    const generations = fields.querySelector<HTMLInputElement>('#cfg-generations');
+    if (generations && generations.value === generations.defaultValue) {
+      generations.value = String(Math.max(run.generations, run.generation + 10));
+      generations.defaultValue = generations.value;
+    }
+    showEstimate();
+  });
+  replace(byId('fork'), details);
 }
 
 /** The fork form's generations field says it is a total, counting what the fork continues from. */

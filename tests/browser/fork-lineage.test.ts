@@ -69,11 +69,12 @@ describe.each([
         .locator('#fork-form')
         .screenshot({ path: `tests/browser/screenshots/fork-form-${width}.png` });
       await Promise.all([
-        page.waitForURL(/\/runs\/[0-9a-f-]{36}$/),
+        page.waitForURL((u) => /^\/runs\/[0-9a-f-]{36}$/.test(u.pathname) && !u.pathname.includes(parentId)),
         page.click('#fork-form button[type="submit"]'),
       ]);
       expect(page.url()).not.toContain(parentId);
-      await page.waitForSelector('#fork-line:not([hidden]) a#fork-parent');
+      // The parent's name once it is read (its id's first 8 characters until then).
+      await page.waitForSelector(`#fork-line:not([hidden]) a#fork-parent:text("parent ${width}")`);
       expect(await page.textContent('#fork-line')).toBe(`forked from parent ${width} at generation 8`);
       expect(await page.getAttribute('#fork-parent', 'href')).toBe(`/runs/${parentId}`);
       // The parent's 8 generations, dashed, before the fork's own.
