@@ -109,6 +109,16 @@ describe.each([
       await page.goto(`${URL_}/runs/${runId}`);
       await page.waitForSelector('tr[data-version="1"]', { timeout: SLOW });
       expect(await page.textContent('#status')).toBe('completed');
+      // Every explanation of the summary opens inside the window (issue 19 item 10).
+      const infos = page.locator('#facts button.info');
+      for (let i = 0; i < (await infos.count()); i++) {
+        await infos.nth(i).click();
+        const box = await page.locator('#facts .info-text:not([hidden])').boundingBox();
+        expect(box).not.toBeNull();
+        expect(box!.x).toBeGreaterThanOrEqual(0);
+        expect(box!.x + box!.width).toBeLessThanOrEqual(viewport.width);
+        await infos.nth(i).click();
+      }
       const trained = await api<ModelResource>(`/api/runs/${runId}/models/1/train`, {
         method: 'POST',
         body: { steps: 60, stepsPerInvocation: 20 },
