@@ -44,6 +44,7 @@ import {
   versionMeanAccuracy,
   versionTrainedAccuracy,
 } from '../src/api/figures';
+import { describeAnswer, type ModelAnswer } from '../src/api/model-answer';
 import { compareUrl, newRunConfig } from '../src/api/new-run';
 import type {
   AllShareLinks,
@@ -549,10 +550,16 @@ program
   .argument('<png...>', 'PNG files: a digit, light on dark like MNIST, any size')
   .option('--top-k <k>', 'how many classes to show', integer('top-k', 1), 3)
   .option('--weight <w>', 'a single shared weight instead of the ensemble')
-  .action(async (arg: string, files: string[], opts: { topK: number; weight?: string }) => {
+  .option(
+    '--version <n>',
+    'the published version that answers (a trained one too); default: the newest',
+    integer('version', 1),
+  )
+  .action(async (arg: string, files: string[], opts: { topK: number; weight?: string; version?: number }) => {
     const { api, run } = await target(arg);
     const query = new URLSearchParams({ top_k: String(opts.topK) });
     if (opts.weight !== undefined) query.set('shared_weight', opts.weight);
+    if (opts.version !== undefined) query.set('version', String(opts.version));
     for (const file of files) {
       let bytes: Uint8Array;
       try {
@@ -560,12 +567,19 @@ program
       } catch (e) {
         throw new CliError(`cannot read ${file}: ${(e as Error).message}`, 2);
       }
-      const body = await api.json<{ predictions: { label: number; score: number }[][] }>(
-        `${run.api}/predict?${query}`,
-        { method: 'POST', body: bytes, contentType: 'image/png', auth: run.share ? undefined : 'required' },
-      );
+      const body = await api.json<{
+        model?: ModelAnswer;
+        predictions: { label: number; score: number }[][];
+      }>(`${run.api}/predict?${query}`, {
+        method: 'POST',
+        body: bytes,
+        contentType: 'image/png',
+        auth: run.share ? undefined : 'required',
+      });
       const top = body.predictions[0] ?? [];
-      out(`${file}: ${top.map((p) => `${p.label} (${(p.score * 100).toFixed(1)}%)`).join(', ')}`);
+      // Which model answered, in the same words as the pages (src/api/model-answer.ts).
+      const by = body.model ? ` (answered by ${describeAnswer(body.model)})` : '';
+      out(`${file}: ${top.map((p) => `${p.label} (${(p.score * 100).toFixed(1)}%)`).join(', ')}${by}`);
     }
   });
 

@@ -1,6 +1,6 @@
 /**
  * A published model run in this browser: the version's ONNX file in onnxruntime-web (wasm, one
- * thread), evaluated at every shared weight and combined exactly as the server combines them
+ * thread), evaluated at every shared weight (once for a trained version) and combined exactly as the server combines them
  * (src/onnx/ensemble.ts). The draw panel and the tabular form both use it; it is loaded only with
  * them (the pages import them dynamically, so ORT stays out of the first bundle).
  */
@@ -47,10 +47,12 @@ export class BrowserModel {
   async predict(x: Float32Array, classes: number): Promise<BrowserPrediction> {
     const probs: Float32Array[] = [];
     const labels: ArrayLike<number | bigint>[] = [];
-    for (const w of this.model.weights) {
+    // A trained version has one weight per connection baked in: one run, no shared weight input.
+    const trained = this.model.variant === 'trained' || this.model.weights.length === 0;
+    for (const w of trained ? [null] : this.model.weights) {
       const out = await this.session.run({
         image: new this.ort.Tensor('float32', x, [1, x.length]),
-        shared_weight: new this.ort.Tensor('float32', new Float32Array([w]), [1]),
+        ...(w === null ? {} : { shared_weight: new this.ort.Tensor('float32', new Float32Array([w]), [1]) }),
       });
       probs.push(out.probabilities.data as Float32Array);
       labels.push(out.label.data as BigInt64Array);

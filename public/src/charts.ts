@@ -49,6 +49,7 @@ class GenerationChart {
     private readonly specs: SeriesSpec[],
     axes: { left: string; right?: string; leftPercent?: boolean },
     xRange: () => uPlot.Range.MinMax,
+    private readonly forked = false,
   ) {
     const scales: uPlot.Scales = { x: { time: false, range: xRange } };
     if (axes.leftPercent)
@@ -86,6 +87,8 @@ class GenerationChart {
               points: s.sparse ? { show: true, size: 6, fill: s.stroke } : { show: false },
             }),
           ),
+          // A fork's parent history before the fork point: the same series, thin and dashed.
+          ...(forked ? specs.map((s) => inheritedSeries(s)) : []),
         ],
         axes: [{ label: 'generation' }, ...yAxes],
         hooks: {
@@ -98,15 +101,26 @@ class GenerationChart {
           ],
         },
       },
-      [[], ...specs.map(() => [])],
+      [[], ...specs.map(() => []), ...(forked ? specs.map(() => []) : [])],
       container,
     );
   }
 
-  update(rows: readonly Row[]): void {
-    const xs = rows.map((r) => r.gen);
-    this.plot.setData([xs, ...this.specs.map((s) => rows.map((r) => s.pick(r)))]);
-    this.container.dataset.points = String(xs.length);
+  /** Redraw from the run's rows, after `inherited` (a fork's parent history, drawn dashed). */
+  update(rows: readonly Row[], inherited: readonly Row[] = []): void {
+    const before = this.forked ? inherited.filter((r) => !rows.length || r.gen < rows[0].gen) : [];
+    const xs = [...before.map((r) => r.gen), ...rows.map((r) => r.gen)];
+    const own = this.specs.map((s) => [...before.map(() => null), ...rows.map((r) => s.pick(r))]);
+    // Each parent line runs on to the fork's first point, so the two join at the fork.
+    const parent = this.forked
+      ? this.specs.map((s) => [
+          ...before.map((r) => s.pick(r)),
+          ...rows.map((r, i) => (i === 0 && before.length ? s.pick(r) : null)),
+        ])
+      : [];
+    this.plot.setData([xs, ...own, ...parent]);
+    this.container.dataset.points = String(rows.length);
+    this.container.dataset.inheritedPoints = String(before.length);
     // Without a cursor on the chart, the legend shows the latest generation's values.
     if (xs.length && this.plot.cursor.idx == null) this.plot.setLegend({ idx: xs.length - 1 });
   }
@@ -120,6 +134,20 @@ class GenerationChart {
   }
 }
 
+/** The dashed twin of a series, for a fork's parent history. */
+function inheritedSeries(s: SeriesSpec): uPlot.Series {
+  return {
+    label: `${s.label} (parent)`,
+    stroke: s.stroke,
+    width: 1,
+    dash: [3, 4],
+    scale: s.scale ?? 'y',
+    spanGaps: s.sparse === true,
+    value: s.percent ? percentValue : (_u, v) => (v == null ? '–' : v.toFixed(s.digits ?? 3)),
+    points: s.sparse ? { show: true, size: 4, stroke: s.stroke, fill: '#fff' } : { show: false },
+  };
+}
+
 export interface ChartContainers {
   fitness: HTMLElement;
   accuracy: HTMLElement;
@@ -131,7 +159,13 @@ export class SearchCharts {
   private readonly charts: GenerationChart[];
   /** The x range of every chart: the generations recorded (one generation wide at least). */
   private xRange: uPlot.Range.MinMax = [0, 1];
-  constructor(private readonly at: ChartContainers) {
+  /** A fork's parent history (before the fork point), drawn dashed on every chart. */
+  private inherited: readonly Row[] = [];
+  constructor(
+    private readonly at: ChartContainers,
+    /** Whether the run is a fork: its charts get the dashed parent series. */
+    forked = false,
+  ) {
     const x = () => this.xRange;
     this.charts = [
       new GenerationChart(
@@ -144,6 +178,7 @@ export class SearchCharts {
         ],
         { left: 'fitness' },
         x,
+        forked,
       ),
       new GenerationChart(
         at.accuracy,
@@ -164,6 +199,7 @@ export class SearchCharts {
         ],
         { left: 'accuracy', leftPercent: true },
         x,
+        forked,
       ),
       new GenerationChart(
         at.size,
@@ -179,6 +215,7 @@ export class SearchCharts {
         ],
         { left: 'connections', right: 'hidden nodes' },
         x,
+        forked,
       ),
       new GenerationChart(
         at.speed,
@@ -195,6 +232,7 @@ export class SearchCharts {
         ],
         { left: 'seconds', right: 'connections' },
         x,
+        forked,
       ),
     ];
     const observer = new ResizeObserver(() => {
@@ -203,11 +241,17 @@ export class SearchCharts {
     observer.observe(at.fitness);
   }
 
+  /** A fork's parent history: drawn from the next `update` on. */
+  setInherited(rows: readonly Row[]): void {
+    this.inherited = rows;
+  }
+
   update(rows: readonly Row[]): void {
-    const first = rows.length ? rows[0].gen : 0;
-    const last = rows.length ? rows[rows.length - 1].gen : 1;
+    const before = this.inherited.length ? this.inherited[0].gen : null;
+    const first = before ?? (rows.length ? rows[0].gen : 0);
+    const last = rows.length ? rows[rows.length - 1].gen : (this.inherited.at(-1)?.gen ?? 1);
     this.xRange = [first, Math.max(last, first + 1)];
-    for (const c of this.charts) c.update(rows);
+    for (const c of this.charts) c.update(rows, this.inherited);
     this.at.accuracy.dataset.testPoints = String(rows.filter((r) => r.testAccuracy != null).length);
   }
 }

@@ -18,7 +18,6 @@ import {
   sessionExpiry,
   signIn,
   signOut,
-  TERMINAL,
 } from './api';
 import {
   type ConfigValues,
@@ -31,6 +30,7 @@ import {
 import { configDatasetKey, DEFAULT_DATASET } from './dataset-facts';
 import { byId, el, fmt, pct, replace, when } from './dom';
 import { identityFields, readIdentity, showIdentityErrors } from './run-identity';
+import { RunsListFeed } from './runs-feed';
 
 const tokenInput = byId<HTMLInputElement>('token');
 const tokenState = byId('token-state');
@@ -393,11 +393,53 @@ function listQuery(): URLSearchParams {
   return q;
 }
 
-let timer: ReturnType<typeof setTimeout> | undefined;
+/**
+ * The list follows the runs feed: read when the stream opens (and reopens), then again when a run
+ * starts or changes status; a run moving on changes its row in place.
+ */
+const feed = new RunsListFeed({
+  onReady: () => void reloadRuns(),
+  onRun: (event) => {
+    const row = loaded.find((r) => r.id === event.id);
+    if (row && row.status === event.status) {
+      row.generation = event.generation;
+      render();
+    } else void reloadRuns();
+  },
+  onEnd: () => void refreshSession(),
+  onLive: (live) => {
+    byId('runs-live').textContent = live ? '● live' : '';
+  },
+});
+
+let reading: Promise<void> | null = null;
+let stale = false;
+
+/** Read the list again; events that arrive meanwhile make one more read, not one each. */
+function reloadRuns(): Promise<void> {
+  if (reading) {
+    stale = true;
+    return reading;
+  }
+  reading = (async () => {
+    do {
+      stale = false;
+      await loadRuns();
+    } while (stale);
+  })().finally(() => {
+    reading = null;
+  });
+  return reading;
+}
 
 async function loadRuns(): Promise<void> {
-  clearTimeout(timer);
   const request = ++listRequests;
+  if (!signedInUntil) feed.stop();
+  else if (!feed.open) {
+    // Its `ready` event reads the list.
+    feed.start();
+    return;
+  }
   if (!signedInUntil) {
     // The list is the owner's: nothing to ask the server for without a session.
     moreButton.hidden = true;
@@ -407,7 +449,6 @@ async function loadRuns(): Promise<void> {
     byId('runs-updated').textContent = '';
     return;
   }
-  let active = false;
   try {
     // The first page, then as many more as "More" has asked for (refreshes keep them).
     let page = await listRuns(listQuery());
@@ -422,7 +463,6 @@ async function loadRuns(): Promise<void> {
     next = page.next;
     moreButton.hidden = next === null;
     render();
-    active = rows.some((r) => !TERMINAL.has(r.status));
     byId('runs-updated').textContent =
       `${rows.length} run${rows.length === 1 ? '' : 's'}, updated ${new Date().toLocaleTimeString()}`;
   } catch (e) {
@@ -435,7 +475,6 @@ async function loadRuns(): Promise<void> {
     }
     replace(runsBody, message(`Could not list runs: ${(e as Error).message}`, 'error'));
   }
-  timer = setTimeout(loadRuns, active ? 3000 : 15000);
 }
 
 moreButton.addEventListener('click', () => {

@@ -7,6 +7,7 @@
  * dataset's class names. MNIST keeps its own path (28×28 → 16×16 with deskew, src/data/preprocess.ts)
  * exactly as before datasets existed; another image dataset uses src/data/image.ts at its W×H.
  */
+import { describeAnswer } from '../../src/api/model-answer';
 import { preprocessGrayImage } from '../../src/data/image';
 import { preprocessImage } from '../../src/data/preprocess';
 import { HttpError, type ModelVersion, request } from './api';
@@ -112,11 +113,58 @@ function preprocessDrawing(raw: Float32Array, g: DrawGeometry): Float32Array {
   return preprocessGrayImage(bytes, g.rawWidth, g.rawHeight, g);
 }
 
+/** Which model a prediction of `model` came from, in the API's words (src/api/model-answer.ts). */
+function answeredHere(model: ModelVersion): string {
+  const trained = model.variant === 'trained' || model.weights.length === 0;
+  return describeAnswer({
+    version: model.version,
+    variant: trained ? 'trained' : 'shared',
+    trainedFrom: model.trainedFrom ?? null,
+    weights: trained ? 'trained' : 'ensemble',
+  });
+}
+
+/** How a version is named in the picker: "v2 · trained weights, from v1 · 98.6 %". */
+function versionLabel(m: ModelVersion): string {
+  return `${answeredHere(m).replace(/^(v\d+) \((.*)\)$/, '$1 · $2')} · ${pct(m.ensembleTestAccuracy)}`;
+}
+
+/**
+ * The draw panel with a picker of every published version (trained ones too), the newest first
+ * (the one the server answers with when no version is named); picking one runs it here, and
+ * "Ask the server too" asks the server for the same version.
+ */
+export function mountDigitPicker(
+  root: HTMLElement,
+  options: { models: ModelVersion[]; predictUrl: string | null; geometry?: DigitPanelOptions['geometry'] },
+): void {
+  const ordered = [...options.models].sort((a, b) => b.version - a.version);
+  const select = el(
+    'select',
+    { id: 'digit-version', 'aria-label': 'model version' },
+    ...ordered.map((m) => el('option', { value: String(m.version) }, versionLabel(m))),
+  );
+  const panel = el('div', { id: 'digit-panel' });
+  const show = () => {
+    const model = ordered.find((m) => String(m.version) === select.value) ?? ordered[0];
+    mountDigitPanel(panel, { model, predictUrl: options.predictUrl, geometry: options.geometry });
+  };
+  select.addEventListener('change', show);
+  replace(
+    root,
+    el('label', { class: 'row wrap small', for: 'digit-version' }, 'Model version ', select),
+    panel,
+  );
+  show();
+}
+
 export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): void {
   const { model } = options;
   const g = options.geometry ?? MNIST_GEOMETRY;
   const classes = g.classes;
   const what = g.mnist ? 'a digit' : 'an image';
+  /** A trained version has one weight per connection baked in: one run, no shared weight input. */
+  const trained = model.variant === 'trained' || model.weights.length === 0;
   const canvas = el('canvas', { width: SIZE, height: SIZE, class: 'draw', 'aria-label': 'drawing area' });
   const preview = el('canvas', {
     width: g.width,
@@ -133,7 +181,11 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
   const vote = el('p', { class: 'vote', id: 'digit-vote' });
   const server = el('p', { class: 'small muted', id: 'digit-server' });
   const serverButton = options.predictUrl
-    ? el('button', { type: 'button', class: 'secondary', disabled: true }, 'Ask the server too')
+    ? el(
+        'button',
+        { type: 'button', class: 'secondary', disabled: true, 'data-ask-server': '' },
+        'Ask the server too',
+      )
     : null;
   replace(
     root,
@@ -169,8 +221,10 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
     ),
     el(
       'p',
-      { class: 'small muted' },
-      `Model v${model.version} (generation ${model.generation}), run in this browser at ${model.weights.length} shared weights; ensemble test accuracy ${pct(model.ensembleTestAccuracy)}.`,
+      { class: 'small muted', id: 'digit-model' },
+      trained
+        ? `Model v${model.version} (generation ${model.generation}), trained per-connection weights${model.trainedFrom ? ` from v${model.trainedFrom}` : ''}, run in this browser; test accuracy ${pct(model.ensembleTestAccuracy)}.`
+        : `Model v${model.version} (generation ${model.generation}), run in this browser at ${model.weights.length} shared weights; ensemble test accuracy ${pct(model.ensembleTestAccuracy)}.`,
     ),
   );
 
@@ -217,7 +271,9 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
     const result = await browserModel.predict(x, classes.length);
     if (id !== drawingId) return;
     const winner = result.labels[0];
-    vote.textContent = `Vote: ${classes[winner]} (${result.agree} of ${result.weights} weights)`;
+    vote.textContent = trained
+      ? `Answer: ${classes[winner]}, by ${answeredHere(model)}`
+      : `Vote: ${classes[winner]} (${result.agree} of ${result.weights} weights), by ${answeredHere(model)}`;
     replace(
       bars,
       ...Array.from(result.probabilities, (p, digit) =>
@@ -230,7 +286,9 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
         ),
       ),
     );
-    state.textContent = 'Ensemble probabilities (mean of the softmaxes at each shared weight):';
+    state.textContent = trained
+      ? 'Probabilities (trained per-connection weights):'
+      : 'Ensemble probabilities (mean of the softmaxes at each shared weight):';
     if (serverButton) serverButton.disabled = false;
   };
 
@@ -286,15 +344,18 @@ export function mountDigitPanel(root: HTMLElement, options: DigitPanelOptions): 
     if (!pixels || !options.predictUrl) return;
     server.textContent = 'Asking the server…';
     try {
-      const res = await request(options.predictUrl, {
+      // The same version as this panel's, so the two answers are of one model.
+      const res = await request(`${options.predictUrl}?version=${model.version}`, {
         method: 'POST',
         body: { pixels: [Array.from(pixels)], top_k: 3 },
       });
       const body = (await res.json()) as {
+        model?: { answeredBy?: string };
         predictions: { label: number; className?: string; score: number }[][];
       };
       const top = body.predictions[0] ?? [];
-      server.textContent = `Server: ${top.map((p) => `${p.className ?? p.label} (${pct(p.score)})`).join(', ')}`;
+      const by = body.model?.answeredBy ? `, answered by ${body.model.answeredBy}` : '';
+      server.textContent = `Server: ${top.map((p) => `${p.className ?? p.label} (${pct(p.score)})`).join(', ')}${by}`;
     } catch (e) {
       server.textContent =
         e instanceof HttpError ? `Server: ${e.message}` : `Server: ${(e as Error).message}`;

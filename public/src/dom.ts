@@ -100,8 +100,24 @@ export function info(text: string, id?: string): HTMLElement {
   );
   button.addEventListener('click', () => {
     note.hidden = !note.hidden;
+    if (!note.hidden) keepInView(note);
   });
   return el('span', { class: 'info-wrap' }, button, note);
+}
+
+/** Room kept between an open explanation and the window's edges (px). */
+const EDGE = 8;
+
+/**
+ * An explanation opens at its button's left edge; one near the right edge of the window (a phone,
+ * the last column of facts) is moved left until it fits, never past the window's left edge.
+ */
+function keepInView(note: HTMLElement): void {
+  note.style.left = '';
+  const rect = note.getBoundingClientRect();
+  const width = document.documentElement.clientWidth;
+  const over = rect.right - (width - EDGE);
+  if (over > 0) note.style.left = `${-Math.min(over, Math.max(0, rect.left - EDGE))}px`;
 }
 
 /**

@@ -11,7 +11,8 @@ import {
   versionEnsembleAccuracy,
   versionMeanAccuracy,
 } from '../../src/api/figures';
-import { estimateWithEarlyEnd, formatRange, formatSeconds } from '../../src/wann/eta';
+import type { ModelEvent, StreamEnd } from '../../src/api/stream-events';
+import { estimateRemaining, estimateWithEarlyEnd, formatRange, formatSeconds } from '../../src/wann/eta';
 import { championSinceInRecords, describeStop, earliestEnd } from '../../src/wann/patience';
 import type { GenerationRecord } from '../../src/wann/record';
 import {
@@ -39,9 +40,11 @@ import {
 } from './config-form';
 import { tryPanel } from './dataset-facts';
 import { byId, confirmAction, duration, el, fmt, info, mean, pct, replace, when } from './dom';
+import { inheritedHistory, renderForkLine } from './lineage';
 import { renderNetwork } from './network';
 import { renderRunBaseline, renderRunDataset, runDataset } from './run-dataset';
-import { mountRunIdentity } from './run-identity';
+import { identityFields, mountRunIdentity, readIdentity, showIdentityErrors } from './run-identity';
+import { accessEnded, parseStreamEnd, showAccessEnded } from './stream-end';
 
 interface Mode {
   kind: 'owner' | 'share';
@@ -144,6 +147,7 @@ function local(url: string): string {
  */
 function eta(): { text: string; title: string } {
   if (!run) return { text: '–', title: '' };
+  if (ended) return { text: 'stopped: access ended', title: ended.message };
   // A finished run says how it ended: a cancelled or failed run is not "done".
   if (TERMINAL.has(run.status)) return { text: run.status === 'completed' ? 'done' : run.status, title: '' };
   if (run.status !== 'running') return { text: '–', title: '' };
@@ -338,23 +342,33 @@ async function loadGenerations(): Promise<void> {
   }
 }
 
+/** Why the page's access ended (the stream's `end` event), or null while it holds. */
+let ended: StreamEnd | null = null;
+
 /**
- * The page's event stream while it follows a running run. Each open stream holds one HTTP/1.1
- * connection for as long as it lasts, and a browser keeps at most 6 to a host (`npm start` serves
- * plain HTTP/1.1): with six run pages following in one browser, every further request to the site,
- * a navigation included, waited in the browser's connection queue for good. So a page follows only
- * while it is shown: hidden (a background tab, a minimised window) or left, it closes its stream,
- * and shown again it reopens it from its last generation (`since`), catching up on what it missed.
+ * The run's event stream: generations and status while it runs, and (`models=1`) `model` events
+ * for as long as the page is open, so what the CLI or another page does to the run's models (a
+ * publication, a training moving or done) shows here without a reload.
+ *
+ * Each open stream holds one HTTP/1.1 connection for as long as it lasts, and a browser keeps at
+ * most 6 to a host (`npm start` serves plain HTTP/1.1): with six run pages following in one
+ * browser, every further request to the site, a navigation included, waited in the browser's
+ * connection queue for good. So a page follows only while it is shown: hidden (a background tab,
+ * a minimised window) or left, it closes its stream, and shown again it reopens it from its last
+ * generation (`since`) and reads the models again, catching up on what it missed.
  */
 let source: EventSource | null = null;
 
 function follow(): void {
-  if (!run || TERMINAL.has(run.status) || source || document.visibilityState === 'hidden') return;
+  if (!run || ended || source || document.visibilityState === 'hidden') return;
   const since = rows.length ? rows[rows.length - 1].gen : -1;
-  const stream = new EventSource(`${mode!.api}/events?since=${since}`);
+  const stream = new EventSource(`${mode!.api}/events?since=${since}&models=1`);
   source = stream;
   const live = byId('live');
-  live.textContent = '● live';
+  const showLive = () => {
+    live.textContent = run && !TERMINAL.has(run.status) ? '● live' : '';
+  };
+  showLive();
   stream.addEventListener('generation', (e) => {
     const record: Row = JSON.parse((e as MessageEvent<string>).data);
     if (rows.length && record.gen <= rows[rows.length - 1].gen) return;
@@ -372,7 +386,6 @@ function follow(): void {
         renderModels();
         renderDownloads();
       }
-      pollModelsIfDue();
     }
   });
   stream.addEventListener('status', (e) => {
@@ -381,24 +394,92 @@ function follow(): void {
       error: string | null;
     } | null;
     if (!snap || !run) return;
+    const was = run.status;
     run.status = snap.status;
     run.error = snap.error;
     renderSummary();
-    if (TERMINAL.has(snap.status)) {
-      unfollow();
-      // Final numbers (elapsed time, the model published at the end, before 'completed') from the API.
-      void refreshRun(true);
-    }
+    showLive();
+    // Final numbers (elapsed time, the model published at the end, before 'completed') from the API.
+    if (TERMINAL.has(snap.status) && !TERMINAL.has(was)) void refreshRun(true);
+  });
+  stream.addEventListener('model', (e) => {
+    const event = JSON.parse((e as MessageEvent<string>).data) as ModelEvent;
+    onModelEvent(event);
+  });
+  stream.addEventListener('end', (e) => {
+    const end = parseStreamEnd((e as MessageEvent<unknown>).data);
+    if (!end || !accessEnded(end)) return; // e.g. reader_behind: EventSource reconnects and resumes
+    stream.close();
+    if (source === stream) source = null;
+    ended = end;
+    live.textContent = '';
+    showAccessEnded(end);
+    renderSummary();
   });
   stream.addEventListener('error', () => {
+    if (ended) return;
     const closed = stream.readyState === EventSource.CLOSED;
     live.textContent = closed ? '' : '○ reconnecting…';
     // Refused for good (e.g. a 429 over the stream limit): shown again later, the page tries anew.
     if (closed && source === stream) source = null;
   });
-  stream.addEventListener('open', () => {
-    live.textContent = '● live';
+  stream.addEventListener('open', showLive);
+}
+
+/**
+ * A `model` event: a training's progress is shown in place; a publication or a training's end
+ * reads the models again (the new version, its accuracies and links come from the list).
+ */
+function onModelEvent(event: ModelEvent): void {
+  if (event.kind === 'training' && event.status === 'running' && models) {
+    const m = models.find((x) => x.version === event.version);
+    if (m) {
+      m.training = {
+        status: event.status,
+        step: event.step,
+        steps: event.steps,
+        loss: event.loss,
+        version: event.trainedVersion,
+        error: event.error,
+      };
+      renderModels();
+      return;
+    }
+  }
+  void reloadModels();
+}
+
+let modelsReading: Promise<void> | null = null;
+let modelsStale = false;
+
+/** Read the models again; events that arrive meanwhile make one more read, not one each. */
+async function reloadModels(): Promise<void> {
+  if (modelsReading) {
+    modelsStale = true;
+    return modelsReading;
+  }
+  modelsReading = (async () => {
+    do {
+      modelsStale = false;
+      await loadModels();
+    } while (modelsStale);
+  })().finally(() => {
+    modelsReading = null;
   });
+  return modelsReading;
+}
+
+/** A fork: its parent's name under the title, and the parent's history dashed on the charts. */
+async function showLineage(fork: Run): Promise<void> {
+  try {
+    const { rows: inherited, parentName, note } = await inheritedHistory(fork);
+    renderForkLine(byId('fork-line'), fork, owner, parentName);
+    charts?.setInherited(inherited);
+    charts?.update(rows);
+    if (note) byId('fork-line').append(` (${note})`);
+  } catch (e) {
+    byId('fork-line').append(` (the parent's history could not be read: ${(e as Error).message})`);
+  }
 }
 
 /** Closes the event stream (its connection goes back to the browser at once). */
@@ -410,7 +491,11 @@ function unfollow(): void {
 
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'hidden') unfollow();
-  else follow();
+  else if (!source && !ended) {
+    follow();
+    // Model events sent while hidden were missed: the list is read again.
+    if (models) void reloadModels();
+  }
 });
 window.addEventListener('pagehide', unfollow);
 // Back to a page kept in the back/forward cache: follow again from where it stopped.
@@ -470,51 +555,6 @@ async function loadChampion(): Promise<void> {
 // ------------------------------------------------------------------------------------------------
 // Published models, signature plot, draw-a-digit
 
-/**
- * The event stream has no event for a published version (publishing is a queued task), so while a
- * publication is due (`publishEvery`) the models are read again on `generation` events, at most
- * once every `MODEL_POLL_MS`; while weights are being trained, every `MODEL_POLL_MS` until done.
- */
-const MODEL_POLL_MS = 2000;
-let lastModelPoll = 0;
-let modelPoll: Promise<void> | null = null;
-let trainingTimer: ReturnType<typeof setTimeout> | undefined;
-
-/**
- * The latest `publishEvery` multiple whose publication has been seen (or given up on); at load,
- * the one reached so far (the models read at load show it).
- */
-let publicationSeen = Number.POSITIVE_INFINITY;
-let publicationTries = 0;
-/** Reads of the models for one due publication before giving up until the next one is due. */
-const MAX_PUBLICATION_POLLS = 15;
-
-function pollModelsIfDue(): void {
-  const every = Number(run?.config.publishEvery ?? 0);
-  if (!run || !(every > 0) || !run.champion || !models) return;
-  const due = Math.floor(run.generation / every) * every;
-  if (due <= publicationSeen || modelPoll || Date.now() - lastModelPoll < MODEL_POLL_MS) return;
-  lastModelPoll = Date.now();
-  const before = models.length;
-  modelPoll = loadModels().finally(() => {
-    modelPoll = null;
-    if ((models?.length ?? 0) > before || ++publicationTries >= MAX_PUBLICATION_POLLS) {
-      publicationSeen = due;
-      publicationTries = 0;
-    }
-  });
-}
-
-function trainingActive(): boolean {
-  return (models ?? []).some((m) => m.training?.status === 'queued' || m.training?.status === 'running');
-}
-
-function followTraining(): void {
-  clearTimeout(trainingTimer);
-  if (!trainingActive()) return;
-  trainingTimer = setTimeout(() => void loadModels(), MODEL_POLL_MS);
-}
-
 async function loadModels(): Promise<void> {
   const body = byId('models-body');
   try {
@@ -528,7 +568,6 @@ async function loadModels(): Promise<void> {
   renderModels();
   renderDownloads();
   renderSummary();
-  followTraining();
   await renderDigit();
 }
 
@@ -572,8 +611,7 @@ function trainingCell(m: ModelVersion): HTMLElement {
           body: {},
         });
         models = (models ?? []).map((x) => (x.version === updated.version ? updated : x));
-        renderModels();
-        followTraining();
+        renderModels(); // its progress and end come as `model` events
       } catch (e) {
         train.disabled = false;
         fatal(`Training not started: ${(e as Error).message}`);
@@ -709,15 +747,14 @@ function showScrollHint(): void {
 }
 window.addEventListener('resize', showScrollHint);
 
-let digitModel: number | null = null;
+/** The versions the draw panel was mounted with (it is mounted again when one is added). */
+let digitModel: string | null = null;
 
 async function renderDigit(): Promise<void> {
   const root = byId('digit-body');
-  // The panel runs the model at each shared weight: the latest version that has them.
-  const latest = (models ?? [])
-    .filter((m) => m.weights.length > 0)
-    .reduce<ModelVersion | null>((a, m) => (!a || m.version > a.version ? m : a), null);
-  if (!latest) {
+  // Every published version can be picked (trained ones too); the newest is shown first.
+  const list = models ?? [];
+  if (list.length === 0) {
     replace(
       root,
       el(
@@ -728,12 +765,19 @@ async function renderDigit(): Promise<void> {
     );
     return;
   }
-  if (digitModel === latest.version) return;
-  digitModel = latest.version;
+  const versions = list.map((m) => m.version).join(',');
+  if (digitModel === versions) return;
+  digitModel = versions;
   const canPredict = owner || run?.access?.scope === 'view+predict';
   // What the model takes decides the panel: a drawing (single-channel images) or a row of features.
   const panel = tryPanel(await runDataset(mode!.api));
   if (panel.kind === 'table') {
+    // The form runs the newest shared-weight version (the newest version where none has shared weights).
+    const latest = list.reduce<ModelVersion>((a, m) => {
+      const shared = (v: ModelVersion) => v.weights.length > 0;
+      if (shared(m) !== shared(a)) return shared(m) ? m : a;
+      return m.version > a.version ? m : a;
+    }, list[0]);
     const { mountFeatureForm } = await import('./feature-form');
     mountFeatureForm(root, {
       model: latest,
@@ -748,9 +792,9 @@ async function renderDigit(): Promise<void> {
     replace(root, el('p', { class: 'muted', id: 'digit-none' }, panel.reason));
     return;
   }
-  const { mountDigitPanel } = await import('./digit');
-  mountDigitPanel(root, {
-    model: latest,
+  const { mountDigitPicker } = await import('./digit');
+  mountDigitPicker(root, {
+    models: list,
     predictUrl: canPredict ? `${mode!.api}/predict` : null,
     geometry: panel.geometry,
   });
@@ -761,6 +805,7 @@ async function renderDigit(): Promise<void> {
 
 function downloadButton(label: string, url: string, filename: string, accept?: string): HTMLButtonElement {
   const button = el('button', { type: 'button', class: 'secondary', 'data-download': label }, label);
+  button.disabled = ended !== null;
   button.addEventListener('click', async () => {
     try {
       await download(local(url), filename, { accept });
@@ -838,21 +883,52 @@ function renderConfig(): void {
     ['population'],
     { estimate: false },
   );
+  // The generation it continues from is the run's latest, read when the form is shown and used.
+  const continuesFrom = () => run?.generation ?? 0;
+  // Name and tags of the fork (the server's defaults, shown so they can be changed).
+  const identityBox = identityFields('fork', {
+    name: `${run.name || run.id.slice(0, 8)} (fork)`,
+    tags: run.tags,
+  });
+  const estimate = el('p', { class: 'estimate small', id: 'fork-estimate', 'aria-live': 'polite' });
+  const lead = el('p', { class: 'small muted', id: 'fork-lead' });
+  const showEstimate = () => {
+    lead.textContent = `Continues from generation ${continuesFrom()} with the same population and dataset; only changed fields are sent.`;
+    explainForkGenerations(fields, continuesFrom());
+    estimate.textContent = forkEstimate(readFields(fields).generations, continuesFrom());
+  };
+  showEstimate();
+  fields.addEventListener('input', showEstimate);
   const error = el('p', { class: 'error', hidden: true });
   const submit = el('button', { type: 'submit' }, 'Fork with these changes');
-  const form = el('form', { id: 'fork-form' }, fields, error, el('div', { class: 'row wrap' }, submit));
+  const form = el(
+    'form',
+    { id: 'fork-form' },
+    identityBox,
+    fields,
+    estimate,
+    error,
+    el('div', { class: 'row wrap' }, submit),
+  );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     error.hidden = true;
     clearFieldErrors(fields);
+    showIdentityErrors(identityBox, null);
     submit.disabled = true;
     try {
       const edits = changedFields(readFields(fields), base);
-      const fork = await requestJson<Run>(`${mode!.api}/fork`, { method: 'POST', body: edits });
+      const fork = await requestJson<Run>(`${mode!.api}/fork`, {
+        method: 'POST',
+        body: { ...edits, ...readIdentity(identityBox) },
+      });
       location.assign(`/runs/${fork.id}`);
     } catch (err) {
       // Errors that name a field are shown next to it; the line below says what happened.
-      const marked = showFieldErrors(fields, err);
+      const marked =
+        err instanceof HttpError && err.code === 'invalid_identity'
+          ? showIdentityErrors(identityBox, err)
+          : showFieldErrors(fields, err);
       error.textContent = marked.length
         ? `Not forked: see the highlighted field${marked.length > 1 ? 's' : ''}.`
         : `Not forked: ${describeConfigError((err as Error).message)}`;
@@ -860,20 +936,35 @@ function renderConfig(): void {
       submit.disabled = false;
     }
   });
-  replace(
-    byId('fork'),
-    el(
-      'details',
-      {},
-      el('summary', {}, 'Fork with changes'),
-      el(
-        'p',
-        { class: 'small muted' },
-        'Continues from the latest generation with the same population; only changed fields are sent.',
-      ),
-      form,
-    ),
-  );
+  const details = el('details', {}, el('summary', {}, 'Fork with changes'), lead, form);
+  // The run may have moved on since the form was drawn: its budget and the texts follow it.
+  details.addEventListener('toggle', () => {
+    if (!details.open || !run) return;
+    const generations = fields.querySelector<HTMLInputElement>('#cfg-generations');
+    if (generations && generations.value === generations.defaultValue) {
+      generations.value = String(Math.max(run.generations, run.generation + 10));
+      generations.defaultValue = generations.value;
+    }
+    showEstimate();
+  });
+  replace(byId('fork'), details);
+}
+
+/** The fork form's generations field says it is a total, counting what the fork continues from. */
+function explainForkGenerations(fields: HTMLElement, from: number): void {
+  const help = fields.querySelector('#cfg-generations')?.closest('.field')?.querySelector('small');
+  if (help) help.textContent = `total, counting the ${from} it continues from`;
+}
+
+/** "Runs generations 120 → 200 (80 more); estimated time 3 m – 5 m, likely 4 m". */
+function forkEstimate(total: unknown, from: number): string {
+  const n = Number(total);
+  if (!Number.isInteger(n) || n <= from)
+    return `Generations must be more than ${from}, the generation it continues from.`;
+  const more = `Runs generations ${from} → ${n} (${n - from} more)`;
+  const range = estimateRemaining(rows, n);
+  if (!range) return `${more}; the time is estimated once this run has finished a generation.`;
+  return `${more}; estimated time ${formatRange(range)}, likely ${formatSeconds(range.midS)} (fitted to this run's generations).`;
 }
 
 async function renderSharePanel(): Promise<void> {
@@ -1027,8 +1118,6 @@ async function main(): Promise<void> {
     onChange: (edited) =>
       run && Object.assign(run, { name: edited.name, tags: edited.tags, notes: edited.notes }),
   });
-  const every = Number(run.config.publishEvery ?? 0);
-  publicationSeen = every > 0 ? Math.floor(run.generation / every) * every : Number.POSITIVE_INFINITY;
   renderSummary();
   renderConfig();
   void runDataset(mode.api).then((dataset) => {
@@ -1039,12 +1128,18 @@ async function main(): Promise<void> {
     const key = slot.dataset.explain!;
     if (EXPLAIN[key]) slot.replaceWith(info(EXPLAIN[key], key));
   }
-  charts = new SearchCharts({
-    fitness: byId('chart-fitness'),
-    accuracy: byId('chart-accuracy'),
-    size: byId('chart-size'),
-    speed: byId('chart-speed'),
-  });
+  const forked = run.forkOf !== null && run.forkOf.generation > 0;
+  charts = new SearchCharts(
+    {
+      fitness: byId('chart-fitness'),
+      accuracy: byId('chart-accuracy'),
+      size: byId('chart-size'),
+      speed: byId('chart-speed'),
+    },
+    forked,
+  );
+  renderForkLine(byId('fork-line'), run, owner, null);
+  if (forked) void showLineage(run);
   await loadGenerations();
   charts.update(rows);
   renderSummary();

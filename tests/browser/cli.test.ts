@@ -253,14 +253,22 @@ describe('wann CLI', () => {
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(2);
     for (const line of lines)
-      expect(line).toMatch(/digit-\d\.png: \d \(\d+\.\d%\), \d \(\d+\.\d%\), \d \(\d+\.\d%\)$/);
+      expect(line).toMatch(
+        /digit-\d\.png: \d \(\d+\.\d%\), \d \(\d+\.\d%\), \d \(\d+\.\d%\) \(answered by v\d+ \(shared weights, ensemble\)\)$/,
+      );
+    // --version picks the version that answers, and the answer names it.
+    const v1 = await wann(['predict', runId, files[0], '--version', '1', '--top-k', '1']);
+    expect(v1.code, v1.stderr).toBe(0);
+    expect(v1.stdout.trim()).toMatch(
+      /digit-7\.png: \d \(\d+\.\d%\) \(answered by v1 \(shared weights, ensemble\)\)$/,
+    );
 
     const share = await wann(['share', runId, '--predict']);
     const viaLink = await wann(['predict', share.stdout.trim(), files[0], '--top-k', '1'], {
       WANN_TOKEN: undefined,
     });
     expect(viaLink.code, viaLink.stderr).toBe(0);
-    expect(viaLink.stdout.trim()).toMatch(/digit-7\.png: \d \(\d+\.\d%\)$/);
+    expect(viaLink.stdout.trim()).toMatch(/digit-7\.png: \d \(\d+\.\d%\) \(answered by v\d+ \(/);
 
     const viewOnly = await wann(['share', runId]);
     const refused = await wann(['predict', viewOnly.stdout.trim(), files[0]], { WANN_TOKEN: undefined });

@@ -105,7 +105,9 @@ describe.skipIf(SKIP !== null)('owner and collaborator in the browser', () => {
     const probabilities = await shownProbabilities(page);
     expect(probabilities).toHaveLength(10);
     expect(probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 1);
-    expect(await page.textContent('#digit-vote')).toMatch(/^Vote: \d \(\d of 6 weights\)$/);
+    expect(await page.textContent('#digit-vote')).toMatch(
+      /^Vote: \d \(\d of 6 weights\), by v\d+ \(shared weights, ensemble\)$/,
+    );
     await shot(page, '03-run-completed');
 
     // Downloads: generations CSV (one row per generation) and the ONNX model.

@@ -10,7 +10,7 @@
 import { championReport } from '../../src/wann/report';
 import { Trainer } from '../../src/wann/train';
 import type { Env } from '../../workers/api/env';
-import api, { SearchCoordinator } from '../../workers/api/index';
+import api, { RunsFeed, SearchCoordinator } from '../../workers/api/index';
 import { populationSliceKey } from '../../workers/contracts/blob-keys';
 import {
   type QueueTask,
@@ -26,7 +26,7 @@ import type { ReportChampion } from '../../workers/models/publish';
 import type { TrainChunk } from '../../workers/models/train';
 import { handleTrainMessage } from '../../workers/models/train';
 
-export { SearchCoordinator };
+export { RunsFeed, SearchCoordinator };
 
 export type Delivery = 'deliver' | 'drop' | 'duplicate' | 'abandon';
 export type DeliveryRule = (task: SliceTask) => Delivery;

@@ -121,8 +121,13 @@ describe('training a published model', () => {
       outputs: { name: string; data: number[] }[];
     };
     expect(body.model_version).toBe('2');
-    // No shared weight was used: the answer says so instead of "ensemble".
-    expect(body.parameters).toEqual({ weights: 'trained' });
+    // No shared weight was used: the answer says so instead of "ensemble", and names the variant.
+    expect(body.parameters).toEqual({
+      weights: 'trained',
+      variant: 'trained',
+      trained_from: '1',
+      answered_by: 'v2 (trained weights, from v1)',
+    });
     const probabilities = body.outputs.find((o) => o.name === 'probabilities')!.data;
     const expected = trainedProbabilities(net, state.weights, batch);
     let max = 0;
@@ -135,6 +140,27 @@ describe('training a published model', () => {
     });
     expect(newest.status).toBe(400);
     expect(((await newest.json()) as { error: string }).error).toMatch(/trained per-connection weights/);
+    // The predict route names the version and variant that answered, and takes any version.
+    type Predicted = {
+      model: { version: number; variant: string; answeredBy: string };
+      sharedWeight: unknown;
+    };
+    const byTrained = await post(`/api/runs/${runId}/predict?version=2`, { pixels: [rows[0]] });
+    expect(byTrained.status).toBe(200);
+    const trainedAnswer = (await byTrained.json()) as Predicted;
+    expect(trainedAnswer.model).toMatchObject({
+      version: 2,
+      variant: 'trained',
+      trainedFrom: 1,
+      weights: 'trained',
+    });
+    expect(trainedAnswer.model.answeredBy).toBe('v2 (trained weights, from v1)');
+    expect(trainedAnswer.sharedWeight).toBeNull();
+    const byShared = await post(`/api/runs/${runId}/predict?version=1`, { pixels: [rows[0]] });
+    const sharedAnswer = (await byShared.json()) as Predicted;
+    expect(sharedAnswer.model).toMatchObject({ version: 1, variant: 'shared', weights: 'ensemble' });
+    expect(sharedAnswer.model.answeredBy).toBe('v1 (shared weights, ensemble)');
+    expect((await post(`/api/runs/${runId}/predict?version=9`, { pixels: [rows[0]] })).status).toBe(404);
     const meta = await request(`/v2/models/${runId}/versions/2`);
     const parameters = ((await meta.json()) as { parameters: { variant: string; shared_weight: string } })
       .parameters;

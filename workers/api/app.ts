@@ -13,6 +13,7 @@ import { errorBody, handleError } from './errors';
 import { inferenceProxyApp, modelsApp } from './models';
 import { runPage } from './pages';
 import { runsApp } from './runs';
+import { runsFeedApp } from './runs-feed';
 import { securityHeaders } from './security-headers';
 import { shareAdminApp, shareHolderApp, shareLinkAccess, shareLinksApp } from './share';
 
@@ -37,6 +38,7 @@ export const app = new Hono<{ Bindings: Env }>()
   .route('/api/sessions', sessionsApp)
   .route('/api/runs/:id/share', shareAdminApp)
   .route('/api/share-links', shareLinksApp)
+  .route('/api/runs/events', runsFeedApp) // before `/api/runs/:id`
   .route('/api/runs', runsApp)
   .route('/api/runs', modelsApp)
   .route('/api/datasets', datasetsApp)

@@ -6,6 +6,7 @@ import { app } from './app';
 import type { Env } from './env';
 
 export { SearchCoordinator } from '../coordinator/search-coordinator';
+export { RunsFeed } from '../runs-feed/runs-feed';
 
 export default {
   fetch: app.fetch,

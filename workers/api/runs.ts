@@ -437,6 +437,14 @@ const eventsQuery = z.strictObject({
     .regex(/^(-1|\d{1,9})$/, 'must be a generation number (an integer ≥ -1)')
     .transform(Number)
     .optional(),
+  /**
+   * `1`: the stream stays open after the run ends, for its `model` events (a version published, a
+   * training moving): what a finished run's page needs to hear the CLI publish or train.
+   */
+  models: z
+    .enum(['0', '1'])
+    .transform((v) => v === '1')
+    .optional(),
 });
 
 const PAGE = 1000;
@@ -612,7 +620,7 @@ export const runsApp = new Hono<{ Bindings: Env }>()
     const access = c.get('access');
     const subscriber: Subscriber =
       access?.kind === 'share' ? { kind: 'share', linkId: access.link.id } : { kind: 'owner' };
-    const subscription = await coordinator(c.env, row.id).subscribe(since, subscriber);
+    const subscription = await coordinator(c.env, row.id).subscribe(since, subscriber, { models: q.models });
     if (!subscription.ok) {
       throw new ApiError(429, subscription.reason, streamRefusalMessage(row.id, subscription), {
         'Retry-After': '10',

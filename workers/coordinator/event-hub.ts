@@ -3,6 +3,7 @@
  * and the live fan-out of each finished generation and status change. Holds no table; it reads the
  * log through `EventSource.page` and the run's snapshot through `EventSource.snapshot`.
  */
+import type { ModelEvent } from '../../src/api/stream-events';
 import type { LogEntry } from './generation-log';
 import { isTerminal, type RunSnapshot } from './types';
 
@@ -41,6 +42,14 @@ export const MAX_QUEUED_EVENTS = 32;
 export type Subscriber = { kind: 'owner' } | { kind: 'share'; linkId: string };
 
 /**
+ * `models`: the stream stays open after the run ends, for its `model` events (a version published,
+ * a training moving): a finished run's page still hears what the CLI does to its models.
+ */
+export interface SubscribeOptions {
+  models?: boolean;
+}
+
+/**
  * Why a stream was refused: the run's streams are all taken (`too_many_subscribers`), this share
  * link holds its own limit (`too_many_link_streams`), or the share links together hold theirs
  * (`too_many_share_streams`); `limit` is the limit reached.
@@ -74,7 +83,10 @@ export class EventHub {
    * Every open event stream (→ its id and the share link that opened it, null for the owner), live
    * or replaying: what `MAX_SUBSCRIBERS_PER_RUN` and the share-link limits count.
    */
-  private readonly streams = new Map<StreamController, { id: number; linkId: string | null }>();
+  private readonly streams = new Map<
+    StreamController,
+    { id: number; linkId: string | null; models: boolean }
+  >();
   private lastStreamId = 0;
   /** The streams that caught up with the log: each new event is queued on them. */
   private readonly subscribers = new Set<StreamController>();
@@ -85,9 +97,14 @@ export class EventHub {
   /**
    * The `generation` events after `since` (replayed from the log, page by page as the reader takes
    * them), then a `status` event, then one event per finished generation and per status change.
-   * The stream ends after a terminal status.
+   * The stream ends after a terminal status, unless it follows the run's `models` (then `model`
+   * events keep coming until the reader leaves).
    */
-  subscribe(since?: number, subscriber: Subscriber = { kind: 'owner' }): Subscription {
+  subscribe(
+    since?: number,
+    subscriber: Subscriber = { kind: 'owner' },
+    { models = false }: SubscribeOptions = {},
+  ): Subscription {
     const refusal = this.refusal(subscriber);
     if (refusal) return refusal;
     const linkId = subscriber.kind === 'share' ? subscriber.linkId : null;
@@ -99,7 +116,7 @@ export class EventHub {
       replayedTo = null;
       controller.enqueue(this.statusEvent());
       const snapshot = this.source.snapshot();
-      if (!snapshot || isTerminal(snapshot.status)) {
+      if (!snapshot || (isTerminal(snapshot.status) && !models)) {
         this.dropStream(controller);
         controller.close();
       } else {
@@ -111,7 +128,7 @@ export class EventHub {
     const stream = new ReadableStream<Uint8Array>({
       start: (controller) => {
         self = controller;
-        this.streams.set(controller, { id, linkId });
+        this.streams.set(controller, { id, linkId, models });
         controller.enqueue(RETRY);
         if (replayedTo === null || !this.source.snapshot()) goLive(controller);
       },
@@ -182,9 +199,18 @@ export class EventHub {
     this.broadcast(this.statusEvent());
   }
 
-  /** End every live stream (a terminal status). Streams still replaying end when they catch up. */
+  /** A model of the run was published, or its training moved: to every live stream. */
+  model(event: ModelEvent): void {
+    this.broadcast(encoder.encode(`event: model\ndata: ${JSON.stringify(event)}\n\n`));
+  }
+
+  /**
+   * End every live stream (a terminal status) but those that follow the run's models. Streams still
+   * replaying end when they catch up.
+   */
   endLive(): void {
     for (const c of this.subscribers) {
+      if (this.streams.get(c)?.models) continue;
       this.dropStream(c);
       try {
         c.close();

@@ -51,8 +51,11 @@ export class GenerationLog {
     );
   }
 
-  /** Write the finished generations not yet in D1 (one batch each: record row + run row). */
-  async flush(db: D1Database, runId: string): Promise<void> {
+  /**
+   * Write the finished generations not yet in D1 (one batch each: record row + run row); answers
+   * how many were written.
+   */
+  async flush(db: D1Database, runId: string): Promise<number> {
     const pending = all(
       this.sql,
       (r) => ({ gen: int(r, 'gen'), record: json(r, 'entry', generationRecordSchema) }),
@@ -70,6 +73,7 @@ export class GenerationLog {
       ]);
       this.sql.exec('UPDATE generation_log SET synced = 1 WHERE gen = ?', gen);
     }
+    return pending.length;
   }
 }
 

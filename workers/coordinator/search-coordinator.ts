@@ -24,6 +24,7 @@
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { z } from 'zod';
+import type { ModelEvent } from '../../src/api/stream-events';
 import type { RunStatus } from '../../src/api/vocabulary';
 import { builtinDataset, genomeShape } from '../../src/data/dataset';
 import { configDataset } from '../../src/wann/config';
@@ -48,9 +49,10 @@ import {
   recheckSpecOf,
 } from '../contracts/queue-tasks';
 import { runDatasetManifest } from '../datasets/uploaded';
+import { tellRunsFeed } from '../runs-feed/runs-feed';
 import { BlobGc } from './blob-gc';
 import { locate, publishTask, recheckTask, sendBatches, sliceTasks } from './dispatch';
-import { EventHub, type Subscriber, type Subscription } from './event-hub';
+import { EventHub, type SubscribeOptions, type Subscriber, type Subscription } from './event-hub';
 import { GenerationLog, syncRunStatus } from './generation-log';
 import { migrateLegacyTables } from './legacy-tables';
 import { PopulationIndex } from './population-index';
@@ -79,6 +81,12 @@ export {
   type Subscriber,
   type Subscription,
 } from './event-hub';
+
+/**
+ * The runs list hears a running run's progress at most this often (each is an RPC to the feed
+ * object; a status change is told at once).
+ */
+const RUNS_LIST_PROGRESS_MS = 2_000;
 
 /** A training whose row has not moved for this many slice timeouts has lost its chunk. */
 const TRAINING_STALL_TIMEOUTS = 4;
@@ -302,6 +310,7 @@ export class SearchCoordinator extends DurableObject<Env> {
     if (!p || p.status === 'done') return;
     this.ledger.settlePublication(version, outcome.ok ? null : outcome.error);
     if (!outcome.ok) console.error(`coordinator: publishing v${version} failed: ${outcome.error}`);
+    this.events.model({ kind: 'published', version, error: outcome.ok ? null : outcome.error });
     this.releaseChampionObject(p.champion);
     await this.drive();
   }
@@ -332,8 +341,16 @@ export class SearchCoordinator extends DurableObject<Env> {
    * or when a share link's `subscriber` would pass `MAX_STREAMS_PER_SHARE_LINK` (that link) or
    * `MAX_SHARE_LINK_STREAMS_PER_RUN` (all links: the rest is kept for the owner).
    */
-  subscribe(since?: number, subscriber?: Subscriber): Subscription {
-    return this.events.subscribe(since, subscriber);
+  subscribe(since?: number, subscriber?: Subscriber, options?: SubscribeOptions): Subscription {
+    return this.events.subscribe(since, subscriber, options);
+  }
+
+  /**
+   * A training of this run's version `event.version` moved, finished or failed (the evaluator's
+   * train task, workers/models/train.ts, after its D1 row changed): told to the run's streams.
+   */
+  trainingMoved(event: Extract<ModelEvent, { kind: 'training' }>): void {
+    this.events.model(event);
   }
 
   /**
@@ -655,8 +672,9 @@ export class SearchCoordinator extends DurableObject<Env> {
   private async flushOutbox(): Promise<void> {
     const meta = this.meta();
     if (!meta) return;
-    await this.log.flush(this.env.DB, meta.runId);
+    const flushed = await this.log.flush(this.env.DB, meta.runId);
     await this.gc.collect(this.env.BLOBS);
+    if (flushed > 0 && meta.status === 'running') await this.tellRunsList(meta, true);
   }
 
   /** Bring the D1 run row's status (and error, timings) in line with the object's. */
@@ -665,6 +683,27 @@ export class SearchCoordinator extends DurableObject<Env> {
     if (!meta || meta.syncedStatus === meta.status) return;
     await syncRunStatus(this.env.DB, meta);
     this.run.update({ syncedStatus: meta.status });
+    // After D1: a page that reads the list on this event finds the new status there.
+    await this.tellRunsList(meta);
+  }
+
+  /** When the runs list's streams were last told this run moved on (ms; in memory only). */
+  private listToldAt = 0;
+
+  /**
+   * The runs list's streams told where this run is (after its D1 row was written): on every status
+   * change, and as generations finish at most every `RUNS_LIST_PROGRESS_MS`.
+   */
+  private async tellRunsList(meta: RunMeta, progressOnly = false): Promise<void> {
+    const now = Date.now();
+    if (progressOnly && now - this.listToldAt < RUNS_LIST_PROGRESS_MS) return;
+    this.listToldAt = now;
+    await tellRunsFeed(this.env, {
+      id: meta.runId,
+      status: meta.status,
+      generation: meta.gen,
+      generations: meta.config.generations,
+    });
   }
 
   private finish(status: RunStatus, error: string | null): Promise<void> {

@@ -21,6 +21,7 @@ import { and, desc, eq } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/d1';
 import { type Context, Hono } from 'hono';
 import { type ModelRow, models, runs } from '../../schema/schema';
+import { describeAnswer, type ModelAnswer } from '../../src/api/model-answer';
 import { builtinDataset, type DatasetManifest, preprocessedShape, rawFeatures } from '../../src/data/dataset';
 import { combineEnsemble } from '../../src/onnx/ensemble';
 import { carriesInferenceKey } from '../contracts/inference-key';
@@ -135,6 +136,25 @@ function withModel<T>(
     return new Uint8Array(await object.arrayBuffer());
   };
   return cache.use(`${row.runId}/${row.version}`, load, work);
+}
+
+/** Which model answered: version, variant, and the weights that voted. */
+function answeredBy(row: ModelRow, trained: boolean, weight: WeightChoice): ModelAnswer {
+  return {
+    version: row.version,
+    variant: trained ? 'trained' : 'shared',
+    trainedFrom: row.trainedFrom ?? null,
+    weights: trained ? 'trained' : weight,
+  };
+}
+
+/** The same, as `/v2` response parameters (snake_case, string values as the protocol's). */
+function answerParameters(a: ModelAnswer) {
+  return {
+    variant: a.variant,
+    ...(a.trainedFrom != null ? { trained_from: String(a.trainedFrom) } : {}),
+    answered_by: describeAnswer(a),
+  };
 }
 
 interface Answer {
@@ -318,7 +338,11 @@ for (const base of ['/models/:model', '/models/:model/versions/:version']) {
       model_name: row.runId,
       model_version: String(row.version),
       ...(request.id === undefined ? {} : { id: request.id }),
-      parameters: trained ? { weights: 'trained' } : { shared_weight: request.weight },
+      // Which model answered, in words too: the version and its variant (answeredBy below).
+      parameters: {
+        ...(trained ? { weights: 'trained' } : { shared_weight: request.weight }),
+        ...answerParameters(answeredBy(row, trained, request.weight)),
+      },
       outputs,
     });
   });
@@ -364,16 +388,23 @@ const predict = new Hono<{ Bindings: InferenceEnv }>().post('/:id/predict', asyn
   const request = png
     ? await parsePredictPng(await body(), new URL(c.req.url).searchParams, geometry)
     : parsePredictJson(await body(), geometry);
-  const row = await findModel(c.env, c.req.param('id'));
-  const dataset = await modelDataset(c.env, row.runId);
-  const result = await withModel(c.env, row, (model) =>
-    answer(model, row, request.batch, request.weight, dataset),
+  // `?version=N` picks a published version (a trained one too); without it, the newest.
+  const row = await findModel(
+    c.env,
+    c.req.param('id'),
+    new URL(c.req.url).searchParams.get('version') ?? undefined,
   );
+  const dataset = await modelDataset(c.env, row.runId);
+  const { trained, result } = await withModel(c.env, row, async (model) => ({
+    trained: model.trained,
+    result: await answer(model, row, request.batch, request.weight, dataset),
+  }));
   const predictions = [];
   for (let i = 0; i < request.batch.count; i++) predictions.push(topK(result, i, request.topK, dataset));
+  const by = answeredBy(row, trained, request.weight);
   return c.json({
-    model: { runId: row.runId, version: row.version },
-    sharedWeight: request.weight,
+    model: { runId: row.runId, ...by, answeredBy: describeAnswer(by) },
+    sharedWeight: trained ? null : request.weight,
     predictions,
   });
 });

@@ -113,6 +113,28 @@ export function trainingProgress(row: TrainingRow) {
   };
 }
 
+/**
+ * The run's open pages told where a training stands (after its D1 row changed), as a `model` event
+ * on the run's stream. Best effort: the training goes on if the coordinator cannot be reached, and
+ * a page reads the models afresh when it reconnects.
+ */
+async function tellTraining(env: TrainBindings, row: TrainingRow): Promise<void> {
+  try {
+    await env.COORD.get(env.COORD.idFromName(row.runId)).trainingMoved({
+      kind: 'training',
+      version: row.version,
+      status: row.status,
+      step: row.step,
+      steps: row.steps,
+      loss: row.loss,
+      trainedVersion: row.trainedVersion,
+      error: row.error,
+    });
+  } catch (e) {
+    console.warn(`training ${row.runId} v${row.version}: could not tell the run's pages: ${String(e)}`);
+  }
+}
+
 /** Steps per invocation for `connections` trainable connections (≥ 1). */
 export function defaultStepsPerInvocation(
   connections: number,
@@ -236,6 +258,7 @@ async function sendChunk(env: TrainBindings, row: TrainingRow): Promise<void> {
     { contentType: 'json' },
   );
   await env.COORD.get(env.COORD.idFromName(row.runId)).watchTraining(row.runId, row.version);
+  await tellTraining(env, row);
 }
 
 /** Yield to the event loop: the clock advances, and other events in the isolate run. */
@@ -361,6 +384,7 @@ export async function runTrainTask(
       .bind(state.step, state.loss, now(), row.runId, row.version, row.step)
       .run();
     if (moved.meta.changes !== 1) return; // another delivery of this chunk got there first
+    await tellTraining(env, { ...row, step: state.step, loss: state.loss, status: 'running', error: null });
     if (state.step < row.steps) {
       await env.TRAIN_QUEUE.send(
         { kind: 'train', runId: row.runId, version: row.version, step: state.step },
@@ -445,6 +469,7 @@ async function finishTraining(
     .set({ status: 'done', trainedVersion: version, step: state.step, error: null, updatedAt: now() })
     .where(and(eq(trainings.runId, row.runId), eq(trainings.version, row.version)));
   await notifyInference(env, row.runId, `training ${row.runId} v${row.version}`);
+  await tellTraining(env, { ...row, status: 'done', trainedVersion: version, step: state.step, error: null });
   // The intermediate states are no longer needed (best effort: a leftover costs only storage).
   try {
     const listed = await env.BLOBS.list({ prefix: trainingStatePrefix(row.runId, row.version) });
@@ -471,10 +496,14 @@ export async function handleTrainMessage(
     if (e instanceof TrainingFailure) {
       console.error(`evaluator: training ${task.runId} v${task.version} failed: ${e.message}`);
       try {
-        await drizzle(env.DB)
+        const key = and(eq(trainings.runId, task.runId), eq(trainings.version, task.version));
+        const db = drizzle(env.DB);
+        await db
           .update(trainings)
           .set({ status: 'failed', error: e.message, updatedAt: Date.now() })
-          .where(and(eq(trainings.runId, task.runId), eq(trainings.version, task.version)));
+          .where(key);
+        const failed = await db.select().from(trainings).where(key).get();
+        if (failed) await tellTraining(env, failed);
         message.ack();
       } catch {
         message.retry({ delaySeconds: 1 });
