@@ -51,7 +51,11 @@ async function timedSearch(root: string): Promise<{ seconds: number; load: numbe
   );
   try {
     const headers = { Authorization: `Bearer ${platform.token}`, 'Content-Type': 'application/json' };
-    const res = await fetch(`${platform.url}/api/runs`, { method: 'POST', headers, body: JSON.stringify(body) });
+    const res = await fetch(`${platform.url}/api/runs`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+    });
     if (res.status !== 202) throw new Error(`POST /api/runs → ${res.status} ${await res.text()}`);
     const { id } = (await res.json()) as { id: string };
     const load0 = loadavg()[0];
@@ -65,7 +69,8 @@ async function timedSearch(root: string): Promise<{ seconds: number; load: numbe
       if (run.status === 'completed') {
         return { seconds: (run.elapsedMs ?? Number.NaN) / 1000, load: (load0 + loadavg()[0]) / 2 };
       }
-      if (run.status !== 'running' && run.status !== 'queued') throw new Error(`run ${id}: ${run.status} ${run.error}`);
+      if (run.status !== 'running' && run.status !== 'queued')
+        throw new Error(`run ${id}: ${run.status} ${run.error}`);
     }
   } finally {
     await platform.stop();
@@ -77,8 +82,13 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-const runs: { tree: keyof typeof trees; round: number; seconds: number; perGeneration: number; load: number }[] =
-  [];
+const runs: {
+  tree: keyof typeof trees;
+  round: number;
+  seconds: number;
+  perGeneration: number;
+  load: number;
+}[] = [];
 for (let round = 0; round < Number(args.rounds); round++) {
   // Alternate which goes first, so a trend in the machine's load does not favour one.
   const order: (keyof typeof trees)[] = round % 2 === 0 ? ['base', 'this'] : ['this', 'base'];
@@ -102,5 +112,7 @@ const result = {
   medianSecondsPerGeneration: { base: median(of('base')), this: median(of('this')) },
   ratioThisToBase: ratio,
 };
-console.log(`median s/generation: base ${result.medianSecondsPerGeneration.base.toFixed(3)}, this ${result.medianSecondsPerGeneration.this.toFixed(3)}; ratio ${ratio.toFixed(3)}`);
-writeFileSync(args.out, `${JSON.stringify(result, null, 2)}\n`);
+console.log(
+  `median s/generation: base ${result.medianSecondsPerGeneration.base.toFixed(3)}, this ${result.medianSecondsPerGeneration.this.toFixed(3)}; ratio ${ratio.toFixed(3)}`,
+);
+writeFileSync(args.out ?? join(HERE, 'results', 'platform-ab.json'), `${JSON.stringify(result, null, 2)}\n`);
