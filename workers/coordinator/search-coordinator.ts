@@ -482,10 +482,8 @@ export class SearchCoordinator extends DurableObject<Env> {
       }
       await this.sendDue(meta);
       // D1 rows of finished generations and R2 garbage: written while the evaluators work, so
-      // they are not on the path from one generation to the next. Not awaited: the report that
-      // completed the generation answers now, its evaluator's queue batch ends, and (locally,
-      // where the broker delivers one batch at a time) the next generation's slices go out.
-      this.flushSoon();
+      // they are not on the path from one generation to the next.
+      await this.flushOutbox();
       return;
     }
   }
@@ -651,18 +649,6 @@ export class SearchCoordinator extends DurableObject<Env> {
     // The last finished generation's objects are the next parents (and what a fork copies).
     if (c.champion.generation >= meta.gen - 1) return;
     this.discard(c.champion.generation, c.location.slice, [meta.champion, meta.candidate]);
-  }
-
-  /**
-   * `flushOutbox` after the current drive, not awaited by it; one that fails is retried from the
-   * alarm (the outbox and the garbage table keep what is still to do).
-   */
-  private flushSoon(): void {
-    const flushed = this.serial(() => this.flushOutbox()).catch(async (e) => {
-      console.error(`coordinator ${this.meta()?.runId}: D1/R2 flush failed: ${String(e)}`);
-      await this.wakeBy(Date.now() + 5_000);
-    });
-    this.ctx.waitUntil(flushed);
   }
 
   /** Write finished generations to D1, then delete a batch of garbage from R2. */
