@@ -5,6 +5,7 @@
  * trees, each round a fresh `npm start` of each, so the others' load on the machine falls on both.
  *
  *   npx tsx bench/platform-ab.ts --base /tmp/pbase [--population 64] [--generations 30] [--rounds 2]
+ *     [--slice-size 64] [--out FILE]
  *
  * Records bench/results/platform-ab.json: per tree and round the search's wall seconds (the run's
  * own startedAt → finishedAt) and seconds per generation; the ratio of the medians.
@@ -22,6 +23,8 @@ const { values: args } = parseArgs({
     population: { type: 'string', default: '64' },
     generations: { type: 'string', default: '30' },
     seed: { type: 'string', default: '1' },
+    /** Members per slice task: small slices give many per generation (lanes stay busy per peer). */
+    'slice-size': { type: 'string', default: '64' },
     rounds: { type: 'string', default: '2' },
     evaluators: { type: 'string' },
     out: { type: 'string', default: join(HERE, 'results', 'platform-ab.json') },
@@ -33,6 +36,7 @@ const body = {
   population: Number(args.population),
   generations: Number(args.generations),
   seed: Number(args.seed),
+  sliceSize: Number(args['slice-size']),
 };
 
 interface Platform {
@@ -64,10 +68,10 @@ async function timedSearch(root: string): Promise<{ seconds: number; load: numbe
       const run = (await (await fetch(`${platform.url}/api/runs/${id}`, { headers })).json()) as {
         status: string;
         error: string | null;
-        elapsedMs: number | null;
+        timings: { elapsedMs: number | null };
       };
       if (run.status === 'completed') {
-        return { seconds: (run.elapsedMs ?? Number.NaN) / 1000, load: (load0 + loadavg()[0]) / 2 };
+        return { seconds: (run.timings.elapsedMs ?? Number.NaN) / 1000, load: (load0 + loadavg()[0]) / 2 };
       }
       if (run.status !== 'running' && run.status !== 'queued')
         throw new Error(`run ${id}: ${run.status} ${run.error}`);
