@@ -369,30 +369,16 @@ export async function consumeTasks(messages: readonly Message<unknown>[], env: E
     for (const message of messages) await handleInTime(message, env, local);
     return;
   }
-  // One lane per peer, each taking the next message as soon as its peer is free: a slice's store and
-  // report (an R2 write, a coordinator call) go on here while the peer evaluates the next one,
-  // instead of leaving it idle. The batch still ends only when every message is settled.
+  // One lane per peer, each taking the next message when its slice is done.
   let next = 0;
-  const settling: Promise<void>[] = [];
   await Promise.all(
     peers.map(async ({ name, peer }) => {
       const work = viaPeer(env, name, peer);
       const recheck = recheckViaPeer(env, name, peer);
       const report = reportViaPeer(name, peer);
-      while (next < messages.length) {
-        let evaluated!: () => void;
-        const peerFree = new Promise<void>((resolve) => {
-          evaluated = resolve;
-        });
-        const evaluate: BreedAndEvaluate = (task) => work(task).finally(evaluated);
-        const settled = handleInTime(messages[next++], env, evaluate, recheck, report);
-        settling.push(settled);
-        // A re-check or publication holds its lane until it is done, as before.
-        await Promise.race([peerFree, settled]);
-      }
+      while (next < messages.length) await handleInTime(messages[next++], env, work, recheck, report);
     }),
   );
-  await Promise.all(settling);
 }
 
 /**
