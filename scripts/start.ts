@@ -7,7 +7,8 @@
  *    and every other built-in dataset's that `npm run data -- --dataset NAME` has built;
  * 4. creates `.dev.vars` with a random API token if there is none, and a random INFERENCE_KEY
  *    (shared with the inference Worker: workers/inference/.dev.vars);
- * 5. starts K evaluator processes (K = cores; `--evaluators K` to choose): with K ≥ 2, K peer
+ * 5. starts K evaluator processes (K = cores, any K with `--evaluators K` or WANN_EVALUATORS=K,
+ *    at most what half the memory holds: scripts/evaluator-peers.ts): with K ≥ 2, K peer
  *    workerd processes running the evaluator Worker (Miniflare, one process each), which the
  *    queue consumer hands slices to over service bindings (a private dev registry), so the search
  *    uses every core; with K = 1 the consumer evaluates by itself; a peer process that dies
@@ -21,8 +22,17 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  watch,
+  writeFileSync,
+} from 'node:fs';
+import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -35,6 +45,7 @@ import { shardPrefix } from '../workers/contracts/blob-keys';
 import { usableInferenceKey } from '../workers/contracts/inference-key';
 import { buildPages } from './build-pages';
 import { buildShards, datasetShardDir } from './build-shards';
+import { evaluatorConfigWithPeers, evaluatorCount, peerCountOf } from './evaluator-peers';
 import { DEV_VARS, ensureApiToken } from './local-platform';
 
 const execFileAsync = promisify(execFile);
@@ -45,15 +56,23 @@ const { values: args } = parseArgs({
     port: { type: 'string', default: process.env.PORT ?? '8787' },
     /** Local D1/R2/DO state; benchmarks pass their own so they never touch the dev state. */
     state: { type: 'string' },
-    /** Evaluator processes (default: one per core; 1 = the consumer evaluates by itself). */
-    evaluators: { type: 'string' },
+    /**
+     * Evaluator processes (default: WANN_EVALUATORS, else one per core; 1 = the consumer evaluates
+     * by itself); fewer where memory would not hold them (scripts/evaluator-peers.ts).
+     */
+    evaluators: { type: 'string', default: process.env.WANN_EVALUATORS },
   },
 });
 const STATE = resolve(args.state ?? join(ROOT, '.wrangler', 'state'));
 const port = Number(args.port);
-const MAX_PEERS = 4; // EVAL_PEER_1…4 in workers/evaluator/wrangler.toml
-const evaluators = Math.max(1, Math.min(MAX_PEERS, Number(args.evaluators ?? availableParallelism()) || 1));
-const peerCount = evaluators >= 2 ? evaluators : 0;
+const evaluators = evaluatorCount(args.evaluators === undefined ? undefined : Number(args.evaluators), {
+  cores: availableParallelism(),
+  totalMemoryBytes: totalmem(),
+});
+const peerCount = peerCountOf(evaluators);
+if (args.evaluators !== undefined && Number(args.evaluators) > evaluators) {
+  console.warn(`npm start: ${evaluators} evaluator processes, not ${args.evaluators}: memory holds no more`);
+}
 // A private dev registry: the peers and this wrangler dev find each other, and nothing else does
 // (another checkout's `npm start` registers Workers of the same names in the default registry).
 const REGISTRY = mkdtempSync(join(tmpdir(), 'wann-dev-registry-'));
@@ -169,7 +188,7 @@ try {
 const peers: Miniflare[] = [];
 let stopping = false;
 if (peerCount > 0) {
-  step(`${peerCount} evaluator processes (one per core)`);
+  step(`${peerCount} evaluator processes`);
   const compatibilityDate = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(
     readFileSync(join(ROOT, 'workers', 'evaluator', 'wrangler.toml'), 'utf8'),
   )?.[1];
@@ -266,6 +285,17 @@ if (peerCount > 0) {
   }
 }
 
+// The evaluator's config with one peer binding per peer process (the checked-in one declares four).
+const EVALUATOR_CONFIG = join(ROOT, 'workers', 'evaluator', '.wrangler', 'start-peers.toml');
+mkdirSync(join(ROOT, 'workers', 'evaluator', '.wrangler'), { recursive: true });
+writeFileSync(
+  EVALUATOR_CONFIG,
+  `# Written by npm start from workers/evaluator/wrangler.toml (edit that one).\n${evaluatorConfigWithPeers(
+    readFileSync(join(ROOT, 'workers', 'evaluator', 'wrangler.toml'), 'utf8'),
+    peerCount,
+  )}`,
+);
+
 step('wrangler dev');
 const child = spawn(
   WRANGLER,
@@ -274,7 +304,7 @@ const child = spawn(
     '-c',
     'wrangler.toml',
     '-c',
-    'workers/evaluator/wrangler.toml',
+    EVALUATOR_CONFIG,
     '-c',
     'workers/inference/wrangler.toml',
     '--local',

@@ -16,7 +16,7 @@
  *
  * Peers (local only, by configuration): one workerd process runs all its JavaScript on one thread,
  * so locally `npm start` runs K evaluator processes ("peers", K = cores) that the local
- * configuration binds as `EVAL_PEER_1…4` (service bindings to `SliceEvaluator`, through the dev
+ * configuration binds as `EVAL_PEER_1…K` (service bindings to `SliceEvaluator`, through the dev
  * registry). This is a thin adapter: the consumer reads a slice's inputs from R2 (peers have no
  * storage), the peer runs the same `breedAndEvaluate` as the consumer would, and the consumer stores
  * and reports the result. Without peer bindings (deployed) or with none running (`npm run dev`), it
@@ -60,11 +60,29 @@ import {
 import { consumeTrainTasks } from './train-chunks';
 import type { EvaluatorEnv as GeneratedEnv } from './worker-configuration';
 
-/** Peer service bindings the local configuration may declare (workers/evaluator/wrangler.toml). */
-const PEER_BINDINGS = ['EVAL_PEER_1', 'EVAL_PEER_2', 'EVAL_PEER_3', 'EVAL_PEER_4'] as const;
+/**
+ * Peer service bindings the local configuration may declare: EVAL_PEER_1…K (the checked-in
+ * wrangler.toml declares four; `npm start` writes one with a binding per peer process it runs).
+ */
+const PEER_BINDING = /^EVAL_PEER_(\d+)$/;
 
 type PeerBinding = Service<SliceEvaluator>;
-type PeerName = (typeof PEER_BINDINGS)[number];
+/** The peers the checked-in config declares (the types are generated from it). */
+type PeerName = Extract<keyof GeneratedEnv, `EVAL_PEER_${number}`>;
+
+/** The declared peer bindings, however many the config running declares, in number order. */
+function declaredPeers(env: EvaluatorEnv): { name: string; peer: PeerBinding }[] {
+  // Bindings past the four in the generated types are looked up by name.
+  const bindings: Record<string, unknown> = { ...env };
+  return Object.keys(bindings)
+    .flatMap((name) => {
+      const n = PEER_BINDING.exec(name)?.[1];
+      const peer = n === undefined ? undefined : (bindings[name] as PeerBinding | undefined);
+      return peer ? [{ name, n: Number(n), peer }] : [];
+    })
+    .sort((a, b) => a.n - b.n)
+    .map(({ name, peer }) => ({ name, peer }));
+}
 
 /**
  * The evaluator's bindings: generated from its wrangler.toml (`npm run types`), with what a config
@@ -113,7 +131,7 @@ function markPeer(name: string, healthy: boolean): void {
 
 /** The declared peers that answer a ping (probed again at most every PEER_RETRY_MS). */
 async function livePeers(env: EvaluatorEnv): Promise<{ name: string; peer: PeerBinding }[]> {
-  const declared = PEER_BINDINGS.flatMap((name) => (env[name] ? [{ name, peer: env[name] }] : []));
+  const declared = declaredPeers(env);
   const now = Date.now();
   await Promise.all(
     declared.map(async ({ name, peer }) => {
