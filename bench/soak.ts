@@ -34,7 +34,7 @@ import { encode as encodePng } from 'fast-png';
 import { readSse } from '../cli/client';
 import { EvalPool } from '../node/eval-pool';
 import { PoolSearch } from '../node/pool-search';
-import { ensureShards, readShard } from '../node/shards';
+import { ensureShards, readShard, trainBatches } from '../node/shards';
 import type { LocalPlatform } from '../scripts/local-platform';
 import { updateReadmeTable } from '../scripts/readme-table';
 import { decodeShard, shardToBatch } from '../src/data/shard';
@@ -42,7 +42,6 @@ import { resolveConfig } from '../src/wann/config';
 import { RECHECK_TEST_SHARD } from '../src/wann/generation';
 import { genomeToJson } from '../src/wann/genome';
 import type { GenerationRecord } from '../src/wann/record';
-import type { Batch } from '../src/wann/types';
 import {
   json,
   type ProcessInfo,
@@ -602,15 +601,7 @@ async function main(platform: LocalPlatform) {
 
   // --- the undisturbed reference ----------------------------------------------------------------
   const dir = await ensureShards();
-  const batches = new Map<number, Batch>();
-  const batchForShard = (shard: number) => {
-    let b = batches.get(shard);
-    if (!b) {
-      b = shardToBatch(readShard(dir, 'train', shard));
-      batches.set(shard, b);
-    }
-    return b;
-  };
+  const batchForShard = trainBatches(dir);
   const pool = new EvalPool(Math.min(2, availableParallelism()), { kernel: true });
   const reference: GenerationRecord[] = [];
   const r0 = performance.now();
