@@ -8,14 +8,15 @@
  * every 250 ms). Then stops everything it started (also on Ctrl-C, and after a hard time limit)
  * and writes bench/results/load.json and the README's `bench:load` block.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readSse } from '../cli/client';
 import { ensureShards, readShard } from '../node/shards';
-import { type LocalPlatform, startLocalPlatform } from '../scripts/local-platform';
+import type { LocalPlatform } from '../scripts/local-platform';
 import { updateReadmeTable } from '../scripts/readme-table';
+import { json, processTable, rssKiB, runOnLocalPlatform } from './platform-run';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values: args } = parseArgs({
@@ -46,44 +47,9 @@ function percentile(sorted: number[], p: number): number {
 // Memory of the platform's workerd processes: every descendant of start.ts (wrangler dev runs in
 // a process group of its own, the evaluator peers in start.ts's), other platforms on the machine not
 
-interface ProcessInfo {
-  pid: number;
-  ppid: number;
-  comm: string;
-}
-
-function processInfo(pid: number): ProcessInfo | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const close = stat.lastIndexOf(')');
-    const comm = stat.slice(stat.indexOf('(') + 1, close);
-    const fields = stat.slice(close + 2).split(' '); // state ppid pgrp …
-    return { pid, ppid: Number(fields[1]), comm };
-  } catch {
-    return null; // gone
-  }
-}
-
-function rssKiB(pid: number): number {
-  try {
-    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
 /** The workerd processes descending from `root`. */
 function workerdProcesses(root: number): number[] {
-  const children = new Map<number, ProcessInfo[]>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const info = processInfo(Number(name));
-    if (!info) continue;
-    const siblings = children.get(info.ppid) ?? [];
-    siblings.push(info);
-    children.set(info.ppid, siblings);
-  }
+  const { children } = processTable();
   const found: number[] = [];
   const visit = (pid: number) => {
     for (const child of children.get(pid) ?? []) {
@@ -127,12 +93,6 @@ function memorySampler(root: number) {
 }
 
 // ------------------------------------------------------------------------------------------------
-
-async function json<T>(res: Response, what: string): Promise<T> {
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${what} → ${res.status} ${text.slice(0, 300)}`);
-  return JSON.parse(text) as T;
-}
 
 async function main(platform: LocalPlatform) {
   const { url } = platform;
@@ -317,22 +277,7 @@ async function main(platform: LocalPlatform) {
   if (inferenceErrors > 0 || streamErrors.length > 0) process.exitCode = 1;
 }
 
-const platform = await startLocalPlatform();
-let stopping: Promise<void> | null = null;
-const stop = () => {
-  stopping ??= platform.stop();
-  return stopping;
-};
-const hardLimit = setTimeout(() => {
-  console.error(`bench:load: over ${HARD_LIMIT_MS / 1000} s, stopping`);
-  void stop().then(() => process.exit(2));
-}, HARD_LIMIT_MS);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => void stop().then(() => process.exit(130)));
-}
-try {
-  await main(platform);
-} finally {
-  clearTimeout(hardLimit);
-  await stop();
-}
+await runOnLocalPlatform(
+  { name: 'bench:load', hardLimitMs: HARD_LIMIT_MS, hardLimitText: `${HARD_LIMIT_MS / 1000} s` },
+  main,
+);

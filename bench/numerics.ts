@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadKernel } from '../node/kernel';
-import { ensureShards, readShard, testSet } from '../node/shards';
+import { ensureShards, readShard, testSet, trainBatches } from '../node/shards';
 import { shardsToBatch, shardToBatch } from '../src/data/shard';
 import { resolveConfig } from '../src/wann/config';
 import { RECHECK_TEST_SHARD } from '../src/wann/generation';
@@ -23,7 +23,6 @@ import { enabledCount } from '../src/wann/genome';
 import { LocalSearch } from '../src/wann/local-search';
 import { Evaluator } from '../src/wann/network';
 import { championReport, TUNING_SHARDS } from '../src/wann/report';
-import type { Batch } from '../src/wann/types';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const { values: args } = parseArgs({
@@ -35,15 +34,7 @@ const { values: args } = parseArgs({
 });
 
 const dir = await ensureShards();
-const batches = new Map<number, Batch>();
-const train = (shard: number): Batch => {
-  let b = batches.get(shard);
-  if (!b) {
-    b = shardToBatch(readShard(dir, 'train', shard));
-    batches.set(shard, b);
-  }
-  return b;
-};
+const train = trainBatches(dir);
 const test = testSet(dir);
 const recheckTest = shardToBatch(readShard(dir, 'test', RECHECK_TEST_SHARD));
 const tuning = shardsToBatch(Array.from({ length: TUNING_SHARDS }, (_, i) => readShard(dir, 'train', i)));

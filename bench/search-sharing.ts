@@ -16,14 +16,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadKernel } from '../node/kernel';
-import { ensureShards, readShard } from '../node/shards';
+import { ensureShards, readShard, trainBatches } from '../node/shards';
 import { shardToBatch } from '../src/data/shard';
 import { resolveConfig } from '../src/wann/config';
 import { RECHECK_TEST_SHARD } from '../src/wann/generation';
 import { enabledCount } from '../src/wann/genome';
 import { LocalSearch } from '../src/wann/local-search';
 import { Evaluator } from '../src/wann/network';
-import type { Batch } from '../src/wann/types';
 import { distinctRowFraction } from './populations';
 
 const SLICE = 64;
@@ -43,15 +42,7 @@ const to = Number(args.to);
 const every = Number(args.every);
 
 const dir = await ensureShards();
-const batches = new Map<number, Batch>();
-const train = (shard: number): Batch => {
-  let b = batches.get(shard);
-  if (!b) {
-    b = shardToBatch(readShard(dir, 'train', shard));
-    batches.set(shard, b);
-  }
-  return b;
-};
+const train = trainBatches(dir);
 const config = resolveConfig(
   { generations: to + 1, seed: Number(args.seed), population: Number(args.population) },
   () => 1,

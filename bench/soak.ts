@@ -25,7 +25,7 @@
  * p50/p99 prediction latency. Writes bench/results/soak.json and the README's `bench:soak` block
  * (not with --no-record). Exit status 1 when any check fails.
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,15 +34,22 @@ import { encode as encodePng } from 'fast-png';
 import { readSse } from '../cli/client';
 import { EvalPool } from '../node/eval-pool';
 import { PoolSearch } from '../node/pool-search';
-import { ensureShards, readShard } from '../node/shards';
-import { type LocalPlatform, startLocalPlatform } from '../scripts/local-platform';
+import { ensureShards, readShard, trainBatches } from '../node/shards';
+import type { LocalPlatform } from '../scripts/local-platform';
 import { updateReadmeTable } from '../scripts/readme-table';
 import { decodeShard, shardToBatch } from '../src/data/shard';
 import { resolveConfig } from '../src/wann/config';
 import { RECHECK_TEST_SHARD } from '../src/wann/generation';
 import { genomeToJson } from '../src/wann/genome';
 import type { GenerationRecord } from '../src/wann/record';
-import type { Batch } from '../src/wann/types';
+import {
+  json,
+  type ProcessInfo,
+  processInfo,
+  processTable,
+  rssKiB,
+  runOnLocalPlatform,
+} from './platform-run';
 import { soakTable } from './soak-table';
 import {
   baselineMinuteFor,
@@ -106,60 +113,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // ------------------------------------------------------------------------------------------------
 // The platform's processes, from /proc: every descendant of start.ts's process group leader.
 
-interface ProcessInfo {
-  pid: number;
-  ppid: number;
-  comm: string;
-  /** Clock ticks after boot: tells the younger of two processes. */
-  startTime: number;
-  cmdline: string;
-}
-
-function processInfo(pid: number): ProcessInfo | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const close = stat.lastIndexOf(')');
-    const fields = stat.slice(close + 2).split(' ');
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-    return {
-      pid,
-      ppid: Number(fields[1]),
-      comm: stat.slice(stat.indexOf('(') + 1, close),
-      startTime: Number(fields[19]),
-      cmdline,
-    };
-  } catch {
-    return null; // gone
-  }
-}
-
-function rssKiB(pid: number): number {
-  try {
-    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
 interface PlatformProcess extends ProcessInfo {
   role: string;
 }
 
 /** What each process of the platform is: the roles the memory table and the kills use. */
 function platformProcesses(root: number): PlatformProcess[] {
-  const all = new Map<number, ProcessInfo>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const info = processInfo(Number(name));
-    if (info) all.set(info.pid, info);
-  }
-  const children = new Map<number, ProcessInfo[]>();
-  for (const info of all.values()) {
-    const siblings = children.get(info.ppid) ?? [];
-    siblings.push(info);
-    children.set(info.ppid, siblings);
-  }
+  const { all, children } = processTable();
   const role = (p: ProcessInfo): string => {
     const parent = all.get(p.ppid);
     if (p.comm === 'workerd')
@@ -188,12 +148,6 @@ function platformProcesses(root: number): PlatformProcess[] {
 interface Finding {
   minute: number;
   what: string;
-}
-
-async function json<T>(res: Response, what: string): Promise<T> {
-  const text = await res.text();
-  if (!res.ok) throw new Error(`${what} → ${res.status} ${text.slice(0, 300)}`);
-  return JSON.parse(text) as T;
 }
 
 /** One test digit, as KServe v2 JSON (preprocessed 16×16) and as a raw 28×28 PNG. */
@@ -647,15 +601,7 @@ async function main(platform: LocalPlatform) {
 
   // --- the undisturbed reference ----------------------------------------------------------------
   const dir = await ensureShards();
-  const batches = new Map<number, Batch>();
-  const batchForShard = (shard: number) => {
-    let b = batches.get(shard);
-    if (!b) {
-      b = shardToBatch(readShard(dir, 'train', shard));
-      batches.set(shard, b);
-    }
-    return b;
-  };
+  const batchForShard = trainBatches(dir);
   const pool = new EvalPool(Math.min(2, availableParallelism()), { kernel: true });
   const reference: GenerationRecord[] = [];
   const r0 = performance.now();
@@ -769,22 +715,7 @@ async function main(platform: LocalPlatform) {
   if (!passed) process.exitCode = 1;
 }
 
-const platform = await startLocalPlatform();
-let stopping: Promise<void> | null = null;
-const stop = () => {
-  stopping ??= platform.stop();
-  return stopping;
-};
-const hardLimit = setTimeout(() => {
-  console.error(`bench:soak: over ${HARD_LIMIT_MS / 60_000} min, stopping`);
-  void stop().then(() => process.exit(2));
-}, HARD_LIMIT_MS);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => void stop().then(() => process.exit(130)));
-}
-try {
-  await main(platform);
-} finally {
-  clearTimeout(hardLimit);
-  await stop();
-}
+await runOnLocalPlatform(
+  { name: 'bench:soak', hardLimitMs: HARD_LIMIT_MS, hardLimitText: `${HARD_LIMIT_MS / 60_000} min` },
+  main,
+);

@@ -22,6 +22,7 @@ import {
   type Shard,
   shardFileName,
   shardsToBatch,
+  shardToBatch,
 } from '../src/data/shard';
 import type { Batch } from '../src/wann/types';
 
@@ -73,4 +74,20 @@ export function readShard(dir: string, split: 'train' | 'test', index: number): 
 /** The whole test split (`shards` test shards; MNIST's 10). */
 export function testSet(dir: string, shards = 10): Batch {
   return shardsToBatch(Array.from({ length: shards }, (_, i) => readAnyShard(dir, 'test', i)));
+}
+
+/**
+ * The training split's image shards as Batches, each read on first use and kept: a search in one
+ * process asks for the same shards again every generation.
+ */
+export function trainBatches(dir: string): (shard: number) => Batch {
+  const batches = new Map<number, Batch>();
+  return (shard) => {
+    let b = batches.get(shard);
+    if (!b) {
+      b = shardToBatch(readShard(dir, 'train', shard));
+      batches.set(shard, b);
+    }
+    return b;
+  };
 }

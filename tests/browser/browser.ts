@@ -262,3 +262,45 @@ export async function ownerApi<T>(
   });
   return { status: res.status, body: (await res.json()) as T };
 }
+
+/**
+ * A fresh browser signed in as the owner: the session cookie that signing in on the dashboard
+ * gets. `base` and `token` are the global setup's `wannUrl` and `wannToken`.
+ */
+export async function signedInBrowser(
+  base: string,
+  token: string,
+  viewport?: { width: number; height: number },
+): Promise<Browser> {
+  const b = await launch(viewport);
+  const session = await b.context.request.post(`${base}/api/session`, {
+    headers: { Authorization: `Bearer ${token}` },
+    timeout: 90_000, // the first request of a fresh server on a busy machine
+  });
+  // A thrown Error, not vitest's expect: the global setup imports this file too.
+  if (!session.ok()) throw new Error(`POST /api/session: ${session.status()}`);
+  // Busy machine: pages and requests may take longer than Playwright's 30 s defaults.
+  b.page.setDefaultNavigationTimeout(90_000);
+  b.page.setDefaultTimeout(60_000);
+  return b;
+}
+
+/**
+ * Signs `b` in the way a person does: the token typed into the dashboard's form, until the page
+ * says so. The text is polled in the page (a string expression: this TypeScript has no DOM library).
+ */
+export async function signInOnDashboard(b: Browser, base: string, token: string): Promise<void> {
+  await b.page.goto(`${base}/`);
+  await b.page.fill('#token', token);
+  await b.page.click('#token-form button[type=submit]');
+  try {
+    await b.page.waitForFunction(
+      "document.querySelector('#token-state')?.textContent?.includes('Signed in until') === true",
+      undefined,
+      { timeout: 30_000 },
+    );
+  } catch (e) {
+    (e as Error).message += `\n${b.errors.join('\n')}`;
+    throw e;
+  }
+}

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { DatasetResource, ModelList, RunResource, UploadedDataset } from '../../src/api/types';
 import { combineEnsemble } from '../../src/onnx/ensemble';
 import { Rng } from '../../src/random';
-import { type Browser, drawSeven, launch, ownerApi, shot } from './browser';
+import { type Browser, drawSeven, launch, ownerApi, shot, signedInBrowser } from './browser';
 
 const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
@@ -107,16 +107,8 @@ async function published(id: string) {
   return models.reduce((a, m) => (m.version > a.version ? m : a));
 }
 
-async function signedIn(viewport?: { width: number; height: number }): Promise<Browser> {
-  const b = await launch(viewport);
-  const session = await b.context.request.post(`${URL_}/api/session`, {
-    headers: { Authorization: `Bearer ${TOKEN}` },
-    timeout: 90_000,
-  });
-  expect(session.ok(), `POST /api/session: ${session.status()}`).toBe(true);
-  b.page.setDefaultNavigationTimeout(90_000);
-  b.page.setDefaultTimeout(60_000);
-  return b;
+function signedIn(viewport?: { width: number; height: number }): Promise<Browser> {
+  return signedInBrowser(URL_, TOKEN, viewport);
 }
 
 /** Fills the tabular form with `row`, predicts in the page, and reads what it shows. */

@@ -13,7 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ModelList, RunResource, UploadedDataset } from '../../src/api/types';
 import { Rng } from '../../src/random';
-import { type Browser, drawSeven, launch, ownerApi, shot } from './browser';
+import { type Browser, drawSeven, ownerApi, shot, signedInBrowser } from './browser';
 
 const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
@@ -76,16 +76,8 @@ function glyphs(): { images: Buffer; labels: Buffer } {
   };
 }
 
-async function signedIn(viewport?: { width: number; height: number }): Promise<Browser> {
-  const b = await launch(viewport);
-  const session = await b.context.request.post(`${URL_}/api/session`, {
-    headers: { Authorization: `Bearer ${TOKEN}` },
-    timeout: 90_000,
-  });
-  expect(session.ok(), `POST /api/session: ${session.status()}`).toBe(true);
-  b.page.setDefaultNavigationTimeout(90_000);
-  b.page.setDefaultTimeout(60_000);
-  return b;
+function signedIn(viewport?: { width: number; height: number }): Promise<Browser> {
+  return signedInBrowser(URL_, TOKEN, viewport);
 }
 
 /** The page's full width, evaluated in the page. */

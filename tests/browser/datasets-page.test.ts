@@ -6,7 +6,7 @@
  * a confirm. Screenshots at desktop and phone width land in tests/browser/screenshots/ (30-… to 33-…).
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { type Browser, launch, shot } from './browser';
+import { type Browser, launch, shot, signInOnDashboard } from './browser';
 
 const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
@@ -38,13 +38,8 @@ function table(): { csv: string; rows: Map<string, string> } {
   return { csv: `${lines.join('\n')}\n`, rows };
 }
 
-async function signIn(b: Browser): Promise<void> {
-  await b.page.goto(`${URL_}/`);
-  await b.page.fill('#token', TOKEN);
-  await b.page.click('#token-form button[type=submit]');
-  await expect
-    .poll(() => b.page.textContent('#token-state'), { timeout: 30_000, message: b.errors.join('\n') })
-    .toContain('Signed in until');
+function signIn(b: Browser): Promise<void> {
+  return signInOnDashboard(b, URL_, TOKEN);
 }
 
 /** The counts the balance chart drew for one split, by class. */

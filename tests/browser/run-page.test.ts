@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RUN_FIGURES } from '../../src/api/figures';
 import type { ModelResource, RunResource } from '../../src/api/types';
 import type { GenerationRecord } from '../../src/wann/record';
-import { type Browser, drawSeven, launch, ownerApi, SCREENSHOTS, shot } from './browser';
+import { type Browser, drawSeven, ownerApi, SCREENSHOTS, shot, signedInBrowser } from './browser';
 
 const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
@@ -55,18 +55,8 @@ async function startRun(config: Record<string, number>): Promise<string> {
   return res.body.id;
 }
 
-async function signedIn(viewport?: { width: number; height: number }): Promise<Browser> {
-  const b = await launch(viewport);
-  // The owner's session cookie, as signing in on the dashboard gets it.
-  const session = await b.context.request.post(`${URL_}/api/session`, {
-    headers: { Authorization: `Bearer ${TOKEN}` },
-    timeout: 90_000, // the first request of a fresh server on a busy machine
-  });
-  expect(session.ok(), `POST /api/session: ${session.status()}`).toBe(true);
-  // Busy machine: pages and requests may take longer than Playwright's 30 s defaults.
-  b.page.setDefaultNavigationTimeout(90_000);
-  b.page.setDefaultTimeout(60_000);
-  return b;
+function signedIn(viewport?: { width: number; height: number }): Promise<Browser> {
+  return signedInBrowser(URL_, TOKEN, viewport);
 }
 
 const fact = (page: Page, key: string) => page.textContent(`[data-fact="${key}"]`);

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunListEntry, RunResource } from '../../src/api/types';
-import { type Browser, launch, SCREENSHOTS, shot } from './browser';
+import { type Browser, launch, SCREENSHOTS, shot, signInOnDashboard } from './browser';
 
 const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
@@ -36,13 +36,8 @@ async function shownNames(b: Browser): Promise<string[]> {
   return b.page.locator('#runs tbody tr[data-run] td.name a').allTextContents();
 }
 
-async function signIn(b: Browser): Promise<void> {
-  await b.page.goto(`${URL_}/`);
-  await b.page.fill('#token', TOKEN);
-  await b.page.click('#token-form button[type=submit]');
-  await expect
-    .poll(() => b.page.textContent('#token-state'), { timeout: 30_000, message: b.errors.join('\n') })
-    .toContain('Signed in until');
+function signIn(b: Browser): Promise<void> {
+  return signInOnDashboard(b, URL_, TOKEN);
 }
 
 describe.skipIf(SKIP !== null)('run identity and the runs table', () => {

@@ -1,17 +1,10 @@
-/**
- * `wann datasets upload` with several files, against a loopback server that plays the API's
- * multi-file upload (announce → PUT each file → build → ready): the CLI tells idx files apart by
- * their magic (through gzip) or name, streams each with its exact length, sends the options, and
- * prints the built manifest; a mixed or incomplete set is refused before any request.
- */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { listenStubApi, runWann, type StubApi, type WannOutcome } from './wann-process';
 
 const TOKEN = 'cli-datasets-test-token-0123456789abcdef';
 const ID = 'u-0123456789abcdef';
@@ -25,7 +18,7 @@ interface Seen {
 
 const seen: Seen[] = [];
 let origin = '';
-let server: Server;
+let server: StubApi;
 
 const manifest = {
   name: 'shapes',
@@ -57,45 +50,28 @@ function upload(status: string) {
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Uint8Array[] = [];
-    req.on('data', (c: Uint8Array) => chunks.push(c));
-    req.on('end', () => {
-      const s = {
-        method: req.method ?? '',
-        path: req.url ?? '',
-        headers: req.headers,
-        body: concat(chunks),
-      };
-      seen.push(s);
-      const answer = (code: number, body: unknown) => {
-        res.writeHead(code, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(body));
-      };
-      if (s.method === 'POST' && s.path === '/api/datasets') answer(201, upload('pending'));
-      else if (s.method === 'PUT') answer(200, upload('pending'));
-      else if (s.method === 'POST' && s.path.endsWith('/build')) answer(202, upload('uploaded'));
-      else if (s.method === 'GET') answer(200, upload('ready'));
-      else answer(404, { error: { code: 'not_found', message: 'no' } });
-    });
+  server = await listenStubApi((req, body, res) => {
+    const s = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
+    seen.push(s);
+    const answer = (code: number, body: unknown) => {
+      res.writeHead(code, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    if (s.method === 'POST' && s.path === '/api/datasets') answer(201, upload('pending'));
+    else if (s.method === 'PUT') answer(200, upload('pending'));
+    else if (s.method === 'POST' && s.path.endsWith('/build')) answer(202, upload('uploaded'));
+    else if (s.method === 'GET') answer(200, upload('ready'));
+    else answer(404, { error: { code: 'not_found', message: 'no' } });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  origin = server.origin;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => server.close());
 beforeEach(() => {
   seen.length = 0;
 });
 
-function wann(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['bin/wann.mjs', ...args],
-      { env: { ...process.env, WANN_URL: origin, WANN_TOKEN: TOKEN }, timeout: 60_000 },
-      (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+function wann(args: string[]): Promise<WannOutcome> {
+  return runWann(args, origin, TOKEN);
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

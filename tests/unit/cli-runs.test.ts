@@ -1,15 +1,8 @@
-/**
- * The CLI's run arguments against a stand-in platform (a loopback server holding a few runs): a
- * unique id prefix is accepted wherever a run is asked for, an ambiguous or unknown one is refused
- * naming why, `start --from` repeats a run's config without its seed, `--seeds` starts one run per
- * seed and prints a compare URL, and `status` names the test figures and published versions.
- */
-import { execFile } from 'node:child_process';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isRunIdPrefix, parseSeeds, parseSetting, resolveRunPrefix, settings } from '../../cli/run-args';
 import { newRunConfig } from '../../src/api/new-run';
+import { listenStubApi, runWann, type StubApi, type WannOutcome } from './wann-process';
 
 const TOKEN = 'cli-runs-test-token-0123456789abcdef0123';
 const SOURCE = '0b7e7a2e-3c1d-4f6a-9e2b-5d8c1a0f4e93';
@@ -111,35 +104,22 @@ function answer(req: IncomingMessage, body: string, res: ServerResponse) {
   return json(404, { error: { code: 'run_not_found', message: `no run at ${url.pathname}` } });
 }
 
-let server: Server;
+let server: StubApi;
 let origin = '';
 
-function wann(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['bin/wann.mjs', ...args],
-      { env: { ...process.env, WANN_URL: origin, WANN_TOKEN: TOKEN }, timeout: 60_000 },
-      (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+function wann(args: string[]): Promise<WannOutcome> {
+  return runWann(args, origin, TOKEN);
 }
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      seen.push({ method: req.method ?? '', path: req.url ?? '', body });
-      answer(req, body, res);
-    });
+  server = await listenStubApi((req, bytes, res) => {
+    const body = new TextDecoder().decode(bytes);
+    seen.push({ method: req.method ?? '', path: req.url ?? '', body });
+    answer(req, body, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  origin = server.origin;
 });
-afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+afterAll(() => server.close());
 beforeEach(() => {
   seen.length = 0;
 });

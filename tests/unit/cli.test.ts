@@ -1,10 +1,3 @@
-/**
- * The CLI's credentials and terminal output. The API token goes only to the configured `WANN_URL`
- * origin: the real `wann` binary runs against loopback servers that record every request's
- * Authorization header, the configured one and "another origin" standing in for a pasted URL on
- * someone else's host. Text a server sends is escaped before it reaches the terminal.
- */
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import {
   createServer,
@@ -18,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { terminalText } from '../../cli/client';
+import { runWann, type WannOutcome } from './wann-process';
 
 const TOKEN = 'cli-credentials-test-token-0123456789abcdef';
 const RUN = '0b7e7a2e-3c1d-4f6a-9e2b-5d8c1a0f4e93';
@@ -75,18 +69,8 @@ const redirecting = new Recorder((_req, res) => {
   res.end();
 });
 
-function wann(
-  args: string[],
-  url = configured.origin,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      ['bin/wann.mjs', ...args],
-      { env: { ...process.env, WANN_URL: url, WANN_TOKEN: TOKEN }, timeout: 60_000 },
-      (error, stdout, stderr) => done({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+function wann(args: string[], url = configured.origin): Promise<WannOutcome> {
+  return runWann(args, url, TOKEN);
 }
 
 beforeAll(async () => {

@@ -18,6 +18,7 @@ import type { Batch } from '../../src/wann/types';
 import { testShardKey, trainShardKey } from '../../workers/contracts/blob-keys';
 import { MAX_UPLOAD_BYTES } from '../../workers/datasets/upload';
 import { type ErrorBody, post, request, waitFor } from './helpers';
+import { waitBuilt } from './tables';
 
 const ROWS = 12;
 const COLS = 10;
@@ -67,16 +68,6 @@ function putFile(id: string, role: string, bytes: Uint8Array, length = bytes.byt
     headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(length) },
     body: bytes,
   });
-}
-
-async function waitBuilt(name: string): Promise<UploadedDataset> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const d = (await (await request(`/api/datasets/${name}`)).json()) as UploadedDataset;
-    if (d.status === 'ready' || d.status === 'failed') return d;
-    if (Date.now() > deadline) throw new Error(`dataset ${name} not built: ${JSON.stringify(d)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Announces, sends every file, asks for the build: the last answer that was not a success. */

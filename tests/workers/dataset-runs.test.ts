@@ -7,76 +7,16 @@
  * statistics itself.
  */
 import { describe, expect, it } from 'vitest';
-import type { DatasetList, ModelList, RunList, RunResource, UploadedDataset } from '../../src/api/types';
-import type { DatasetManifest } from '../../src/data/dataset';
-import { standardization, standardize } from '../../src/data/standardize';
+import type { DatasetList, ModelList, RunList, RunResource } from '../../src/api/types';
 import { ensemblePredict } from '../../src/wann/accuracy';
 import { parseGenome } from '../../src/wann/genome';
 import { compile, forwardProbabilities, predictLabels } from '../../src/wann/network';
-import type { Batch } from '../../src/wann/types';
 import { type ErrorBody, post, request, waitFor } from './helpers';
+import { rawRows, scaledTable, standardisedRows, TABLE_CLASSES, uploadTable } from './tables';
 
-/** Sorted, as the build orders string labels. */
-const CLASSES = ['high', 'low', 'mid'];
+const CLASSES = TABLE_CLASSES;
 const FEATURES = 12;
 const ROWS = 300;
-
-/**
- * 3 classes × 12 columns on scales from 0.01 to 1,000 (column f × 10^(f mod 6 − 2)), so a model
- * fed unstandardised values would see a very different input; the class shifts a band of columns.
- */
-function scaledCsv(): { text: string; raw: number[][] } {
-  const header = [...Array.from({ length: FEATURES }, (_, f) => `x${f}`), 'level'].join(',');
-  const raw: number[][] = [];
-  const lines = [header];
-  for (let r = 0; r < ROWS; r++) {
-    const c = r % 3;
-    const row = Array.from({ length: FEATURES }, (_, f) => {
-      const noise = ((r * 37 + f * 11 + 5) % 29) / 29;
-      const value = (Math.floor(f / 4) === c ? 3 + noise : noise) * 10 ** ((f % 6) - 2);
-      return Number(value.toPrecision(6));
-    });
-    raw.push(row);
-    lines.push([...row.map(String), CLASSES[c]].join(','));
-  }
-  return { text: `${lines.join('\n')}\n`, raw };
-}
-
-async function uploadCsv(name: string, text: string): Promise<UploadedDataset> {
-  const bytes = new TextEncoder().encode(text);
-  const res = await request(`/api/datasets?name=${name}`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'text/csv', 'Content-Length': String(bytes.byteLength) },
-    body: bytes,
-  });
-  expect(res.status).toBe(202);
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const d = (await (await request(`/api/datasets/${name}`)).json()) as UploadedDataset;
-    if (d.status === 'ready' || d.status === 'failed') return d;
-    if (Date.now() > deadline) throw new Error(`dataset ${name} not built: ${JSON.stringify(d)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** Row-major raw rows → the input-major Batch src/wann evaluates, standardised as the shards were. */
-function standardisedBatch(rows: number[][], manifest: DatasetManifest): Batch {
-  if (manifest.preprocessing.kind !== 'tabular') throw new Error('not tabular');
-  const values = standardize(rows.flat(), standardization(manifest.preprocessing));
-  const count = rows.length;
-  const inputs = new Float32Array(FEATURES * count);
-  for (let i = 0; i < count; i++)
-    for (let f = 0; f < FEATURES; f++) inputs[f * count + i] = values[i * FEATURES + f];
-  return { count, features: FEATURES, inputs, labels: new Uint8Array(count) };
-}
-
-/** The same rows as they are, unstandardised. */
-function rawBatch(rows: number[][]): Batch {
-  const count = rows.length;
-  const inputs = new Float32Array(FEATURES * count);
-  for (let i = 0; i < count; i++) for (let f = 0; f < FEATURES; f++) inputs[f * count + i] = rows[i][f];
-  return { count, features: FEATURES, inputs, labels: new Uint8Array(count) };
-}
 
 interface InferAnswer {
   outputs: { name: string; shape: number[]; data: number[]; parameters?: { class_names: string[] } }[];
@@ -84,8 +24,9 @@ interface InferAnswer {
 
 describe('a search on an uploaded CSV dataset', () => {
   it('runs, publishes, and serves a model that takes raw feature values', async () => {
-    const { text, raw } = scaledCsv();
-    const uploaded = await uploadCsv('levels', text);
+    // Class bands shifted by 3 (scaledTable defaults to 2), as this test has always used.
+    const { text, raw } = scaledTable(ROWS, FEATURES, 3);
+    const uploaded = await uploadTable('levels', text);
     expect(uploaded.status, uploaded.error ?? '').toBe('ready');
     const manifest = uploaded.dataset!;
     expect(manifest).toMatchObject({ kind: 'tabular', features: FEATURES, classes: CLASSES });
@@ -158,7 +99,7 @@ describe('a search on an uploaded CSV dataset', () => {
 
     // Raw rows in; the champion evaluated here on standardised rows must agree.
     const rows = raw.slice(0, 60);
-    const batch = standardisedBatch(rows, manifest);
+    const batch = standardisedRows(rows, manifest);
     const plan = compile(genome);
     const infer = async (parameters: Record<string, unknown>) => {
       const res = await post(`/v2/models/${run.id}/infer`, {
@@ -176,7 +117,7 @@ describe('a search on an uploaded CSV dataset', () => {
     const served = output(single, 'probabilities').data;
     for (const [i, p] of served.entries()) expect(p).toBeCloseTo(reference[i], 5);
     // Fed unstandardised, the champion would answer otherwise: the test tells the two apart.
-    const unstandardised = forwardProbabilities(plan, rawBatch(rows), 1);
+    const unstandardised = forwardProbabilities(plan, rawRows(rows), 1);
     expect(Math.max(...served.map((p, i) => Math.abs(p - unstandardised[i])))).toBeGreaterThan(1e-3);
 
     const ensemble = await infer({});

@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { CreatedShareLink, DatasetSamples, UploadedDataset } from '../../src/api/types';
 import { classCountsKey } from '../../workers/contracts/blob-keys';
 import { type ErrorBody, post, request } from './helpers';
+import { waitBuilt } from './tables';
 
 const CLASSES = ['low', 'mid', 'high'];
 /** Rows per class in the file: unbalanced, so the counts say something. */
@@ -36,16 +37,6 @@ function rows(): { values: number[]; label: string }[] {
 
 const TABLE = rows();
 const CSV = `${[...Array.from({ length: FEATURES }, (_, f) => `x${f}`), 'level'].join(',')}\n${TABLE.map((r) => [...r.values, r.label].join(',')).join('\n')}\n`;
-
-async function waitBuilt(name: string): Promise<UploadedDataset> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const d = (await (await request(`/api/datasets/${name}`)).json()) as UploadedDataset;
-    if (d.status === 'ready' || d.status === 'failed') return d;
-    if (Date.now() > deadline) throw new Error(`dataset ${name} not built: ${JSON.stringify(d)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function insertRun(id: string, config: Record<string, unknown>): Promise<void> {
   const now = Date.now();

@@ -12,6 +12,7 @@ import { standardization, standardize } from '../../src/data/standardize';
 import { testShardKey, trainShardKey } from '../../workers/contracts/blob-keys';
 import { MAX_UPLOAD_BYTES } from '../../workers/datasets/upload';
 import { type ErrorBody, post, request } from './helpers';
+import { waitBuilt } from './tables';
 
 const CLASSES = ['circle', 'square', 'triangle'];
 
@@ -45,17 +46,6 @@ function upload(
     headers: { 'Content-Type': 'text/csv', 'Content-Length': String(bytes.byteLength), ...headers },
     body: bytes,
   });
-}
-
-async function waitBuilt(name: string, timeoutMs = 30_000): Promise<UploadedDataset> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const res = await request(`/api/datasets/${name}`);
-    const d = (await res.json()) as UploadedDataset;
-    if (d.status === 'ready' || d.status === 'failed') return d;
-    if (Date.now() > deadline) throw new Error(`dataset ${name} not built: ${JSON.stringify(d)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function keysUnder(prefix: string): Promise<string[]> {

@@ -15,9 +15,9 @@ export const TABLE_CLASSES = ['high', 'low', 'mid'];
 
 /**
  * `rows` rows × `features` columns on scales from 0.01 to 1,000 (column f × 10^(f mod 6 − 2)); the
- * class (row mod 3) shifts a band of columns, with deterministic noise.
+ * class (row mod 3) shifts a band of columns by `shift`, with deterministic noise.
  */
-export function scaledTable(rows: number, features: number): { text: string; raw: number[][] } {
+export function scaledTable(rows: number, features: number, shift = 2): { text: string; raw: number[][] } {
   const header = [...Array.from({ length: features }, (_, f) => `x${f}`), 'level'].join(',');
   const raw: number[][] = [];
   const lines = [header];
@@ -25,7 +25,7 @@ export function scaledTable(rows: number, features: number): { text: string; raw
     const c = r % 3;
     const row = Array.from({ length: features }, (_, f) => {
       const noise = ((r * 37 + f * 11 + 5) % 29) / 29;
-      const value = (Math.floor(f / 4) % 3 === c ? 2 + noise : noise) * 10 ** ((f % 6) - 2);
+      const value = (Math.floor(f / 4) % 3 === c ? shift + noise : noise) * 10 ** ((f % 6) - 2);
       return Number(value.toPrecision(6));
     });
     raw.push(row);
@@ -43,7 +43,12 @@ export async function uploadTable(name: string, text: string): Promise<UploadedD
     body: bytes,
   });
   expect(res.status).toBe(202);
-  const deadline = Date.now() + 30_000;
+  return waitBuilt(name);
+}
+
+/** Polls dataset `name` until its build ends (ready or failed); throws after `timeoutMs`. */
+export async function waitBuilt(name: string, timeoutMs = 30_000): Promise<UploadedDataset> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const d = (await (await request(`/api/datasets/${name}`)).json()) as UploadedDataset;
     if (d.status === 'ready' || d.status === 'failed') return d;

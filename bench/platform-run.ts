@@ -1,0 +1,96 @@
+/**
+ * What bench:load and bench:soak share around the local platform: starting it and always stopping
+ * it (also on Ctrl-C and at a hard time limit), reading its answers, and finding its processes in
+ * /proc for the memory samples.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { type LocalPlatform, startLocalPlatform } from '../scripts/local-platform';
+
+/**
+ * Starts the platform, runs `main` against it and stops the platform however `main` ends. After
+ * `hardLimitMs` the platform is stopped and the process exits 2, so a stuck bench never lingers.
+ */
+export async function runOnLocalPlatform(
+  bench: { name: string; hardLimitMs: number; hardLimitText: string },
+  main: (platform: LocalPlatform) => Promise<void>,
+): Promise<void> {
+  const platform = await startLocalPlatform();
+  let stopping: Promise<void> | null = null;
+  const stop = () => {
+    stopping ??= platform.stop();
+    return stopping;
+  };
+  const hardLimit = setTimeout(() => {
+    console.error(`${bench.name}: over ${bench.hardLimitText}, stopping`);
+    void stop().then(() => process.exit(2));
+  }, bench.hardLimitMs);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => void stop().then(() => process.exit(130)));
+  }
+  try {
+    await main(platform);
+  } finally {
+    clearTimeout(hardLimit);
+    await stop();
+  }
+}
+
+/** The JSON body of a platform answer; anything but 2xx throws with `what` and the status. */
+export async function json<T>(res: Response, what: string): Promise<T> {
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${what} → ${res.status} ${text.slice(0, 300)}`);
+  return JSON.parse(text) as T;
+}
+
+export interface ProcessInfo {
+  pid: number;
+  ppid: number;
+  comm: string;
+  /** Clock ticks after boot: tells the younger of two processes. */
+  startTime: number;
+  cmdline: string;
+}
+
+export function processInfo(pid: number): ProcessInfo | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const close = stat.lastIndexOf(')');
+    const fields = stat.slice(close + 2).split(' '); // state ppid pgrp …
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    return {
+      pid,
+      ppid: Number(fields[1]),
+      comm: stat.slice(stat.indexOf('(') + 1, close),
+      startTime: Number(fields[19]),
+      cmdline,
+    };
+  } catch {
+    return null; // gone
+  }
+}
+
+/** Every live process, by pid, and the children of each. */
+export function processTable(): { all: Map<number, ProcessInfo>; children: Map<number, ProcessInfo[]> } {
+  const all = new Map<number, ProcessInfo>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const info = processInfo(Number(name));
+    if (info) all.set(info.pid, info);
+  }
+  const children = new Map<number, ProcessInfo[]>();
+  for (const info of all.values()) {
+    const siblings = children.get(info.ppid) ?? [];
+    siblings.push(info);
+    children.set(info.ppid, siblings);
+  }
+  return { all, children };
+}
+
+export function rssKiB(pid: number): number {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
