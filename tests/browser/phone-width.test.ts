@@ -44,12 +44,19 @@ async function pageOverflows(page: Page): Promise<boolean> {
   return (await page.evaluate('document.documentElement.scrollWidth > window.innerWidth')) as boolean;
 }
 
+/** Whether the element with this id is wider inside than its box (its content scrolls sideways). */
+async function scrollsSideways(page: Page, id: string): Promise<boolean> {
+  return (await page.evaluate(
+    `(() => { const e = document.getElementById(${JSON.stringify(id)}); return e.scrollWidth > e.clientWidth + 1; })()`,
+  )) as boolean;
+}
+
 /**
  * The visible elements among `selector` inside `row` that lie wholly inside the window
  * horizontally, with their text.
  */
 async function shownInside(page: Page, row: string, selector: string): Promise<string[]> {
-  const cells = page.locator(`${row} ${selector}`);
+  const cells = page.locator(row).locator(selector);
   const width = page.viewportSize()!.width;
   const texts: string[] = [];
   for (let i = 0; i < (await cells.count()); i++) {
@@ -116,10 +123,7 @@ describe.skipIf(SKIP !== null)('the runs table and compare page at phone and des
       }
       expect(await pageOverflows(page)).toBe(false);
       // The "scroll sideways" line shows exactly when the table is wider than its box.
-      const wider = await page.evaluate(() => {
-        const wrap = document.getElementById('runs-wrap')!;
-        return wrap.scrollWidth > wrap.clientWidth + 1;
-      });
+      const wider = await scrollsSideways(page, 'runs-wrap');
       expect(await page.locator('#runs-scroll-hint').isVisible()).toBe(wider);
       await shot(page, `15-runs-table-sweep-${view.label}`);
       expect(b.errors).toEqual([]);
@@ -136,10 +140,7 @@ describe.skipIf(SKIP !== null)('the runs table and compare page at phone and des
       await page.locator('body[data-ready="true"]').waitFor({ timeout: 60_000 });
       expect(await page.locator('#compare-table tbody tr[data-run]').count()).toBe(3);
       expect(await pageOverflows(page)).toBe(false);
-      const wider = await page.evaluate(() => {
-        const wrap = document.getElementById('compare-wrap')!;
-        return wrap.scrollWidth > wrap.clientWidth + 1;
-      });
+      const wider = await scrollsSideways(page, 'compare-wrap');
       // Three runs' summary is wider than a phone: the hint must be there and visible.
       if (view.width < 640) expect(wider).toBe(true);
       expect(await page.locator('#compare-scroll-hint').isVisible()).toBe(wider);
