@@ -359,7 +359,11 @@ function runRow(run: RunListEntry): HTMLTableRowElement {
     el('td', { class: 'wide' }, run.config.population),
     el('td', { class: 'wide mono', 'data-col': 'seed' }, run.config.seed),
     el('td', { class: 'wide small', 'data-col': 'config' }, configSummary(run)),
-    el('td', { class: 'small wide', title: when(run.timings.createdAt) }, shortDate(run.timings.createdAt)),
+    el(
+      'td',
+      { class: 'small wide', 'data-col': 'created', title: when(run.timings.createdAt) },
+      shortDate(run.timings.createdAt),
+    ),
   );
 }
 
