@@ -13,7 +13,7 @@ import type { GenerationRecord } from '../../src/wann/record';
 import { forgetLegacyToken, HttpError, type Run, requestJson } from './api';
 import { type CurvePoint, keepWidth, type Metric, overlayChart, type RunCurves } from './compare-charts';
 import { baselineText, configDatasetKey, datasetDescription, datasetMixNote } from './dataset-facts';
-import { byId, el, fmt, pct, replace } from './dom';
+import { byId, el, fmt, pct, replace, showScrollHintWhileOverflowing } from './dom';
 
 /** Runs compared at once: one colour each, and a legend that stays readable. */
 export const MAX_RUNS = 8;
@@ -190,6 +190,9 @@ function testFigure(c: Compared, figure: (typeof RUN_TEST_FIGURES)[number]): num
   if (stats) return stats[figure];
   return figure === 'checkTestAccuracy' ? (latestCheckFigure(c.own)?.value ?? null) : null;
 }
+
+/** Shows the summary's "scroll sideways" line while the table is wider than its box. */
+const summaryScrollHint = showScrollHintWhileOverflowing(byId('compare-wrap'), byId('compare-scroll-hint'));
 
 /** The summary's column keys of the test figures. */
 const FIGURE_COLUMNS = {
@@ -544,6 +547,8 @@ async function main(): Promise<void> {
   );
   renderSummary(compared);
   renderConfig(compared, await renderDatasets(compared));
+  // The summary is wider than a phone (and than 1,280 px with many figures): say it scrolls.
+  summaryScrollHint();
   renderCharts(compared);
   byId('crumb').textContent = `Compare ${compared.map((c) => c.label).join(' · ')}`;
   const live = compared.some((c) => c.run.status === 'queued' || c.run.status === 'running');

@@ -28,7 +28,7 @@ import {
   showFieldErrors,
 } from './config-form';
 import { configDatasetKey, DEFAULT_DATASET } from './dataset-facts';
-import { byId, el, fmt, pct, replace, when } from './dom';
+import { byId, el, fmt, pct, replace, showScrollHintWhileOverflowing, when } from './dom';
 import { identityFields, readIdentity, showIdentityErrors } from './run-identity';
 import { RunsListFeed } from './runs-feed';
 
@@ -221,6 +221,7 @@ function learnDatasets(list: DatasetList): void {
   if (loaded.length) render();
 }
 const runsTable = byId<HTMLTableElement>('runs');
+const runsScrollHint = showScrollHintWhileOverflowing(byId('runs-wrap'), byId('runs-scroll-hint'));
 
 /** The test figure shown for a run, and which figure it is (src/api/figures.ts). */
 function testAccuracy(r: RunListEntry): { value: number | null; source: string | null } {
@@ -316,14 +317,15 @@ function runRow(run: RunListEntry): HTMLTableRowElement {
     else selected.delete(run.id);
     updateCompare();
   });
-  const tags = run.tags.map((t) => {
-    const chip = el('button', { type: 'button', class: 'tag', title: `Only runs tagged ${t}` }, t);
-    chip.addEventListener('click', () => {
-      filterTag.value = t;
-      refilter();
+  const tagChips = () =>
+    run.tags.map((t) => {
+      const chip = el('button', { type: 'button', class: 'tag', title: `Only runs tagged ${t}` }, t);
+      chip.addEventListener('click', () => {
+        filterTag.value = t;
+        refilter();
+      });
+      return chip;
     });
-    return chip;
-  });
   const acc = testAccuracy(run);
   return el(
     'tr',
@@ -334,9 +336,17 @@ function runRow(run: RunListEntry): HTMLTableRowElement {
       { class: 'name' },
       el('a', { href: `/runs/${run.id}` }, run.name || 'Unnamed'),
       el('span', { class: 'mono muted small id' }, ` ${run.id.slice(0, 8)}`),
+      // At phone width the Seed and Tags columns are hidden: this line under the name carries
+      // them, so runs that differ only by seed still look different.
+      el(
+        'div',
+        { class: 'run-meta small', 'data-phone-meta': '' },
+        el('span', { class: 'mono muted', 'data-field': 'seed' }, `seed ${run.config.seed}`),
+        ...tagChips(),
+      ),
     ),
     el('td', { 'data-col': 'dataset' }, runDatasetName(run)),
-    el('td', { class: 'tags wide' }, ...tags),
+    el('td', { class: 'tags wide' }, ...tagChips()),
     el('td', {}, el('span', { class: `status ${run.status}` }, run.status)),
     el('td', { 'data-col': 'generation' }, `${run.generation} / ${run.generations}`),
     el(
@@ -347,9 +357,13 @@ function runRow(run: RunListEntry): HTMLTableRowElement {
     ),
     el('td', {}, fmt(run.bestFitness)),
     el('td', { class: 'wide' }, run.config.population),
-    el('td', { class: 'wide mono' }, run.config.seed),
-    el('td', { class: 'wide small' }, configSummary(run)),
-    el('td', { class: 'small wide', title: when(run.timings.createdAt) }, shortDate(run.timings.createdAt)),
+    el('td', { class: 'wide mono', 'data-col': 'seed' }, run.config.seed),
+    el('td', { class: 'wide small', 'data-col': 'config' }, configSummary(run)),
+    el(
+      'td',
+      { class: 'small wide', 'data-col': 'created', title: when(run.timings.createdAt) },
+      shortDate(run.timings.createdAt),
+    ),
   );
 }
 
@@ -367,6 +381,7 @@ function render(): void {
   } else {
     replace(runsBody, ...rows.map(runRow));
   }
+  runsScrollHint();
   updateCompare();
 }
 

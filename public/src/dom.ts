@@ -147,3 +147,16 @@ export function confirmAction(message: string, confirmLabel: string): Promise<bo
     no.focus();
   });
 }
+
+/**
+ * Shows `hint` only while `wrap` scrolls sideways (a table wider than its box), now and after each
+ * resize: the edge shadow of `.scroll-cue` is easy to miss on a phone.
+ */
+export function showScrollHintWhileOverflowing(wrap: HTMLElement, hint: HTMLElement): () => void {
+  const update = () => {
+    hint.hidden = wrap.scrollWidth <= wrap.clientWidth + 1;
+  };
+  update();
+  window.addEventListener('resize', update);
+  return update;
+}

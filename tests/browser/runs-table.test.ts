@@ -181,7 +181,9 @@ describe.skipIf(SKIP !== null)('run identity and the runs table', () => {
     await expect.poll(() => shownNames(owner)).toHaveLength(4);
 
     // A tag chip in a row filters by that tag.
-    await page.click(`#runs tbody tr[data-run="${ids['alpha baseline']}"] button.tag:text-is("baseline")`);
+    await page.click(
+      `#runs tbody tr[data-run="${ids['alpha baseline']}"] td.tags button.tag:text-is("baseline")`,
+    );
     await expect.poll(() => shownNames(owner)).toEqual(['alpha baseline']);
     expect(await page.inputValue('#filter-tag')).toBe('baseline');
     expect(owner.errors).toEqual([]);
