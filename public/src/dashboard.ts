@@ -19,6 +19,7 @@ import {
   signIn,
   signOut,
 } from './api';
+import { coalescedRead } from './coalesced-read';
 import {
   type ConfigValues,
   clearFieldErrors,
@@ -408,6 +409,9 @@ function listQuery(): URLSearchParams {
   return q;
 }
 
+/** Read the list again; events that arrive meanwhile make one more read, not one each. */
+const reloadRuns = coalescedRead(() => loadRuns());
+
 /**
  * The list follows the runs feed: read when the stream opens (and reopens), then again when a run
  * starts or changes status; a run moving on changes its row in place.
@@ -426,26 +430,6 @@ const feed = new RunsListFeed({
     byId('runs-live').textContent = live ? '● live' : '';
   },
 });
-
-let reading: Promise<void> | null = null;
-let stale = false;
-
-/** Read the list again; events that arrive meanwhile make one more read, not one each. */
-function reloadRuns(): Promise<void> {
-  if (reading) {
-    stale = true;
-    return reading;
-  }
-  reading = (async () => {
-    do {
-      stale = false;
-      await loadRuns();
-    } while (stale);
-  })().finally(() => {
-    reading = null;
-  });
-  return reading;
-}
 
 async function loadRuns(): Promise<void> {
   const request = ++listRequests;

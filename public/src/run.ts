@@ -29,6 +29,7 @@ import {
   TERMINAL,
 } from './api';
 import { FITNESS_EXPLAINED, SearchCharts, signatureChart } from './charts';
+import { coalescedRead } from './coalesced-read';
 import {
   type ConfigValues,
   changedFields,
@@ -449,25 +450,8 @@ function onModelEvent(event: ModelEvent): void {
   void reloadModels();
 }
 
-let modelsReading: Promise<void> | null = null;
-let modelsStale = false;
-
 /** Read the models again; events that arrive meanwhile make one more read, not one each. */
-async function reloadModels(): Promise<void> {
-  if (modelsReading) {
-    modelsStale = true;
-    return modelsReading;
-  }
-  modelsReading = (async () => {
-    do {
-      modelsStale = false;
-      await loadModels();
-    } while (modelsStale);
-  })().finally(() => {
-    modelsReading = null;
-  });
-  return modelsReading;
-}
+const reloadModels = coalescedRead(() => loadModels());
 
 /** A fork: its parent's name under the title, and the parent's history dashed on the charts. */
 async function showLineage(fork: Run): Promise<void> {
