@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +14,22 @@ import { weakApiTokenReason } from '../src/api/token-strength';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 export const DEV_VARS = join(ROOT, '.dev.vars');
+/**
+ * `WANN_PLATFORM_LOG=FILE`: everything the platform prints is also appended there as it comes, each
+ * line after the time it was read (wrangler's request lines carry none), for a test that wants to say
+ * what the platform was doing when a page did not load (tests/browser/browser.ts).
+ */
+let lineStart = true;
+function stamped(text: string): string {
+  const time = new Date().toISOString().slice(11, 23);
+  let out = '';
+  for (const part of text.split(/(?<=\n)/)) {
+    if (lineStart) out += `${time} `;
+    out += part;
+    lineStart = part.endsWith('\n');
+  }
+  return out;
+}
 
 /** The API token in `.dev.vars`, if there is one. */
 export function readApiToken(file = DEV_VARS): string | undefined {
@@ -136,6 +152,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
       // Reading keeps the pipes drained for the platform's whole life.
       const onData = (chunk: Buffer) => {
         output += chunk.toString();
+        const log = process.env.WANN_PLATFORM_LOG;
+        if (log) appendFileSync(log, stamped(chunk.toString()));
         if (output.includes(`WANN platform running at ${url}`)) {
           clearTimeout(timer);
           ok();

@@ -341,6 +341,19 @@ async function loadGenerations(): Promise<void> {
     for (const g of page.generations) if (!rows.length || g.gen > rows[rows.length - 1].gen) rows.push(g);
     url = page.next ? local(page.next) : null;
   }
+  // The history may be newer than the run read before it (the run moved on meanwhile): the stream
+  // then starts after it and never sends those generations, so the run follows the history here,
+  // or a run that ends meanwhile shows 'completed' at the older generation.
+  const last = rows[rows.length - 1];
+  if (run && last) advanceRun(last);
+}
+
+/** The run as of generation row `record`, when that is newer than what the page holds. */
+function advanceRun(record: Row): void {
+  if (!run || record.gen + 1 <= run.generation) return;
+  run.generation = record.gen + 1;
+  run.bestFitness = record.bestEverFitness;
+  if (record.champion) run.champion = record.champion;
 }
 
 /** Why the page's access ended (the stream's `end` event), or null while it holds. */
@@ -377,9 +390,7 @@ function follow(): void {
     charts?.update(rows);
     if (run) {
       const hadChampion = run.champion !== null;
-      run.generation = record.gen + 1;
-      run.bestFitness = record.bestEverFitness;
-      if (record.champion) run.champion = record.champion;
+      advanceRun(record);
       renderSummary();
       scheduleChampion();
       // The first champion: the publish button and the champion download appear now.

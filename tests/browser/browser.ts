@@ -190,7 +190,8 @@ export async function launch(viewport = { width: 1280, height: 900 }): Promise<B
       } catch (e) {
         const pages = context.pages().length;
         (e as Error).message +=
-          `\n${open.size} requests open in this browser (${pages} pages): ${[...open.values()].join('; ') || 'none'}`;
+          `\n${open.size} requests open in this browser (${pages} pages): ${[...open.values()].join('; ') || 'none'}` +
+          (await whyNotLoaded([...open.keys()]));
         throw e;
       }
     };
@@ -215,6 +216,35 @@ export async function launch(viewport = { width: 1280, height: 900 }): Promise<B
       }
     },
   };
+}
+
+/**
+ * For a navigation that did not load: each request the browser still waits on, asked again from
+ * here (does the platform answer it now, to another connection?), and the platform's last lines
+ * (its request log, with times) from the global setup's log file.
+ */
+async function whyNotLoaded(open: Request[]): Promise<string> {
+  const lines: string[] = [];
+  for (const r of open.filter((x) => x.resourceType() !== 'eventsource').slice(0, 4)) {
+    const started = Date.now();
+    const answer = await fetch(r.url(), { signal: AbortSignal.timeout(15_000) }).then(
+      async (res) => `${res.status}, ${(await res.arrayBuffer()).byteLength} bytes`,
+      (err: Error) => `no answer (${err.message})`,
+    );
+    lines.push(
+      `asked again from Node: ${new URL(r.url()).pathname}: ${answer} in ${Date.now() - started} ms`,
+    );
+  }
+  // Imported here: the global setup imports this file too, outside any test.
+  const { inject } = await import('vitest');
+  let log = inject('wannPlatformLog');
+  try {
+    const text = readFileSync(log, 'utf8').split('\n');
+    log = `the platform's last ${Math.min(60, text.length)} lines:\n${text.slice(-60).join('\n')}`;
+  } catch (e) {
+    log = `no platform log (${(e as Error).message})`;
+  }
+  return `\n${lines.join('\n')}\n${log}`;
 }
 
 export async function shot(page: Page, name: string): Promise<void> {

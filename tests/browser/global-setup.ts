@@ -27,6 +27,8 @@ declare module 'vitest' {
     wannToken: string;
     /** A file that holds why the platform did not start, once it did not (platform-ready.ts). */
     wannStartFailure: string;
+    /** Everything the platform printed so far, each line after its time (local-platform.ts). */
+    wannPlatformLog: string;
     /**
      * Always null: the browser ships with the devDependencies (see browser.ts), so browser tests
      * run on every machine; a missing or broken browser fails the setup instead.
@@ -56,6 +58,9 @@ function killLeftovers(state: string): void {
 export default async function setup(project: TestProject) {
   const state = mkdtempSync(join(tmpdir(), 'wann-browser-state-'));
   const failure = `${state}.failed`;
+  // What the platform prints, timed (local-platform.ts): a navigation that does not load quotes it.
+  const log = `${state}.log`;
+  process.env.WANN_PLATFORM_LOG = log;
   const port = await freePort();
   const { token } = ensureApiToken();
   const starting = startLocalPlatform({ port, state, timeoutMs: START_TIMEOUT_MS }).catch((e: Error) => {
@@ -67,6 +72,7 @@ export default async function setup(project: TestProject) {
     await (await starting)?.stop();
     killLeftovers(state);
     rmSync(failure, { force: true });
+    rmSync(log, { force: true });
   };
   // Unpacked once here, before any test file launches it (a few seconds after each `npm ci`),
   // while the platform starts.
@@ -81,6 +87,7 @@ export default async function setup(project: TestProject) {
   project.provide('wannUrl', `http://127.0.0.1:${port}`);
   project.provide('wannToken', token);
   project.provide('wannStartFailure', failure);
+  project.provide('wannPlatformLog', log);
   project.provide('browserSkip', null);
   return stop;
 }
