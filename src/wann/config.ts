@@ -6,7 +6,21 @@ import { z } from 'zod';
 import { SHARED_WEIGHTS } from './activation-ids';
 import { MAX_POPULATION, MIN_POPULATION } from './config-limits';
 
-const probability = z.number().min(0).max(1);
+/**
+ * The limits' messages are plain words (they reach the start form, the CLI and API clients as
+ * `field: message`): "at least 1 generation", not the validator's "Too small: expected number to be >=1".
+ */
+const number = (expected: string) => z.number({ error: `expected ${expected}` });
+/** A whole count of `unit` (plural) in [min, max]. */
+const count = (min: number, max: number, unit: string) =>
+  number(`a whole number of ${unit}`)
+    .int(`a whole number of ${unit}`)
+    .min(min, `at least ${min.toLocaleString('en-US')} ${min === 1 ? unit.replace(/s$/, '') : unit}`)
+    .max(max, `at most ${max.toLocaleString('en-US')} ${unit}`);
+/** A number (`what`) in [min, max]. */
+const between = (min: number, max: number, what = 'a fraction') =>
+  number(`${what} from ${min} to ${max}`).min(min, `at least ${min}`).max(max, `at most ${max}`);
+const probability = between(0, 1, 'a probability');
 
 /**
  * Slice tasks (queue messages) a generation may need: ceil(population / sliceSize). Each is a queue
@@ -28,59 +42,63 @@ export const searchConfigSchema = z
       .min(MIN_POPULATION, `at least ${MIN_POPULATION} genomes`)
       .max(MAX_POPULATION, `at most ${MAX_POPULATION} genomes`)
       .default(960),
-    generations: z.number().int().min(1).max(100_000).default(4096),
+    generations: count(1, 100_000, 'generations').default(4096),
     /** Integer in [0, 2^32). Omitted: the server draws one and records it with the run. */
-    seed: z.number().int().min(0).max(0xffffffff).optional(),
+    seed: number('a whole number from 0 to 4,294,967,295')
+      .int('a whole number from 0 to 4,294,967,295')
+      .min(0, 'at least 0')
+      .max(0xffffffff, 'at most 4,294,967,295')
+      .optional(),
     /** Genomes per slice task (bred, evaluated and stored together). Never changes results. */
-    sliceSize: z.number().int().min(1).max(1_000).default(64),
+    sliceSize: count(1, 1_000, 'genomes').default(64),
     /**
      * Training shards (of 1,000 images) a generation's batch is drawn from: shards 0…trainShards−1
      * of the fixed permutation of the 60,000 training images. Part of the run's config because it
      * changes results (60 = the whole training set).
      */
-    trainShards: z.number().int().min(1).max(60).default(60),
+    trainShards: count(1, 60, 'shards').default(60),
     weights: z
-      .array(z.number().finite().min(-100).max(100))
-      .min(1)
-      .max(16)
+      .array(between(-100, 100, 'a weight'), { error: 'a list of numbers' })
+      .min(1, 'at least one weight')
+      .max(16, 'at most 16 weights')
       .default([...SHARED_WEIGHTS]),
     /** P(rank on [mean fitness, 1/connections]); otherwise [mean, max]. */
     probConnectionObjective: probability.default(0.8),
-    cullRatio: z.number().min(0).max(0.9).default(0.2),
-    eliteRatio: z.number().min(0).max(1).default(0.2),
-    tournamentSize: z.number().int().min(1).max(1000).default(32),
+    cullRatio: between(0, 0.9).default(0.2),
+    eliteRatio: between(0, 1).default(0.2),
+    tournamentSize: count(1, 1000, 'genomes').default(32),
     initEnableProb: probability.default(0.05),
     probAddConnection: probability.default(0.2),
     probAddNode: probability.default(0.25),
     probEnable: probability.default(0.05),
     probChangeActivation: probability.default(0.5),
     /** Publish the champion every N generations (0 = only at the end). */
-    publishEvery: z.number().int().min(0).max(100_000).default(0),
+    publishEvery: count(0, 100_000, 'generations').default(0),
     /**
      * Champion re-check (src/wann/generation.ts "Champion"): every N generations the best
      * single-batch genome since the last check is re-evaluated on `recheckBatches` other training
      * shards and replaces the champion only if it beats it there. 0 = off: the champion is the best
      * single-batch mean fitness ever seen. Changes results (which genome is champion).
      */
-    recheckEvery: z.number().int().min(0).max(100_000).default(8),
+    recheckEvery: count(0, 100_000, 'generations').default(8),
     /** Distinct training shards (1,000 images each, at most `trainShards`) a re-check evaluates on. */
-    recheckBatches: z.number().int().min(1).max(60).default(20),
+    recheckBatches: count(1, 60, 'shards').default(20),
     /**
      * Stop early when the search no longer improves (src/wann/patience.ts): the run ends, completed,
      * once this many generations have passed since its champion last changed (with the re-check on,
      * at the first check generation that far on, since only a check can change the champion).
      * 0 = off, the default, which `resolveConfig` drops so a recorded config without it is unchanged.
      */
-    patience: z.number().int().min(0).max(100_000).optional(),
+    patience: count(0, 100_000, 'generations').optional(),
     /**
      * The dataset searched on, by name (src/data/dataset.ts). Absent means `mnist` (DEFAULT_DATASET):
      * `resolveConfig` drops an explicit 'mnist', so an MNIST run's recorded config is byte for byte
      * what it was before datasets existed, and the two spellings are one run.
      */
     dataset: z
-      .string()
-      .min(1)
-      .max(64)
+      .string({ error: 'a dataset name' })
+      .min(1, 'a dataset name')
+      .max(64, 'at most 64 characters')
       .regex(/^[a-z0-9][a-z0-9-]*$/, 'a dataset name: lower-case letters, digits and dashes')
       .optional(),
   })
