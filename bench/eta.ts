@@ -98,7 +98,7 @@ const GENERATION_BENCH_GENERATIONS = 41; // bench/generation.ts: generations 0â€
 
 const current: RecordedRun[] = [
   fromSearch('search.json (MNIST, 1 h, 2 threads)', search),
-  fromSearch('search-fashion-mnist.json (30 min, 2 threads)', fashion),
+  fromSearch('search-fashion-mnist.json (60 min, 2 threads)', fashion),
   ...generation
     .filter((r) => r.measurement === 'search' && r.secondsPerGeneration != null)
     .map((r) => ({

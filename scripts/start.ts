@@ -46,7 +46,8 @@ import { usableInferenceKey } from '../workers/contracts/inference-key';
 import { buildPages } from './build-pages';
 import { buildShards, datasetShardDir } from './build-shards';
 import { evaluatorConfigWithPeers, evaluatorCount, peerCountOf } from './evaluator-peers';
-import { DEV_VARS, ensureApiToken } from './local-platform';
+import { type FrontDoor, startFrontDoor } from './front-door';
+import { DEV_VARS, ensureApiToken, freePort } from './local-platform';
 
 const execFileAsync = promisify(execFile);
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -297,6 +298,8 @@ writeFileSync(
 );
 
 step('wrangler dev');
+// wrangler dev listens on a private port; the public one is the front door's (front-door.ts says why).
+const wranglerPort = await freePort();
 const child = spawn(
   WRANGLER,
   [
@@ -311,7 +314,7 @@ const child = spawn(
     '--ip',
     '127.0.0.1',
     '--port',
-    String(port),
+    String(wranglerPort),
     '--persist-to',
     STATE,
     '--inspector-port',
@@ -330,6 +333,7 @@ const stop = (signal: NodeJS.Signals) => {
   } catch {}
 };
 const cleanUp = async () => {
+  await door?.close();
   await Promise.allSettled(peers.map((p) => p.dispose()));
   rmSync(REGISTRY, { recursive: true, force: true });
 };
@@ -346,8 +350,19 @@ child.on('exit', async (code) => {
 });
 
 const url = `http://127.0.0.1:${port}`;
+let door: FrontDoor | undefined;
 for (let i = 0; i < 240 && !stopping; i++) {
   try {
+    await fetch(`http://127.0.0.1:${wranglerPort}/api/health`);
+    try {
+      door = await startFrontDoor({ port, upstreamPort: wranglerPort });
+    } catch (e) {
+      console.error(
+        `npm start: cannot listen on 127.0.0.1:${port}: ${(e as Error).message} (another npm start? --port N or PORT=N picks another)`,
+      );
+      stop('SIGTERM');
+      break;
+    }
     await fetch(`${url}/api/health`);
     console.log(`\n  WANN platform running at ${url}\n  API token: ${token}\n`);
     console.log(
