@@ -90,15 +90,22 @@ export interface FeatureField {
   value: number;
 }
 
+/** Feature `i`'s name (0-based): its CSV column's, or "feature i+1" where the manifest has none. */
+export function featureName(d: Pick<DatasetResource, 'featureNames'>, i: number): string {
+  return d.featureNames?.[i] ?? `feature ${i + 1}`;
+}
+
 /**
- * The tabular form's fields: one per feature, labelled by position (the manifest keeps no column
- * names), prefilled with the training split's mean (a typical row, not one from the test split).
+ * The tabular form's fields: one per feature, labelled with its column name, prefilled with the
+ * training split's mean (a typical row, not one from the test split).
  */
-export function featureFields(d: Pick<DatasetResource, 'features' | 'preprocessing'>): FeatureField[] | null {
+export function featureFields(
+  d: Pick<DatasetResource, 'features' | 'preprocessing' | 'featureNames'>,
+): FeatureField[] | null {
   const p = d.preprocessing;
   if (p.kind !== 'tabular') return null;
   return Array.from({ length: d.features }, (_, i) => ({
-    label: `feature ${i + 1}`,
+    label: featureName(d, i),
     value: Number((p.mean[i] ?? 0).toPrecision(6)),
   }));
 }
@@ -107,12 +114,16 @@ export function featureFields(d: Pick<DatasetResource, 'features' | 'preprocessi
  * Parses the form's values: every field a finite number, or the message naming the first that is
  * not (1-based, as the labels are).
  */
-export function parseFeatureValues(texts: readonly string[]): { values: number[] } | { error: string } {
+export function parseFeatureValues(
+  texts: readonly string[],
+  names: readonly string[] = [],
+): { values: number[] } | { error: string } {
   const values: number[] = [];
   for (let i = 0; i < texts.length; i++) {
     const text = texts[i].trim();
     const value = text === '' ? Number.NaN : Number(text);
-    if (!Number.isFinite(value)) return { error: `feature ${i + 1}: '${texts[i]}' is not a number` };
+    if (!Number.isFinite(value))
+      return { error: `${names[i] ?? `feature ${i + 1}`}: '${texts[i]}' is not a number` };
     values.push(value);
   }
   return { values };

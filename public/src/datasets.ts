@@ -11,6 +11,7 @@
 import type { DatasetList, DatasetResource, DatasetSamples, UploadedDataset } from '../../src/api/types';
 import { formatCount, UPLOAD_LIMITS } from '../../src/data/limits';
 import { forgetLegacyToken, HttpError, request, requestJson, sessionExpiry } from './api';
+import { featureName } from './dataset-facts';
 import { byId, confirmAction, el, pct, replace, svg } from './dom';
 
 /** One row of the list: a loaded built-in, or an upload in any state. */
@@ -324,7 +325,7 @@ function renderSamples(d: DatasetResource, samples: DatasetSamples): void {
             'tr',
             {},
             el('th', { scope: 'col' }, 'class'),
-            ...Array.from({ length: features }, (_, f) => el('th', { scope: 'col' }, `feature ${f + 1}`)),
+            ...Array.from({ length: features }, (_, f) => el('th', { scope: 'col' }, featureName(d, f))),
           ),
         ),
         el(

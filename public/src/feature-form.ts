@@ -112,7 +112,10 @@ export function mountFeatureForm(root: HTMLElement, options: FeatureFormOptions)
   let row: number[] | null = null;
   let requestId = 0;
   const read = (): number[] | null => {
-    const parsed = parseFeatureValues(inputs.map((i) => i.value));
+    const parsed = parseFeatureValues(
+      inputs.map((i) => i.value),
+      fields.map((f) => f.label),
+    );
     error.hidden = !('error' in parsed);
     error.textContent = 'error' in parsed ? parsed.error : '';
     return 'values' in parsed ? parsed.values : null;

@@ -244,9 +244,15 @@ export async function buildCsvDataset(
     rawShape: [features],
     features,
     classes: [...summary.classes],
+    featureNames: featureNamesOf(summary.features),
     splits: { train: split.train.length, test: testRows },
     shards: { train: trainShards, test: testShards, rowsPerShard },
     preprocessing: { kind: 'tabular', mean: statistics.mean, std: statistics.std },
     sourceHash: options.sourceHash,
   });
+}
+
+/** The header's feature column names as the manifest keeps them (see `featureNames` there). */
+export function featureNamesOf(columns: readonly string[]): string[] {
+  return columns.map((name, i) => name.trim().slice(0, 64).trim() || `feature ${i + 1}`);
 }

@@ -54,6 +54,11 @@ export const datasetManifestShape = {
   features: z.number().int().min(1).max(MAX_FEATURES),
   /** Class names, by label value. */
   classes: z.array(z.string().min(1).max(64)).min(2).max(MAX_CLASSES),
+  /**
+   * A table's feature column names, in input order (its CSV header's, each cut at 64 characters;
+   * an empty one reads "feature N"). Absent for images and for tables built before names were kept.
+   */
+  featureNames: z.array(z.string().min(1).max(64)).max(MAX_FEATURES).optional(),
   /** Rows per split. The test split feeds only reported test accuracy. */
   splits: z.strictObject({ train: z.number().int().min(1), test: z.number().int().min(1) }),
   shards: z.strictObject({
@@ -78,7 +83,11 @@ export const datasetManifestSchema = z
         ? m.features === m.preprocessing.width * m.preprocessing.height
         : m.features === m.preprocessing.mean.length && m.features === m.preprocessing.std.length,
     { message: 'features must match the preprocessing', path: ['features'] },
-  );
+  )
+  .refine((m) => m.featureNames === undefined || m.featureNames.length === m.features, {
+    message: 'one feature name per feature',
+    path: ['featureNames'],
+  });
 export type DatasetManifest = z.infer<typeof datasetManifestSchema>;
 
 /** The default dataset: a config without a `dataset` field searches on it. */

@@ -114,6 +114,10 @@ function signedIn(viewport?: { width: number; height: number }): Promise<Browser
 /** Fills the tabular form with `row`, predicts in the page, and reads what it shows. */
 async function predictInPage(page: Page, row: number[]): Promise<{ label: number; probabilities: number[] }> {
   await expect.poll(() => page.isEnabled('#features-predict'), { timeout: 60_000 }).toBe(true);
+  // Each field is labelled with its CSV column's name.
+  expect(await page.locator('#features-form .feature-label').allTextContents()).toEqual(
+    Array.from({ length: FEATURES }, (_, f) => `x${f}`),
+  );
   for (let f = 0; f < FEATURES; f++) await page.fill(`#feature-${f + 1}`, String(row[f]));
   await page.click('#features-predict');
   await expect.poll(() => page.textContent('#features-vote')).toContain('Vote:');
@@ -294,7 +298,7 @@ describe('an uploaded CSV dataset, end to end', () => {
       // A value that is no number is named, and nothing is predicted from it.
       await page.fill('#feature-2', 'abc');
       await page.click('#features-predict');
-      await expect.poll(() => page.textContent('#features-error')).toBe("feature 2: 'abc' is not a number");
+      await expect.poll(() => page.textContent('#features-error')).toBe("x1: 'abc' is not a number");
       expect(errors).toEqual([]);
     },
     SLOW,

@@ -137,6 +137,14 @@ describe.skipIf(SKIP !== null)('the datasets page', () => {
       });
     await expect.poll(() => page.locator('#sample-rows tbody tr').count(), { timeout: 30_000 }).toBe(24);
 
+    // The header row names the file's columns.
+    expect(await page.locator('#sample-rows thead th').allTextContents()).toEqual([
+      'class',
+      'sepal_mm',
+      'width_cm',
+      'weight_g',
+      'score',
+    ]);
     const facts = await page.textContent('#detail-facts');
     expect(facts).toContain('tabular');
     expect(facts).toContain('setosa, versicolor, virginica');

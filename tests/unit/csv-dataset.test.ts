@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CsvFormatError } from '../../src/data/csv';
-import { buildCsvDataset, CsvDatasetError } from '../../src/data/csv-dataset';
+import { buildCsvDataset, CsvDatasetError, featureNamesOf } from '../../src/data/csv-dataset';
 import { decodeAnyShard, type FeatureShard } from '../../src/data/shard';
 import { standardization, standardize } from '../../src/data/standardize';
 
@@ -56,6 +56,7 @@ describe('buildCsvDataset', () => {
       rawShape: [4],
       features: 4,
       classes: ['a', 'b', 'c'],
+      featureNames: ['x0', 'x1', 'x2', 'x3'],
       splits: { train: 270, test: 30 },
       shards: { train: 7, test: 1, rowsPerShard: 40 },
     });
@@ -142,5 +143,16 @@ describe('buildCsvDataset', () => {
         chunks('x0,y1,x2,kind\n1,2,3,b\n1,2,3,a\n'),
       ),
     ).rejects.toThrow(/feature columns/);
+  });
+});
+
+describe('feature names', () => {
+  it('are the header’s, trimmed and cut at 64 characters; an empty one reads "feature N"', () => {
+    expect(featureNamesOf(['sepal length', ' petal ', '', 'x'.repeat(80)])).toEqual([
+      'sepal length',
+      'petal',
+      'feature 3',
+      'x'.repeat(64),
+    ]);
   });
 });

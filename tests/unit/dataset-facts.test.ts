@@ -105,6 +105,14 @@ describe('the tabular form', () => {
     expect(featureFields(MNIST)).toBeNull();
   });
 
+  it('labels each field with its CSV column name where the manifest keeps them', () => {
+    const named = { ...table, featureNames: ['tiny', 'large', 'negative'] };
+    expect(featureFields(named)?.map((f) => f.label)).toEqual(['tiny', 'large', 'negative']);
+    expect(parseFeatureValues(['1', 'x', '3'], ['tiny', 'large', 'negative'])).toEqual({
+      error: "large: 'x' is not a number",
+    });
+  });
+
   it('takes finite numbers and names the first field that is not one', () => {
     expect(parseFeatureValues(['1', ' -2.5 ', '1e3'])).toEqual({ values: [1, -2.5, 1000] });
     expect(parseFeatureValues(['1', '', '3'])).toEqual({ error: "feature 2: '' is not a number" });
