@@ -33,6 +33,9 @@ const HOP_BY_HOP = new Set([
   'te',
   'trailer',
   'upgrade',
+  // Answered here (`checkContinue` below): the client's body then comes to the door, which
+  // streams it on.
+  'expect',
 ]);
 
 function endToEnd(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
@@ -117,6 +120,12 @@ export function startFrontDoor(options: {
     req.pipe(upstream);
   };
   const server = http.createServer(forward);
+  // `Expect: 100-continue` (curl sends it with bodies over 1 MiB): go on at once, the body streams
+  // on to the platform, which answers for it.
+  server.on('checkContinue', (req, res) => {
+    res.writeContinue();
+    forward(req, res);
+  });
   // Browsers keep their connections here; idle ones are closed after this long (Node's own
   // closing is race-free for clients: an unread request on a closing connection is sent again).
   server.keepAliveTimeout = 30_000;
