@@ -68,9 +68,7 @@ export function startFrontDoor(options: {
   const waiting = new Map<http.ClientRequest, number>();
   const nudge = setInterval(() => {
     const now = Date.now();
-    let late = false;
-    for (const since of waiting.values()) if (now - since >= NUDGE_AFTER_MS) late = true;
-    if (!late) return;
+    if (![...waiting.values()].some((since) => now - since >= NUDGE_AFTER_MS)) return;
     const ping = http.request({ host: '127.0.0.1', port: upstreamPort, path: '/api/health', agent: false });
     ping.on('response', (r) => r.resume());
     ping.on('error', () => {});
@@ -86,11 +84,9 @@ export function startFrontDoor(options: {
       headers: endToEnd(req.headers),
       agent: false, // a connection of its own: see the module comment
     });
-    let answered = false;
     waiting.set(upstream, Date.now());
     upstream.on('close', () => waiting.delete(upstream));
     upstream.on('response', (answer) => {
-      answered = true;
       waiting.delete(upstream);
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
       // Event streams: every chunk goes out as it arrives.
@@ -99,7 +95,7 @@ export function startFrontDoor(options: {
       answer.on('error', () => res.destroy());
     });
     upstream.on('error', (e) => {
-      if (answered || res.headersSent) {
+      if (res.headersSent) {
         res.destroy();
         return;
       }

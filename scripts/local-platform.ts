@@ -19,16 +19,18 @@ export const DEV_VARS = join(ROOT, '.dev.vars');
  * line after the time it was read (wrangler's request lines carry none), for a test that wants to say
  * what the platform was doing when a page did not load (tests/browser/browser.ts).
  */
-let lineStart = true;
-function stamped(text: string): string {
-  const time = new Date().toISOString().slice(11, 23);
-  let out = '';
-  for (const part of text.split(/(?<=\n)/)) {
-    if (lineStart) out += `${time} `;
-    out += part;
-    lineStart = part.endsWith('\n');
-  }
-  return out;
+function lineStamper(): (text: string) => string {
+  let lineStart = true;
+  return (text) => {
+    const time = new Date().toISOString().slice(11, 23);
+    let out = '';
+    for (const part of text.split(/(?<=\n)/)) {
+      if (lineStart) out += `${time} `;
+      out += part;
+      lineStart = part.endsWith('\n');
+    }
+    return out;
+  };
 }
 
 /** The API token in `.dev.vars`, if there is one. */
@@ -150,10 +152,12 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
         timeoutMs,
       );
       // Reading keeps the pipes drained for the platform's whole life.
+      const stamped = lineStamper();
       const onData = (chunk: Buffer) => {
-        output += chunk.toString();
+        const text = chunk.toString();
+        output += text;
         const log = process.env.WANN_PLATFORM_LOG;
-        if (log) appendFileSync(log, stamped(chunk.toString()));
+        if (log) appendFileSync(log, stamped(text));
         if (output.includes(`WANN platform running at ${url}`)) {
           clearTimeout(timer);
           ok();
