@@ -18,19 +18,23 @@
  *   request, to compare with `health`.
  *
  * Each phase runs `--minutes` minutes after a first minute not counted (caches, JIT, first
- * allocations). A process that grows through a phase in proportion to its requests keeps something
+ * allocations). The API Worker's isolate (the API, its coordinator and runs-feed objects: one
+ * script, one isolate) is also read through workerd's inspector at the start and the end of each
+ * measured part, after a full GC: what the Workers limit of 128 MB applies to, where the process's
+ * memory adds the runtime's own. A process that grows through a phase in proportion to its requests keeps something
  * per request; one that grows in the first minute and then stays is warming up. Results:
  * bench/results/memory-probe.json (`--out` to write elsewhere), slopes in MiB per minute and per
  * 1,000 requests.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, type LocalPlatform, stopGroup } from '../scripts/local-platform';
 import { decodeShard } from '../src/data/shard';
+import { Inspector } from './inspector';
 import { json, type ProcessInfo, processTable, rssKiB, runOnLocalPlatform } from './platform-run';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -132,10 +136,67 @@ async function startBareWorker(): Promise<{ url: string; root: number; stop: () 
   return { url, root: child.pid!, stop };
 }
 
+/** The TCP ports process `pid` listens on (its sockets in /proc/<pid>/fd, matched in /proc/net/tcp). */
+function listeningPorts(pid: number): number[] {
+  const inodes = new Set<string>();
+  try {
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m) inodes.add(m[1]!);
+      } catch {
+        // closed meanwhile
+      }
+    }
+  } catch {
+    return [];
+  }
+  const ports: number[] = [];
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // local address (hex ip:port), state 0A = LISTEN, inode
+    if (f[3] === '0A' && inodes.has(f[9]!)) ports.push(Number.parseInt(f[1]!.split(':')[1]!, 16));
+  }
+  return ports;
+}
+
+/**
+ * The API Worker's isolate through the inspector of `npm start`'s workerd (wrangler starts it with
+ * an inspector on a port of its choosing: every port the workerd processes listen on is tried), or
+ * null when none answers for it.
+ */
+async function apiIsolate(root: number): Promise<Inspector | null> {
+  for (const p of platformProcesses(root)) {
+    if (p.role !== 'wrangler dev (workerd)') continue;
+    for (const port of listeningPorts(p.pid)) {
+      try {
+        const opening = Inspector.open(`ws://127.0.0.1:${port}/core:user:wann-api`);
+        const timeout = new Promise<never>((_, fail) => setTimeout(() => fail(new Error('timeout')), 3000));
+        const isolate = await Promise.race([opening, timeout]);
+        // An inspector answers getHeapUsage; anything else that took the upgrade does not.
+        const heap = await Promise.race([isolate.heap(), timeout]);
+        if (heap > 0) return isolate;
+        isolate.close();
+      } catch {
+        // not an inspector
+      }
+    }
+  }
+  return null;
+}
+
+/** The isolate's heap after a full GC, MiB. */
+async function heapAfterGc(isolate: Inspector): Promise<number> {
+  await isolate.collect();
+  return Math.round(((await isolate.heap()) / 2 ** 20) * 10) / 10;
+}
+
 interface PhaseResult {
   phase: Phase;
   requests: number;
   errors: number;
+  /** The API Worker's isolate heap after a full GC at the start and the end of the measured part. */
+  apiIsolateHeapMiB: { start: number; end: number; per1000Requests: number | null } | null;
   processes: {
     role: string;
     pid: number;
@@ -152,6 +213,13 @@ async function main(platform: LocalPlatform) {
   const auth = { Authorization: `Bearer ${platform.token}` };
   const jsonHeaders = { ...auth, 'Content-Type': 'application/json' };
   const root = platform.child.pid!;
+  await fetch(`${url}/api/health`); // the isolate exists before its inspector is opened
+  const isolate = await apiIsolate(root);
+  console.log(
+    isolate
+      ? '› the API isolate is read through the inspector'
+      : '› no inspector answered for the API isolate',
+  );
 
   console.log('› a model to predict with and a finished run to stream: population 64, 8 generations');
   const model = await json<{ id: string }>(
@@ -261,6 +329,7 @@ async function main(platform: LocalPlatform) {
     })();
     await sleep(WARM_UP_MS);
     requestsAtStart = requests;
+    const heapStart = isolate && !bare ? await heapAfterGc(isolate) : null;
     const series = new Map<number, { role: string; t: number[]; kib: number[] }>();
     const t0 = Date.now();
     for (;;) {
@@ -275,6 +344,7 @@ async function main(platform: LocalPlatform) {
     }
     await load;
     while (inFlight > 0) await sleep(50);
+    const heapEnd = isolate && !bare ? await heapAfterGc(isolate) : null;
     if (search) await fetch(`${url}/api/runs/${search}/cancel`, { method: 'POST', headers: auth });
     await bare?.stop();
     const measured = requests - requestsAtStart;
@@ -282,6 +352,15 @@ async function main(platform: LocalPlatform) {
       phase,
       requests: measured,
       errors,
+      apiIsolateHeapMiB:
+        heapStart === null || heapEnd === null
+          ? null
+          : {
+              start: heapStart,
+              end: heapEnd,
+              per1000Requests:
+                measured > 0 ? Math.round(((heapEnd - heapStart) / measured) * 1000 * 100) / 100 : null,
+            },
       processes: [...series]
         .filter(([, s]) => s.t.length >= 3 && s.kib.at(-1)! > 0 && s.kib[0]! > 0)
         .map(([pid, s]) => {
@@ -302,6 +381,10 @@ async function main(platform: LocalPlatform) {
     };
     results.push(result);
     console.log(`  ${measured} requests measured, ${errors} errors (warm-up included)`);
+    if (result.apiIsolateHeapMiB)
+      console.log(
+        `  API isolate heap after a full GC: ${result.apiIsolateHeapMiB.start} → ${result.apiIsolateHeapMiB.end} MiB`,
+      );
     for (const p of result.processes)
       console.log(
         `  ${p.role.padEnd(26)} ${String(p.pid).padStart(6)}  ${p.startMiB} → ${p.endMiB} MiB  ${p.mibPerMinute} MiB/min${
@@ -325,6 +408,7 @@ async function main(platform: LocalPlatform) {
       2,
     )}\n`,
   );
+  isolate?.close();
   console.log(`› ${args.out}`);
 }
 

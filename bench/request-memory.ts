@@ -38,7 +38,6 @@ import { parseArgs } from 'node:util';
 import { drizzle } from 'drizzle-orm/d1';
 import { encode as encodePng } from 'fast-png';
 import { Miniflare } from 'miniflare';
-import { WebSocket } from 'undici';
 import { models, runs } from '../schema/schema';
 import { freePort } from '../scripts/local-platform';
 import { genomeToOnnx } from '../src/onnx/export';
@@ -46,6 +45,7 @@ import { SHARED_WEIGHTS } from '../src/wann/activation-ids';
 import { grownGenome } from '../tests/unit/onnx-fixture';
 import { hiddenBomb } from '../tests/unit/png-fixtures';
 import { INFERENCE_KEY_HEADER } from '../workers/contracts/inference-key';
+import { Inspector } from './inspector';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values: args } = parseArgs({
@@ -68,52 +68,6 @@ const VERSIONS = 50;
 const PASSES = 4;
 /** Sessions the inference Worker's cache keeps (ModelCache's default). */
 const CACHED_SESSIONS = 8;
-
-/** A Chrome DevTools Protocol session with one Worker isolate of workerd's inspector. */
-class Inspector {
-  private next = 0;
-  private readonly pending = new Map<number, (result: Record<string, number>) => void>();
-  private constructor(private readonly socket: WebSocket) {
-    socket.addEventListener('message', (e) => {
-      const message = JSON.parse(String(e.data)) as { id?: number; result?: Record<string, number> };
-      if (message.id === undefined) return; // events (heap snapshot chunks)
-      this.pending.get(message.id)?.(message.result ?? {});
-      this.pending.delete(message.id);
-    });
-  }
-
-  static async open(url: string): Promise<Inspector> {
-    const socket = new WebSocket(url);
-    await new Promise((ok, fail) => {
-      socket.addEventListener('open', ok);
-      socket.addEventListener('error', () => fail(new Error(`cannot open the inspector at ${url}`)));
-    });
-    return new Inspector(socket);
-  }
-
-  call(method: string, params: Record<string, unknown> = {}): Promise<Record<string, number>> {
-    const id = ++this.next;
-    return new Promise((ok) => {
-      this.pending.set(id, ok);
-      this.socket.send(JSON.stringify({ id, method, params }));
-    });
-  }
-
-  /** JS heap plus ArrayBuffer backing stores, in bytes. */
-  async heap(): Promise<number> {
-    const usage = await this.call('Runtime.getHeapUsage');
-    return (usage.usedSize ?? 0) + (usage.backingStorageSize ?? 0);
-  }
-
-  /** A full GC (a heap snapshot starts with one); the snapshot itself is discarded. */
-  async collect(): Promise<void> {
-    await this.call('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
-  }
-
-  close(): void {
-    this.socket.close();
-  }
-}
 
 /** The workerd process Miniflare started for this Node process. */
 function workerdChild(): number {
