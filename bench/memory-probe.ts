@@ -33,9 +33,16 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, type LocalPlatform, stopGroup } from '../scripts/local-platform';
-import { decodeShard } from '../src/data/shard';
 import { Inspector } from './inspector';
-import { json, type ProcessInfo, processTable, rssKiB, runOnLocalPlatform } from './platform-run';
+import {
+  json,
+  type ProcessInfo,
+  processTable,
+  publishedModelRun,
+  rssKiB,
+  runOnLocalPlatform,
+  testDigitRequest,
+} from './platform-run';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const PHASES = ['idle', 'health', 'predict', 'streams', 'search', 'bare'] as const;
@@ -222,34 +229,8 @@ async function main(platform: LocalPlatform) {
   );
 
   console.log('› a model to predict with and a finished run to stream: population 64, 8 generations');
-  const model = await json<{ id: string }>(
-    await fetch(`${url}/api/runs`, {
-      method: 'POST',
-      headers: jsonHeaders,
-      body: JSON.stringify({ population: 64, generations: 8, seed: 1, tournamentSize: 8 }),
-    }),
-    'start the model search',
-  );
-  for (let i = 0; ; i++) {
-    const { models } = await json<{ models: unknown[] }>(
-      await fetch(`${url}/api/runs/${model.id}/models`, { headers: auth }),
-      'models',
-    );
-    if (models.length) break;
-    if (i > 1200) throw new Error('the model search published nothing in 5 minutes');
-    await sleep(250);
-  }
-  const shard = decodeShard(new Uint8Array(readFileSync(join(ROOT, 'data', 'shards', 'test-0.bin'))));
-  const predictBody = JSON.stringify({
-    inputs: [
-      {
-        name: 'image',
-        shape: [1, 256],
-        datatype: 'FP32',
-        data: [Array.from(shard.pixels.subarray(0, 256), (p) => p / 255)],
-      },
-    ],
-  });
+  const model = await publishedModelRun(platform);
+  const predictBody = await testDigitRequest();
 
   /** One request of the phase's kind; resolves when it is over, true when it went as expected. */
   const requestOf = (phase: Phase): (() => Promise<boolean>) | null => {

@@ -4,6 +4,7 @@
  * /proc for the memory samples.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { ensureShards, readShard } from '../node/shards';
 import { type LocalPlatform, startLocalPlatform } from '../scripts/local-platform';
 
 /**
@@ -93,4 +94,52 @@ export function rssKiB(pid: number): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * A small model to predict with, stream from and train: a population-64 search of 8 generations
+ * (seed 1) started on the platform, returned once its champion is published (the run has
+ * completed). Throws when the run fails or publishes nothing within 5 minutes.
+ */
+export async function publishedModelRun(platform: LocalPlatform): Promise<{ id: string }> {
+  const auth = { Authorization: `Bearer ${platform.token}` };
+  const runUrl = `${platform.url}/api/runs`;
+  const run = await json<{ id: string }>(
+    await fetch(runUrl, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ population: 64, generations: 8, seed: 1, tournamentSize: 8 }),
+    }),
+    'start the model search',
+  );
+  for (let i = 0; ; i++) {
+    const { models } = await json<{ models: unknown[] }>(
+      await fetch(`${runUrl}/${run.id}/models`, { headers: auth }),
+      'models',
+    );
+    if (models.length) return run;
+    const { status, error } = await json<{ status: string; error: string | null }>(
+      await fetch(`${runUrl}/${run.id}`, { headers: auth }),
+      'model run',
+    );
+    if (status !== 'running' && status !== 'queued' && status !== 'completed')
+      throw new Error(`the model search ${status}: ${error}`);
+    if (i > 1200) throw new Error('the model search published nothing in 5 minutes');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** The first image of test shard 0 (preprocessed 16×16, pixel / 255) as a KServe v2 JSON request. */
+export async function testDigitRequest(): Promise<string> {
+  const shard = readShard(await ensureShards(), 'test', 0);
+  return JSON.stringify({
+    inputs: [
+      {
+        name: 'image',
+        shape: [1, 256],
+        datatype: 'FP32',
+        data: [Array.from(shard.pixels.subarray(0, 256), (p) => p / 255)],
+      },
+    ],
+  });
 }

