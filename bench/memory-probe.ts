@@ -36,8 +36,7 @@ import { freePort, type LocalPlatform, stopGroup } from '../scripts/local-platfo
 import { Inspector } from './inspector';
 import {
   json,
-  type ProcessInfo,
-  processTable,
+  platformProcesses,
   publishedModelRun,
   rssKiB,
   runOnLocalPlatform,
@@ -67,28 +66,6 @@ const SAMPLE_MS = Number(args.sample) * 1000;
 const WARM_UP_MS = 60_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const MiB = (kib: number) => Math.round((kib / 1024) * 10) / 10;
-
-/** Every descendant of the platform's process group leader, named by what it is. */
-function platformProcesses(root: number): { pid: number; role: string }[] {
-  const { all, children } = processTable();
-  const role = (p: ProcessInfo): string => {
-    const parent = all.get(p.ppid);
-    if (p.comm === 'workerd')
-      return parent?.cmdline.includes('start.ts') ? 'evaluator peer (workerd)' : 'wrangler dev (workerd)';
-    if (p.cmdline.includes('wrangler')) return 'wrangler dev (node)';
-    if (p.cmdline.includes('start.ts')) return 'npm start (node)';
-    return p.comm;
-  };
-  const found: { pid: number; role: string }[] = [];
-  const visit = (pid: number) => {
-    for (const child of children.get(pid) ?? []) {
-      found.push({ pid: child.pid, role: role(child) });
-      visit(child.pid);
-    }
-  };
-  visit(root);
-  return found;
-}
 
 /** Least-squares slope of y over x. */
 function slope(xs: number[], ys: number[]): number {
@@ -288,7 +265,6 @@ async function main(platform: LocalPlatform) {
     let errors = 0;
     let inFlight = 0;
     const end = Date.now() + WARM_UP_MS + MINUTES * 60_000;
-    let requestsAtStart = 0;
     const load = (async () => {
       if (!one) return;
       const interval = 1000 / RATE;
@@ -309,7 +285,7 @@ async function main(platform: LocalPlatform) {
       }
     })();
     await sleep(WARM_UP_MS);
-    requestsAtStart = requests;
+    const requestsAtStart = requests;
     const heapStart = isolate && !bare ? await heapAfterGc(isolate) : null;
     const series = new Map<number, { role: string; t: number[]; kib: number[] }>();
     const t0 = Date.now();

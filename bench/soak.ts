@@ -44,9 +44,8 @@ import { genomeToJson } from '../src/wann/genome';
 import type { GenerationRecord } from '../src/wann/record';
 import {
   json,
-  type ProcessInfo,
+  platformProcesses,
   processInfo,
-  processTable,
   publishedModelRun,
   rssKiB,
   runOnLocalPlatform,
@@ -111,39 +110,6 @@ if (SUBSCRIBERS > OWNER_STREAMS + LINKS * PER_LINK) {
 
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-// ------------------------------------------------------------------------------------------------
-// The platform's processes, from /proc: every descendant of start.ts's process group leader.
-
-interface PlatformProcess extends ProcessInfo {
-  role: string;
-}
-
-/** What each process of the platform is: the roles the memory table and the kills use. */
-function platformProcesses(root: number): PlatformProcess[] {
-  const { all, children } = processTable();
-  const role = (p: ProcessInfo): string => {
-    const parent = all.get(p.ppid);
-    if (p.comm === 'workerd')
-      return parent?.cmdline.includes('start.ts') ? 'evaluator peer (workerd)' : 'wrangler dev (workerd)';
-    if (p.cmdline.includes('wrangler'))
-      return p.cmdline.includes('.bin/wrangler') ? 'wrangler dev (launcher)' : 'wrangler dev (node)';
-    if (p.cmdline.includes('start.ts'))
-      return p.cmdline.includes('loader.mjs') ? 'npm start (node)' : 'npm start (tsx launcher)';
-    return p.comm;
-  };
-  const found: PlatformProcess[] = [];
-  const visit = (pid: number) => {
-    for (const child of children.get(pid) ?? []) {
-      found.push({ ...child, role: role(child) });
-      visit(child.pid);
-    }
-  };
-  const self = all.get(root);
-  if (self) found.push({ ...self, role: role(self) });
-  visit(root);
-  return found;
-}
 
 // ------------------------------------------------------------------------------------------------
 
