@@ -27,13 +27,13 @@
  * 1,000 requests.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { freePort, type LocalPlatform, stopGroup } from '../scripts/local-platform';
-import { Inspector } from './inspector';
+import { heapAfterGc, isolateIn } from './inspector';
 import {
   json,
   platformProcesses,
@@ -120,60 +120,14 @@ async function startBareWorker(): Promise<{ url: string; root: number; stop: () 
   return { url, root: child.pid!, stop };
 }
 
-/** The TCP ports process `pid` listens on (its sockets in /proc/<pid>/fd, matched in /proc/net/tcp). */
-function listeningPorts(pid: number): number[] {
-  const inodes = new Set<string>();
-  try {
-    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-      try {
-        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-        if (m) inodes.add(m[1]!);
-      } catch {
-        // closed meanwhile
-      }
-    }
-  } catch {
-    return [];
-  }
-  const ports: number[] = [];
-  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
-    const f = line.trim().split(/\s+/);
-    // local address (hex ip:port), state 0A = LISTEN, inode
-    if (f[3] === '0A' && inodes.has(f[9]!)) ports.push(Number.parseInt(f[1]!.split(':')[1]!, 16));
-  }
-  return ports;
-}
-
-/**
- * The API Worker's isolate through the inspector of `npm start`'s workerd (wrangler starts it with
- * an inspector on a port of its choosing: every port the workerd processes listen on is tried), or
- * null when none answers for it.
- */
-async function apiIsolate(root: number): Promise<Inspector | null> {
-  for (const p of platformProcesses(root)) {
-    if (p.role !== 'wrangler dev (workerd)') continue;
-    for (const port of listeningPorts(p.pid)) {
-      try {
-        const opening = Inspector.open(`ws://127.0.0.1:${port}/core:user:wann-api`);
-        const timeout = new Promise<never>((_, fail) => setTimeout(() => fail(new Error('timeout')), 3000));
-        const isolate = await Promise.race([opening, timeout]);
-        // An inspector answers getHeapUsage; anything else that took the upgrade does not.
-        const heap = await Promise.race([isolate.heap(), timeout]);
-        if (heap > 0) return isolate;
-        isolate.close();
-      } catch {
-        // not an inspector
-      }
-    }
-  }
-  return null;
-}
-
-/** The isolate's heap after a full GC, MiB. */
-async function heapAfterGc(isolate: Inspector): Promise<number> {
-  await isolate.collect();
-  return Math.round(((await isolate.heap()) / 2 ** 20) * 10) / 10;
-}
+/** The API Worker's isolate (`wann-api`, which also runs the coordinator and runs-feed objects). */
+const apiIsolate = (root: number) =>
+  isolateIn(
+    platformProcesses(root)
+      .filter((p) => p.role === 'wrangler dev (workerd)')
+      .map((p) => p.pid),
+    'wann-api',
+  );
 
 interface PhaseResult {
   phase: Phase;

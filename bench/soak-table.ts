@@ -27,7 +27,14 @@ export interface SoakSummary {
   shareLinks: { minted: number; revoked: number; errors: number };
   training: { steps: number; status: string; step: number; endedMinute: number | null };
   evaluatorKills: { restartedPid: number | null; restartSeconds: number | null }[];
-  memory: { baselineMinute: number; endMinute: number; processes: MemoryVerdict[] };
+  memory: {
+    baselineMinute: number;
+    endMinute: number;
+    /** Each Worker isolate's heap after a full GC: what is judged (a soak recorded before has none). */
+    isolates?: MemoryVerdict[];
+    /** Each process's resident memory: listed, not judged (see `soakTable`). */
+    processes: MemoryVerdict[];
+  };
   findings: { minute: number; what: string }[];
   cores: number;
   date: string;
@@ -60,7 +67,18 @@ export function soakTable(r: SoakSummary): string {
     `| an evaluator peer killed (SIGKILL) | ${kills.length} times; started again ${kills.filter((k) => k.restartedPid !== null).length} times${kills.length ? ` (after ${kills.map((k) => (k.restartSeconds === null ? '–' : `${k.restartSeconds} s`)).join(', ')})` : ''} |`,
     `| errors (findings) | ${findings} |`,
     '',
-    `| process (RSS) | minute ${r.memory.baselineMinute} | minute ${r.memory.endMinute} | change | within 10 %? |`,
+    ...(r.memory.isolates
+      ? [
+          `| Worker isolate (JS heap after a full GC, judged) | minute ${r.memory.baselineMinute} | minute ${r.memory.endMinute} | change | within 10 %? |`,
+          '|---|---:|---:|---:|---|',
+          ...r.memory.isolates.map(
+            (m) =>
+              `| ${m.role} (pid ${m.pid}) | ${size(m.baselineMiB)} | ${size(m.endMiB)} | ${percent(m.change)} | ${m.verdict} |`,
+          ),
+          '',
+        ]
+      : []),
+    `| process (RSS${r.memory.isolates ? ', listed, not judged: the dev runtime grows alike under a Worker that does nothing, `bench:memory-probe`' : ''}) | minute ${r.memory.baselineMinute} | minute ${r.memory.endMinute} | change | within 10 %? |`,
     '|---|---:|---:|---:|---|',
     ...r.memory.processes.map(
       (m) =>

@@ -20,7 +20,7 @@ export interface MemorySeries {
   role: string;
   pid: number;
   /** Whole minutes since the soak began; the last sample may be the end's (a fraction). */
-  samples: { minute: number; rssKiB: number }[];
+  samples: { minute: number; kib: number }[];
 }
 
 export type MemoryVerdictKind =
@@ -58,22 +58,22 @@ export function memoryVerdict(
 ): MemoryVerdict {
   const baseline = series.samples.find((s) => s.minute === baselineMinute);
   const end = series.samples.find((s) => s.minute === endMinute);
-  if (!baseline || !end || baseline.rssKiB <= 0 || end.rssKiB <= 0) {
+  if (!baseline || !end || baseline.kib <= 0 || end.kib <= 0) {
     return {
       role: series.role,
       pid: series.pid,
-      baselineMiB: baseline ? mib(baseline.rssKiB) : null,
-      endMiB: end ? mib(end.rssKiB) : null,
+      baselineMiB: baseline ? mib(baseline.kib) : null,
+      endMiB: end ? mib(end.kib) : null,
       change: null,
       verdict: 'not comparable',
     };
   }
-  const change = (end.rssKiB - baseline.rssKiB) / baseline.rssKiB;
+  const change = (end.kib - baseline.kib) / baseline.kib;
   return {
     role: series.role,
     pid: series.pid,
-    baselineMiB: mib(baseline.rssKiB),
-    endMiB: mib(end.rssKiB),
+    baselineMiB: mib(baseline.kib),
+    endMiB: mib(end.kib),
     change: Math.round(change * 1000) / 1000,
     verdict: change > tolerance ? 'grew' : change < -tolerance ? 'shrank' : 'flat',
   };

@@ -14,14 +14,17 @@
  * - one training of the published version runs (`--training-steps`, 32,000: the most there is),
  * - one evaluator peer process is killed (SIGKILL) every `--kill-every` minutes (5); `npm start`
  *   starts it again, and the soak checks that it did,
- * and the resident memory of every platform process is sampled once a minute. If the search ends
+ * and the resident memory of every platform process is sampled once a minute, and each Worker
+ * isolate's JS heap after a full GC (workerd's inspector) every 5 minutes. If the search ends
  * before the time is up, a second search (not compared) keeps the evaluators busy until the end.
  *
  * At the end it checks: no errors (only the expected 410/429s of churned links and freed slots);
  * the run completed, and its D1 records and champion equal an undisturbed reference run of the
  * same config, computed afterwards by the Node worker-thread search (node/pool-search.ts), which
  * the golden trace and `npm run bench:platform` show equal to the platform's, record for record;
- * every process alive from the baseline minute (5) to the end within 10 % of its memory then;
+ * every Worker isolate alive from the baseline minute (5) to the end within 10 % of its heap then
+ * (the processes' RSS is listed beside, not judged: under the local dev runtime a Worker that does
+ * nothing grows per request as much, `npm run bench:memory-probe`);
  * p50/p99 prediction latency. Writes bench/results/soak.json and the README's `bench:soak` block
  * (not with --no-record). Exit status 1 when any check fails.
  */
@@ -42,6 +45,7 @@ import { resolveConfig } from '../src/wann/config';
 import { RECHECK_TEST_SHARD } from '../src/wann/generation';
 import { genomeToJson } from '../src/wann/genome';
 import type { GenerationRecord } from '../src/wann/record';
+import { heapAfterGc, type Inspector, isolateIn, within } from './inspector';
 import {
   json,
   platformProcesses,
@@ -63,6 +67,11 @@ import {
 } from './soak-verdicts';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+// Each evaluator peer of `npm start` opens workerd's inspector, so its isolate's heap can be read.
+process.env.WANN_PEER_INSPECTOR = '1';
+/** The Workers of `npm start`'s wrangler dev, and of its evaluator peers (scripts/start.ts). */
+const MAIN_WORKERS = ['wann-api', 'wann-evaluator', 'wann-inference'];
+const PEER_WORKERS = Array.from({ length: 8 }, (_, i) => `wann-evaluator-peer-${i + 1}`);
 const { values: args } = parseArgs({
   options: {
     minutes: { type: 'string', default: '30' },
@@ -188,14 +197,55 @@ async function main(platform: LocalPlatform) {
       const kib = rssKiB(p.pid);
       if (kib === 0) continue; // gone, or a kernel thread
       const s = series.get(p.pid) ?? { role: p.role, pid: p.pid, samples: [] };
-      s.samples.push({ minute, rssKiB: kib });
+      s.samples.push({ minute, kib });
       series.set(p.pid, s);
     }
   };
   sampleMemory(0);
+
+  // Each Worker isolate's JS heap after a full GC (what a Worker's 128 MB applies to), read through
+  // workerd's inspector: at minute 0, the baseline minute, every 5 minutes and the end. A full GC
+  // pauses the isolate briefly, so not every minute.
+  const heapSeries = new Map<string, MemorySeries>();
+  /** Inspector sessions by `pid:worker`; null where none answered (or the process ended). */
+  const isolates = new Map<string, Inspector | null>();
+  const heapMinute = (m: number) => m === 0 || m === BASELINE_MINUTE || m % 5 === 0;
+  let heapSampling: Promise<void> = Promise.resolve();
+  const sampleHeaps = (minute: number) => {
+    heapSampling = heapSampling.then(async () => {
+      for (const p of platformProcesses(platform.child.pid!)) {
+        if (p.comm !== 'workerd') continue;
+        const names = p.role === 'evaluator peer (workerd)' ? PEER_WORKERS : MAIN_WORKERS;
+        for (const name of names) {
+          const key = `${p.pid}:${name}`;
+          // Looked for again while not found (an isolate exists once its Worker has run).
+          if (!isolates.get(key)) isolates.set(key, await isolateIn([p.pid], name));
+          const isolate = isolates.get(key);
+          if (!isolate) continue;
+          try {
+            const heap = await within(heapAfterGc(isolate), 30_000);
+            const s = heapSeries.get(key) ?? { role: name, pid: p.pid, samples: [] };
+            s.samples.push({ minute, kib: heap * 1024 });
+            heapSeries.set(key, s);
+          } catch {
+            isolate.close();
+            isolates.set(key, null); // killed meanwhile
+          }
+        }
+      }
+    });
+    return heapSampling;
+  };
+  await sampleHeaps(0);
+  console.log(
+    `› Worker isolates read through the inspector: ${[...heapSeries.values()].map((s) => `${s.role} (pid ${s.pid}) ${Math.round(s.samples[0].kib / 102.4) / 10} MiB`).join(', ') || 'none answered'}`,
+  );
   let minutesSampled = 0;
   const memoryTimer = setInterval(() => {
-    if (minutesSampled + 1 < MINUTES) sampleMemory(++minutesSampled);
+    if (minutesSampled + 1 < MINUTES) {
+      sampleMemory(++minutesSampled);
+      if (heapMinute(minutesSampled)) void sampleHeaps(minutesSampled);
+    }
   }, 60_000);
 
   // --- share links: 4 slots, one replaced every LINK_EVERY_MS -----------------------------------
@@ -503,6 +553,8 @@ async function main(platform: LocalPlatform) {
   await watchTraining;
   clearInterval(memoryTimer);
   sampleMemory(MINUTES);
+  await sampleHeaps(MINUTES);
+  for (const isolate of isolates.values()) isolate?.close();
   const soakLoad = loadavg()[0];
   console.log(`› the soak's time is up (minute ${minuteNow()})`);
   if (searchEndedMinute === null) console.log('  waiting for the compared search to complete');
@@ -573,14 +625,22 @@ async function main(platform: LocalPlatform) {
   if (!championSame) finding("the disturbed run's champion differs from the reference's");
 
   // --- verdicts ----------------------------------------------------------------------------------
-  const memory = [...series.values()]
-    .filter((s) => s.samples.length > 0)
-    .map((s) => memoryVerdict(s, BASELINE_MINUTE, MINUTES))
-    .sort((a, b) => a.role.localeCompare(b.role) || a.pid - b.pid);
-  for (const m of memory) {
+  const verdicts = (all: Iterable<MemorySeries>) =>
+    [...all]
+      .filter((s) => s.samples.length > 0)
+      .map((s) => memoryVerdict(s, BASELINE_MINUTE, MINUTES))
+      .sort((a, b) => a.role.localeCompare(b.role) || a.pid - b.pid);
+  const memory = verdicts(series.values());
+  // Judged: the isolates' heaps. The processes' RSS is listed beside them, not judged: under the
+  // local dev runtime a Worker that does nothing grows as much per request (bench:memory-probe).
+  const isolateMemory = verdicts(heapSeries.values());
+  if (isolateMemory.length === 0) finding('no Worker isolate answered through the inspector');
+  if (!isolateMemory.some((m) => m.role === 'wann-api' && m.verdict !== 'not comparable'))
+    finding("the API isolate's heap could not be compared from the baseline minute to the end");
+  for (const m of isolateMemory) {
     if (m.verdict === 'grew')
       finding(
-        `${m.role} ${m.pid}: ${m.baselineMiB} → ${m.endMiB} MiB (+${round((m.change ?? 0) * 100, 1)} %)`,
+        `isolate ${m.role} (pid ${m.pid}): ${m.baselineMiB} → ${m.endMiB} MiB (+${round((m.change ?? 0) * 100, 1)} %)`,
       );
   }
   const allLatencies = [...latencies.json, ...latencies.png];
@@ -634,8 +694,15 @@ async function main(platform: LocalPlatform) {
     shareLinks: links,
     training,
     evaluatorKills: kills,
-    memory: { baselineMinute: BASELINE_MINUTE, endMinute: MINUTES, tolerance: 0.1, processes: memory },
+    memory: {
+      baselineMinute: BASELINE_MINUTE,
+      endMinute: MINUTES,
+      tolerance: 0.1,
+      isolates: isolateMemory,
+      processes: memory,
+    },
     memorySamples: [...series.values()],
+    heapSamples: [...heapSeries.values()],
     processesAtEnd,
     platformReloads,
     platformLog,
@@ -646,7 +713,7 @@ async function main(platform: LocalPlatform) {
       'npm start (scripts/local-platform.ts) on 127.0.0.1: wrangler dev (API + coordinator, inference, evaluator) and one evaluator peer per core; client: Node fetch on the same machine; reference: node/pool-search.ts, 2 worker threads, after the platform stopped',
     date: new Date().toISOString(),
   };
-  console.log(JSON.stringify({ ...result, memorySamples: undefined }, null, 2));
+  console.log(JSON.stringify({ ...result, memorySamples: undefined, heapSamples: undefined }, null, 2));
 
   const passed = findings.length === 0 && searchStatus === 'completed' && result.search.identicalToReference;
   if (!args['no-record']) {

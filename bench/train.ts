@@ -18,6 +18,7 @@ import { compile } from '../src/wann/network';
 import { TUNING_SHARDS } from '../src/wann/report';
 import {
   compileTrainable,
+  defaultDecaySteps,
   initialTrainingState,
   parameterCount,
   TRAINING_DEFAULTS,
@@ -42,8 +43,13 @@ const net = compileTrainable(genome);
 // Tuned on the training shards every host tunes on (the platform's publication, `npm run search`).
 const tuning = shardsToBatch(Array.from({ length: TUNING_SHARDS }, (_, i) => readShard(dir, 'train', i)));
 const tuned = tuneWeight(compile(genome), tuning).weight;
-const state = initialTrainingState(net, tuned, { seed: 1, learningRate: Number(args['learning-rate']) });
 const total = Number(args.steps ?? TRAINING_DEFAULTS.steps);
+// The default schedule over this training's length (constant, or the cosine decay over `total`).
+const state = initialTrainingState(net, tuned, {
+  seed: 1,
+  learningRate: Number(args['learning-rate']),
+  decaySteps: defaultDecaySteps(total),
+});
 const every = 600; // ~1.3 epochs at batch 128
 const trainer = new Trainer(net, train);
 const curve: { step: number; seconds: number; testAccuracy: number; loss: number | null }[] = [
@@ -68,6 +74,7 @@ const result = {
   connections: parameterCount(net),
   batchSize: state.batchSize,
   learningRate: state.learningRate,
+  decaySteps: state.decaySteps,
   startWeight: tuned,
   steps: state.step,
   seconds: +seconds.toFixed(1),

@@ -32,14 +32,17 @@ import {
   shardToBatch,
 } from '../src/data/shard';
 import { stream } from '../src/random';
+import { ensembleAccuracy } from '../src/wann/accuracy';
 import { resolveConfig } from '../src/wann/config';
 import { RECHECK_TEST_SHARD } from '../src/wann/generation';
 import { firstHidden, type Genome, genomeToJson } from '../src/wann/genome';
+import { compile } from '../src/wann/network';
 import { describeStop } from '../src/wann/patience';
 import type { GenerationRecord } from '../src/wann/record';
 import { championReport, TUNING_SHARDS } from '../src/wann/report';
 import {
   compileTrainable,
+  defaultDecaySteps,
   initialTrainingState,
   TRAINING_DEFAULTS,
   Trainer,
@@ -187,7 +190,22 @@ const checkpoints: {
   generation: number;
   ensembleTestAccuracy: number;
   meanTestAccuracy: number;
+  /**
+   * The same champion's ensemble accuracy on training shards 0–4 (seen by the search): its gap to
+   * the test figure is how much the champion fits the fixed training shards (a diagnosis only).
+   */
+  ensembleTrainAccuracy: number;
+  /** The generation that made the champion (how long no re-check has crowned another). */
+  championGeneration: number;
+  championConnections: number;
+  /** This generation's population: mean and best fitness, mean enabled connections. */
+  fitnessMean: number;
+  fitnessMax: number;
+  meanConnections: number;
 }[] = [];
+/** Training shards 0–4 as one batch, for the checkpoints' train-side ensemble accuracy. */
+const CHECK_TRAIN_SHARDS = Math.min(5, config.trainShards);
+let checkTrain: Batch | null = null;
 let nextCheckpoint = 60;
 const log = (line: string) => (tty ? bars.log(`${line}\n`) : console.log(line));
 const describe = (r: GenerationRecord) =>
@@ -226,15 +244,26 @@ try {
     }
     if (elapsed() >= nextCheckpoint) {
       nextCheckpoint += 60;
-      const report = championReport(champion(), test, trainBatch(r.shard ?? 0), config.weights);
+      const genome = champion();
+      const report = championReport(genome, test, trainBatch(r.shard ?? 0), config.weights);
+      checkTrain ??= shardsToBatch(
+        Array.from({ length: CHECK_TRAIN_SHARDS }, (_, i) => readAnyShard(dir, 'train', i)),
+      );
+      const trainSide = ensembleAccuracy(compile(genome), checkTrain, config.weights);
       checkpoints.push({
         seconds: Math.round(elapsed()),
         generation: search.generation,
         ensembleTestAccuracy: report.ensembleTestAccuracy,
         meanTestAccuracy: report.meanTestAccuracy,
+        ensembleTrainAccuracy: trainSide,
+        championGeneration: search.champion?.generation ?? -1,
+        championConnections: search.champion?.connections ?? 0,
+        fitnessMean: r.fitnessMean ?? 0,
+        fitnessMax: r.fitnessMax ?? 0,
+        meanConnections: r.meanConnections,
       });
       log(
-        `  test set @ ${Math.round(elapsed())}s: ensemble ${pct(report.ensembleTestAccuracy)}, mean over weights ${pct(report.meanTestAccuracy)}`,
+        `  test set @ ${Math.round(elapsed())}s: ensemble ${pct(report.ensembleTestAccuracy)}, mean over weights ${pct(report.meanTestAccuracy)} (training shards 0–${CHECK_TRAIN_SHARDS - 1}: ensemble ${pct(trainSide)})`,
       );
     }
   }
@@ -280,7 +309,10 @@ let trainingSeconds: number | null = null;
 if (trainingSteps > 0) {
   const images = allTrainImages();
   const net = compileTrainable(best);
-  const state = initialTrainingState(net, report.tunedWeight, { seed: 1 });
+  const state = initialTrainingState(net, report.tunedWeight, {
+    seed: 1,
+    decaySteps: defaultDecaySteps(trainingSteps),
+  });
   const t0 = performance.now();
   new Trainer(net, images).steps(state, trainingSteps);
   trainingSeconds = +((performance.now() - t0) / 1000).toFixed(1);
@@ -295,8 +327,11 @@ const results = join(HERE, '..', 'bench', 'results');
 // Another dataset's results sit beside MNIST's, never over them (search-fashion-mnist.json, …).
 const resultName = (base: string) =>
   dataset.name === 'mnist' ? `${base}.json` : `${base}-${dataset.name}.json`;
-if (!args.out)
-  writeFileSync(join(results, resultName('champion')), `${JSON.stringify(genomeToJson(best))}\n`);
+// With --out, the champion goes beside that file (seeds-1.json → seeds-1-champion.json).
+writeFileSync(
+  args.out ? args.out.replace(/(\.json)?$/, '-champion.json') : join(results, resultName('champion')),
+  `${JSON.stringify(genomeToJson(best))}\n`,
+);
 const summary = {
   measured: new Date().toISOString().slice(0, 10),
   // Named only off MNIST, so an MNIST summary keeps the shape bench/results and the README cite.

@@ -249,6 +249,8 @@ if (peerCount > 0) {
         compatibilityDate,
         unsafeDevRegistryPath: REGISTRY,
         handleRuntimeStdio: superviseOutput(i - 1),
+        // bench:soak reads each peer's isolate heap through workerd's inspector (any free port).
+        ...(process.env.WANN_PEER_INSPECTOR === '1' ? { inspectorPort: 0 } : {}),
       });
       peerOptions = options;
       if (peers.length === 0) {

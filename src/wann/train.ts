@@ -38,8 +38,24 @@ export interface TrainingHyperparameters {
   seed: number;
   /** Examples per minibatch (1–4,096). */
   batchSize: number;
-  /** Adam's step size. */
+  /** Adam's step size (at step 0, when it decays). */
   learningRate: number;
+  /**
+   * 0: the step size is `learningRate` at every step. D > 0: it follows a half cosine from
+   * `learningRate` at step 0 down to 0 at step D (`learningRateAt`); a training of n steps decays
+   * over D = n.
+   */
+  decaySteps: number;
+}
+
+/**
+ * Adam's step size for step `step` (0-based, the step about to be taken): constant, or
+ * learningRate · ½(1 + cos(π · min(step, D)/D)). The cosine is `fastCosPi` (plain IEEE-754
+ * operations), so a resumed or chunked training takes exactly the same steps in Node and workerd.
+ */
+export function learningRateAt(h: TrainingHyperparameters, step: number): number {
+  if (h.decaySteps === 0) return h.learningRate;
+  return h.learningRate * 0.5 * (1 + fastCosPi(Math.min(step, h.decaySteps) / h.decaySteps));
 }
 
 /** Defaults chosen by measuring test accuracy on champions (README "Trained weights"). */
@@ -48,7 +64,12 @@ export const TRAINING_DEFAULTS = {
   learningRate: 0.01,
   /** Steps of a default training: ~10 epochs of 60,000 images at batch 128. */
   steps: 4_800,
+  /** Whether a default training's step size decays (a half cosine over its steps) or stays constant. */
+  decay: false,
 } as const;
+
+/** `decaySteps` of a default training of `steps` steps. */
+export const defaultDecaySteps = (steps: number): number => (TRAINING_DEFAULTS.decay ? steps : 0);
 
 export const ADAM_BETA1 = 0.9;
 export const ADAM_BETA2 = 0.999;
@@ -195,6 +216,9 @@ function checkHyperparameters(h: TrainingHyperparameters): void {
   if (!(h.learningRate > 0 && h.learningRate <= 1)) {
     throw new RangeError(`learningRate must be in (0, 1], got ${h.learningRate}`);
   }
+  if (!Number.isInteger(h.decaySteps) || h.decaySteps < 0 || h.decaySteps > 0xffffffff) {
+    throw new RangeError(`decaySteps must be an integer ≥ 0, got ${h.decaySteps}`);
+  }
 }
 
 /** The starting state: every connection at `sharedWeight`, Adam's moments 0, step 0. */
@@ -207,6 +231,7 @@ export function initialTrainingState(
     seed: hyper.seed ?? 0,
     batchSize: hyper.batchSize ?? TRAINING_DEFAULTS.batchSize,
     learningRate: hyper.learningRate ?? TRAINING_DEFAULTS.learningRate,
+    decaySteps: hyper.decaySteps ?? 0,
   };
   checkHyperparameters(h);
   if (!Number.isFinite(sharedWeight))
@@ -223,11 +248,14 @@ export function initialTrainingState(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Serialisation: "WTS1", u32 params, u32 step, u32 seed, u32 batchSize, f64 learningRate,
-// f64 loss (NaN = null), then weights, m, v as little-endian f64.
+// Serialisation: "WTS2", u32 params, u32 step, u32 seed, u32 batchSize, u32 decaySteps,
+// f64 learningRate, f64 loss (NaN = null), then weights, m, v as little-endian f64. "WTS1" (states
+// saved before the decay existed) has no decaySteps field (36-byte header) and reads as constant.
 
-const STATE_MAGIC = 0x31535457; // "WTS1" read as a little-endian u32
-const STATE_HEADER_BYTES = 36;
+const STATE_MAGIC_V1 = 0x31535457; // "WTS1" read as a little-endian u32
+const STATE_MAGIC = 0x32535457; // "WTS2"
+const STATE_HEADER_BYTES_V1 = 36;
+const STATE_HEADER_BYTES = 40;
 
 export class TrainingStateFormatError extends Error {
   override name = 'TrainingStateFormatError';
@@ -243,8 +271,9 @@ export function encodeTrainingState(s: TrainingState): Uint8Array {
   view.setUint32(8, s.step, true);
   view.setUint32(12, s.seed, true);
   view.setUint32(16, s.batchSize, true);
-  view.setFloat64(20, s.learningRate, true);
-  view.setFloat64(28, s.loss ?? Number.NaN, true);
+  view.setUint32(20, s.decaySteps, true);
+  view.setFloat64(24, s.learningRate, true);
+  view.setFloat64(32, s.loss ?? Number.NaN, true);
   let at = STATE_HEADER_BYTES;
   for (const a of [s.weights, s.m, s.v]) {
     for (let i = 0; i < n; i++, at += 8) view.setFloat64(at, a[i], true);
@@ -254,27 +283,31 @@ export function encodeTrainingState(s: TrainingState): Uint8Array {
 
 /** Inverse of `encodeTrainingState`; throws TrainingStateFormatError on anything else. */
 export function decodeTrainingState(bytes: Uint8Array): TrainingState {
-  if (bytes.length < STATE_HEADER_BYTES) throw new TrainingStateFormatError('training state is truncated');
+  if (bytes.length < STATE_HEADER_BYTES_V1) throw new TrainingStateFormatError('training state is truncated');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0, true) !== STATE_MAGIC)
+  const magic = view.getUint32(0, true);
+  if (magic !== STATE_MAGIC && magic !== STATE_MAGIC_V1)
     throw new TrainingStateFormatError('not a training state (magic)');
+  const v1 = magic === STATE_MAGIC_V1;
+  const header = v1 ? STATE_HEADER_BYTES_V1 : STATE_HEADER_BYTES;
   const n = view.getUint32(4, true);
-  if (bytes.length !== STATE_HEADER_BYTES + 24 * n) {
+  if (bytes.length !== header + 24 * n) {
     throw new TrainingStateFormatError(`training state of ${n} weights has ${bytes.length} bytes`);
   }
-  const loss = view.getFloat64(28, true);
+  const loss = view.getFloat64(v1 ? 28 : 32, true);
   const s: TrainingState = {
     step: view.getUint32(8, true),
     seed: view.getUint32(12, true),
     batchSize: view.getUint32(16, true),
-    learningRate: view.getFloat64(20, true),
+    decaySteps: v1 ? 0 : view.getUint32(20, true),
+    learningRate: view.getFloat64(v1 ? 20 : 24, true),
     loss: Number.isNaN(loss) ? null : loss,
     weights: new Float64Array(n),
     m: new Float64Array(n),
     v: new Float64Array(n),
   };
   checkHyperparameters(s);
-  let at = STATE_HEADER_BYTES;
+  let at = header;
   for (const a of [s.weights, s.m, s.v]) {
     for (let i = 0; i < n; i++, at += 8) a[i] = view.getFloat64(at, true);
   }
@@ -591,12 +624,13 @@ export class Trainer {
       this.order = new MinibatchOrder(this.data.count, state.seed, state.batchSize);
     }
     const { runner, order } = this;
-    const { weights, m, v, learningRate } = state;
+    const { weights, m, v } = state;
     const grad = runner.grad;
     for (let k = 0; k < n; k++) {
       const { order: idx, from } = order.indices(state.step);
       runner.loadExamples(this.data, idx, from, state.batchSize);
       state.loss = runner.lossAndGradient(weights);
+      const learningRate = learningRateAt(state, state.step);
       state.step++;
       const c1 = 1 - ADAM_BETA1 ** state.step;
       const c2 = 1 - ADAM_BETA2 ** state.step;

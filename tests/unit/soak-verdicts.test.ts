@@ -41,7 +41,7 @@ describe('memoryVerdict: the end against the baseline minute, ±10 %', () => {
   const series = (samples: [number, number][]) => ({
     role: 'workerd',
     pid: 42,
-    samples: samples.map(([minute, rssKiB]) => ({ minute, rssKiB })),
+    samples: samples.map(([minute, kib]) => ({ minute, kib })),
   });
 
   it('flat within 10 %, whatever happened before the baseline', () => {
@@ -199,21 +199,35 @@ describe('soakTable: the README block', () => {
     memory: {
       baselineMinute: 5,
       endMinute: 30,
+      isolates: [
+        memoryVerdict(
+          {
+            role: 'wann-api',
+            pid: 7,
+            samples: [
+              { minute: 5, kib: 8000 },
+              { minute: 30, kib: 8200 },
+            ],
+          },
+          5,
+          30,
+        ),
+      ],
       processes: [
         memoryVerdict(
           {
             role: 'wrangler dev (workerd)',
             pid: 7,
             samples: [
-              { minute: 5, rssKiB: 400_000 },
-              { minute: 30, rssKiB: 480_000 },
+              { minute: 5, kib: 400_000 },
+              { minute: 30, kib: 480_000 },
             ],
           },
           5,
           30,
         ),
         memoryVerdict(
-          { role: 'evaluator peer (workerd)', pid: 9, samples: [{ minute: 30, rssKiB: 100_000 }] },
+          { role: 'evaluator peer (workerd)', pid: 9, samples: [{ minute: 30, kib: 100_000 }] },
           5,
           30,
         ),
@@ -234,12 +248,22 @@ describe('soakTable: the README block', () => {
     expect(table).toContain('| evaluator peer (workerd) 9 | – | 97.7 MiB | – | not comparable |');
     expect(table).toContain('| errors (findings) | 1: wrangler dev (workerd) 7');
     expect(table).toContain('by `npm run bench:soak` (2 cores');
-    // Every row of both tables has the columns its header has.
-    for (const block of table.split('\n\n').slice(0, 2)) {
+    // The isolates are judged; the processes' RSS is listed as not judged.
+    expect(table).toContain('| wann-api (pid 7) | 7.8 MiB | 8 MiB | +2.5 % | flat |');
+    expect(table).toMatch(/\| process \(RSS, listed, not judged/);
+    // Every row of the three tables has the columns its header has.
+    for (const block of table.split('\n\n').slice(0, 3)) {
       const rows = block.split('\n');
       const columns = rows[0].split('|').length;
       for (const row of rows) expect(row.split('|').length, row).toBe(columns);
     }
+  });
+
+  it('a soak recorded before isolates were read shows its RSS table alone, as recorded', () => {
+    const { isolates: _, ...old } = summary.memory;
+    const table = soakTable({ ...summary, memory: old });
+    expect(table).not.toContain('Worker isolate');
+    expect(table).toContain(`| process (RSS) | minute 5 | minute 30 | change | within 10 %? |`);
   });
 
   it('a shortened soak names its length in the command', () => {

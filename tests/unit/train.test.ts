@@ -23,6 +23,7 @@ import {
   geneWeights,
   initialTrainingState,
   type LabelledFeatures,
+  learningRateAt,
   MinibatchOrder,
   parameterCount,
   Trainer,
@@ -137,6 +138,53 @@ describe('training', () => {
     expect(encodeTrainingState(other)).not.toEqual(encodeTrainingState(straight));
   });
 
+  it('a decaying step size follows the half cosine, resumes bit for bit and ends elsewhere than a constant one', () => {
+    const h = { seed: 0, batchSize: 64, learningRate: 0.02, decaySteps: 40 };
+    expect(learningRateAt(h, 0)).toBe(0.02);
+    expect(learningRateAt(h, 20)).toBe(0.01); // cos(π/2) is exactly 0 in fastCosPi
+    expect(learningRateAt(h, 40)).toBe(0);
+    expect(learningRateAt(h, 400)).toBe(0);
+    expect(learningRateAt(h, 10)).toBeCloseTo(0.01 * (1 + Math.cos(Math.PI / 4)), 15);
+    expect(learningRateAt({ ...h, decaySteps: 0 }, 30)).toBe(0.02);
+
+    const genome = grownGenome();
+    const hyper = { seed: 5, batchSize: 64, decaySteps: 45 };
+    const straight = initialTrainingState(compileTrainable(genome), 1, hyper);
+    trainSteps(genome, straight, train, 45);
+    const first = initialTrainingState(compileTrainable(genome), 1, hyper);
+    trainSteps(genome, first, train, 17);
+    const resumed = decodeTrainingState(encodeTrainingState(first));
+    expect(resumed.decaySteps).toBe(45);
+    new Trainer(genome, train).steps(resumed, 28);
+    expect(encodeTrainingState(resumed)).toEqual(encodeTrainingState(straight));
+
+    const constant = initialTrainingState(compileTrainable(genome), 1, { ...hyper, decaySteps: 0 });
+    trainSteps(genome, constant, train, 45);
+    expect(Array.from(constant.weights)).not.toEqual(Array.from(straight.weights));
+  });
+
+  it('reads a state saved before the decay existed ("WTS1") as a constant step size', () => {
+    const net = compileTrainable(grownGenome());
+    const state = initialTrainingState(net, 1, { seed: 3, batchSize: 32, learningRate: 0.005 });
+    trainSteps(net, state, train, 3);
+    const n = state.weights.length;
+    const v1 = new Uint8Array(36 + 24 * n);
+    const view = new DataView(v1.buffer);
+    view.setUint32(0, 0x31535457, true);
+    view.setUint32(4, n, true);
+    view.setUint32(8, state.step, true);
+    view.setUint32(12, state.seed, true);
+    view.setUint32(16, state.batchSize, true);
+    view.setFloat64(20, state.learningRate, true);
+    view.setFloat64(28, state.loss ?? Number.NaN, true);
+    [state.weights, state.m, state.v].forEach((a, k) => {
+      for (let i = 0; i < n; i++) view.setFloat64(36 + 8 * (k * n + i), a[i], true);
+    });
+    const read = decodeTrainingState(v1);
+    expect(read.decaySteps).toBe(0);
+    expect(encodeTrainingState(read)).toEqual(encodeTrainingState(state));
+  });
+
   it('minibatches of an epoch are distinct images, and the next epoch is another permutation', () => {
     const order = new MinibatchOrder(1000, 3, 100);
     const seen = new Set<number>();
@@ -187,6 +235,7 @@ describe('training', () => {
     const net = compileTrainable(grownGenome());
     expect(() => initialTrainingState(net, 1, { batchSize: 0 })).toThrow(/batchSize/);
     expect(() => initialTrainingState(net, 1, { learningRate: -1 })).toThrow(/learningRate/);
+    expect(() => initialTrainingState(net, 1, { decaySteps: 1.5 })).toThrow(/decaySteps/);
     expect(() => initialTrainingState(net, Number.NaN)).toThrow(/finite/);
     const bytes = encodeTrainingState(initialTrainingState(net, 1));
     expect(() => decodeTrainingState(bytes.subarray(0, bytes.length - 8))).toThrow(TrainingStateFormatError);

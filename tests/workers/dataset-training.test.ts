@@ -16,6 +16,7 @@ import { type Genome, initialGenome, initialInnovations } from '../../src/wann/g
 import { addConnection, addNode } from '../../src/wann/mutation';
 import {
   compileTrainable,
+  defaultDecaySteps,
   initialTrainingState,
   trainedAccuracy,
   trainedProbabilities,
@@ -100,7 +101,10 @@ describe('training weights on an uploaded table', () => {
     const rows = decodeAnyShard(await blob(trainShardKey(0, uploaded.id)));
     expect(isFeatureShard(rows)).toBe(true);
     const net = compileTrainable(genome);
-    const state = initialTrainingState(net, shared.tunedWeight, { seed: 1 });
+    const state = initialTrainingState(net, shared.tunedWeight, {
+      seed: 1,
+      decaySteps: defaultDecaySteps(STEPS),
+    });
     trainSteps(net, state, rows as FeatureShard, STEPS);
     const test = shardsToBatch(
       await Promise.all(

@@ -14,7 +14,13 @@ import { concatShards, encodeShard, type Shard, shardsToBatch, toShardPixels } f
 import { stream } from '../../src/random';
 import { parseGenome } from '../../src/wann/genome';
 import { championReport } from '../../src/wann/report';
-import { compileTrainable, initialTrainingState, trainedAccuracy, trainSteps } from '../../src/wann/train';
+import {
+  compileTrainable,
+  defaultDecaySteps,
+  initialTrainingState,
+  trainedAccuracy,
+  trainSteps,
+} from '../../src/wann/train';
 import { testShardKey, trainShardKey } from '../../workers/contracts/blob-keys';
 import { type ErrorBody, post, request, startRun, waitFor } from './helpers';
 
@@ -216,7 +222,10 @@ describe('a search on a built-in dataset off MNIST', () => {
       await (await request(`/api/runs/${runId}/models/${shared.version}/genome.json`)).json(),
     );
     const net = compileTrainable(genome);
-    const state = initialTrainingState(net, shared.tunedWeight, { seed: 1 });
+    const state = initialTrainingState(net, shared.tunedWeight, {
+      seed: 1,
+      decaySteps: defaultDecaySteps(steps),
+    });
     trainSteps(net, state, concatShards(train), steps);
     expect(trained.testAccuracy[0]).toBe(trainedAccuracy(net, state.weights, shardsToBatch(test)));
   });

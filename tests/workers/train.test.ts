@@ -12,6 +12,7 @@ import type { ModelResource } from '../../src/api/types';
 import { concatShards, decodeShard, shardsToBatch, shardToBatch } from '../../src/data/shard';
 import {
   compileTrainable,
+  defaultDecaySteps,
   initialTrainingState,
   trainedAccuracy,
   trainedProbabilities,
@@ -96,7 +97,10 @@ describe('training a published model', () => {
   it('has exactly the accuracy of the same training done in one go (chunks and the duplicate change nothing)', () => {
     const train = concatShards([decodeShard(bytes('SHARD_TRAIN_00')), decodeShard(bytes('SHARD_TRAIN_01'))]);
     const net = compileTrainable(grownGenome());
-    const state = initialTrainingState(net, shared.tunedWeight, { seed: 1 });
+    const state = initialTrainingState(net, shared.tunedWeight, {
+      seed: 1,
+      decaySteps: defaultDecaySteps(STEPS),
+    });
     trainSteps(net, state, train, STEPS);
     expect(trained.testAccuracy[0]).toBe(trainedAccuracy(net, state.weights, test));
   });
@@ -104,7 +108,10 @@ describe('training a published model', () => {
   it('is served by /v2 under its own version, equal to the src/ forward pass', async () => {
     const train = concatShards([decodeShard(bytes('SHARD_TRAIN_00')), decodeShard(bytes('SHARD_TRAIN_01'))]);
     const net = compileTrainable(grownGenome());
-    const state = initialTrainingState(net, shared.tunedWeight, { seed: 1 });
+    const state = initialTrainingState(net, shared.tunedWeight, {
+      seed: 1,
+      decaySteps: defaultDecaySteps(STEPS),
+    });
     trainSteps(net, state, train, STEPS);
     const N = 50;
     const batch = shardToBatch(decodeShard(bytes('SHARD_TEST_0')), 0, N);

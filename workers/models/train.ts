@@ -43,6 +43,7 @@ import { type Genome, parseGenome } from '../../src/wann/genome';
 import {
   compileTrainable,
   decodeTrainingState,
+  defaultDecaySteps,
   encodeTrainingState,
   geneWeights,
   initialTrainingState,
@@ -304,6 +305,7 @@ async function loadState(env: TrainBindings, row: TrainingRow, genome: Genome): 
       seed: row.seed,
       batchSize: row.batchSize,
       learningRate: row.learningRate,
+      decaySteps: defaultDecaySteps(row.steps),
     });
   }
   const key = trainingStateKey(row.runId, row.version, row.step);
@@ -443,6 +445,8 @@ async function finishTraining(
       steps: String(state.step),
       batch_size: String(state.batchSize),
       learning_rate: String(state.learningRate),
+      // Only where the step size decayed, so a constant-rate model's metadata stays as it was.
+      ...(state.decaySteps > 0 ? { learning_rate_decay: `cosine over ${state.decaySteps} steps` } : {}),
       ...described?.metadata,
     },
     ...(described ? { inputDescription: described.inputDescription } : {}),
