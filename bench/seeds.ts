@@ -3,7 +3,7 @@
  *   npm run search -- --minutes 30 --seed S --out bench/results/seeds-S.json      (S = 1, 2, 3)
  * into bench/results/seeds.json (each seed's figures, the median over seeds against the paper's
  * table, and what the runs say about stalling) and the README's `<!-- bench:seeds -->` block.
- * Where bench/results/train-defaults.json trained these seeds' champions with the training defaults
+ * Where bench/results/train-defaults-chosen.json trained these seeds' champions with the training defaults
  * chosen on validation, their test figures are shown beside the search's own trained figure.
  *
  *   npm run bench:seeds -- [--seeds 1,2,3]
@@ -43,7 +43,8 @@ const runs = seeds.map((s) => {
 });
 
 /** Chosen-defaults training of these champions (bench/train-defaults.ts), by champion file. */
-const trainDefaultsFile = join(RESULTS, 'train-defaults.json');
+// The chosen candidate tested alone (npm run bench:train-defaults with its grid narrowed to it).
+const trainDefaultsFile = join(RESULTS, 'train-defaults-chosen.json');
 const trainDefaults = existsSync(trainDefaultsFile)
   ? (JSON.parse(readFileSync(trainDefaultsFile, 'utf8')) as {
       chosen: { learningRate: number; schedule: string; steps: number };

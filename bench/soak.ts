@@ -11,7 +11,7 @@
  *   streams end with `share_link_revoked` and move to the new link),
  * - predictions run at a steady `--rate` per second against the published version (KServe v2 JSON
  *   and a PNG through `/predict`, alternately),
- * - one training of the published version runs (`--training-steps`, 32,000: the most there is),
+ * - one training of the published version runs (`--training-steps`, 32,000: the default),
  * - one evaluator peer process is killed (SIGKILL) every `--kill-every` minutes (5); `npm start`
  *   starts it again, and the soak checks that it did,
  * and the resident memory of every platform process is sampled once a minute, and each Worker

@@ -42,13 +42,21 @@ const { values: args } = parseArgs({
   options: {
     genome: { type: 'string', multiple: true },
     out: { type: 'string', default: join(RESULTS, 'train-defaults.json') },
+    /** The grid (comma-separated); the defaults are the grid recorded in train-defaults.json. */
+    'learning-rates': { type: 'string', default: '0.003,0.01,0.03' },
+    steps: { type: 'string', default: '4800,9600,19200' },
+    schedules: { type: 'string', default: 'constant,cosine' },
+    /** Validation only: no test figure (a grid extended, whose winner is then tested alone). */
+    'no-test': { type: 'boolean', default: false },
   },
 });
 
-const LEARNING_RATES = [0.003, 0.01, 0.03];
-const STEPS = [4_800, 9_600, 19_200];
-const SCHEDULES = ['constant', 'cosine'] as const;
-type Schedule = (typeof SCHEDULES)[number];
+const list = (s: string | undefined) => (s ?? '').split(',').map(Number);
+const LEARNING_RATES = list(args['learning-rates']);
+const STEPS = list(args.steps).sort((a, b) => a - b);
+const ALL_SCHEDULES = ['constant', 'cosine'] as const;
+type Schedule = (typeof ALL_SCHEDULES)[number];
+const SCHEDULES = ALL_SCHEDULES.filter((s) => (args.schedules ?? '').split(',').includes(s));
 const VALIDATION_FRACTION = 0.1;
 const SPLIT_SEED = 1;
 
@@ -106,7 +114,7 @@ for (const file of genomes) {
   for (const learningRate of LEARNING_RATES) {
     // Constant: one training, scored at each step count on the way.
     const state = initialTrainingState(net, tuned, { seed: 1, learningRate });
-    for (const steps of STEPS) {
+    for (const steps of SCHEDULES.includes('constant') ? STEPS : []) {
       trainer.steps(state, steps - state.step);
       scores[key({ learningRate, schedule: 'constant', steps })] = trainedAccuracy(
         net,
@@ -115,7 +123,7 @@ for (const file of genomes) {
       );
     }
     // Cosine: the decay depends on the training's length, so one training per step count.
-    for (const steps of STEPS) {
+    for (const steps of SCHEDULES.includes('cosine') ? STEPS : []) {
       const decayed = initialTrainingState(net, tuned, { seed: 1, learningRate, decaySteps: steps });
       trainer.steps(decayed, steps);
       scores[key({ learningRate, schedule: 'cosine', steps })] = trainedAccuracy(
@@ -125,7 +133,7 @@ for (const file of genomes) {
       );
     }
     console.log(
-      `${relative(RESULTS, file)} lr ${learningRate}: ${STEPS.map((s) => `${s} steps constant ${(100 * scores[key({ learningRate, schedule: 'constant', steps: s })]).toFixed(2)}% cosine ${(100 * scores[key({ learningRate, schedule: 'cosine', steps: s })]).toFixed(2)}%`).join(', ')}  (${((performance.now() - started) / 1000).toFixed(0)} s)`,
+      `${relative(RESULTS, file)} lr ${learningRate}: ${STEPS.map((s) => `${s} steps ${SCHEDULES.map((schedule) => `${schedule} ${(100 * scores[key({ learningRate, schedule, steps: s })]).toFixed(2)}%`).join(' ')}`).join(', ')}  (${((performance.now() - started) / 1000).toFixed(0)} s)`,
     );
   }
   perChampion.push({
@@ -143,7 +151,7 @@ const ranked = candidates
     (a, b) =>
       b.meanValidationAccuracy - a.meanValidationAccuracy ||
       a.steps - b.steps ||
-      SCHEDULES.indexOf(a.schedule) - SCHEDULES.indexOf(b.schedule),
+      ALL_SCHEDULES.indexOf(a.schedule) - ALL_SCHEDULES.indexOf(b.schedule),
   );
 const chosen = ranked[0];
 const current: Candidate = {
@@ -152,13 +160,13 @@ const current: Candidate = {
   steps: TRAINING_DEFAULTS.steps,
 };
 console.log(
-  `chosen on validation: ${key(chosen)} (mean ${(100 * chosen.meanValidationAccuracy).toFixed(2)}%); the defaults in src/wann/train.ts: ${key(current)} (mean ${(100 * mean(current)).toFixed(2)}%)`,
+  `chosen on validation: ${key(chosen)} (mean ${(100 * chosen.meanValidationAccuracy).toFixed(2)}%); the defaults in src/wann/train.ts: ${key(current)} (${candidates.some((c) => key(c) === key(current)) ? `mean ${(100 * mean(current)).toFixed(2)}%` : 'not in this grid'})`,
 );
 
 // The test set, once, for the chosen candidate: each champion trained on all training images.
 const test = testSet(dir);
 const tested: { genome: string; testAccuracy: number; seconds: number }[] = [];
-for (const [i, file] of genomes.entries()) {
+for (const [i, file] of args['no-test'] ? [] : genomes.entries()) {
   const genome = parseGenome(JSON.parse(readFileSync(file, 'utf8')));
   const net = compileTrainable(genome);
   const state = initialTrainingState(net, perChampion[i].tunedWeight, {

@@ -917,7 +917,11 @@ program
     'the shared-weight version to train (default: the newest one)',
     integer('version', 1),
   )
-  .option('--steps <n>', 'Adam steps of 128 training images (default 4,800: ~10 epochs)', integer('steps', 1))
+  .option(
+    '--steps <n>',
+    'Adam steps of 128 training images (default 32,000: ~68 epochs; at most 64,000)',
+    integer('steps', 1),
+  )
   .option('--wait', 'then wait until it is done and print the trained version')
   .action(async (arg: string, opts: { version?: number; steps?: number; wait?: boolean }) => {
     const { api, run } = await ownerTarget(arg, 'training');
