@@ -149,8 +149,10 @@ describe('at-least-once delivery', () => {
     const run = await waitFor(created.id);
     expect(dropped).toBe(true);
     await expectSameAsBaseline(run);
-    expect(deliveries.get(`${run.id}:1:16`)).toBe(2);
-    expect(deliveries.get(`${run.id}:1:0`)).toBe(1);
+    // Dropped once, then re-sent by the alarm (the run could not complete otherwise). On a loaded
+    // machine a re-sent slice (or any other) can outlive its 1.5 s timeout and be sent once more:
+    // the count is a lower bound, and the records equal the baseline whatever it is.
+    expect(deliveries.get(`${run.id}:1:16`)).toBeGreaterThanOrEqual(2);
   });
 
   it('gives up after the bounded number of attempts and records the error', async () => {
