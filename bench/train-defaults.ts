@@ -32,6 +32,7 @@ import {
   initialTrainingState,
   parameterCount,
   TRAINING_DEFAULTS,
+  type TrainableNetwork,
   Trainer,
   trainedAccuracy,
 } from '../src/wann/train';
@@ -98,6 +99,8 @@ const candidates: Candidate[] = SCHEDULES.flatMap((schedule) =>
   LEARNING_RATES.flatMap((learningRate) => STEPS.map((steps) => ({ learningRate, schedule, steps }))),
 );
 
+/** Each champion compiled for training, in `genomes` order (the test phase reuses them). */
+const nets: TrainableNetwork[] = [];
 const perChampion: {
   genome: string;
   connections: number;
@@ -108,6 +111,7 @@ const started = performance.now();
 for (const file of genomes) {
   const genome = parseGenome(JSON.parse(readFileSync(file, 'utf8')));
   const net = compileTrainable(genome);
+  nets.push(net);
   const tuned = tuneWeight(compile(genome), tuning).weight;
   const trainer = new Trainer(net, fit);
   const scores: Record<string, number> = {};
@@ -166,9 +170,7 @@ console.log(
 // The test set, once, for the chosen candidate: each champion trained on all training images.
 const test = testSet(dir);
 const tested: { genome: string; testAccuracy: number; seconds: number }[] = [];
-for (const [i, file] of args['no-test'] ? [] : genomes.entries()) {
-  const genome = parseGenome(JSON.parse(readFileSync(file, 'utf8')));
-  const net = compileTrainable(genome);
+for (const [i, net] of args['no-test'] ? [] : nets.entries()) {
   const state = initialTrainingState(net, perChampion[i].tunedWeight, {
     seed: 1,
     learningRate: chosen.learningRate,
