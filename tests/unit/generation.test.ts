@@ -1069,6 +1069,10 @@ describe('champion re-check', () => {
     expect(issues({ ...r, candidate: null })).toEqual(['candidateFitness: expected 0 values, got 3']);
     expect(issues({ ...r, testAccuracy: 1.5 })[0]).toMatch(/^testAccuracy/);
     expect(issues({ ...r, shards: [] })[0]).toMatch(/^shards/);
+    expect(issues({ ...r, championFitness: [-1, Infinity, -1] })).toEqual([
+      'championFitness.1: expected a number or NaN, got Infinity',
+    ]);
+    expect(issues({ ...r, candidateFitness: [-1, null, -1] })[0]).toMatch(/^candidateFitness\.1/);
   });
 
   it('evaluateRecheck: each genome per shard, the rule, the winner on the test batch', () => {
@@ -1169,6 +1173,21 @@ describe('sliceReportSchema', () => {
   it.each([
     ['a missing fitness value', { fitness: [-1, -2, -3] }, /fitness: expected 4 values, got 3/],
     ['an accuracy outside [0, 1]', { accuracy: [0.5, 0, 0.25, 1.5] }, /accuracy\.3/],
+    [
+      'an infinite fitness',
+      { fitness: [-1, Number.NaN, -Infinity, -3] },
+      /fitness\.2: expected a number or NaN/,
+    ],
+    [
+      'a fitness that is not a number',
+      { fitness: [-1, '2', -2, -3] },
+      /fitness\.1: expected a number or NaN, got 2/,
+    ],
+    ['a NaN accuracy', { accuracy: [0.5, Number.NaN, 0.25, 1] }, /accuracy\.1/],
+    ['a fractional connection count', { connections: [4, 5.5] }, /connections\.1: expected an integer ≥ 0/],
+    ['a hidden node count of 0', { nodes: [0, 268] }, /nodes\.0: expected an integer ≥ 1/],
+    ['a negative offset', { offsets: [-8, 300, 650] }, /offsets\.0/],
+    ['fitness that is not an array', { fitness: 'lots' }, /fitness/],
     ['a connections count per member', { connections: [4] }, /connections: expected 2 values, got 1/],
     ['non-increasing offsets', { offsets: [8, 300, 300] }, /offsets\.2: offsets must increase/],
     ['one offset too few', { offsets: [8, 300] }, /offsets: expected 3 values, got 2/],
