@@ -15,6 +15,7 @@ import type { GenerationRecord } from '../../src/wann/record';
 import type { Batch } from '../../src/wann/types';
 import { populationSliceKey, testShardKey, trainShardKey } from '../../workers/contracts/blob-keys';
 import type { ChampionAddress } from '../../workers/coordinator/types';
+import { readGenomes, rememberSlice } from '../../workers/storage/population';
 import { deliveries, faults, peerRuns, peerTraining, recheckFaults } from './entry';
 import {
   championOf,
@@ -617,5 +618,31 @@ describe('champion re-check', () => {
       recheckedFitness: -1,
     });
     expect(rows[0].testAccuracy).toBeNull();
+  });
+});
+
+describe('a slice object kept in the isolate that stored it', () => {
+  it('gives the next generation its parents without R2, the same bytes R2 holds', async () => {
+    const blob = Uint8Array.from({ length: 900 }, (_, i) => (i * 37) % 251);
+    const offsets = [100, 350, 351, 900];
+    const where = (index: number) => {
+      const i = index - 64;
+      return { index, slice: 64, offset: offsets[i], length: offsets[i + 1] - offsets[i] };
+    };
+    const byIndex = (xs: { index: number; bytes: Uint8Array }[]) =>
+      Object.fromEntries(xs.map((x) => [x.index, [...x.bytes]]));
+    // The object as R2 serves it (one run)...
+    const stored = crypto.randomUUID();
+    await env.BLOBS.put(populationSliceKey(stored, 3, 64), blob);
+    const fromR2 = byIndex(await readGenomes(env.BLOBS, stored, 3, [where(64), where(65), where(66)]));
+    // ...and as the isolate that made it keeps it (another run, whose object R2 never had).
+    const kept = crypto.randomUUID();
+    await expect(readGenomes(env.BLOBS, kept, 3, [where(64)])).rejects.toThrow(/is not in R2/);
+    rememberSlice(kept, 3, 64, blob, offsets);
+    const fromIsolate = byIndex(await readGenomes(env.BLOBS, kept, 3, [where(66), where(64), where(65)]));
+    expect(fromIsolate).toEqual(fromR2);
+    expect(fromIsolate[65]).toEqual([...blob.subarray(350, 351)]);
+    // Another generation's members are not among them.
+    await expect(readGenomes(env.BLOBS, kept, 4, [where(64)])).rejects.toThrow(/is not in R2/);
   });
 });

@@ -43,6 +43,7 @@ import { requestUploadBaseline } from '../datasets/baseline';
 import { runDatasetBuild } from '../datasets/build';
 import { PublishError, type ReportChampion, reportChampionHere, runPublishTask } from '../models/publish';
 import { handleTrainMessage, type TrainChunk } from '../models/train';
+import { rememberSlice } from '../storage/population';
 import { answerWithin, settleWithin } from './delivery-deadline';
 import {
   breedAndEvaluate,
@@ -170,6 +171,7 @@ async function handleSlice(task: SliceTask, env: EvaluatorEnv, work: BreedAndEva
   const { blob, report } = await work(task);
   // Stored before it is reported: a generation is complete only when every slice is readable.
   await env.BLOBS.put(populationSliceKey(task.runId, task.gen, task.sliceStart), blob);
+  rememberSlice(task.runId, task.gen, task.sliceStart, blob, report.offsets);
   const outcome = await coordinatorOf(env, task.runId).report(task.runId, report);
   if (typeof outcome !== 'string') {
     // A bug, not a transient fault: log it loudly; re-sending the same report cannot help.
@@ -361,6 +363,9 @@ function recheckViaPeer(env: EvaluatorEnv, name: string, peer: PeerBinding): Rec
   );
 }
 
+/** Tasks in flight per peer (see consumeTasks). */
+const LANES_PER_PEER = 2;
+
 export async function consumeTasks(messages: readonly Message<unknown>[], env: EvaluatorEnv): Promise<void> {
   const peers = await livePeers(env);
   if (peers.length === 0) {
@@ -369,14 +374,18 @@ export async function consumeTasks(messages: readonly Message<unknown>[], env: E
     for (const message of messages) await handleInTime(message, env, local);
     return;
   }
-  // One lane per peer, each taking the next message when its slice is done.
+  // LANES_PER_PEER lanes per peer, each taking the next message when its task is done. With one
+  // lane a peer sat idle while this isolate stored its slice, reported it and read the next one's
+  // inputs; with two, the next slice's request is already waiting at the peer when it finishes one.
   let next = 0;
   await Promise.all(
-    peers.map(async ({ name, peer }) => {
+    peers.flatMap(({ name, peer }) => {
       const work = viaPeer(env, name, peer);
       const recheck = recheckViaPeer(env, name, peer);
       const report = reportViaPeer(name, peer);
-      while (next < messages.length) await handleInTime(messages[next++], env, work, recheck, report);
+      return Array.from({ length: LANES_PER_PEER }, async () => {
+        while (next < messages.length) await handleInTime(messages[next++], env, work, recheck, report);
+      });
     }),
   );
 }

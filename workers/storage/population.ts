@@ -17,6 +17,24 @@ const parentBytes = new LruCache<string, Uint8Array>(24 * 1024 * 1024, (b) => b.
 /** Ranged reads of one slice object closer than this are merged into one read. */
 const MERGE_GAP_BYTES = 32 * 1024;
 
+/**
+ * Keep the members of a slice object this isolate just stored (`offsets` as its report gives them:
+ * member sliceStart+i is bytes [offsets[i], offsets[i+1])), so the next generation's breeders in
+ * this isolate read their parents here instead of from R2, on the path between two generations.
+ * The bytes are what R2 holds: a slice's object is a pure function of its task.
+ */
+export function rememberSlice(
+  runId: string,
+  gen: number,
+  sliceStart: number,
+  blob: Uint8Array,
+  offsets: readonly number[],
+): void {
+  for (let i = 0; i + 1 < offsets.length; i++) {
+    parentBytes.set(`${runId}:${gen}:${sliceStart + i}`, blob.slice(offsets[i], offsets[i + 1]));
+  }
+}
+
 /** A parent's encoded bytes, by its index in generation gen−1. */
 export interface ParentBytes {
   index: number;
