@@ -177,10 +177,10 @@ if (!args.out) {
   const rows = rounds.map((r, i) => {
     const cliG = r.cli.generationsAtMinute;
     const httpG = r.http.generationsAtMinute;
-    return `| ${i + 1} (${r.first === 'cli' ? 'CLI first' : 'HTTP first'}) | ${cliG.at(-1)} | ${httpG.at(-1)} | **${r.ratioAtMinute.at(-1)}×** | ${r.ratioAtMinute.join(' · ')} | ${r.cli.meanLoadAverage.toFixed(2)} / ${r.http.meanLoadAverage.toFixed(2)} |`;
+    return `| ${i + 1} (${r.first === 'cli' ? 'CLI first' : 'HTTP first'}) | ${cliG.at(-1)?.toLocaleString('en-US')} | ${httpG.at(-1)?.toLocaleString('en-US')} | **${r.ratioAtMinute.at(-1)}×** | ${r.ratioAtMinute.join(' · ')} | ${r.cli.meanLoadAverage.toFixed(2)} / ${r.http.meanLoadAverage.toFixed(2)} |`;
   });
   updateReadmeTable(
-    'bench:http-vs-cli',
+    'http-vs-cli',
     [
       `Population ${POPULATION}, seed ${SEED}, ${MINUTES} minutes each, ${cores} cores (${cores} threads / ${cores} evaluator processes), measured ${result.measuredAt.slice(0, 10)}:`,
       '',
