@@ -5,6 +5,7 @@
  *
  *   npm run bench:http-vs-cli                      # 10 minutes each, 1 round (CLI, then HTTP)
  *   npm run bench:http-vs-cli -- --minutes 3 --rounds 2
+ *   npm run bench:http-vs-cli -- --first http --add   # one more round, HTTP first, added to the record
  *
  * Rounds alternate which goes first (CLI-HTTP, HTTP-CLI, …), so a load that comes and goes hits
  * both alike. Each minute's generation count is kept for both; the ratio is HTTP / CLI at each
@@ -32,6 +33,10 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '1' },
     population: { type: 'string', default: '960' },
     seed: { type: 'string', default: '1' },
+    /** Which side goes first in the first round (then they alternate). */
+    first: { type: 'string', default: 'cli' },
+    /** Add this invocation's rounds to those already recorded (same minutes, population, seed). */
+    add: { type: 'boolean', default: false },
     /** Write here instead of bench/results/http-vs-cli.json (and leave the README alone). */
     out: { type: 'string' },
   },
@@ -43,6 +48,8 @@ const SEED = Number(args.seed);
 const cores = availableParallelism();
 if (!(MINUTES >= 1 && Number.isInteger(MINUTES))) throw new Error('--minutes must be a whole number ≥ 1');
 if (!(ROUNDS >= 1 && Number.isInteger(ROUNDS))) throw new Error('--rounds must be a whole number ≥ 1');
+if (args.first !== 'cli' && args.first !== 'http') throw new Error('--first must be cli or http');
+const FIRST = args.first;
 
 interface Side {
   /** Generations completed at the end of minutes 1…M. */
@@ -129,20 +136,32 @@ interface Round {
   ratioAtMinute: number[];
 }
 
+const out = args.out ?? join(ROOT, 'bench', 'results', 'http-vs-cli.json');
 const rounds: Round[] = [];
+if (args.add) {
+  const before = JSON.parse(readFileSync(out, 'utf8')) as {
+    minutes: number;
+    population: number;
+    seed: number;
+    rounds: Round[];
+  };
+  if (before.minutes !== MINUTES || before.population !== POPULATION || before.seed !== SEED)
+    throw new Error(`--add: ${out} has other minutes, population or seed`);
+  rounds.push(...before.rounds);
+}
 for (let r = 0; r < ROUNDS; r++) {
-  const first = r % 2 === 0 ? 'cli' : 'http';
+  const first = (r % 2 === 0) === (FIRST === 'cli') ? 'cli' : 'http';
   const sides: Partial<Record<'cli' | 'http', Side>> = {};
   for (const side of first === 'cli' ? (['cli', 'http'] as const) : (['http', 'cli'] as const)) {
     console.log(
-      `round ${r + 1}: ${side === 'cli' ? 'npm run search' : 'a search over HTTP'}, ${MINUTES} min`,
+      `round ${rounds.length + 1}: ${side === 'cli' ? 'npm run search' : 'a search over HTTP'}, ${MINUTES} min`,
     );
     sides[side] = side === 'cli' ? await cliSide() : await httpSide();
   }
   const cli = sides.cli!;
   const http = sides.http!;
   const ratioAtMinute = cli.generationsAtMinute.map((g, i) => round3(http.generationsAtMinute[i] / g));
-  console.log(`round ${r + 1}: HTTP / CLI at each minute ${ratioAtMinute.join(' ')}`);
+  console.log(`round ${rounds.length + 1}: HTTP / CLI at each minute ${ratioAtMinute.join(' ')}`);
   rounds.push({ first, cli, http, ratioAtMinute });
 }
 
@@ -167,7 +186,6 @@ const result = {
   /** HTTP / CLI generations after MINUTES minutes, median over the rounds. */
   ratio: round3(median(finalRatios)),
 };
-const out = args.out ?? join(ROOT, 'bench', 'results', 'http-vs-cli.json');
 writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
 console.log(
   `HTTP / CLI generations after ${MINUTES} min: ${result.ratio} (rounds: ${finalRatios.join(', ')})`,

@@ -375,6 +375,50 @@ describe('a client that leaves frees its stream slot', () => {
     await reader.cancel();
   });
 
+  it('a client that leaves while a read waits ends the stream at once, without spinning', async () => {
+    // The coordinator's stream as the guard reads it: one event, then nothing until cancelled, after
+    // which every read answers "done" at once. Reads are counted, and past 50 one throws, so a
+    // guard that keeps pulling a finished source ends (with a failure below) instead of spinning
+    // the isolate forever, as it once held `npm start`'s one thread.
+    let reads = 0;
+    let cancelled = false;
+    let wake: (() => void) | undefined;
+    const source = {
+      getReader: () => ({
+        read: async (): Promise<ReadableStreamReadResult<Uint8Array>> => {
+          reads += 1;
+          if (reads > 50) throw new Error('read past its end 50 times');
+          if (reads === 1)
+            return { done: false, value: new TextEncoder().encode('event: status\ndata: {}\n\n') };
+          if (!cancelled) await new Promise<void>((resolve) => (wake = resolve));
+          return { done: true, value: undefined };
+        },
+        cancel: async () => {
+          cancelled = true;
+          wake?.();
+        },
+      }),
+    } as unknown as ReadableStream<Uint8Array>;
+    const leave = new AbortController();
+    let ends = 0;
+    const reader = guardEventStream(source, async () => null, {
+      signal: leave.signal,
+      onEnd: () => (ends += 1),
+    }).getReader();
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('event: status');
+    const waiting = reader.read(); // the runtime's next read, waiting for the quiet run's next event
+    leave.abort();
+    let bound: ReturnType<typeof setTimeout> | undefined;
+    const stillWaiting = new Promise<'still waiting'>((resolve) => {
+      bound = setTimeout(() => resolve('still waiting'), 5_000);
+    });
+    expect(await Promise.race([waiting, stillWaiting])).toEqual({ done: true, value: undefined });
+    clearTimeout(bound);
+    expect(reads).toBeLessThan(5);
+    expect(cancelled).toBe(true);
+    expect(ends).toBe(1);
+  });
+
   /**
    * Opens a stream whose client then leaves the way a closed tab or a killed `curl` does: its fetch
    * is aborted, nothing cancels the body on the Worker's side, and the Worker learns it only when a

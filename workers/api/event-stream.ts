@@ -172,9 +172,22 @@ export function guardEventStream(
     }, intervalMs);
   };
 
-  signal?.addEventListener('abort', () => {
-    if (stop()) reader.cancel().catch(() => {});
-  });
+  // The client left: close ours too, so a read the runtime has waiting ends now.
+  signal?.addEventListener('abort', () => finish());
+
+  /**
+   * Close ours after the end. A pull that returned without enqueueing or closing, with a read
+   * waiting, is called again at once: after an abort the source answers "done" at once, so that
+   * was a loop that never yielded, and it held `npm start`'s one thread (every page and API
+   * request) for good.
+   */
+  const closed = () => {
+    try {
+      out?.close();
+    } catch {
+      // already closed or errored
+    }
+  };
 
   return new ReadableStream<Uint8Array>({
     start(controller) {
@@ -196,11 +209,12 @@ export function guardEventStream(
         next = await reader.read();
       } catch {
         finish(); // the coordinator's stream broke: end ours; the client reconnects
+        closed();
         return;
       }
-      if (ended) return;
-      if (next.done) {
+      if (ended || next.done) {
         finish();
+        closed();
         return;
       }
       const chunk = next.value;
