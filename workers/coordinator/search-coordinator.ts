@@ -501,7 +501,7 @@ export class SearchCoordinator extends DurableObject<Env> {
       // D1 rows of finished generations and R2 garbage: written while the evaluators work, after
       // this returns. Awaited here, they held the report that completed the generation, and so
       // the queue delivery that carried it: the local queue delivers the next generation's batch
-      // only once the last one's consumer has returned (~40 % of a small-genome generation).
+      // only once the last one's consumer has returned (README, "A search over HTTP").
       this.flushLater();
       return;
     }
@@ -683,7 +683,7 @@ export class SearchCoordinator extends DurableObject<Env> {
           console.error(
             `coordinator ${this.meta()?.runId}: writing finished generations failed: ${String(e)}`,
           );
-          await this.ctx.storage.setAlarm(Date.now() + Math.min(this.settings.sliceTimeoutMs, 5_000));
+          await this.wakeBy(Date.now() + Math.min(this.settings.sliceTimeoutMs, 5_000));
         }
       }),
     );
