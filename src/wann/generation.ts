@@ -243,17 +243,11 @@ export function breedMember(
 }
 
 /**
- * What a slice reports for its members [sliceStart, sliceEnd), member-major: `fitness[i·w + k]` is
- * member sliceStart+i at weight k. `offsets` locates each member inside the slice's stored
- * population blob (member i is bytes [offsets[i], offsets[i+1])), so a breeder of the next
- * generation can read just the parents it needs.
- */
-/**
- * An array of numbers that each pass `ok`, checked in one loop. Zod's per-element schemas (z.array of anything) cost
- * ~9 µs a value inside workerd, where zod may not compile its checks (no `new Function`): a
- * population-960 generation reports ~14,400 values, so they held the coordinator ~130 ms a
- * generation, with every evaluator idle (bench/results/http-vs-cli.json). The first bad value is
- * named by its index, as zod names it.
+ * An array of numbers that each pass `ok`, checked in one loop. Zod's per-element schemas (z.array
+ * of anything) cost ~9 µs a value inside workerd, where zod may not compile its checks (no `new
+ * Function`): a population-960 generation reports ~14,400 values, the largest JS cost in the
+ * coordinator's CPU profile, on the path between two generations (README, "A search over HTTP").
+ * The first bad value is named by its index, as zod names it.
  */
 function numberArray(ok: (v: number) => boolean, expected: string) {
   return z
@@ -272,6 +266,12 @@ const isCount = (min: number) => (v: number) => Number.isSafeInteger(v) && v >= 
 /** A fitness: a finite number, or NaN for a member that failed to evaluate. */
 const fitnessArray = () => numberArray((v) => Number.isFinite(v) || Number.isNaN(v), 'a number or NaN');
 
+/**
+ * What a slice reports for its members [sliceStart, sliceEnd), member-major: `fitness[i·w + k]` is
+ * member sliceStart+i at weight k. `offsets` locates each member inside the slice's stored
+ * population blob (member i is bytes [offsets[i], offsets[i+1])), so a breeder of the next
+ * generation can read just the parents it needs.
+ */
 export const sliceReportSchema = z
   .strictObject({
     gen: z.number().int().min(0),

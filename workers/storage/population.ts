@@ -14,6 +14,8 @@ export class StaleTaskError extends Error {
 
 /** Parent genomes' bytes by `${runId}:${gen}:${index}`: consecutive slices share most parents. */
 const parentBytes = new LruCache<string, Uint8Array>(24 * 1024 * 1024, (b) => b.byteLength);
+/** The cache key of member `index` of generation `gen`. */
+const parentKey = (runId: string, gen: number, index: number) => `${runId}:${gen}:${index}`;
 /** Ranged reads of one slice object closer than this are merged into one read. */
 const MERGE_GAP_BYTES = 32 * 1024;
 
@@ -31,7 +33,7 @@ export function rememberSlice(
   offsets: readonly number[],
 ): void {
   for (let i = 0; i + 1 < offsets.length; i++) {
-    parentBytes.set(`${runId}:${gen}:${sliceStart + i}`, blob.slice(offsets[i], offsets[i + 1]));
+    parentBytes.set(parentKey(runId, gen, sliceStart + i), blob.slice(offsets[i], offsets[i + 1]));
   }
 }
 
@@ -54,7 +56,7 @@ export async function readGenomes(
   const out: ParentBytes[] = [];
   const missing: GenomeLocation[] = [];
   for (const loc of locations) {
-    const cached = parentBytes.get(`${runId}:${gen}:${loc.index}`);
+    const cached = parentBytes.get(parentKey(runId, gen, loc.index));
     if (cached) out.push({ index: loc.index, bytes: cached });
     else missing.push(loc);
   }
@@ -81,7 +83,7 @@ export async function readGenomes(
           }
           for (const m of members) {
             const own = bytes.slice(m.offset - start, m.offset - start + m.length);
-            parentBytes.set(`${runId}:${gen}:${m.index}`, own);
+            parentBytes.set(parentKey(runId, gen, m.index), own);
             out.push({ index: m.index, bytes: own });
           }
         }),
