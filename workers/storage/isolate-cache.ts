@@ -19,7 +19,11 @@
 export class LruCache<K, V> {
   private readonly map = new Map<K, V>();
   private total = 0;
-  /** Positioned at the least recently used key; a Map's iterators stay live as it changes. */
+  /**
+   * Positioned at the least recently used key; a Map's iterators stay live as it changes. After the
+   * Map rehashes, it holds the previous table until its next eviction moves it on; every value in
+   * that table is still in the Map (only hits happen in between), so it holds no extra bytes.
+   */
   private oldest: Iterator<K> | null = null;
   constructor(
     private readonly capacity: number,
