@@ -21,8 +21,10 @@ export class LruCache<K, V> {
   private total = 0;
   /**
    * Positioned at the least recently used key; a Map's iterators stay live as it changes. After the
-   * Map rehashes, it holds the previous table until its next eviction moves it on; every value in
-   * that table is still in the Map (only hits happen in between), so it holds no extra bytes.
+   * Map rehashes, it holds the previous table until its next eviction moves it on. Values leave the
+   * Map only by eviction (which moves it on first) or by a `set` that replaces a key's value, so
+   * that table holds no bytes the Map does not, but for values replaced in between: at most one
+   * table's worth, and rare here (parent-cache keys name one generation's member each).
    */
   private oldest: Iterator<K> | null = null;
   constructor(
