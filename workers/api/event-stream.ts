@@ -147,15 +147,21 @@ export function guardEventStream(
     return true;
   };
 
+  /**
+   * End ours (the last event first, once) and close it, even after an earlier end: a pull that
+   * returned without enqueueing or closing, with a read waiting, is called again at once; after an
+   * abort the source answers "done" at once, so that was a loop that never yielded, and it held
+   * `npm start`'s one thread (every page and API request) for good.
+   */
   const finish = (last?: Uint8Array) => {
-    if (!stop()) return;
+    const first = stop();
     try {
-      if (last) out?.enqueue(last);
+      if (first && last) out?.enqueue(last);
       out?.close();
     } catch {
-      // the client is already gone
+      // already closed, or the client is already gone
     }
-    reader.cancel().catch(() => {});
+    if (first) reader.cancel().catch(() => {});
   };
 
   const schedule = () => {
@@ -174,20 +180,6 @@ export function guardEventStream(
 
   // The client left: close ours too, so a read the runtime has waiting ends now.
   signal?.addEventListener('abort', () => finish());
-
-  /**
-   * Close ours after the end. A pull that returned without enqueueing or closing, with a read
-   * waiting, is called again at once: after an abort the source answers "done" at once, so that
-   * was a loop that never yielded, and it held `npm start`'s one thread (every page and API
-   * request) for good.
-   */
-  const closed = () => {
-    try {
-      out?.close();
-    } catch {
-      // already closed or errored
-    }
-  };
 
   return new ReadableStream<Uint8Array>({
     start(controller) {
@@ -209,12 +201,10 @@ export function guardEventStream(
         next = await reader.read();
       } catch {
         finish(); // the coordinator's stream broke: end ours; the client reconnects
-        closed();
         return;
       }
       if (ended || next.done) {
         finish();
-        closed();
         return;
       }
       const chunk = next.value;
