@@ -283,7 +283,11 @@ function renderSummary(): void {
   stop.hidden = !run.stop;
   stop.textContent = run.stop ? `Completed early: ${describeStop(run.stop)}.` : '';
   renderOwnerActions();
+  followFork?.();
 }
+
+/** Brings the fork form in line with the run (set by renderConfig for the owner; null before). */
+let followFork: (() => void) | null = null;
 
 /** Whether the owner's actions were last drawn for a finished run (null: not drawn yet). */
 let actionsFinished: boolean | null = null;
@@ -932,15 +936,24 @@ function renderConfig(): void {
     }
   });
   const details = el('details', {}, el('summary', {}, 'Fork with changes'), lead, form);
-  // The run may have moved on since the form was drawn: its budget and the texts follow it.
-  details.addEventListener('toggle', () => {
-    if (!details.open || !run) return;
+  // The run moves on after the form is drawn: its budget (unless edited) and the texts follow it
+  // as each generation or status arrives (renderSummary), so what the form says is right the moment
+  // it opens, not one 'toggle' event later; the estimate, a fit over every row, only while open.
+  followFork = () => {
+    if (!run) return;
     const generations = fields.querySelector<HTMLInputElement>('#cfg-generations');
     if (generations && generations.value === generations.defaultValue) {
       generations.value = String(Math.max(run.generations, run.generation + 10));
       generations.defaultValue = generations.value;
     }
-    showEstimate();
+    if (details.open) showEstimate();
+    else {
+      lead.textContent = `Continues from generation ${continuesFrom()} with the same population and dataset; only changed fields are sent.`;
+      explainForkGenerations(fields, continuesFrom());
+    }
+  };
+  details.addEventListener('toggle', () => {
+    if (details.open) followFork?.();
   });
   replace(byId('fork'), details);
 }

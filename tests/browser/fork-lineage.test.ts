@@ -54,8 +54,12 @@ describe.each([
       const parentId = started.body.id;
       await page.goto(`${URL_}/runs/${parentId}`);
       await page.waitForSelector('#status.completed', { timeout: SLOW });
-      await page.click('#fork summary');
+      // The form follows the run while closed: right as the run shows completed, not only once
+      // opening it has fired its 'toggle' event (read at once after the click, it said the
+      // generation the page loaded at when the renderer ran the read first).
       const help = page.locator('#fork-form .field:has(#cfg-generations) small');
+      expect(await help.textContent()).toBe('total, counting the 8 it continues from');
+      await page.click('#fork summary');
       expect(await help.textContent()).toBe('total, counting the 8 it continues from');
       expect(await page.inputValue('#fork-name')).toBe(`parent ${width} (fork)`);
       await page.fill('#fork-form #cfg-generations', '14');
