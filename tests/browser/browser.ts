@@ -248,7 +248,6 @@ async function whyNotLoaded(open: Request[]): Promise<string> {
 }
 
 export async function shot(page: Page, name: string): Promise<void> {
-  if (process.env.WANN_NO_SHOTS) return;
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
