@@ -79,8 +79,9 @@ function classify(chain: string[]): Kind {
   if (cmd.includes('workerd')) return KINDS[2];
   if (cmd.includes('bin/wann.mjs')) return KINDS[5];
   if (cmd.includes('esbuild')) return KINDS[6];
-  if (cmd.includes('vitest') && /fork|worker/.test(cmd)) return KINDS[1];
-  if (cmd.includes('vitest')) return KINDS[0];
+  // Vitest's own process is `vitest run …` (whose arguments may name the workers project); the
+  // processes it starts for test files are not.
+  if (cmd.includes('vitest')) return /vitest(\.mjs)? run\b/.test(cmd) ? KINDS[0] : KINDS[1];
   if (/biome|tsc|worker-types|check-bundles|wrangler(-dist)?\/cli\.js deploy/.test(cmd)) return KINDS[7];
   return KINDS[8];
 }
@@ -152,7 +153,7 @@ async function main() {
   const reaped = (Number(f[13]) + Number(f[14])) / HZ;
   const summary = stripVTControlCharacters(readFileSync(log, 'utf8'))
     .split('\n')
-    .filter((l) => /^\s+(Test Files|Tests|Duration)\s/.test(l))
+    .filter((l) => /^\s+(Test Files|Tests|Duration)\s|^npm test: /.test(l))
     .map((l) => l.trim());
   rmSync(dir, { recursive: true, force: true });
   const sampled = [...perKind.values()].reduce((a, b) => a + b, 0) / HZ;
