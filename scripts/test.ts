@@ -30,6 +30,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const started = Date.now();
 const seconds = (from: number) => `${Math.round((Date.now() - from) / 1000)} s`;
 const children = new Set<ChildProcess>();
+/** How long a command may print nothing before it counts as stuck (see run). */
+const SILENT_MS = 8 * 60_000;
 
 interface Outcome {
   code: number;
@@ -44,17 +46,33 @@ function run(command: string, args: string[], write: ((chunk: string) => void) |
     const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     children.add(child);
     let output = '';
+    let heard = Date.now();
     const take = (chunk: Buffer) => {
+      heard = Date.now();
       const text = chunk.toString();
       if (write) write(text);
       else output += text;
     };
+    // A Vitest run prints at least once per test file, and its timeouts bound every test and hook
+    // (2 min at most here): silent far longer, it is stuck (once, with an experiment since undone, a
+    // Workers test file's runtime never reported back, and the run waited for good). It is stopped
+    // with a message, so a stuck run fails in minutes instead of holding CI until its time limit.
+    const watchdog = setInterval(() => {
+      if (Date.now() - heard < SILENT_MS) return;
+      const line = `\nnpm test: ${args.join(' ')} printed nothing for ${SILENT_MS / 60_000} minutes: stopped as stuck\n`;
+      if (write) write(line);
+      else output += line;
+      killGroup(child, 'SIGTERM');
+      setTimeout(() => killGroup(child, 'SIGKILL'), 10_000).unref();
+      clearInterval(watchdog);
+    }, 10_000);
     child.stdout.on('data', take);
     child.stderr.on('data', take);
     child.on('error', (e) => {
       output += `${command}: ${e.message}\n`;
     });
     child.on('close', (code, signal) => {
+      clearInterval(watchdog);
       children.delete(child);
       // Stopped: whatever of its group outlived it ends too (a Vitest worker forked just as its
       // parent was told to stop stayed behind once, waiting for a parent that was gone).
