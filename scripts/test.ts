@@ -19,8 +19,10 @@
  *    on the platform), so the two overlap on two cores. The browser lane's output is held while the
  *    other lane runs and printed whole after it, so each lane's report reads in one piece.
  *
- * Exits 1 if any check or test failed. SIGINT/SIGTERM reach the Vitest processes (the browser
- * project's teardown stops its platform).
+ * Exits non-zero if any check or test failed. Each command runs in a process group of its own, so
+ * a Ctrl-C reaches this script alone: it passes SIGINT/SIGTERM on to every group it started (Vitest
+ * ends at once on them; the browser project's global setup then ends its platform on exit). A
+ * command silent for 8 minutes is stopped as stuck.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
