@@ -93,7 +93,6 @@ const CHECKS: [name: string, command: string, args: string[]][][] = [
     ['lint (Biome)', bin('biome'), ['check', '.']],
     ['Env types current', bin('tsx'), ['scripts/worker-types.ts', '--check']],
     ['typecheck (tsc -p public)', bin('tsc'), ['-p', 'public']],
-    ['inference bundle', 'npm', ['run', '-s', 'build:inference']],
     ['bundle sizes', bin('tsx'), ['scripts/check-bundles.ts']],
   ],
 ];
@@ -145,10 +144,17 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function main(): Promise<number> {
-  const shards = await run(bin('tsx'), ['scripts/build-shards.ts'], null);
-  if (shards.code !== 0) {
-    process.stdout.write(shards.output);
-    return 1;
+  // What the tests read and no check makes: the MNIST shards (verified, or built), and the
+  // inference Worker's bundle (the Workers tests load it; a bundle that does not build fails here).
+  for (const [name, command, args] of [
+    ['MNIST shards', bin('tsx'), ['scripts/build-shards.ts']],
+    ['inference bundle', 'npm', ['run', '-s', 'build:inference']],
+  ] as const) {
+    const from = Date.now();
+    const { code, output } = await run(command, [...args], null);
+    if (code !== 0) process.stdout.write(output);
+    console.log(`${code === 0 ? '✓' : '✗'} ${name} (${seconds(from)})`);
+    if (code !== 0) return 1;
   }
   const extra = process.argv.slice(2);
   const vitest = (args: string[], write: ((chunk: string) => void) | null) =>
@@ -159,8 +165,9 @@ async function main(): Promise<number> {
     return (await vitest(extra, out)).code;
   }
 
-  // The browser lane starts first (it is the longer one, and needs none of the checks' outputs);
-  // its output is held until the other lane has ended, then streamed.
+  // Everything else at once: the browser lane (its own Vitest process, the longer lane), the unit
+  // and Workers lane, and the checks. The browser lane's output is held until the other lane has
+  // ended, then streamed; a check's output is printed when it ends.
   let held: string | null = '';
   const browserOut = (chunk: string) => {
     if (held === null) out(chunk);
@@ -168,19 +175,22 @@ async function main(): Promise<number> {
   };
   const from = Date.now();
   const browser = vitest(['--project', 'browser'], browserOut).then((o) => ({ ...o, took: seconds(from) }));
+  const first = vitest(['--project', 'unit', '--project', 'workers'], out).then((o) => ({
+    ...o,
+    took: seconds(from),
+  }));
   const checked = await checks();
-  const first = checked ? await vitest(['--project', 'unit', '--project', 'workers'], out) : { code: 1 };
-  const firstTook = seconds(from);
+  const a = await first;
   out(held ?? '');
   held = null;
-  const second = await browser;
+  const b = await browser;
   const word = (code: number) => (code === 0 ? 'passed' : 'FAILED');
   console.log(
     checked
-      ? `\nnpm test: unit + Workers ${word(first.code)} (${firstTook}), browser ${word(second.code)} (${second.took}); ${seconds(started)} in all`
-      : '\nnpm test: a check failed (above); the browser tests were stopped',
+      ? `\nnpm test: unit + Workers ${word(a.code)} (${a.took}), browser ${word(b.code)} (${b.took}); ${seconds(started)} in all`
+      : '\nnpm test: a check failed (above); the tests were stopped',
   );
-  return first.code === 0 && second.code === 0 ? 0 : 1;
+  return checked && a.code === 0 && b.code === 0 ? 0 : 1;
 }
 
 process.exitCode = await main();
