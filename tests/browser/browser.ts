@@ -247,8 +247,26 @@ async function whyNotLoaded(open: Request[]): Promise<string> {
   return `\n${lines.join('\n')}\n${log}`;
 }
 
+/**
+ * Screenshots are for people looking at the pages, not assertions, so a test run writes them only
+ * when asked: `WANN_SCREENSHOTS=1` (into tests/browser/screenshots/), or `UPDATE_DOCS_SCREENSHOTS=1`
+ * (the README's images, which some tests copy from there). Measured: a suite's ~50 of them cost
+ * Chromium ~12 core-seconds.
+ */
+export const SCREENSHOTS_WANTED =
+  process.env.WANN_SCREENSHOTS === '1' || process.env.UPDATE_DOCS_SCREENSHOTS === '1';
+
+/** The whole page, as tests/browser/screenshots/<name>.png (when wanted). */
 export async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+  if (SCREENSHOTS_WANTED) await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** One element (a locator) or the viewport (a page), as tests/browser/screenshots/<name>.png. */
+export async function shotOf(
+  target: { screenshot(options: { path: string }): Promise<unknown> },
+  name: string,
+): Promise<void> {
+  if (SCREENSHOTS_WANTED) await target.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
 }
 
 /** Draws a 7-like stroke on the digit canvas with the mouse. */

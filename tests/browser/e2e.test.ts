@@ -12,7 +12,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SECURITY_HEADERS } from '../../workers/api/security-headers';
-import { type Browser, drawSeven, launch, SCREENSHOTS, shot, shownProbabilities } from './browser';
+import { type Browser, drawSeven, launch, shot, shotOf, shownProbabilities } from './browser';
 
 const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
@@ -240,8 +240,8 @@ describe.skipIf(SKIP !== null)('owner and collaborator in the browser', () => {
         .evaluate((el: Sized) => ({ scrollWidth: el.scrollWidth, clientWidth: el.clientWidth }));
       expect(size.scrollWidth).toBeLessThanOrEqual(size.clientWidth);
       await shot(page, '05-shared-view-phone');
-      await page.locator('#network').screenshot({ path: `${SCREENSHOTS}/05b-phone-network.png` });
-      await page.locator('#curves').screenshot({ path: `${SCREENSHOTS}/05c-phone-curves.png` });
+      await shotOf(page.locator('#network'), '05b-phone-network');
+      await shotOf(page.locator('#curves'), '05c-phone-curves');
       expect(guest.errors).toEqual([]);
     } finally {
       await guest.close();

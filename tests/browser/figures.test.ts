@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RUN_FIGURES } from '../../src/api/figures';
 import type { ModelList, RunResource } from '../../src/api/types';
-import { type Browser, launch, ownerApi, SCREENSHOTS, shot } from './browser';
+import { type Browser, launch, ownerApi, shot, shotOf } from './browser';
 
 const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
@@ -110,7 +110,7 @@ describe.skipIf(SKIP !== null)('the test figures, publish feedback and a new run
       .poll(() => page.textContent('#publish-note'), { timeout: 60_000 })
       .toMatch(/^The current champion \(generation \d+\) is already published as v1\.$/);
     await page.locator('#publish').scrollIntoViewIfNeeded();
-    await page.screenshot({ path: `${SCREENSHOTS}40b-figures-publish-note.png` });
+    await shotOf(page, '40b-figures-publish-note');
   });
 
   it('"New run from this config" fills the start form, seed cleared, and starts that config', async () => {

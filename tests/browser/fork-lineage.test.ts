@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunResource } from '../../src/api/types';
-import { type Browser, launch, ownerApi, shot } from './browser';
+import { type Browser, launch, ownerApi, shot, shotOf } from './browser';
 
 const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
@@ -69,9 +69,7 @@ describe.each([
       );
       await page.fill('#fork-name', `fork ${width}`);
       await page.fill('#fork-tags', 'lineage, sweep');
-      await page
-        .locator('#fork-form')
-        .screenshot({ path: `tests/browser/screenshots/fork-form-${width}.png` });
+      await shotOf(page.locator('#fork-form'), `fork-form-${width}`);
       await Promise.all([
         page.waitForURL((u) => /^\/runs\/[0-9a-f-]{36}$/.test(u.pathname) && !u.pathname.includes(parentId)),
         page.click('#fork-form button[type="submit"]'),

@@ -12,14 +12,13 @@
  */
 
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RUN_FIGURES } from '../../src/api/figures';
 import type { ModelResource, RunResource } from '../../src/api/types';
 import type { GenerationRecord } from '../../src/wann/record';
-import { type Browser, drawSeven, ownerApi, SCREENSHOTS, shot, signedInBrowser } from './browser';
+import { type Browser, drawSeven, ownerApi, shot, shotOf, signedInBrowser } from './browser';
 
 const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
@@ -540,10 +539,8 @@ describe('the run page', () => {
         expect(html[0]).toBeLessThanOrEqual(html[1]);
         await shot(page, 'run-page-phone');
         for (const part of ['summary', 'curves', 'models'])
-          await page
-            .locator(`#${part}`)
-            .screenshot({ path: join(SCREENSHOTS, `run-page-phone-${part}.png`) });
-        await page.locator('#network').screenshot({ path: join(SCREENSHOTS, 'run-page-phone-network.png') });
+          await shotOf(page.locator(`#${part}`), `run-page-phone-${part}`);
+        await shotOf(page.locator('#network'), 'run-page-phone-network');
         expect(phone.errors).toEqual([]);
       } finally {
         await phone.close();

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { RunListEntry, RunResource } from '../../src/api/types';
-import { type Browser, launch, SCREENSHOTS, shot, signInOnDashboard } from './browser';
+import { type Browser, launch, shot, shotOf, signInOnDashboard } from './browser';
 
 const URL_ = inject('wannUrl');
 const TOKEN = inject('wannToken');
@@ -131,9 +131,7 @@ describe.skipIf(SKIP !== null)('run identity and the runs table', () => {
       expect(await guest.page.locator('#run-tags li').allTextContents()).toEqual([MARK, 'wide']);
       expect(await guest.page.textContent('#run-notes')).toBe('seed 2');
       expect(await guest.page.locator('#identity-edit').count()).toBe(0);
-      await guest.page
-        .locator('#summary')
-        .screenshot({ path: `${SCREENSHOTS}/13-shared-identity-phone.png` });
+      await shotOf(guest.page.locator('#summary'), '13-shared-identity-phone');
       expect(guest.errors).toEqual([]);
     } finally {
       await guest.close();
