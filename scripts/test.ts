@@ -166,32 +166,54 @@ async function main(): Promise<number> {
     return (await vitest(extra, out)).code;
   }
 
-  // Everything else at once: the browser lane (its own Vitest process, the longer lane), the unit
-  // and Workers lane, and the checks. The browser lane's output is held until the other lane has
-  // ended, then streamed; a check's output is printed when it ends.
-  let held: string | null = '';
-  const browserOut = (chunk: string) => {
-    if (held === null) out(chunk);
-    else held += chunk;
-  };
+  // Everything else at once: the three Vitest projects, each in a Vitest process of its own, and
+  // the checks. A lane's output is printed as it comes once every lane before it has ended (held
+  // until then), so each lane's report reads in one piece; a check's output when it ends.
   const from = Date.now();
-  const browser = vitest(['--project', 'browser'], browserOut).then((o) => ({ ...o, took: seconds(from) }));
-  const first = vitest(['--project', 'unit', '--project', 'workers'], out).then((o) => ({
-    ...o,
-    took: seconds(from),
-  }));
+  const lanes = LANES.map(([name, project]) => {
+    const lane = { name, held: '' as string | null, done: false };
+    const write = (chunk: string) => {
+      if (lane.held === null) out(chunk);
+      else lane.held += chunk;
+    };
+    const outcome = vitest(['--project', project], write).then((o) => {
+      lane.done = true;
+      release();
+      return { ...o, took: seconds(from) };
+    });
+    return Object.assign(lane, { outcome });
+  });
+  /** Prints the held output of each lane whose predecessors have all ended. */
+  function release(): void {
+    for (const lane of lanes) {
+      if (lane.held !== null) {
+        out(lane.held);
+        lane.held = null;
+      }
+      if (!lane.done) return;
+    }
+  }
+  release();
   const checked = await checks();
-  const a = await first;
-  out(held ?? '');
-  held = null;
-  const b = await browser;
+  const results = [];
+  for (const lane of lanes) results.push({ name: lane.name, ...(await lane.outcome) });
   const word = (code: number) => (code === 0 ? 'passed' : 'FAILED');
   console.log(
     checked
-      ? `\nnpm test: unit + Workers ${word(a.code)} (${a.took}), browser ${word(b.code)} (${b.took}); ${seconds(started)} in all`
+      ? `\nnpm test: ${results.map((r) => `${r.name} ${word(r.code)} (${r.took})`).join(', ')}; ${seconds(started)} in all`
       : '\nnpm test: a check failed (above); the tests were stopped',
   );
-  return checked && a.code === 0 && b.code === 0 ? 0 : 1;
+  return checked && results.every((r) => r.code === 0) ? 0 : 1;
 }
+
+/**
+ * The Vitest lanes: each project in a process of its own, the first one's output streamed. The
+ * Workers tests are the longest lane with the browser tests; the unit tests (~45 s alone) fill in.
+ */
+const LANES: [name: string, project: string][] = [
+  ['Workers', 'workers'],
+  ['unit', 'unit'],
+  ['browser', 'browser'],
+];
 
 process.exitCode = await main();
