@@ -20,7 +20,7 @@
  *    time per queue).
  * Ctrl-C (or SIGTERM) stops everything it started.
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
   existsSync,
@@ -48,6 +48,7 @@ import { buildShards, datasetShardDir } from './build-shards';
 import { evaluatorConfigWithPeers, evaluatorCount, peerCountOf } from './evaluator-peers';
 import { type FrontDoor, startFrontDoor } from './front-door';
 import { DEV_VARS, ensureApiToken, freePort } from './local-platform';
+import { watchRuntime } from './runtime-watchdog';
 
 const execFileAsync = promisify(execFile);
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -302,29 +303,44 @@ writeFileSync(
 step('wrangler dev');
 // wrangler dev listens on a private port; the public one is the front door's (front-door.ts says why).
 const wranglerPort = await freePort();
-const child = spawn(
-  WRANGLER,
-  [
-    'dev',
-    '-c',
-    'wrangler.toml',
-    '-c',
-    EVALUATOR_CONFIG,
-    '-c',
-    'workers/inference/wrangler.toml',
-    '--local',
-    '--ip',
-    '127.0.0.1',
-    '--port',
-    String(wranglerPort),
-    '--persist-to',
-    STATE,
-    '--inspector-port',
-    '0',
-    '--show-interactive-dev-session=false',
-  ],
-  { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'], detached: true },
-);
+const WRANGLER_DEV_ARGS = [
+  'dev',
+  '-c',
+  'wrangler.toml',
+  '-c',
+  EVALUATOR_CONFIG,
+  '-c',
+  'workers/inference/wrangler.toml',
+  '--local',
+  '--ip',
+  '127.0.0.1',
+  '--port',
+  String(wranglerPort),
+  '--persist-to',
+  STATE,
+  '--inspector-port',
+  '0',
+  '--show-interactive-dev-session=false',
+];
+/** `wrangler dev` (its own process group); the watchdog below may replace it. */
+let child: ChildProcess;
+/** Set while the watchdog replaces a wedged `wrangler dev`: its exit is then expected. */
+let replacingWrangler = false;
+const startWrangler = () => {
+  child = spawn(WRANGLER, WRANGLER_DEV_ARGS, {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+    detached: true,
+  });
+  child.on('exit', async (code) => {
+    if (replacingWrangler) return;
+    stop('SIGTERM');
+    await cleanUp();
+    process.exit(stopping ? 0 : (code ?? 1));
+  });
+};
+startWrangler();
 
 const stop = (signal: NodeJS.Signals) => {
   if (stopping) return;
@@ -344,11 +360,6 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('exit', () => {
   stop('SIGKILL');
   rmSync(REGISTRY, { recursive: true, force: true });
-});
-child.on('exit', async (code) => {
-  stop('SIGTERM');
-  await cleanUp();
-  process.exit(stopping ? 0 : (code ?? 1));
 });
 
 const url = `http://127.0.0.1:${port}`;
@@ -378,4 +389,43 @@ for (let i = 0; i < 240 && !stopping; i++) {
   } catch {
     await new Promise((r) => setTimeout(r, 500));
   }
+}
+
+// The watchdog (scripts/runtime-watchdog.ts says why): a runtime that has not answered for
+// WANN_HANG_SECONDS (default 60; 0 = no watchdog) is replaced by a new `wrangler dev` on the same
+// port, behind the same front door; runs go on from their stored state.
+const HANG_MS = Number(process.env.WANN_HANG_SECONDS ?? 60) * 1000;
+if (door && !stopping && HANG_MS > 0) {
+  const health = `http://127.0.0.1:${wranglerPort}/api/health`;
+  watchRuntime({
+    url: health,
+    intervalMs: Math.min(5_000, HANG_MS / 4),
+    hangMs: HANG_MS,
+    onHang: async (reason) => {
+      if (stopping) return;
+      console.error(`npm start: ${reason}; restarting wrangler dev (runs go on from their stored state)`);
+      replacingWrangler = true;
+      const old = child;
+      const exited =
+        old.exitCode !== null || old.signalCode !== null
+          ? Promise.resolve()
+          : new Promise((r) => old.once('exit', r));
+      try {
+        process.kill(-old.pid!, 'SIGKILL');
+      } catch {}
+      await exited;
+      replacingWrangler = false;
+      if (stopping) return;
+      startWrangler();
+      for (let i = 0; i < 240 && !stopping; i++) {
+        try {
+          await fetch(health);
+          console.log('npm start: wrangler dev restarted and answering');
+          return;
+        } catch {
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    },
+  });
 }
