@@ -3,7 +3,7 @@
  * every `intervalMs` and, when no answer has come for `hangMs`, calls `onHang` (start.ts restarts
  * `wrangler dev`; runs go on from their stored state, as after any killed process).
  *
- * Why: the runtime can wedge for good. Seen once in the browser tests (workerd 1.20260426, 2 cores):
+ * Why: the runtime can wedge for good (workerd-v8-flags.cjs removes the cause we know). Seen once in the browser tests (workerd 1.20260426, 2 cores):
  * the API Worker's workerd process at 100 % of a core for 15 minutes, 3,190 connections waiting
  * to be accepted, every request unanswered. Its stacks showed a deadlock inside V8: the one V8
  * background thread, compiling with Maglev, waited for the main thread to collect garbage

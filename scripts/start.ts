@@ -32,6 +32,7 @@ import {
   watch,
   writeFileSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -49,6 +50,10 @@ import { evaluatorConfigWithPeers, evaluatorCount, peerCountOf } from './evaluat
 import { type FrontDoor, startFrontDoor } from './front-door';
 import { DEV_VARS, ensureApiToken, freePort } from './local-platform';
 import { watchRuntime } from './runtime-watchdog';
+
+// Every workerd started from here (the evaluator peers, the shard loader) and from `wrangler dev`
+// (NODE_OPTIONS below) runs with the V8 flags workerd-v8-flags.cjs sets, and says why.
+createRequire(import.meta.url)('./workerd-v8-flags.cjs');
 
 const execFileAsync = promisify(execFile);
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -83,6 +88,12 @@ const env = {
   CLOUDFLARE_CF_FETCH_ENABLED: 'false',
   WRANGLER_SEND_METRICS: 'false',
   WRANGLER_REGISTRY_PATH: REGISTRY,
+  NODE_OPTIONS: [
+    process.env.NODE_OPTIONS,
+    `--require ${JSON.stringify(join(ROOT, 'scripts', 'workerd-v8-flags.cjs'))}`,
+  ]
+    .filter(Boolean)
+    .join(' '),
 };
 const step = (s: string) => console.log(`\x1b[1m›\x1b[0m ${s}`);
 
