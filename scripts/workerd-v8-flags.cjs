@@ -20,7 +20,11 @@
 
 const { join } = require('node:path');
 
-const DEFAULT_FLAGS = ['--single-threaded-gc'];
+/** `WANN_WORKERD_V8_FLAGS` replaces the default (space-separated; empty: none), e.g. to compare. */
+const DEFAULT_FLAGS =
+  process.env.WANN_WORKERD_V8_FLAGS === undefined
+    ? ['--single-threaded-gc']
+    : process.env.WANN_WORKERD_V8_FLAGS.split(/\s+/).filter(Boolean);
 let current = DEFAULT_FLAGS;
 
 /** Words (8 bytes) a Cap'n Proto text of `s` takes: its UTF-8 bytes and a NUL, padded. */
