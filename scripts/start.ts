@@ -405,7 +405,13 @@ for (let i = 0; i < 240 && !stopping; i++) {
 // The watchdog (scripts/runtime-watchdog.ts says why): a runtime that has not answered for
 // WANN_HANG_SECONDS (default 60; 0 = no watchdog) is replaced by a new `wrangler dev` on the same
 // port, behind the same front door; runs go on from their stored state.
-const HANG_MS = Number(process.env.WANN_HANG_SECONDS ?? 60) * 1000;
+const hangSeconds = Number(process.env.WANN_HANG_SECONDS ?? 60);
+if (!Number.isFinite(hangSeconds) || hangSeconds < 0) {
+  console.warn(
+    `npm start: WANN_HANG_SECONDS=${process.env.WANN_HANG_SECONDS} is not a number of seconds (0 = off); using 60`,
+  );
+}
+const HANG_MS = (Number.isFinite(hangSeconds) && hangSeconds >= 0 ? hangSeconds : 60) * 1000;
 if (door && !stopping && HANG_MS > 0) {
   const health = `http://127.0.0.1:${wranglerPort}/api/health`;
   watchRuntime({
