@@ -374,19 +374,30 @@ process.on('exit', () => {
 });
 
 const url = `http://127.0.0.1:${port}`;
-let door: FrontDoor | undefined;
-for (let i = 0; i < 240 && !stopping; i++) {
-  try {
-    await fetch(`http://127.0.0.1:${wranglerPort}/api/health`);
+const health = `http://127.0.0.1:${wranglerPort}/api/health`;
+/** Whether `wrangler dev` answers within 2 minutes (asked every 0.5 s); false once stopping. */
+const answering = async (): Promise<boolean> => {
+  for (let i = 0; i < 240 && !stopping; i++) {
     try {
-      door = await startFrontDoor({ port, upstreamPort: wranglerPort });
-    } catch (e) {
-      console.error(
-        `npm start: cannot listen on 127.0.0.1:${port}: ${(e as Error).message} (another npm start? --port N or PORT=N picks another)`,
-      );
-      stop('SIGTERM');
-      break;
+      await fetch(health);
+      return true;
+    } catch {
+      await new Promise((r) => setTimeout(r, 500));
     }
+  }
+  return false;
+};
+let door: FrontDoor | undefined;
+if (await answering()) {
+  try {
+    door = await startFrontDoor({ port, upstreamPort: wranglerPort });
+  } catch (e) {
+    console.error(
+      `npm start: cannot listen on 127.0.0.1:${port}: ${(e as Error).message} (another npm start? --port N or PORT=N picks another)`,
+    );
+    stop('SIGTERM');
+  }
+  if (door) {
     await fetch(`${url}/api/health`);
     console.log(`\n  WANN platform running at ${url}\n  API token: ${token}\n`);
     console.log(
@@ -396,9 +407,6 @@ for (let i = 0; i < 240 && !stopping; i++) {
       `  curl -X POST ${url}/api/runs -H "Authorization: Bearer ${token}" -H 'content-type: application/json' -d '{"population":96,"generations":20,"seed":1}'\n`,
     );
     console.log('  Ctrl-C stops everything.\n');
-    break;
-  } catch {
-    await new Promise((r) => setTimeout(r, 500));
   }
 }
 
@@ -413,7 +421,6 @@ if (!Number.isFinite(hangSeconds) || hangSeconds < 0) {
 }
 const HANG_MS = (Number.isFinite(hangSeconds) && hangSeconds >= 0 ? hangSeconds : 60) * 1000;
 if (door && !stopping && HANG_MS > 0) {
-  const health = `http://127.0.0.1:${wranglerPort}/api/health`;
   watchRuntime({
     url: health,
     intervalMs: Math.min(5_000, HANG_MS / 4),
@@ -434,15 +441,7 @@ if (door && !stopping && HANG_MS > 0) {
       replacingWrangler = false;
       if (stopping) return;
       startWrangler();
-      for (let i = 0; i < 240 && !stopping; i++) {
-        try {
-          await fetch(health);
-          console.log('npm start: wrangler dev restarted and answering');
-          return;
-        } catch {
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
+      if (await answering()) console.log('npm start: wrangler dev restarted and answering');
     },
   });
 }

@@ -27,7 +27,7 @@ const DEFAULT_FLAGS =
     : process.env.WANN_WORKERD_V8_FLAGS.split(/\s+/).filter(Boolean);
 let current = DEFAULT_FLAGS;
 
-/** Words (8 bytes) a Cap'n Proto text of `s` takes: its UTF-8 bytes and a NUL, padded. */
+/** Words (8 bytes) a Cap'n Proto text takes: its UTF-8 `bytes` and a NUL, padded. */
 function textWords(bytes) {
   return Math.ceil((bytes.length + 1) / 8);
 }
@@ -52,7 +52,8 @@ function withV8Flags(config, flags) {
   const v8FlagsPointer = 1 + offset + dataWords + 2;
   if (view.getBigUint64(word(v8FlagsPointer), true) !== 0n) return config;
 
-  const encoded = flags.map((f) => new TextEncoder().encode(f));
+  const utf8 = new TextEncoder();
+  const encoded = flags.map((f) => utf8.encode(f));
   const listAt = segmentWords;
   let textAt = listAt + flags.length;
   const added = flags.length + encoded.reduce((n, b) => n + textWords(b), 0);
