@@ -99,6 +99,8 @@ export default defineConfig({
                   INFERENCE_KEY,
                   SLICE_TIMEOUT_MS: '1500',
                   SLICE_MAX_ATTEMPTS: '4',
+                  // One task per slice of the run's sliceSize, as deployed: the tests count tasks.
+                  SLICE_TASKS_MAX: '0',
                   TEST_MIGRATIONS: await readD1Migrations('./migrations'),
                 },
                 dataBlobBindings: {

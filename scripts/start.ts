@@ -311,6 +311,13 @@ writeFileSync(
   )}`,
 );
 
+/**
+ * At most this many slice tasks per generation (workers/coordinator/settings.ts `membersPerTask`):
+ * 4 per evaluator process. `WANN_SLICE_TASKS_MAX` replaces it (0: one task per slice, as deployed),
+ * for comparisons.
+ */
+const sliceTasksMax = process.env.WANN_SLICE_TASKS_MAX?.trim() || String(4 * evaluators);
+
 step('wrangler dev');
 // wrangler dev listens on a private port; the public one is the front door's (front-door.ts says why).
 const wranglerPort = await freePort();
@@ -332,6 +339,8 @@ const WRANGLER_DEV_ARGS = [
   '--inspector-port',
   '0',
   '--show-interactive-dev-session=false',
+  '--var',
+  `SLICE_TASKS_MAX:${sliceTasksMax}`,
 ];
 /** `wrangler dev` (its own process group); the watchdog below may replace it. */
 let child: ChildProcess;

@@ -114,6 +114,26 @@ describe('determinism', () => {
     expect(deliveriesOf(run.id, 0)).toHaveLength(8);
   });
 
+  it('a generation cut into fewer, larger tasks (SLICE_TASKS_MAX, as npm start runs) gives the same search', async () => {
+    // At most 3 tasks for 32 members: ceil(32 / 3) = 11 each, tasks of 11, 11 and 10. The
+    // coordinator reads its settings when it starts, so the value applies to this run's object only.
+    const configured = env.SLICE_TASKS_MAX;
+    env.SLICE_TASKS_MAX = '3';
+    let created: RunResource;
+    try {
+      created = await startRun({ ...BASE, sliceSize: 4 });
+    } finally {
+      env.SLICE_TASKS_MAX = configured;
+    }
+    const run = await waitFor(created.id);
+    await expectSameAsBaseline(run);
+    expect(deliveriesOf(run.id, 0)).toHaveLength(3);
+    // The slice objects are the tasks' (R2 keys by first member), each readable as stored.
+    for (const start of [0, 11, 22]) {
+      expect(await env.BLOBS.head(populationSliceKey(run.id, 2, start))).not.toBeNull();
+    }
+  });
+
   it('a different seed gives a different search', async () => {
     const run = await waitFor((await startRun({ ...BASE, seed: 1, sliceSize: 32 })).id);
     expect(comparable(await generationRows(run.id))).not.toEqual(baseline.rows);
