@@ -1,38 +1,55 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_TASK_MEMBERS, membersPerTask, readSettings } from '../../workers/coordinator/settings';
+import { MAX_TASK_MEMBERS, readSettings, sliceTaskBounds } from '../../workers/coordinator/settings';
 
-const tasks = (population: number, members: number) => Math.ceil(population / members);
+const sizes = (bounds: readonly (readonly [number, number])[]) => bounds.map(([s, e]) => e - s);
 
-describe('members per slice task', () => {
-  it('deployed (SLICE_TASKS_MAX 0, the default): the run’s sliceSize', () => {
+/** Bounds cover [0, population) in order, without gaps or overlaps. */
+function expectCover(bounds: readonly (readonly [number, number])[], population: number) {
+  expect(bounds[0][0]).toBe(0);
+  for (let i = 1; i < bounds.length; i++) expect(bounds[i][0]).toBe(bounds[i - 1][1]);
+  expect(bounds.at(-1)?.[1]).toBe(population);
+}
+
+describe('how a generation is cut into slice tasks', () => {
+  it('deployed (SLICE_TASKS_MAX 0, the default): slices of the run’s sliceSize', () => {
     const settings = readSettings({});
     expect(settings.sliceTasksMax).toBe(0);
-    expect(membersPerTask({ population: 960, sliceSize: 64 }, settings)).toBe(64);
+    const bounds = sliceTaskBounds({ population: 960, sliceSize: 64 }, settings);
+    expect(sizes(bounds)).toEqual(Array(15).fill(64));
+    expectCover(bounds, 960);
   });
 
-  it('npm start on 2 cores (8 at most): the reference population in 8 even tasks', () => {
-    const members = membersPerTask(
+  it('npm start on 2 cores (8 at most): 4 large tasks, then 4 small ones over the last quarter', () => {
+    const bounds = sliceTaskBounds(
       { population: 960, sliceSize: 64 },
       readSettings({ SLICE_TASKS_MAX: '8' }),
     );
-    expect(members).toBe(120);
-    expect(tasks(960, members)).toBe(8);
+    expect(sizes(bounds)).toEqual([180, 180, 180, 180, 60, 60, 60, 60]);
+    expectCover(bounds, 960);
   });
 
-  it('never fewer members than sliceSize: with many evaluators, one task per slice as before', () => {
-    // 16 cores: 64 tasks at most; 960 / 64 is 15 slices already.
-    expect(membersPerTask({ population: 960, sliceSize: 64 }, readSettings({ SLICE_TASKS_MAX: '64' }))).toBe(
-      64,
+  it('no fewer slices than allowed: one task per slice, as before (16 cores: 64 at most)', () => {
+    const bounds = sliceTaskBounds(
+      { population: 1000, sliceSize: 64 },
+      readSettings({ SLICE_TASKS_MAX: '64' }),
     );
+    expect(sizes(bounds)).toEqual([...Array(15).fill(64), 40]);
   });
 
   it('never more members than a task may carry', () => {
-    const members = membersPerTask(
+    const bounds = sliceTaskBounds(
       { population: 10_000, sliceSize: 40 },
       readSettings({ SLICE_TASKS_MAX: '8' }),
     );
-    expect(members).toBe(MAX_TASK_MEMBERS);
-    expect(tasks(10_000, members)).toBe(10);
+    expect(Math.max(...sizes(bounds))).toBe(MAX_TASK_MEMBERS);
+    expectCover(bounds, 10_000);
+    expect(sizes(bounds).slice(-4)).toEqual([625, 625, 625, 625]);
+  });
+
+  it('one task at most: the whole generation in one', () => {
+    expect(
+      sliceTaskBounds({ population: 100, sliceSize: 10 }, readSettings({ SLICE_TASKS_MAX: '1' })),
+    ).toEqual([[0, 100]]);
   });
 
   it('refuses a value that is no count', () => {

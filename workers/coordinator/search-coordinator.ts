@@ -57,7 +57,7 @@ import { GenerationLog, syncRunStatus } from './generation-log';
 import { migrateLegacyTables } from './legacy-tables';
 import { PopulationIndex } from './population-index';
 import { type RunMeta, RunState } from './run-state';
-import { type CoordinatorSettings, membersPerTask, readSettings } from './settings';
+import { type CoordinatorSettings, readSettings, sliceTaskBounds } from './settings';
 import { packReport, unpackReport } from './slice-report';
 import { retryPolicies, type SentEntry, TaskLedger } from './task-ledger';
 import { noteStalledTraining, readTrainingProgress, TrainingWatch } from './training-watch';
@@ -520,7 +520,7 @@ export class SearchCoordinator extends DurableObject<Env> {
     }
     const plan = planGeneration(config, gen, previous);
     this.population.putPlan(gen, plan.elites, plan.parents);
-    this.ledger.addSlices(gen, config.population, membersPerTask(config, this.settings));
+    this.ledger.addSlices(gen, sliceTaskBounds(config, this.settings));
     const meta = this.meta()!;
     const spec = recheckSpec(config, gen, meta.champion?.champion ?? null, meta.candidate?.champion ?? null);
     if (spec && meta.champion) this.ledger.addRecheck(recheckTask(meta, gen, spec.shards));

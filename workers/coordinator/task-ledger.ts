@@ -243,10 +243,14 @@ export class TaskLedger {
   // ------------------------------------------------------------------------------------------
   // Slices
 
-  /** The slices of generation `gen` (population in slices of `sliceSize`), if not there yet. */
-  addSlices(gen: number, population: number, sliceSize: number): void {
-    for (let start = 0; start < population; start += sliceSize) {
-      const end = Math.min(population, start + sliceSize);
+  /**
+   * The slice tasks of generation `gen` (members [start, end) each), unless it has some already:
+   * tasks cut another way (the local setting changed across a restart) would overlap them.
+   */
+  addSlices(gen: number, bounds: readonly (readonly [number, number])[]): void {
+    if (this.sql.exec("SELECT 1 FROM tasks WHERE kind = 'slice' AND gen = ? LIMIT 1", gen).toArray().length)
+      return;
+    for (const [start, end] of bounds) {
       this.sql.exec(
         "INSERT OR IGNORE INTO tasks (kind, gen, slice_start, slice_end) VALUES ('slice', ?, ?, ?)",
         gen,
