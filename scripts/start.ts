@@ -312,11 +312,18 @@ writeFileSync(
 );
 
 /**
- * At most this many slice tasks per generation (workers/coordinator/settings.ts `membersPerTask`):
+ * At most this many slice tasks per generation (workers/coordinator/settings.ts `sliceTaskBounds`):
  * 4 per evaluator process. `WANN_SLICE_TASKS_MAX` replaces it (0: one task per slice, as deployed),
- * for comparisons.
+ * for comparisons; a value that is no count is said and ignored (the coordinator would refuse it).
  */
-const sliceTasksMax = process.env.WANN_SLICE_TASKS_MAX?.trim() || String(4 * evaluators);
+const sliceTasksMax = (() => {
+  const own = 4 * evaluators;
+  const given = process.env.WANN_SLICE_TASKS_MAX?.trim();
+  if (!given) return own;
+  if (/^\d{1,4}$/.test(given)) return Number(given);
+  console.warn(`npm start: WANN_SLICE_TASKS_MAX="${given}" is no count from 0 to 9999; using ${own}`);
+  return own;
+})();
 
 step('wrangler dev');
 // wrangler dev listens on a private port; the public one is the front door's (front-door.ts says why).
