@@ -34,7 +34,7 @@ export const FIELDS: readonly Field[] = [
   { key: 'seed', label: 'Seed', kind: 'seed', help: 'empty: the server draws one' },
   { key: 'weights', label: 'Shared weights', kind: 'weights', help: 'comma-separated' },
   { key: 'trainShards', label: 'Training shards', kind: 'int', help: 'batches drawn from them', min: 1 },
-  { key: 'sliceSize', label: 'Slice size', kind: 'int', help: 'genomes per slice task', min: 1 },
+  { key: 'sliceSize', label: 'Slice size', kind: 'int', help: 'genomes per slice (how work is split; never changes results)', min: 1 },
   { key: 'probConnectionObjective', label: 'P(connections objective)', kind: 'float', help: 'else mean+max' },
   { key: 'cullRatio', label: 'Cull ratio', kind: 'float', help: 'worst fraction not bred' },
   { key: 'eliteRatio', label: 'Elite ratio', kind: 'float', help: 'best fraction kept' },
