@@ -10,11 +10,13 @@
  * 2. The browser project starts (its files one at a time against one `npm start`), in a Vitest
  *    process of its own: it is the longer lane and needs nothing the checks make.
  * 3. Meanwhile the checks, in two lanes at once (each is one process, mostly on one core):
- *    `tsc -p .` (the longest) beside Biome, the Env types check, `tsc -p public`, the inference
- *    bundle (the Workers tests load it) and the bundle-size check. A check's output is printed when
- *    it ends; a failure stops the rest, the browser tests included.
- * 4. Then the unit and Workers projects (one after the other, as vitest.config.ts orders them) in a
- *    second Vitest process. In one Vitest process the browser files ran after the Workers files;
+ *    `tsc -p .` (the longest) beside the inference bundle (the Workers tests load it), Biome, the
+ *    Env types check, `tsc -p public` and the bundle-size check. A check's output is printed when
+ *    it ends; a failure stops the rest, the tests included.
+ * 4. Once the inference bundle is built (the other checks still running), the unit and Workers
+ *    projects (one after the other, as vitest.config.ts orders them) in a second Vitest process,
+ *    whose output is held until the checks have printed theirs. In one Vitest process the browser
+ *    files ran after the Workers files;
  *    much of each lane's time is waiting (queue batches, slice timeouts, runtimes starting, a search
  *    on the platform), so the two overlap on two cores. The browser lane's output is held while the
  *    other lane runs and printed whole after it, so each lane's report reads in one piece.
@@ -87,19 +89,25 @@ function run(command: string, args: string[], write: ((chunk: string) => void) |
 /** A package's command, run directly (`npx` would add a process and ~0.5 s to each). */
 const bin = (name: string) => join(ROOT, 'node_modules', '.bin', name);
 
+/** The check whose output the Workers tests load (they may start once it is built). */
+const INFERENCE_BUNDLE = 'inference bundle';
+
 const CHECKS: [name: string, command: string, args: string[]][][] = [
   [['typecheck (tsc -p .)', bin('tsc'), ['-p', '.']]],
   [
+    [INFERENCE_BUNDLE, 'npm', ['run', '-s', 'build:inference']],
     ['lint (Biome)', bin('biome'), ['check', '.']],
     ['Env types current', bin('tsx'), ['scripts/worker-types.ts', '--check']],
     ['typecheck (tsc -p public)', bin('tsc'), ['-p', 'public']],
-    ['inference bundle', 'npm', ['run', '-s', 'build:inference']],
     ['bundle sizes', bin('tsx'), ['scripts/check-bundles.ts']],
   ],
 ];
 
-/** Every check, two lanes at once; false once one failed (the rest of its lane is skipped). */
-async function checks(): Promise<boolean> {
+/**
+ * Every check, two lanes at once; false once one failed (the rest of its lane is skipped).
+ * `onBundle` is called once the inference bundle is built.
+ */
+async function checks(onBundle: () => void = () => {}): Promise<boolean> {
   let failed = false;
   await Promise.all(
     CHECKS.map(async (lane) => {
@@ -113,6 +121,7 @@ async function checks(): Promise<boolean> {
         }
         process.stdout.write(output);
         console.log(`${code === 0 ? '✓' : '✗'} ${name} (${seconds(from)})`);
+        if (code === 0 && name === INFERENCE_BUNDLE) onBundle();
         if (code !== 0 && !failed) {
           failed = true;
           stopAll('SIGTERM'); // the other lane's check and the browser tests: the run has failed
@@ -144,6 +153,21 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+/** Output held (collected) until `release`, then written as it comes. */
+function heldOutput(write: (chunk: string) => void) {
+  let held: string | null = '';
+  return {
+    write: (chunk: string) => {
+      if (held === null) write(chunk);
+      else held += chunk;
+    },
+    release: () => {
+      write(held ?? '');
+      held = null;
+    },
+  };
+}
+
 async function main(): Promise<number> {
   const shards = await run(bin('tsx'), ['scripts/build-shards.ts'], null);
   if (shards.code !== 0) {
@@ -161,24 +185,36 @@ async function main(): Promise<number> {
 
   // The browser lane starts first (it is the longer one, and needs none of the checks' outputs);
   // its output is held until the other lane has ended, then streamed.
-  let held: string | null = '';
-  const browserOut = (chunk: string) => {
-    if (held === null) out(chunk);
-    else held += chunk;
-  };
+  const browserOut = heldOutput(out);
   const from = Date.now();
-  const browser = vitest(['--project', 'browser'], browserOut).then((o) => ({ ...o, took: seconds(from) }));
-  const checked = await checks();
-  const first = checked ? await vitest(['--project', 'unit', '--project', 'workers'], out) : { code: 1 };
-  const firstTook = seconds(from);
-  out(held ?? '');
-  held = null;
+  const browser = vitest(['--project', 'browser'], browserOut.write).then((o) => ({
+    ...o,
+    took: seconds(from),
+  }));
+  // The unit and Workers lane starts as soon as the inference bundle (which the Workers tests load)
+  // is built, beside the other checks: waiting for `tsc -p .` (16 s alone, 34–62 s beside the
+  // browser lane's start) held it back for nothing, and its end (Workers test files waiting on
+  // queues and timeouts) leaves cores idle. Its output is held until the checks have printed theirs.
+  const unitOut = heldOutput(out);
+  let startUnit = () => {};
+  const unit = new Promise<{ code: number; took: string }>((resolve) => {
+    startUnit = () =>
+      void vitest(['--project', 'unit', '--project', 'workers'], unitOut.write).then((o) =>
+        resolve({ ...o, took: seconds(from) }),
+      );
+  });
+  // A failed check stops every command, this lane's too, and the run fails without waiting for it.
+  const checked = await checks(() => startUnit());
+  unitOut.release();
+  const first = checked ? await unit : { code: 1, took: '' };
+  const firstTook = first.took;
+  browserOut.release();
   const second = await browser;
   const word = (code: number) => (code === 0 ? 'passed' : 'FAILED');
   console.log(
     checked
       ? `\nnpm test: unit + Workers ${word(first.code)} (${firstTook}), browser ${word(second.code)} (${second.took}); ${seconds(started)} in all`
-      : '\nnpm test: a check failed (above); the browser tests were stopped',
+      : '\nnpm test: a check failed (above); the tests were stopped',
   );
   return first.code === 0 && second.code === 0 ? 0 : 1;
 }
