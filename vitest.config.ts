@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { cloudflareTest, readD1Migrations } from '@cloudflare/vitest-pool-workers';
-import { defineConfig, type Plugin } from 'vitest/config';
+import { defineConfig } from 'vitest/config';
 
 // The Workers tests' runtimes (Miniflare, started from this process) get the V8 flags that
 // scripts/workerd-v8-flags.cjs sets, and says why: a runtime once wedged there too.
@@ -36,27 +36,6 @@ function inferenceWorker() {
     d1Databases: { DB: '00000000-0000-0000-0000-000000000000' },
     r2Buckets: { BLOBS: 'wann-blobs' },
     bindings: { INFERENCE_KEY },
-  };
-}
-
-/** Packages the Workers tests' runtime imports itself instead of through Vite (see below). */
-const EXTERNAL_DEPS = /\/node_modules\/(zod|drizzle-orm|hono)\//;
-
-/**
- * The Workers pool inlines every dependency (`server.deps.inline = true`): each test file's runtime
- * then receives every module of every package through Vitest's socket, transformed, with an inline
- * source map, serialised and compressed, again for each file. Plain ESM packages load as they are
- * through the runtime's module fallback service instead.
- */
-function externalDeps(): Plugin {
-  return {
-    name: 'wann-external-deps',
-    config(config) {
-      const deps = config.test?.server?.deps;
-      if (!deps) throw new Error('externalDeps() goes after cloudflareTest(), which sets server.deps');
-      deps.inline = [new RegExp(`^(?!.*${EXTERNAL_DEPS.source})`)];
-      deps.external = [EXTERNAL_DEPS];
-    },
   };
 }
 
@@ -120,7 +99,6 @@ export default defineConfig({
               },
             };
           }),
-          externalDeps(),
         ],
         test: {
           name: 'workers',
